@@ -1,0 +1,7 @@
+/** `saker replay` (placeholder until its issue lands). @module */
+
+/** Entry point of the subcommand. */
+export function main(_args: string[]): Promise<number> {
+  console.error("saker replay: not implemented yet");
+  return Promise.resolve(2);
+}

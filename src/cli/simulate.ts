@@ -1,0 +1,7 @@
+/** `saker simulate` (placeholder until its issue lands). @module */
+
+/** Entry point of the subcommand. */
+export function main(_args: string[]): Promise<number> {
+  console.error("saker simulate: not implemented yet");
+  return Promise.resolve(2);
+}

@@ -1,0 +1,7 @@
+/** `saker validate` (placeholder until its issue lands). @module */
+
+/** Entry point of the subcommand. */
+export function main(_args: string[]): Promise<number> {
+  console.error("saker validate: not implemented yet");
+  return Promise.resolve(2);
+}

@@ -1,0 +1,242 @@
+/**
+ * The event table: every event type Saker knows, with its direction, category, flags and
+ * parameters. One table drives the probe's record layout (the C side writes parameters in this
+ * order), decoding, `saker capture` printing, `evt.arg.*` extraction and capture files.
+ *
+ * Ids, names and parameter layouts are those of the scap capture format, so that live events,
+ * Falco/sysdig captures and the files Saker writes share one numbering.
+ *
+ * @example
+ * ```ts
+ * import { EVENTS, eventIdsByName } from "./table.ts";
+ * const [openatExit] = eventIdsByName("openat").filter((id) => EVENTS[id].dir === "<" && !EVENTS[id].old);
+ * console.log(EVENTS[openatExit].params.map((p) => p.name)); // ["fd", "dirfd", "name", ...]
+ * ```
+ * @module
+ */
+import { EVENT_ROWS } from "./table_data.ts";
+
+/** Parameter types (numbering of the scap format). */
+export const PT = {
+  NONE: 0,
+  INT8: 1,
+  INT16: 2,
+  INT32: 3,
+  INT64: 4,
+  UINT8: 5,
+  UINT16: 6,
+  UINT32: 7,
+  UINT64: 8,
+  CHARBUF: 9,
+  BYTEBUF: 10,
+  ERRNO: 11,
+  SOCKADDR: 12,
+  SOCKTUPLE: 13,
+  FD: 14,
+  PID: 15,
+  FDLIST: 16,
+  FSPATH: 17,
+  SYSCALLID: 18,
+  SIGTYPE: 19,
+  RELTIME: 20,
+  ABSTIME: 21,
+  PORT: 22,
+  L4PROTO: 23,
+  SOCKFAMILY: 24,
+  BOOL: 25,
+  IPV4ADDR: 26,
+  DYN: 27,
+  FLAGS8: 28,
+  FLAGS16: 29,
+  FLAGS32: 30,
+  UID: 31,
+  GID: 32,
+  DOUBLE: 33,
+  SIGSET: 34,
+  CHARBUFARRAY: 35,
+  CHARBUF_PAIR_ARRAY: 36,
+  IPV4NET: 37,
+  IPV6ADDR: 38,
+  IPV6NET: 39,
+  IPADDR: 40,
+  IPNET: 41,
+  MODE: 42,
+  FSRELPATH: 43,
+  ENUMFLAGS8: 44,
+  ENUMFLAGS16: 45,
+  ENUMFLAGS32: 46,
+  FD32: 47,
+  PID32: 48,
+} as const;
+
+/** How a numeric parameter is printed. */
+export const PF = { NA: 0, DEC: 1, HEX: 2, PADDED_DEC: 3, ID: 4, DIR: 5, OCT: 6 } as const;
+
+/** Event categories (low bits) and sources (high bits). */
+export const EC = {
+  UNKNOWN: 0,
+  OTHER: 1,
+  FILE: 2,
+  NET: 3,
+  IPC: 4,
+  MEMORY: 5,
+  PROCESS: 6,
+  SLEEP: 7,
+  SYSTEM: 8,
+  SIGNAL: 9,
+  USER: 10,
+  TIME: 11,
+  PROCESSING: 12,
+  IO_READ: 32,
+  IO_WRITE: 33,
+  IO_OTHER: 34,
+  WAIT: 1 << 6,
+  SCHEDULER: 1 << 7,
+  INTERNAL: 1 << 8,
+  SYSCALL: 1 << 9,
+  TRACEPOINT: 1 << 10,
+  PLUGIN: 1 << 11,
+  METAEVENT: 1 << 12,
+  ITER: 1 << 13,
+} as const;
+
+/** Event flags. */
+export const EF = {
+  CREATES_FD: 1 << 0,
+  DESTROYS_FD: 1 << 1,
+  USES_FD: 1 << 2,
+  READS_FROM_FD: 1 << 3,
+  WRITES_TO_FD: 1 << 4,
+  MODIFIES_STATE: 1 << 5,
+  UNUSED: 1 << 6,
+  WAITS: 1 << 7,
+  SKIPPARSERESET: 1 << 8,
+  OLD_VERSION: 1 << 9,
+  LARGE_PAYLOAD: 1 << 11,
+  CONVERTER_MANAGED: 1 << 12,
+} as const;
+
+/** One parameter of an event. */
+export interface ParamInfo {
+  /** Name as used by `evt.arg.NAME` (e.g. `fd`, `name`, `flags`). */
+  readonly name: string;
+  /** One of {@link PT}. */
+  readonly type: number;
+  /** One of {@link PF}. */
+  readonly fmt: number;
+  /** Name of the symbolic flag table (see flags.ts) or dynamic-parameter table, if any. */
+  readonly table?: string;
+  /** For relative paths: index of the parameter holding the directory fd. */
+  readonly dirfdParam?: number;
+}
+
+/** One event type. */
+export interface EventInfo {
+  readonly id: number;
+  /** Event name as rules use it in `evt.type` (e.g. `openat`). */
+  readonly name: string;
+  /** `>` for enter events, `<` for exit events. */
+  readonly dir: ">" | "<";
+  /** Raw category bits, see {@link EC}. */
+  readonly category: number;
+  /** Raw flags, see {@link EF}. */
+  readonly flags: number;
+  readonly params: readonly ParamInfo[];
+  /** True when the format keeps this event only for old captures. */
+  readonly old: boolean;
+  /** True for placeholders that no driver emits. */
+  readonly unused: boolean;
+  /** True for events whose parameter lengths are 32-bit. */
+  readonly largePayload: boolean;
+  /** Index of each parameter by name. */
+  readonly paramIndex: ReadonlyMap<string, number>;
+}
+
+function decodeRow(id: number, row: readonly [string, number, number, string]): EventInfo {
+  const [name, category, flags, spec] = row;
+  const params: ParamInfo[] = spec === "" ? [] : spec.split(" ").map((p) => {
+    const [pname, type, fmt, extra] = p.split(":");
+    const info: { -readonly [K in keyof ParamInfo]: ParamInfo[K] } = {
+      name: pname,
+      type: Number(type),
+      fmt: Number(fmt),
+    };
+    if (extra?.startsWith("@")) info.dirfdParam = Number(extra.slice(1));
+    else if (extra) info.table = extra;
+    return info;
+  });
+  return {
+    id,
+    name,
+    dir: id % 2 === 0 ? ">" : "<",
+    category,
+    flags,
+    params,
+    old: (flags & EF.OLD_VERSION) !== 0,
+    unused: (flags & EF.UNUSED) !== 0,
+    largePayload: (flags & EF.LARGE_PAYLOAD) !== 0,
+    paramIndex: new Map(params.map((p, i) => [p.name, i])),
+  };
+}
+
+/** Every event type, indexed by event id. */
+export const EVENTS: readonly EventInfo[] = EVENT_ROWS.map((row, id) => decodeRow(id, row));
+
+/** Number of event ids. */
+export const EVENT_COUNT: number = EVENTS.length;
+
+const idsByName = new Map<string, number[]>();
+for (const e of EVENTS) {
+  if (e.unused || e.name === "NA") continue;
+  let list = idsByName.get(e.name);
+  if (!list) idsByName.set(e.name, list = []);
+  list.push(e.id);
+}
+
+/** All event ids (enter and exit, every version) carrying this event name. */
+export function eventIdsByName(name: string): readonly number[] {
+  return idsByName.get(name) ?? [];
+}
+
+/** Every distinct event name, sorted. */
+export function eventNames(): string[] {
+  return [...idsByName.keys()].sort();
+}
+
+/** The newest (non-old) exit event id for a name, as the live probe emits it. */
+export function currentExitId(name: string): number | undefined {
+  const ids = eventIdsByName(name).filter((id) => EVENTS[id].dir === "<" && !EVENTS[id].old);
+  return ids.length > 0 ? ids[ids.length - 1] : undefined;
+}
+
+const CATEGORY_NAMES: Record<number, string> = {
+  [EC.UNKNOWN]: "unknown",
+  [EC.OTHER]: "other",
+  [EC.FILE]: "file",
+  [EC.NET]: "net",
+  [EC.IPC]: "IPC",
+  [EC.MEMORY]: "memory",
+  [EC.PROCESS]: "process",
+  [EC.SLEEP]: "sleep",
+  [EC.SYSTEM]: "system",
+  [EC.SIGNAL]: "signal",
+  [EC.USER]: "user",
+  [EC.TIME]: "time",
+  [EC.PROCESSING]: "processing",
+  [EC.IO_READ]: "IO_READ",
+  [EC.IO_WRITE]: "IO_WRITE",
+  [EC.IO_OTHER]: "IO_OTHER",
+  [EC.WAIT]: "wait",
+  [EC.SCHEDULER]: "scheduler",
+  [EC.INTERNAL]: "internal",
+};
+
+/** The category name printed by `evt.category` (file, net, process, ...). */
+export function categoryName(category: number): string {
+  const low = category & 0x3f;
+  if (low !== 0) return CATEGORY_NAMES[low] ?? "unknown";
+  for (const bit of [EC.WAIT, EC.SCHEDULER, EC.INTERNAL]) {
+    if (category & bit) return CATEGORY_NAMES[bit];
+  }
+  return "unknown";
+}

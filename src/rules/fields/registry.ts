@@ -1,0 +1,164 @@
+/**
+ * The field registry: every field a condition or output can name (`proc.name`, `fd.sip`,
+ * `evt.arg.flags`, `proc.aname[2]`), with its type, description and extractor. Conditions,
+ * output formatting and `saker fields` all read this one registry.
+ *
+ * Extractors take the event (which carries its enrichment: `ev.thread`, `ev.fdInfo`) and the
+ * field argument, and return a value or `undefined` when the value cannot be extracted; every
+ * comparison on `undefined` is false, `!=` included.
+ *
+ * @example
+ * ```ts
+ * import { defineFieldClass, lookupField } from "./registry.ts";
+ * defineFieldClass({ name: "demo", desc: "Example fields." }, [
+ *   { name: "demo.tid", type: "int64", desc: "Thread id.", extract: (ev) => ev.tid },
+ * ]);
+ * lookupField("demo.tid")?.def.type; // "int64"
+ * ```
+ * @module
+ */
+import type { Event } from "../../events/event.ts";
+
+/** Value types of fields (names follow Falco's field types, lowercased). */
+export type FieldType =
+  | "charbuf"
+  | "int8"
+  | "int16"
+  | "int32"
+  | "int64"
+  | "uint8"
+  | "uint16"
+  | "uint32"
+  | "uint64"
+  | "bool"
+  | "ipaddr"
+  | "ipnet"
+  | "port"
+  | "l4proto"
+  | "reltime"
+  | "abstime"
+  | "bytebuf"
+  | "double"
+  | "dyn"
+  | "fspath"
+  | "mode"
+  | "fd"
+  | "pid"
+  | "errno"
+  | "uid"
+  | "gid"
+  | "sockfamily"
+  | "flags32";
+
+/** A scalar field value. */
+export type FieldScalar = string | number | bigint | boolean | Uint8Array;
+
+/** What an extractor returns: a value, several values (list fields), or undefined. */
+export type FieldResult = FieldScalar | FieldScalar[] | undefined;
+
+/** Whether and how a field takes an argument (`proc.aname[2]`, `evt.arg.fd`, `proc.env[HOME]`). */
+export type FieldArgMode = "none" | "optional" | "required";
+
+/** One field. */
+export interface FieldDef {
+  /** Full name, e.g. `proc.aname`. */
+  name: string;
+  type: FieldType;
+  /** What the field means, in Saker's words. */
+  desc: string;
+  /** Argument handling; default "none". */
+  arg?: FieldArgMode;
+  /** The argument may also follow a dot (`evt.arg.fd` as well as `evt.arg[fd]`). */
+  dottedArg?: boolean;
+  /** The argument must be a non-negative integer (`proc.aname[2]`). */
+  numericArg?: boolean;
+  /** The extractor returns an array; comparisons match if any element matches. */
+  list?: boolean;
+  /** Printable in outputs only, not usable in conditions. */
+  printOnly?: boolean;
+  /** Hidden from `saker fields` (kept for compatibility with old rules). */
+  deprecated?: boolean;
+  /** Event names this field is only meaningful for (informational, used for warnings). */
+  eventTypes?: string[];
+  /** Extracts the value; `arg` is the field argument when one was given. */
+  extract: (ev: Event, arg: string | undefined) => FieldResult;
+}
+
+/** A class of fields (`proc`, `fd`, `evt` ...). */
+export interface FieldClass {
+  name: string;
+  desc: string;
+  /** Event source the class belongs to; default "syscall". */
+  source?: string;
+  fields: FieldDef[];
+}
+
+const classes: FieldClass[] = [];
+const byName = new Map<string, FieldDef>();
+
+/** Registers a class of fields. A field name registered twice is a programming error. */
+export function defineFieldClass(
+  cls: { name: string; desc: string; source?: string },
+  fields: FieldDef[],
+): void {
+  for (const f of fields) {
+    if (byName.has(f.name)) throw new Error(`field ${f.name} is defined twice`);
+    byName.set(f.name, f);
+  }
+  const existing = classes.find((c) => c.name === cls.name && c.source === cls.source);
+  if (existing) existing.fields.push(...fields);
+  else classes.push({ ...cls, fields: [...fields] });
+}
+
+/** The result of resolving a field reference as written in a rule. */
+export interface FieldRef {
+  def: FieldDef;
+  /** The argument (from `[...]` or a dotted suffix), if any. */
+  arg: string | undefined;
+}
+
+/**
+ * Resolves a field reference: `proc.name`, `proc.aname[2]`, `evt.arg.fd`, `evt.arg[0]`.
+ * Returns undefined for an unknown field. Does not check argument rules; see {@link checkArg}.
+ */
+export function lookupField(text: string): FieldRef | undefined {
+  let name = text;
+  let arg: string | undefined;
+  const bracket = text.indexOf("[");
+  if (bracket > 0 && text.endsWith("]")) {
+    name = text.slice(0, bracket);
+    arg = text.slice(bracket + 1, -1);
+  }
+  const def = byName.get(name);
+  if (def) return { def, arg };
+  if (arg !== undefined) return undefined;
+  // Dotted argument: the longest registered prefix that accepts one.
+  for (let dot = name.lastIndexOf("."); dot > 0; dot = name.lastIndexOf(".", dot - 1)) {
+    const prefix = byName.get(name.slice(0, dot));
+    if (prefix?.dottedArg) return { def: prefix, arg: name.slice(dot + 1) };
+  }
+  return undefined;
+}
+
+/** Returns an error message when `ref`'s argument breaks its field's rules, else undefined. */
+export function checkArg(ref: FieldRef): string | undefined {
+  const mode = ref.def.arg ?? "none";
+  if (ref.arg === undefined) {
+    return mode === "required" ? `field ${ref.def.name} requires an argument` : undefined;
+  }
+  if (mode === "none") return `field ${ref.def.name} does not take an argument`;
+  if (ref.def.numericArg && !/^\d+$/.test(ref.arg)) {
+    return `field ${ref.def.name} needs a numeric argument, got '${ref.arg}'`;
+  }
+  return undefined;
+}
+
+/** Every registered class, in registration order. */
+export function fieldClasses(): readonly FieldClass[] {
+  return classes;
+}
+
+/** Every registered field. */
+export function allFields(): IterableIterator<FieldDef> {
+  return byName.values();
+}
