@@ -1,0 +1,67 @@
+import { assertEquals } from "../support/assert.ts";
+import { buildEvent, concatRecords, encodeLiveRecord } from "../../src/events/encode.ts";
+import { decodeLiveBatch } from "../../src/events/event.ts";
+import { currentExitId, EVENTS } from "../../src/events/table.ts";
+import { renderFlags } from "../../src/events/flags.ts";
+
+Deno.test("decode: openat record round-trips every parameter", () => {
+  const ev = buildEvent("openat", { tid: 4242, pid: 4240, ppid: 1, cpu: 1, comm: "cat", ts: 5n }, {
+    fd: 3,
+    dirfd: -100,
+    name: "/etc/passwd",
+    flags: 1 | (1 << 12), // PPM_O_RDONLY | PPM_O_CLOEXEC
+    mode: 0o644,
+    dev: 0x803,
+    ino: 123456789012,
+  }, 1_000_000_000n);
+  assertEquals(ev.name, "openat");
+  assertEquals(ev.dir, "<");
+  assertEquals(ev.type, currentExitId("openat"));
+  assertEquals([ev.tid, ev.pid, ev.ppid, ev.cpu, ev.comm], [4242, 4240, 1, 1, "cat"]);
+  assertEquals(ev.ts, 1_000_000_005n);
+  assertEquals(ev.res, 3);
+  assertEquals(ev.arg("dirfd"), -100);
+  assertEquals(ev.arg("name"), "/etc/passwd");
+  assertEquals(ev.arg("mode"), 0o644);
+  assertEquals(ev.arg("ino"), 123456789012);
+  assertEquals(renderFlags("file_flags", ev.arg("flags") as number), "O_RDONLY|O_CLOEXEC");
+});
+
+Deno.test("decode: connect tuple and sockaddr, IPv4 and IPv6", () => {
+  const ev = buildEvent("connect", { tid: 1 }, {
+    res: -111,
+    tuple: { family: 2, sip: "127.0.0.1", sport: 40000, dip: "10.0.0.1", dport: 443 },
+    fd: 5,
+    addr: { family: 10, addr: "::1", port: 8080 },
+  });
+  assertEquals(ev.res, -111);
+  assertEquals(ev.arg("tuple"), {
+    family: 2,
+    sip: "127.0.0.1",
+    sport: 40000,
+    dip: "10.0.0.1",
+    dport: 443,
+  });
+  assertEquals(ev.arg("addr"), { family: 10, addr: "::1", port: 8080 });
+});
+
+Deno.test("decode: a batch of records walks record lengths", () => {
+  const recs = [
+    encodeLiveRecord(currentExitId("close")!, { tid: 1 }, { res: 0, fd: 3 }),
+    encodeLiveRecord(currentExitId("execve")!, { tid: 2 }, {
+      res: 0,
+      exe: "ls",
+      args: ["-l", "/tmp"],
+    }),
+    encodeLiveRecord(currentExitId("close")!, { tid: 3 }, { res: -9, fd: 99 }),
+  ];
+  const evs = decodeLiveBatch(concatRecords(recs), 0n, 10);
+  assertEquals(evs.map((e) => [e.num, e.name, e.tid]), [[10, "close", 1], [11, "execve", 2], [
+    12,
+    "close",
+    3,
+  ]]);
+  const args = evs[1].paramBytes(EVENTS[evs[1].type].paramIndex.get("args")!);
+  assertEquals(new TextDecoder().decode(args), "-l\0/tmp\0");
+  assertEquals(evs[2].arg("fd"), 99);
+});
