@@ -1,0 +1,81 @@
+/**
+ * `user.*` and `group.*` fields: the user and group the thread acts as (effective ids), with
+ * names, home and shell from the passwd and group files the process sees (a container's own
+ * files for container processes), and the audit login user.
+ * @module
+ */
+import type { Event } from "../../events/event.ts";
+import type { FieldDef, FieldResult } from "./registry.ts";
+import { defineFieldClass } from "./registry.ts";
+import type { ThreadInfo, UserEntry } from "../../state/types.ts";
+
+function userOf(th: ThreadInfo): UserEntry | undefined {
+  return th.proc.state.user(th.uid, th.proc);
+}
+
+function t<T extends FieldResult>(get: (t: ThreadInfo, ev: Event) => T) {
+  return (ev: Event): FieldResult => {
+    const th = ev.thread;
+    return th ? get(th, ev) : undefined;
+  };
+}
+
+const USER_FIELDS: FieldDef[] = [
+  {
+    name: "user.uid",
+    type: "uint32",
+    desc: "Effective user id of the thread.",
+    extract: t((th) => th.uid),
+  },
+  {
+    name: "user.name",
+    type: "charbuf",
+    desc: "Name of the effective user, from the passwd file the process sees.",
+    extract: t((th) => userOf(th)?.name),
+  },
+  {
+    name: "user.homedir",
+    type: "charbuf",
+    desc: "Home directory of the effective user.",
+    extract: t((th) => userOf(th)?.home),
+  },
+  {
+    name: "user.shell",
+    type: "charbuf",
+    desc: "Login shell of the effective user.",
+    extract: t((th) => userOf(th)?.shell),
+  },
+  {
+    name: "user.loginuid",
+    type: "int64",
+    desc: "Audit login user id: the user who logged in, kept across su and sudo; -1 when the " +
+      "process descends from no login.",
+    extract: t((th) => th.proc.loginuid),
+  },
+  {
+    name: "user.loginname",
+    type: "charbuf",
+    desc: "Name of the audit login user.",
+    extract: t((th) =>
+      th.proc.loginuid >= 0 ? th.proc.state.user(th.proc.loginuid, th.proc)?.name : undefined
+    ),
+  },
+];
+
+const GROUP_FIELDS: FieldDef[] = [
+  {
+    name: "group.gid",
+    type: "uint32",
+    desc: "Effective group id of the thread.",
+    extract: t((th) => th.gid),
+  },
+  {
+    name: "group.name",
+    type: "charbuf",
+    desc: "Name of the effective group, from the group file the process sees.",
+    extract: t((th) => th.proc.state.group(th.gid, th.proc)?.name),
+  },
+];
+
+defineFieldClass({ name: "user", desc: "The user the thread acts as." }, USER_FIELDS);
+defineFieldClass({ name: "group", desc: "The group the thread acts as." }, GROUP_FIELDS);

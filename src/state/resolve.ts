@@ -1,0 +1,46 @@
+/**
+ * Names of the files an event refers to by path: resolution of a path parameter against the
+ * thread's working directory or a directory fd (AT_FDCWD is -100 in the scap encoding).
+ * @module
+ */
+import type { Event } from "../events/event.ts";
+import type { ThreadInfo } from "./types.ts";
+import { joinPath, squashSlashes } from "./paths.ts";
+
+/** AT_FDCWD as the scap encoding carries it. */
+export const AT_FDCWD = -100;
+
+/** The directory a dirfd stands for: the cwd for AT_FDCWD, else the fd's path (if known). */
+export function dirOf(th: ThreadInfo | undefined, dirfd: number): string | undefined {
+  if (!th) return undefined;
+  if (dirfd === AT_FDCWD) return th.proc.cwd;
+  return th.proc.fds.get(dirfd)?.name;
+}
+
+/** Resolves `name` as the process would: absolute paths as they are, relative ones against
+ * `dirfd` (or the cwd). Unknown directories give the raw name, slashes squashed. */
+export function resolvePath(th: ThreadInfo | undefined, dirfd: number, name: string): string {
+  if (name.charCodeAt(0) === 47) return joinPath("/", name);
+  const dir = dirOf(th, dirfd);
+  return dir !== undefined && dir.charCodeAt(0) === 47 ? joinPath(dir, name) : squashSlashes(name);
+}
+
+const PATH_EVENTS = new Set(["open", "creat", "openat", "openat2", "open_by_handle_at"]);
+
+/**
+ * The path an open-like event names, resolved (or raw when `raw`), whether or not it succeeded.
+ * Undefined for other events and events without the parameter.
+ */
+export function openedPath(ev: Event, raw: boolean): string | undefined {
+  const evName = ev.info.name;
+  if (!PATH_EVENTS.has(evName)) return undefined;
+  if (evName === "open_by_handle_at") {
+    const p = ev.arg("path");
+    return typeof p === "string" ? p : undefined;
+  }
+  const name = ev.arg("name");
+  if (typeof name !== "string") return undefined;
+  if (raw) return squashSlashes(name);
+  const dirfd = ev.arg("dirfd");
+  return resolvePath(ev.thread, typeof dirfd === "number" ? dirfd : AT_FDCWD, name);
+}
