@@ -36,6 +36,33 @@ async function findClang(): Promise<string> {
   throw new Error("clang not found: install clang-16 (apt-get install clang-16) or set CLANG");
 }
 
+/**
+ * Writes .build/vmlinux.h from the running kernel's BTF (bpftool), once. The probe is CO-RE:
+ * field offsets are relocated at load time against the target kernel's BTF, so the header only
+ * has to name the types and fields, not match the target's layout.
+ */
+async function generateVmlinuxHeader(): Promise<void> {
+  const out = `${root}.build/vmlinux.h`;
+  if (await mtime(out) > 0) return;
+  const btf = "/sys/kernel/btf/vmlinux";
+  if (await mtime(btf) === 0) {
+    throw new Error(`${btf} is missing: building the probe needs a kernel with BTF`);
+  }
+  let r: Deno.CommandOutput;
+  try {
+    r = await new Deno.Command("bpftool", {
+      args: ["btf", "dump", "file", btf, "format", "c"],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+  } catch {
+    throw new Error("bpftool not found: apt-get install bpftool");
+  }
+  if (!r.success) throw new Error(`bpftool failed: ${new TextDecoder().decode(r.stderr)}`);
+  await Deno.writeFile(out + ".tmp", r.stdout);
+  await Deno.rename(out + ".tmp", out);
+}
+
 /** Compiles the probe; with `ifStale`, only when sources changed. Returns the object path. */
 export async function buildProbe(opts: { ifStale?: boolean } = {}): Promise<string> {
   const sources: string[] = [];
@@ -51,6 +78,7 @@ export async function buildProbe(opts: { ifStale?: boolean } = {}): Promise<stri
     if (out > 0 && out >= newest) return PROBE_OBJECT;
   }
   await Deno.mkdir(`${root}.build`, { recursive: true });
+  await generateVmlinuxHeader();
   const clang = await findClang();
   const args = [
     "-g",
@@ -63,6 +91,8 @@ export async function buildProbe(opts: { ifStale?: boolean } = {}): Promise<stri
     "-Wno-unused-function",
     "-I",
     `${root}bpf`,
+    "-I",
+    `${root}.build`,
     "-c",
     `${root}bpf/probe.bpf.c`,
     "-o",

@@ -34,6 +34,7 @@ want_build() {
   want clang-16 /usr/bin/clang-16
   want llvm-16 /usr/bin/llvm-strip-16
   want libbpf-dev /usr/include/bpf/bpf_helpers.h
+  want bpftool /usr/sbin/bpftool
 }
 want_test() {
   want podman /usr/bin/podman

@@ -15,6 +15,7 @@
 import { currentExitId, EVENTS, PT } from "./table.ts";
 import { decodeLiveBatch, type Event, LIVE_HEADER_SIZE } from "./event.ts";
 import type { SockAddr, SockTuple } from "./params.ts";
+import { frameRecords } from "./frame.ts";
 
 const enc = new TextEncoder();
 
@@ -173,7 +174,7 @@ export function encodeLiveRecord(
   const n = parts.length;
   const dataLen = parts.reduce((s, p) => s + p.length, 0);
   const len = LIVE_HEADER_SIZE + 2 * n + dataLen;
-  const out = new Uint8Array((len + 7) & ~7);
+  const out = new Uint8Array(len);
   const dv = new DataView(out.buffer);
   dv.setBigUint64(0, header.ts ?? 0n, true);
   dv.setUint32(8, header.tid, true);
@@ -207,16 +208,13 @@ export function buildEvent(
   const type = typeof name === "number" ? name : currentExitId(name);
   if (type === undefined) throw new Error(`no exit event called ${name}`);
   const rec = encodeLiveRecord(type, header, params);
-  return decodeLiveBatch(rec, tsBase, 1)[0];
+  return decodeLiveBatch(frameRecords([rec]), tsBase, 1)[0];
 }
 
-/** Concatenates encoded records into one batch buffer (as a ring drain would produce). */
+/**
+ * Frames records into one batch buffer as a ring drain produces it (8-byte ring header before
+ * each record, 8-byte alignment), ready for `decodeLiveBatch`.
+ */
 export function concatRecords(records: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(records.reduce((s, r) => s + r.length, 0));
-  let off = 0;
-  for (const r of records) {
-    out.set(r, off);
-    off += r.length;
-  }
-  return out;
+  return frameRecords(records);
 }

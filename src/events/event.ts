@@ -204,18 +204,24 @@ export class Event {
 }
 
 /**
- * Decodes the live records in `buf` (a copy of one ring drain) into events. `tsBase` turns the
- * probe's boot-time clock into UTC; `firstNum` numbers the events.
+ * Decodes one ring drain into events. `buf` is "framed": every record is preceded by the ring
+ * buffer's 8-byte header (u32 length with BUSY/DISCARD bits, u32 page offset) and padded to 8
+ * bytes, exactly as the records sit in the ring. `tsBase` turns the probe's boot-time clock into
+ * UTC; `firstNum` numbers the events.
  */
 export function decodeLiveBatch(buf: Uint8Array, tsBase: bigint, firstNum: number): Event[] {
   const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const out: Event[] = [];
-  let off = 0;
+  let frame = 0;
   let num = firstNum;
   const end = buf.byteLength;
-  while (off + LIVE_HEADER_SIZE <= end) {
-    const len = dv.getUint32(off + 20, true);
-    if (len < LIVE_HEADER_SIZE || off + len > end) break;
+  while (frame + 8 <= end) {
+    const word = dv.getUint32(frame, true);
+    const frameLen = (word & 0x3fff_ffff) >>> 0;
+    const off = frame + 8;
+    frame += (frameLen + 15) & ~7;
+    if (word & 0x4000_0000) continue; // discarded
+    if (frameLen < LIVE_HEADER_SIZE || off + frameLen > end) break;
     const ev = new Event(buf, dv);
     ev.num = num++;
     ev.off = off;
@@ -234,7 +240,6 @@ export function decodeLiveBatch(buf: Uint8Array, tsBase: bigint, firstNum: numbe
     ev.lensOff = off + LIVE_HEADER_SIZE;
     ev.lenSize = 2;
     out.push(ev);
-    off += (len + 7) & ~7;
   }
   return out;
 }

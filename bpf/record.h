@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: (MIT OR GPL-2.0) */
+/*
+ * Layout of the records the probe writes into the ring buffer. src/events/event.ts decodes the
+ * same layout (LIVE_HEADER_SIZE and decodeLiveBatch): keep both in step.
+ *
+ *   u64 ts        boot-time clock (bpf_ktime_get_boot_ns); user space adds the boot epoch
+ *   u32 tid       kernel pid of the thread
+ *   u32 pid       thread group id
+ *   u32 ppid      thread group id of the real parent
+ *   u32 len       length of the whole record, header included
+ *   u16 type      event id (scap numbering, see src/events/table_data.ts)
+ *   u16 nparams   number of parameters
+ *   u16 cpu
+ *   u16 flags     RECORD_TRUNCATED when a string or buffer was cut at its bound
+ *   char comm[16]
+ *   u16 lens[nparams], then the parameter bytes in the event table's order (scap encoding)
+ */
+#pragma once
+
+#define HEADER_SIZE 48
+#define MAX_PARAMS 40
+
+#define RECORD_TRUNCATED 1
+
+/* Per-CPU scratch where a record is built before it is copied into the ring. Parameter data
+ * lives in [0, DATA_LIMIT + largest single write); paths are assembled backwards in the
+ * temporary area at the top. */
+#define SCRATCH_SIZE 32768
+#define DATA_LIMIT 16384       /* no parameter starts at or beyond this offset */
+#define DATA_MASK (DATA_LIMIT - 1)
+#define TMP_BASE 24064         /* temporary area: [TMP_BASE, TMP_BASE + TMP_SIZE + 256) */
+#define TMP_SIZE 8192
+#define TMP_MASK (TMP_SIZE - 1)
+
+/* Bounds of variable-size parameters (documented in the README). */
+#define MAX_PATH 4096          /* paths, after resolution too */
+#define MAX_ARGS 4096          /* argv bytes of an execve, NUL-separated */
+#define MAX_ENV 4096           /* environment bytes of an execve */
+#define MAX_STR 1024           /* other strings (mount type, prctl name, module args) */
+#define MAX_CGROUPS 1024       /* all cgroup entries of a process together */
+#define MAX_PATH_DEPTH 48      /* path components walked when resolving a path */
+#define MAX_ARGV_ENTRIES 64    /* argv pointers walked for a failed execve */
+
+/* Settings user space writes through the mmap'd .bss. */
+struct saker_settings {
+	__u32 agent_tgid;      /* events of this process are dropped */
+	__u32 snaplen;         /* bytes of I/O buffers captured (0: none) */
+	__u32 enabled;         /* 0 stops all events (set while detaching) */
+	__u32 simulate_drops;  /* every Nth record is dropped and counted (tests) */
+	__u8 syscalls[512];    /* 1 = capture this syscall number */
+};
+
+/* Per-CPU counters, read by user space. */
+struct saker_counters {
+	__u64 events;          /* records submitted */
+	__u64 drops;           /* records lost: ring full */
+	__u64 truncated;       /* records with a truncated parameter */
+	__u64 simulated_drops; /* records dropped on purpose (simulate_drops) */
+};

@@ -1,0 +1,341 @@
+/**
+ * Loads the probe (bpf/probe.bpf.c, built into .build/probe.bpf.o) through libbpf, wires its
+ * tail-call table and settings, attaches it, and exposes the ring, the syscall filter and the
+ * per-CPU counters.
+ *
+ * The object is opened from bytes (bpf_object__open_mem), so the same code works when the
+ * object is embedded in a compiled binary. Failures give one line saying what is missing and
+ * how to fix it; libbpf's own log (the verifier's included) goes to the debug log.
+ *
+ * @example
+ * ```ts
+ * import { Probe } from "./probe.ts";
+ * const probe = await Probe.load({ ringBytes: 16 << 20 });
+ * probe.setSyscalls(new Set([257, 3])); // openat, close
+ * const drain = probe.ring.drain();
+ * probe.close();
+ * ```
+ * @module
+ */
+import { cstr, libbpf } from "./libbpf.ts";
+import { errno, libc, strerror } from "./libc.ts";
+import { RingReader } from "./ring.ts";
+import { HANDLED_SYSCALLS, SCAP_SYSCALL_CODE, SYSCALL_NR } from "./syscalls.ts";
+import { log, logEnabled } from "../log.ts";
+
+/** Options for loading the probe. */
+export interface ProbeOptions {
+  /** The BPF object; default: read from {@link defaultProbePath}. */
+  object?: Uint8Array;
+  /** Ring buffer size in bytes (rounded up to a power of two, at least 64 KiB). */
+  ringBytes?: number;
+  /** Attach sys_enter to measure syscall latency (costs more per captured syscall). */
+  latency?: boolean;
+  /** Bytes of I/O buffers (send/recv) captured; 0 captures none. */
+  snaplen?: number;
+  /** Drop every Nth record on purpose (tests of drop handling); 0 = never. */
+  simulateDrops?: number;
+  /** Events of this process id are dropped in the kernel; default: this process. */
+  ignorePid?: number;
+}
+
+/** Thrown when the probe cannot be loaded; the message is the one line to show the user. */
+export class ProbeLoadError extends Error {}
+
+/** Counters summed over CPUs, plus the per-CPU drops. */
+export interface ProbeCounters {
+  events: number;
+  drops: number;
+  truncated: number;
+  simulatedDrops: number;
+  dropsPerCpu: number[];
+}
+
+/** Where the built probe object is looked for: $SAKER_PROBE, else .build/probe.bpf.o. */
+export function defaultProbePath(): string {
+  return Deno.env.get("SAKER_PROBE") ??
+    new URL("../../.build/probe.bpf.o", import.meta.url).pathname;
+}
+
+const SETTINGS_SYSCALLS_OFFSET = 16; // struct saker_settings in bpf/record.h
+const SETTINGS_SIZE = SETTINGS_SYSCALLS_OFFSET + 512;
+const ATTACHED = ["sys_exit", "sched_fork", "sched_exec", "sched_exit"];
+
+function nextPow2(n: number): number {
+  let p = 1 << 16;
+  while (p < n) p *= 2;
+  return p;
+}
+
+// libbpf log lines: collected so that a load failure can show the verifier's last words.
+let logTail: string[] = [];
+let printCallback: Deno.UnsafeCallback | undefined;
+
+function installLogger(): void {
+  if (printCallback) return;
+  const buf = new Uint8Array(1 << 20);
+  printCallback = new Deno.UnsafeCallback(
+    { parameters: ["i32", "pointer", "pointer"], result: "i32" } as const,
+    (level: number, fmt: Deno.PointerValue, args: Deno.PointerValue) => {
+      const n = libc().vsnprintf(buf, BigInt(buf.length), fmt, args);
+      const text = new TextDecoder().decode(
+        buf.subarray(0, Math.max(0, Math.min(n, buf.length - 1))),
+      );
+      for (const line of text.split("\n")) {
+        if (line.trim() === "") continue;
+        logTail.push(line);
+        if (logTail.length > 60) logTail.shift();
+        // Everything, the verifier's log included, goes to the debug log; a failed load
+        // quotes the last lines in its error.
+        if (logEnabled("debug")) log.debug("libbpf", { level, msg: line });
+      }
+      return 0;
+    },
+  );
+  libbpf().libbpf_set_print(printCallback.pointer);
+}
+
+function explain(action: string, code: number): ProbeLoadError {
+  const reason = strerror(code);
+  let fix = "";
+  if ((code === 1 || code === 13) && Deno.uid() !== 0) {
+    fix = " — run as root (the probe needs CAP_BPF, CAP_PERFMON and CAP_SYS_RESOURCE)";
+  } else if (code === 22 || code === 7 || code === 13) {
+    const verifier = logTail.filter((l) => !l.startsWith("libbpf: prog")).slice(-6).join(" | ");
+    fix = ` — the kernel rejected the probe (run with log_level: debug for the verifier log)${
+      verifier ? `: ${verifier}` : ""
+    }`;
+  } else if (code === 2) {
+    fix = " — a kernel feature the probe needs is missing (BTF, tracepoints or ring buffer)";
+  }
+  return new ProbeLoadError(`cannot ${action}: ${reason}${fix}`);
+}
+
+/** A loaded and attached probe. */
+export class Probe {
+  readonly ring: RingReader;
+  readonly ringBytes: number;
+  readonly cpus: number;
+  #obj: Deno.PointerObject;
+  #links: Deno.PointerObject[];
+  #settings: DataView;
+  #settingsFd: number;
+  #syscalls: Uint8Array;
+  #countersFd: number;
+  #closed = false;
+
+  private constructor(
+    obj: Deno.PointerObject,
+    links: Deno.PointerObject[],
+    settings: DataView,
+    settingsFd: number,
+    ring: RingReader,
+    ringBytes: number,
+    countersFd: number,
+  ) {
+    this.#obj = obj;
+    this.#links = links;
+    this.#settings = settings;
+    this.#settingsFd = settingsFd;
+    this.#syscalls = new Uint8Array(
+      settings.buffer,
+      settings.byteOffset + SETTINGS_SYSCALLS_OFFSET,
+      512,
+    );
+    this.ring = ring;
+    this.ringBytes = ringBytes;
+    this.#countersFd = countersFd;
+    this.cpus = libbpf().libbpf_num_possible_cpus();
+  }
+
+  /** Opens, loads and attaches the probe. Throws {@link ProbeLoadError} with a fix hint. */
+  static async load(opts: ProbeOptions = {}): Promise<Probe> {
+    try {
+      Deno.statSync("/sys/kernel/btf/vmlinux");
+    } catch {
+      throw new ProbeLoadError(
+        "this kernel has no BTF (/sys/kernel/btf/vmlinux): Saker needs a kernel built with CONFIG_DEBUG_INFO_BTF=y (5.8 or newer)",
+      );
+    }
+    let object = opts.object;
+    if (!object) {
+      const path = defaultProbePath();
+      try {
+        object = await Deno.readFile(path);
+      } catch {
+        throw new ProbeLoadError(
+          `probe object ${path} not found: build it with \`deno task build:bpf\``,
+        );
+      }
+    }
+    const bpf = libbpf();
+    installLogger();
+    logTail = [];
+
+    // struct bpf_object_open_opts { size_t sz; const char *object_name; } — the rest zero.
+    const name = cstr("saker");
+    const openOpts = new BigUint64Array(2);
+    openOpts[0] = 16n;
+    openOpts[1] = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(name)));
+    const bytes = new Uint8Array(object);
+    const obj = bpf.bpf_object__open_mem(
+      bytes,
+      BigInt(bytes.length),
+      new Uint8Array(openOpts.buffer),
+    );
+    if (!obj) throw explain("open the probe object", errno());
+
+    const cleanup: Array<() => void> = [() => bpf.bpf_object__close(obj)];
+    const fail = (err: Error): never => {
+      for (const f of cleanup.reverse()) f();
+      throw err;
+    };
+    const map = (n: string) => {
+      const m = bpf.bpf_object__find_map_by_name(obj, cstr(n));
+      if (!m) {
+        fail(new ProbeLoadError(`probe object has no map ${n}: rebuild it (deno task build:bpf)`));
+      }
+      return m!;
+    };
+    const prog = (n: string) => {
+      const p = bpf.bpf_object__find_program_by_name(obj, cstr(n));
+      if (!p) {
+        fail(
+          new ProbeLoadError(`probe object has no program ${n}: rebuild it (deno task build:bpf)`),
+        );
+      }
+      return p!;
+    };
+
+    const ringBytes = nextPow2(opts.ringBytes ?? 16 << 20);
+    if (bpf.bpf_map__set_max_entries(map("ring"), ringBytes) !== 0) {
+      fail(explain("size the ring buffer", errno()));
+    }
+    if (!opts.latency) bpf.bpf_program__set_autoload(prog("sys_enter"), false);
+    const rc = bpf.bpf_object__load(obj);
+    if (rc !== 0) fail(explain("load the probe into the kernel", -rc || errno()));
+
+    // Tail-call table: a dedicated handler where one exists, the generic one for the rest.
+    const handlersFd = bpf.bpf_map__fd(map("handlers"));
+    const codesFd = bpf.bpf_map__fd(map("scap_codes"));
+    const generic = bpf.bpf_program__fd(prog("sx_generic"));
+    const handled = new Map(HANDLED_SYSCALLS.map((n) => [SYSCALL_NR.get(n)!, n]));
+    const key = new Uint32Array(1);
+    const val = new Int32Array(1);
+    const code = new Uint16Array(1);
+    for (let nr = 0; nr < 512; nr++) {
+      key[0] = nr;
+      const h = handled.get(nr);
+      val[0] = h ? bpf.bpf_program__fd(prog(`sx_${h}`)) : generic;
+      if (bpf.bpf_map_update_elem(handlersFd, key, val, 0n) !== 0) {
+        fail(explain(`register the handler of syscall ${nr}`, errno()));
+      }
+      code[0] = SCAP_SYSCALL_CODE.get(nr) ?? 0;
+      bpf.bpf_map_update_elem(codesFd, key, code, 0n);
+    }
+
+    // Settings: the probe's .bss (one struct saker_settings), written whole with a map update.
+    let bss = bpf.bpf_object__find_map_by_name(obj, cstr(".bss"));
+    if (!bss) bss = map("saker.bss");
+    const settingsFd = bpf.bpf_map__fd(bss);
+    const settings = new DataView(new ArrayBuffer(SETTINGS_SIZE));
+    settings.setUint32(0, opts.ignorePid ?? Deno.pid, true);
+    settings.setUint32(4, opts.snaplen ?? 0, true);
+    settings.setUint32(12, opts.simulateDrops ?? 0, true);
+
+    const links: Deno.PointerObject[] = [];
+    cleanup.push(() => links.forEach((l) => bpf.bpf_link__destroy(l)));
+    for (const p of opts.latency ? [...ATTACHED, "sys_enter"] : ATTACHED) {
+      const link = bpf.bpf_program__attach(prog(p));
+      if (!link || bpf.libbpf_get_error(link) !== 0n) fail(explain(`attach ${p}`, errno()));
+      links.push(link!);
+    }
+
+    let ring: RingReader;
+    try {
+      ring = new RingReader(bpf.bpf_map__fd(map("ring")), ringBytes);
+    } catch (err) {
+      return fail(new ProbeLoadError(`cannot map the ring buffer: ${(err as Error).message}`));
+    }
+    const probe = new Probe(
+      obj,
+      links,
+      settings,
+      settingsFd,
+      ring,
+      ringBytes,
+      bpf.bpf_map__fd(map("counters")),
+    );
+    settings.setUint32(8, 1, true); // enabled
+    probe.#push();
+    log.debug("probe attached", { programs: links.length, ring_bytes: ringBytes });
+    return probe;
+  }
+
+  /** Writes the settings into the kernel's copy. */
+  #push(): void {
+    const key = new Uint32Array(1);
+    const value = new Uint8Array(this.#settings.buffer);
+    if (libbpf().bpf_map_update_elem(this.#settingsFd, key, value, 0n) !== 0) {
+      throw new Error(`cannot update the probe settings: ${strerror(errno())}`);
+    }
+  }
+
+  /** Sets the syscalls the kernel lets through (numbers); takes effect immediately. */
+  setSyscalls(nrs: ReadonlySet<number>): void {
+    const next = new Uint8Array(512);
+    for (const nr of nrs) if (nr >= 0 && nr < 512) next[nr] = 1;
+    this.#syscalls.set(next);
+    this.#push();
+  }
+
+  /** The syscall numbers currently let through. */
+  syscalls(): Set<number> {
+    const out = new Set<number>();
+    this.#syscalls.forEach((v, nr) => v && out.add(nr));
+    return out;
+  }
+
+  /** Changes the drop simulation period (0 = off). */
+  setSimulateDrops(every: number): void {
+    this.#settings.setUint32(12, every, true);
+    this.#push();
+  }
+
+  /** Reads the per-CPU counters. */
+  counters(): ProbeCounters {
+    const key = new Uint32Array(1);
+    const vals = new BigUint64Array(this.cpus * 4);
+    const out: ProbeCounters = {
+      events: 0,
+      drops: 0,
+      truncated: 0,
+      simulatedDrops: 0,
+      dropsPerCpu: [],
+    };
+    if (libbpf().bpf_map_lookup_elem(this.#countersFd, key, new Uint8Array(vals.buffer)) !== 0) {
+      return out;
+    }
+    for (let cpu = 0; cpu < this.cpus; cpu++) {
+      out.events += Number(vals[cpu * 4]);
+      const d = Number(vals[cpu * 4 + 1]);
+      out.drops += d;
+      out.dropsPerCpu.push(d);
+      out.truncated += Number(vals[cpu * 4 + 2]);
+      out.simulatedDrops += Number(vals[cpu * 4 + 3]);
+    }
+    return out;
+  }
+
+  /** Stops events, detaches every program, unmaps the ring and frees the object. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#settings.setUint32(8, 0, true);
+    this.#push();
+    const bpf = libbpf();
+    for (const l of this.#links) bpf.bpf_link__destroy(l);
+    this.ring.close();
+    bpf.bpf_object__close(this.#obj);
+  }
+}
