@@ -1,0 +1,77 @@
+/**
+ * `file_output`: alert lines appended to a file. With `keep_alive` the file stays open and
+ * SIGUSR1 reopens it (after logrotate moved it away); without, it is opened for each batch, so a
+ * rotated file is picked up at once.
+ * @module
+ */
+import { encodeLines, LineBuffer, writeAll } from "./lines.ts";
+import type { AlertOutput, FormattedAlert } from "./types.ts";
+
+/** Options of the file output. */
+export interface FileOutputOptions {
+  filename: string;
+  /** `file_output.keep_alive`. */
+  keepAlive?: boolean;
+  /** `json_output`. */
+  json: boolean;
+  /** `buffered_outputs` (only with keep_alive; otherwise every batch is written at once). */
+  buffered?: boolean;
+}
+
+/** Appends alert lines to a file. */
+export class FileOutput implements AlertOutput {
+  readonly name = "file";
+  readonly #opts: FileOutputOptions;
+  #file: Deno.FsFile | undefined;
+  readonly #buffer: LineBuffer | undefined;
+
+  constructor(opts: FileOutputOptions) {
+    this.#opts = opts;
+    this.#buffer = opts.buffered && opts.keepAlive
+      ? new LineBuffer((b) => this.#append(b))
+      : undefined;
+  }
+
+  async #open(): Promise<Deno.FsFile> {
+    return this.#file ??= await Deno.open(this.#opts.filename, {
+      append: true,
+      create: true,
+      mode: 0o640,
+    });
+  }
+
+  async #append(bytes: Uint8Array): Promise<void> {
+    const f = await this.#open();
+    try {
+      await writeAll(f, bytes);
+    } catch (err) {
+      this.#closeFile();
+      throw err;
+    }
+    if (!this.#opts.keepAlive) this.#closeFile();
+  }
+
+  #closeFile(): void {
+    try {
+      this.#file?.close();
+    } catch { /* already closed */ }
+    this.#file = undefined;
+  }
+
+  async write(batch: FormattedAlert[]): Promise<void> {
+    const lines = batch.map((a) => a.line(this.#opts.json));
+    if (this.#buffer) await this.#buffer.add(lines);
+    else await this.#append(encodeLines(lines));
+  }
+
+  async reopen(): Promise<void> {
+    await this.#buffer?.flush();
+    this.#closeFile();
+    if (this.#opts.keepAlive) await this.#open();
+  }
+
+  async close(): Promise<void> {
+    await this.#buffer?.flush();
+    this.#closeFile();
+  }
+}

@@ -1,0 +1,149 @@
+/**
+ * `http_output`: each alert POSTed to a URL (falcosidekick, a SIEM webhook), one alert per
+ * request as Falco does, `Content-Type: application/json` with `json_output` and `text/plain`
+ * otherwise. Connections are pooled and kept alive. A failed or timed-out request, a 408, 429 or
+ * 5xx answer is retried by the output's queue with exponential backoff (the alert stays at the
+ * head, later alerts queue up behind it); another 4xx answer refuses that alert for good (it is
+ * counted as failed and logged), since sending it again cannot succeed.
+ *
+ * TLS: the server certificate is checked against the system roots plus `ca_cert`, `ca_bundle` or
+ * the PEM files of `ca_path`; `mtls` presents `client_cert` and `client_key`.
+ * @module
+ */
+import { log, RateLimitedLog } from "../log.ts";
+import type { AlertOutput, FormattedAlert } from "./types.ts";
+import { OutputWriteError } from "./types.ts";
+
+/** Options of the HTTP output. */
+export interface HttpOutputOptions {
+  url: string;
+  /** `json_output`. */
+  json: boolean;
+  /** `User-Agent` header. */
+  userAgent: string;
+  /** Extra PEM CA certificate files or a directory of them. */
+  caCert?: string;
+  caBundle?: string;
+  caPath?: string;
+  /** Client certificate and key (PEM files) for mutual TLS. */
+  clientCert?: string;
+  clientKey?: string;
+  /** Print the receiver's answers (to stderr, so they never mix with alerts). */
+  echo?: boolean;
+  /** gzip request bodies (`Content-Encoding: gzip`). */
+  compress?: boolean;
+  /** Per-request timeout in ms (`output_timeout`). */
+  timeoutMs?: number;
+  /** Extra request headers (e.g. an Authorization header for the receiver). */
+  headers?: Record<string, string>;
+}
+
+const notes = new RateLimitedLog(10_000);
+
+/** The system's default CA directory: Deno trusts the system roots without loading it. */
+export const SYSTEM_CA_PATH = "/etc/ssl/certs";
+
+/** Reads the CA certificates the options name (none when only the system roots are wanted). */
+export async function loadCaCerts(
+  opts: Pick<HttpOutputOptions, "caCert" | "caBundle" | "caPath">,
+): Promise<string[]> {
+  if (opts.caCert) return [await Deno.readTextFile(opts.caCert)];
+  if (opts.caBundle) return [await Deno.readTextFile(opts.caBundle)];
+  if (opts.caPath && opts.caPath.replace(/\/+$/, "") !== SYSTEM_CA_PATH) {
+    const certs: string[] = [];
+    for await (const e of Deno.readDir(opts.caPath)) {
+      if (!/\.(pem|crt)$/.test(e.name)) continue;
+      certs.push(await Deno.readTextFile(`${opts.caPath}/${e.name}`));
+    }
+    return certs;
+  }
+  return [];
+}
+
+/** Whether an HTTP status is worth retrying. */
+export function retryableStatus(status: number): boolean {
+  return status === 408 || status === 429 || status >= 500;
+}
+
+/** POSTs alerts to a URL. */
+export class HttpOutput implements AlertOutput {
+  readonly name = "http";
+  readonly #opts: HttpOutputOptions;
+  readonly #client: Deno.HttpClient | undefined;
+  readonly #headers: Headers;
+
+  /** Use {@link HttpOutput.create} (it reads the certificate files). */
+  constructor(opts: HttpOutputOptions, client?: Deno.HttpClient) {
+    this.#opts = opts;
+    this.#client = client;
+    this.#headers = new Headers({
+      "content-type": opts.json ? "application/json" : "text/plain",
+      "user-agent": opts.userAgent,
+      ...opts.headers,
+    });
+    if (opts.compress) this.#headers.set("content-encoding", "gzip");
+  }
+
+  /** Builds the output, loading CA and client certificates. */
+  static async create(opts: HttpOutputOptions): Promise<HttpOutput> {
+    const caCerts = await loadCaCerts(opts);
+    const clientOpts: Deno.CreateHttpClientOptions & { cert?: string; key?: string } = {};
+    if (caCerts.length > 0) clientOpts.caCerts = caCerts;
+    if (opts.clientCert && opts.clientKey) {
+      clientOpts.cert = await Deno.readTextFile(opts.clientCert);
+      clientOpts.key = await Deno.readTextFile(opts.clientKey);
+    }
+    const client = Object.keys(clientOpts).length > 0
+      ? Deno.createHttpClient(clientOpts as Deno.CreateHttpClientOptions)
+      : undefined;
+    return new HttpOutput(opts, client);
+  }
+
+  async #body(line: string): Promise<BodyInit> {
+    if (!this.#opts.compress) return line;
+    const gz = new Blob([line]).stream().pipeThrough(new CompressionStream("gzip"));
+    return await new Response(gz).arrayBuffer();
+  }
+
+  async write(batch: FormattedAlert[], signal: AbortSignal): Promise<number> {
+    let refused = 0;
+    for (let i = 0; i < batch.length; i++) {
+      const timeout = AbortSignal.timeout(this.#opts.timeoutMs ?? 10_000);
+      let res: Response;
+      try {
+        res = await fetch(this.#opts.url, {
+          method: "POST",
+          headers: this.#headers,
+          body: await this.#body(batch[i].line(this.#opts.json)),
+          signal: AbortSignal.any([signal, timeout]),
+          client: this.#client,
+        });
+      } catch (err) {
+        const why = timeout.aborted ? "timed out" : (err as Error).message;
+        throw new OutputWriteError(`POST ${this.#opts.url}: ${why}`, i);
+      }
+      if (this.#opts.echo) {
+        const text = await res.text();
+        log.info("http output answer", { status: res.status, body: text });
+      } else {
+        await res.body?.cancel();
+      }
+      if (res.ok) continue;
+      if (retryableStatus(res.status)) {
+        throw new OutputWriteError(`POST ${this.#opts.url}: HTTP ${res.status}`, i);
+      }
+      refused++;
+      notes.log("error", "http-refused", "http output: receiver refused an alert", {
+        url: this.#opts.url,
+        status: res.status,
+        rule: batch[i].alert.rule,
+      });
+    }
+    return refused;
+  }
+
+  close(): Promise<void> {
+    this.#client?.close();
+    return Promise.resolve();
+  }
+}

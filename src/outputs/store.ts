@@ -1,0 +1,332 @@
+/**
+ * The alert store: alerts kept in an embedded SQLite database (node:sqlite), queryable by time,
+ * rule, priority, source and tags, with retention by age and by count.
+ *
+ * Durability: WAL journal with `synchronous=NORMAL`, one transaction per batch. A committed batch
+ * survives the agent being killed (kill -9) and restarted; only a power loss can take the last
+ * few batches. The database is a regular file: `sqlite3 alerts.db 'select ...'` works too.
+ *
+ * @example
+ * ```ts
+ * import { AlertStore } from "./store.ts";
+ * const store = AlertStore.open({ path: "/var/lib/saker/alerts.db", maxAgeSeconds: 7 * 86400 });
+ * const page = store.query({ priority: "Warning" }, { limit: 50 });
+ * store.close();
+ * ```
+ * @module
+ */
+import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { type Alert, PRIORITIES, type Priority, priorityRank } from "../engine/alert.ts";
+import { log } from "../log.ts";
+import { metrics as globalMetrics, type Registry } from "../metrics.ts";
+import type { AlertFilter } from "./filter.ts";
+import { jsonValue, RawJson, rfc3339Nano, sortedObject } from "./format.ts";
+import type { AlertOutput, FormattedAlert } from "./types.ts";
+
+/** Store settings (config: alert_store.*). */
+export interface StoreOptions {
+  /** Database file; its directory is created when missing. */
+  path: string;
+  /** Delete alerts older than this (0 or undefined: keep). */
+  maxAgeSeconds?: number;
+  /** Keep at most this many alerts, newest first (0 or undefined: no limit). */
+  maxAlerts?: number;
+  /** How often retention runs while alerts come in (default 60 s). */
+  retentionIntervalMs?: number;
+  /** Metrics registry (default: the process-wide one). */
+  registry?: Registry;
+}
+
+/** A page of stored alerts, newest first. */
+export interface AlertPage {
+  alerts: StoredAlert[];
+  /** Pass as `before` to get the next (older) page; absent on the last page. */
+  next?: number;
+}
+
+/** One stored alert as read back. */
+export interface StoredAlert {
+  id: number;
+  time: bigint;
+  rule: string;
+  priority: Priority;
+  source: string;
+  hostname: string;
+  tags: string[];
+  output: string;
+  /** `output_fields` as JSON text (integers kept exact). */
+  outputFieldsJson: string;
+}
+
+const SCHEMA_VERSION = 1;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS alerts (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  time INTEGER NOT NULL,
+  rule TEXT NOT NULL,
+  priority INTEGER NOT NULL,
+  source TEXT NOT NULL,
+  hostname TEXT NOT NULL,
+  tags TEXT NOT NULL,
+  output TEXT NOT NULL,
+  output_fields TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS alerts_time ON alerts(time);
+CREATE INDEX IF NOT EXISTS alerts_rule ON alerts(rule, id);
+CREATE INDEX IF NOT EXISTS alerts_priority ON alerts(priority, id);
+`;
+
+/** The SQLite alert store. */
+export class AlertStore {
+  readonly path: string;
+  readonly #db: DatabaseSync;
+  readonly #insert: StatementSync;
+  readonly #maxAgeNs: bigint;
+  readonly #maxAlerts: number;
+  readonly #retentionEvery: number;
+  #lastRetention = 0;
+  #closed = false;
+  #count = 0;
+  readonly #deleted;
+
+  private constructor(opts: StoreOptions, db: DatabaseSync) {
+    this.path = opts.path;
+    this.#db = db;
+    this.#maxAgeNs = BigInt(Math.round((opts.maxAgeSeconds ?? 0) * 1e9));
+    this.#maxAlerts = opts.maxAlerts ?? 0;
+    this.#retentionEvery = opts.retentionIntervalMs ?? 60_000;
+    this.#insert = db.prepare(
+      `INSERT INTO alerts (time, rule, priority, source, hostname, tags, output, output_fields)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    const reg = opts.registry ?? globalMetrics;
+    this.#deleted = reg.counter(
+      "saker_alert_store_deleted_total",
+      "Alerts removed from the store by retention.",
+    );
+    this.#count = this.count();
+    reg.gauge("saker_alert_store_alerts", "Alerts in the store.").labels().collect = () =>
+      this.#count;
+  }
+
+  /** Alerts in the store (kept up to date without a query). */
+  get size(): number {
+    return this.#count;
+  }
+
+  /** Opens (creating when needed) the database at `opts.path`. */
+  static open(opts: StoreOptions): AlertStore {
+    const dir = opts.path.replace(/\/[^/]*$/, "");
+    if (dir && dir !== opts.path) Deno.mkdirSync(dir, { recursive: true, mode: 0o750 });
+    const db = new DatabaseSync(opts.path);
+    try {
+      db.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000;");
+      const v = Number(
+        (db.prepare("PRAGMA user_version").get() as { user_version: number })
+          .user_version,
+      );
+      if (v > SCHEMA_VERSION) {
+        throw new Error(
+          `${opts.path}: alert store schema version ${v} is newer than this Saker (${SCHEMA_VERSION})`,
+        );
+      }
+      db.exec(SCHEMA);
+      db.exec(`PRAGMA user_version=${SCHEMA_VERSION}`);
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+    try {
+      Deno.chmodSync(opts.path, 0o640);
+    } catch { /* not ours to change */ }
+    const store = new AlertStore(opts, db);
+    store.applyRetention();
+    return store;
+  }
+
+  /** Stores a batch of alerts in one transaction. */
+  insert(batch: FormattedAlert[]): void {
+    const db = this.#db;
+    db.exec("BEGIN");
+    try {
+      for (const fa of batch) {
+        const a = fa.alert;
+        this.#insert.run(
+          a.time,
+          a.rule,
+          priorityRank(a.priority),
+          a.source,
+          fa.formatter.hostname,
+          JSON.stringify([...new Set(a.tags)].sort()),
+          fa.formatter.fullOutput(a),
+          fa.formatter.fieldsJson(a),
+        );
+      }
+      db.exec("COMMIT");
+      this.#count += batch.length;
+    } catch (err) {
+      db.exec("ROLLBACK");
+      throw err;
+    }
+    const now = Date.now();
+    if (now - this.#lastRetention >= this.#retentionEvery) this.applyRetention(now);
+  }
+
+  /** Deletes alerts past the age and count limits; returns how many went. */
+  applyRetention(nowMs = Date.now()): number {
+    this.#lastRetention = nowMs;
+    let deleted = 0;
+    const chunk = (where: string, ...args: (bigint | number)[]) => {
+      const stmt = this.#db.prepare(
+        `DELETE FROM alerts WHERE id IN (SELECT id FROM alerts WHERE ${where} ORDER BY id LIMIT 10000)`,
+      );
+      while (true) {
+        const n = Number(stmt.run(...args).changes);
+        deleted += n;
+        if (n < 10000) break;
+      }
+    };
+    if (this.#maxAgeNs > 0n) chunk("time < ?", BigInt(nowMs) * 1_000_000n - this.#maxAgeNs);
+    if (this.#maxAlerts > 0) {
+      const row = this.#db.prepare("SELECT id FROM alerts ORDER BY id DESC LIMIT 1 OFFSET ?")
+        .get(this.#maxAlerts - 1) as { id: number } | undefined;
+      if (row) chunk("id < ?", row.id);
+    }
+    if (deleted > 0) {
+      this.#count -= deleted;
+      this.#deleted.inc(deleted);
+      log.debug("alert store retention", { deleted });
+    }
+    return deleted;
+  }
+
+  #where(f: AlertFilter, args: (string | number | bigint)[]): string {
+    const parts: string[] = [];
+    if (f.since !== undefined) {
+      parts.push("time >= ?");
+      args.push(f.since);
+    }
+    if (f.until !== undefined) {
+      parts.push("time < ?");
+      args.push(f.until);
+    }
+    if (f.rules?.length) {
+      parts.push(`rule IN (${f.rules.map(() => "?").join(",")})`);
+      args.push(...f.rules);
+    }
+    if (f.priority) {
+      parts.push("priority <= ?");
+      args.push(priorityRank(f.priority));
+    }
+    if (f.sources?.length) {
+      parts.push(`source IN (${f.sources.map(() => "?").join(",")})`);
+      args.push(...f.sources);
+    }
+    for (const t of f.tags ?? []) {
+      parts.push("EXISTS (SELECT 1 FROM json_each(alerts.tags) WHERE value = ?)");
+      args.push(t);
+    }
+    return parts.length > 0 ? "WHERE " + parts.join(" AND ") : "";
+  }
+
+  /** Alerts matching `f`, newest first; `before` continues from a previous page's `next`. */
+  query(f: AlertFilter = {}, page: { limit?: number; before?: number } = {}): AlertPage {
+    const limit = Math.max(1, Math.min(page.limit ?? 100, 10_000));
+    const args: (string | number | bigint)[] = [];
+    let where = this.#where(f, args);
+    if (page.before !== undefined) {
+      where += (where ? " AND " : "WHERE ") + "id < ?";
+      args.push(page.before);
+    }
+    const stmt = this.#db.prepare(
+      `SELECT id, time, rule, priority, source, hostname, tags, output, output_fields
+       FROM alerts ${where} ORDER BY id DESC LIMIT ?`,
+    );
+    stmt.setReadBigInts(true);
+    const rows = stmt.all(...args, limit + 1) as Array<Record<string, bigint | string>>;
+    const alerts = rows.slice(0, limit).map((r) => ({
+      id: Number(r.id),
+      time: r.time as bigint,
+      rule: r.rule as string,
+      priority: PRIORITIES[Number(r.priority)] ?? "Debug",
+      source: r.source as string,
+      hostname: r.hostname as string,
+      tags: JSON.parse(r.tags as string) as string[],
+      output: r.output as string,
+      outputFieldsJson: r.output_fields as string,
+    }));
+    const out: AlertPage = { alerts };
+    if (rows.length > limit) out.next = alerts[alerts.length - 1].id;
+    return out;
+  }
+
+  /** Number of alerts matching `f`. */
+  count(f: AlertFilter = {}): number {
+    const args: (string | number | bigint)[] = [];
+    const row = this.#db.prepare(`SELECT count(*) AS n FROM alerts ${this.#where(f, args)}`)
+      .get(...args) as { n: number };
+    return Number(row.n);
+  }
+
+  /** Closes the database (checkpointing the WAL). */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      this.#db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+    } catch { /* best effort */ }
+    this.#db.close();
+  }
+}
+
+/** A stored alert in Falco's JSON shape, plus its store `id` (for pagination). */
+export function storedAlertJson(a: StoredAlert): string {
+  return sortedObject({
+    hostname: a.hostname,
+    id: a.id,
+    output: a.output,
+    output_fields: new RawJson(a.outputFieldsJson),
+    priority: a.priority,
+    rule: a.rule,
+    source: a.source,
+    tags: a.tags,
+    time: rfc3339Nano(a.time),
+  });
+}
+
+/** A page as the JSON text GET /alerts answers: `{"alerts":[...],"next":ID}`. */
+export function alertPageJson(p: AlertPage): string {
+  let s = `{"alerts":[${p.alerts.map(storedAlertJson).join(",")}]`;
+  if (p.next !== undefined) s += `,"next":${jsonValue(p.next)}`;
+  return s + "}";
+}
+
+/** The store as an output: each batch is one transaction. */
+export class StoreOutput implements AlertOutput {
+  readonly name = "store";
+  constructor(readonly store: AlertStore) {}
+
+  write(batch: FormattedAlert[]): Promise<void> {
+    this.store.insert(batch);
+    return Promise.resolve();
+  }
+
+  close(): Promise<void> {
+    this.store.close();
+    return Promise.resolve();
+  }
+}
+
+/** Rebuilds an Alert from a stored one (for tests and re-export). */
+export function storedToAlert(s: StoredAlert): Alert {
+  return {
+    time: s.time,
+    rule: s.rule,
+    priority: s.priority,
+    source: s.source,
+    tags: s.tags,
+    output: s.output,
+    outputFields: JSON.parse(s.outputFieldsJson),
+  };
+}
