@@ -18,12 +18,17 @@
  * @module
  */
 
-/** A monotonically increasing count. */
+/** A monotonically increasing count (kept here, or read at render time via `collect`). */
 export class Counter {
   value = 0;
+  /** Reads the count at render time when set (counts kept elsewhere, e.g. in the kernel). */
+  collect?: () => number;
   /** Adds `n` (default 1). */
   inc(n = 1): void {
     this.value += n;
+  }
+  get current(): number {
+    return this.collect ? this.collect() : this.value;
   }
 }
 
@@ -75,14 +80,14 @@ export class Family<T extends Counter | Gauge> {
   get(...values: string[]): number {
     const c = this.#children.get(values.join("\u0000"));
     if (!c) return 0;
-    return c.metric instanceof Gauge ? c.metric.current : c.metric.value;
+    return c.metric.current;
   }
 
   /** Every child with its label values. */
   entries(): Array<{ labels: string[]; value: number }> {
     return [...this.#children.values()].map(({ labels, metric }) => ({
       labels,
-      value: metric instanceof Gauge ? metric.current : metric.value,
+      value: metric.current,
     }));
   }
 }

@@ -1,7 +1,177 @@
-/** `saker capture` (placeholder until its issue lands). @module */
+/**
+ * `saker capture [-M SECONDS] [-n COUNT] [--json] [--all] [FILTER]`: prints every decoded live
+ * event, one per line, as sysdig does (number, time, cpu, process name and ids, direction,
+ * type, arguments) — for debugging the probe and for tests. Logs go to stderr, events to stdout.
+ *
+ * FILTER is a condition in the rules language (`evt.type=openat and proc.name=cat`); its event
+ * types also narrow what the kernel captures.
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { openLiveSource } from "../sources/live.ts";
+import { ProbeLoadError } from "../kernel/probe.ts";
+import { eventToJson, formatEventLine } from "../events/print.ts";
+import { HANDLED_SYSCALLS } from "../kernel/syscalls.ts";
+import { log, setLogLevel } from "../log.ts";
+import type { Event } from "../events/event.ts";
+
+const USAGE = `usage: saker capture [options] [FILTER]
+
+Prints every live event, one per line.
+
+options:
+  -M, --duration SECONDS   stop after this many seconds
+  -n, --count N            stop after N events
+      --json               one JSON object per event
+      --all                capture every syscall (others than the ones Saker decodes come as
+                           generic "syscall" events)
+      --ring-bytes N       ring buffer size (default 16 MiB)
+  -w, --write FILE         write a .scap capture file instead of printing
+      --log-level LEVEL    error, warning, info, debug (default info)
+  -h, --help               this text`;
+
+/** A compiled event filter: the predicate and the event names it can match ("all" if any). */
+export interface EventFilter {
+  matches(ev: Event): boolean;
+  eventNames: ReadonlySet<string> | "all";
+}
+
+/** Compiles FILTER through the rules engine (loaded only when a filter is given). */
+async function compileFilter(text: string): Promise<EventFilter> {
+  const mod = await import("../rules/filter.ts").catch(() => undefined);
+  if (!mod?.compileFilter) {
+    throw new Error("filters need the rules engine (src/rules/filter.ts), which is not built in");
+  }
+  return mod.compileFilter(text) as EventFilter;
+}
 
 /** Entry point of the subcommand. */
-export function main(_args: string[]): Promise<number> {
-  console.error("saker capture: not implemented yet");
-  return Promise.resolve(2);
+export async function main(args: string[]): Promise<number> {
+  let opts;
+  try {
+    opts = parseArgs({
+      args,
+      allowPositionals: true,
+      options: {
+        duration: { type: "string", short: "M" },
+        count: { type: "string", short: "n" },
+        json: { type: "boolean" },
+        all: { type: "boolean" },
+        "ring-bytes": { type: "string" },
+        write: { type: "string", short: "w" },
+        "log-level": { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+  } catch (err) {
+    console.error(`saker capture: ${(err as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  const v = opts.values;
+  if (v.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  if (v["log-level"]) setLogLevel(v["log-level"] as "info");
+  const duration = v.duration !== undefined ? Number(v.duration) : undefined;
+  const count = v.count !== undefined ? Number(v.count) : undefined;
+  if (duration !== undefined && !(duration > 0)) {
+    console.error("saker capture: -M needs a positive number of seconds");
+    return 2;
+  }
+  if (count !== undefined && !(Number.isInteger(count) && count > 0)) {
+    console.error("saker capture: -n needs a positive whole number");
+    return 2;
+  }
+
+  let filter: EventFilter | undefined;
+  const filterText = opts.positionals.join(" ").trim();
+  if (filterText) {
+    try {
+      filter = await compileFilter(filterText);
+    } catch (err) {
+      console.error(`saker capture: invalid filter: ${(err as Error).message}`);
+      return 2;
+    }
+  }
+  const names: ReadonlySet<string> | "all" = v.all
+    ? "all"
+    : filter && filter.eventNames !== "all"
+    ? filter.eventNames
+    : new Set(HANDLED_SYSCALLS);
+
+  let source;
+  try {
+    source = await openLiveSource({
+      syscalls: names,
+      ringBytes: v["ring-bytes"] ? Number(v["ring-bytes"]) : undefined,
+    });
+  } catch (err) {
+    if (err instanceof ProbeLoadError) {
+      console.error(`saker capture: ${err.message}`);
+      return 1;
+    }
+    throw err;
+  }
+
+  let writer:
+    | { writeBatch(evs: Event[]): Promise<void> | void; close(): Promise<void> | void }
+    | undefined;
+  if (v.write) {
+    // The capture-file writer plugs in here (src/capture/writer.ts, issue 7).
+    const mod = await import("../capture/writer.ts").catch(() => undefined) as
+      | Record<string, unknown>
+      | undefined;
+    const open = mod?.openCaptureWriter as
+      | ((path: string) => Promise<NonNullable<typeof writer>>)
+      | undefined;
+    if (!open) {
+      await source.close();
+      console.error("saker capture: writing capture files needs src/capture/writer.ts");
+      return 1;
+    }
+    writer = await open(v.write);
+  }
+
+  let seen = 0;
+  let stopping = false;
+  const stop = () => {
+    if (!stopping) {
+      stopping = true;
+      source.close();
+    }
+  };
+  const timer = duration !== undefined ? setTimeout(stop, duration * 1000) : undefined;
+  Deno.addSignalListener("SIGINT", stop);
+  Deno.addSignalListener("SIGTERM", stop);
+
+  const enc = new TextEncoder();
+  try {
+    for await (const batch of source.readable) {
+      const kept = filter ? batch.filter((e) => filter!.matches(e)) : batch;
+      const take = count !== undefined ? kept.slice(0, count - seen) : kept;
+      seen += take.length;
+      if (writer) {
+        await writer.writeBatch(take);
+      } else if (take.length > 0) {
+        const text = take.map((e) => v.json ? JSON.stringify(eventToJson(e)) : formatEventLine(e))
+          .join("\n") + "\n";
+        await Deno.stdout.write(enc.encode(text));
+      }
+      if (count !== undefined && seen >= count) stop();
+    }
+  } finally {
+    if (timer) clearTimeout(timer);
+    Deno.removeSignalListener("SIGINT", stop);
+    Deno.removeSignalListener("SIGTERM", stop);
+    await writer?.close();
+    const s = source.stats();
+    log.info("capture done", {
+      events: seen,
+      received: s.received,
+      kernel_drops: s.drops,
+      truncated: s.truncated,
+    });
+  }
+  return 0;
 }

@@ -150,6 +150,24 @@ export interface EventInfo {
   readonly largePayload: boolean;
   /** Index of each parameter by name. */
   readonly paramIndex: ReadonlyMap<string, number>;
+  /** How many of `params` the scap format defines (the rest are Saker's own additions, which
+   * live records carry and capture files leave out). */
+  readonly scapParamCount: number;
+}
+
+/**
+ * Parameters Saker's probe appends to some events beyond the scap layout, by event id: things
+ * state needs that the format's execve record lacks (session id, real uid/gid, namespace ids).
+ */
+const EXTRA_PARAMS: Record<number, ParamInfo[]> = {};
+for (const id of [293, 331]) { // execve, execveat (exit)
+  EXTRA_PARAMS[id] = [
+    { name: "sid", type: 15, fmt: 1 },
+    { name: "ruid", type: 31, fmt: 1 },
+    { name: "rgid", type: 32, fmt: 1 },
+    { name: "vpid", type: 15, fmt: 1 },
+    { name: "vtid", type: 15, fmt: 1 },
+  ];
 }
 
 function decodeRow(id: number, row: readonly [string, number, number, string]): EventInfo {
@@ -165,9 +183,12 @@ function decodeRow(id: number, row: readonly [string, number, number, string]): 
     else if (extra) info.table = extra;
     return info;
   });
+  const scapParamCount = params.length;
+  params.push(...(EXTRA_PARAMS[id] ?? []));
   return {
     id,
     name,
+    scapParamCount,
     dir: id % 2 === 0 ? ">" : "<",
     category,
     flags,

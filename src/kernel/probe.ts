@@ -69,13 +69,14 @@ function nextPow2(n: number): number {
 
 // libbpf log lines: collected so that a load failure can show the verifier's last words.
 let logTail: string[] = [];
-let printCallback: Deno.UnsafeCallback | undefined;
+const PRINT_FN = { parameters: ["i32", "pointer", "pointer"], result: "i32" } as const;
+let printCallback: Deno.UnsafeCallback<typeof PRINT_FN> | undefined;
 
 function installLogger(): void {
   if (printCallback) return;
   const buf = new Uint8Array(1 << 20);
   printCallback = new Deno.UnsafeCallback(
-    { parameters: ["i32", "pointer", "pointer"], result: "i32" } as const,
+    PRINT_FN,
     (level: number, fmt: Deno.PointerValue, args: Deno.PointerValue) => {
       const n = libc().vsnprintf(buf, BigInt(buf.length), fmt, args);
       const text = new TextDecoder().decode(
