@@ -45,6 +45,8 @@ want_test() {
   want rsyslog /usr/sbin/rsyslogd
   want iproute2 /usr/sbin/ip
   want util-linux /usr/bin/unshare
+  want gcc /usr/bin/gcc # saker simulate builds its syscall helper (issue 6)
+  want strace /usr/bin/strace # simulate tests check the helper's system calls (issue 6)
 }
 
 apt_install() {

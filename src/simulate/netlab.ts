@@ -1,0 +1,113 @@
+/**
+ * A private two-namespace network for actions that connect "out": a client namespace and a
+ * server namespace joined by a veth pair, with a TCP listener in the server namespace. Nothing
+ * is added to the host's own network namespace, so no packet can leave the machine; the
+ * addresses can look public (documentation ranges, the cloud metadata address) because they
+ * only exist inside the pair.
+ * @module
+ */
+
+import { mustRun, runCommand } from "./command.ts";
+import type { Workspace } from "./workspace.ts";
+
+/** Addresses of one lab. */
+export interface NetLabOptions {
+  /** Client side address with prefix, e.g. "203.0.113.1/24". */
+  client: string;
+  /** Server side address with prefix, e.g. "203.0.113.10/24". */
+  server: string;
+  /** TCP ports the listener serves on the server address. */
+  ports: number[];
+}
+
+/** A running lab; torn down by the workspace's cleanup. */
+export interface NetLab {
+  /** Client namespace name (`ip netns exec NAME ...`). */
+  clientNs: string;
+  /** Path of the client namespace, for `podman run --network ns:PATH`. */
+  clientNsPath: string;
+  serverNs: string;
+  /** Server address without prefix. */
+  serverIp: string;
+}
+
+let counter = 0;
+
+/** Creates the namespaces, the veth pair and the listeners; registers their teardown. */
+export async function createNetLab(
+  ws: Workspace,
+  helper: string,
+  opts: NetLabOptions,
+): Promise<NetLab> {
+  const tag = `${Deno.pid % 100000}${String.fromCharCode(97 + (counter++ % 26))}`;
+  const clientNs = `ssim${tag}c`;
+  const serverNs = `ssim${tag}s`;
+  const vethC = `ssim${tag}a`;
+  const vethS = `ssim${tag}b`;
+  const ip = (...args: string[]) => mustRun("ip", args);
+  for (const ns of [clientNs, serverNs]) {
+    await runCommand("ip", ["netns", "del", ns]); // left over from a killed run
+    ws.defer(async () => {
+      await runCommand("ip", ["netns", "del", ns]);
+    });
+    await ip("netns", "add", ns);
+    await ip("-n", ns, "link", "set", "lo", "up");
+  }
+  await ip(
+    "-n",
+    clientNs,
+    "link",
+    "add",
+    vethC,
+    "type",
+    "veth",
+    "peer",
+    "name",
+    vethS,
+    "netns",
+    serverNs,
+  );
+  await ip("-n", clientNs, "addr", "add", opts.client, "dev", vethC);
+  await ip("-n", serverNs, "addr", "add", opts.server, "dev", vethS);
+  await ip("-n", clientNs, "link", "set", vethC, "up");
+  await ip("-n", serverNs, "link", "set", vethS, "up");
+  const serverIp = opts.server.split("/")[0];
+  for (const port of opts.ports) await startListener(ws, helper, serverNs, serverIp, port);
+  return { clientNs, clientNsPath: `/run/netns/${clientNs}`, serverNs, serverIp };
+}
+
+async function startListener(
+  ws: Workspace,
+  helper: string,
+  ns: string,
+  ip: string,
+  port: number,
+): Promise<void> {
+  const child = new Deno.Command("ip", {
+    args: ["netns", "exec", ns, helper, "listen", ip, String(port), "60"],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  ws.defer(async () => {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* already ended */ }
+    await child.stderr.cancel().catch(() => {});
+    await child.status;
+  });
+  // Wait for "listening" so a client never races the bind.
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let seen = "";
+  const deadline = Date.now() + 10_000;
+  while (!seen.includes("listening")) {
+    if (Date.now() > deadline) throw new Error(`listener on ${ip}:${port} did not start`);
+    const { value, done } = await reader.read();
+    if (done) {
+      const err = await new Response(child.stderr).text();
+      throw new Error(`listener on ${ip}:${port} exited: ${err.trim()}`);
+    }
+    seen += value;
+  }
+  await reader.cancel();
+}

@@ -1,0 +1,115 @@
+/**
+ * Runs actions one after another: checks what each needs, gives it a workspace, records what
+ * it did and when, and always cleans up.
+ * @module
+ */
+
+import type { Action, ActionContext, ActionNeed, ActionReport } from "./types.ts";
+import { Workspace } from "./workspace.ts";
+import { buildHelper } from "./helper.ts";
+import { buildImage } from "./container.ts";
+import { which } from "./command.ts";
+
+/** Options of {@linkcode runActions}. */
+export interface RunnerOptions {
+  /** Progress lines go here (default: nowhere). */
+  log?: (msg: string) => void;
+  /** Called after each action, e.g. to print its line at once. */
+  onReport?: (r: ActionReport) => void;
+  /** Pause between actions, so their alerts do not interleave (default 0). */
+  gapMs?: number;
+}
+
+async function missingNeed(need: ActionNeed): Promise<string | undefined> {
+  switch (need) {
+    case "root":
+      return Deno.uid() === 0 ? undefined : "needs root";
+    case "gcc":
+      return (await which("gcc")) || (await which("cc")) ? undefined : "needs gcc";
+    case "podman":
+      return (await which("podman")) ? undefined : "needs podman";
+    case "netns":
+      return (await which("ip")) ? undefined : "needs iproute2 (ip)";
+  }
+}
+
+/** Runs one action and reports what happened; never throws. */
+export async function runAction(action: Action, opts: RunnerOptions = {}): Promise<ActionReport> {
+  const log = opts.log ?? (() => {});
+  const base = {
+    action: action.name,
+    rule: action.rule,
+    falcoRule: action.falcoRule,
+    expect: action.expect,
+    falcoExpect: action.falcoExpect,
+    facts: {},
+    evidence: [] as string[],
+  };
+  for (const need of action.needs) {
+    const why = await missingNeed(need);
+    if (why) {
+      const now = Date.now();
+      return { ...base, status: "skipped", reason: why, startMs: now, endMs: now };
+    }
+  }
+  const ws = await Workspace.open(`saker-sim-${action.name}-`);
+  const ctx: ActionContext = {
+    ws,
+    helper: async () => (await buildHelper()).host,
+    image: async () => await buildImage(await buildHelper()),
+    log: (m) => log(`${action.name}: ${m}`),
+  };
+  // Build what the action needs before the clock starts: the report's window is the attack.
+  try {
+    if (action.needs.includes("gcc")) await ctx.helper();
+    if (action.kind === "container") await ctx.image();
+  } catch (err) {
+    await ws.close();
+    const now = Date.now();
+    return { ...base, status: "failed", reason: errorText(err), startMs: now, endMs: now };
+  }
+  const startMs = Date.now();
+  let report: ActionReport;
+  try {
+    const out = await action.run(ctx);
+    report = {
+      ...base,
+      status: "ok",
+      startMs,
+      endMs: Date.now(),
+      facts: out.facts,
+      containerId: out.containerId,
+      evidence: out.evidence,
+    };
+  } catch (err) {
+    report = { ...base, status: "failed", reason: errorText(err), startMs, endMs: Date.now() };
+  }
+  const cleanupErrors = await ws.close();
+  if (cleanupErrors.length > 0) {
+    report.evidence.push(...cleanupErrors.map((e) => `cleanup: ${e}`));
+    if (report.status === "ok") {
+      report.status = "failed";
+      report.reason = `cleanup failed: ${cleanupErrors[0]}`;
+    }
+  }
+  return report;
+}
+
+/** Runs actions in order; returns one report per action. */
+export async function runActions(
+  actions: readonly Action[],
+  opts: RunnerOptions = {},
+): Promise<ActionReport[]> {
+  const reports: ActionReport[] = [];
+  for (const [i, a] of actions.entries()) {
+    if (i > 0 && opts.gapMs) await new Promise((r) => setTimeout(r, opts.gapMs));
+    const r = await runAction(a, opts);
+    reports.push(r);
+    opts.onReport?.(r);
+  }
+  return reports;
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,84 @@
+/**
+ * Shapes shared by the simulator: an action (one attack behaviour aimed at one rule), the
+ * context it runs in, and what it reports back.
+ * @module
+ */
+
+import type { Workspace } from "./workspace.ts";
+
+/** A field value an alert is expected to carry. */
+export type FieldValue = string | number | boolean;
+
+/** Where an action runs its attack. */
+export type ActionKind = "host" | "container";
+
+/** What an action needs from the machine; missing needs make it skip with a reason. */
+export type ActionNeed = "root" | "gcc" | "podman" | "netns";
+
+/** Services an action can use; built lazily and shared by the actions of one run. */
+export interface ActionContext {
+  /** Temporary directory and cleanup stack of this action (removed after it). */
+  ws: Workspace;
+  /** Path of the compiled helper (`saker-sim`) for the host. */
+  helper(): Promise<string>;
+  /** Name of the local busybox image with the static helper at /usr/local/bin/saker-sim. */
+  image(): Promise<string>;
+  /** Log a progress line (shown with --verbose). */
+  log(msg: string): void;
+}
+
+/** What one action did. */
+export interface ActionOutcome {
+  /**
+   * Field values the action produced, by Falco field name (fd.name, proc.name, ...): the
+   * alert of the targeted rule must show these.
+   */
+  facts: Record<string, FieldValue>;
+  /** Full id of the container the attack ran in, when it ran in one. */
+  containerId?: string;
+  /** Evidence that the system calls happened: the helper's `call ...` lines, command output. */
+  evidence: string[];
+}
+
+/** One simulated attack behaviour. */
+export interface Action {
+  /** Short kebab-case name used on the command line. */
+  name: string;
+  /** Saker default rule this action is aimed at. */
+  rule: string;
+  /** Falco stable rule (falco_rules.yaml) the same behaviour triggers, when there is one. */
+  falcoRule?: string;
+  /** MITRE ATT&CK technique id. */
+  technique: string;
+  /** One line: what the action does. */
+  summary: string;
+  kind: ActionKind;
+  needs: ActionNeed[];
+  /** Names of `facts` the Saker rule's alert must show. */
+  expect: string[];
+  /**
+   * Names of `facts` the Falco rule's alert must show: the output fields Falco's own
+   * end-to-end expectations list for that rule.
+   */
+  falcoExpect?: string[];
+  /** Performs the attack; throws when it could not. Cleanup goes on `ctx.ws`. */
+  run(ctx: ActionContext): Promise<ActionOutcome>;
+}
+
+/** Result of running one action. */
+export interface ActionReport {
+  action: string;
+  rule: string;
+  falcoRule?: string;
+  status: "ok" | "skipped" | "failed";
+  /** Why it skipped or failed. */
+  reason?: string;
+  /** Wall-clock start and end, milliseconds since the epoch. */
+  startMs: number;
+  endMs: number;
+  facts: Record<string, FieldValue>;
+  expect: string[];
+  falcoExpect?: string[];
+  containerId?: string;
+  evidence: string[];
+}

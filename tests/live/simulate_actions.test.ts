@@ -1,0 +1,279 @@
+/**
+ * The simulator's actions do what they claim, checked from outside: every host action runs
+ * under `strace -f` and its trace must show the system calls the attack is made of; container
+ * actions must report their in-container calls; nothing may be left behind, and running an
+ * action twice works (idempotence).
+ */
+import { assert, assertEquals } from "../support/assert.ts";
+import { needsRoot, REPO_ROOT } from "../support/env.ts";
+import { ACTIONS, selectActions } from "../../src/simulate/catalog.ts";
+import type { ActionReport } from "../../src/simulate/types.ts";
+import { buildHelper } from "../../src/simulate/helper.ts";
+import { which } from "../../src/simulate/command.ts";
+
+/** System calls strace records (everything the table below looks for). */
+const TRACED = [
+  "openat",
+  "execve",
+  "symlinkat",
+  "linkat",
+  "fchmodat",
+  "setresuid",
+  "memfd_create",
+  "ptrace",
+  "finit_module",
+  "setns",
+  "connect",
+  "dup2",
+  "unlinkat",
+  "unlink",
+].join(",");
+
+const Q = String.raw`"[^"]*`; // any quoted path prefix
+/**
+ * A check on a strace log: a pattern some line must match, or patterns that lines of one
+ * process must match in order (`seq`).
+ */
+type TraceCheck = RegExp | { seq: RegExp[] };
+
+/** Per host action: the checks its strace log must pass. */
+const SYSCALLS: Record<string, TraceCheck[]> = {
+  "read-sensitive-file": [/openat\(AT_FDCWD, "\/etc\/shadow", O_RDONLY\|O_CLOEXEC\) = \d+/],
+  "server-reads-sensitive-file": [
+    /execve\("[^"]*\/httpd", \["[^"]*\/httpd", "sleep-open", "6", "\/etc\/shadow"\]/,
+    /openat\(AT_FDCWD, "\/etc\/shadow", O_RDONLY\|O_CLOEXEC\) = \d+/,
+  ],
+  "traversal-read": [/openat\(AT_FDCWD, "\/etc\/\.\.\/etc\/\.\.\/etc\/shadow", O_RDONLY/],
+  "search-private-keys": [/execve\("[^"]*\/find", \["[^"]*find", .*"-name", "id_rsa"\]/],
+  "search-aws-credentials": [/execve\("[^"]*\/grep", \["[^"]*grep", .*"aws_secret_access_key"/],
+  "read-ssh-private-key": [new RegExp(`openat\\(AT_FDCWD, ${Q}/\\.ssh/id_ed25519", O_RDONLY`)],
+  "read-cloud-credentials": [new RegExp(`openat\\(AT_FDCWD, ${Q}/\\.aws/credentials", O_RDONLY`)],
+  "clear-log-file": [
+    new RegExp(
+      `openat\\(AT_FDCWD, ${Q}/syslog", O_WRONLY\\|O_CREAT\\|O_TRUNC\\|O_CLOEXEC, 0644\\) = \\d+`,
+    ),
+  ],
+  "shred-file": [{ seq: [/execve\("[^"]*\/shred", \["[^"]*shred", "-u"/, /unlink(at)?\(/] }],
+  "symlink-sensitive-file": [
+    new RegExp(`symlinkat\\("/etc/shadow", AT_FDCWD, ${Q}/shadow-link"\\) = 0`),
+  ],
+  "hardlink-sensitive-file": [
+    new RegExp(`linkat\\(AT_FDCWD, "/etc/shadow", AT_FDCWD, ${Q}/shadow-hardlink", 0\\)`),
+  ],
+  "write-below-etc": [
+    /openat\(AT_FDCWD, "\/etc\/saker-sim-[0-9a-f]+\.conf", O_WRONLY\|O_CREAT\|O_EXCL/,
+  ],
+  "write-below-binary-dir": [
+    /openat\(AT_FDCWD, "\/usr\/bin\/saker-sim-[0-9a-f]+", O_WRONLY\|O_CREAT\|O_EXCL/,
+  ],
+  "create-file-in-dev": [
+    /openat\(AT_FDCWD, "\/dev\/saker-sim-[0-9a-f]+", O_WRONLY\|O_CREAT\|O_EXCL/,
+  ],
+  "truncate-shell-history": [
+    new RegExp(`openat\\(AT_FDCWD, ${Q}/\\.bash_history", O_WRONLY\\|O_TRUNC`),
+  ],
+  "add-ssh-authorized-key": [
+    new RegExp(`openat\\(AT_FDCWD, ${Q}/\\.ssh/authorized_keys", O_WRONLY\\|O_CREAT\\|O_APPEND`),
+  ],
+  "set-setuid-bit": [new RegExp(`fchmodat\\(AT_FDCWD, ${Q}/helper-binary", 04\\d{3}\\) = 0`)],
+  "linker-preload-write": [
+    /openat\(AT_FDCWD, "\/etc\/ld\.so\.preload", O_WRONLY\|(O_CREAT\|)?O_APPEND/,
+  ],
+  "server-spawns-shell": [
+    /execve\("[^"]*\/httpd", \["[^"]*\/httpd", "spawn", "\/bin\/sh"/,
+    /execve\("\/bin\/sh", \["\/bin\/sh", "-c", "ls > \/dev\/null"\]/,
+  ],
+  "database-spawns-process": [
+    /execve\("[^"]*\/mysqld", \["[^"]*\/mysqld", "spawn", "\/bin\/ls"/,
+    /execve\("\/bin\/ls", \["\/bin\/ls"/,
+  ],
+  "system-user-login": [
+    { seq: [/setresuid\(1, 1, 1\) = 0/, /execve\("\/bin\/login", \["\/bin\/login"\]/] },
+  ],
+  "exec-from-dev-shm": [/execve\("\/dev\/shm\/saker-sim-[0-9a-f]+\/saker-shm-exec", .*\) = 0/],
+  "fileless-exec-memfd": [{
+    seq: [
+      /memfd_create\("saker-fileless", 0\) = \d+/,
+      /execve\("\/proc\/self\/fd\/\d+", \["saker-fileless", "noop"\].*\) = 0/,
+    ],
+  }],
+  "ptrace-attach": [/ptrace\(PTRACE_ATTACH, \d+\)/],
+  "ptrace-anti-debug": [/ptrace\(PTRACE_TRACEME\)/],
+  "proc-mem-write": [/openat\(AT_FDCWD, "\/proc\/\d+\/mem", O_RDWR\|O_CLOEXEC\) = \d+/],
+  "crypto-miner-args": [/execve\("[^"]*\/kworkerds", \[.*"stratum\+tcp:\/\/203\.0\.113\.10:3333"/],
+  "load-kernel-module": [/finit_module\(\d+, "", 0\)/],
+  "setns-join": [/setns\(\d+, CLONE_NEWNET\) = 0/],
+  "system-binary-connects": [{
+    seq: [
+      /execve\("[^"]*\/ls", \["[^"]*\/ls", "connect"/,
+      /connect\(\d+, \{sa_family=AF_INET, sin_port=htons\(80\), sin_addr=inet_addr\("203\.0\.113\.10"\)\}, 16\) = 0/,
+    ],
+  }],
+  "ssh-non-standard-port": [{
+    seq: [
+      /execve\("[^"]*\/ssh", /,
+      /connect\(\d+, \{sa_family=AF_INET, sin_port=htons\(443\), sin_addr=inet_addr\("203\.0\.113\.10"\)\}, 16\) = (0|-1 EINPROGRESS)/,
+    ],
+  }],
+  "netcat-exec-host": [{
+    seq: [
+      /execve\("[^"]*\/nc", /,
+      /connect\(\d+, \{sa_family=AF_INET, sin_port=htons\(4444\), sin_addr=inet_addr\("203\.0\.113\.10"\)\}, 16\) = 0/,
+      /dup2\(3, 0\) = 0/,
+      /execve\("\/bin\/true"/,
+    ],
+  }],
+};
+
+/** Whether a strace -f log passes a check (whitespace before "=" is normalised). */
+function passes(trace: string, check: TraceCheck): boolean {
+  const lines = trace.replace(/\)\s+= /g, ") = ").split("\n");
+  if (check instanceof RegExp) return lines.some((l) => check.test(l));
+  const byPid = new Map<string, string[]>();
+  for (const l of lines) {
+    const pid = l.slice(0, l.indexOf(" "));
+    byPid.set(pid, [...(byPid.get(pid) ?? []), l]);
+  }
+  for (const pidLines of byPid.values()) {
+    let i = 0;
+    for (const l of pidLines) if (i < check.seq.length && check.seq[i].test(l)) i++;
+    if (i === check.seq.length) return true;
+  }
+  return false;
+}
+
+const SIMULATE = [Deno.execPath(), "run", "-A", `${REPO_ROOT}src/main.ts`, "simulate", "--json"];
+
+async function simulate(names: string[], prefix: string[] = []) {
+  const argv = [...prefix, ...SIMULATE, ...names];
+  const out = await new Deno.Command(argv[0], {
+    args: argv.slice(1),
+    stdout: "piped",
+    stderr: "piped",
+  })
+    .output();
+  const text = new TextDecoder().decode(out.stdout);
+  const err = new TextDecoder().decode(out.stderr);
+  let reports: ActionReport[];
+  try {
+    reports = JSON.parse(text).reports;
+  } catch {
+    throw new Error(`simulate printed no JSON (exit ${out.code}): ${err}\n${text}`);
+  }
+  return { code: out.code, reports, stderr: err };
+}
+
+/** Files, namespaces and containers an action could leave behind. */
+async function leftovers(): Promise<string[]> {
+  const found: string[] = [];
+  for (const dir of ["/etc", "/usr/bin", "/dev", "/dev/shm", "/tmp"]) {
+    for await (const e of Deno.readDir(dir)) {
+      if (e.name.startsWith("saker-sim-") && !e.name.startsWith("saker-sim-image")) {
+        found.push(`${dir}/${e.name}`);
+      }
+    }
+  }
+  const ns = await new Deno.Command("ip", { args: ["netns", "list"], stdout: "piped" }).output();
+  for (const l of new TextDecoder().decode(ns.stdout).split("\n")) {
+    if (l.startsWith("ssim")) found.push(`netns ${l.split(" ")[0]}`);
+  }
+  if (await which("podman")) {
+    const ps = await new Deno.Command("podman", {
+      args: ["ps", "-a", "--format", "{{.Names}}"],
+      stdout: "piped",
+    }).output();
+    for (const n of new TextDecoder().decode(ps.stdout).split("\n")) {
+      if (n.startsWith("saker-sim-")) found.push(`container ${n}`);
+    }
+  }
+  return found;
+}
+
+const HOST = ACTIONS.filter((a) => a.kind === "host");
+const CONTAINER = ACTIONS.filter((a) => a.kind === "container");
+
+Deno.test("simulate: every host action has a system call check here", () => {
+  assertEquals(HOST.map((a) => a.name).filter((n) => !SYSCALLS[n]), []);
+});
+
+Deno.test({
+  name: "simulate: host actions make their system calls (strace -f) and leave nothing behind",
+  ignore: needsRoot(),
+  async fn(t) {
+    const strace = await which("strace");
+    assert(strace, "strace is needed (scripts/setup.sh test installs it)");
+    await buildHelper();
+    const before = await leftovers();
+    for (const action of HOST) {
+      await t.step(action.name, async () => {
+        const log = await Deno.makeTempFile({ prefix: "saker-strace-" });
+        try {
+          const { reports } = await simulate([action.name], [
+            strace,
+            "-f",
+            "-qq",
+            "-s",
+            "256",
+            "-e",
+            `trace=${TRACED}`,
+            "-o",
+            log,
+          ]);
+          assertEquals(reports.length, 1);
+          const r = reports[0];
+          assertEquals(r.status, "ok", `${action.name}: ${r.reason}`);
+          const trace = await Deno.readTextFile(log);
+          for (const check of SYSCALLS[action.name]) {
+            const what = check instanceof RegExp ? String(check) : check.seq.join(" then ");
+            assert(passes(trace, check), `${action.name}: the trace lacks ${what}`);
+          }
+          for (const key of action.expect) {
+            assert(key in r.facts, `${action.name}: fact ${key} missing from the report`);
+          }
+        } finally {
+          await Deno.remove(log);
+        }
+      });
+    }
+    assertEquals((await leftovers()).filter((l) => !before.includes(l)), []);
+  },
+});
+
+Deno.test({
+  name: "simulate: container actions report their in-container calls and clean up",
+  ignore: needsRoot(),
+  async fn() {
+    if (!(await which("podman"))) {
+      console.warn("SKIP: podman is not installed");
+      return;
+    }
+    const before = await leftovers();
+    const { reports } = await simulate(CONTAINER.map((a) => a.name));
+    for (const r of reports) {
+      assertEquals(r.status, "ok", `${r.action}: ${r.reason}`);
+      assert(r.containerId && /^[0-9a-f]{64}$/.test(r.containerId), `${r.action}: container id`);
+      assertEquals(r.facts["container.id"], r.containerId.slice(0, 12));
+      assert(r.evidence.length > 0, `${r.action}: no evidence`);
+    }
+    assertEquals(reports.length, CONTAINER.length);
+    assertEquals((await leftovers()).filter((l) => !before.includes(l)), []);
+  },
+});
+
+Deno.test({
+  name: "simulate: actions are idempotent (a second run succeeds too)",
+  ignore: needsRoot(),
+  async fn() {
+    const names = selectActions([
+      "write-below-etc",
+      "hardlink-sensitive-file",
+      "linker-preload-write",
+      "system-binary-connects",
+    ]).map((a) => a.name);
+    for (let i = 0; i < 2; i++) {
+      const { code, reports } = await simulate(names);
+      assertEquals(code, 0);
+      assertEquals(reports.map((r) => r.status), names.map(() => "ok"));
+    }
+  },
+});
