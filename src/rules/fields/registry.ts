@@ -18,6 +18,7 @@
  * @module
  */
 import type { Event } from "../../events/event.ts";
+import type { EventInfo } from "../../events/table.ts";
 
 /** Value types of fields (names follow Falco's field types, lowercased). */
 export type FieldType =
@@ -80,6 +81,22 @@ export interface FieldDef {
   deprecated?: boolean;
   /** Event names this field is only meaningful for (informational, used for warnings). */
   eventTypes?: string[];
+  /**
+   * The extractor may return several values for one event (ancestors for `proc.aname`, both ends
+   * for `fd.ip`): a check matches when any of them matches. Unlike `list`, every operator works.
+   */
+  multi?: boolean;
+  /**
+   * The value depends only on the event type (`evt.type`, `evt.category` ...): the compiler
+   * evaluates checks on it once per event type instead of once per event.
+   */
+  constant?: (info: EventInfo, arg: string | undefined) => FieldResult;
+  /** The field's type depends on its argument (`evt.rawarg.NAME` takes the parameter's type). */
+  typeFor?: (arg: string) => FieldType | undefined;
+  /** Checks the argument beyond `arg`/`numericArg`; returns an error message or undefined. */
+  checkArg?: (arg: string) => string | undefined;
+  /** Not allowed on the right-hand side of a comparison (`val(...)`). */
+  noRhs?: boolean;
   /** Extracts the value; `arg` is the field argument when one was given. */
   extract: (ev: Event, arg: string | undefined) => FieldResult;
 }
@@ -88,13 +105,14 @@ export interface FieldDef {
 export interface FieldClass {
   name: string;
   desc: string;
-  /** Event source the class belongs to; default "syscall". */
+  /** Event source the class belongs to; default "syscall"; "*" for every source. */
   source?: string;
   fields: FieldDef[];
 }
 
 const classes: FieldClass[] = [];
 const byName = new Map<string, FieldDef>();
+const sourceOf = new Map<FieldDef, string>();
 
 /** Registers a class of fields. A field name registered twice is a programming error. */
 export function defineFieldClass(
@@ -104,6 +122,7 @@ export function defineFieldClass(
   for (const f of fields) {
     if (byName.has(f.name)) throw new Error(`field ${f.name} is defined twice`);
     byName.set(f.name, f);
+    sourceOf.set(f, cls.source ?? "syscall");
   }
   const existing = classes.find((c) => c.name === cls.name && c.source === cls.source);
   if (existing) existing.fields.push(...fields);
@@ -150,7 +169,18 @@ export function checkArg(ref: FieldRef): string | undefined {
   if (ref.def.numericArg && !/^\d+$/.test(ref.arg)) {
     return `field ${ref.def.name} needs a numeric argument, got '${ref.arg}'`;
   }
-  return undefined;
+  return ref.def.checkArg?.(ref.arg);
+}
+
+/** The event source a field belongs to ("syscall", "k8s_audit", or "*" for all). */
+export function fieldSource(def: FieldDef): string {
+  return sourceOf.get(def) ?? "syscall";
+}
+
+/** True when `def` can be used by rules of `source`. */
+export function fieldUsableFor(def: FieldDef, source: string): boolean {
+  const s = fieldSource(def);
+  return s === "*" || s === source;
 }
 
 /** Every registered class, in registration order. */

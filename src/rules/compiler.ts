@@ -1,0 +1,389 @@
+/**
+ * The rules compiler: from the collector's lists, macros and rules to checked rules. Lists are
+ * inlined (one level, at the list's visibility) and substituted into condition text; macros are
+ * parsed and expanded (each sees only macros defined before it); exceptions become
+ * `and not (...)`; every rule's condition is parsed, expanded, checked and its event types
+ * inferred. Unlike Falco, a broken item does not stop the compilation: every failing rule is
+ * reported, and the others load.
+ * @module
+ */
+import type { Expr, Origin, Pos } from "./ast.ts";
+import { cloneExpr } from "./ast.ts";
+import { type Checked, Checker, CheckError } from "./check.ts";
+import { Collector, type RuleInfo } from "./collector.ts";
+import { type EventSet, inferEventTypes, setSize } from "./evttypes.ts";
+import { compileOutput, OutputError, type OutputFormat } from "./output.ts";
+import { parseCondition, ParseError } from "./parser.ts";
+import { type Context, LoadError, type LoadResult } from "./result.ts";
+import type { MappedText } from "./source_text.ts";
+import { applyExceptions, substituteList } from "./text_rewrite.ts";
+import type { Priority } from "../engine/alert.ts";
+
+/** A rule ready for code generation. */
+export interface CompiledRule {
+  name: string;
+  desc: string;
+  priority: Priority;
+  source: string;
+  tags: string[];
+  enabled: boolean;
+  capture: boolean;
+  captureDuration: number;
+  /** The condition after list substitution and exceptions (text), and expanded (tree). */
+  conditionText: string;
+  ast: Expr;
+  checked: Checked;
+  /** Event ids the condition can match. */
+  eventTypes: EventSet;
+  output: OutputFormat;
+  outputText: string;
+  exceptionFields: string[];
+  /** Position among rules (evaluation order). */
+  index: number;
+  ctx: Context;
+}
+
+/** The outcome of compiling a collection. */
+export interface Compiled {
+  rules: CompiledRule[];
+  /** Names of lists and macros (for listings). */
+  lists: { name: string; items: string[] }[];
+  macros: { name: string; condition: string }[];
+}
+
+const DEPRECATED_FIELDS: Record<string, string> = {
+  "evt.dir": "only exit events are captured, so 'evt.dir = <' is always true and " +
+    "'evt.dir = >' always false; remove the check",
+  "evt.latency": "latency fields need enter events, which are no longer captured",
+  "evt.latency.s": "latency fields need enter events, which are no longer captured",
+  "evt.latency.ns": "latency fields need enter events, which are no longer captured",
+  "evt.latency.human": "latency fields need enter events, which are no longer captured",
+  "evt.wait_latency": "latency fields need enter events, which are no longer captured",
+};
+
+function fileOrigin(text: MappedText, idx: number): Origin | undefined {
+  const o = text.origin(idx);
+  if (!o) return undefined;
+  const { line, column } = o.file.lineCol(o.offset);
+  return { file: o.file.name, line, column, offset: o.offset };
+}
+
+/** Sets `origin` on every position of a freshly parsed tree. */
+function annotate(node: unknown, text: MappedText): void {
+  if (node === null || typeof node !== "object") return;
+  if (Array.isArray(node)) {
+    for (const n of node) annotate(n, text);
+    return;
+  }
+  const o = node as Record<string, unknown>;
+  for (const [k, v] of Object.entries(o)) {
+    if (k === "pos" && v && typeof v === "object") {
+      const p = v as Pos;
+      if (!p.origin) p.origin = fileOrigin(text, p.idx);
+    } else annotate(v, text);
+  }
+}
+
+/** A context pointing at `pos` of a condition (`text` is the condition as parsed). */
+export function posContext(parent: Context, pos: Pos, text: MappedText | string): Context {
+  const origin = pos.origin ??
+    (typeof text === "string" ? undefined : fileOrigin(text, pos.idx));
+  const plain = typeof text === "string" ? text : text.text;
+  if (origin) {
+    return parent.child(
+      "condition expression",
+      "",
+      origin.line,
+      origin.column,
+      origin.offset,
+      origin.file,
+    ).withText(plain, pos.idx);
+  }
+  const last = parent.last;
+  return parent.child("condition expression", "", last.line, last.column, -1, last.file)
+    .withText(plain, pos.idx);
+}
+
+interface MacroState {
+  name: string;
+  ast: Expr | undefined;
+  failed: boolean;
+  used: boolean;
+}
+
+class MacroError extends Error {
+  readonly pos: Pos;
+  constructor(msg: string, pos: Pos) {
+    super(msg);
+    this.pos = pos;
+  }
+}
+
+/** Replaces macro identifiers; throws MacroError for the first unknown macro or loop. */
+function expandMacros(
+  e: Expr,
+  visible: (name: string) => MacroState | undefined,
+  path: string[],
+  used: Set<string>,
+): Expr {
+  switch (e.kind) {
+    case "and":
+    case "or":
+      return { ...e, children: e.children.map((c) => expandMacros(c, visible, path, used)) };
+    case "not":
+      return { ...e, child: expandMacros(e.child, visible, path, used) };
+    case "id": {
+      const m = visible(e.name);
+      if (!m || !m.ast) throw new MacroError(`Undefined macro '${e.name}' used in filter.`, e.pos);
+      if (m.failed) {
+        throw new MacroError(`Macro '${e.name}' used in filter has errors (see the macro).`, e.pos);
+      }
+      if (path.includes(e.name)) throw new MacroError(`reference loop in macro '${e.name}'`, e.pos);
+      used.add(e.name);
+      return expandMacros(cloneExpr(m.ast), visible, [...path, e.name], used);
+    }
+    default:
+      return e;
+  }
+}
+
+function warnFields(ast: Expr, res: LoadResult, ctx: Context): void {
+  const deprecated = new Set<string>();
+  let unsafeNa = false;
+  const visit = (e: Expr): void => {
+    if (e.kind === "and" || e.kind === "or") e.children.forEach(visit);
+    else if (e.kind === "not") visit(e.child);
+    else if (e.kind === "binary" || e.kind === "unary") {
+      const left = e.left;
+      if (left.kind === "field" && DEPRECATED_FIELDS[left.name]) deprecated.add(left.name);
+      if (
+        e.kind === "binary" && left.kind === "field" && /^(ka|jevt)\./.test(left.name) &&
+        ["=", "==", "!=", "in", "intersects", "pmatch"].includes(e.op)
+      ) {
+        const vals = e.right.kind === "list"
+          ? e.right.values
+          : e.right.kind === "value"
+          ? [e.right.value]
+          : [];
+        if (vals.includes("<NA>")) unsafeNa = true;
+      }
+    }
+  };
+  visit(ast);
+  if (unsafeNa) {
+    res.warning(
+      "LOAD_UNSAFE_NA_CHECK",
+      "Comparing a field with <NA> is unreliable; use 'exists' to test whether a field is set",
+      ctx,
+    );
+  }
+  for (const f of deprecated) {
+    res.warning(
+      "LOAD_DEPRECATED_ITEM",
+      `usage of deprecated field '${f}': ${DEPRECATED_FIELDS[f]}`,
+      ctx,
+    );
+  }
+}
+
+/**
+ * Compiles everything collected so far, recording errors and warnings in `res`. Errors are per
+ * item: a broken macro fails the rules that use it, a broken rule is left out.
+ */
+export function compileCollection(col: Collector, res: LoadResult): Compiled {
+  // Lists: each item naming a list visible to this one is replaced by that list's items.
+  const lists: { name: string; items: string[]; used: boolean }[] = [];
+  const listUsed = new Set<string>();
+  for (const l of Collector.ordered(col.lists)) {
+    const items: string[] = [];
+    for (const item of l.items) {
+      const ref = col.lists.get(item);
+      if (ref && ref.index < l.visibility) {
+        listUsed.add(ref.name);
+        items.push(...ref.items);
+      } else items.push(item);
+    }
+    lists.push({ name: l.name, items, used: false });
+  }
+  const resolveLists = (text: MappedText): MappedText => {
+    const t = text.concat();
+    for (const l of lists) {
+      if (t.text.includes(l.name) && substituteList(t, l.name, l.items)) l.used = true;
+    }
+    return t;
+  };
+
+  // Macros: parse each, then expand with the macros visible to it, in order.
+  const macroInfos = Collector.ordered(col.macros);
+  const macros = new Map<string, MacroState>();
+  const macroText = new Map<string, MappedText>();
+  for (const m of macroInfos) {
+    const state: MacroState = { name: m.name, ast: undefined, failed: false, used: false };
+    macros.set(m.name, state);
+    const text = resolveLists(m.cond);
+    macroText.set(m.name, text);
+    try {
+      state.ast = parseCondition(text.text);
+      annotate(state.ast, text);
+    } catch (e) {
+      if (!(e instanceof ParseError)) throw e;
+      state.failed = true;
+      res.error("LOAD_ERR_COMPILE_CONDITION", e.message, posContext(m.condCtx, e.pos, text));
+    }
+  }
+  const usedMacros = new Set<string>();
+  for (const m of macroInfos) {
+    const state = macros.get(m.name)!;
+    if (state.failed || !state.ast) continue;
+    const visible = (name: string) => {
+      const info = col.macros.get(name);
+      return info && info.index < m.visibility ? macros.get(name) : undefined;
+    };
+    try {
+      state.ast = expandMacros(state.ast, visible, [], usedMacros);
+    } catch (e) {
+      if (!(e instanceof MacroError)) throw e;
+      state.failed = true;
+      res.error("LOAD_ERR_VALIDATE", e.message, posContext(m.ctx, e.pos, macroText.get(m.name)!));
+    }
+  }
+
+  const rules: CompiledRule[] = [];
+  for (const r of Collector.ordered(col.rules)) {
+    if (r.unknownSource) continue;
+    try {
+      const rule = compileRule(r, res, resolveLists, (n) => macros.get(n), usedMacros);
+      if (rule) rules.push(rule);
+    } catch (e) {
+      if (!(e instanceof LoadError)) throw e;
+      res.error(e.code, e.message, e.context);
+    }
+  }
+
+  for (const m of macroInfos) {
+    if (!usedMacros.has(m.name)) {
+      res.warning("LOAD_UNUSED_MACRO", "Macro not referred to by any other rule/macro", m.ctx);
+    }
+  }
+  for (const l of lists) {
+    if (!l.used && !listUsed.has(l.name)) {
+      res.warning(
+        "LOAD_UNUSED_LIST",
+        "List not referred to by any other rule/macro",
+        col.lists.get(l.name)!.ctx,
+      );
+    }
+  }
+  return {
+    rules,
+    lists: lists.map((l) => ({ name: l.name, items: l.items })),
+    macros: macroInfos.map((m) => ({ name: m.name, condition: m.cond.text })),
+  };
+}
+
+function compileRule(
+  r: RuleInfo,
+  res: LoadResult,
+  resolveLists: (t: MappedText) => MappedText,
+  macro: (name: string) => MacroState | undefined,
+  usedMacros: Set<string>,
+): CompiledRule | undefined {
+  let cond = r.cond;
+  let exceptionFields: string[] = [];
+  if (r.exceptions.length > 0) {
+    const ex = applyExceptions(cond, r.exceptions);
+    cond = ex.cond;
+    exceptionFields = [...ex.fields];
+  }
+
+  let outputText = r.output;
+  if (outputText.includes("%container.info")) {
+    res.warning(
+      "LOAD_DEPRECATED_ITEM",
+      "%container.info is deprecated: container.id and container.name are added to outputs " +
+        "where needed",
+      r.ctx,
+    );
+    outputText = outputText.replaceAll("%container.info", "").trim();
+  }
+  let output: OutputFormat;
+  try {
+    output = compileOutput(outputText, r.source);
+  } catch (e) {
+    if (!(e instanceof OutputError)) throw e;
+    if (r.skipIfUnknownFilter && /invalid formatting token|nonexistent field/.test(e.message)) {
+      res.warning("LOAD_UNKNOWN_FILTER", e.message, r.outputCtx);
+      return undefined;
+    }
+    throw new LoadError("LOAD_ERR_COMPILE_OUTPUT", e.message, r.outputCtx);
+  }
+
+  const text = resolveLists(cond);
+  let ast: Expr;
+  try {
+    ast = parseCondition(text.text);
+  } catch (e) {
+    if (!(e instanceof ParseError)) throw e;
+    throw new LoadError(
+      "LOAD_ERR_COMPILE_CONDITION",
+      e.message,
+      posContext(r.condCtx, e.pos, text),
+    );
+  }
+  annotate(ast, text);
+  const used = new Set<string>();
+  try {
+    ast = expandMacros(ast, macro, [], used);
+  } catch (e) {
+    if (!(e instanceof MacroError)) throw e;
+    throw new LoadError("LOAD_ERR_VALIDATE", e.message, posContext(r.ctx, e.pos, text));
+  }
+  for (const u of used) usedMacros.add(u);
+  warnFields(ast, res, r.condCtx);
+
+  let checked: Checked;
+  try {
+    checked = new Checker(r.source).check(ast);
+  } catch (e) {
+    if (!(e instanceof CheckError)) throw e;
+    const ctx = posContext(r.condCtx, e.pos, text);
+    if (e.unknown && r.skipIfUnknownFilter) {
+      res.warning("LOAD_UNKNOWN_FILTER", e.message, ctx);
+      return undefined;
+    }
+    throw new LoadError("LOAD_ERR_COMPILE_CONDITION", e.message, ctx);
+  }
+
+  let eventTypes: EventSet;
+  try {
+    eventTypes = inferEventTypes(ast);
+  } catch (e) {
+    throw new LoadError("LOAD_ERR_COMPILE_CONDITION", (e as Error).message, r.condCtx);
+  }
+  if (r.source === "syscall" && r.warnEvttypes && setSize(eventTypes) > 100) {
+    res.warning(
+      "LOAD_NO_EVTTYPE",
+      "Rule matches too many evt.type values. This has a significant performance penalty.",
+      r.ctx,
+    );
+  }
+  return {
+    name: r.name,
+    desc: r.desc,
+    priority: r.priority,
+    source: r.source,
+    tags: r.tags,
+    enabled: r.enabled,
+    capture: r.capture,
+    captureDuration: r.captureDuration,
+    conditionText: text.text,
+    ast,
+    checked,
+    eventTypes,
+    output,
+    outputText,
+    exceptionFields,
+    index: r.index,
+    ctx: r.ctx,
+  };
+}
