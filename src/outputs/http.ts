@@ -60,6 +60,13 @@ export async function loadCaCerts(
   return [];
 }
 
+/** A fetch failure with its underlying cause (connection refused, certificate problem ...). */
+export function describeFetchError(err: unknown): string {
+  const e = err as Error & { cause?: unknown };
+  const cause = e.cause instanceof Error ? e.cause.message : e.cause ? String(e.cause) : "";
+  return cause && !e.message.includes(cause) ? `${e.message}: ${cause}` : e.message;
+}
+
 /** Whether an HTTP status is worth retrying. */
 export function retryableStatus(status: number): boolean {
   return status === 408 || status === 429 || status >= 500;
@@ -119,7 +126,7 @@ export class HttpOutput implements AlertOutput {
           client: this.#client,
         });
       } catch (err) {
-        const why = timeout.aborted ? "timed out" : (err as Error).message;
+        const why = timeout.aborted ? "timed out" : describeFetchError(err);
         throw new OutputWriteError(`POST ${this.#opts.url}: ${why}`, i);
       }
       if (this.#opts.echo) {
