@@ -139,7 +139,9 @@ t("connect to a local listener, socket, accept4, and dup2 of the socket onto std
   assert(tuple.sport > 0);
   const [dup] = await live.waitFor(
     pid,
-    (e) => (e.name === "dup2" || e.name === "dup3") && e.arg("newfd") === 1,
+    (e) =>
+      (e.name === "dup2" || e.name === "dup3") && e.arg("newfd") === 1 &&
+      e.arg("oldfd") === conn.arg("fd"),
   );
   assertEquals([dup.res, dup.arg("oldfd"), dup.arg("newfd")], [1, conn.arg("fd"), 1]);
   const [acc] = await live.waitFor(server.pid, (e) => e.name === "accept4" || e.name === "accept");
