@@ -1,0 +1,172 @@
+/**
+ * A compiled, immutable rule set: rules selected by priority, name and tag, one generated
+ * evaluator per event type, and the alert built when a rule matches. Reloading builds a new
+ * Ruleset and swaps the reference between batches.
+ *
+ * @example
+ * ```ts
+ * import { loadRulesText } from "../rules/loader.ts";
+ * import { compileRuleset } from "./ruleset.ts";
+ * import { buildEvent } from "../events/encode.ts";
+ * const loaded = loadRulesText([{ name: "r.yaml", text: `
+ * - rule: open etc
+ *   desc: d
+ *   condition: evt.type = openat and evt.arg.name startswith /etc
+ *   output: "opened %evt.arg.name"
+ *   priority: WARNING
+ * ` }]);
+ * const rs = compileRuleset(loaded);
+ * rs.evaluate(buildEvent("openat", { tid: 1 }, { fd: 3, dirfd: -100, name: "/etc/passwd" }),
+ *   (a) => console.log(a.output)); // opened /etc/passwd
+ * ```
+ * @module
+ */
+import type { Event } from "../events/event.ts";
+import { EVENT_COUNT, EVENTS } from "../events/table.ts";
+import type { Alert, Priority } from "./alert.ts";
+import { priorityRank } from "./alert.ts";
+import type { CompiledRule } from "../rules/compiler.ts";
+import type { LoadedRules } from "../rules/loader.ts";
+import { type Evaluator, foldForType, FunctionBuilder, instantiate } from "../rules/codegen.ts";
+import { renderOutput } from "../rules/output.ts";
+import { compileGlob } from "../rules/ops.ts";
+import { setNames } from "../rules/evttypes.ts";
+
+/** One step of rule selection, applied in order after each rule's own `enabled`. */
+export interface RuleSelector {
+  action: "enable" | "disable";
+  /** Rule name pattern (`*` matches any run of characters); exact otherwise. */
+  rule?: string;
+  /** A tag the rule must carry. */
+  tag?: string;
+}
+
+/** Options of a rule set. */
+export interface RulesetOptions {
+  /** Least severe priority to keep (Falco's `priority`); default Debug (all). */
+  minPriority?: Priority;
+  /** `first`: stop at the first matching rule per event; `all`: every matching rule. */
+  ruleMatching?: "first" | "all";
+  /** Enable/disable steps (Falco's `rules:` config, -D, -t, -T). */
+  select?: RuleSelector[];
+  /** Event source evaluated (rules of other sources are left out); default syscall. */
+  source?: string;
+}
+
+/** Receives alerts. */
+export type Emit = (alert: Alert) => void;
+
+function matchName(pattern: string, name: string): boolean {
+  return pattern.includes("*") ? compileGlob(pattern).test(name) : pattern === name;
+}
+
+/** Decides which rules run: `enabled`, then each selector in order, then the priority floor. */
+export function selectRules(rules: readonly CompiledRule[], opts: RulesetOptions): CompiledRule[] {
+  const min = priorityRank(opts.minPriority ?? "Debug");
+  const source = opts.source ?? "syscall";
+  return rules.filter((r) => {
+    if (r.source !== source) return false;
+    let on = r.enabled;
+    for (const s of opts.select ?? []) {
+      const byName = s.rule === undefined || matchName(s.rule, r.name);
+      const byTag = s.tag === undefined || r.tags.includes(s.tag);
+      if (byName && byTag) on = s.action === "enable";
+    }
+    return on && priorityRank(r.priority) <= min;
+  });
+}
+
+const NOOP: Evaluator = () => 0;
+
+/** A compiled rule set. */
+export class Ruleset {
+  /** The rules that run, in evaluation order. */
+  readonly rules: readonly CompiledRule[];
+  /** Event ids at least one rule can match. */
+  readonly eventTypes: readonly number[];
+  readonly options: Readonly<RulesetOptions>;
+  /** Matches per rule (same order as `rules`). */
+  readonly matches: Uint32Array;
+  readonly #evaluators: Evaluator[];
+  readonly #sources = new Map<Evaluator, string>();
+
+  constructor(rules: readonly CompiledRule[], opts: RulesetOptions = {}) {
+    this.options = opts;
+    this.rules = selectRules(rules, opts).sort((a, b) => a.index - b.index);
+    this.matches = new Uint32Array(this.rules.length);
+    const first = (opts.ruleMatching ?? "first") === "first";
+    const hit = (id: number, ev: Event, emit: Emit) => this.#hit(id, ev, emit);
+    const cache = new Map<string, Evaluator>();
+    const evaluators: Evaluator[] = new Array(EVENT_COUNT + 1).fill(NOOP);
+    const types: number[] = [];
+    for (let t = 0; t < EVENT_COUNT; t++) {
+      const info = EVENTS[t];
+      const list: { id: number; cond: ReturnType<typeof foldForType> }[] = [];
+      this.rules.forEach((r, id) => {
+        if (!r.eventTypes[t]) return;
+        const cond = foldForType(r.checked, info);
+        if (cond !== false) list.push({ id, cond });
+      });
+      if (list.length === 0) continue;
+      types.push(t);
+      const b = new FunctionBuilder();
+      const src = b.build(list, first);
+      let fn = cache.get(src);
+      if (!fn) {
+        fn = instantiate(src, b.consts, hit as never);
+        cache.set(src, fn);
+        this.#sources.set(fn, src);
+      }
+      evaluators[t] = fn;
+    }
+    this.#evaluators = evaluators;
+    this.eventTypes = types;
+  }
+
+  #hit(id: number, ev: Event, emit: Emit): void {
+    const r = this.rules[id];
+    this.matches[id]++;
+    const { output, fields } = renderOutput(r.output, ev);
+    emit({
+      time: ev.ts,
+      rule: r.name,
+      priority: r.priority,
+      source: r.source,
+      tags: r.tags,
+      output,
+      outputFields: fields,
+    });
+  }
+
+  /** Evaluates the rules for one event (state already applied); returns the number of matches. */
+  evaluate(ev: Event, emit: Emit): number {
+    const f = this.#evaluators[ev.type];
+    return f === undefined ? 0 : f(ev, emit);
+  }
+
+  /** Names of the events the rules need (every name when a rule matches every type). */
+  eventNames(): string[] {
+    const s = new Uint8Array(EVENT_COUNT);
+    for (const t of this.eventTypes) s[t] = 1;
+    return setNames(s);
+  }
+
+  /** Syscall names for the kernel filter: the names of the needed events. */
+  syscalls(): Set<string> {
+    return new Set(this.eventNames());
+  }
+
+  /** The generated source evaluating events of type `type` (for debugging and tests). */
+  sourceFor(type: number): string | undefined {
+    return this.#sources.get(this.#evaluators[type]);
+  }
+}
+
+/** Compiles loaded rules into a rule set. */
+export function compileRuleset(
+  loaded: LoadedRules | readonly CompiledRule[],
+  opts: RulesetOptions = {},
+): Ruleset {
+  const rules = Array.isArray(loaded) ? loaded : (loaded as LoadedRules).rules;
+  return new Ruleset(rules as CompiledRule[], opts);
+}
