@@ -403,7 +403,7 @@ export function parseFdList(
       case FD.FILE_V2:
         f.openFlags = c.u32("open flags");
         f.name = c.str16("file name", MAX_PATH);
-        if (subLen > 0 && c.pos + 4 <= start + subLen) f.dev = c.u32("dev");
+        f.dev = subLen > 0 && c.pos + 4 <= start + subLen ? c.u32("dev") : 0;
         break;
       case FD.UNKNOWN:
         break;
