@@ -508,3 +508,18 @@ export function parseUserList(
   }
   return { users, groups };
 }
+
+/** Everything the metadata blocks of a capture hold, gathered in file order. */
+export interface ScapMetadata {
+  machine?: MachineInfo;
+  threads: ScapThread[];
+  fds: ScapFd[];
+  interfaces: ScapInterface[];
+  users: ScapUser[];
+  groups: ScapGroup[];
+}
+
+/** An empty {@link ScapMetadata}. */
+export function emptyMetadata(): ScapMetadata {
+  return { threads: [], fds: [], interfaces: [], users: [], groups: [] };
+}

@@ -7,6 +7,7 @@ import { buildEvent } from "../../src/events/encode.ts";
 import { currentExitId, EVENTS } from "../../src/events/table.ts";
 import type { Event } from "../../src/events/event.ts";
 import type { ScapHeader } from "../../src/capture/writer.ts";
+import { emptyMetadata, type ScapMetadata } from "../../src/capture/metadata.ts";
 
 const ignore = needsReference();
 const REF = REFERENCE_DIR ?? "";
@@ -25,14 +26,8 @@ function memoryReader(bytes: Uint8Array): ScapReader {
   });
 }
 
-async function readAll(r: ScapReader): Promise<{ header: ScapHeader; events: Event[] }> {
-  const h = {
-    threads: [],
-    fds: [],
-    users: [],
-    groups: [],
-    interfaces: [],
-  } as Required<Omit<ScapHeader, "machine">> & ScapHeader & Record<string, unknown[]>;
+async function readAll(r: ScapReader): Promise<{ header: ScapMetadata; events: Event[] }> {
+  const h = emptyMetadata();
   const events: Event[] = [];
   for await (const it of r.items() as AsyncGenerator<ScapItem>) {
     if (it.kind === "machine") h.machine = it.machine;
