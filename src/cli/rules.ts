@@ -1,7 +1,72 @@
-/** `saker rules` (placeholder until its issue lands). @module */
+/**
+ * `saker rules list -r FILE...`: the rules a set of files loads, in evaluation order, with
+ * priority, source, enabled state, tags and the events each rule needs. `--json` for machines.
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { loadRulesFiles } from "../rules/loader.ts";
+import { formatResult } from "../rules/result.ts";
+import { setNames, setSize } from "../rules/evttypes.ts";
+
+const USAGE = `usage: saker rules list [-r FILE|DIR]... [--json]
+
+Lists the rules the files load (default: rules/), in evaluation order.
+
+  -r, --rules FILE   rules file or directory (repeatable)
+  --json             one JSON object per rule`;
 
 /** Entry point of the subcommand. */
-export function main(_args: string[]): Promise<number> {
-  console.error("saker rules: not implemented yet");
-  return Promise.resolve(2);
+export async function main(args: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      allowPositionals: true,
+      options: {
+        rules: { type: "string", short: "r", multiple: true },
+        json: { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+  } catch (e) {
+    console.error(`saker rules: ${(e as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  const [sub, ...rest] = parsed.positionals;
+  if (parsed.values.help || sub === undefined) {
+    console.log(USAGE);
+    return sub === undefined && !parsed.values.help ? 2 : 0;
+  }
+  if (sub !== "list") {
+    console.error(`saker rules: unknown subcommand '${sub}'\n\n${USAGE}`);
+    return 2;
+  }
+  const files = [...(parsed.values.rules ?? []), ...rest];
+  const loaded = await loadRulesFiles(files.length > 0 ? files : ["rules"]);
+  for (const r of loaded.results) {
+    if (!r.successful) console.error(formatResult(r, loaded.contents));
+  }
+  for (const r of loaded.rules) {
+    const all = setSize(r.eventTypes) > 100;
+    const events = all ? ["(all)"] : setNames(r.eventTypes);
+    if (parsed.values.json) {
+      console.log(JSON.stringify({
+        name: r.name,
+        priority: r.priority,
+        source: r.source,
+        enabled: r.enabled,
+        tags: r.tags,
+        events,
+        desc: r.desc,
+        condition: r.conditionText,
+        output: r.outputText,
+      }));
+    } else {
+      const state = r.enabled ? "" : " (disabled)";
+      console.log(`${r.name}${state}`);
+      console.log(`  ${r.priority} · ${r.source} · tags: ${r.tags.join(", ") || "-"}`);
+      console.log(`  events: ${events.join(" ")}`);
+    }
+  }
+  return loaded.results.every((r) => r.successful) ? 0 : 1;
 }

@@ -1,7 +1,63 @@
-/** `saker validate` (placeholder until its issue lands). @module */
+/**
+ * `saker validate FILE...` (alias `-V`): loads rules files as the agent would and reports, per
+ * file, `Ok`, `Ok, with warnings` or `Invalid`, with every error and warning (code,
+ * file:line:column, snippet with a caret). `--json` prints Falco's validation JSON shape. Exits 1
+ * when any file has an error.
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { loadRulesFiles } from "../rules/loader.ts";
+import { formatResult, resultJson } from "../rules/result.ts";
+
+const USAGE = `usage: saker validate [--json] [--quiet] FILE|DIR...
+
+Checks rules files. Several files load in order into one rule set (later files can append to
+or override earlier ones), as with several -r options of the agent.
+
+  --json    print {"falco_load_results": [...]} (Falco's validation JSON)
+  --quiet   print only the summary line of each file`;
 
 /** Entry point of the subcommand. */
-export function main(_args: string[]): Promise<number> {
-  console.error("saker validate: not implemented yet");
-  return Promise.resolve(2);
+export async function main(args: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      allowPositionals: true,
+      options: {
+        json: { type: "boolean" },
+        quiet: { type: "boolean", short: "q" },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+  } catch (e) {
+    console.error(`saker validate: ${(e as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (parsed.values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  // `-V a.yaml -V b.yaml` (Falco style) arrives as positionals mixed with "-V".
+  const files = parsed.positionals.filter((p) => p !== "-V" && p !== "--validate");
+  if (files.length === 0) {
+    console.error(`saker validate: no rules file given\n\n${USAGE}`);
+    return 2;
+  }
+  const loaded = await loadRulesFiles(files);
+  const ok = loaded.results.every((r) => r.successful);
+  if (parsed.values.json) {
+    console.log(JSON.stringify({
+      falco_load_results: loaded.results.map((r) => resultJson(r, loaded.contents)),
+    }));
+  } else {
+    for (const r of loaded.results) {
+      console.log(
+        parsed.values.quiet
+          ? formatResult(r, new Map()).split("\n")[0]
+          : formatResult(r, loaded.contents),
+      );
+    }
+  }
+  return ok ? 0 : 1;
 }
