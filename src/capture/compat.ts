@@ -29,6 +29,8 @@ import { SYSDIG029_ROWS, SYSDIG029_SC_MAX, SYSDIG029_SYSCALLS } from "./sysdig02
 
 /** One parameter of an output event: where its bytes come from. */
 export interface ParamOp {
+  /** Output parameter name. */
+  name: string;
   /** Index of the source parameter in the input event, or -1 to write `fixed`. */
   src: number;
   /** Output parameter type (scap numbering). */
@@ -146,7 +148,8 @@ function defaultBytes(type: number, name: string): Uint8Array {
 
 function op(src: number, srcType: number | undefined, type: number, name: string): ParamOp {
   const copy = src >= 0 && srcType !== undefined && widthClass(srcType) === widthClass(type);
-  return { src, type, copy, fixed: src >= 0 ? new Uint8Array(0) : defaultBytes(type, name) };
+  const fixed = src >= 0 ? new Uint8Array(0) : defaultBytes(type, name);
+  return { name, src, type, copy, fixed };
 }
 
 /** Output event `id` of the old table, parameters taken by position from input type `from`. */
@@ -197,7 +200,8 @@ function byName(id: number, from: number): OutEvent {
     ops: OLD[id].params.map((p) => {
       const conv = converted[p.name];
       if (conv) {
-        return { src: -1, type: p.type, copy: false, fixed: new Uint8Array(0), convert: conv };
+        const fixed = new Uint8Array(0);
+        return { name: p.name, src: -1, type: p.type, copy: false, fixed, convert: conv };
       }
       const i = src.paramIndex.get(renamed[p.name] ?? p.name) ?? -1;
       return op(i, i >= 0 ? src.params[i].type : undefined, p.type, p.name);
@@ -212,12 +216,22 @@ function genericPair(syscall: string, sc: number): CompatPlan {
     enter: {
       id: 0,
       ops: [
-        { src: -1, type: PT.SYSCALLID, copy: false, fixed: id },
-        { src: -1, type: PT.UINT16, copy: false, fixed: encodeParam(PT.UINT16, nr) },
+        { name: "ID", src: -1, type: PT.SYSCALLID, copy: false, fixed: id },
+        {
+          name: "nativeID",
+          src: -1,
+          type: PT.UINT16,
+          copy: false,
+          fixed: encodeParam(PT.UINT16, nr),
+        },
       ],
       pad: true,
     },
-    main: { id: 1, ops: [{ src: -1, type: PT.SYSCALLID, copy: false, fixed: id }], pad: true },
+    main: {
+      id: 1,
+      ops: [{ name: "ID", src: -1, type: PT.SYSCALLID, copy: false, fixed: id }],
+      pad: true,
+    },
   };
 }
 
@@ -269,10 +283,10 @@ export function compatParams(ev: Event, out: OutEvent): Uint8Array[] {
     if (o.convert) {
       res[i] = o.convert(ev);
     } else if (o.src < 0 || o.src >= ev.nparams) {
-      res[i] = o.src < 0 ? o.fixed : defaultBytes(o.type, "");
+      res[i] = o.src < 0 ? o.fixed : defaultBytes(o.type, o.name);
     } else if (out.pad && ev.paramLength(o.src) === 0 && FIXED_WIDTH.has(widthClass(o.type))) {
       // An unreadable number in a synthesized event: old readers assume the full width.
-      res[i] = defaultBytes(o.type, "");
+      res[i] = defaultBytes(o.type, o.name);
     } else if (o.copy) {
       res[i] = ev.paramBytes(o.src);
     } else {
