@@ -1,0 +1,35 @@
+/**
+ * Condition semantics: the shared case table through the generated code and through the
+ * reference evaluator; both must give the expected answer for every case.
+ */
+import { assertEquals } from "../support/assert.ts";
+import { loadRulesText } from "../../src/rules/loader.ts";
+import { compileRuleset } from "../../src/engine/ruleset.ts";
+import { evaluate } from "../../src/rules/interp.ts";
+import { CASES, EVENTS_BY_NAME } from "./rules_cases.ts";
+
+function ruleFor(cond: string) {
+  const text = `- rule: r\n  desc: d\n  condition: ${JSON.stringify(cond)}\n  output: o\n` +
+    `  priority: INFO\n  warn_evttypes: false\n`;
+  const loaded = loadRulesText([{ name: "case.yaml", text }]);
+  const errors = loaded.results.flatMap((r) => r.errors.map((e) => e.message));
+  return { loaded, errors };
+}
+
+Deno.test("conditions: generated code and reference evaluator agree with the case table", () => {
+  const failures: string[] = [];
+  for (const c of CASES) {
+    const { loaded, errors } = ruleFor(c.cond);
+    if (errors.length > 0) {
+      failures.push(`${c.cond}: ${errors.join("; ")}`);
+      continue;
+    }
+    const rs = compileRuleset(loaded, { ruleMatching: "all" });
+    const generated = rs.evaluate(EVENTS_BY_NAME[c.ev](), () => {}) === 1;
+    const reference = loaded.rules[0].eventTypes[EVENTS_BY_NAME[c.ev]().type] === 1 &&
+      evaluate(loaded.rules[0].checked, EVENTS_BY_NAME[c.ev]());
+    if (generated !== c.want) failures.push(`generated: ${c.cond} on ${c.ev} gave ${generated}`);
+    if (reference !== c.want) failures.push(`reference: ${c.cond} on ${c.ev} gave ${reference}`);
+  }
+  assertEquals(failures, []);
+});
