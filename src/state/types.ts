@@ -7,6 +7,7 @@
  * share one hidden class and property reads on the hot path stay monomorphic.
  * @module
  */
+import type { Event } from "../events/event.ts";
 
 /** File descriptor kinds, numbered as the scap format numbers them (`scap_fd_type`). */
 export const FD_TYPE = {
@@ -274,6 +275,8 @@ export class ProcessInfo {
   threads = 0;
   /** Child processes currently in the table (kept so exits can re-parent them). */
   children: Set<ProcessInfo> | undefined = undefined;
+  /** The process adopts orphaned descendants (prctl PR_SET_CHILD_SUBREAPER). */
+  subreaper = false;
   /** The store this process lives in (ancestry, containers, users). */
   state: StateView;
 
@@ -305,6 +308,10 @@ export class ThreadInfo {
   capEffective = 0n;
   /** The fd of this thread's last enter event (old captures: exit events may lack it). */
   lastFd = -1;
+  /** This thread's last enter event (old captures): parameters its exit event lacks. */
+  lastEnter: Event | undefined = undefined;
+  /** Sequence number of the last event of this thread (for purging idle threads). */
+  lastSeen = 0;
   /** The process this thread belongs to. */
   proc: ProcessInfo;
 

@@ -1,0 +1,909 @@
+/**
+ * How each state-changing event updates the tables: process creation and exec, exit, fd
+ * creation and closing, socket naming, credentials, working directory, capabilities, names.
+ *
+ * Parameters are read by name, so every version of an event (old captures have fewer
+ * parameters) goes through the same code; a parameter an old exit event lacks is taken from
+ * the thread's preceding enter event of the same syscall.
+ * @module
+ */
+import type { Event } from "../events/event.ts";
+import { EF, EVENTS } from "../events/table.ts";
+import { decodeStringList, type SockAddr, type SockTuple } from "../events/params.ts";
+import { FD_TYPE, FdInfo, L4, ProcessInfo, ROLE, ThreadInfo } from "./types.ts";
+import type { StateStore } from "./store.ts";
+import { AT_FDCWD, resolvePath } from "./resolve.ts";
+import { joinPath } from "./paths.ts";
+import { AF, isMappedV4, sockAddrText, tupleName, unmapV4 } from "./sockets.ts";
+import { parseContainerEvent } from "./containers/event.ts";
+
+/** Action codes (one per family of state-changing events). */
+const A = {
+  NONE: 0,
+  CLONE: 1,
+  EXECVE: 2,
+  PROCEXIT: 3,
+  CLOSE: 4,
+  OPEN: 5,
+  SOCKET: 6,
+  BIND: 7,
+  LISTEN: 8,
+  CONNECT: 9,
+  ACCEPT: 10,
+  DUP: 11,
+  FCNTL: 12,
+  PIPE: 13,
+  SOCKETPAIR: 14,
+  SIMPLE_FD: 15,
+  MEMFD: 16,
+  CHDIR: 17,
+  FCHDIR: 18,
+  CHROOT: 19,
+  CREDS: 20,
+  CAPSET: 21,
+  NAMESPACE: 22,
+  PRCTL: 23,
+  SETSID: 24,
+  SETPGID: 25,
+  CLOSE_RANGE: 26,
+  SENDRECV: 27,
+  CONTAINER: 28,
+  USERS: 29,
+  PIDFD_OPEN: 30,
+} as const;
+
+const EXIT_ACTIONS: Record<string, number> = {
+  clone: A.CLONE,
+  clone3: A.CLONE,
+  fork: A.CLONE,
+  vfork: A.CLONE,
+  execve: A.EXECVE,
+  execveat: A.EXECVE,
+  close: A.CLOSE,
+  open: A.OPEN,
+  openat: A.OPEN,
+  openat2: A.OPEN,
+  creat: A.OPEN,
+  open_by_handle_at: A.OPEN,
+  socket: A.SOCKET,
+  bind: A.BIND,
+  listen: A.LISTEN,
+  connect: A.CONNECT,
+  accept: A.ACCEPT,
+  accept4: A.ACCEPT,
+  dup: A.DUP,
+  dup2: A.DUP,
+  dup3: A.DUP,
+  fcntl: A.FCNTL,
+  pipe: A.PIPE,
+  pipe2: A.PIPE,
+  socketpair: A.SOCKETPAIR,
+  eventfd: A.SIMPLE_FD,
+  eventfd2: A.SIMPLE_FD,
+  signalfd: A.SIMPLE_FD,
+  signalfd4: A.SIMPLE_FD,
+  timerfd_create: A.SIMPLE_FD,
+  inotify_init: A.SIMPLE_FD,
+  inotify_init1: A.SIMPLE_FD,
+  epoll_create: A.SIMPLE_FD,
+  epoll_create1: A.SIMPLE_FD,
+  userfaultfd: A.SIMPLE_FD,
+  io_uring_setup: A.SIMPLE_FD,
+  bpf: A.SIMPLE_FD,
+  pidfd_getfd: A.SIMPLE_FD,
+  pidfd_open: A.PIDFD_OPEN,
+  memfd_create: A.MEMFD,
+  chdir: A.CHDIR,
+  fchdir: A.FCHDIR,
+  chroot: A.CHROOT,
+  setuid: A.CREDS,
+  setgid: A.CREDS,
+  setresuid: A.CREDS,
+  setresgid: A.CREDS,
+  setreuid: A.CREDS,
+  setregid: A.CREDS,
+  capset: A.CAPSET,
+  setns: A.NAMESPACE,
+  unshare: A.NAMESPACE,
+  prctl: A.PRCTL,
+  setsid: A.SETSID,
+  setpgid: A.SETPGID,
+  close_range: A.CLOSE_RANGE,
+  sendto: A.SENDRECV,
+  sendmsg: A.SENDRECV,
+  recvfrom: A.SENDRECV,
+  recvmsg: A.SENDRECV,
+};
+
+const ENTER_ACTIONS: Record<string, number> = {
+  procexit: A.PROCEXIT,
+  container: A.CONTAINER,
+  useradded: A.USERS,
+  userdeleted: A.USERS,
+  groupadded: A.USERS,
+  groupdeleted: A.USERS,
+};
+
+/** fd kinds of the events that create one simple (non-file, non-socket) fd. */
+const SIMPLE_FD_TYPE: Record<string, number> = {
+  eventfd: FD_TYPE.EVENT,
+  eventfd2: FD_TYPE.EVENT,
+  signalfd: FD_TYPE.SIGNALFD,
+  signalfd4: FD_TYPE.SIGNALFD,
+  timerfd_create: FD_TYPE.TIMERFD,
+  inotify_init: FD_TYPE.INOTIFY,
+  inotify_init1: FD_TYPE.INOTIFY,
+  epoll_create: FD_TYPE.EVENTPOLL,
+  epoll_create1: FD_TYPE.EVENTPOLL,
+  userfaultfd: FD_TYPE.USERFAULTFD,
+  io_uring_setup: FD_TYPE.IOURING,
+  bpf: FD_TYPE.BPF,
+  pidfd_getfd: FD_TYPE.UNKNOWN,
+};
+
+/** Action code by event id. */
+export const ACTION: Uint8Array = new Uint8Array(EVENTS.length);
+/** Index of the parameter naming the fd an event uses or closes, by event id; -1 for none. */
+export const FD_PARAM: Int8Array = new Int8Array(EVENTS.length).fill(-1);
+
+for (const e of EVENTS) {
+  const act = e.dir === "<" ? EXIT_ACTIONS[e.name] : ENTER_ACTIONS[e.name];
+  if (act !== undefined) ACTION[e.id] = act;
+  if (e.flags & (EF.USES_FD | EF.DESTROYS_FD)) {
+    const i = e.paramIndex.get("fd") ?? e.paramIndex.get("oldfd");
+    // An exit event lacking the parameter (old captures) gets an index past its last parameter:
+    // the store then uses the fd of the thread's enter event.
+    FD_PARAM[e.id] = i !== undefined ? i : e.dir === "<" ? 100 : -1;
+  }
+}
+
+// Scap flag values used below.
+const CLONE_FILES = 1;
+const CLONE_PARENT = 256;
+const CLONE_THREAD = 8192;
+const CLONE_NEWUSER = 1048576;
+const O_DIRECTORY = 1024;
+const O_CLOEXEC = 4096;
+const O_TMPFILE = 8192;
+const FD_UPPER_LAYER = 32768;
+const FD_LOWER_LAYER = 65536;
+const EXE_WRITABLE = 1;
+const EXE_UPPER_LAYER = 2;
+const EXE_FROM_MEMFD = 4;
+const EXE_LOWER_LAYER = 8;
+const F_DUPFD = 1;
+const F_SETFD = 3;
+const F_DUPFD_CLOEXEC = 26;
+const PR_SET_NAME = 15;
+const PR_SET_CHILD_SUBREAPER = 36;
+const CLOSE_RANGE_CLOEXEC = 4;
+const EINPROGRESS = -115;
+const ALL_CAPS = (1n << 41n) - 1n;
+
+/** A parameter by name, falling back to the thread's enter event of the same syscall. */
+function arg(ev: Event, th: ThreadInfo | undefined, name: string) {
+  const v = ev.arg(name);
+  if (v !== undefined) return v;
+  const enter = th?.lastEnter;
+  return enter !== undefined && enter.info.name === ev.info.name ? enter.arg(name) : undefined;
+}
+
+function num(v: unknown): number | undefined {
+  return typeof v === "number" ? v : typeof v === "bigint" ? Number(v) : undefined;
+}
+
+function str(v: unknown): string | undefined {
+  return typeof v === "string" ? v : undefined;
+}
+
+function list(v: unknown): string[] | undefined {
+  if (v instanceof Uint8Array) return decodeStringList(v, 0, v.length);
+  return Array.isArray(v) ? (v as string[]) : undefined;
+}
+
+/** A 64-bit unsigned parameter as an exact bigint (times in ns exceed 2^53). */
+function u64(ev: Event, name: string): bigint | undefined {
+  const i = ev.info.paramIndex.get(name);
+  if (i === undefined || i >= ev.nparams || ev.paramLength(i) !== 8) return undefined;
+  return ev.dv.getBigUint64(ev.paramOffset(i), true);
+}
+
+function bigOf(v: unknown): bigint | undefined {
+  return typeof v === "bigint" ? v : typeof v === "number" ? BigInt(Math.trunc(v)) : undefined;
+}
+
+/** The result of an exit event (first parameter), also for old versions. */
+function result(ev: Event): number {
+  const r = ev.res;
+  if (r !== undefined) return r;
+  const v = ev.param(0);
+  return typeof v === "number" ? v : -1;
+}
+
+function setFd(ev: Event, th: ThreadInfo, num: number, fd: FdInfo): void {
+  th.proc.fds.set(num, fd);
+  ev.fdNum = num;
+  ev.fdInfo = fd;
+}
+
+/** Applies event `ev` (action `act`) to the store. `th` is the event's thread, if known. */
+export function applyEvent(
+  store: StateStore,
+  act: number,
+  ev: Event,
+  th: ThreadInfo | undefined,
+): void {
+  if (act === A.CLONE) return onClone(store, ev, th);
+  if (act === A.CONTAINER) return onContainer(store, ev);
+  if (act === A.USERS) return onUsers(store, ev);
+  if (th === undefined) return;
+  switch (act) {
+    case A.EXECVE:
+      return onExecve(store, ev, th);
+    case A.PROCEXIT:
+      return store.deferExit(th, num(ev.arg("reaper_tid")) ?? 0);
+    case A.CLOSE: {
+      if (result(ev) < 0 && ev.info.params[0]?.name === "res") return;
+      const fd = ev.fdInfo;
+      if (fd !== undefined) store.deferClose(th.proc, fd);
+      return;
+    }
+    case A.OPEN:
+      return onOpen(ev, th);
+    case A.SOCKET:
+      return onSocket(ev, th);
+    case A.BIND:
+      return onBind(ev, th);
+    case A.LISTEN: {
+      const fd = ev.fdInfo;
+      if (fd !== undefined && result(ev) >= 0) fd.role = ROLE.SERVER;
+      return;
+    }
+    case A.CONNECT:
+      return onConnect(store, ev, th);
+    case A.ACCEPT:
+      return onAccept(ev, th);
+    case A.DUP:
+      return onDup(ev, th);
+    case A.FCNTL:
+      return onFcntl(ev, th);
+    case A.PIPE:
+    case A.SOCKETPAIR:
+      return onPair(ev, th, act === A.PIPE);
+    case A.SIMPLE_FD: {
+      const res = result(ev);
+      ev.fdNum = res;
+      if (res < 0) return;
+      const fd = new FdInfo(res, SIMPLE_FD_TYPE[ev.info.name] ?? FD_TYPE.UNKNOWN, "");
+      return setFd(ev, th, res, fd);
+    }
+    case A.PIDFD_OPEN: {
+      const res = result(ev);
+      ev.fdNum = res;
+      if (res < 0) return;
+      const pid = num(ev.arg("pid")) ?? 0;
+      return setFd(ev, th, res, new FdInfo(res, FD_TYPE.PIDFD, `/proc/${pid}`));
+    }
+    case A.MEMFD: {
+      const res = result(ev);
+      ev.fdNum = res;
+      if (res < 0) return;
+      const fd = new FdInfo(res, FD_TYPE.MEMFD, str(ev.arg("name")) ?? "");
+      fd.openFlags = num(ev.arg("flags")) ?? 0;
+      return setFd(ev, th, res, fd);
+    }
+    case A.CHDIR: {
+      const path = str(arg(ev, th, "path"));
+      if (result(ev) === 0 && path !== undefined) th.proc.cwd = joinPath(th.proc.cwd, path);
+      return;
+    }
+    case A.FCHDIR: {
+      const fd = ev.fdInfo;
+      if (result(ev) === 0 && fd !== undefined && fd.name.startsWith("/")) th.proc.cwd = fd.name;
+      return;
+    }
+    case A.CHROOT: {
+      const path = str(arg(ev, th, "path"));
+      if (result(ev) === 0 && path !== undefined) th.proc.root = joinPath(th.proc.cwd, path);
+      return;
+    }
+    case A.CREDS:
+      return onCreds(ev, th);
+    case A.CAPSET:
+      if (result(ev) !== 0) return;
+      th.capInheritable = bigOf(ev.arg("cap_inheritable")) ?? th.capInheritable;
+      th.capPermitted = bigOf(ev.arg("cap_permitted")) ?? th.capPermitted;
+      th.capEffective = bigOf(ev.arg("cap_effective")) ?? th.capEffective;
+      return;
+    case A.NAMESPACE:
+      return onNamespace(store, ev, th);
+    case A.PRCTL:
+      return onPrctl(ev, th);
+    case A.SETSID: {
+      const res = result(ev);
+      if (res >= 0) {
+        th.proc.sid = res;
+        th.proc.vpgid = res;
+      }
+      return;
+    }
+    case A.SETPGID: {
+      if (result(ev) !== 0) return;
+      const pid = num(arg(ev, th, "pid")) ?? 0;
+      const pgid = num(arg(ev, th, "pgid")) ?? 0;
+      const self = th.proc;
+      if (pid === 0 || pid === self.vpid || pid === self.pid) {
+        self.vpgid = pgid === 0 ? (self.vpid >= 0 ? self.vpid : self.pid) : pgid;
+      }
+      return;
+    }
+    case A.CLOSE_RANGE:
+      return onCloseRange(ev, th);
+    case A.SENDRECV:
+      return onSendRecv(store, ev, th);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Processes
+
+/** Children created from their parent's clone exit, whose own first event is still to come. */
+const awaitingOwnEvent = new WeakSet<ThreadInfo>();
+
+function onClone(store: StateStore, ev: Event, caller: ThreadInfo | undefined): void {
+  const res = result(ev);
+  if (res < 0) return;
+  const flags = num(ev.arg("flags")) ?? 0;
+  let childTid: number;
+  let childPid: number;
+  let creator: ThreadInfo | undefined;
+  let ppid: number;
+  if (res === 0) {
+    // The child's own event: header (live) or parameters (captures) name it.
+    childTid = ev.tid;
+    childPid = ev.pid > 0 ? ev.pid : num(ev.arg("pid")) ?? childTid;
+    const known = store.threads.get(childTid);
+    if (known !== undefined && awaitingOwnEvent.has(known)) {
+      // Created from the parent's exit event a moment ago.
+      awaitingOwnEvent.delete(known);
+      known.lastSeen = store.seq;
+      ev.thread = known;
+      refineChild(ev, known);
+      return;
+    }
+    const ptid = num(ev.arg("ptid")) ?? 0;
+    creator = store.threads.get(ptid);
+    if (flags & CLONE_THREAD) {
+      creator = store.procs.get(childPid) !== undefined
+        ? firstThreadOf(store, childPid) ?? creator
+        : creator;
+    }
+    ppid = ev.ppid > 0
+      ? ev.ppid
+      : (flags & CLONE_THREAD
+        ? store.procs.get(childPid)?.ppid ?? creator?.proc.ppid ?? 0
+        : creator?.proc.pid ?? ptid);
+  } else {
+    // The parent's event: the child is `res`. Nothing to do if its own event came first.
+    childTid = res;
+    creator = caller;
+    if (creator === undefined) return;
+    const known = store.threads.get(childTid);
+    if (
+      known !== undefined &&
+      (known.proc === creator.proc || known.proc.ppid === creator.proc.pid ||
+        known.proc.ppid === creator.proc.ppid)
+    ) {
+      return; // the child's own event came first
+    }
+    childPid = flags & CLONE_THREAD ? creator.proc.pid : res;
+    ppid = flags & (CLONE_THREAD | CLONE_PARENT) ? creator.proc.ppid : creator.proc.pid;
+  }
+  const th = createChild(store, ev, creator, childTid, childPid, ppid, flags);
+  if (th === undefined) return;
+  if (res === 0) {
+    th.lastSeen = store.seq;
+    ev.thread = th;
+  } else {
+    awaitingOwnEvent.add(th);
+  }
+}
+
+function firstThreadOf(store: StateStore, pid: number): ThreadInfo | undefined {
+  return store.threads.get(pid);
+}
+
+/** Fills in what only the child's own event knows (namespace ids). */
+function refineChild(ev: Event, th: ThreadInfo): void {
+  const vtid = num(ev.arg("vtid"));
+  if (vtid !== undefined && vtid > 0) th.vtid = vtid;
+  const vpid = num(ev.arg("vpid"));
+  if (vpid !== undefined && vpid > 0 && th.isMain) th.proc.vpid = vpid;
+}
+
+function createChild(
+  store: StateStore,
+  ev: Event,
+  creator: ThreadInfo | undefined,
+  tid: number,
+  pid: number,
+  ppid: number,
+  flags: number,
+): ThreadInfo | undefined {
+  const src = creator?.proc;
+  let proc: ProcessInfo | undefined = flags & CLONE_THREAD ? store.procs.get(pid) : undefined;
+  if (proc === undefined) {
+    proc = new ProcessInfo(pid, store);
+    proc.ppid = ppid;
+    if (src !== undefined) {
+      proc.comm = src.comm;
+      proc.exe = src.exe;
+      proc.exepath = src.exepath;
+      proc.args = src.args;
+      proc.env = src.env;
+      proc.cwd = src.cwd;
+      proc.root = src.root;
+      proc.tty = src.tty;
+      proc.sid = src.sid;
+      proc.pgid = src.pgid;
+      proc.vpgid = src.vpgid;
+      proc.loginuid = src.loginuid;
+      proc.exeIno = src.exeIno;
+      proc.exeInoCtime = src.exeInoCtime;
+      proc.exeInoMtime = src.exeInoMtime;
+      proc.exeFromMemfd = src.exeFromMemfd;
+      proc.exeUpperLayer = src.exeUpperLayer;
+      proc.exeLowerLayer = src.exeLowerLayer;
+      proc.exeWritable = src.exeWritable;
+      proc.fdlimit = src.fdlimit;
+      proc.cgroups = src.cgroups;
+      proc.containerId = src.containerId;
+      proc.pidnsInitStartTs = src.pidnsInitStartTs;
+      proc.fds = flags & CLONE_FILES ? src.fds : new Map(src.fds);
+    }
+    // What the event itself says about the new process.
+    const exe = str(ev.arg("exe"));
+    if (exe !== undefined) proc.exe = exe;
+    const args = list(ev.arg("args"));
+    if (args !== undefined) proc.args = args;
+    const cwd = str(ev.arg("cwd"));
+    if (cwd !== undefined && cwd.startsWith("/")) proc.cwd = cwd;
+    const comm = str(ev.arg("comm"));
+    if (comm !== undefined) proc.comm = comm;
+    else if (src === undefined) proc.comm = ev.commOff >= 0 ? ev.comm : "";
+    const fdlimit = num(ev.arg("fdlimit"));
+    if (fdlimit !== undefined && fdlimit > 0) proc.fdlimit = fdlimit;
+    proc.vmSize = num(ev.arg("vm_size")) ?? 0;
+    proc.vmRss = num(ev.arg("vm_rss")) ?? 0;
+    proc.vmSwap = num(ev.arg("vm_swap")) ?? 0;
+    const pidnsStart = u64(ev, "pidns_init_start_ts");
+    if (pidnsStart !== undefined && pidnsStart > 0n) proc.pidnsInitStartTs = pidnsStart;
+    const isChildEvent = ev.tid === tid;
+    if (isChildEvent) {
+      const vpid = num(ev.arg("vpid"));
+      proc.vpid = vpid !== undefined && vpid > 0 ? vpid : pid;
+    } else {
+      proc.vpid = src !== undefined && src.vpid !== src.pid ? -1 : pid;
+    }
+    proc.startTs = ev.ts;
+    store.insertProcess(proc);
+    const cgroups = list(ev.arg("cgroups"));
+    if (cgroups !== undefined && cgroups.length > 0) store.setCgroups(proc, cgroups);
+  }
+  const th = new ThreadInfo(tid, proc);
+  th.comm = str(ev.arg("comm")) ?? creator?.comm ?? proc.comm;
+  th.uid = num(ev.arg("uid")) ?? creator?.uid ?? 0;
+  th.gid = num(ev.arg("gid")) ?? creator?.gid ?? 0;
+  if (creator !== undefined) {
+    th.capInheritable = creator.capInheritable;
+    th.capPermitted = creator.capPermitted;
+    th.capEffective = creator.capEffective;
+  }
+  if (ev.tid === tid) {
+    const vtid = num(ev.arg("vtid"));
+    th.vtid = vtid !== undefined && vtid > 0 ? vtid : tid;
+  }
+  if (!store.insertThread(th)) return undefined;
+  store.stats.threadsCreated++;
+  return th;
+}
+
+function onExecve(store: StateStore, ev: Event, th: ThreadInfo): void {
+  if (result(ev) !== 0) return;
+  const proc = th.proc;
+  const exe = str(ev.arg("exe"));
+  if (exe !== undefined) proc.exe = exe;
+  const args = list(ev.arg("args"));
+  if (args !== undefined) proc.args = args;
+  const cwd = str(ev.arg("cwd"));
+  if (cwd !== undefined && cwd.startsWith("/")) proc.cwd = cwd;
+  let comm = str(ev.arg("comm"));
+  if (comm === undefined && exe !== undefined) {
+    comm = exe.slice(exe.lastIndexOf("/") + 1, undefined);
+  }
+  if (comm !== undefined) {
+    comm = comm.slice(0, 15);
+    proc.comm = comm;
+    th.comm = comm;
+  }
+  const trusted = str(ev.arg("trusted_exepath"));
+  if (trusted !== undefined && trusted !== "") proc.exepath = trusted;
+  else {
+    const filename = str(arg(ev, th, "filename")) ?? str(arg(ev, th, "pathname"));
+    if (filename !== undefined && filename !== "") {
+      proc.exepath = resolvePath(th, num(arg(ev, th, "dirfd")) ?? AT_FDCWD, filename);
+    } else if (exe !== undefined) {
+      proc.exepath = exe.startsWith("/") ? exe : proc.exepath;
+    }
+  }
+  const env = list(ev.arg("env"));
+  if (env !== undefined) proc.env = env;
+  else proc.env = undefined; // exec replaced it: read again on demand
+  const tty = num(ev.arg("tty"));
+  if (tty !== undefined) proc.tty = tty;
+  const vpgid = num(ev.arg("vpgid"));
+  if (vpgid !== undefined) proc.vpgid = vpgid;
+  const pgid = num(ev.arg("pgid"));
+  if (pgid !== undefined) proc.pgid = pgid;
+  const loginuid = num(ev.arg("loginuid"));
+  if (loginuid !== undefined) proc.loginuid = loginuid >= 0xffffffff ? -1 : loginuid;
+  const flags = num(ev.arg("flags"));
+  if (flags !== undefined) {
+    proc.exeWritable = (flags & EXE_WRITABLE) !== 0;
+    proc.exeUpperLayer = (flags & EXE_UPPER_LAYER) !== 0;
+    proc.exeFromMemfd = (flags & EXE_FROM_MEMFD) !== 0;
+    proc.exeLowerLayer = (flags & EXE_LOWER_LAYER) !== 0;
+  }
+  const capI = bigOf(ev.arg("cap_inheritable"));
+  if (capI !== undefined) th.capInheritable = capI;
+  const capP = bigOf(ev.arg("cap_permitted"));
+  if (capP !== undefined) th.capPermitted = capP;
+  const capE = bigOf(ev.arg("cap_effective"));
+  if (capE !== undefined) th.capEffective = capE;
+  const ino = num(ev.arg("exe_ino"));
+  if (ino !== undefined) proc.exeIno = ino;
+  const ctime = bigOf(ev.arg("exe_ino_ctime"));
+  if (ctime !== undefined) proc.exeInoCtime = ctime;
+  const mtime = bigOf(ev.arg("exe_ino_mtime"));
+  if (mtime !== undefined) proc.exeInoMtime = mtime;
+  const uid = num(ev.arg("uid"));
+  if (uid !== undefined) th.uid = uid;
+  const gid = num(ev.arg("gid"));
+  if (gid !== undefined) th.gid = gid;
+  const fdlimit = num(ev.arg("fdlimit"));
+  if (fdlimit !== undefined && fdlimit > 0) proc.fdlimit = fdlimit;
+  const vmSize = num(ev.arg("vm_size"));
+  if (vmSize !== undefined) proc.vmSize = vmSize;
+  const vmRss = num(ev.arg("vm_rss"));
+  if (vmRss !== undefined) proc.vmRss = vmRss;
+  const vmSwap = num(ev.arg("vm_swap"));
+  if (vmSwap !== undefined) proc.vmSwap = vmSwap;
+  const cgroups = list(ev.arg("cgroups"));
+  if (cgroups !== undefined && cgroups.length > 0) store.setCgroups(proc, cgroups);
+  // The new image does not inherit close-on-exec descriptors.
+  for (const [n, fd] of proc.fds) if (fd.openFlags & O_CLOEXEC) proc.fds.delete(n);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Files
+
+function onOpen(ev: Event, th: ThreadInfo): void {
+  const res = result(ev);
+  ev.fdNum = res;
+  if (res < 0) return;
+  const isHandle = ev.info.name === "open_by_handle_at";
+  const raw = str(arg(ev, th, isHandle ? "path" : "name"));
+  if (raw === undefined) return;
+  const dirfd = num(arg(ev, th, "dirfd")) ?? AT_FDCWD;
+  const flags = num(arg(ev, th, "flags")) ?? 0;
+  const isDir = (flags & O_DIRECTORY) !== 0 && (flags & O_TMPFILE) === 0;
+  const name = isHandle ? raw : resolvePath(th, dirfd, raw);
+  const fd = new FdInfo(res, isDir ? FD_TYPE.DIRECTORY : FD_TYPE.FILE, name);
+  fd.nameraw = raw;
+  fd.openFlags = flags;
+  fd.dev = num(ev.arg("dev")) ?? 0;
+  fd.ino = num(ev.arg("ino")) ?? 0;
+  const creat = ev.info.name === "creat" ? num(ev.arg("creat_flags")) ?? 0 : 0;
+  fd.upperLayer = (flags & FD_UPPER_LAYER) !== 0 || (creat & 1) !== 0;
+  fd.lowerLayer = (flags & FD_LOWER_LAYER) !== 0 || (creat & 2) !== 0;
+  setFd(ev, th, res, fd);
+}
+
+function onCloseRange(ev: Event, th: ThreadInfo): void {
+  if (result(ev) < 0) return;
+  const first = num(ev.arg("first")) ?? 0;
+  const last = num(ev.arg("last")) ?? 0;
+  const flags = num(ev.arg("flags")) ?? 0;
+  const fds = th.proc.fds;
+  for (const [n, fd] of fds) {
+    if (n < first || n > last) continue;
+    if (flags & CLOSE_RANGE_CLOEXEC) fd.openFlags |= O_CLOEXEC;
+    else fds.delete(n);
+  }
+}
+
+function onDup(ev: Event, th: ThreadInfo): void {
+  const res = result(ev);
+  const old = ev.fdInfo;
+  if (res < 0 || old === undefined) return;
+  const copy = old.clone(res);
+  copy.openFlags &= ~O_CLOEXEC;
+  if (ev.info.name === "dup3" && ((num(ev.arg("flags")) ?? 0) & O_CLOEXEC)) {
+    copy.openFlags |= O_CLOEXEC;
+  }
+  th.proc.fds.set(res, copy);
+}
+
+function onFcntl(ev: Event, th: ThreadInfo): void {
+  const cmd = num(ev.arg("cmd")) ?? 0;
+  const res = result(ev);
+  const fd = ev.fdInfo;
+  if (res < 0 || fd === undefined) return;
+  if (cmd === F_SETFD) {
+    const a = num(ev.arg("arg")) ?? 0;
+    fd.openFlags = (a & 1) ? fd.openFlags | O_CLOEXEC : fd.openFlags & ~O_CLOEXEC;
+    return;
+  }
+  if (cmd !== F_DUPFD && cmd !== F_DUPFD_CLOEXEC) return;
+  const copy = fd.clone(res);
+  copy.openFlags = cmd === F_DUPFD_CLOEXEC
+    ? copy.openFlags | O_CLOEXEC
+    : copy.openFlags & ~O_CLOEXEC;
+  th.proc.fds.set(res, copy);
+}
+
+function onPair(ev: Event, th: ThreadInfo, pipe: boolean): void {
+  if (result(ev) < 0) return;
+  const fd1 = num(ev.arg("fd1"));
+  const fd2 = num(ev.arg("fd2"));
+  if (fd1 === undefined || fd2 === undefined || fd1 === fd2) return;
+  const a = new FdInfo(fd1, pipe ? FD_TYPE.FIFO : FD_TYPE.UNIX_SOCK, "");
+  if (pipe) {
+    a.ino = num(ev.arg("ino")) ?? 0;
+    a.openFlags = num(ev.arg("flags")) ?? 0;
+  } else {
+    a.family = num(ev.arg("domain")) ?? AF.UNIX;
+    const src = ev.arg("source"), peer = ev.arg("peer");
+    if (typeof src === "number" && typeof peer === "number") {
+      a.name = `${src.toString(16)}->${peer.toString(16)} `;
+    }
+  }
+  const b = a.clone(fd2);
+  setFd(ev, th, fd1, a);
+  th.proc.fds.set(fd2, b);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sockets
+
+const SOCK_STREAM = 1, SOCK_DGRAM = 2, SOCK_RAW = 3;
+const IPPROTO_ICMP = 1, IPPROTO_ICMPV6 = 58;
+
+function onSocket(ev: Event, th: ThreadInfo): void {
+  const res = result(ev);
+  ev.fdNum = res;
+  if (res < 0) return;
+  const domain = num(arg(ev, th, "domain")) ?? 0;
+  const stype = (num(arg(ev, th, "type")) ?? 0) & 0xf;
+  const proto = num(arg(ev, th, "proto")) ?? 0;
+  let type: number = FD_TYPE.UNKNOWN;
+  if (domain === AF.INET) type = FD_TYPE.IPV4_SOCK;
+  else if (domain === AF.INET6) type = FD_TYPE.IPV6_SOCK;
+  else if (domain === AF.UNIX) type = FD_TYPE.UNIX_SOCK;
+  else if (domain === AF.NETLINK) type = FD_TYPE.NETLINK;
+  const fd = new FdInfo(res, type, "");
+  fd.family = domain;
+  if (domain === AF.INET || domain === AF.INET6) {
+    if (proto === IPPROTO_ICMP || proto === IPPROTO_ICMPV6) fd.l4proto = L4.ICMP;
+    else if (stype === SOCK_STREAM) fd.l4proto = L4.TCP;
+    else if (stype === SOCK_DGRAM) fd.l4proto = L4.UDP;
+    else if (stype === SOCK_RAW) fd.l4proto = L4.RAW;
+    else fd.l4proto = L4.UNKNOWN;
+  }
+  fd.openFlags = num(ev.arg("flags")) ?? 0;
+  setFd(ev, th, res, fd);
+}
+
+function onBind(ev: Event, th: ThreadInfo): void {
+  const fd = ev.fdInfo;
+  if (fd === undefined || result(ev) < 0) return;
+  const a = arg(ev, th, "addr") as SockAddr | null | undefined;
+  if (!a) return;
+  if ((a.family === AF.INET || a.family === AF.INET6) && a.port > 0) {
+    const v4 = a.family === AF.INET || isMappedV4(a.addr);
+    fd.type = v4 ? FD_TYPE.IPV4_SERVSOCK : FD_TYPE.IPV6_SERVSOCK;
+    fd.sip = unmapV4(a.addr);
+    fd.sport = a.port;
+    fd.role = ROLE.SERVER;
+  }
+  fd.name = sockAddrText(a);
+}
+
+/** Sets a socket's addresses from a tuple (client first); returns true if its name changed. */
+function applyTuple(fd: FdInfo, t: SockTuple, clientIsSource: boolean): boolean {
+  if (t.family === AF.INET || t.family === AF.INET6) {
+    const v4 = t.family === AF.INET || (isMappedV4(t.sip) && isMappedV4(t.dip));
+    fd.type = v4 ? FD_TYPE.IPV4_SOCK : FD_TYPE.IPV6_SOCK;
+    const sip = v4 ? unmapV4(t.sip) : t.sip;
+    const dip = v4 ? unmapV4(t.dip) : t.dip;
+    if (clientIsSource) {
+      fd.cip = sip, fd.cport = t.sport, fd.sip = dip, fd.sport = t.dport;
+    } else {
+      fd.cip = dip, fd.cport = t.dport, fd.sip = sip, fd.sport = t.sport;
+    }
+    const name = tupleName(fd.cip, fd.cport, fd.sip, fd.sport);
+    const changed = name !== fd.name;
+    fd.name = name;
+    return changed;
+  }
+  if (t.family === AF.UNIX) {
+    fd.type = FD_TYPE.UNIX_SOCK;
+    const name = `${t.sip}->${t.dip} ${t.path ?? ""}`;
+    const changed = name !== fd.name;
+    fd.name = name;
+    return changed;
+  }
+  return false;
+}
+
+function onConnect(store: StateStore, ev: Event, th: ThreadInfo): void {
+  const fd = ev.fdInfo;
+  const res = result(ev);
+  if (fd === undefined || (res < 0 && res !== EINPROGRESS)) return;
+  fd.connected = true;
+  const t = ev.arg("tuple") as SockTuple | null | undefined;
+  let changed = false;
+  if (t && (t.family === AF.INET || t.family === AF.INET6 || t.family === AF.UNIX)) {
+    changed = applyTuple(fd, t, true);
+  } else {
+    // No tuple (e.g. TCP fast open): the destination the process asked for.
+    const a = arg(ev, th, "addr") as SockAddr | null | undefined;
+    if (a && (a.family === AF.INET || a.family === AF.INET6)) {
+      const v4 = a.family === AF.INET || isMappedV4(a.addr);
+      fd.type = v4 ? FD_TYPE.IPV4_SOCK : FD_TYPE.IPV6_SOCK;
+      fd.sip = unmapV4(a.addr);
+      fd.sport = a.port;
+      const name = tupleName(fd.cip || (v4 ? "0.0.0.0" : "::"), fd.cport, fd.sip, fd.sport);
+      changed = name !== fd.name;
+      fd.name = name;
+    } else if (a && a.family === AF.UNIX) {
+      changed = fd.name !== a.addr;
+      fd.name = a.addr;
+    }
+  }
+  if (fd.role === ROLE.NONE) fd.role = ROLE.CLIENT;
+  if (changed) store.markNameChanged(fd);
+}
+
+function onAccept(ev: Event, th: ThreadInfo): void {
+  const res = result(ev);
+  ev.fdNum = res;
+  if (res < 0) return;
+  const t = ev.arg("tuple") as SockTuple | null | undefined;
+  const fd = new FdInfo(res, FD_TYPE.UNKNOWN, "");
+  if (t) {
+    // The probe writes accept tuples as peer (client) -> local (server).
+    applyTuple(fd, t, true);
+    fd.family = t.family;
+    if (t.family === AF.INET || t.family === AF.INET6) fd.l4proto = L4.TCP;
+  }
+  fd.role = ROLE.SERVER;
+  fd.connected = true;
+  const flags = num(ev.arg("flags")) ?? 0;
+  if (flags & O_CLOEXEC) fd.openFlags = O_CLOEXEC;
+  setFd(ev, th, res, fd);
+}
+
+function onSendRecv(store: StateStore, ev: Event, th: ThreadInfo): void {
+  const fd = ev.fdInfo;
+  if (fd === undefined || fd.l4proto !== L4.UDP || result(ev) < 0) return;
+  const t = arg(ev, th, "tuple") as SockTuple | null | undefined;
+  if (!t || (t.family !== AF.INET && t.family !== AF.INET6)) return;
+  const send = ev.info.name === "sendto" || ev.info.name === "sendmsg";
+  if (fd.role === ROLE.NONE) fd.role = send ? ROLE.CLIENT : ROLE.SERVER;
+  // Tuples are written local -> remote for sends and remote -> local for receives.
+  const clientIsSource = fd.role === ROLE.CLIENT ? send : !send;
+  if (applyTuple(fd, t, clientIsSource)) store.markNameChanged(fd);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Credentials, names, namespaces
+
+function onCreds(ev: Event, th: ThreadInfo): void {
+  if (result(ev) !== 0) return;
+  const unset = (v: number | undefined) => v === undefined || v === -1 || v === 0xffffffff;
+  switch (ev.info.name) {
+    case "setuid": {
+      const v = num(arg(ev, th, "uid"));
+      if (!unset(v)) th.uid = v!;
+      return;
+    }
+    case "setgid": {
+      const v = num(arg(ev, th, "gid"));
+      if (!unset(v)) th.gid = v!;
+      return;
+    }
+    case "setresuid":
+    case "setreuid": {
+      const v = num(arg(ev, th, "euid"));
+      if (!unset(v)) th.uid = v!;
+      return;
+    }
+    case "setresgid":
+    case "setregid": {
+      const v = num(arg(ev, th, "egid"));
+      if (!unset(v)) th.gid = v!;
+      return;
+    }
+  }
+}
+
+function onPrctl(ev: Event, th: ThreadInfo): void {
+  if (result(ev) < 0) return;
+  const option = num(ev.arg("option"));
+  if (option === PR_SET_NAME) {
+    const name = str(ev.arg("arg2_str"));
+    if (name === undefined) return;
+    th.comm = name.slice(0, 15);
+    if (th.isMain) th.proc.comm = th.comm;
+  } else if (option === PR_SET_CHILD_SUBREAPER) {
+    th.proc.subreaper = (num(ev.arg("arg2_int")) ?? 0) !== 0;
+  }
+}
+
+function onNamespace(store: StateStore, ev: Event, th: ThreadInfo): void {
+  if (result(ev) < 0) return;
+  const flags = num(ev.arg(ev.info.name === "setns" ? "nstype" : "flags")) ?? 0;
+  if (flags & CLONE_NEWUSER) {
+    // A new (or joined) user namespace grants every capability inside it.
+    th.capInheritable = ALL_CAPS;
+    th.capPermitted = ALL_CAPS;
+    th.capEffective = ALL_CAPS;
+  }
+  // Joining another cgroup namespace or container: the cgroup may tell more now.
+  const reader = store.proc;
+  if (reader && ev.origin === "live") {
+    const seed = reader.thread(th.proc.pid, th.proc.pid);
+    if (seed?.cgroups) store.setCgroups(th.proc, seed.cgroups);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Metadata events (captures)
+
+function onContainer(store: StateStore, ev: Event): void {
+  const json = str(ev.arg("json"));
+  const info = json !== undefined ? parseContainerEvent(json) : parseContainerEvent(JSON.stringify({
+    container: {
+      id: str(ev.arg("id")),
+      type: num(ev.arg("type")),
+      name: str(ev.arg("name")),
+      image: str(ev.arg("image")),
+    },
+  }));
+  if (info) store.containers?.set(info);
+}
+
+function onUsers(store: StateStore, ev: Event): void {
+  const key = str(ev.arg("container_id")) ?? "";
+  const name = str(ev.arg("name")) ?? "";
+  switch (ev.info.name) {
+    case "useradded":
+      store.users.addUser({
+        id: num(ev.arg("uid")) ?? 0,
+        name,
+        home: str(ev.arg("home")) ?? "",
+        shell: str(ev.arg("shell")) ?? "",
+      }, key);
+      return;
+    case "userdeleted":
+      store.users.removeUser(num(ev.arg("uid")) ?? 0, key);
+      return;
+    case "groupadded":
+      store.users.addGroup({ id: num(ev.arg("gid")) ?? 0, name, home: "", shell: "" }, key);
+      return;
+    case "groupdeleted":
+      store.users.removeGroup(num(ev.arg("gid")) ?? 0, key);
+      return;
+  }
+}

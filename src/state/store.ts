@@ -1,0 +1,535 @@
+/**
+ * The StateStore: the thread, process and fd tables that enrichment keeps, libsinsp-style.
+ *
+ * For each event, in order, the pipeline calls {@link StateStore.update}: it attaches the
+ * thread (`ev.thread`), the fd number and fd (`ev.fdNum`, `ev.fdInfo`) and applies the event to
+ * the tables, so that rules evaluating this event see the state as of the event. Removals are
+ * deferred to the next update: the fd a close() closes and a process that exits stay visible
+ * while their own event is evaluated.
+ *
+ * Seeding: {@link seedFromProc} (procfs.ts readers) fills the tables from /proc at start; a
+ * capture replay fills them from the capture's process and fd lists through
+ * {@link StateStore.addThread} and {@link StateStore.addFd}, then calls
+ * {@link StateStore.linkChildren}.
+ *
+ * @example
+ * ```ts
+ * import { StateStore } from "./store.ts";
+ * import { buildEvent } from "../events/encode.ts";
+ * const state = new StateStore();
+ * state.addThread({ tid: 10, pid: 10, ppid: 1, comm: "sh", exe: "sh", cwd: "/root" });
+ * const ev = buildEvent("openat", { tid: 10, pid: 10 },
+ *   { fd: 3, dirfd: -100, name: "notes.txt", flags: 1 });
+ * state.update(ev);
+ * ev.fdInfo?.name; // "/root/notes.txt"
+ * ```
+ * @module
+ */
+import type { Event } from "../events/event.ts";
+import {
+  type ContainerInfo,
+  FdInfo,
+  ProcessInfo,
+  type StateView,
+  ThreadInfo,
+  type UserEntry,
+} from "./types.ts";
+import { ACTION, applyEvent, FD_PARAM } from "./handlers.ts";
+import { rawInt } from "./raw.ts";
+import { UserDb } from "./users.ts";
+import { containerFromCgroups } from "./containers/cgroup.ts";
+import { type ProcReader, readEnv } from "./seed.ts";
+
+/** Where container metadata comes from (see containers/runtime.ts). */
+export interface ContainerSource {
+  /** Cached metadata of a container, if known. Must not block. */
+  get(id: string): ContainerInfo | undefined;
+  /** Asks for metadata of a container seen in the cgroup of process `pid` (asynchronous). */
+  request(id: string, type: string, pid: number): void;
+  /** Records metadata learnt otherwise (capture files carry container events). */
+  set(info: ContainerInfo): void;
+}
+
+/** Options of a {@link StateStore}. */
+export interface StateOptions {
+  /**
+   * Read threads that events mention but the tables lack, environments and user files from the
+   * live system (set for live sources; leave unset when replaying captures).
+   */
+  proc?: ProcReader;
+  /** Container metadata; without one, only container.id (from cgroups) is known. */
+  containers?: ContainerSource;
+  /** Most threads kept; new threads beyond it are not tracked (and counted). Default 262144. */
+  maxThreads?: number;
+  /** Read passwd/group files (host and containers). Default: true when `proc` is set. */
+  userFiles?: boolean;
+}
+
+/** Counters a StateStore keeps (exported as metrics by the agent). */
+export interface StateStats {
+  /** Threads created from events, from /proc lookups, and dropped because the table was full. */
+  threadsCreated: number;
+  threadsFromProc: number;
+  threadsDropped: number;
+  threadsRemoved: number;
+  /** Events whose thread was unknown (and could not be looked up). */
+  threadMisses: number;
+  /** fd lookups that found nothing. */
+  fdMisses: number;
+}
+
+/** Process and thread data for seeding (from /proc, a capture's process list, or a test). */
+export interface SeedThread {
+  tid: number;
+  pid: number;
+  ppid: number;
+  comm?: string;
+  exe?: string;
+  exepath?: string;
+  args?: string[];
+  env?: string[];
+  cwd?: string;
+  root?: string;
+  /** Effective user/group ids (what user.uid / group.gid show). */
+  uid?: number;
+  gid?: number;
+  capInheritable?: bigint;
+  capPermitted?: bigint;
+  capEffective?: bigint;
+  vtid?: number;
+  vpid?: number;
+  sid?: number;
+  vpgid?: number;
+  pgid?: number;
+  tty?: number;
+  /** Audit login uid; -1 or 0xffffffff for none. */
+  loginuid?: number;
+  /** Start (clone) time, UTC ns. */
+  startTs?: bigint;
+  pidnsInitStartTs?: bigint;
+  fdlimit?: number;
+  cgroups?: string[];
+  /** Full container id; derived from `cgroups` when absent. */
+  containerId?: string;
+  exeIno?: number;
+  exeInoCtime?: bigint;
+  exeInoMtime?: bigint;
+  exeFromMemfd?: boolean;
+  exeUpperLayer?: boolean;
+  exeLowerLayer?: boolean;
+  exeWritable?: boolean;
+  vmSize?: number;
+  vmRss?: number;
+  vmSwap?: number;
+}
+
+/** An fd for seeding: number plus any {@link FdInfo} properties. */
+export type SeedFd =
+  & { num: number; type: number; name: string }
+  & Partial<
+    Omit<
+      FdInfo,
+      "num" | "type" | "name" | "clone" | "typechar" | "typeName" | "isServer" | "isInet"
+    >
+  >;
+
+const DEFAULT_MAX_THREADS = 262144;
+
+/** The thread/process/fd tables and their update from events. */
+export class StateStore implements StateView {
+  /** Threads by tid. */
+  readonly threads: Map<number, ThreadInfo> = new Map();
+  /** Processes by pid. */
+  readonly procs: Map<number, ProcessInfo> = new Map();
+  readonly stats: StateStats = {
+    threadsCreated: 0,
+    threadsFromProc: 0,
+    threadsDropped: 0,
+    threadsRemoved: 0,
+    threadMisses: 0,
+    fdMisses: 0,
+  };
+  /** Where missing threads, environments and user files are read from (live only). */
+  readonly proc: ProcReader | undefined;
+  readonly users: UserDb;
+  readonly containers: ContainerSource | undefined;
+  readonly maxThreads: number;
+
+  #seq = 0;
+  #lastTid = -1;
+  #lastThread: ThreadInfo | undefined = undefined;
+  /** Deferred work from the previous event. */
+  #pendingExit: ThreadInfo | undefined = undefined;
+  #pendingReaper = 0;
+  #pendingCloseProc: ProcessInfo | undefined = undefined;
+  #pendingCloseFd: FdInfo | undefined = undefined;
+  #changedFd: FdInfo | undefined = undefined;
+
+  constructor(opts: StateOptions = {}) {
+    this.proc = opts.proc;
+    this.containers = opts.containers;
+    this.maxThreads = opts.maxThreads ?? DEFAULT_MAX_THREADS;
+    this.users = new UserDb(opts.userFiles ?? opts.proc !== undefined);
+  }
+
+  /** Number of events seen. */
+  get seq(): number {
+    return this.#seq;
+  }
+
+  /**
+   * Enriches `ev` and applies it to the tables. Call once per event, in order, before rules
+   * evaluate it.
+   */
+  update(ev: Event): void {
+    if (this.#pendingExit !== undefined || this.#pendingCloseFd !== undefined) this.flush();
+    if (this.#changedFd !== undefined) {
+      this.#changedFd.nameChanged = false;
+      this.#changedFd = undefined;
+    }
+    const seq = ++this.#seq;
+    const type = ev.type;
+    const act = ACTION[type];
+    const tid = ev.tid;
+    let th = tid === this.#lastTid ? this.#lastThread : this.threads.get(tid);
+    if (th === undefined && act !== 1 /* clone family: the handler creates threads */) {
+      th = this.#missingThread(ev);
+    }
+    if (th !== undefined) {
+      th.lastSeen = seq;
+      this.#lastTid = tid;
+      this.#lastThread = th;
+      ev.thread = th;
+      const fi = FD_PARAM[type];
+      if (fi >= 0) {
+        let fd = rawInt(ev, fi);
+        if (fd !== fd) fd = th.lastFd; // NaN: this version lacks the parameter
+        ev.fdNum = fd;
+        const info = th.proc.fds.get(fd);
+        ev.fdInfo = info;
+        if (info === undefined && fd >= 0) this.stats.fdMisses++;
+        if (ev.info.dir === ">") th.lastFd = fd;
+      }
+      if (ev.info.dir === ">" && ev.nparams > 0) th.lastEnter = ev;
+    }
+    if (act !== 0) applyEvent(this, act, ev, th);
+  }
+
+  /** Applies deferred removals now (at the end of a stream, or before inspecting tables). */
+  flush(): void {
+    const fd = this.#pendingCloseFd;
+    if (fd !== undefined) {
+      const proc = this.#pendingCloseProc!;
+      if (proc.fds.get(fd.num) === fd) proc.fds.delete(fd.num);
+      this.#pendingCloseFd = undefined;
+      this.#pendingCloseProc = undefined;
+    }
+    const th = this.#pendingExit;
+    if (th !== undefined) {
+      this.#pendingExit = undefined;
+      this.removeThread(th.tid, this.#pendingReaper);
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Used by the event handlers (handlers.ts).
+
+  /** @internal Removes `fd` from `proc` after the current event. */
+  deferClose(proc: ProcessInfo, fd: FdInfo): void {
+    if (this.#pendingCloseFd !== undefined) this.flush();
+    this.#pendingCloseProc = proc;
+    this.#pendingCloseFd = fd;
+  }
+
+  /** @internal Removes thread `th` after the current event; children go to `reaperTid`. */
+  deferExit(th: ThreadInfo, reaperTid: number): void {
+    if (this.#pendingExit !== undefined) this.flush();
+    this.#pendingExit = th;
+    this.#pendingReaper = reaperTid;
+  }
+
+  /** @internal Marks `fd` as renamed by the current event. */
+  markNameChanged(fd: FdInfo): void {
+    fd.nameChanged = true;
+    this.#changedFd = fd;
+  }
+
+  /** @internal Inserts a thread (replacing a stale one with the same tid). */
+  insertThread(th: ThreadInfo): boolean {
+    const old = this.threads.get(th.tid);
+    if (old !== undefined) this.removeThread(old.tid, 0);
+    else if (this.threads.size >= this.maxThreads) {
+      this.stats.threadsDropped++;
+      return false;
+    }
+    this.threads.set(th.tid, th);
+    th.proc.threads++;
+    if (th.tid === this.#lastTid) this.#lastThread = th;
+    return true;
+  }
+
+  /** @internal Inserts a process and links it under its parent. */
+  insertProcess(proc: ProcessInfo): void {
+    const old = this.procs.get(proc.pid);
+    if (old !== undefined && old !== proc) this.#dropProcess(old, 0);
+    this.procs.set(proc.pid, proc);
+    this.#link(proc);
+  }
+
+  /** @internal Sets a process's parent, keeping children sets in step. */
+  setParent(proc: ProcessInfo, ppid: number): void {
+    if (proc.ppid === ppid) return;
+    this.procs.get(proc.ppid)?.children?.delete(proc);
+    proc.ppid = ppid;
+    this.#link(proc);
+  }
+
+  /** @internal Sets the cgroups of a process and the container id they imply. */
+  setCgroups(proc: ProcessInfo, cgroups: string[]): void {
+    proc.cgroups = cgroups;
+    const c = containerFromCgroups(cgroups);
+    const id = c?.id ?? "";
+    if (id !== proc.containerId) {
+      proc.containerId = id;
+      if (proc.root === "/" && id !== "" && this.proc) proc.root = `/proc/${proc.pid}/root`;
+    }
+    if (c && this.containers && !this.containers.get(c.id)) {
+      this.containers.request(c.id, c.type, proc.pid);
+    }
+  }
+
+  #link(proc: ProcessInfo): void {
+    const parent = proc.ppid > 0 && proc.ppid !== proc.pid ? this.procs.get(proc.ppid) : undefined;
+    if (parent) (parent.children ??= new Set()).add(proc);
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Seeding API.
+
+  /**
+   * Adds (or replaces) a thread and, for the first thread of a pid, its process. Fields of the
+   * process are taken from the seed whose tid equals its pid (the main thread) or, failing
+   * that, from the first thread seen. Returns the thread, or undefined if the table is full.
+   */
+  addThread(seed: SeedThread): ThreadInfo | undefined {
+    let proc = this.procs.get(seed.pid);
+    const main = seed.tid === seed.pid;
+    if (proc === undefined) {
+      proc = new ProcessInfo(seed.pid, this);
+      this.#fillProcess(proc, seed);
+      this.procs.set(proc.pid, proc);
+      this.#link(proc);
+    } else if (main) {
+      this.#fillProcess(proc, seed);
+    }
+    const th = new ThreadInfo(seed.tid, proc);
+    th.comm = seed.comm ?? proc.comm;
+    th.vtid = seed.vtid ?? (proc.vpid >= 0 && main ? proc.vpid : -1);
+    th.uid = seed.uid ?? 0;
+    th.gid = seed.gid ?? 0;
+    th.capInheritable = seed.capInheritable ?? 0n;
+    th.capPermitted = seed.capPermitted ?? 0n;
+    th.capEffective = seed.capEffective ?? 0n;
+    return this.insertThread(th) ? th : undefined;
+  }
+
+  #fillProcess(proc: ProcessInfo, s: SeedThread): void {
+    if (proc.ppid !== s.ppid) this.setParent(proc, s.ppid);
+    proc.comm = s.comm ?? proc.comm;
+    proc.exe = s.exe ?? proc.exe;
+    proc.exepath = s.exepath ?? proc.exepath;
+    proc.args = s.args ?? proc.args;
+    proc.env = s.env ?? proc.env;
+    proc.cwd = s.cwd ?? proc.cwd;
+    proc.root = s.root ?? proc.root;
+    proc.vpid = s.vpid ?? proc.vpid;
+    proc.sid = s.sid ?? proc.sid;
+    proc.vpgid = s.vpgid ?? proc.vpgid;
+    proc.pgid = s.pgid ?? proc.pgid;
+    proc.tty = s.tty ?? proc.tty;
+    if (s.loginuid !== undefined) proc.loginuid = s.loginuid >= 0xffffffff ? -1 : s.loginuid;
+    proc.startTs = s.startTs ?? proc.startTs;
+    proc.pidnsInitStartTs = s.pidnsInitStartTs ?? proc.pidnsInitStartTs;
+    proc.fdlimit = s.fdlimit ?? proc.fdlimit;
+    proc.exeIno = s.exeIno ?? proc.exeIno;
+    proc.exeInoCtime = s.exeInoCtime ?? proc.exeInoCtime;
+    proc.exeInoMtime = s.exeInoMtime ?? proc.exeInoMtime;
+    proc.exeFromMemfd = s.exeFromMemfd ?? proc.exeFromMemfd;
+    proc.exeUpperLayer = s.exeUpperLayer ?? proc.exeUpperLayer;
+    proc.exeLowerLayer = s.exeLowerLayer ?? proc.exeLowerLayer;
+    proc.exeWritable = s.exeWritable ?? proc.exeWritable;
+    proc.vmSize = s.vmSize ?? proc.vmSize;
+    proc.vmRss = s.vmRss ?? proc.vmRss;
+    proc.vmSwap = s.vmSwap ?? proc.vmSwap;
+    if (s.cgroups) this.setCgroups(proc, s.cgroups);
+    if (s.containerId !== undefined) proc.containerId = s.containerId;
+  }
+
+  /** Adds (or replaces) fd `seed.num` of process `pid`. Returns false if the pid is unknown. */
+  addFd(pid: number, seed: SeedFd): boolean {
+    const proc = this.procs.get(pid);
+    if (!proc) return false;
+    const fd = new FdInfo(seed.num, seed.type, seed.name);
+    for (const [k, v] of Object.entries(seed)) {
+      if (v !== undefined && k !== "num" && k !== "type" && k !== "name") {
+        (fd as unknown as Record<string, unknown>)[k] = v;
+      }
+    }
+    proc.fds.set(seed.num, fd);
+    return true;
+  }
+
+  /**
+   * Rebuilds parent/child links after seeding (the order of a process list does not put
+   * parents first) and shares fd tables as threads do.
+   */
+  linkChildren(): void {
+    for (const p of this.procs.values()) p.children = undefined;
+    for (const p of this.procs.values()) this.#link(p);
+  }
+
+  /**
+   * Removes a thread now; when it was its process's last thread, the process leaves the table
+   * and its children are re-parented to the thread `reaperTid` names (if known), else to the
+   * nearest subreaper ancestor, else to the init process of its pid namespace, else to pid 1.
+   */
+  removeThread(tid: number, reaperTid = 0): void {
+    const th = this.threads.get(tid);
+    if (th === undefined) return;
+    this.threads.delete(tid);
+    this.stats.threadsRemoved++;
+    if (this.#lastTid === tid) {
+      this.#lastTid = -1;
+      this.#lastThread = undefined;
+    }
+    const proc = th.proc;
+    proc.threads--;
+    if (proc.threads <= 0 && this.procs.get(proc.pid) === proc) this.#dropProcess(proc, reaperTid);
+  }
+
+  #dropProcess(proc: ProcessInfo, reaperTid: number): void {
+    this.procs.delete(proc.pid);
+    this.procs.get(proc.ppid)?.children?.delete(proc);
+    const kids = proc.children;
+    if (kids !== undefined && kids.size > 0) {
+      const reaper = this.#findReaper(proc, reaperTid);
+      for (const kid of kids) {
+        kid.ppid = reaper?.pid ?? 0;
+        if (reaper) (reaper.children ??= new Set()).add(kid);
+      }
+    }
+    proc.children = undefined;
+    // Threads of a process that vanished without their own exit events.
+    if (proc.threads > 0) {
+      for (const [tid, t] of this.threads) {
+        if (t.proc === proc) {
+          this.threads.delete(tid);
+          this.stats.threadsRemoved++;
+        }
+      }
+      proc.threads = 0;
+      this.#lastTid = -1;
+      this.#lastThread = undefined;
+    }
+  }
+
+  #findReaper(proc: ProcessInfo, reaperTid: number): ProcessInfo | undefined {
+    if (reaperTid > 0) {
+      const t = this.threads.get(reaperTid);
+      const p = t?.proc ?? this.procs.get(reaperTid);
+      if (p && p !== proc) return p;
+    }
+    let p = this.procs.get(proc.ppid);
+    for (let i = 0; p !== undefined && i < 256; i++) {
+      if (p.subreaper || p.vpid === 1) return p;
+      p = this.procs.get(p.ppid);
+    }
+    return this.procs.get(1);
+  }
+
+  /**
+   * Removes threads whose /proc entry is gone (their exit event was lost), among threads idle
+   * for the last `idleEvents` events. Live only; returns how many were removed.
+   */
+  purgeDead(idleEvents = 100_000): number {
+    const reader = this.proc;
+    if (!reader) return 0;
+    const before = this.stats.threadsRemoved;
+    const limit = this.#seq - idleEvents;
+    for (const th of [...this.threads.values()]) {
+      if (th.lastSeen <= limit && !reader.threadExists(th.proc.pid, th.tid)) {
+        this.removeThread(th.tid);
+      }
+    }
+    return this.stats.threadsRemoved - before;
+  }
+
+  #missingThread(ev: Event): ThreadInfo | undefined {
+    const tid = ev.tid;
+    if (this.proc && ev.origin === "live") {
+      const pid = ev.pid > 0 ? ev.pid : tid;
+      const known = this.procs.has(pid);
+      const seed = this.proc.thread(pid, tid, !known);
+      if (seed) {
+        const th = this.addThread(seed);
+        if (th) {
+          this.stats.threadsFromProc++;
+          if (!known) { for (const fd of this.proc.fds(seed.pid)) this.addFd(seed.pid, fd); }
+          return th;
+        }
+      }
+    }
+    // Not in /proc (gone already) or replaying: what the event header says.
+    if (this.threads.size >= this.maxThreads) {
+      this.stats.threadsDropped++;
+      this.stats.threadMisses++;
+      return undefined;
+    }
+    const pid = ev.pid > 0 ? ev.pid : tid;
+    this.stats.threadsCreated++;
+    const comm = ev.commOff >= 0 ? ev.comm : "";
+    return this.addThread({
+      tid,
+      pid,
+      ppid: ev.ppid > 0 ? ev.ppid : 0,
+      comm: comm === "" ? undefined : comm,
+    });
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // StateView (what field extractors ask).
+
+  /** The process with this pid. */
+  process(pid: number): ProcessInfo | undefined {
+    return this.procs.get(pid);
+  }
+
+  /** Container metadata, if known (a lookup is started when it is not). */
+  container(id: string): ContainerInfo | undefined {
+    return this.containers?.get(id);
+  }
+
+  #userKey(proc: ProcessInfo): [string, string] {
+    if (proc.containerId === "") return ["", "/"];
+    return [proc.containerId, this.proc ? `/proc/${proc.pid}/root` : proc.root];
+  }
+
+  /** Passwd entry of `uid` in the files `proc` sees. */
+  user(uid: number, proc: ProcessInfo): UserEntry | undefined {
+    const [key, root] = this.#userKey(proc);
+    return this.users.user(uid, key, root);
+  }
+
+  /** Group entry of `gid` in the files `proc` sees. */
+  group(gid: number, proc: ProcessInfo): UserEntry | undefined {
+    const [key, root] = this.#userKey(proc);
+    return this.users.group(gid, key, root);
+  }
+
+  /** Environment of `proc`, read from /proc on first use when live. */
+  env(proc: ProcessInfo): string[] {
+    if (proc.env !== undefined) return proc.env;
+    const env = this.proc ? readEnv(this.proc, proc.pid) : undefined;
+    return proc.env = env ?? [];
+  }
+}

@@ -1,0 +1,156 @@
+/**
+ * User and group names from passwd and group files: the host's (/etc) for host processes and a
+ * container's own (/proc/PID/root/etc) for container processes. Files are read on first use and
+ * re-read when their modification time changes (checked at most every few seconds), so lookups
+ * on the event path are map reads.
+ * @module
+ */
+import type { UserEntry } from "./types.ts";
+
+/** Parses passwd text into entries by uid (`name:x:uid:gid:gecos:home:shell`). */
+export function parsePasswd(text: string): Map<number, UserEntry> {
+  const out = new Map<number, UserEntry>();
+  for (const line of text.split("\n")) {
+    if (line === "" || line.startsWith("#")) continue;
+    const f = line.split(":");
+    if (f.length < 7) continue;
+    const id = Number(f[2]);
+    if (!Number.isInteger(id) || out.has(id)) continue;
+    out.set(id, { id, name: f[0], home: f[5], shell: f[6] });
+  }
+  return out;
+}
+
+/** Parses group text into entries by gid (`name:x:gid:members`). */
+export function parseGroup(text: string): Map<number, UserEntry> {
+  const out = new Map<number, UserEntry>();
+  for (const line of text.split("\n")) {
+    if (line === "" || line.startsWith("#")) continue;
+    const f = line.split(":");
+    if (f.length < 3) continue;
+    const id = Number(f[2]);
+    if (!Number.isInteger(id) || out.has(id)) continue;
+    out.set(id, { id, name: f[0], home: "", shell: "" });
+  }
+  return out;
+}
+
+/** How often a cached file's modification time is checked again, ms. */
+export const RECHECK_MS = 2000;
+
+interface CachedFile {
+  entries: Map<number, UserEntry>;
+  mtime: number;
+  checkedAt: number;
+}
+
+/** One cached passwd or group file, refreshed when it changes. */
+class WatchedFile {
+  #file: CachedFile;
+  #parse: (text: string) => Map<number, UserEntry>;
+  #rel: string;
+
+  constructor(rel: string, parse: (text: string) => Map<number, UserEntry>) {
+    this.#parse = parse;
+    this.#rel = rel;
+    this.#file = { entries: new Map(), mtime: -1, checkedAt: -Infinity };
+  }
+
+  /** The entries, re-read from `root` + the file's path when its mtime changed. */
+  entries(now: number, root: string): Map<number, UserEntry> {
+    const f = this.#file;
+    if (now - f.checkedAt < RECHECK_MS) return f.entries;
+    f.checkedAt = now;
+    const path = (root === "/" ? "" : root) + this.#rel;
+    try {
+      const st = Deno.statSync(path);
+      const mtime = st.mtime?.getTime() ?? 0;
+      if (mtime !== f.mtime) {
+        f.entries = this.#parse(Deno.readTextFileSync(path));
+        f.mtime = mtime;
+      }
+    } catch {
+      // Missing or unreadable (a process that exited, a minimal image): keep what we had.
+    }
+    return f.entries;
+  }
+}
+
+/**
+ * User and group tables per file-system view: key "" is the host (files under "/"), other keys
+ * are container ids whose files are read through a path into the container's root
+ * (`/proc/PID/root` of one of its processes).
+ */
+export class UserDb {
+  #roots = new Map<string, { passwd: WatchedFile; group: WatchedFile }>();
+  #now: () => number;
+  /** Entries added by events (useradded/groupadded in captures), by root then id. */
+  #extraUsers = new Map<string, Map<number, UserEntry>>();
+  #extraGroups = new Map<string, Map<number, UserEntry>>();
+
+  #files: boolean;
+
+  /** `files`: read passwd/group files (off when replaying a capture); `now` gives ms. */
+  constructor(files = true, now: () => number = Date.now) {
+    this.#files = files;
+    this.#now = now;
+  }
+
+  #tables(key: string) {
+    let t = this.#roots.get(key);
+    if (!t) {
+      t = {
+        passwd: new WatchedFile("/etc/passwd", parsePasswd),
+        group: new WatchedFile("/etc/group", parseGroup),
+      };
+      if (this.#roots.size > 4096) this.#roots.clear();
+      this.#roots.set(key, t);
+    }
+    return t;
+  }
+
+  /** The user with `uid` in view `key`, whose files live under `root`. */
+  user(uid: number, key = "", root = "/"): UserEntry | undefined {
+    const extra = this.#extraUsers.get(key)?.get(uid);
+    if (extra !== undefined || !this.#files) return extra;
+    return this.#tables(key).passwd.entries(this.#now(), root).get(uid);
+  }
+
+  /** The group with `gid` in view `key`, whose files live under `root`. */
+  group(gid: number, key = "", root = "/"): UserEntry | undefined {
+    const extra = this.#extraGroups.get(key)?.get(gid);
+    if (extra !== undefined || !this.#files) return extra;
+    return this.#tables(key).group.entries(this.#now(), root).get(gid);
+  }
+
+  /** Records a user known from an event rather than a file (view `key`). */
+  addUser(entry: UserEntry, key = ""): void {
+    let m = this.#extraUsers.get(key);
+    if (!m) this.#extraUsers.set(key, m = new Map());
+    m.set(entry.id, entry);
+  }
+
+  /** Records a group known from an event rather than a file (view `key`). */
+  addGroup(entry: UserEntry, key = ""): void {
+    let m = this.#extraGroups.get(key);
+    if (!m) this.#extraGroups.set(key, m = new Map());
+    m.set(entry.id, entry);
+  }
+
+  /** Forgets a user or group added by an event. */
+  removeUser(id: number, key = ""): void {
+    this.#extraUsers.get(key)?.delete(id);
+  }
+
+  /** Forgets a group added by an event. */
+  removeGroup(id: number, key = ""): void {
+    this.#extraGroups.get(key)?.delete(id);
+  }
+
+  /** Forgets the tables of a view (e.g. a container that went away). */
+  drop(key: string): void {
+    this.#roots.delete(key);
+    this.#extraUsers.delete(key);
+    this.#extraGroups.delete(key);
+  }
+}
