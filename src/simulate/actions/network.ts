@@ -89,7 +89,7 @@ export const NETWORK_ACTIONS: Action[] = [
   },
   {
     name: "netcat-exec-host",
-    rule: "Netcat running a program for its peer",
+    rule: "Netcat command execution on host",
     technique: "T1059.004",
     summary: "nc 203.0.113.10 4444 -e /bin/true (busybox nc; lab namespace)",
     kind: "host",
