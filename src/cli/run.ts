@@ -1,7 +1,223 @@
-/** `saker run` (placeholder until its issue lands). @module */
+/**
+ * `saker run`: the agent. Loads the config and rules, attaches the probe, and runs until
+ * SIGINT/SIGTERM (or `-M` seconds). Alerts go to the configured outputs; logs go to stderr.
+ *
+ * ```
+ * saker run [-c FILE] [-r FILE|DIR]... [-o key=value]... [--json] [-M SECONDS] [--dry-run]
+ * ```
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { ConfigError, loadConfig, type LoadedConfig } from "../config/load.ts";
+import type { Config } from "../config/types.ts";
+import { log, setLogFormat, setLogLevel } from "../log.ts";
+import {
+  Agent,
+  type AgentSource,
+  type AgentState,
+  kernelSyscalls,
+  logLevelOf,
+} from "../agent/agent.ts";
+import { metrics } from "../metrics.ts";
+import { buildEngineRules } from "../agent/engine_rules.ts";
+import { RulesError } from "../agent/rules.ts";
+import { channelOutputs } from "../agent/outputs.ts";
+
+const USAGE = `usage: saker run [options]
+
+Runs the agent: loads the config and rules, attaches the kernel probe, evaluates every event and
+sends alerts to the configured outputs. Stops on SIGINT/SIGTERM; SIGHUP reloads the rules and
+config, SIGUSR1 reopens output files.
+
+options:
+  -c FILE           config file (default: $SAKER_CONFIG, /etc/saker/config.yaml, ./config.yaml)
+  -r FILE|DIR       rules file or directory; repeat for more (replaces rules_files)
+  -o KEY=VALUE      set a config key (dotted path, list[N], list[] to append); repeatable
+  --json            alerts as JSON (same as -o json_output=true)
+  -M SECONDS        stop after this many seconds
+  --dry-run         load the config and rules, report, and exit
+  -h, --help        this help`;
+
+/** Picks the config file: -c, $SAKER_CONFIG, /etc/saker/config.yaml, ./config.yaml. */
+export function defaultConfigFile(): string | undefined {
+  const env = Deno.env.get("SAKER_CONFIG");
+  if (env) return env;
+  for (const p of ["/etc/saker/config.yaml", "config.yaml"]) {
+    try {
+      if (Deno.statSync(p).isFile) return p;
+    } catch { /* next */ }
+  }
+  return undefined;
+}
+
+/** Opens the live kernel source (loaded lazily: FFI and libbpf only when running). */
+async function openLive(syscalls: ReadonlySet<string> | "all", c: Config): Promise<AgentSource> {
+  const { openLiveSource } = await import("../sources/live.ts");
+  const src = await openLiveSource({
+    ringBytes: c.kernel.ring_buffer_size,
+    syscalls,
+    pollMs: c.kernel.poll_interval,
+  });
+  return {
+    source: src.source,
+    readable: src.readable,
+    close: () => src.close(),
+    setSyscalls: (names) => src.setSyscalls(names),
+    stats: () => {
+      const s = src.stats();
+      return { received: s.received, events: s.events, drops: s.drops };
+    },
+  };
+}
+
+/** Process, fd and container state of the live system, seeded from /proc. */
+async function liveState(): Promise<AgentState> {
+  const { StateStore } = await import("../state/store.ts");
+  const { ProcFs, seedFromProc } = await import("../state/seed.ts");
+  const { ContainerStore } = await import("../state/containers/runtime.ts");
+  const proc = new ProcFs();
+  const containers = new ContainerStore();
+  const store = new StateStore({ proc, containers });
+  const t0 = performance.now();
+  const seeded = seedFromProc(store, proc);
+  log.info("state seeded from /proc", { ...seeded, ms: Math.round(performance.now() - t0) });
+  metrics.gauge("saker_state_threads", "Threads in the process table.").labels().collect = () =>
+    store.threads.size;
+  metrics.gauge("saker_state_processes", "Processes in the process table.").labels().collect = () =>
+    store.procs.size;
+  return { state: store, close: () => containers.close() };
+}
 
 /** Entry point of the subcommand. */
-export function main(_args: string[]): Promise<number> {
-  console.error("saker run: not implemented yet");
-  return Promise.resolve(2);
+export async function main(args: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      options: {
+        c: { type: "string" },
+        r: { type: "string", multiple: true },
+        o: { type: "string", multiple: true },
+        json: { type: "boolean" },
+        M: { type: "string" },
+        "dry-run": { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+      },
+      allowPositionals: false,
+    });
+  } catch (err) {
+    console.error(`saker run: ${(err as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  const v = parsed.values;
+  if (v.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  let stopAfter: number | undefined;
+  if (v.M !== undefined) {
+    stopAfter = Number(v.M);
+    if (!Number.isFinite(stopAfter) || stopAfter <= 0) {
+      console.error(`saker run: -M expects a positive number of seconds, got '${v.M}'`);
+      return 2;
+    }
+  }
+  const file = v.c ?? defaultConfigFile();
+  const overrides = [...(v.o ?? []), ...(v.json ? ["json_output=true"] : [])];
+  const load = () => loadConfig({ file, overrides });
+
+  let loaded: LoadedConfig;
+  try {
+    loaded = await load();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      for (const p of err.problems) console.error(`saker run: config: ${p}`);
+      return 1;
+    }
+    throw err;
+  }
+  const config = loaded.config;
+  setLogLevel(logLevelOf(config.log_level));
+  setLogFormat(config.log_format);
+  if (file) log.info("config loaded", { file, files: loaded.files.length });
+  else log.info("no config file found; using defaults");
+  for (const w of loaded.warnings) log.warn("config", { warning: w });
+
+  const rulesFiles = v.r ?? [];
+  if (v["dry-run"]) return await dryRun(config, rulesFiles);
+
+  let agent: Agent;
+  try {
+    agent = await Agent.start(config, {
+      openSource: openLive,
+      buildRules: buildEngineRules,
+      makeState: liveState,
+      reloadConfig: file ? load : undefined,
+      rulesFiles,
+      configFiles: loaded.files,
+    });
+  } catch (err) {
+    if (err instanceof RulesError) {
+      for (const p of err.problems) console.error(p);
+      log.error("rules could not be loaded", { errors: err.problems.length });
+      return 1;
+    }
+    log.error("agent could not start", { error: err });
+    return 1;
+  }
+  if (stopAfter !== undefined) {
+    const t = setTimeout(() => agent.stop(0, `-M ${stopAfter}`), stopAfter * 1000);
+    agent.done.finally(() => clearTimeout(t));
+  }
+  return await agent.done;
+}
+
+async function dryRun(config: Config, rulesFiles: string[]): Promise<number> {
+  const files = rulesFiles.length > 0 ? rulesFiles : config.rules_files;
+  if (files.length === 0) {
+    console.error("saker run: no rules files: set rules_files in the config or pass -r FILE");
+    return 1;
+  }
+  try {
+    const rules = await buildEngineRules(files, {
+      priority: config.priority,
+      ruleMatching: config.rule_matching,
+      selection: config.rules,
+      appendOutput: config.append_output,
+    });
+    for (const w of rules.warnings) console.error(w);
+    const outputs = await channelOutputs(config);
+    for (const o of outputs) await o.close();
+    const sys = kernelSyscalls(rules.syscalls, config.base_syscalls);
+    console.log(
+      [
+        `rules files: ${rules.files.join(", ")}`,
+        `rules: ${rules.ruleCount} enabled` +
+        (rules.warnings.length ? ` (${rules.warnings.length} warnings)` : ""),
+        `syscalls: ${sys === "all" ? "all" : `${sys.size} (${[...sys].sort().join(" ")})`}`,
+        `outputs: ${
+          [
+            ...outputs.map((o) => o.name),
+            ...(config.alert_store.enabled ? [`store (${config.alert_store.path})`] : []),
+          ].join(", ") || "none"
+        }`,
+        `api: ${
+          config.webserver.enabled
+            ? `${config.webserver.ssl_enabled ? "https" : "http"}://` +
+              `${config.webserver.listen_address}:${config.webserver.listen_port}`
+            : "disabled"
+        }`,
+        "dry run: configuration and rules are valid",
+      ].join("\n"),
+    );
+    return 0;
+  } catch (err) {
+    if (err instanceof RulesError) {
+      for (const p of err.problems) console.error(p);
+      console.error(`saker run: ${err.problems.length} rules error(s)`);
+      return 1;
+    }
+    console.error(`saker run: ${(err as Error).message}`);
+    return 1;
+  }
 }

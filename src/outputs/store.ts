@@ -305,7 +305,11 @@ export function alertPageJson(p: AlertPage): string {
 /** The store as an output: each batch is one transaction. */
 export class StoreOutput implements AlertOutput {
   readonly name = "store";
-  constructor(readonly store: AlertStore) {}
+  readonly #closeStore: boolean;
+  /** With `closeStore: false` the store stays open when the output closes (shared owner). */
+  constructor(readonly store: AlertStore, opts: { closeStore?: boolean } = {}) {
+    this.#closeStore = opts.closeStore ?? true;
+  }
 
   write(batch: FormattedAlert[]): Promise<void> {
     this.store.insert(batch);
@@ -313,7 +317,7 @@ export class StoreOutput implements AlertOutput {
   }
 
   close(): Promise<void> {
-    this.store.close();
+    if (this.#closeStore) this.store.close();
     return Promise.resolve();
   }
 }

@@ -1,0 +1,534 @@
+/**
+ * The running agent: wires the config to the source, state, rules, pipeline, outputs, alert store
+ * and HTTP API, and runs the operations around them:
+ *
+ * - hot reload (SIGHUP, or a change to a watched rules or config file): the new ruleset is built
+ *   next to the running one and swapped between two batches; an invalid one is rejected (errors
+ *   logged, an internal alert raised) and the old one keeps running; the probe stays attached;
+ * - SIGUSR1: outputs reopen their files and respawn their programs;
+ * - SIGINT/SIGTERM: the source detaches, in-flight events are evaluated, every output queue is
+ *   flushed (within outputs_queue.flush_timeout), the store is closed, exit 0;
+ * - kernel drop monitoring with the configured actions.
+ * @module
+ */
+import type { Alert, Priority } from "../engine/alert.ts";
+import { type Evaluator, Pipeline, type StateTracker } from "../engine/pipeline.ts";
+import type { EventSource } from "../sources/types.ts";
+import type { Config } from "../config/types.ts";
+import type { LoadedConfig } from "../config/load.ts";
+import { log, type LogLevel, setLogFormat, setLogLevel } from "../log.ts";
+import { metrics as globalMetrics, type Registry } from "../metrics.ts";
+import { AlertStore } from "../outputs/store.ts";
+import type { AlertFanout } from "../outputs/fanout.ts";
+import { INTERNAL_SOURCE } from "../outputs/format.ts";
+import { createApp, mountSource } from "../server/app.ts";
+import { LiveAlerts } from "../server/live.ts";
+import { type RunningServer, serveApi } from "../server/server.ts";
+import { versions } from "../version.ts";
+import { DropMonitor } from "./drops.ts";
+import { alertHostname, buildFanout, channelOutputs, OUTPUT_KEYS } from "./outputs.ts";
+import { type BuiltRules, type RulesBuilder, RulesError, type RulesOptions } from "./rules.ts";
+import { FileWatcher } from "./watch.ts";
+import type { Hono } from "hono";
+
+/** Rule name of the internal alert raised when a reload is rejected. */
+export const RELOAD_FAILED_RULE = "Saker internal: rules reload failed";
+
+/** What a source may offer beyond the EventSource contract (the live source does). */
+export interface SourceControl {
+  /** Changes the kernel filter. */
+  setSyscalls?(names: ReadonlySet<string> | "all"): void;
+  /** Counters: events the source handed on, and kernel-side events and drops. */
+  stats?(): { received: number; events?: number; drops?: number };
+}
+
+/** A source as the agent uses it. */
+export type AgentSource = EventSource & SourceControl;
+
+/** State tracking and how to release it. */
+export interface AgentState {
+  state: StateTracker;
+  close?(): Promise<void> | void;
+}
+
+/** How the agent gets its parts (the CLI passes the real ones; tests may pass others). */
+export interface AgentDeps {
+  /** Opens the event source for the given kernel syscall set. */
+  openSource(syscalls: ReadonlySet<string> | "all", config: Config): Promise<AgentSource>;
+  /** Builds rules from files. */
+  buildRules: RulesBuilder;
+  /**
+   * State tracking for the source (none: events reach the rules unenriched); called once the
+   * source is open, so that seeding from /proc misses no process started meanwhile.
+   */
+  makeState?(config: Config): Promise<AgentState | undefined> | AgentState | undefined;
+  /** Reads the config again (on reload); absent: only rules reload. */
+  reloadConfig?(): Promise<LoadedConfig>;
+  /** Rules files from the command line (-r), overriding rules_files. */
+  rulesFiles?: string[];
+  /** Config files to watch. */
+  configFiles?: string[];
+  registry?: Registry;
+  hostname?: string;
+  /** Handle SIGHUP/SIGUSR1/SIGINT/SIGTERM (default true). */
+  signals?: boolean;
+}
+
+/** Maps Falco's log levels onto Saker's four. */
+export function logLevelOf(level: Config["log_level"]): LogLevel {
+  switch (level) {
+    case "emergency":
+    case "alert":
+    case "critical":
+    case "error":
+      return "error";
+    case "warning":
+      return "warning";
+    case "debug":
+      return "debug";
+    default:
+      return "info";
+  }
+}
+
+/** The syscalls the kernel must deliver: the rules' plus base_syscalls. */
+export function kernelSyscalls(
+  rules: ReadonlySet<string> | "all",
+  base: Config["base_syscalls"],
+): ReadonlySet<string> | "all" {
+  if (base.all || rules === "all") return "all";
+  const out = new Set(rules);
+  for (const name of base.custom_set) {
+    if (name.startsWith("!")) out.delete(name.slice(1));
+    else out.add(name);
+  }
+  return out;
+}
+
+function rulesOptions(c: Config): RulesOptions {
+  return {
+    priority: c.priority,
+    ruleMatching: c.rule_matching,
+    selection: c.rules,
+    appendOutput: c.append_output,
+  };
+}
+
+const sameJson = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+
+/** A running agent. */
+export class Agent {
+  config: Config;
+  readonly registry: Registry;
+  readonly live: LiveAlerts;
+  readonly hostname: string;
+  readonly #deps: AgentDeps;
+  #rules: BuiltRules;
+  #source!: AgentSource;
+  #pipeline!: Pipeline;
+  #fanout!: AlertFanout;
+  #store: AlertStore | undefined;
+  #server: RunningServer | undefined;
+  #app: Hono | undefined;
+  #drops: DropMonitor | undefined;
+  #state: AgentState | undefined;
+  #watcher: FileWatcher | undefined;
+  #signals: Array<[Deno.Signal, () => void]> = [];
+  #stopping: Promise<number> | undefined;
+  #exitCode = 0;
+  #reloading: Promise<boolean> | undefined;
+  #reloadAgain = false;
+  #running!: Promise<void>;
+  readonly #done = Promise.withResolvers<number>();
+  reloads = 0;
+  rejectedReloads = 0;
+
+  private constructor(config: Config, rules: BuiltRules, deps: AgentDeps) {
+    this.config = config;
+    this.#rules = rules;
+    this.#deps = deps;
+    this.registry = deps.registry ?? globalMetrics;
+    this.hostname = deps.hostname ?? alertHostname();
+    this.live = new LiveAlerts(this.registry);
+  }
+
+  /** The rules files in effect (-r wins over the config). */
+  #rulesFiles(c: Config): string[] {
+    const r = this.#deps.rulesFiles;
+    return r && r.length > 0 ? r : c.rules_files;
+  }
+
+  /** Loads rules and starts every part. Throws RulesError / Error when it cannot start. */
+  static async start(config: Config, deps: AgentDeps): Promise<Agent> {
+    applyLogging(config);
+    const files = deps.rulesFiles?.length ? deps.rulesFiles : config.rules_files;
+    if (files.length === 0) {
+      throw new RulesError(["no rules files: set rules_files in the config or pass -r FILE"]);
+    }
+    const rules = await deps.buildRules(files, rulesOptions(config));
+    for (const w of rules.warnings) log.warn("rules warning", { warning: w });
+    const agent = new Agent(config, rules, deps);
+    try {
+      await agent.#start();
+    } catch (err) {
+      await agent.#teardown().catch(() => {});
+      throw err;
+    }
+    return agent;
+  }
+
+  async #start(): Promise<void> {
+    const c = this.config;
+    this.#registerProcessMetrics();
+    if (c.alert_store.enabled) {
+      this.#store = AlertStore.open({
+        path: c.alert_store.path,
+        maxAgeSeconds: c.alert_store.max_age,
+        maxAlerts: c.alert_store.max_alerts,
+        registry: this.registry,
+      });
+    }
+    this.#fanout = buildFanout(
+      c,
+      await channelOutputs(c),
+      this.#store,
+      this.live,
+      this.hostname,
+      this.registry,
+    );
+    if (c.webserver.enabled) await this.#startServer();
+    this.#source = await this.#deps.openSource(
+      kernelSyscalls(this.#rules.syscalls, c.base_syscalls),
+      c,
+    );
+    this.#drops = this.#makeDropMonitor(c);
+    this.#state = await this.#deps.makeState?.(c);
+    this.#pipeline = new Pipeline({
+      source: this.#source,
+      state: this.#state?.state,
+      ruleset: this.#rules.evaluator,
+      onAlerts: (alerts) => this.#fanout.publishAll(alerts),
+      afterBatch: (batch) => {
+        if (batch.length > 0) this.#drops?.check(batch[batch.length - 1].ts);
+      },
+      received: this.#source.stats ? () => this.#source.stats!().received : undefined,
+      stallSeconds: c.webserver.stall_timeout,
+      registry: this.registry,
+    });
+    this.#running = this.#pipeline.run().then(
+      () => {
+        if (!this.#stopping) {
+          log.info("event source ended");
+          this.stop(0);
+        }
+      },
+      (err) => {
+        log.error("pipeline failed", { error: err });
+        this.stop(1);
+      },
+    );
+    if (c.watch_config_files) this.#watch();
+    if (this.#deps.signals ?? true) this.#installSignals();
+    log.info("saker running", {
+      rules: this.#rules.ruleCount,
+      source: this.#source.source,
+      outputs: this.#fanout.queues.map((q) => q.output.name).join(","),
+      api: this.#server
+        ? `${this.#server.scheme}://${this.#server.addr.hostname}:${this.#server.addr.port}`
+        : undefined,
+    });
+  }
+
+  /** The address the API listens on, if enabled. */
+  get apiAddress(): Deno.NetAddr | undefined {
+    return this.#server?.addr;
+  }
+
+  /** The pipeline (stats, health). */
+  get pipeline(): Pipeline {
+    return this.#pipeline;
+  }
+
+  /** The alert store, when enabled. */
+  get store(): AlertStore | undefined {
+    return this.#store;
+  }
+
+  /** The current fan-out (replaced when output settings reload). */
+  get fanout(): AlertFanout {
+    return this.#fanout;
+  }
+
+  /** The drop monitor. */
+  get drops(): DropMonitor | undefined {
+    return this.#drops;
+  }
+
+  /** Resolves with the exit code once the agent has stopped. */
+  get done(): Promise<number> {
+    return this.#done.promise;
+  }
+
+  /** Mounts a webhook event source's routes on the API (same auth and limits). */
+  mount(path: string, app: Hono): void {
+    if (!this.#app) throw new Error("the web server is disabled (webserver.enabled)");
+    mountSource(this.#app, path, app);
+  }
+
+  async #startServer(): Promise<void> {
+    const w = this.config.webserver;
+    this.#app = createApp({
+      health: () => this.#pipeline ? this.#pipeline.health() : { ok: false, reason: "starting" },
+      versions,
+      registry: this.registry,
+      store: this.#store,
+      live: this.live,
+      authToken: w.auth_token,
+      maxBodyBytes: w.max_request_body_bytes,
+      healthzPath: w.k8s_healthz_endpoint,
+      metricsEnabled: w.prometheus_metrics_enabled,
+    });
+    this.#server = await serveApi(this.#app, {
+      hostname: w.listen_address,
+      port: w.listen_port,
+      tlsPemFile: w.ssl_enabled ? w.ssl_certificate : undefined,
+    });
+  }
+
+  #registerProcessMetrics(): void {
+    const r = this.registry;
+    r.gauge("saker_memory_rss_bytes", "Resident memory of the agent.").labels().collect = () =>
+      Deno.memoryUsage().rss;
+    r.gauge("saker_memory_heap_used_bytes", "JavaScript heap in use.").labels().collect = () =>
+      Deno.memoryUsage().heapUsed;
+    const started = Date.now();
+    r.gauge("saker_uptime_seconds", "Seconds since the agent started.").labels().collect = () =>
+      (Date.now() - started) / 1000;
+    r.gauge("saker_rules_loaded", "Enabled rules in the running ruleset.").labels().collect = () =>
+      this.#rules.ruleCount;
+    r.counter("saker_reloads_total", "Rules reloads, by outcome.", ["result"]);
+  }
+
+  #makeDropMonitor(c: Config): DropMonitor | undefined {
+    const d = c.syscall_event_drops;
+    const stats = this.#source.stats?.bind(this.#source);
+    if (!stats && !d.simulate_drops) return undefined;
+    return new DropMonitor({
+      threshold: d.threshold,
+      actions: d.actions,
+      rate: d.rate,
+      maxBurst: d.max_burst,
+      simulateDrops: d.simulate_drops,
+      counters: () => {
+        const s = stats?.();
+        const drops = s?.drops ?? 0;
+        return { events: (s?.events ?? s?.received ?? 0) + drops, drops };
+      },
+      alert: (a) => this.#fanout.publish(a),
+      exit: () => this.stop(1),
+    });
+  }
+
+  /** Raises an internal alert (source "internal"). */
+  internalAlert(
+    rule: string,
+    priority: Priority,
+    output: string,
+    fields: Record<string, string>,
+  ): void {
+    const alert: Alert = {
+      time: BigInt(Date.now()) * 1_000_000n,
+      rule,
+      priority,
+      source: INTERNAL_SOURCE,
+      tags: [],
+      output,
+      outputFields: fields,
+    };
+    this.#fanout.publish(alert);
+  }
+
+  #watch(): void {
+    const paths = [...this.#rulesFiles(this.config), ...this.#rules.files];
+    if (this.#deps.reloadConfig) paths.push(...(this.#deps.configFiles ?? []));
+    this.#watcher?.close();
+    this.#watcher = new FileWatcher([...new Set(paths)], (changed) => {
+      log.info("watched files changed; reloading", { files: changed.join(",") });
+      this.reload("file change");
+    });
+  }
+
+  #installSignals(): void {
+    const on = (sig: Deno.Signal, f: () => void) => {
+      Deno.addSignalListener(sig, f);
+      this.#signals.push([sig, f]);
+    };
+    on("SIGHUP", () => {
+      log.info("SIGHUP: reloading");
+      this.reload("SIGHUP");
+    });
+    on("SIGUSR1", () => {
+      log.info("SIGUSR1: reopening outputs");
+      this.#fanout.reopen();
+    });
+    on("SIGINT", () => this.stop(0, "SIGINT"));
+    on("SIGTERM", () => this.stop(0, "SIGTERM"));
+  }
+
+  /**
+   * Reloads the config (when the agent can) and the rules. Resolves true when the new rules run,
+   * false when they were rejected (the old ones keep running). Reloads asked for while one runs
+   * are merged into one more.
+   */
+  reload(reason = "request"): Promise<boolean> {
+    if (this.#stopping) return Promise.resolve(false);
+    if (this.#reloading) {
+      this.#reloadAgain = true;
+      return this.#reloading;
+    }
+    this.#reloading = (async () => {
+      let ok = false;
+      do {
+        this.#reloadAgain = false;
+        ok = await this.#reloadOnce(reason);
+      } while (this.#reloadAgain && !this.#stopping);
+      return ok;
+    })().finally(() => this.#reloading = undefined);
+    return this.#reloading;
+  }
+
+  async #reloadOnce(reason: string): Promise<boolean> {
+    const outcome = this.registry.counter("saker_reloads_total", "", ["result"]);
+    let next = this.config;
+    if (this.#deps.reloadConfig) {
+      try {
+        next = (await this.#deps.reloadConfig()).config;
+      } catch (err) {
+        return this.#rejectReload(reason, err, "config");
+      }
+    }
+    let rules: BuiltRules;
+    try {
+      rules = await this.#deps.buildRules(this.#rulesFiles(next), rulesOptions(next));
+    } catch (err) {
+      return this.#rejectReload(reason, err, "rules");
+    }
+    if (this.#stopping) return false;
+    for (const w of rules.warnings) log.warn("rules warning", { warning: w });
+
+    // Let the kernel deliver what both rulesets need while they change places.
+    const oldSys = kernelSyscalls(this.#rules.syscalls, this.config.base_syscalls);
+    const newSys = kernelSyscalls(rules.syscalls, next.base_syscalls);
+    const setSys = this.#source.setSyscalls?.bind(this.#source);
+    if (setSys) {
+      setSys(oldSys === "all" || newSys === "all" ? "all" : new Set([...oldSys, ...newSys]));
+    }
+    this.#pipeline.setRuleset(rules.evaluator);
+    if (setSys) setSys(newSys);
+    this.#rules = rules;
+
+    await this.#applyConfig(next);
+    this.reloads++;
+    outcome.labels("ok").inc();
+    log.info("rules reloaded", { reason, rules: rules.ruleCount });
+    return true;
+  }
+
+  #rejectReload(reason: string, err: unknown, what: "config" | "rules"): boolean {
+    this.rejectedReloads++;
+    this.registry.counter("saker_reloads_total", "", ["result"]).labels("rejected").inc();
+    const problems = err instanceof RulesError
+      ? err.problems
+      : (err as { problems?: string[] }).problems ?? [(err as Error).message];
+    log.error(`${what} reload rejected; the running rules stay in place`, {
+      reason,
+      errors: problems.length,
+    });
+    for (const p of problems) log.error(`${what} error`, { error: p });
+    this.internalAlert(
+      RELOAD_FAILED_RULE,
+      "Error",
+      `Saker internal: ${what} reload rejected, the previous rules keep running ` +
+        `(${problems.length} error${problems.length === 1 ? "" : "s"}: ${problems[0]})`,
+      { errors: problems.join("\n"), reason, kind: what },
+    );
+    return false;
+  }
+
+  /** Applies what can change without a restart; names what cannot. */
+  async #applyConfig(next: Config): Promise<void> {
+    const prev = this.config;
+    this.config = next;
+    if (prev === next) return;
+    applyLogging(next);
+    if (OUTPUT_KEYS.some((k) => !sameJson(prev[k], next[k]))) {
+      try {
+        const fresh = buildFanout(
+          next,
+          await channelOutputs(next),
+          this.#store,
+          this.live,
+          this.hostname,
+          this.registry,
+        );
+        const old = this.#fanout;
+        this.#fanout = fresh;
+        old.close(next.outputs_queue.flush_timeout * 1000).catch(() => {});
+        log.info("outputs rebuilt from the new config");
+      } catch (err) {
+        log.error("outputs not rebuilt; the previous ones stay", { error: err });
+      }
+    }
+    if (!sameJson(prev.syscall_event_drops, next.syscall_event_drops)) {
+      this.#drops = this.#makeDropMonitor(next);
+    }
+    for (const k of ["webserver", "kernel", "alert_store"] as const) {
+      if (!sameJson(prev[k], next[k])) log.warn("config change needs a restart", { key: k });
+    }
+    if (next.watch_config_files) this.#watch();
+    else this.#watcher?.close();
+  }
+
+  /**
+   * Stops: detach the source, finish in-flight events, flush every output queue (within
+   * outputs_queue.flush_timeout), close the store and the server. Resolves with the exit code.
+   */
+  stop(code = 0, why?: string): Promise<number> {
+    if (this.#stopping) return this.#stopping;
+    if (why) log.info(`${why}: stopping`);
+    this.#exitCode = code;
+    this.#stopping = this.#teardown().then(() => {
+      this.#done.resolve(this.#exitCode);
+      return this.#exitCode;
+    });
+    return this.#stopping;
+  }
+
+  async #teardown(): Promise<void> {
+    this.#watcher?.close();
+    for (const [sig, f] of this.#signals) Deno.removeSignalListener(sig, f);
+    this.#signals = [];
+    if (this.#source) {
+      await this.#source.close();
+      await this.#running;
+    }
+    this.#drops?.logSummary();
+    await this.#state?.close?.();
+    if (this.#fanout) {
+      const t0 = Date.now();
+      await this.#fanout.close(this.config.outputs_queue.flush_timeout * 1000);
+      log.info("outputs flushed", { ms: Date.now() - t0 });
+    }
+    this.#store?.close();
+    this.live.closeAll();
+    await this.#server?.shutdown();
+  }
+}
+
+function applyLogging(c: Config): void {
+  setLogLevel(logLevelOf(c.log_level));
+  setLogFormat(c.log_format);
+}
+
+/** The evaluator type, re-exported for callers building agents. */
+export type { Evaluator };

@@ -1,0 +1,120 @@
+/**
+ * The rules builder backed by Saker's rules engine: load the files (src/rules/loader.ts),
+ * compile a Ruleset for the syscall source (src/engine/ruleset.ts) with the config's priority,
+ * rule matching and rule selection, and apply `append_output` to the alerts it raises.
+ * @module
+ */
+import type { Alert } from "../engine/alert.ts";
+import type { Event } from "../events/event.ts";
+import type { Evaluator } from "../engine/pipeline.ts";
+import { compileRuleset, type RuleSelector, type Ruleset } from "../engine/ruleset.ts";
+import { loadRulesFiles } from "../rules/loader.ts";
+import { compileOutput, type OutputFormat, renderOutput } from "../rules/output.ts";
+import { formatMessage } from "../rules/result.ts";
+import type { AppendOutputEntry, RuleSelection } from "../config/types.ts";
+import { type BuiltRules, RulesError, type RulesOptions } from "./rules.ts";
+
+/** Turns the config's `rules:` entries into ruleset selectors. */
+export function selectors(sel: RuleSelection[]): RuleSelector[] {
+  const out: RuleSelector[] = [];
+  for (const s of sel) {
+    if (s.enable) out.push({ action: "enable", ...s.enable });
+    if (s.disable) out.push({ action: "disable", ...s.disable });
+  }
+  return out;
+}
+
+interface CompiledAppend {
+  match: AppendOutputEntry["match"];
+  extra?: OutputFormat;
+  fields: Array<{ name: string; format: OutputFormat; raw: boolean }>;
+}
+
+function compileAppend(entries: AppendOutputEntry[], source: string): CompiledAppend[] {
+  const problems: string[] = [];
+  const out: CompiledAppend[] = [];
+  entries.forEach((e, i) => {
+    if (e.match?.source && e.match.source !== source) return;
+    try {
+      const c: CompiledAppend = { match: e.match, fields: [] };
+      if (e.extra_output) c.extra = compileOutput(e.extra_output, source);
+      for (const f of e.extra_fields ?? []) {
+        if (typeof f === "string") {
+          c.fields.push({ name: f, format: compileOutput(`%${f}`, source), raw: true });
+        } else {
+          for (const [name, fmt] of Object.entries(f)) {
+            c.fields.push({ name, format: compileOutput(fmt, source), raw: false });
+          }
+        }
+      }
+      out.push(c);
+    } catch (err) {
+      problems.push(`append_output[${i}]: ${(err as Error).message}`);
+    }
+  });
+  if (problems.length > 0) throw new RulesError(problems);
+  return out;
+}
+
+function matches(m: AppendOutputEntry["match"], a: Alert): boolean {
+  if (!m) return true;
+  if (m.rule !== undefined && m.rule !== a.rule) return false;
+  if (m.source !== undefined && m.source !== a.source) return false;
+  if (m.tags && !m.tags.every((t) => a.tags.includes(t))) return false;
+  return true;
+}
+
+/** A ruleset whose alerts get the `append_output` additions. */
+class AppendingEvaluator implements Evaluator {
+  constructor(readonly ruleset: Ruleset, readonly appends: CompiledAppend[]) {}
+
+  evaluate(ev: Event, emit: (a: Alert) => void): void {
+    this.ruleset.evaluate(ev, (a) => emit(this.#extend(a, ev)));
+  }
+
+  #extend(a: Alert, ev: Event): Alert {
+    let output = a.output;
+    let fields = a.outputFields;
+    for (const ap of this.appends) {
+      if (!matches(ap.match, a)) continue;
+      if (ap.extra) {
+        const r = renderOutput(ap.extra, ev);
+        output += " " + r.output;
+        fields = { ...fields, ...r.fields };
+      }
+      for (const f of ap.fields) {
+        const r = renderOutput(f.format, ev);
+        fields = { ...fields, [f.name]: f.raw ? r.fields[f.name] ?? null : r.output };
+      }
+    }
+    return output === a.output && fields === a.outputFields
+      ? a
+      : { ...a, output, outputFields: fields };
+  }
+}
+
+/** Builds the syscall ruleset from rules files. Throws RulesError listing every error. */
+export async function buildEngineRules(files: string[], opts: RulesOptions): Promise<BuiltRules> {
+  const loaded = await loadRulesFiles(files);
+  const problems: string[] = [];
+  const warnings: string[] = [];
+  for (const r of loaded.results) {
+    for (const m of r.errors) problems.push(formatMessage(m, loaded.contents));
+    for (const m of r.warnings) warnings.push(formatMessage(m, loaded.contents));
+  }
+  if (problems.length > 0) throw new RulesError(problems);
+  const ruleset = compileRuleset(loaded, {
+    minPriority: opts.priority,
+    ruleMatching: opts.ruleMatching,
+    select: selectors(opts.selection),
+    source: "syscall",
+  });
+  const appends = compileAppend(opts.appendOutput, "syscall");
+  return {
+    evaluator: appends.length > 0 ? new AppendingEvaluator(ruleset, appends) : ruleset,
+    syscalls: ruleset.syscalls(),
+    ruleCount: ruleset.rules.length,
+    warnings,
+    files: [...loaded.contents.keys()],
+  };
+}

@@ -1,0 +1,115 @@
+/**
+ * Building the configured outputs: the formatter, one bounded queue per enabled output, the
+ * alert store, and the live subscribers, behind one fan-out.
+ * @module
+ */
+import type { Config } from "../config/types.ts";
+import type { Registry } from "../metrics.ts";
+import { AlertFanout } from "../outputs/fanout.ts";
+import { FileOutput } from "../outputs/file.ts";
+import { AlertFormatter } from "../outputs/format.ts";
+import { HttpOutput } from "../outputs/http.ts";
+import { ProgramOutput } from "../outputs/program.ts";
+import { OutputQueue } from "../outputs/queue.ts";
+import { type AlertStore, StoreOutput } from "../outputs/store.ts";
+import { StdoutOutput } from "../outputs/stdout.ts";
+import { SyslogOutput } from "../outputs/syslog.ts";
+import type { AlertOutput } from "../outputs/types.ts";
+import type { LiveAlerts } from "../server/live.ts";
+
+/** The host name in alerts: SAKER_HOSTNAME, else FALCO_HOSTNAME (Falco's), else the system's. */
+export function alertHostname(env = Deno.env.toObject()): string {
+  return env.SAKER_HOSTNAME || env.FALCO_HOSTNAME || Deno.hostname();
+}
+
+/** Config keys that shape alerts and outputs (a change rebuilds the outputs). */
+export const OUTPUT_KEYS = [
+  "json_output",
+  "json_include_output_property",
+  "json_include_message_property",
+  "json_include_output_fields_property",
+  "json_include_tags_property",
+  "time_format_iso_8601",
+  "buffered_outputs",
+  "outputs_queue",
+  "output_timeout",
+  "stdout_output",
+  "syslog_output",
+  "file_output",
+  "program_output",
+  "http_output",
+] as const satisfies readonly (keyof Config)[];
+
+/** Builds the formatter for `config`. */
+export function formatterFor(config: Config, hostname: string): AlertFormatter {
+  return new AlertFormatter({
+    hostname,
+    timeFormatIso8601: config.time_format_iso_8601,
+    includeOutput: config.json_include_output_property,
+    includeOutputFields: config.json_include_output_fields_property,
+    includeTags: config.json_include_tags_property,
+    includeMessage: config.json_include_message_property,
+  });
+}
+
+/** The configured channel outputs (not yet behind queues). Throws naming the config key. */
+export async function channelOutputs(config: Config): Promise<AlertOutput[]> {
+  const json = config.json_output;
+  const buffered = config.buffered_outputs;
+  const out: AlertOutput[] = [];
+  if (config.stdout_output.enabled) out.push(new StdoutOutput({ json, buffered }));
+  if (config.file_output.enabled) {
+    const f = config.file_output;
+    out.push(new FileOutput({ filename: f.filename, keepAlive: f.keep_alive, json, buffered }));
+  }
+  if (config.syslog_output.enabled) {
+    const s = config.syslog_output;
+    out.push(new SyslogOutput({ json, path: s.path, facility: s.facility }));
+  }
+  if (config.program_output.enabled) {
+    const p = config.program_output;
+    out.push(new ProgramOutput({ program: p.program, keepAlive: p.keep_alive, json }));
+  }
+  if (config.http_output.enabled) {
+    const h = config.http_output;
+    try {
+      out.push(
+        await HttpOutput.create({
+          url: h.url.replace(/^(["'])(.*)\1$/, "$2"),
+          json,
+          userAgent: h.user_agent,
+          caCert: h.ca_cert || undefined,
+          caBundle: h.ca_bundle || undefined,
+          caPath: h.ca_path || undefined,
+          clientCert: h.mtls ? h.client_cert : undefined,
+          clientKey: h.mtls ? h.client_key : undefined,
+          echo: h.echo,
+          compress: h.compress_uploads,
+          timeoutMs: config.output_timeout,
+          headers: h.headers,
+        }),
+      );
+    } catch (err) {
+      throw new Error(`http_output: ${(err as Error).message}`);
+    }
+  }
+  return out;
+}
+
+/** Puts outputs, the store and live subscribers behind one fan-out. */
+export function buildFanout(
+  config: Config,
+  outputs: AlertOutput[],
+  store: AlertStore | undefined,
+  live: LiveAlerts,
+  hostname: string,
+  registry: Registry,
+): AlertFanout {
+  const all = [...outputs];
+  // The agent owns the store (it outlives output rebuilds); the queue only writes to it.
+  if (store) all.push(new StoreOutput(store, { closeStore: false }));
+  const queues = all.map((o) =>
+    new OutputQueue(o, { capacity: config.outputs_queue.capacity, registry })
+  );
+  return new AlertFanout(formatterFor(config, hostname), queues, [live], registry);
+}

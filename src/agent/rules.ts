@@ -1,0 +1,48 @@
+/**
+ * The agent's view of the rules engine: build an evaluator from rules files with the config's
+ * rule settings, and say which syscalls it needs. Building never touches the running ruleset,
+ * so a reload can build next to it and swap only on success.
+ * @module
+ */
+import type { Priority } from "../engine/alert.ts";
+import type { Evaluator } from "../engine/pipeline.ts";
+import type { AppendOutputEntry, RuleSelection } from "../config/types.ts";
+
+/** Rule settings from the config. */
+export interface RulesOptions {
+  /** Lowest priority loaded. */
+  priority: Priority;
+  ruleMatching: "first" | "all";
+  /** `rules:` enable/disable entries. */
+  selection: RuleSelection[];
+  /** `append_output` entries. */
+  appendOutput: AppendOutputEntry[];
+}
+
+/** A built ruleset. */
+export interface BuiltRules {
+  evaluator: Evaluator;
+  /** Event names the rules can match (drives the kernel filter), or "all". */
+  syscalls: ReadonlySet<string> | "all";
+  /** Enabled rules. */
+  ruleCount: number;
+  /** Warnings, one line each (file:line:column: message). */
+  warnings: string[];
+  /** Every file read (to watch). */
+  files: string[];
+}
+
+/** The rules could not be built; `problems` has one line per error. */
+export class RulesError extends Error {
+  constructor(readonly problems: string[]) {
+    super(
+      problems.length === 1
+        ? `invalid rules: ${problems[0]}`
+        : `invalid rules (${problems.length} errors):\n  ${problems.join("\n  ")}`,
+    );
+    this.name = "RulesError";
+  }
+}
+
+/** Builds rules from files; throws RulesError when any file has errors. */
+export type RulesBuilder = (files: string[], opts: RulesOptions) => Promise<BuiltRules>;
