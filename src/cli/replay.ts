@@ -1,7 +1,215 @@
-/** `saker replay` (placeholder until its issue lands). @module */
+/**
+ * `saker replay FILE.scap [-r RULES]... [--json] [-p FORMAT] [FILTER]`: runs a capture file
+ * (Falco's, sysdig's or Saker's; plain or gzip) through the same state tracking and rules as
+ * live events and prints the alerts, or prints the events with a sysdig-like format.
+ *
+ * Exit status: 0 when the file was read to its end, 1 when it is truncated or corrupt (every
+ * event before the bad block is replayed first) or cannot be opened, 2 for usage errors and
+ * invalid rules.
+ * @module
+ */
+import { parseArgs } from "node:util";
+import "../rules/fields/mod.ts";
+import { loadRulesFiles, loadRulesText } from "../rules/loader.ts";
+import { compileRuleset, type RuleSelector, type Ruleset } from "../engine/ruleset.ts";
+import { PRIORITIES, type Priority } from "../engine/alert.ts";
+import { AlertFormatter } from "../outputs/format.ts";
+import { replayCapture } from "../capture/replay.ts";
+import { EventPrinter } from "../capture/print.ts";
+import { ProgressBar } from "../capture/progress.ts";
+import type { Event } from "../events/event.ts";
+import type { LoadedRules } from "../rules/loader.ts";
+
+const USAGE = `usage: saker replay FILE.scap [options] [FILTER]
+
+Runs a capture file through Saker's state tracking and rules, as live events would be.
+
+options:
+  -r, --rules PATH        rules file or directory (repeatable; default: the rules/ directory)
+      --json              alerts as JSON lines
+  -p, --print FORMAT      print events with a sysdig-like format (%proc.name %fd.name ...);
+                          a leading * prints events whose fields are not all known
+  -D, --disable PATTERN   disable rules whose name matches (repeatable, * wildcards)
+  -T, --disable-tag TAG   disable rules with this tag (repeatable)
+  -t, --tag TAG           run only rules with one of these tags (repeatable)
+      --min-priority P    least severe priority that alerts (default debug)
+      --rule-matching M   first (default) or all
+      --no-rules          do not evaluate rules (with -p: print events only)
+      --no-progress       no progress bar on a terminal
+  -h, --help              this text
+
+FILTER is a condition in the rules language (evt.type=openat and proc.name=cat): only the
+events it matches are evaluated and printed.`;
+
+const PRIORITY_NAMES: Record<string, Priority> = {
+  emergency: "Emergency",
+  alert: "Alert",
+  critical: "Critical",
+  error: "Error",
+  warning: "Warning",
+  notice: "Notice",
+  info: "Informational",
+  informational: "Informational",
+  debug: "Debug",
+};
+
+/** Problems of loaded rules, one line each (file:line:column: message). */
+function rulesProblems(loaded: LoadedRules): { errors: string[]; warnings: string[] } {
+  const errors: string[] = [];
+  const warnings: string[] = [];
+  for (const r of loaded.results) {
+    for (const e of r.errors) errors.push(`${r.name}: ${e.code}: ${e.message}`);
+    for (const w of r.warnings) warnings.push(`${r.name}: ${w.code}: ${w.message}`);
+  }
+  return { errors, warnings };
+}
+
+/** Compiles a filter condition into a predicate (through a one-rule ruleset). */
+export function compileFilter(condition: string): (ev: Event) => boolean {
+  const text = `- rule: replay filter\n  desc: replay filter\n  condition: ${
+    JSON.stringify(condition)
+  }\n  output: matched\n  priority: DEBUG\n`;
+  const loaded = loadRulesText([{ name: "filter", text }]);
+  const { errors } = rulesProblems(loaded);
+  if (errors.length > 0) throw new Error(errors.map((e) => e.replace(/^filter: /, "")).join("; "));
+  const rs = compileRuleset(loaded, { ruleMatching: "first" });
+  const none = () => {};
+  return (ev) => rs.evaluate(ev, none) > 0;
+}
 
 /** Entry point of the subcommand. */
-export function main(_args: string[]): Promise<number> {
-  console.error("saker replay: not implemented yet");
-  return Promise.resolve(2);
+export async function main(args: string[]): Promise<number> {
+  let opts;
+  try {
+    opts = parseArgs({
+      args,
+      allowPositionals: true,
+      options: {
+        rules: { type: "string", short: "r", multiple: true },
+        json: { type: "boolean" },
+        print: { type: "string", short: "p" },
+        disable: { type: "string", short: "D", multiple: true },
+        "disable-tag": { type: "string", short: "T", multiple: true },
+        tag: { type: "string", short: "t", multiple: true },
+        "min-priority": { type: "string" },
+        "rule-matching": { type: "string" },
+        "no-rules": { type: "boolean" },
+        "no-progress": { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+  } catch (err) {
+    console.error(`saker replay: ${(err as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  const v = opts.values;
+  if (v.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const [file, ...rest] = opts.positionals;
+  if (!file) {
+    console.error(`saker replay: a capture file is needed\n\n${USAGE}`);
+    return 2;
+  }
+  const minPriority = v["min-priority"] ? PRIORITY_NAMES[v["min-priority"].toLowerCase()] : "Debug";
+  if (!minPriority) {
+    console.error(`saker replay: --min-priority must be one of ${PRIORITIES.join(", ")}`);
+    return 2;
+  }
+  const matching = v["rule-matching"] ?? "first";
+  if (matching !== "first" && matching !== "all") {
+    console.error("saker replay: --rule-matching must be first or all");
+    return 2;
+  }
+
+  let printer: EventPrinter | undefined;
+  if (v.print !== undefined) {
+    try {
+      printer = new EventPrinter(v.print);
+    } catch (err) {
+      console.error(`saker replay: invalid -p format: ${(err as Error).message}`);
+      return 2;
+    }
+  }
+  let filter: ((ev: Event) => boolean) | undefined;
+  const filterText = rest.join(" ").trim();
+  if (filterText) {
+    try {
+      filter = compileFilter(filterText);
+    } catch (err) {
+      console.error(`saker replay: invalid filter: ${(err as Error).message}`);
+      return 2;
+    }
+  }
+
+  let ruleset: Ruleset | undefined;
+  const useRules = !v["no-rules"] && !(printer && !v.rules);
+  if (useRules) {
+    const loaded = await loadRulesFiles(v.rules ?? ["rules"]);
+    const { errors, warnings } = rulesProblems(loaded);
+    for (const w of warnings) console.error(`saker replay: warning: ${w}`);
+    if (errors.length > 0) {
+      for (const e of errors) console.error(`saker replay: error: ${e}`);
+      return 2;
+    }
+    const select: RuleSelector[] = [];
+    if (v.tag && v.tag.length > 0) {
+      select.push({ action: "disable" });
+      for (const t of v.tag) select.push({ action: "enable", tag: t });
+    }
+    for (const t of v["disable-tag"] ?? []) select.push({ action: "disable", tag: t });
+    for (const d of v.disable ?? []) select.push({ action: "disable", rule: d });
+    ruleset = compileRuleset(loaded, { minPriority, ruleMatching: matching, select });
+  }
+
+  const formatter = new AlertFormatter({ hostname: Deno.hostname() });
+  const enc = new TextEncoder();
+  let lines: string[] = [];
+  const flush = () => {
+    if (lines.length === 0) return;
+    Deno.stdout.writeSync(enc.encode(lines.join("\n") + "\n"));
+    lines = [];
+  };
+  const progress = new ProgressBar(!v["no-progress"] && Deno.stderr.isTerminal());
+
+  let result;
+  try {
+    result = await replayCapture(file, {
+      evaluator: ruleset,
+      filter,
+      onEvent: printer
+        ? (ev) => {
+          const line = printer!.line(ev);
+          if (line !== undefined) lines.push(line);
+        }
+        : undefined,
+      onAlerts: (alerts) => {
+        for (const a of alerts) lines.push(v.json ? formatter.json(a) : formatter.text(a));
+      },
+      afterBatch: flush,
+      onProgress: (b, s, n) => progress.update(b, s, n),
+    });
+  } catch (err) {
+    progress.done();
+    flush();
+    if (err instanceof Deno.errors.NotFound) {
+      console.error(`saker replay: ${file}: no such file`);
+      return 1;
+    }
+    console.error(`saker replay: ${(err as Error).message}`);
+    return 1;
+  }
+  progress.done();
+  flush();
+  const rate = result.seconds > 0 ? Math.round(result.events / result.seconds) : 0;
+  console.error(
+    `saker replay: ${result.events} events, ${result.alerts} alerts, ` +
+      `${result.seconds.toFixed(3)} s (${rate} events/s)`,
+  );
+  if (result.error) {
+    console.error(`saker replay: ${result.error.message}`);
+    return 1;
+  }
+  return 0;
 }

@@ -1,0 +1,39 @@
+/**
+ * Printing events with a sysdig-like format string (`-p "%evt.num %proc.name %fd.name"`), the
+ * fields resolved through the field registry as rules outputs are. As in sysdig, an event is
+ * printed only when every field of the format has a value, unless the format starts with `*`
+ * (then missing values print as `<NA>`).
+ *
+ * @example
+ * ```ts
+ * import "../rules/fields/mod.ts";
+ * import { EventPrinter } from "./print.ts";
+ * const p = new EventPrinter("*%evt.num %evt.type %fd.name");
+ * // p.line(ev) after the state has seen ev
+ * ```
+ * @module
+ */
+import type { Event } from "../events/event.ts";
+import { compileOutput, type OutputFormat, renderOutput } from "../rules/output.ts";
+
+/** Formats events as lines. */
+export class EventPrinter {
+  readonly format: OutputFormat;
+  /** Print events whose fields are not all available (`*` prefix). */
+  readonly all: boolean;
+
+  /** Throws (OutputError) for a format naming an unknown field. */
+  constructor(format: string) {
+    this.all = format.startsWith("*");
+    this.format = compileOutput(format, "syscall");
+  }
+
+  /** The line for `ev`, or undefined when a field has no value and the format needs all. */
+  line(ev: Event): string | undefined {
+    const { output, fields } = renderOutput(this.format, ev);
+    if (!this.all) {
+      for (const k in fields) if (fields[k] === null) return undefined;
+    }
+    return output;
+  }
+}
