@@ -1,7 +1,7 @@
 /**
  * Event-by-event comparison of `sysdig -r FILE -p FORMAT` (sysdig 0.29) with Saker's replay of
  * the same capture printing the same fields. Used by the conformance test and runnable alone
- * to list differences: `deno run -A tests/support/sysdig_compare.ts FILE.scap [FIELD...]`.
+ * to list differences: `deno run -A tests/conformance/sysdig_compare.ts FILE.scap [FIELD...]`.
  * @module
  */
 import "../../src/rules/fields/mod.ts";
