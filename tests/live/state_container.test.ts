@@ -155,7 +155,7 @@ Deno.test({
       });
 
       // The container's processes, as the host sees them.
-      const inContainer = async () => {
+      const inContainer = () => {
         const state = new StateStore({ proc: new ProcFs(), containers });
         seedFromProc(state, new ProcFs());
         const mine = [...state.procs.values()].filter((p) => p.containerId === id);
@@ -163,7 +163,10 @@ Deno.test({
         const init = byArgs("300"), shell = mine.find((p) => p.comm === "sh"), user = byArgs("302");
         return init && shell && user ? { state, init, shell, user } : undefined;
       };
-      const { state, init, shell, user } = await waitFor("the container's processes", inContainer);
+      const { state, init, shell, user } = await waitFor(
+        "the container's processes",
+        async () => await Promise.resolve(inContainer()),
+      );
       await waitFor("the container's metadata", async () => {
         await containers.settled();
         return containers.get(id)?.name !== undefined ? true : undefined;
