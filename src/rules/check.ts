@@ -24,6 +24,7 @@ import {
   PathPrefixSet,
 } from "./ops.ts";
 import { eventIdsByName } from "../events/table.ts";
+import { isSyscallName } from "./syscall_names.ts";
 
 /** How values of a type compare. */
 export type Domain = "str" | "num" | "bool" | "ip" | "net" | "bytes";
@@ -457,7 +458,7 @@ export class Checker {
     const isEvtType = left.kind === "field" && !left.arg &&
       (left.def.name === "evt.type" || left.def.name === "syscall.type");
     for (const v of raw) {
-      if (isEvtType && eventIdsByName(v).length === 0) {
+      if (isEvtType && eventIdsByName(v).length === 0 && !isSyscallName(v)) {
         throw new CheckError(`unknown event type ${v}`, r.pos, true);
       }
       try {

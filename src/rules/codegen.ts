@@ -9,6 +9,7 @@
 import type { EventInfo } from "../events/table.ts";
 import type { Checked, CheckNode, CheckValue, Operand } from "./check.ts";
 import { testValue } from "./interp.ts";
+import { NOT_CONSTANT } from "./fields/registry.ts";
 import { evalOperand } from "./operand.ts";
 import * as ops from "./ops.ts";
 import { testPair } from "./interp.ts";
@@ -44,7 +45,8 @@ export function foldForType(c: Checked, info: EventInfo): Folded {
     case "check": {
       const l = c.left;
       if (l.kind === "field" && l.def.constant && !c.right) {
-        return testValue(c, l.def.constant(info, l.arg));
+        const v = l.def.constant(info, l.arg);
+        if (v !== NOT_CONSTANT) return testValue(c, v);
       }
       return c;
     }

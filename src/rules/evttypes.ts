@@ -7,6 +7,7 @@
  */
 import type { BinaryCheck, Expr, FieldLike } from "./ast.ts";
 import { EVENT_COUNT, eventIdsByName, EVENTS } from "../events/table.ts";
+import { isSyscallName } from "./syscall_names.ts";
 
 /** A set of event ids as a byte per id. */
 export type EventSet = Uint8Array;
@@ -36,7 +37,13 @@ export function setIds(s: EventSet): number[] {
 
 function namesToSet(names: readonly string[]): EventSet {
   const s = new Uint8Array(EVENT_COUNT);
-  for (const n of names) for (const id of eventIdsByName(n)) s[id] = 1;
+  for (const n of names) {
+    const ids = eventIdsByName(n);
+    // A syscall without its own event type arrives as a generic `syscall` event.
+    for (const id of ids.length > 0 ? ids : isSyscallName(n) ? eventIdsByName("syscall") : []) {
+      s[id] = 1;
+    }
+  }
   return s;
 }
 

@@ -8,7 +8,15 @@ import type { Event } from "../../events/event.ts";
 import { categoryName, EC, EF, type EventInfo, EVENTS, PT } from "../../events/table.ts";
 import { errnoName, renderFlags, signalName } from "../../events/flags.ts";
 import type { SockAddr, SockTuple } from "../../events/params.ts";
-import { defineFieldClass, type FieldDef, type FieldType } from "./registry.ts";
+import { defineFieldClass, type FieldDef, type FieldType, NOT_CONSTANT } from "./registry.ts";
+import { SYSCALL_NAME_BY_SCAP_CODE } from "../../kernel/syscalls.ts";
+
+/** Generic syscall events carry the syscall's code; their evt.type is the syscall's name. */
+function typeName(ev: Event): string {
+  if (ev.info.name !== "syscall") return ev.info.name;
+  const code = ev.param(0);
+  return (typeof code === "number" && SYSCALL_NAME_BY_SCAP_CODE.get(code)) || "syscall";
+}
 
 /** Resolves a uid (or gid) to a name for `evt.arg.uid`; the state issue may install its own. */
 export type IdResolver = (id: number, ev: Event) => string | undefined;
@@ -347,8 +355,8 @@ const fields: FieldDef[] = [
     name: "evt.type",
     type: "charbuf",
     desc: "Event name, e.g. open or execve; the syscall name for syscall events.",
-    constant: (info) => info.name,
-    extract: (ev) => ev.info.name,
+    constant: (info) => (info.name === "syscall" ? NOT_CONSTANT : info.name),
+    extract: typeName,
   },
   {
     name: "evt.type.is",

@@ -51,6 +51,9 @@ export type FieldType =
   | "sockfamily"
   | "flags32";
 
+/** Returned by `constant` for event types where the value does depend on the event. */
+export const NOT_CONSTANT: unique symbol = Symbol("not constant");
+
 /** A scalar field value. */
 export type FieldScalar = string | number | bigint | boolean | Uint8Array;
 
@@ -90,7 +93,7 @@ export interface FieldDef {
    * The value depends only on the event type (`evt.type`, `evt.category` ...): the compiler
    * evaluates checks on it once per event type instead of once per event.
    */
-  constant?: (info: EventInfo, arg: string | undefined) => FieldResult;
+  constant?: (info: EventInfo, arg: string | undefined) => FieldResult | typeof NOT_CONSTANT;
   /** The field's type depends on its argument (`evt.rawarg.NAME` takes the parameter's type). */
   typeFor?: (arg: string) => FieldType | undefined;
   /** Checks the argument beyond `arg`/`numericArg`; returns an error message or undefined. */
