@@ -139,7 +139,7 @@ const exec = (
     cwd: "/root",
     comm: exe.split("/").pop(),
     tty: 0,
-    uid: th.proc?.uid ?? 0,
+    uid: th.uid,
     gid: 0,
     loginuid: 0,
     trusted_exepath: exe,
