@@ -82,7 +82,6 @@ export class FunctionBuilder {
   readonly #constIdx = new Map<unknown, number>();
   readonly #slots = new Map<string, { name: string; init: string }>();
   readonly #helpers: string[] = [];
-  #n = 0;
 
   constant(v: unknown): string {
     let i = this.#constIdx.get(v);
@@ -209,26 +208,20 @@ export class FunctionBuilder {
   }
 
   check(n: CheckNode): string {
-    const v = `v${this.#n++}`;
-    this.#locals.add(v);
+    // One temporary per side is enough: a check's value is used only inside the check.
+    const v = "v";
     const val = this.operand(n.left);
     if (n.right) {
-      const w = `v${this.#n++}`;
-      this.#locals.add(w);
-      return `((${v} = ${val}) !== undefined && (${w} = ${
-        this.operand(n.right)
-      }) !== undefined && ` +
-        `R.testPair(${this.constant(n)}, ${v}, ${w}))`;
+      return `((v = ${val}) !== undefined && (w = ${this.operand(n.right)}) !== undefined && ` +
+        `R.testPair(${this.constant(n)}, v, w))`;
     }
     if (n.op === "exists") return `(${val} !== undefined)`;
     if (n.left.list || n.left.multi) {
       const h = this.helper(n);
-      return `((${v} = ${val}) !== undefined && (R.isArray(${v}) ? ${v}.some(${h}) : ${h}(${v})))`;
+      return `((v = ${val}) !== undefined && (R.isArray(v) ? v.some(${h}) : ${h}(v)))`;
     }
     return `((${v} = ${val}) !== undefined && ${this.test(n, v)})`;
   }
-
-  readonly #locals = new Set<string>();
 
   expr(c: Checked): string {
     switch (c.k) {
@@ -255,14 +248,13 @@ export class FunctionBuilder {
       body.push(`  if (${cond}) { H(${r.id}, ev, emit); ${first ? "return 1;" : "n++;"} }`);
     }
     const slots = [...this.#slots.values()].map((s) => `${s.name} = U`);
-    const locals = [...this.#locals];
     return [
       `"use strict";`,
       `const U = R.U;`,
       ...this.#helpers,
       `return function evaluate(ev, emit) {`,
       slots.length ? `  let ${slots.join(", ")};` : "",
-      locals.length ? `  let ${locals.join(", ")};` : "",
+      "  let v, w;",
       first ? "" : "  let n = 0;",
       ...body,
       `  return ${first ? "0" : "n"};`,
