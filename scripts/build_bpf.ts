@@ -63,13 +63,19 @@ async function generateVmlinuxHeader(): Promise<void> {
   await Deno.rename(out + ".tmp", out);
 }
 
-/** Compiles the probe; with `ifStale`, only when sources changed. Returns the object path. */
-export async function buildProbe(opts: { ifStale?: boolean } = {}): Promise<string> {
+/**
+ * Compiles the probe; with `ifStale`, only when sources changed. Returns the object path.
+ * `defines` and `out` build a variant elsewhere (tests use this for a deliberately bad probe).
+ */
+export async function buildProbe(
+  opts: { ifStale?: boolean; defines?: string[]; out?: string } = {},
+): Promise<string> {
+  const target = opts.out ?? PROBE_OBJECT;
   const sources: string[] = [];
   for await (const e of Deno.readDir(`${root}bpf`)) {
     if (e.isFile && /\.(c|h)$/.test(e.name)) sources.push(`${root}bpf/${e.name}`);
   }
-  if (opts.ifStale) {
+  if (opts.ifStale && !opts.out) {
     const out = await mtime(PROBE_OBJECT);
     const newest = Math.max(
       ...await Promise.all(sources.map(mtime)),
@@ -93,16 +99,17 @@ export async function buildProbe(opts: { ifStale?: boolean } = {}): Promise<stri
     `${root}bpf`,
     "-I",
     `${root}.build`,
+    ...(opts.defines ?? []).map((d) => `-D${d}`),
     "-c",
     `${root}bpf/probe.bpf.c`,
     "-o",
-    PROBE_OBJECT + ".tmp",
+    target + ".tmp",
   ];
   const r = await new Deno.Command(clang, { args, stdout: "inherit", stderr: "inherit" }).output();
   if (!r.success) throw new Error(`${clang} failed to build bpf/probe.bpf.c`);
-  await Deno.rename(PROBE_OBJECT + ".tmp", PROBE_OBJECT);
-  console.error(`build:bpf: wrote ${PROBE_OBJECT}`);
-  return PROBE_OBJECT;
+  await Deno.rename(target + ".tmp", target);
+  console.error(`build:bpf: wrote ${target}`);
+  return target;
 }
 
 if (import.meta.main) {

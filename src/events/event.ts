@@ -30,56 +30,178 @@ export const RECORD_TRUNCATED = 1;
 /** Where an event came from; decides which header fields exist. */
 export type EventOrigin = "live" | "scap" | "synthetic";
 
+/**
+ * Header fields of events whose bytes are not a live record (capture files, synthetic events),
+ * or that were overridden. Live events leave this unset and read the record instead.
+ */
+interface EventLayout {
+  origin: EventOrigin;
+  ppid: number;
+  cpu: number;
+  flags: number;
+  nparams: number;
+  tsOff: number;
+  commOff: number;
+  lensOff: number;
+  lenSize: 2 | 4;
+}
+
 /** A decoded event. */
 export class Event {
   /** Sequence number within its source, from 1. */
-  num = 0;
+  declare num: number;
   /** Event id (index into {@link EVENTS}). */
-  type = 0;
+  declare type: number;
   /** Static description of the event type. */
-  info: EventInfo = EVENTS[0];
+  declare info: EventInfo;
   /** Thread id (kernel pid of the thread). */
-  tid = 0;
+  declare tid: number;
   /** Process id (thread group id); -1 when the source does not carry it (scap). */
-  pid = -1;
-  /** Parent process id; -1 when unknown. */
-  ppid = -1;
-  /** CPU the event happened on; -1 when unknown. */
-  cpu = -1;
-  /** Record flags, see {@link RECORD_TRUNCATED}. */
-  flags = 0;
-  origin: EventOrigin = "live";
+  declare pid: number;
   /** Bytes of the batch the event lives in, and a DataView over the same bytes. */
-  buf: Uint8Array;
-  dv: DataView;
+  declare buf: Uint8Array;
+  declare dv: DataView;
   /** Offset of the record in `buf`. */
-  off = 0;
-  /** Offset of the u64 timestamp, and the base added to it to get UTC ns. */
-  tsOff = 0;
-  tsBase = 0n;
-  /** Offset of the 16-byte comm in the record, or -1. */
-  commOff = -1;
-  nparams = 0;
-  /** Offset of the parameter length array, and the size of each length (2 or 4). */
-  lensOff = 0;
-  lenSize: 2 | 4 = 2;
+  declare off: number;
+  /** Added to the record's u64 timestamp to get UTC ns (live: the boot epoch). */
+  declare tsBase: bigint;
   /** Enrichment: the thread that made the event, set by the state stage. */
-  thread: ThreadInfo | undefined = undefined;
+  declare thread: ThreadInfo | undefined;
   /** Enrichment: the fd the event uses or creates, set by the state stage. */
-  fdInfo: FdInfo | undefined = undefined;
+  declare fdInfo: FdInfo | undefined;
   /** Enrichment: the fd number the event refers to, or -1. */
-  fdNum = -1;
+  declare fdNum: number;
   /** Field values already extracted for this event (rules extract lazily, at most once). */
-  cache: Map<string, unknown> | undefined = undefined;
+  declare cache: Map<string, unknown> | undefined;
 
-  #poff: Int32Array | undefined = undefined;
-  #vals: (ParamValue | undefined)[] | undefined = undefined;
-  #ts: bigint | undefined = undefined;
-  #comm: string | undefined = undefined;
+  // Lazily computed. Plain fields (not #private) and few of them: decoding allocates one event
+  // per record, so the object's size and its construction are on the hot path.
+  declare _poff: Int32Array | undefined;
+  declare _vals: (ParamValue | undefined)[] | undefined;
+  declare _ts: bigint | undefined;
+  declare _comm: string | undefined;
+  declare _x: EventLayout | undefined;
 
-  constructor(buf: Uint8Array, dv: DataView) {
+  /**
+   * A live-record event at `off` of `buf`. Every field is written exactly once, in one order,
+   * so all events share one shape. Other layouts set header fields through the setters below.
+   */
+  constructor(buf: Uint8Array, dv: DataView, off = 0, type = 0, tid = 0, pid = -1) {
+    this.num = 0;
+    this.type = type;
+    this.info = EVENTS[type] ?? EVENTS[0];
+    this.tid = tid;
+    this.pid = pid;
     this.buf = buf;
     this.dv = dv;
+    this.off = off;
+    this.tsBase = 0n;
+    this.thread = undefined;
+    this.fdInfo = undefined;
+    this.fdNum = -1;
+    this.cache = undefined;
+    this._poff = undefined;
+    this._vals = undefined;
+    this._ts = undefined;
+    this._comm = undefined;
+    this._x = undefined;
+  }
+
+  #layout(): EventLayout {
+    if (this._x) return this._x;
+    // First override of a live event: freeze its record values, then let the setter change one.
+    const dv = this.dv, off = this.off;
+    const live = off + LIVE_HEADER_SIZE <= dv.byteLength;
+    return this._x = {
+      origin: "live",
+      ppid: live ? dv.getUint32(off + 16, true) : -1,
+      cpu: live ? dv.getUint16(off + 28, true) : -1,
+      flags: live ? dv.getUint16(off + 30, true) : 0,
+      nparams: live ? dv.getUint16(off + 26, true) : 0,
+      tsOff: off,
+      commOff: live ? off + 32 : -1,
+      lensOff: off + LIVE_HEADER_SIZE,
+      lenSize: 2,
+    };
+  }
+
+  /** Where the event came from; decides which header fields exist. */
+  get origin(): EventOrigin {
+    return this._x ? this._x.origin : "live";
+  }
+  /** Setting a non-live origin resets the header fields to "unknown" (no pid, comm, cpu). */
+  set origin(v: EventOrigin) {
+    if (v === "live") {
+      this.#layout().origin = v;
+      return;
+    }
+    this._x = {
+      origin: v,
+      ppid: -1,
+      cpu: -1,
+      flags: 0,
+      nparams: 0,
+      tsOff: this.off,
+      commOff: -1,
+      lensOff: this.off + SCAP_HEADER_SIZE,
+      lenSize: 2,
+    };
+  }
+  /** Parent process id; -1 when unknown. */
+  get ppid(): number {
+    return this._x ? this._x.ppid : this.dv.getUint32(this.off + 16, true);
+  }
+  set ppid(v: number) {
+    this.#layout().ppid = v;
+  }
+  /** CPU the event happened on; -1 when unknown. */
+  get cpu(): number {
+    return this._x ? this._x.cpu : this.dv.getUint16(this.off + 28, true);
+  }
+  set cpu(v: number) {
+    this.#layout().cpu = v;
+  }
+  /** Record flags, see {@link RECORD_TRUNCATED}. */
+  get flags(): number {
+    return this._x ? this._x.flags : this.dv.getUint16(this.off + 30, true);
+  }
+  set flags(v: number) {
+    this.#layout().flags = v;
+  }
+  /** Number of parameters the event carries. */
+  get nparams(): number {
+    return this._x ? this._x.nparams : this.dv.getUint16(this.off + 26, true);
+  }
+  set nparams(v: number) {
+    this.#layout().nparams = v;
+  }
+  /** Offset of the u64 timestamp. */
+  get tsOff(): number {
+    return this._x ? this._x.tsOff : this.off;
+  }
+  set tsOff(v: number) {
+    this.#layout().tsOff = v;
+  }
+  /** Offset of the 16-byte comm in the record, or -1. */
+  get commOff(): number {
+    return this._x ? this._x.commOff : this.off + 32;
+  }
+  set commOff(v: number) {
+    this.#layout().commOff = v;
+  }
+  /** Offset of the parameter length array. */
+  get lensOff(): number {
+    return this._x ? this._x.lensOff : this.off + LIVE_HEADER_SIZE;
+  }
+  set lensOff(v: number) {
+    this.#layout().lensOff = v;
+  }
+  /** Size of each parameter length (2, or 4 for large-payload events). */
+  get lenSize(): 2 | 4 {
+    return this._x ? this._x.lenSize : 2;
+  }
+  set lenSize(v: 2 | 4) {
+    this.#layout().lenSize = v;
   }
 
   /** Event name as used in `evt.type`. */
@@ -94,17 +216,17 @@ export class Event {
 
   /** Timestamp in nanoseconds since the Unix epoch (UTC). */
   get ts(): bigint {
-    return this.#ts ??= this.tsBase + this.dv.getBigUint64(this.tsOff, true);
+    return this._ts ??= this.tsBase + this.dv.getBigUint64(this.tsOff, true);
   }
 
   /** Overrides the timestamp (synthetic events, tests). */
   set ts(value: bigint) {
-    this.#ts = value;
+    this._ts = value;
   }
 
   /** Command name of the thread as the kernel recorded it (live) or as state knows it. */
   get comm(): string {
-    if (this.#comm !== undefined) return this.#comm;
+    if (this._comm !== undefined) return this._comm;
     if (this.commOff >= 0) {
       let end = this.commOff;
       const max = this.commOff + 16;
@@ -113,7 +235,7 @@ export class Event {
       for (let i = this.commOff; i < end; i++) s += String.fromCharCode(this.buf[i]);
       // comm is at most 15 bytes; non-ASCII names are rare enough to decode again properly.
       if (/[\x80-\xff]/.test(s)) s = new TextDecoder().decode(this.buf.subarray(this.commOff, end));
-      return this.#comm = s;
+      return this._comm = s;
     }
     return this.thread?.comm ?? "";
   }
@@ -123,16 +245,19 @@ export class Event {
     return (this.flags & RECORD_TRUNCATED) !== 0;
   }
 
-  #offsets(): Int32Array {
+  /** Start offset of every parameter (and the end of the last), computed once. */
+  offsets(): Int32Array {
     const n = this.nparams;
+    const lensOff = this.lensOff;
+    const lenSize = this.lenSize;
     const offs = new Int32Array(n + 1);
-    let pos = this.lensOff + n * this.lenSize;
+    let pos = lensOff + n * lenSize;
     const dv = this.dv;
     for (let i = 0; i < n; i++) {
       offs[i] = pos;
-      pos += this.lenSize === 2
-        ? dv.getUint16(this.lensOff + 2 * i, true)
-        : dv.getUint32(this.lensOff + 4 * i, true);
+      pos += lenSize === 2
+        ? dv.getUint16(lensOff + 2 * i, true)
+        : dv.getUint32(lensOff + 4 * i, true);
     }
     offs[n] = pos;
     return offs;
@@ -140,18 +265,18 @@ export class Event {
 
   /** Byte offset of parameter `i` in `buf`. */
   paramOffset(i: number): number {
-    return (this.#poff ??= this.#offsets())[i];
+    return (this._poff ??= this.offsets())[i];
   }
 
   /** Byte length of parameter `i`. */
   paramLength(i: number): number {
-    const o = this.#poff ??= this.#offsets();
+    const o = this._poff ??= this.offsets();
     return o[i + 1] - o[i];
   }
 
   /** Raw bytes of parameter `i` (a view, not a copy). */
   paramBytes(i: number): Uint8Array {
-    const o = this.#poff ??= this.#offsets();
+    const o = this._poff ??= this.offsets();
     return this.buf.subarray(o[i], o[i + 1]);
   }
 
@@ -161,11 +286,11 @@ export class Event {
    */
   param(i: number): ParamValue | undefined {
     if (i < 0 || i >= this.nparams) return undefined;
-    const vals = this.#vals ??= new Array(this.nparams);
+    const vals = this._vals ??= new Array(this.nparams);
     let v = vals[i];
     if (v === undefined) {
       const p = this.info.params[i];
-      const o = this.#poff ??= this.#offsets();
+      const o = this._poff ??= this.offsets();
       const type = p?.type ?? PT.BYTEBUF;
       v = type === PT.DYN
         ? decodeDyn(p.table ?? "", this.buf, this.dv, o[i], o[i + 1] - o[i])
@@ -183,7 +308,7 @@ export class Event {
 
   /** Replaces a parameter value (used by state to hand resolved values to fields). */
   setParam(i: number, value: ParamValue): void {
-    (this.#vals ??= new Array(this.nparams))[i] = value;
+    (this._vals ??= new Array(this.nparams))[i] = value;
   }
 
   /**
@@ -222,23 +347,16 @@ export function decodeLiveBatch(buf: Uint8Array, tsBase: bigint, firstNum: numbe
     frame += (frameLen + 15) & ~7;
     if (word & 0x4000_0000) continue; // discarded
     if (frameLen < LIVE_HEADER_SIZE || off + frameLen > end) break;
-    const ev = new Event(buf, dv);
+    const ev = new Event(
+      buf,
+      dv,
+      off,
+      dv.getUint16(off + 24, true),
+      dv.getUint32(off + 8, true),
+      dv.getUint32(off + 12, true),
+    );
     ev.num = num++;
-    ev.off = off;
-    ev.tsOff = off;
     ev.tsBase = tsBase;
-    ev.tid = dv.getUint32(off + 8, true);
-    ev.pid = dv.getUint32(off + 12, true);
-    ev.ppid = dv.getUint32(off + 16, true);
-    const type = dv.getUint16(off + 24, true);
-    ev.type = type;
-    ev.info = EVENTS[type] ?? EVENTS[0];
-    ev.nparams = dv.getUint16(off + 26, true);
-    ev.cpu = dv.getUint16(off + 28, true);
-    ev.flags = dv.getUint16(off + 30, true);
-    ev.commOff = off + 32;
-    ev.lensOff = off + LIVE_HEADER_SIZE;
-    ev.lenSize = 2;
     out.push(ev);
   }
   return out;
@@ -255,15 +373,10 @@ export function decodeScapEvent(
   cpu: number,
   num: number,
 ): Event {
-  const ev = new Event(buf, dv);
+  const type = dv.getUint16(off + 20, true);
+  const ev = new Event(buf, dv, off, type, Number(dv.getBigInt64(off + 8, true)), -1);
   ev.origin = "scap";
   ev.num = num;
-  ev.off = off;
-  ev.tsOff = off;
-  ev.tid = Number(dv.getBigInt64(off + 8, true));
-  const type = dv.getUint16(off + 20, true);
-  ev.type = type;
-  ev.info = EVENTS[type] ?? EVENTS[0];
   ev.nparams = dv.getUint32(off + 22, true);
   ev.cpu = cpu;
   ev.lensOff = off + SCAP_HEADER_SIZE;

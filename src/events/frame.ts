@@ -42,4 +42,3 @@ export function frameRecords(records: Uint8Array[]): Uint8Array {
   }
   return out;
 }
-

@@ -37,6 +37,8 @@ export interface ProbeOptions {
   simulateDrops?: number;
   /** Events of this process id are dropped in the kernel; default: this process. */
   ignorePid?: number;
+  /** Internal: retry count after an interrupted load. */
+  attempt?: number;
 }
 
 /** Thrown when the probe cannot be loaded; the message is the one line to show the user. */
@@ -102,9 +104,12 @@ function explain(action: string, code: number): ProbeLoadError {
   if ((code === 1 || code === 13) && Deno.uid() !== 0) {
     fix = " — run as root (the probe needs CAP_BPF, CAP_PERFMON and CAP_SYS_RESOURCE)";
   } else if (code === 22 || code === 7 || code === 13) {
-    const verifier = logTail.filter((l) => !l.startsWith("libbpf: prog")).slice(-6).join(" | ");
-    fix = ` — the kernel rejected the probe (run with log_level: debug for the verifier log)${
-      verifier ? `: ${verifier}` : ""
+    // The verifier's verdict: its log minus instruction dumps and bookkeeping lines.
+    const verdict = logTail.filter((l) =>
+      !/^\d+: \(|^;|^processed |^-- |^libbpf: |^from \d+ to |^\s*$/.test(l)
+    ).slice(-2).join(" | ");
+    fix = ` — the kernel rejected the probe (log_level: debug shows the verifier log)${
+      verdict ? `: ${verdict}` : ""
     }`;
   } else if (code === 2) {
     fix = " — a kernel feature the probe needs is missing (BTF, tracepoints or ring buffer)";
@@ -209,12 +214,27 @@ export class Probe {
     };
 
     const ringBytes = nextPow2(opts.ringBytes ?? 16 << 20);
+    if (ringBytes > 1 << 30) {
+      fail(
+        new ProbeLoadError(`ring buffer size ${opts.ringBytes} is out of range: 64 KiB to 1 GiB`),
+      );
+    }
     if (bpf.bpf_map__set_max_entries(map("ring"), ringBytes) !== 0) {
       fail(explain("size the ring buffer", errno()));
     }
     if (!opts.latency) bpf.bpf_program__set_autoload(prog("sys_enter"), false);
     const rc = bpf.bpf_object__load(obj);
-    if (rc !== 0) fail(explain("load the probe into the kernel", -rc || errno()));
+    if (rc !== 0) {
+      const code = -rc || errno();
+      // EAGAIN: the verifier gives up when a signal arrives while it works (libbpf already
+      // retried). Start over with a fresh object a few times before giving up.
+      if (code === 11 && (opts.attempt ?? 0) < 4) {
+        bpf.bpf_object__close(obj);
+        await new Promise((r) => setTimeout(r, 50));
+        return Probe.load({ ...opts, object, attempt: (opts.attempt ?? 0) + 1 });
+      }
+      fail(explain("load the probe into the kernel", code));
+    }
 
     // Tail-call table: a dedicated handler where one exists, the generic one for the rest.
     const handlersFd = bpf.bpf_map__fd(map("handlers"));

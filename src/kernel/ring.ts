@@ -18,6 +18,7 @@ import { mmap, munmap, pageSize, PROT_READ, PROT_WRITE } from "./libc.ts";
 const BUSY = 0x8000_0000;
 const DISCARD = 0x4000_0000;
 const HDR = 8;
+const CHUNK_BYTES = 4 << 20;
 
 /** One drain of the ring: framed records and how many. */
 export interface RingDrain {
@@ -84,9 +85,26 @@ export class RingReader {
       records++;
     }
     if (off === 0) return null;
-    const bytes = this.#data.slice(start, start + off);
+    const bytes = this.#copyOut(start, off);
     Atomics.store(this.#cons, 0, cons + BigInt(off));
     return { bytes, records };
+  }
+
+  // Drains are copied into large chunks and handed out as views: a fresh small ArrayBuffer per
+  // drain (slice) costs ~90 ns per event here, a set() into a chunk ~4. A chunk is freed by the
+  // garbage collector once no event refers to it, so events stay valid as long as they are used.
+  #chunk = new Uint8Array(0);
+  #chunkUsed = 0;
+
+  #copyOut(start: number, len: number): Uint8Array {
+    if (this.#chunkUsed + len > this.#chunk.length) {
+      this.#chunk = new Uint8Array(Math.max(CHUNK_BYTES, len));
+      this.#chunkUsed = 0;
+    }
+    const at = this.#chunkUsed;
+    this.#chunk.set(this.#data.subarray(start, start + len), at);
+    this.#chunkUsed = (at + len + 7) & ~7;
+    return this.#chunk.subarray(at, at + len);
   }
 
   /** Unmaps the ring. */
