@@ -271,7 +271,8 @@ export class OutputQueue {
       this.#failed.inc(lost);
       this.#items.fill(undefined);
       this.#len = 0;
-      await this.#done;
+      // A write that ignores the abort must not hold the shutdown: wait a little, then go on.
+      await Promise.race([this.#done, sleep(Math.min(1000, timeoutMs))]);
       log.warn("output not drained before the deadline", {
         output: this.output.name,
         given_up: lost,

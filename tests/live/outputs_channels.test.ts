@@ -16,6 +16,7 @@ import { StdoutOutput } from "../../src/outputs/stdout.ts";
 import { SyslogOutput } from "../../src/outputs/syslog.ts";
 import { type AlertOutput, FormattedAlert } from "../../src/outputs/types.ts";
 import { UnixDatagramReceiver } from "../../src/outputs/unix_dgram.ts";
+import { makeCa } from "./outputs_tls_support.ts";
 
 const fmt = new AlertFormatter({ hostname: "test-host", localOffsetMinutes: () => 0 });
 
@@ -379,73 +380,6 @@ Deno.test("outputs: http 4xx refuses one alert, 5xx is retried", async () => {
     await rx.stop();
   }
 });
-
-async function openssl(dir: string, ...args: string[]): Promise<void> {
-  const r = await new Deno.Command("openssl", { args, cwd: dir, stdout: "null", stderr: "piped" })
-    .output();
-  if (!r.success) throw new Error(`openssl ${args[0]}: ${new TextDecoder().decode(r.stderr)}`);
-}
-
-/** A private CA and a server certificate for 127.0.0.1 signed by it. */
-export async function makeCa(dir: string): Promise<{ ca: string; cert: string; key: string }> {
-  await openssl(
-    dir,
-    "req",
-    "-x509",
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:prime256v1",
-    "-nodes",
-    "-keyout",
-    "ca.key",
-    "-out",
-    "ca.pem",
-    "-days",
-    "2",
-    "-subj",
-    "/CN=saker test CA",
-  );
-  await openssl(
-    dir,
-    "req",
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:prime256v1",
-    "-nodes",
-    "-keyout",
-    "server.key",
-    "-out",
-    "server.csr",
-    "-subj",
-    "/CN=127.0.0.1",
-  );
-  await Deno.writeTextFile(`${dir}/ext.cnf`, "subjectAltName=IP:127.0.0.1\n");
-  await openssl(
-    dir,
-    "x509",
-    "-req",
-    "-in",
-    "server.csr",
-    "-CA",
-    "ca.pem",
-    "-CAkey",
-    "ca.key",
-    "-CAcreateserial",
-    "-out",
-    "server.pem",
-    "-days",
-    "2",
-    "-extfile",
-    "ext.cnf",
-  );
-  return {
-    ca: `${dir}/ca.pem`,
-    cert: await Deno.readTextFile(`${dir}/server.pem`),
-    key: await Deno.readTextFile(`${dir}/server.key`),
-  };
-}
 
 Deno.test("outputs: https with a private CA (ca_cert, ca_path), gzip bodies", async () => {
   const dir = await Deno.makeTempDir({ prefix: "saker-tls-" });

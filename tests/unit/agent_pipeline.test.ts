@@ -1,0 +1,241 @@
+/**
+ * The pipeline with real decoded events (built by the event encoder), the real rules engine and
+ * the real state store: batches in, alerts out, per-event interleaving, ruleset swaps between
+ * batches, failures contained, slow outputs never holding the source, health.
+ */
+import { assert, assertEquals } from "../support/assert.ts";
+import { buildEvent } from "../../src/events/encode.ts";
+import type { Event } from "../../src/events/event.ts";
+import type { Alert } from "../../src/engine/alert.ts";
+import { Pipeline, type StateTracker } from "../../src/engine/pipeline.ts";
+import { compileRuleset, type Ruleset } from "../../src/engine/ruleset.ts";
+import { loadRulesText } from "../../src/rules/loader.ts";
+import { StateStore } from "../../src/state/store.ts";
+import { Registry } from "../../src/metrics.ts";
+import type { EventSource } from "../../src/sources/types.ts";
+import { AlertFanout } from "../../src/outputs/fanout.ts";
+import { AlertFormatter } from "../../src/outputs/format.ts";
+import { OutputQueue } from "../../src/outputs/queue.ts";
+import type { AlertOutput } from "../../src/outputs/types.ts";
+
+function rules(
+  name: string,
+  cond: string,
+  output = "open of %evt.arg.name by %proc.name",
+): Ruleset {
+  const loaded = loadRulesText([{
+    name: "test.yaml",
+    text: `
+- rule: ${name}
+  desc: test rule
+  condition: ${cond}
+  output: "${output}"
+  priority: WARNING
+  tags: [test]
+`,
+  }]);
+  assertEquals(loaded.results.flatMap((r) => r.errors), []);
+  return compileRuleset(loaded);
+}
+
+function open(tid: number, path: string, i = 0): Event {
+  const ev = buildEvent("openat", { tid, pid: tid, comm: "cat" }, {
+    fd: 3,
+    dirfd: -100,
+    name: path,
+    flags: 1,
+    mode: 0,
+  });
+  ev.num = i;
+  ev.ts = 1_700_000_000_000_000_000n + BigInt(i);
+  return ev;
+}
+
+/** A source the test feeds batch by batch. */
+class PushSource implements EventSource {
+  readonly source = "syscall";
+  readonly readable: ReadableStream<Event[]>;
+  #ctl!: ReadableStreamDefaultController<Event[]>;
+  pulls = 0;
+  constructor() {
+    this.readable = new ReadableStream<Event[]>({
+      start: (c) => {
+        this.#ctl = c;
+      },
+      pull: () => {
+        this.pulls++;
+      },
+    }, { highWaterMark: 1 });
+  }
+  push(batch: Event[]): void {
+    this.#ctl.enqueue(batch);
+  }
+  fail(err: Error): void {
+    this.#ctl.error(err);
+  }
+  close(): Promise<void> {
+    try {
+      this.#ctl.close();
+    } catch { /* closed */ }
+    return Promise.resolve();
+  }
+}
+
+const tick = () => new Promise((r) => setTimeout(r, 0));
+
+Deno.test("pipeline: batches through state and rules to alerts", async () => {
+  const src = new PushSource();
+  const got: Alert[][] = [];
+  const reg = new Registry();
+  const p = new Pipeline({
+    source: src,
+    state: new StateStore(),
+    ruleset: rules("etc open", "evt.type = openat and fd.name startswith /etc"),
+    onAlerts: (a) => got.push(a),
+    registry: reg,
+  });
+  const done = p.run();
+  src.push([open(10, "/etc/passwd", 1), open(10, "/tmp/x", 2), open(11, "/etc/hosts", 3)]);
+  src.push([open(12, "/var/log/y", 4)]);
+  src.push([open(12, "/etc/shadow", 5)]);
+  await src.close();
+  await done;
+  // One alert chunk per batch that produced alerts; nothing for the quiet batch.
+  assertEquals(got.map((b) => b.map((a) => a.output)), [
+    ["open of /etc/passwd by cat", "open of /etc/hosts by cat"],
+    ["open of /etc/shadow by cat"],
+  ]);
+  assertEquals(got[0][0].outputFields, { "evt.arg.name": "/etc/passwd", "proc.name": "cat" });
+  assertEquals(p.stats(), { processed: 5, batches: 3, alerts: 3, swaps: 0 });
+  assertEquals(reg.family("saker_events_processed_total")?.get("syscall"), 5);
+  assertEquals(p.health(), { ok: false, reason: "event source ended" });
+});
+
+Deno.test("pipeline: state update and evaluation interleave per event", async () => {
+  const src = new PushSource();
+  const order: string[] = [];
+  const store = new StateStore();
+  const state: StateTracker = {
+    update(ev) {
+      order.push(`update ${ev.num}`);
+      store.update(ev);
+    },
+  };
+  const rs = rules("any open", "evt.type = openat");
+  const p = new Pipeline({
+    source: src,
+    state,
+    ruleset: {
+      evaluate(ev, emit) {
+        // The rule sees the thread the state stage attached for this very event.
+        order.push(`evaluate ${ev.num} thread=${ev.thread?.tid}`);
+        rs.evaluate(ev, emit);
+      },
+    },
+    onAlerts: () => {},
+    registry: new Registry(),
+  });
+  const done = p.run();
+  src.push([open(20, "/a", 1), open(21, "/b", 2)]);
+  await src.close();
+  await done;
+  assertEquals(order, ["update 1", "evaluate 1 thread=20", "update 2", "evaluate 2 thread=21"]);
+});
+
+Deno.test("pipeline: a ruleset swap takes effect at the next batch, never inside one", async () => {
+  const src = new PushSource();
+  const seen: string[] = [];
+  const p = new Pipeline({
+    source: src,
+    ruleset: rules("old", "evt.type = openat", "old %evt.arg.name"),
+    onAlerts: (a) => seen.push(...a.map((x) => x.output)),
+    registry: new Registry(),
+  });
+  const done = p.run();
+  src.push([open(1, "/1", 1), open(1, "/2", 2)]);
+  await tick();
+  await tick();
+  p.setRuleset(rules("new", "evt.type = openat", "new %evt.arg.name"));
+  src.push([open(1, "/3", 3), open(1, "/4", 4)]);
+  await src.close();
+  await done;
+  assertEquals(seen, ["old /1", "old /2", "new /3", "new /4"]);
+  assertEquals(p.stats().swaps, 1);
+});
+
+Deno.test("pipeline: an event that throws is skipped and counted, the rest go on", async () => {
+  const src = new PushSource();
+  const reg = new Registry();
+  const rs = rules("any open", "evt.type = openat");
+  let n = 0;
+  const p = new Pipeline({
+    source: src,
+    ruleset: {
+      evaluate(ev, emit) {
+        if (++n === 2) throw new Error("boom");
+        rs.evaluate(ev, emit);
+      },
+    },
+    onAlerts: (a) => void a,
+    registry: reg,
+  });
+  const done = p.run();
+  src.push([open(1, "/1", 1), open(1, "/2", 2), open(1, "/3", 3)]);
+  await src.close();
+  await done;
+  assertEquals(p.stats().alerts, 2);
+  assertEquals(reg.family("saker_evaluation_errors_total")?.get("syscall"), 1);
+});
+
+Deno.test("pipeline: a stuck output never holds up the source", async () => {
+  const src = new PushSource();
+  const reg = new Registry();
+  const stuck: AlertOutput = {
+    name: "stuck",
+    write: () => new Promise(() => {}),
+    close: () => Promise.resolve(),
+  };
+  const q = new OutputQueue(stuck, { capacity: 10, maxBatch: 5, registry: reg });
+  const fanout = new AlertFanout(new AlertFormatter({ hostname: "h" }), [q], [], reg);
+  const p = new Pipeline({
+    source: src,
+    ruleset: rules("any open", "evt.type = openat"),
+    onAlerts: (a) => fanout.publishAll(a),
+    registry: reg,
+  });
+  const done = p.run();
+  for (let b = 0; b < 100; b++) {
+    src.push(Array.from({ length: 10 }, (_, i) => open(1, `/f${b}`, b * 10 + i)));
+    await tick();
+  }
+  await src.close();
+  await done;
+  assertEquals(p.stats().processed, 1000);
+  assertEquals(reg.family("saker_alerts_total")?.get("any open", "Warning", "syscall"), 1000);
+  // 5 in flight, 10 queued, the rest dropped and counted.
+  assertEquals(q.stats().dropped, 985);
+  assertEquals(reg.family("saker_output_dropped_total")?.get("stuck"), 985);
+  await q.close(10);
+});
+
+Deno.test("pipeline: health reports a failed source", async () => {
+  const src = new PushSource();
+  const p = new Pipeline({
+    source: src,
+    ruleset: rules("any open", "evt.type = openat"),
+    onAlerts: () => {},
+    registry: new Registry(),
+  });
+  assertEquals(p.health().ok, false);
+  const done = p.run();
+  assertEquals(p.health(), { ok: true });
+  src.fail(new Error("ring unmapped"));
+  let err: Error | undefined;
+  try {
+    await done;
+  } catch (e) {
+    err = e as Error;
+  }
+  assert(err);
+  assertEquals(p.health(), { ok: false, reason: "pipeline failed: ring unmapped" });
+});
