@@ -133,6 +133,10 @@ export function threadSeed(t: ScapThread): ThreadSeed {
   };
 }
 
+function isMappedV4(ip: string): boolean {
+  return ip.startsWith("::ffff:") && ip.includes(".");
+}
+
 /** `ip:port` as libsinsp writes it (IPv6 addresses too, without brackets). */
 function hostPort(ip: string, port: number): string {
   return `${ip}:${port}`;
@@ -147,22 +151,34 @@ export function fdSeed(f: ScapFd, listenPorts: ReadonlySet<number>): FdSeed {
   switch (f.type) {
     case FD.IPV4_SOCK:
     case FD.IPV6_SOCK: {
-      const sip = f.sip ?? "", dip = f.dip ?? "";
+      let type = f.type;
+      let sip = f.sip ?? "", dip = f.dip ?? "";
+      // IPv4-mapped IPv6 connections are IPv4 connections (as libsinsp shows them).
+      if (type === FD.IPV6_SOCK && isMappedV4(sip) && isMappedV4(dip)) {
+        type = FD.IPV4_SOCK;
+        sip = sip.slice(7);
+        dip = dip.slice(7);
+      }
       const sport = f.sport ?? 0, dport = f.dport ?? 0;
+      // The list records the local end first; on a listening port this process is the server,
+      // and the connection is named client -> server as libsinsp names it once it sees traffic.
       const server = listenPorts.has(sport) && !listenPorts.has(dport);
+      const [cip, cport, srvIp, srvPort] = server
+        ? [dip, dport, sip, sport]
+        : [sip, sport, dip, dport];
       return {
         num: f.fd,
-        type: f.type,
-        name: `${hostPort(sip, sport)}->${hostPort(dip, dport)}`,
+        type,
+        name: `${hostPort(cip, cport)}->${hostPort(srvIp, srvPort)}`,
         ino: f.ino,
-        family: f.type === FD.IPV4_SOCK ? AF_INET : AF_INET6,
+        family: type === FD.IPV4_SOCK ? AF_INET : AF_INET6,
         l4proto: L4[f.l4proto ?? "unknown"] ?? 0,
-        cip: server ? dip : sip,
-        cport: server ? dport : sport,
-        sip: server ? sip : dip,
-        sport: server ? sport : dport,
+        cip,
+        cport,
+        sip: srvIp,
+        sport: srvPort,
         role: server ? ROLE_SERVER : ROLE_CLIENT,
-        connected: true,
+        connected: f.l4proto === "tcp",
       };
     }
     case FD.IPV4_SERVSOCK:
@@ -178,8 +194,19 @@ export function fdSeed(f: ScapFd, listenPorts: ReadonlySet<number>): FdSeed {
         sport: f.sport ?? 0,
         role: ROLE_SERVER,
       };
-    case FD.UNIX_SOCK:
-      return { num: f.fd, type: f.type, name: f.name, ino: f.ino, family: AF_UNIX };
+    case FD.UNIX_SOCK: {
+      // Old writers copied the line end of /proc/net/unix into the path.
+      const name = f.name.endsWith("\n") ? f.name.slice(0, -1) : f.name;
+      // A unix socket with a path is the bound (server) end, as libsinsp assumes.
+      return {
+        num: f.fd,
+        type: f.type,
+        name,
+        ino: f.ino,
+        family: AF_UNIX,
+        role: name === "" ? ROLE_CLIENT : ROLE_SERVER,
+      };
+    }
     case FD.FILE_V2:
     case FD.FILE:
       return {
