@@ -449,7 +449,9 @@ export class Agent {
       RELOAD_FAILED_RULE,
       "Error",
       `Saker internal: ${what} reload rejected, the previous rules keep running ` +
-        `(${problems.length} error${problems.length === 1 ? "" : "s"}: ${problems[0]})`,
+        `(${problems.length} error${problems.length === 1 ? "" : "s"}, first: ${
+          problems[0].split("\n")[0]
+        })`,
       { errors: problems.join("\n"), reason, kind: what },
     );
     return false;
