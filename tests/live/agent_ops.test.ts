@@ -208,6 +208,14 @@ Deno.test("agent: a config reload rebuilds the outputs (text to JSON)", async ()
     // An invalid config is rejected like broken rules.
     await Deno.writeTextFile(`${h.dir}/config.yaml`, cfg + "json_output: perhaps\n");
     assertEquals(await h.agent.reload("test"), false);
+    const l3 = await h.waitLines((l) => l.length === 3, "the internal alert");
+    const internal = JSON.parse(l3[2]);
+    assertEquals([internal.rule, internal.source, internal.output_fields.kind], [
+      RELOAD_FAILED_RULE,
+      "internal",
+      "config",
+    ]);
+    assertStringIncludes(internal.output_fields.errors, "key json_output: expected true or false");
   } finally {
     await h.stop();
   }
