@@ -389,6 +389,9 @@ function onClone(store: StateStore, ev: Event, caller: ThreadInfo | undefined): 
     creator = caller;
     if (creator === undefined) return;
     const known = store.threads.get(childTid);
+    // A vfork parent returns after its child exec'd or even exited; a live child always
+    // announces itself first (the fork tracepoint), so a child unknown by now is gone.
+    if (known === undefined && (ev.origin === "live" || store.exitedRecently(childTid))) return;
     if (
       known !== undefined &&
       (known.proc === creator.proc || known.proc.ppid === creator.proc.pid ||

@@ -164,6 +164,10 @@ export class StateStore implements StateView {
   #pendingCloseProc: ProcessInfo | undefined = undefined;
   #pendingCloseFd: FdInfo | undefined = undefined;
   #changedFd: FdInfo | undefined = undefined;
+  /** The most recent exits (tids), so a late parent-side clone event does not revive them. */
+  #exited = new Int32Array(1024);
+  #exitedPos = 0;
+  #exitedSet = new Set<number>();
 
   constructor(opts: StateOptions = {}) {
     this.proc = opts.proc;
@@ -227,6 +231,7 @@ export class StateStore implements StateView {
     const th = this.#pendingExit;
     if (th !== undefined) {
       this.#pendingExit = undefined;
+      this.#noteExit(th.tid);
       this.removeThread(th.tid, this.#pendingReaper);
     }
   }
@@ -246,6 +251,20 @@ export class StateStore implements StateView {
     if (this.#pendingExit !== undefined) this.flush();
     this.#pendingExit = th;
     this.#pendingReaper = reaperTid;
+  }
+
+  /** @internal True when thread `tid` exited among the last 1024 exits. */
+  exitedRecently(tid: number): boolean {
+    return this.#exitedSet.has(tid);
+  }
+
+  #noteExit(tid: number): void {
+    const pos = this.#exitedPos;
+    const old = this.#exited[pos];
+    if (old !== 0) this.#exitedSet.delete(old);
+    this.#exited[pos] = tid;
+    this.#exitedSet.add(tid);
+    this.#exitedPos = (pos + 1) & 1023;
   }
 
   /** @internal Marks `fd` as renamed by the current event. */

@@ -3,9 +3,16 @@ import {
   buildEvent,
   concatRecords,
   encodeLiveRecord,
+  encodeParam,
   type EventHeader,
 } from "../../src/events/encode.ts";
-import { decodeLiveBatch, type Event, LIVE_HEADER_SIZE } from "../../src/events/event.ts";
+import {
+  decodeLiveBatch,
+  decodeScapEvent,
+  type Event,
+  LIVE_HEADER_SIZE,
+  SCAP_HEADER_SIZE,
+} from "../../src/events/event.ts";
 import { currentExitId, eventIdsByName, EVENTS } from "../../src/events/table.ts";
 import { StateStore } from "../../src/state/store.ts";
 import { FD_TYPE } from "../../src/state/types.ts";
@@ -36,6 +43,28 @@ function oldId(name: string, dir: ">" | "<", params: string[]): number {
   );
   if (id === undefined) throw new Error(`no ${dir} ${name}(${params.join(",")})`);
   return id;
+}
+
+/** An event in the capture-file (scap) layout: no pid, no comm in the header. */
+function scapEv(name: string | number, tid: number, params: Record<string, unknown>): Event {
+  const type = typeof name === "number" ? name : currentExitId(name)!;
+  const parts = EVENTS[type].params.map((p) => encodeParam(p.type, params[p.name]));
+  const len = SCAP_HEADER_SIZE + 2 * parts.length + parts.reduce((a, p) => a + p.length, 0);
+  const buf = new Uint8Array(len);
+  const dv = new DataView(buf.buffer);
+  clock += 1000n;
+  dv.setBigUint64(0, clock, true);
+  dv.setBigInt64(8, BigInt(tid), true);
+  dv.setUint32(16, len, true);
+  dv.setUint16(20, type, true);
+  dv.setUint32(22, parts.length, true);
+  let pos = SCAP_HEADER_SIZE + 2 * parts.length;
+  parts.forEach((p, i) => {
+    dv.setUint16(SCAP_HEADER_SIZE + 2 * i, p.length, true);
+    buf.set(p, pos);
+    pos += p.length;
+  });
+  return decodeScapEvent(buf, dv, 0, 0, 1);
 }
 
 /** The same event as an older capture would hold it: only its first `n` parameters. */
@@ -276,7 +305,8 @@ Deno.test("state: fork, exec and a three-level tree give ancestry fields", () =>
 
 Deno.test("state: a child created from the parent's clone exit, then its own event", () => {
   const state = seeded();
-  const parentSide = ev("clone", { tid: 100, pid: 100, comm: "sshd" }, {
+  // Captures may hold the parent's event first (live, the child always comes first).
+  const parentSide = scapEv("clone", 100, {
     res: 300,
     exe: "/usr/sbin/sshd",
     args: ["-D"],
@@ -289,18 +319,32 @@ Deno.test("state: a child created from the parent's clone exit, then its own eve
     uid: 0,
     gid: 0,
   });
+  assertEquals(parentSide.origin, "scap");
   state.update(parentSide);
   assertEquals(parentSide.thread?.tid, 100);
   assertEquals(state.threads.get(300)?.proc.ppid, 100);
-  const child = cloneChild(state, 100, 300, "sshd");
+  const child = scapEv("clone", 300, {
+    res: 0,
+    exe: "/usr/sbin/sshd",
+    tid: 300,
+    pid: 300,
+    ptid: 100,
+    comm: "sshd",
+    flags: 0,
+  });
+  state.update(child);
   assertEquals(child.thread, state.threads.get(300));
   assertEquals(state.threads.size, 3, "no duplicate thread for the child");
   assertEquals(field(child, "proc.pname"), "sshd");
   // The other order: child first, then the parent's exit does nothing.
   cloneChild(state, 100, 301, "sshd");
   const before = state.threads.get(301);
-  state.update(ev("clone", { tid: 100, pid: 100 }, { res: 301, flags: 0, comm: "sshd" }));
+  state.update(scapEv("clone", 100, { res: 301, flags: 0, comm: "sshd" }));
   assertEquals(state.threads.get(301), before);
+  // A live parent-side event for a child never seen (a vfork child that already exited) adds
+  // nothing: live children always announce themselves first.
+  state.update(ev("vfork", { tid: 100, pid: 100 }, { res: 302, flags: 0, comm: "sshd" }));
+  assert(!state.threads.has(302));
 });
 
 Deno.test("state: threads share their process; CLONE_THREAD children join it", () => {
