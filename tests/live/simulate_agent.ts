@@ -1,0 +1,261 @@
+/**
+ * Support for the simulator's live tests: run the real agent (`saker run`, a subprocess with its
+ * own config) and collect its JSON alerts; run `saker simulate` in a session of its own; tell
+ * which alerts a run caused (same process group, or the containers it made).
+ * @module
+ */
+import { REPO_ROOT } from "../support/env.ts";
+import type { ActionReport } from "../../src/simulate/types.ts";
+import { type Priority, priorityRank } from "../../src/engine/alert.ts";
+
+/** An alert as the agent prints it in JSON, with the time it arrived here. */
+export interface ReceivedAlert {
+  rule: string;
+  priority: Priority;
+  output: string;
+  fields: Record<string, unknown>;
+  /** Date.now() when the test read it. */
+  receivedMs: number;
+}
+
+const PODMAN_SOCKET = "/run/podman/podman.sock";
+
+async function socketServes(path: string): Promise<boolean> {
+  try {
+    const c = await Deno.connect({ transport: "unix", path });
+    c.close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Makes sure podman's Docker-compatible API serves on its default socket (the agent reads
+ * container names, images and the privileged flag there). Returns a stop function for a
+ * service this call started (none when one was already running).
+ */
+export async function ensurePodmanService(): Promise<() => Promise<void>> {
+  if (await socketServes(PODMAN_SOCKET)) return async () => {};
+  await Deno.mkdir("/run/podman", { recursive: true });
+  const service = new Deno.Command("podman", {
+    args: ["system", "service", "--time=0", `unix://${PODMAN_SOCKET}`],
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  const deadline = Date.now() + 20_000;
+  while (!(await socketServes(PODMAN_SOCKET))) {
+    if (Date.now() > deadline) throw new Error("podman system service did not start");
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return async () => {
+    try {
+      service.kill("SIGTERM");
+    } catch { /* ended */ }
+    await service.status;
+  };
+}
+
+/** A running agent. */
+export class AgentRun {
+  readonly alerts: ReceivedAlert[] = [];
+  #child: Deno.ChildProcess;
+  #stderr = "";
+  #tmp: string;
+  #readers: Promise<void>[] = [];
+  #ready: Promise<void>;
+
+  private constructor(child: Deno.ChildProcess, tmp: string) {
+    this.#child = child;
+    this.#tmp = tmp;
+    let markReady!: () => void;
+    let fail!: (e: Error) => void;
+    this.#ready = new Promise<void>((res, rej) => {
+      markReady = res;
+      fail = rej;
+    });
+    this.#readers.push((async () => {
+      for await (const line of lines(child.stdout)) {
+        if (!line.startsWith("{")) continue;
+        try {
+          const a = JSON.parse(line);
+          this.alerts.push({
+            rule: a.rule,
+            priority: a.priority,
+            output: a.output,
+            fields: a.output_fields ?? {},
+            receivedMs: Date.now(),
+          });
+        } catch { /* not an alert */ }
+      }
+    })());
+    this.#readers.push((async () => {
+      for await (const line of lines(child.stderr)) {
+        this.#stderr += line + "\n";
+        if (line.includes("saker running")) markReady();
+      }
+      fail(new Error(`agent exited before it was ready:\n${this.#stderr.slice(-3000)}`));
+    })());
+  }
+
+  /**
+   * Starts `saker run` with `rules` and JSON alerts on stdout, every matching rule reported
+   * (rule_matching: all), and the process group and container of each alert appended as
+   * fields so tests can tell which alerts their own processes caused.
+   */
+  static async start(rules: string[], extraConfig = ""): Promise<AgentRun> {
+    const tmp = await Deno.makeTempDir({ prefix: "saker-sim-agent-" });
+    const config = `${tmp}/config.yaml`;
+    await Deno.writeTextFile(
+      config,
+      [
+        "rules_files:",
+        ...rules.map((r) => `  - ${JSON.stringify(r)}`),
+        "priority: debug",
+        "rule_matching: all",
+        "watch_config_files: false",
+        "json_output: true",
+        "json_include_output_fields_property: true",
+        "stdout_output:",
+        "  enabled: true",
+        "alert_store:",
+        "  enabled: false",
+        "webserver:",
+        "  enabled: false",
+        "append_output:",
+        "  - match:",
+        "      source: syscall",
+        "    extra_fields: [proc.pgid, proc.sid, container.id]",
+        "log_level: info",
+        extraConfig,
+      ].join("\n") + "\n",
+    );
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", `${REPO_ROOT}src/main.ts`, "run", "-c", config],
+      cwd: tmp,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const run = new AgentRun(child, tmp);
+    const timeout = setTimeout(() => {
+      try {
+        child.kill("SIGKILL");
+      } catch { /* gone */ }
+    }, 120_000);
+    try {
+      await run.#ready;
+    } finally {
+      clearTimeout(timeout);
+    }
+    return run;
+  }
+
+  /** The agent's log so far (stderr). */
+  get log(): string {
+    return this.#stderr;
+  }
+
+  /** Waits until an alert satisfying `pred` arrived, or `deadlineMs` (epoch ms) passed. */
+  async waitFor(
+    pred: (a: ReceivedAlert) => boolean,
+    deadlineMs: number,
+  ): Promise<ReceivedAlert | undefined> {
+    for (;;) {
+      const hit = this.alerts.find(pred);
+      if (hit || Date.now() >= deadlineMs) return hit;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  /** Stops the agent (SIGINT, then SIGKILL after 15 s) and removes its files. */
+  async stop(): Promise<void> {
+    try {
+      this.#child.kill("SIGINT");
+    } catch { /* gone */ }
+    const t = setTimeout(() => {
+      try {
+        this.#child.kill("SIGKILL");
+      } catch { /* gone */ }
+    }, 15_000);
+    await this.#child.status;
+    clearTimeout(t);
+    await Promise.all(this.#readers);
+    await Deno.remove(this.#tmp, { recursive: true });
+  }
+}
+
+async function* lines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
+  let buf = "";
+  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+    buf += chunk;
+    let i;
+    while ((i = buf.indexOf("\n")) >= 0) {
+      yield buf.slice(0, i);
+      buf = buf.slice(i + 1);
+    }
+  }
+  if (buf) yield buf;
+}
+
+/** What one `saker simulate` run printed: its process group and one report per action. */
+export interface SimulateRun {
+  pgid: number;
+  sid: number;
+  reports: ActionReport[];
+}
+
+/**
+ * Runs `saker simulate --json ACTION...` in a new session (setsid), so every process it starts
+ * shares a process group no other activity on the machine has.
+ */
+export async function simulateInSession(names: string[]): Promise<SimulateRun> {
+  const out = await new Deno.Command("setsid", {
+    args: [
+      "-w",
+      Deno.execPath(),
+      "run",
+      "-A",
+      `${REPO_ROOT}src/main.ts`,
+      "simulate",
+      "--json",
+      ...names,
+    ],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout);
+  try {
+    const j = JSON.parse(text);
+    return { pgid: j.pgid, sid: j.sid, reports: j.reports };
+  } catch {
+    throw new Error(
+      `simulate printed no JSON (exit ${out.code}): ${new TextDecoder().decode(out.stderr)}`,
+    );
+  }
+}
+
+/** True when `alert` was caused by the run: same process group, or one of its containers. */
+export function causedBy(
+  alert: ReceivedAlert,
+  run: { pgid: number },
+  containers: string[],
+): boolean {
+  const f = alert.fields;
+  if (Number(f["proc.pgid"]) === run.pgid) return true;
+  const cid = String(f["container.id"] ?? "");
+  return cid !== "" && cid !== "host" && containers.some((c) => c.startsWith(cid));
+}
+
+/** True for priorities Warning and above. */
+export function warningOrAbove(p: Priority): boolean {
+  return priorityRank(p) <= priorityRank("Warning");
+}
+
+/** Compares an expected fact with an output field value (numbers and strings alike). */
+export function sameValue(actual: unknown, expected: unknown): boolean {
+  if (actual === expected) return true;
+  return actual !== null && actual !== undefined && String(actual) === String(expected);
+}
