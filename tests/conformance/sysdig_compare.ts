@@ -33,8 +33,18 @@ export const COMPARED_FIELDS = [
 
 const SEP = "\u0001";
 
-/** One event's values: evt.num then one value per field. */
+/** One event's values, one per field. */
 export type Row = string[];
+
+/** What Saker knows about an event beyond the printed fields (to explain differences). */
+export interface EventFacts {
+  /** An exit event whose enter event is not in the capture (it began mid-syscall). */
+  orphanExit: boolean;
+  /** A generic `syscall` event (its name comes from the syscall code it carries). */
+  generic: boolean;
+  /** Container id of the event's process ("" on the host). */
+  container: string;
+}
 
 /** sysdig's rows, keyed by evt.num (only the events sysdig prints). */
 export async function sysdigRows(
@@ -60,18 +70,27 @@ export async function sysdigRows(
 export async function sakerRows(
   path: string,
   fields: readonly string[],
-): Promise<Map<string, Row>> {
+): Promise<{ rows: Map<string, Row>; facts: Map<string, EventFacts> }> {
   const printer = new EventPrinter("*" + fields.map((f) => `%${f}`).join(SEP));
   const rows = new Map<string, Row>();
+  const facts = new Map<string, EventFacts>();
+  const lastType = new Map<number, number>();
   let num = 0;
   await replayCapture(path, {
     onEvent(ev) {
+      const prev = lastType.get(ev.tid);
+      lastType.set(ev.tid, ev.type);
       if (ev.type >= SYSDIG029_ROWS.length) return;
       num++;
       rows.set(String(num), printer.line(ev)!.split(SEP));
+      facts.set(String(num), {
+        orphanExit: ev.dir === "<" && prev !== ev.type - 1,
+        generic: ev.type <= 1,
+        container: ev.thread?.containerId ?? "",
+      });
     },
   });
-  return rows;
+  return { rows, facts };
 }
 
 /** One difference. */
@@ -83,6 +102,7 @@ export interface Difference {
   /** The whole rows, for context. */
   sysdigRow: Row;
   sakerRow: Row | undefined;
+  facts: EventFacts | undefined;
 }
 
 /** Compares the events sysdig prints with Saker's values for the same events. */
@@ -90,14 +110,23 @@ export async function compareCapture(
   path: string,
   fields: readonly string[] = COMPARED_FIELDS,
 ): Promise<{ compared: number; differences: Difference[] }> {
-  const [a, b] = await Promise.all([sysdigRows(path, fields), sakerRows(path, fields)]);
+  const [a, mine] = await Promise.all([sysdigRows(path, fields), sakerRows(path, fields)]);
+  const b = mine.rows;
   const differences: Difference[] = [];
   for (const [num, row] of a) {
-    const mine = b.get(num);
+    const ours = b.get(num);
     fields.forEach((field, i) => {
-      const s = mine?.[i] ?? "(missing event)";
+      const s = ours?.[i] ?? "(missing event)";
       if (row[i] !== s) {
-        differences.push({ num, field, sysdig: row[i], saker: s, sysdigRow: row, sakerRow: mine });
+        differences.push({
+          num,
+          field,
+          sysdig: row[i],
+          saker: s,
+          sysdigRow: row,
+          sakerRow: b.get(num),
+          facts: mine.facts.get(num),
+        });
       }
     });
   }
