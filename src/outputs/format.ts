@@ -68,10 +68,18 @@ function splitNs(ts: bigint): { sec: number; ns: number } {
   return { sec: Number(sec), ns: Number(ns) };
 }
 
+let lastSec = NaN;
+let lastSecText = "";
+
 function utcDateTime(sec: number): string {
+  // Alerts come in bursts within the same second: keep the last conversion.
+  if (sec === lastSec) return lastSecText;
   const d = new Date(sec * 1000);
-  return `${pad(d.getUTCFullYear(), 4)}-${pad(d.getUTCMonth() + 1, 2)}-${pad(d.getUTCDate(), 2)}T` +
-    `${pad(d.getUTCHours(), 2)}:${pad(d.getUTCMinutes(), 2)}:${pad(d.getUTCSeconds(), 2)}`;
+  lastSecText = `${pad(d.getUTCFullYear(), 4)}-${pad(d.getUTCMonth() + 1, 2)}-` +
+    `${pad(d.getUTCDate(), 2)}T${pad(d.getUTCHours(), 2)}:${pad(d.getUTCMinutes(), 2)}:` +
+    `${pad(d.getUTCSeconds(), 2)}`;
+  lastSec = sec;
+  return lastSecText;
 }
 
 /** RFC 3339 UTC time with nanoseconds, as in the `time` property: `2016-08-04T16:17:57.881781397Z`. */
@@ -126,10 +134,22 @@ export function sortedObject(obj: Record<string, unknown>): string {
  * such as nanosecond times must not lose digits through a double).
  */
 export function jsonValue(v: unknown): string {
-  if (typeof v === "bigint") return v.toString();
+  switch (typeof v) {
+    case "string":
+      return JSON.stringify(v);
+    case "number":
+      return Number.isFinite(v) ? String(v) : "null";
+    case "boolean":
+      return v ? "true" : "false";
+    case "bigint":
+      return v.toString();
+    case "undefined":
+      return "null";
+  }
+  if (v === null) return "null";
   if (v instanceof RawJson) return v.text;
-  if (v === undefined) return "null";
-  if (typeof v === "number" && !Number.isFinite(v)) return "null";
+  if (Array.isArray(v)) return "[" + v.map(jsonValue).join(",") + "]";
+  // A replacer function takes V8 off its fast path: only for the rare nested object.
   return JSON.stringify(v, bigintAsString);
 }
 
@@ -159,6 +179,9 @@ export class AlertFormatter {
   readonly includeTags: boolean;
   readonly includeMessage: boolean;
   readonly #offset: (ms: number) => number;
+  readonly #hostnameJson: string;
+  #prefixSec = NaN;
+  #prefixText = "";
 
   constructor(opts: FormatOptions) {
     this.hostname = opts.hostname;
@@ -168,11 +191,19 @@ export class AlertFormatter {
     this.includeTags = opts.includeTags ?? true;
     this.includeMessage = opts.includeMessage ?? false;
     this.#offset = opts.localOffsetMinutes ?? systemOffsetMinutes;
+    this.#hostnameJson = JSON.stringify(opts.hostname);
   }
 
   /** The time prefix of a text alert (`evt.time` or `evt.time.iso8601`). */
   timePrefix(ts: bigint): string {
-    return this.iso ? iso8601Nano(ts) : timeOfDayNano(ts, this.#offset);
+    if (this.iso) return iso8601Nano(ts);
+    // The local offset only changes between seconds (and rarely): reuse the last second's text.
+    const { sec, ns } = splitNs(ts);
+    if (sec !== this.#prefixSec) {
+      this.#prefixSec = sec;
+      this.#prefixText = timeOfDayNano(BigInt(sec) * NS_PER_S, this.#offset).slice(0, 8);
+    }
+    return `${this.#prefixText}.${pad(ns, 9)}`;
   }
 
   /** The full output line before escaping: time, priority and the rule's resolved output. */
@@ -198,30 +229,38 @@ export class AlertFormatter {
 
   /** `output_fields` as JSON text: the alert's fields plus the event time field. */
   fieldsJson(a: Alert): string {
-    if (a.source === INTERNAL_SOURCE) return sortedObject(a.outputFields);
-    const fields: Record<string, unknown> = { ...a.outputFields };
-    fields[this.iso ? "evt.time.iso8601" : "evt.time"] = a.time;
-    return sortedObject(fields);
+    const f = a.outputFields;
+    const keys = Object.keys(f);
+    let timeKey: string | undefined;
+    if (a.source !== INTERNAL_SOURCE) {
+      // The time prefix's field, as integer nanoseconds (it wins over a rule's own %evt.time).
+      timeKey = this.iso ? "evt.time.iso8601" : "evt.time";
+      if (!(timeKey in f)) keys.push(timeKey);
+    }
+    keys.sort(byCodePoint);
+    let s = "{";
+    for (let i = 0; i < keys.length; i++) {
+      const k = keys[i];
+      if (i > 0) s += ",";
+      s += JSON.stringify(k) + ":" + (k === timeKey ? a.time.toString() : jsonValue(f[k]));
+    }
+    return s + "}";
   }
 
   /** The JSON form of an alert (one line, no newline). */
   json(a: Alert): string {
-    const obj: Record<string, unknown> = {
-      hostname: this.hostname,
-      priority: a.priority,
-      rule: a.rule,
-      source: a.source,
-      time: rfc3339Nano(a.time),
-    };
-    if (a.source === INTERNAL_SOURCE) {
-      obj.output = a.output;
-      obj.output_fields = new RawJson(this.fieldsJson(a));
-      return sortedObject(obj);
+    // Keys written directly in sorted order (the order Falco's JSON library uses).
+    const internal = a.source === INTERNAL_SOURCE;
+    let s = `{"hostname":${this.#hostnameJson}`;
+    if (!internal && this.includeMessage) s += `,"message":${JSON.stringify(a.output)}`;
+    if (internal || this.includeOutput) s += `,"output":${JSON.stringify(this.fullOutput(a))}`;
+    if (internal || this.includeOutputFields) s += `,"output_fields":${this.fieldsJson(a)}`;
+    s += `,"priority":${JSON.stringify(a.priority)},"rule":${JSON.stringify(a.rule)}` +
+      `,"source":${JSON.stringify(a.source)}`;
+    if (!internal && this.includeTags) {
+      const tags = a.tags.length > 1 ? [...new Set(a.tags)].sort(byCodePoint) : a.tags;
+      s += `,"tags":${jsonValue(tags)}`;
     }
-    if (this.includeOutput) obj.output = this.fullOutput(a);
-    if (this.includeTags) obj.tags = [...new Set(a.tags)].sort(byCodePoint);
-    if (this.includeMessage) obj.message = a.output;
-    if (this.includeOutputFields) obj.output_fields = new RawJson(this.fieldsJson(a));
-    return sortedObject(obj);
+    return s + `,"time":"${rfc3339Nano(a.time)}"}`;
   }
 }
