@@ -265,3 +265,35 @@ export class ScapWriter {
     }
   }
 }
+
+/** Options of {@link openCaptureWriter}. */
+export interface CaptureWriterOptions {
+  /** The state whose threads and fds start the file (default: a fresh scan of /proc). */
+  state?: import("./snapshot.ts").ThreadTable;
+  format?: ScapEventFormat;
+  gzip?: boolean;
+}
+
+/**
+ * Opens a capture of this host for live events (`saker capture -w`): the header holds this
+ * machine's info, interfaces and users, and the threads and fds of `state` (or of /proc now).
+ */
+export async function openCaptureWriter(
+  path: string,
+  options: CaptureWriterOptions = {},
+): Promise<ScapWriter> {
+  const { hostHeader } = await import("./snapshot.ts");
+  let state = options.state;
+  if (!state) {
+    const { StateStore } = await import("../state/store.ts");
+    const { seedFromProc } = await import("../state/seed.ts");
+    const store = new StateStore();
+    seedFromProc(store);
+    state = store;
+  }
+  return await ScapWriter.create(path, {
+    ...hostHeader(state),
+    format: options.format,
+    gzip: options.gzip,
+  });
+}
