@@ -76,7 +76,7 @@ export class Event {
 
   // Lazily computed. Plain fields (not #private) and few of them: decoding allocates one event
   // per record, so the object's size and its construction are on the hot path.
-  declare _poff: Int32Array | undefined;
+  declare _poff: number[] | undefined;
   declare _vals: (ParamValue | undefined)[] | undefined;
   declare _ts: bigint | undefined;
   declare _comm: string | undefined;
@@ -246,11 +246,12 @@ export class Event {
   }
 
   /** Start offset of every parameter (and the end of the last), computed once. */
-  offsets(): Int32Array {
+  offsets(): number[] {
     const n = this.nparams;
     const lensOff = this.lensOff;
     const lenSize = this.lenSize;
-    const offs = new Int32Array(n + 1);
+    // A plain array: a small Int32Array costs ~250 ns to allocate here, an array ~30 ns.
+    const offs: number[] = new Array(n + 1);
     let pos = lensOff + n * lenSize;
     const dv = this.dv;
     for (let i = 0; i < n; i++) {
