@@ -511,6 +511,15 @@ const ATTACKS: Case[] = [
       }),
   },
   {
+    name: "exec -t shell adopted by the host's init",
+    rule: "Terminal shell in container",
+    run: (w) => {
+      const pid = w.proc({ comm: "sh", containerId: CID, tty: 34816, vpid: 9 }, 1);
+      w.container({}, { comm: "sleep", vpid: 1 });
+      return exec(w, pid, "/bin/sh", [], { tty: 34816 });
+    },
+  },
+  {
     name: "application in a container starts a shell",
     rule: "Shell spawned by program in container",
     run: (w) =>

@@ -29,20 +29,25 @@ export const CONTAINER_ACTIONS: Action[] = [
     rule: "Terminal shell in container",
     falcoRule: "Terminal shell in container",
     technique: "T1059.004",
-    summary: "podman exec -t into a running container with sh (a terminal is attached)",
+    summary: "podman run -t ... sh: a shell with a terminal as the container's entry process",
     kind: "container",
     needs: ["root", "podman", "gcc"],
     expect: ["proc.name", "container.id"],
     falcoExpect: ["proc.name"],
     async run(ctx) {
-      const c = await sleeper(ctx, "tty");
-      const r = await c.exec(["sh", "-c", "tty"], { tty: true });
-      expectExit(r, "podman exec -t sh");
-      if (!r.stdout.includes("/dev/pts/")) throw new Error(`no terminal: ${r.stdout}`);
+      // The runtime (conmon) stays the shell's parent, as with `docker run -it`. An `exec -t`
+      // shell is reparented to the host's pid 1 once runc's helpers exit.
+      const { id, result } = await runOnce(ctx.ws, await ctx.image(), "tty", [
+        "sh",
+        "-c",
+        "tty; sleep 1",
+      ], [...NO_NET, "-t"]);
+      expectExit(result, "podman run -t sh");
+      if (!result.stdout.includes("/dev/pts/")) throw new Error(`no terminal: ${result.stdout}`);
       return {
-        facts: { "proc.name": "sh", "container.id": c.id.slice(0, 12) },
-        containerId: c.id,
-        evidence: evidenceOf(r, "podman exec -t sh"),
+        facts: { "proc.name": "sh", "container.id": id.slice(0, 12) },
+        containerId: id,
+        evidence: evidenceOf(result, "podman run -t sh"),
       };
     },
   },
