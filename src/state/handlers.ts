@@ -16,6 +16,7 @@ import { AT_FDCWD, resolvePath } from "./resolve.ts";
 import { joinPath } from "./paths.ts";
 import { AF, isMappedV4, sockAddrText, tupleName, unmapV4 } from "./sockets.ts";
 import { parseContainerEvent } from "./containers/event.ts";
+import { rawInt } from "./raw.ts";
 
 /** Action codes (one per family of state-changing events). */
 const A = {
@@ -212,12 +213,10 @@ function bigOf(v: unknown): bigint | undefined {
   return typeof v === "bigint" ? v : typeof v === "number" ? BigInt(Math.trunc(v)) : undefined;
 }
 
-/** The result of an exit event (first parameter), also for old versions. */
+/** The result of an exit event (its first parameter), read straight from the bytes. */
 function result(ev: Event): number {
-  const r = ev.res;
-  if (r !== undefined) return r;
-  const v = ev.param(0);
-  return typeof v === "number" ? v : -1;
+  const r = rawInt(ev, 0);
+  return r === r ? r : -1;
 }
 
 function setFd(ev: Event, th: ThreadInfo, num: number, fd: FdInfo): void {

@@ -76,6 +76,8 @@ export interface StateStats {
   threadMisses: number;
   /** fd lookups that found nothing. */
   fdMisses: number;
+  /** Threads removed because /proc no longer had them (their exit event was lost). */
+  threadsPurged: number;
 }
 
 /** Process and thread data for seeding (from /proc, a capture's process list, or a test). */
@@ -148,6 +150,7 @@ export class StateStore implements StateView {
     threadsRemoved: 0,
     threadMisses: 0,
     fdMisses: 0,
+    threadsPurged: 0,
   };
   /** Where missing threads, environments and user files are read from (live only). */
   readonly proc: ProcReader | undefined;
@@ -217,6 +220,7 @@ export class StateStore implements StateView {
       if (ev.info.dir === ">" && ev.nparams > 0) th.lastEnter = ev;
     }
     if (act !== 0) applyEvent(this, act, ev, th);
+    if ((seq & 0xffff) === 0 && this.proc !== undefined) this.#purgeSome();
   }
 
   /** Applies deferred removals now (at the end of a stream, or before inspecting tables). */
@@ -389,11 +393,21 @@ export class StateStore implements StateView {
     const proc = this.procs.get(pid);
     if (!proc) return false;
     const fd = new FdInfo(seed.num, seed.type, seed.name);
-    for (const [k, v] of Object.entries(seed)) {
-      if (v !== undefined && k !== "num" && k !== "type" && k !== "name") {
-        (fd as unknown as Record<string, unknown>)[k] = v;
-      }
-    }
+    // Property by property (not a generic copy) so every FdInfo keeps one hidden class.
+    if (seed.nameraw !== undefined) fd.nameraw = seed.nameraw;
+    if (seed.openFlags !== undefined) fd.openFlags = seed.openFlags;
+    if (seed.dev !== undefined) fd.dev = seed.dev;
+    if (seed.ino !== undefined) fd.ino = seed.ino;
+    if (seed.family !== undefined) fd.family = seed.family;
+    if (seed.l4proto !== undefined) fd.l4proto = seed.l4proto;
+    if (seed.cip !== undefined) fd.cip = seed.cip;
+    if (seed.cport !== undefined) fd.cport = seed.cport;
+    if (seed.sip !== undefined) fd.sip = seed.sip;
+    if (seed.sport !== undefined) fd.sport = seed.sport;
+    if (seed.role !== undefined) fd.role = seed.role;
+    if (seed.connected !== undefined) fd.connected = seed.connected;
+    if (seed.upperLayer !== undefined) fd.upperLayer = seed.upperLayer;
+    if (seed.lowerLayer !== undefined) fd.lowerLayer = seed.lowerLayer;
     proc.fds.set(seed.num, fd);
     return true;
   }
@@ -473,14 +487,44 @@ export class StateStore implements StateView {
   purgeDead(idleEvents = 100_000): number {
     const reader = this.proc;
     if (!reader) return 0;
-    const before = this.stats.threadsRemoved;
     const limit = this.#seq - idleEvents;
+    let removed = 0;
     for (const th of [...this.threads.values()]) {
       if (th.lastSeen <= limit && !reader.threadExists(th.proc.pid, th.tid)) {
         this.removeThread(th.tid);
+        removed++;
       }
     }
-    return this.stats.threadsRemoved - before;
+    this.stats.threadsPurged += removed;
+    return removed;
+  }
+
+  #purgeIter: Iterator<ThreadInfo> | undefined = undefined;
+
+  /**
+   * A slice of {@link purgeDead}, run every 65536 events: up to 64 threads idle for a while are
+   * checked against /proc, round-robin over the table, so lost exits cannot grow the table
+   * without bound and no single event pays for a full scan.
+   */
+  #purgeSome(): void {
+    const reader = this.proc!;
+    const limit = this.#seq - 65536;
+    let it = this.#purgeIter ?? this.threads.values();
+    for (let checked = 0; checked < 64;) {
+      const next = it.next();
+      if (next.done) {
+        it = this.threads.values();
+        break;
+      }
+      const th = next.value;
+      if (th.lastSeen > limit) continue;
+      checked++;
+      if (!reader.threadExists(th.proc.pid, th.tid)) {
+        this.removeThread(th.tid);
+        this.stats.threadsPurged++;
+      }
+    }
+    this.#purgeIter = it;
   }
 
   #missingThread(ev: Event): ThreadInfo | undefined {

@@ -1,0 +1,361 @@
+/**
+ * State benchmark: enrichment cost per event (StateStore.update) on a realistic synthetic mix,
+ * and the memory the tables take for 10k processes.
+ *
+ * The mix (per 100 events): 60 read/write/recvfrom/sendto on open fds, 12 syscalls that change
+ * no state (futex, epoll_wait, getcwd, nanosleep), 10 openat + 10 close, 2 socket + connect +
+ * close, 1 process lifecycle (clone, execve, exit) — over 200 seeded processes. Batches are
+ * decoded fresh each round (as the pipeline does); decode-only time is measured in the same run
+ * and subtracted, so `update_ns_per_event` is the state stage alone.
+ * @module
+ */
+import { concatRecords, encodeLiveRecord } from "../../src/events/encode.ts";
+import { decodeLiveBatch } from "../../src/events/event.ts";
+import { currentExitId } from "../../src/events/table.ts";
+import { StateStore } from "../../src/state/store.ts";
+import { FD_TYPE } from "../../src/state/types.ts";
+
+const PROCS = 200;
+const AT_FDCWD = -100;
+const O_RDONLY = 1;
+const PROCEXIT = 186;
+
+function id(name: string): number {
+  const i = currentExitId(name);
+  if (i === undefined) throw new Error(`no event ${name}`);
+  return i;
+}
+
+function seededStore(procs: number, fdsPerProc: number): StateStore {
+  const state = new StateStore();
+  state.addThread({ tid: 1, pid: 1, ppid: 0, comm: "systemd", exe: "/sbin/init", vpid: 1 });
+  for (let i = 0; i < procs; i++) {
+    const pid = 1000 + i;
+    state.addThread({
+      tid: pid,
+      pid,
+      ppid: 1,
+      comm: `worker${i % 10}`,
+      exe: "/usr/bin/worker",
+      exepath: "/usr/bin/worker",
+      args: ["--serve", "--port", String(8000 + i)],
+      env: ["PATH=/usr/bin:/bin", "HOME=/srv", "LANG=C.UTF-8"],
+      cwd: "/srv/app",
+      cgroups: ["cpu=/system.slice/worker.service", "memory=/system.slice/worker.service"],
+      vpid: pid,
+      sid: pid,
+      startTs: 1_700_000_000_000_000_000n,
+    });
+    for (let fd = 0; fd < fdsPerProc; fd++) {
+      if (fd % 3 === 2) {
+        state.addFd(pid, {
+          num: fd,
+          type: FD_TYPE.IPV4_SOCK,
+          name: `10.0.0.${i % 250}:${40000 + fd}->10.0.1.1:443`,
+          cip: `10.0.0.${i % 250}`,
+          cport: 40000 + fd,
+          sip: "10.0.1.1",
+          sport: 443,
+          role: 1,
+          connected: true,
+          l4proto: 2,
+        });
+      } else {
+        state.addFd(pid, {
+          num: fd,
+          type: FD_TYPE.FILE,
+          name: `/srv/app/data/file-${fd}.db`,
+          nameraw: `data/file-${fd}.db`,
+          ino: 100000 + fd,
+        });
+      }
+    }
+  }
+  state.linkChildren();
+  return state;
+}
+
+/** One round of the mix, as encoded records (decoded fresh each round). */
+function mixRecords(round: number): Uint8Array[] {
+  const recs: Uint8Array[] = [];
+  const r = (name: string | number, tid: number, params: Record<string, unknown>) =>
+    recs.push(
+      encodeLiveRecord(typeof name === "number" ? name : id(name), { tid, pid: tid }, params),
+    );
+  for (let k = 0; k < 100; k++) {
+    const pid = 1000 + ((k * 37 + round) % PROCS);
+    if (k < 60) {
+      const kind = k % 4;
+      const fd = 3 + (k % 6);
+      if (kind === 0) r("read", pid, { res: 512, data: "x", fd, size: 4096 });
+      else if (kind === 1) r("write", pid, { res: 64, data: "y", fd, size: 64 });
+      else if (kind === 2) r("recvfrom", pid, { res: 10, data: "z", fd: 5, size: 10 });
+      else r("sendto", pid, { res: 10, data: "z", fd: 5, size: 10 });
+    } else if (k < 72) {
+      const kind = k % 4;
+      if (kind === 0) r("futex", pid, { res: 0, addr: 1, op: 0, val: 0 });
+      else if (kind === 1) r("epoll_wait", pid, { res: 1, maxevents: 16 });
+      else if (kind === 2) r("getcwd", pid, { res: 0, path: "/srv/app" });
+      else r("nanosleep", pid, { res: 0 });
+    } else if (k < 92) {
+      const fd = 20 + (k % 2);
+      if (k % 2 === 0) {
+        r("openat", pid, {
+          fd,
+          dirfd: AT_FDCWD,
+          name: `data/cache-${k}.tmp`,
+          flags: O_RDONLY,
+          mode: 0,
+          dev: 0x803,
+          ino: 5000 + k,
+        });
+      } else {
+        r("close", pid, { res: 0, fd: fd - 1 });
+      }
+    } else if (k < 98) {
+      const fd = 30;
+      const step = k % 3;
+      if (step === 0) r("socket", pid, { fd, domain: 2, type: 1, proto: 0, flags: 0 });
+      else if (step === 1) {
+        r("connect", pid, {
+          res: 0,
+          tuple: { family: 2, sip: "10.0.0.5", sport: 50000 + k, dip: "10.0.1.9", dport: 80 },
+          fd,
+          addr: { family: 2, addr: "10.0.1.9", port: 80 },
+        });
+      } else r("close", pid, { res: 0, fd });
+    } else if (k === 98) {
+      const child = 200000 + round;
+      recs.push(encodeLiveRecord(id("clone"), { tid: child, pid: child, ppid: pid }, {
+        res: 0,
+        exe: "/usr/bin/worker",
+        args: ["--serve"],
+        tid: child,
+        pid: child,
+        ptid: pid,
+        cwd: "/srv/app",
+        comm: "worker",
+        flags: 0,
+        uid: 0,
+        gid: 0,
+        vtid: child,
+        vpid: child,
+      }));
+      recs.push(encodeLiveRecord(id("execve"), { tid: child, pid: child, ppid: pid }, {
+        res: 0,
+        exe: "sh",
+        args: ["-c", "date"],
+        tid: child,
+        pid: child,
+        ptid: pid,
+        cwd: "/srv/app",
+        comm: "sh",
+        trusted_exepath: "/bin/sh",
+        uid: 0,
+        gid: 0,
+      }));
+      recs.push(encodeLiveRecord(PROCEXIT, { tid: child, pid: child, ppid: pid }, {
+        status: 0,
+        ret: 0,
+        sig: 0,
+        core: 0,
+        reaper_tid: 1,
+      }));
+    } else {
+      r("getcwd", pid, { res: 0, path: "/srv/app" });
+    }
+  }
+  return recs;
+}
+
+function timeIt(fn: () => void): number {
+  const t0 = performance.now();
+  fn();
+  return performance.now() - t0;
+}
+
+export function enrichment(): Record<string, unknown> {
+  const ROUNDS = 64;
+  const batches = Array.from({ length: ROUNDS }, (_, i) => concatRecords(mixRecords(i)));
+  const events = batches.reduce((n, b) => n + decodeLiveBatch(b, 0n, 1).length, 0);
+  const noop = concatRecords(
+    Array.from(
+      { length: 100 },
+      (_, k) =>
+        encodeLiveRecord(id(k % 2 ? "read" : "futex"), { tid: 1000 + k, pid: 1000 + k }, {
+          res: 1,
+          fd: 3,
+          size: 1,
+          addr: 1,
+          op: 0,
+          val: 0,
+        }),
+    ),
+  );
+  const state = seededStore(PROCS, 12);
+  const reps = 60;
+  let decodeMs = 0, fullMs = 0, noopDecodeMs = 0, noopFullMs = 0;
+  for (let rep = 0; rep < reps; rep++) {
+    // Alternate so that both loops see the same machine conditions.
+    decodeMs += timeIt(() => {
+      for (const b of batches) decodeLiveBatch(b, 0n, 1);
+    });
+    fullMs += timeIt(() => {
+      for (const b of batches) for (const ev of decodeLiveBatch(b, 0n, 1)) state.update(ev);
+    });
+    noopDecodeMs += timeIt(() => {
+      for (let i = 0; i < 64; i++) decodeLiveBatch(noop, 0n, 1);
+    });
+    noopFullMs += timeIt(() => {
+      for (let i = 0; i < 64; i++) for (const ev of decodeLiveBatch(noop, 0n, 1)) state.update(ev);
+    });
+  }
+  state.flush();
+  const n = events * reps;
+  const nNoop = 100 * 64 * reps;
+  return {
+    events_per_pass: events,
+    decode_ns_per_event: +(decodeMs * 1e6 / n).toFixed(1),
+    decode_and_update_ns_per_event: +(fullMs * 1e6 / n).toFixed(1),
+    update_ns_per_event: +((fullMs - decodeMs) * 1e6 / n).toFixed(1),
+    update_ns_per_no_change_event: +((noopFullMs - noopDecodeMs) * 1e6 / nNoop).toFixed(1),
+    threads_after: state.threads.size,
+    processes_after: state.procs.size,
+  };
+}
+
+/** ns per event of `update` alone on a batch of one kind, decode time subtracted. */
+function perKind(state: StateStore, records: Uint8Array[]): number {
+  const batch = concatRecords(records);
+  const n = decodeLiveBatch(batch, 0n, 1).length;
+  const reps = 400;
+  for (let w = 0; w < 50; w++) for (const ev of decodeLiveBatch(batch, 0n, 1)) state.update(ev);
+  let dec = 0, full = 0;
+  for (let r = 0; r < reps; r++) {
+    dec += timeIt(() => decodeLiveBatch(batch, 0n, 1));
+    full += timeIt(() => {
+      for (const ev of decodeLiveBatch(batch, 0n, 1)) state.update(ev);
+    });
+  }
+  return +((full - dec) * 1e6 / (n * reps)).toFixed(1);
+}
+
+function kinds(): Record<string, number> {
+  const state = seededStore(PROCS, 12);
+  const pid = (k: number) => 1000 + (k % PROCS);
+  const make = (f: (k: number) => Uint8Array) => Array.from({ length: 99 }, (_, k) => f(k));
+  return {
+    read_write: perKind(
+      state,
+      make((k) =>
+        encodeLiveRecord(id(k % 2 ? "read" : "write"), { tid: pid(k), pid: pid(k) }, {
+          res: 1,
+          fd: 3 + (k % 6),
+          size: 1,
+        })
+      ),
+    ),
+    openat_close: perKind(
+      state,
+      make((k) =>
+        k % 2 === 0
+          ? encodeLiveRecord(id("openat"), { tid: pid(k), pid: pid(k) }, {
+            fd: 20,
+            dirfd: AT_FDCWD,
+            name: "data/cache.tmp",
+            flags: O_RDONLY,
+            dev: 0x803,
+            ino: 77,
+          })
+          : encodeLiveRecord(id("close"), { tid: pid(k - 1), pid: pid(k - 1) }, { res: 0, fd: 20 })
+      ),
+    ),
+    socket_connect_close: perKind(
+      state,
+      make((k) => {
+        const p = pid(Math.floor(k / 3));
+        const step = k % 3;
+        if (step === 0) {
+          return encodeLiveRecord(id("socket"), { tid: p, pid: p }, {
+            fd: 30,
+            domain: 2,
+            type: 1,
+            proto: 0,
+          });
+        }
+        if (step === 1) {
+          return encodeLiveRecord(id("connect"), { tid: p, pid: p }, {
+            res: 0,
+            tuple: { family: 2, sip: "10.0.0.5", sport: 50000 + k, dip: "10.0.1.9", dport: 80 },
+            fd: 30,
+          });
+        }
+        return encodeLiveRecord(id("close"), { tid: p, pid: p }, { res: 0, fd: 30 });
+      }),
+    ),
+    clone_execve_exit: perKind(
+      state,
+      make((k) => {
+        const child = 300000 + Math.floor(k / 3);
+        const h = { tid: child, pid: child, ppid: 1000 };
+        if (k % 3 === 0) {
+          return encodeLiveRecord(id("clone"), h, {
+            res: 0,
+            exe: "w",
+            args: ["a"],
+            tid: child,
+            pid: child,
+            ptid: 1000,
+            cwd: "/",
+            comm: "w",
+            flags: 0,
+          });
+        }
+        if (k % 3 === 1) {
+          return encodeLiveRecord(id("execve"), h, {
+            res: 0,
+            exe: "sh",
+            args: ["-c", "x"],
+            comm: "sh",
+            trusted_exepath: "/bin/sh",
+            cwd: "/",
+          });
+        }
+        return encodeLiveRecord(PROCEXIT, h, { status: 0, ret: 0, sig: 0, core: 0, reaper_tid: 1 });
+      }),
+    ),
+  };
+}
+
+function memory(): Record<string, unknown> {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  const heap = () => {
+    gc?.();
+    return Deno.memoryUsage().heapUsed;
+  };
+  const before = heap();
+  const state = seededStore(10_000, 12);
+  const after = heap();
+  const bytes = after - before;
+  // Keep the store alive until measured.
+  const threads = state.threads.size;
+  return {
+    processes: 10_000,
+    fds_per_process: 12,
+    threads,
+    heap_bytes: bytes,
+    bytes_per_process: Math.round(bytes / 10_000),
+    gc_exposed: gc !== undefined,
+  };
+}
+
+/** Runs the state benchmark. */
+export function bench(): Promise<Record<string, unknown>> {
+  return Promise.resolve({
+    enrichment: enrichment(),
+    update_ns_per_event_by_kind: kinds(),
+    memory_10k_processes: memory(),
+  });
+}
+
+if (import.meta.main) console.log(JSON.stringify(await bench(), null, 2));
