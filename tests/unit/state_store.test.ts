@@ -17,6 +17,7 @@ import { currentExitId, eventIdsByName, EVENTS } from "../../src/events/table.ts
 import { StateStore } from "../../src/state/store.ts";
 import { FD_TYPE } from "../../src/state/types.ts";
 import { ContainerStore } from "../../src/state/containers/runtime.ts";
+import { ProcFs } from "../../src/state/seed.ts";
 import "../../src/rules/fields/proc.ts";
 import "../../src/rules/fields/thread.ts";
 import "../../src/rules/fields/fd.ts";
@@ -839,4 +840,20 @@ Deno.test("state: unknown threads come from the event header when not live", () 
   assertEquals(field(e, "proc.pid"), 4320);
   assertEquals(field(e, "thread.tid"), 4321);
   assertEquals(state.stats.fdMisses, 1);
+});
+
+Deno.test("state: threads whose exit was lost are purged against /proc, a slice at a time", async () => {
+  // A pid that surely exited: a child that has been waited for.
+  const gone = new Deno.Command("true").spawn();
+  await gone.status;
+  const state = new StateStore({ proc: new ProcFs() });
+  state.addThread({ tid: gone.pid, pid: gone.pid, ppid: 1, comm: "lost" });
+  state.addThread({ tid: Deno.pid, pid: Deno.pid, ppid: 1, comm: "me" });
+  const batch = concatRecords([
+    encodeLiveRecord(currentExitId("getcwd")!, { tid: Deno.pid, pid: Deno.pid }, { res: 0 }),
+  ]);
+  for (let i = 0; i < 70_000 * 2; i++) state.update(decodeLiveBatch(batch, 0n, 1)[0]);
+  assert(!state.threads.has(gone.pid), "the lost thread is purged");
+  assert(state.threads.has(Deno.pid), "a live thread stays");
+  assertEquals(state.stats.threadsPurged, 1);
 });
