@@ -39,6 +39,7 @@ type TraceCheck = RegExp | { seq: RegExp[] };
 /** Per host action: the checks its strace log must pass. */
 const SYSCALLS: Record<string, TraceCheck[]> = {
   "read-sensitive-file": [/openat\(AT_FDCWD, "\/etc\/shadow", O_RDONLY\|O_CLOEXEC\) = \d+/],
+  "read-pam-config": [/openat\(AT_FDCWD, "\/etc\/pam[^"]*", O_RDONLY\|O_CLOEXEC\) = \d+/],
   "server-reads-sensitive-file": [
     /execve\("[^"]*\/httpd", \["[^"]*\/httpd", "sleep-open", "6", "\/etc\/shadow"\]/,
     /openat\(AT_FDCWD, "\/etc\/shadow", O_RDONLY\|O_CLOEXEC\) = \d+/,

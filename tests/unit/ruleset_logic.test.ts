@@ -176,6 +176,19 @@ const ATTACKS: Case[] = [
     fields: { "fd.name": "/etc/shadow", "proc.name": "saker-sim" },
   },
   {
+    name: "untrusted program reads the PAM stack",
+    rule: "PAM configuration read by untrusted program",
+    run: (w) =>
+      w.fire(w.proc({ comm: "python3" }), "openat", open("/etc/pam.d/common-auth", "O_RDONLY")),
+    fields: { "fd.name": "/etc/pam.d/common-auth" },
+  },
+  {
+    name: "untrusted program reads sudoers.d",
+    rule: "Sensitive file read by untrusted program",
+    run: (w) =>
+      w.fire(w.proc({ comm: "cat" }), "openat", open("/etc/sudoers.d/admins", "O_RDONLY")),
+  },
+  {
     name: "web server reads /etc/shadow a minute after start",
     rule: "Sensitive file read by server after startup",
     run: (w) => w.fire(w.proc({ comm: "httpd" }), "openat", open("/etc/shadow", "O_RDONLY")),

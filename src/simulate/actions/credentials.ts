@@ -33,6 +33,31 @@ export const CREDENTIAL_ACTIONS: Action[] = [
     },
   },
   {
+    name: "read-pam-config",
+    rule: "PAM configuration read by untrusted program",
+    technique: "T1556.003",
+    summary: "a program that does not authenticate users reads the PAM configuration",
+    kind: "host",
+    needs: ["root", "gcc"],
+    expect: ["fd.name", "proc.name", "proc.pid"],
+    async run(ctx) {
+      let path: string | undefined;
+      for (const p of ["/etc/pam.d/common-auth", "/etc/pam.d/other", "/etc/pam.conf"]) {
+        try {
+          if ((await Deno.stat(p)).isFile) path = p;
+        } catch { /* not on this system */ }
+        if (path) break;
+      }
+      if (!path) throw new Error("no PAM configuration file on this system");
+      const r = await runHelper(ctx, ["open", path, "r"]);
+      requireCall(r, "openat", true);
+      return {
+        facts: { "fd.name": path, "proc.name": "saker-sim", "proc.pid": r.pid },
+        evidence: evidenceOf(r, "saker-sim open"),
+      };
+    },
+  },
+  {
     name: "server-reads-sensitive-file",
     rule: "Sensitive file read by server after startup",
     falcoRule: "Read sensitive file trusted after startup",

@@ -1,0 +1,123 @@
+/**
+ * A normal host stays quiet: a benign workload (compile and run C programs with gcc and make,
+ * git operations including a local clone, another tool's test suite (Python's own regression
+ * tests), a walk through the file system, everyday admin commands) runs in a session of its own
+ * under the live agent with the default rules. Every alert it causes is reported; the target,
+ * asserted here, is none at Warning or above.
+ */
+import { assert, assertEquals } from "../support/assert.ts";
+import { needsRoot, REPO_ROOT } from "../support/env.ts";
+import { AgentRun, causedBy, warningOrAbove } from "./simulate_agent.ts";
+
+const WORKLOAD = String.raw`
+set -u
+echo "PGID $$"
+W="$1"
+cd "$W"
+
+# --- build: a C program with gcc, then a small make project
+cat > hello.c <<'EOF'
+#include <stdio.h>
+#include <stdlib.h>
+int main(int argc, char **argv) {
+  long n = argc > 1 ? atol(argv[1]) : 10, a = 0, b = 1;
+  for (long i = 0; i < n; i++) { long t = a + b; a = b; b = t; }
+  printf("fib %ld = %ld\n", n, a);
+  return 0;
+}
+EOF
+gcc -O2 -Wall -o hello hello.c && ./hello 40
+mkdir -p proj/src && cd proj
+cat > src/util.c <<'EOF'
+int square(int x) { return x * x; }
+EOF
+cat > src/main.c <<'EOF'
+#include <stdio.h>
+int square(int x);
+int main(void) { printf("%d\n", square(12)); return 0; }
+EOF
+printf 'all: app\napp: src/main.o src/util.o\n\t$(CC) -o $@ $^\nclean:\n\trm -f app src/*.o\n' > Makefile
+make -s && ./app && make -s clean && make -s -j2
+cd "$W"
+
+# --- git: a repository, commits, branches, a local clone, log and diff
+export GIT_AUTHOR_NAME=dev GIT_AUTHOR_EMAIL=dev@example.com
+export GIT_COMMITTER_NAME=dev GIT_COMMITTER_EMAIL=dev@example.com
+git init -q repo && cd repo
+cp ../hello.c . && git add hello.c && git commit -q -m "add hello"
+git checkout -q -b feature && echo "// more" >> hello.c && git commit -q -am "more"
+git checkout -q - && git merge -q --no-edit feature
+git log --oneline | head -5 && git diff HEAD~1 --stat && git status --short
+git tag v1 && git gc -q
+cd "$W" && git clone -q repo clone && git -C clone log --oneline | head -3
+
+# --- another tool's test suite: Python's own regression tests (when installed)
+if python3 -c 'import test.support' 2>/dev/null; then
+  python3 -m test -q test_json test_csv test_shlex test_tempfile test_glob 2>&1 | tail -3
+else
+  echo "python regression tests not installed"
+fi
+
+# --- walk the file system
+find /usr/include -maxdepth 2 -name '*.h' | head -200 | xargs wc -l | tail -1
+find /etc -maxdepth 2 -type f -name '*.conf' 2>/dev/null | head -50 | xargs cat > /dev/null 2>&1
+ls -laR /usr/share/doc > /dev/null
+du -sh /usr/share/man 2>/dev/null
+grep -rl "define PATH_MAX" /usr/include 2>/dev/null | head -3
+tar -C /usr/include -czf "$W/linux-headers.tgz" linux && tar -tzf "$W/linux-headers.tgz" | wc -l
+stat /etc/hostname > /dev/null && cat /etc/os-release > /dev/null
+
+# --- everyday commands
+ps aux > /dev/null; id; uname -a; df -h / > /dev/null; ip addr > /dev/null
+sort hello.c | uniq -c | sort -rn | head -3 > /dev/null
+sed -i 's/fib/fibonacci/' hello.c && sha256sum hello.c
+ssh-keygen -q -t ed25519 -N "" -f "$W/devkey" && ssh-keygen -l -f "$W/devkey.pub"
+echo done
+`;
+
+Deno.test({
+  name: "benign workload under the agent: alerts reported, none at Warning or above",
+  ignore: needsRoot(),
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const agent = await AgentRun.start([`${REPO_ROOT}rules`]);
+    const work = await Deno.makeTempDir({ prefix: "saker-benign-" });
+    let pgid = -1;
+    let out = "";
+    try {
+      await Deno.writeTextFile(`${work}/workload.sh`, WORKLOAD);
+      const startMs = Date.now();
+      const r = await new Deno.Command("setsid", {
+        args: ["-w", "bash", `${work}/workload.sh`, work],
+        stdout: "piped",
+        stderr: "piped",
+        env: { GIT_CONFIG_GLOBAL: "/dev/null" },
+      }).output();
+      out = new TextDecoder().decode(r.stdout) + new TextDecoder().decode(r.stderr);
+      assertEquals(r.code, 0, `workload failed:\n${out}`);
+      assert(out.includes("done"), "the workload did not finish");
+      pgid = Number(/PGID (\d+)/.exec(out)?.[1] ?? -1);
+      assert(pgid > 0, "no process group id");
+      await new Promise((res) => setTimeout(res, 2000));
+      const mine = agent.alerts.filter((a) => a.receivedMs >= startMs && causedBy(a, { pgid }, []));
+      const suite = out.split("\n").find((l) =>
+        l.startsWith("Result:") || l.includes("not installed")
+      );
+      console.log(
+        `\nbenign workload (python suite: ${suite ?? "?"}; ${
+          ((Date.now() - startMs) / 1000).toFixed(1)
+        } s, process group ${pgid}): ` +
+          `${mine.length} alerts\n` +
+          mine.map((a) => `  ${a.priority.padEnd(13)} ${a.rule}: ${a.output.slice(0, 200)}`).join(
+            "\n",
+          ),
+      );
+      const loud = mine.filter((a) => warningOrAbove(a.priority));
+      assertEquals(loud.map((a) => `${a.rule}: ${a.output}`), [], "alerts at Warning or above");
+    } finally {
+      await agent.stop();
+      await Deno.remove(work, { recursive: true });
+    }
+  },
+});
