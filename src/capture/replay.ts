@@ -27,6 +27,7 @@ import { ScapFormatError } from "./errors.ts";
 import { EVENT_STATE_ONLY } from "./reader.ts";
 import { Registry } from "../metrics.ts";
 import type { SeedCounts } from "./seed.ts";
+import { CaptureRecorder, type CaptureSettings } from "./recorder.ts";
 
 /** Options of {@link replayCapture}. */
 export interface ReplayOptions {
@@ -46,6 +47,8 @@ export interface ReplayOptions {
   batchSize?: number;
   /** State store to use (default: a new one that reads nothing from the live system). */
   state?: StateStore;
+  /** Capture settings: save the events around alerts of rules marked `capture: true`. */
+  capture?: CaptureSettings;
 }
 
 /** What a replay did. */
@@ -56,6 +59,8 @@ export interface ReplayResult {
   /** Set when the file ended in a truncated or corrupt block (events before it were replayed). */
   error?: ScapFormatError;
   seeded?: SeedCounts;
+  /** Capture files written around alerts. */
+  captures: string[];
   unknownEvents: number;
   state: StateStore;
   source: ScapSource;
@@ -73,7 +78,10 @@ export async function replayCapture(
     state,
     onProgress: opts.onProgress ? (b, s) => opts.onProgress!(b, s, events) : undefined,
   });
-  const rules = opts.evaluator;
+  const recorder = opts.capture?.enabled
+    ? new CaptureRecorder(opts.capture, { state, registry: new Registry() })
+    : undefined;
+  const rules = opts.evaluator && recorder ? recorder.wrap(opts.evaluator) : opts.evaluator;
   const filter = opts.filter;
   const onEvent = opts.onEvent;
   const evaluator: Evaluator = {
@@ -95,7 +103,12 @@ export async function replayCapture(
       alerts += a.length;
       opts.onAlerts?.(a);
     },
-    afterBatch: opts.afterBatch,
+    afterBatch: recorder
+      ? (batch) => {
+        recorder.afterBatch(batch);
+        opts.afterBatch?.(batch);
+      }
+      : opts.afterBatch,
     // Replays are one-shot: their counters stay out of the agent's metrics registry.
     registry: new Registry(),
   });
@@ -106,6 +119,8 @@ export async function replayCapture(
   } catch (err) {
     if (!(err instanceof ScapFormatError)) throw err;
     error = err;
+  } finally {
+    await recorder?.close();
   }
   const seconds = (performance.now() - t0) / 1000;
   return {
@@ -114,6 +129,7 @@ export async function replayCapture(
     seconds,
     error,
     seeded: source.seeded,
+    captures: recorder?.files ?? [],
     unknownEvents: source.stats().unknownEvents,
     state,
     source,

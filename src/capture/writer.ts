@@ -238,6 +238,11 @@ export class ScapWriter {
     return this.#enc.stats;
   }
 
+  /** Bytes written so far, buffered ones included (uncompressed). */
+  get size(): number {
+    return this.#enc.stats.bytes + this.#enc.out.len;
+  }
+
   /** Writes a batch of events (flushing to the file when enough is buffered). */
   async writeBatch(events: readonly Event[]): Promise<void> {
     if (this.#closed) throw new Error("capture writer is closed");

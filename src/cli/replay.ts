@@ -17,6 +17,7 @@ import { AlertFormatter } from "../outputs/format.ts";
 import { replayCapture } from "../capture/replay.ts";
 import { EventPrinter } from "../capture/print.ts";
 import { ProgressBar } from "../capture/progress.ts";
+import { type CaptureSettings, captureSettings } from "../capture/recorder.ts";
 import type { Event } from "../events/event.ts";
 import type { LoadedRules } from "../rules/loader.ts";
 
@@ -35,6 +36,12 @@ options:
       --min-priority P    least severe priority that alerts (default debug)
       --rule-matching M   first (default) or all
       --no-rules          do not evaluate rules (with -p: print events only)
+      --capture PREFIX    save the events around alerts of rules marked capture: true to
+                          PREFIX_<time>_<event>_<rule>.scap (Falco's capture feature)
+      --capture-mode M    rules (default) or all_rules (every alert starts a capture)
+      --capture-duration MS  capture length after an alert when the rule sets none (5000)
+      --capture-pre MS    events kept from before the alert (1000)
+      --capture-max-mb N  largest capture file (0: no limit)
       --no-progress       no progress bar on a terminal
   -h, --help              this text
 
@@ -95,6 +102,11 @@ export async function main(args: string[]): Promise<number> {
         "rule-matching": { type: "string" },
         "no-rules": { type: "boolean" },
         "no-progress": { type: "boolean" },
+        capture: { type: "string" },
+        "capture-mode": { type: "string" },
+        "capture-duration": { type: "string" },
+        "capture-pre": { type: "string" },
+        "capture-max-mb": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -121,6 +133,23 @@ export async function main(args: string[]): Promise<number> {
   if (matching !== "first" && matching !== "all") {
     console.error("saker replay: --rule-matching must be first or all");
     return 2;
+  }
+
+  let capture: CaptureSettings | undefined;
+  if (v.capture !== undefined) {
+    try {
+      const raw: Record<string, unknown> = { enabled: true, path_prefix: v.capture };
+      if (v["capture-mode"] !== undefined) raw.mode = v["capture-mode"];
+      if (v["capture-duration"] !== undefined) {
+        raw.default_duration = Number(v["capture-duration"]);
+      }
+      if (v["capture-pre"] !== undefined) raw.pre_duration = Number(v["capture-pre"]);
+      if (v["capture-max-mb"] !== undefined) raw.max_file_size_mb = Number(v["capture-max-mb"]);
+      capture = captureSettings(raw);
+    } catch (err) {
+      console.error(`saker replay: ${(err as Error).message}`);
+      return 2;
+    }
   }
 
   let printer: EventPrinter | undefined;
@@ -189,6 +218,7 @@ export async function main(args: string[]): Promise<number> {
       },
       afterBatch: flush,
       onProgress: (b, s, n) => progress.update(b, s, n),
+      capture,
     });
   } catch (err) {
     progress.done();
@@ -207,6 +237,7 @@ export async function main(args: string[]): Promise<number> {
     `saker replay: ${result.events} events, ${result.alerts} alerts, ` +
       `${result.seconds.toFixed(3)} s (${rate} events/s)`,
   );
+  for (const f of result.captures) console.error(`saker replay: capture written: ${f}`);
   if (result.error) {
     console.error(`saker replay: ${result.error.message}`);
     return 1;
