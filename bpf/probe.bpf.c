@@ -748,11 +748,11 @@ static __always_inline unsigned long arg_of(struct pt_regs *regs, int n) {
 #define HANDLER(name)                                                                      \
 	static __always_inline int do_##name(struct rec *r, struct pt_regs *regs, long ret,      \
 	                                     struct task_struct *task);                          \
-	SEC("raw_tp")                                                                          \
-	int sx_##name(struct bpf_raw_tracepoint_args *ctx) {                                   \
+	SEC("tp_btf/sys_exit")                                                                 \
+	int sx_##name(__u64 *ctx) {                                                            \
 		struct rec r;                                                                      \
-		struct pt_regs *regs = (struct pt_regs *)ctx->args[0];                             \
-		long ret = (long)ctx->args[1];                                                     \
+		struct pt_regs *regs = (struct pt_regs *)ctx[0];                                   \
+		long ret = (long)ctx[1];                                                           \
 		struct task_struct *task = (struct task_struct *)bpf_get_current_task_btf();       \
 		return do_##name(&r, regs, ret, task);                                             \
 	}                                                                                      \
@@ -1625,10 +1625,13 @@ static __always_inline int wanted(__u64 nr) {
 	return (bpf_get_current_pid_tgid() >> 32) != settings.agent_tgid;
 }
 
-SEC("raw_tracepoint/sys_exit")
-int sys_exit(struct bpf_raw_tracepoint_args *ctx) {
-	struct pt_regs *regs = (struct pt_regs *)ctx->args[0];
-	__u64 nr = BPF_CORE_READ(regs, orig_ax);
+SEC("tp_btf/sys_exit")
+int BPF_PROG(sys_exit, struct pt_regs *regs, long ret) {
+#ifdef SAKER_BENCH_EMPTY_EXIT
+	return 0; /* benchmark variant: the cost of the tracepoint alone */
+#endif
+	/* tp_btf: regs is a trusted pointer, read directly (no probe-read helper call). */
+	__u64 nr = regs->orig_ax;
 	if (!wanted(nr)) return 0;
 	bpf_tail_call(ctx, &handlers, nr & 511);
 	return 0; /* no handler for this syscall */
