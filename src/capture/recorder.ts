@@ -200,7 +200,11 @@ export class CaptureRecorder {
    * each new ruleset (reload); rules' `capture` and `capture_duration` are read from it.
    */
   wrap(inner: Evaluator): Evaluator {
-    const rules = (inner as Partial<WithRules>).rules ?? [];
+    // A Ruleset has its rules; an evaluator wrapping one (append_output) has it as `ruleset`.
+    const withRules = (inner as Partial<WithRules>).rules
+      ? inner as unknown as WithRules
+      : (inner as { ruleset?: Partial<WithRules> }).ruleset;
+    const rules = withRules?.rules ?? [];
     this.#captureRules = new Map(rules.map((r) => [r.name, r]));
     const triggers = this.#triggers;
     const mode = this.settings.mode;
@@ -292,7 +296,6 @@ export class CaptureRecorder {
       this.#stop("write backlog");
       return;
     }
-    a.events += events.length;
     this.#queued += events.length;
     const cap = this.settings.maxFileSizeMb * 1024 * 1024;
     this.#chain = this.#chain.then(async () => {
@@ -308,6 +311,7 @@ export class CaptureRecorder {
         return;
       }
       await w.writeBatch(events);
+      a.events += events.length;
       this.#written.inc(events.length);
     }).catch((err) => {
       log.error("capture write failed", { file: a.path, error: err });

@@ -217,3 +217,63 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "capture recorder in the agent: capture.enabled in the config saves a file on alert",
+  ignore: needsReference(),
+  async fn() {
+    const { Agent } = await import("../../src/agent/agent.ts");
+    const { loadConfig } = await import("../../src/config/load.ts");
+    const { buildEngineRules } = await import("../../src/agent/engine_rules.ts");
+    const { StateStore } = await import("../../src/state/store.ts");
+    const { openScapSource } = await import("../../src/sources/scap.ts");
+    const dir = await Deno.makeTempDir();
+    try {
+      await Deno.writeTextFile(
+        `${dir}/rules.yaml`,
+        `
+- rule: cat writes null
+  desc: cat opens /dev/null
+  condition: evt.type = open and evt.dir = < and proc.name = cat and fd.name = /dev/null
+  output: "cat opened %fd.name"
+  priority: WARNING
+  capture: true
+  capture_duration: 2000
+`,
+      );
+      await Deno.writeTextFile(
+        `${dir}/config.yaml`,
+        `rules_files: [${dir}/rules.yaml]
+stdout_output: {enabled: false}
+file_output: {enabled: true, filename: ${dir}/alerts.txt}
+alert_store: {enabled: false}
+webserver: {enabled: false}
+watch_config_files: false
+capture: {enabled: true, path_prefix: ${dir}/cap, pre_duration: 0}
+`,
+      );
+      const { config } = await loadConfig({ file: `${dir}/config.yaml`, env: {} });
+      const state = new StateStore();
+      const trace = `${REFERENCE_DIR}/falco-legacy-tests/trace_files/cat_write.scap`;
+      const agent = await Agent.start(config, {
+        openSource: async () => await openScapSource(trace, { state }),
+        buildRules: buildEngineRules,
+        makeState: () => ({ state }),
+        registry: new Registry(),
+        hostname: "capture-test",
+        signals: false,
+      });
+      assertEquals(await agent.done, 0);
+      const files = [...Deno.readDirSync(dir)].map((e) => e.name).filter((n) =>
+        n.endsWith(".scap")
+      );
+      assertEquals(files.length, 1);
+      assert(files[0].startsWith("cap_01470327477882054739_"), files[0]);
+      const evs = await eventsOf(`${dir}/${files[0]}`);
+      assertEquals(evs[0].ts, 1470327477882054739n);
+      assert(evs.length > 10);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
