@@ -29,6 +29,8 @@ import { DropMonitor } from "./drops.ts";
 import { alertHostname, buildFanout, channelOutputs, OUTPUT_KEYS } from "./outputs.ts";
 import { type BuiltRules, type RulesBuilder, RulesError, type RulesOptions } from "./rules.ts";
 import { FileWatcher } from "./watch.ts";
+import { CaptureRecorder, captureSettings } from "../capture/recorder.ts";
+import type { ThreadTable } from "../capture/snapshot.ts";
 import type { Hono } from "hono";
 
 /** Rule name of the internal alert raised when a reload is rejected. */
@@ -132,6 +134,8 @@ export class Agent {
   #app: Hono | undefined;
   #drops: DropMonitor | undefined;
   #state: AgentState | undefined;
+  /** Falco's capture feature, when `capture.enabled` (src/capture/recorder.ts). */
+  #capture: CaptureRecorder | undefined;
   #watcher: FileWatcher | undefined;
   #signals: Array<[Deno.Signal, () => void]> = [];
   #stopping: Promise<number> | undefined;
@@ -203,13 +207,20 @@ export class Agent {
     );
     this.#drops = this.#makeDropMonitor(c);
     this.#state = await this.#deps.makeState?.(c);
+    this.#capture = c.capture.enabled
+      ? new CaptureRecorder(captureSettings(c.capture), {
+        state: threadTable(this.#state?.state),
+        registry: this.registry,
+      })
+      : undefined;
     this.#pipeline = new Pipeline({
       source: this.#source,
       state: this.#state?.state,
-      ruleset: this.#rules.evaluator,
+      ruleset: this.#capture ? this.#capture.wrap(this.#rules.evaluator) : this.#rules.evaluator,
       onAlerts: (alerts) => this.#fanout.publishAll(alerts),
       afterBatch: (batch) => {
         if (batch.length > 0) this.#drops?.check(batch[batch.length - 1].ts);
+        this.#capture?.afterBatch(batch);
       },
       received: this.#source.stats ? () => this.#source.stats!().received : undefined,
       stallSeconds: c.webserver.stall_timeout,
@@ -423,7 +434,9 @@ export class Agent {
     if (setSys) {
       setSys(oldSys === "all" || newSys === "all" ? "all" : new Set([...oldSys, ...newSys]));
     }
-    this.#pipeline.setRuleset(rules.evaluator);
+    this.#pipeline.setRuleset(
+      this.#capture ? this.#capture.wrap(rules.evaluator) : rules.evaluator,
+    );
     if (setSys) setSys(newSys);
     this.#rules = rules;
 
@@ -515,6 +528,7 @@ export class Agent {
       await this.#running;
     }
     this.#drops?.logSummary();
+    await this.#capture?.close();
     await this.#state?.close?.();
     if (this.#fanout) {
       const t0 = Date.now();
@@ -525,6 +539,11 @@ export class Agent {
     this.live.closeAll();
     await this.#server?.shutdown();
   }
+}
+
+/** The thread table of a state tracker that has one (the StateStore), for capture headers. */
+function threadTable(state: StateTracker | undefined): ThreadTable | undefined {
+  return state && "threads" in state ? state as unknown as ThreadTable : undefined;
 }
 
 function applyLogging(c: Config): void {

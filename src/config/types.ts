@@ -123,6 +123,20 @@ export interface Config {
     /** Milliseconds the reader pauses after draining the ring. */
     poll_interval: number;
   };
+  /** Falco's capture feature (src/capture/recorder.ts); pre_duration and format are Saker's. */
+  capture: {
+    enabled: boolean;
+    path_prefix: string;
+    mode: "rules" | "all_rules";
+    /** Milliseconds captured after an alert when the rule sets no capture_duration. */
+    default_duration: number;
+    /** Largest capture file, MB (0 = no limit). */
+    max_file_size_mb: number;
+    /** Milliseconds of events kept from before the alert. */
+    pre_duration: number;
+    /** Event format of the files: current (newest events) or sysdig029 (older readers). */
+    format: "current" | "sysdig029";
+  };
   /** Saker: the SQLite alert store. */
   alert_store: {
     enabled: boolean;
