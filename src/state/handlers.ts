@@ -51,6 +51,7 @@ const A = {
   CONTAINER: 28,
   USERS: 29,
   PIDFD_OPEN: 30,
+  GETCWD: 31,
 } as const;
 
 const EXIT_ACTIONS: Record<string, number> = {
@@ -96,6 +97,7 @@ const EXIT_ACTIONS: Record<string, number> = {
   memfd_create: A.MEMFD,
   chdir: A.CHDIR,
   fchdir: A.FCHDIR,
+  getcwd: A.GETCWD,
   chroot: A.CHROOT,
   setuid: A.CREDS,
   setgid: A.CREDS,
@@ -271,21 +273,21 @@ export function applyEvent(
       return onPair(ev, th, act === A.PIPE);
     case A.SIMPLE_FD: {
       const res = result(ev);
-      ev.fdNum = res;
+      ev.fdNum = res < 0 ? -1 : res;
       if (res < 0) return;
       const fd = new FdInfo(res, SIMPLE_FD_TYPE[ev.info.name] ?? FD_TYPE.UNKNOWN, "");
       return setFd(ev, th, res, fd);
     }
     case A.PIDFD_OPEN: {
       const res = result(ev);
-      ev.fdNum = res;
+      ev.fdNum = res < 0 ? -1 : res;
       if (res < 0) return;
       const pid = num(ev.arg("pid")) ?? 0;
       return setFd(ev, th, res, new FdInfo(res, FD_TYPE.PIDFD, `/proc/${pid}`));
     }
     case A.MEMFD: {
       const res = result(ev);
-      ev.fdNum = res;
+      ev.fdNum = res < 0 ? -1 : res;
       if (res < 0) return;
       const fd = new FdInfo(res, FD_TYPE.MEMFD, str(ev.arg("name")) ?? "");
       fd.openFlags = num(ev.arg("flags")) ?? 0;
@@ -294,6 +296,13 @@ export function applyEvent(
     case A.CHDIR: {
       const path = str(arg(ev, th, "path"));
       if (result(ev) === 0 && path !== undefined) th.proc.cwd = joinPath(th.proc.cwd, path);
+      return;
+    }
+    case A.GETCWD: {
+      const path = str(ev.arg("path"));
+      if (result(ev) >= 0 && path !== undefined && path.startsWith("/")) {
+        th.proc.cwd = path.length > 1 && path.endsWith("/") ? path.slice(0, -1) : path;
+      }
       return;
     }
     case A.FCHDIR: {
@@ -485,7 +494,8 @@ function createChild(
       const vpid = num(ev.arg("vpid"));
       proc.vpid = vpid !== undefined && vpid > 0 ? vpid : pid;
     } else {
-      proc.vpid = src !== undefined && src.vpid !== src.pid ? -1 : pid;
+      // Known to be in a pid namespace: unknown inside it; else the host pid.
+      proc.vpid = src !== undefined && src.vpid > 0 && src.vpid !== src.pid ? -1 : pid;
     }
     proc.startTs = ev.ts;
     store.insertProcess(proc);
@@ -513,6 +523,11 @@ function createChild(
 function onExecve(store: StateStore, ev: Event, th: ThreadInfo): void {
   if (result(ev) !== 0) return;
   const proc = th.proc;
+  // A thread first seen in a capture without its clone: the exec names its parent.
+  if (proc.ppid <= 0) {
+    const ptid = num(ev.arg("ptid"));
+    if (ptid !== undefined && ptid > 0) store.setParent(proc, store.threads.get(ptid)?.pid ?? ptid);
+  }
   const exe = str(ev.arg("exe"));
   if (exe !== undefined) proc.exe = exe;
   const args = list(ev.arg("args"));
@@ -591,7 +606,7 @@ function onExecve(store: StateStore, ev: Event, th: ThreadInfo): void {
 
 function onOpen(ev: Event, th: ThreadInfo): void {
   const res = result(ev);
-  ev.fdNum = res;
+  ev.fdNum = res < 0 ? -1 : res;
   if (res < 0) return;
   const isHandle = ev.info.name === "open_by_handle_at";
   const raw = str(arg(ev, th, isHandle ? "path" : "name"));
@@ -671,8 +686,14 @@ function onPair(ev: Event, th: ThreadInfo, pipe: boolean): void {
     }
   }
   const b = a.clone(fd2);
-  setFd(ev, th, fd1, a);
-  th.proc.fds.set(fd2, b);
+  // As Falco: a pipe event refers to its second (write) end, a socketpair to its first.
+  if (pipe) {
+    th.proc.fds.set(fd1, a);
+    setFd(ev, th, fd2, b);
+  } else {
+    setFd(ev, th, fd1, a);
+    th.proc.fds.set(fd2, b);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -683,7 +704,7 @@ const IPPROTO_ICMP = 1, IPPROTO_ICMPV6 = 58;
 
 function onSocket(ev: Event, th: ThreadInfo): void {
   const res = result(ev);
-  ev.fdNum = res;
+  ev.fdNum = res < 0 ? -1 : res;
   if (res < 0) return;
   const domain = num(arg(ev, th, "domain")) ?? 0;
   const stype = (num(arg(ev, th, "type")) ?? 0) & 0xf;
@@ -779,7 +800,7 @@ function onConnect(store: StateStore, ev: Event, th: ThreadInfo): void {
 
 function onAccept(ev: Event, th: ThreadInfo): void {
   const res = result(ev);
-  ev.fdNum = res;
+  ev.fdNum = res < 0 ? -1 : res;
   if (res < 0) return;
   const t = ev.arg("tuple") as SockTuple | null | undefined;
   const fd = new FdInfo(res, FD_TYPE.UNKNOWN, "");

@@ -529,6 +529,8 @@ export class StateStore implements StateView {
 
   #missingThread(ev: Event): ThreadInfo | undefined {
     const tid = ev.tid;
+    // Metadata events (no thread: tid -1) and the idle task (0) have no thread to track.
+    if (tid <= 0) return undefined;
     if (this.proc && ev.origin === "live") {
       const pid = ev.pid > 0 ? ev.pid : tid;
       const known = this.procs.has(pid);
@@ -551,11 +553,14 @@ export class StateStore implements StateView {
     const pid = ev.pid > 0 ? ev.pid : tid;
     this.stats.threadsCreated++;
     const comm = ev.commOff >= 0 ? ev.comm : "";
+    // Credentials are unknown here (0xffffffff, as Falco shows an unknown user).
     return this.addThread({
       tid,
       pid,
       ppid: ev.ppid > 0 ? ev.ppid : 0,
       comm: comm === "" ? undefined : comm,
+      uid: 0xffffffff,
+      gid: 0xffffffff,
     });
   }
 

@@ -225,11 +225,11 @@ export class ProcessInfo {
   /** Parent process id (host namespace); 0 when none. */
   ppid = 0;
   /** Pid, session, process group as seen inside the process's pid namespace (vpid = pid on the
-   * host); pgid in the host namespace. */
+   * host); pgid in the host namespace. -1 while unknown. */
   vpid = -1;
-  sid = 0;
-  vpgid = 0;
-  pgid = 0;
+  sid = -1;
+  vpgid = -1;
+  pgid = -1;
   /** Command name of the main thread. */
   comm = "";
   /** argv[0] (Falco's `proc.exe`). */
@@ -240,7 +240,8 @@ export class ProcessInfo {
   args: string[] = [];
   /** Environment, when known; undefined means "not loaded yet" (see {@link StateView.env}). */
   env: string[] | undefined = undefined;
-  cwd = "/";
+  /** Working directory, absolute without a trailing slash; "" while unknown. */
+  cwd = "";
   /** Root directory of the process (for container processes: where /proc/PID/root leads). */
   root = "/";
   /** Controlling terminal (device number), 0 for none. */

@@ -175,7 +175,7 @@ t("three-level process tree: ancestry fields match /proc", async () => {
   assertEquals(hit["proc.exepath"], facts.exe);
   assert(String(hit["proc.cmdline"]).startsWith(`${facts.comm} -c import os`), "cmdline");
   assert(String(hit["proc.pcmdline"]).startsWith("sh -c "), "parent's cmdline");
-  assertEquals(hit["proc.cwd"], facts.cwd);
+  assertEquals(hit["proc.cwd"], facts.cwd + "/");
   assertEquals(hit["proc.sid"], facts.sid);
   assertEquals(hit["proc.tty"], facts.tty);
   assertEquals(hit["user.uid"], facts.uid);
@@ -329,10 +329,10 @@ t("chdir then relative open: fd.name resolved, fd.nameraw as given", async () =>
   const hits = await h.hits(w, 2);
   assertEquals(hits[0]["fd.name"], `${dir}/sub/rel-marker`);
   assertEquals(hits[0]["fd.nameraw"], "rel-marker");
-  assertEquals(hits[0]["proc.cwd"], `${dir}/sub`);
+  assertEquals(hits[0]["proc.cwd"], `${dir}/sub/`);
   assertEquals(hits[1]["fd.name"], `${dir}/sub/rel-marker`);
   assertEquals(hits[1]["fd.nameraw"], "../rel-marker");
-  assertEquals(hits[1]["proc.cwd"], cwd);
+  assertEquals(hits[1]["proc.cwd"], cwd + "/");
   assertEquals(hits[1]["fd.directory"], `${dir}/sub`);
 });
 

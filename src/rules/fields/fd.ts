@@ -46,6 +46,7 @@ function nameFromEvent(ev: Event, raw: boolean): string | undefined {
 }
 
 const TYPECHAR_BY_EVENT: Record<string, string> = {
+  open: "f",
   openat: "f",
   openat2: "f",
   creat: "f",
@@ -128,8 +129,8 @@ const FIELDS: FieldDef[] = [
   {
     name: "fd.num",
     type: "int64",
-    desc: "Number of the file descriptor the event uses or creates (for a failed open, the " +
-      "negative result).",
+    desc: "Number of the file descriptor the event uses or creates; -1 when a call that " +
+      "creates one failed.",
     extract: (ev) => (isFdEvent(ev) && ev.thread ? ev.fdNum : undefined),
   },
   {

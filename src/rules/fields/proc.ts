@@ -155,7 +155,7 @@ const FIELDS: FieldDef[] = [
     type: "charbuf",
     desc: "Command name of the thread that made the event (the kernel's comm, at most 15 " +
       "characters).",
-    extract: (ev) => ev.thread?.comm,
+    extract: (ev) => ev.thread?.comm || undefined,
   },
   parentField("proc.pname", "charbuf", "Command name of the parent process.", name),
   ancestorField(
@@ -169,7 +169,7 @@ const FIELDS: FieldDef[] = [
     name: "proc.exe",
     type: "charbuf",
     desc: "First command-line argument (argv[0]) the process was started with.",
-    extract: p(exe),
+    extract: p((x) => (x.exe === "" && x.comm === "" ? undefined : x.exe)),
   },
   parentField("proc.pexe", "charbuf", "argv[0] of the parent process.", exe),
   ancestorField(
@@ -215,7 +215,7 @@ const FIELDS: FieldDef[] = [
     name: "proc.cmdline",
     type: "charbuf",
     desc: "Command name followed by the arguments: what a user would recognise as the command.",
-    extract: p(cmdline),
+    extract: p((x) => (x.comm === "" && x.args.length === 0 ? undefined : cmdline(x))),
   },
   parentField("proc.pcmdline", "charbuf", "Command line (proc.cmdline) of the parent.", cmdline),
   ancestorField(
@@ -280,8 +280,8 @@ const FIELDS: FieldDef[] = [
   {
     name: "proc.cwd",
     type: "charbuf",
-    desc: "Current working directory of the process.",
-    extract: p((x) => x.cwd),
+    desc: "Current working directory of the process, ending with a slash.",
+    extract: p((x) => (x.cwd === "" ? "" : x.cwd.endsWith("/") ? x.cwd : x.cwd + "/")),
   },
   {
     name: "proc.loginshellid",
