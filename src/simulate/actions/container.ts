@@ -142,7 +142,7 @@ export const CONTAINER_ACTIONS: Action[] = [
     summary: "root with CAP_SYS_ADMIN in a container opens a file named release_agent for writing",
     kind: "container",
     needs: ["root", "podman", "gcc"],
-    expect: ["fd.name", "proc.name", "user.name", "container.id"],
+    expect: ["fd.name", "proc.name", "user.uid", "container.id"],
     falcoExpect: ["fd.name", "proc.name", "user.name"],
     async run(ctx) {
       const c = await sleeper(ctx, "relagent", [...NO_NET, "--cap-add", "SYS_ADMIN"]);
@@ -154,6 +154,7 @@ export const CONTAINER_ACTIONS: Action[] = [
           "fd.name": path,
           "proc.name": "saker-sim",
           "user.name": "root",
+          "user.uid": 0,
           "container.id": c.id.slice(0, 12),
         },
         containerId: c.id,
