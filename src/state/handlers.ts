@@ -9,7 +9,7 @@
  */
 import type { Event } from "../events/event.ts";
 import { EF, EVENTS } from "../events/table.ts";
-import { decodeStringList, type SockAddr, type SockTuple } from "../events/params.ts";
+import type { SockAddr, SockTuple } from "../events/params.ts";
 import { FD_TYPE, FdInfo, L4, ProcessInfo, ROLE, ThreadInfo } from "./types.ts";
 import type { StateStore } from "./store.ts";
 import { AT_FDCWD, resolvePath } from "./resolve.ts";
@@ -199,8 +199,16 @@ function str(v: unknown): string | undefined {
   return typeof v === "string" ? v : undefined;
 }
 
+const utf8 = new TextDecoder();
+
+/** A NUL-separated list parameter (argv, env, cgroups): one decode, then a split. */
 function list(v: unknown): string[] | undefined {
-  if (v instanceof Uint8Array) return decodeStringList(v, 0, v.length);
+  if (v instanceof Uint8Array) {
+    if (v.length === 0) return [];
+    const parts = utf8.decode(v).split("\0");
+    if (parts[parts.length - 1] === "") parts.pop();
+    return parts;
+  }
   return Array.isArray(v) ? (v as string[]) : undefined;
 }
 
@@ -472,11 +480,14 @@ function createChild(
       proc.pidnsInitStartTs = src.pidnsInitStartTs;
       proc.fds = flags & CLONE_FILES ? src.fds : new Map(src.fds);
     }
-    // What the event itself says about the new process.
-    const exe = str(ev.arg("exe"));
-    if (exe !== undefined) proc.exe = exe;
-    const args = list(ev.arg("args"));
-    if (args !== undefined) proc.args = args;
+    // What the event itself says about the new process. A fork copies its parent, so with
+    // the parent known, decoding the same argv and paths again would only cost time.
+    if (src === undefined || src.exe === "") {
+      const exe = str(ev.arg("exe"));
+      if (exe !== undefined) proc.exe = exe;
+      const args = list(ev.arg("args"));
+      if (args !== undefined) proc.args = args;
+    }
     const cwd = str(ev.arg("cwd"));
     if (cwd !== undefined && cwd.startsWith("/")) proc.cwd = cwd;
     const comm = str(ev.arg("comm"));
@@ -499,8 +510,10 @@ function createChild(
     }
     proc.startTs = ev.ts;
     store.insertProcess(proc);
-    const cgroups = list(ev.arg("cgroups"));
-    if (cgroups !== undefined && cgroups.length > 0) store.setCgroups(proc, cgroups);
+    if (src === undefined || src.cgroups.length === 0) {
+      const cgroups = list(ev.arg("cgroups"));
+      if (cgroups !== undefined && cgroups.length > 0) store.setCgroups(proc, cgroups);
+    }
   }
   const th = new ThreadInfo(tid, proc);
   th.comm = str(ev.arg("comm")) ?? creator?.comm ?? proc.comm;
