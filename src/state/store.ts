@@ -167,6 +167,8 @@ export class StateStore implements StateView {
   #pendingCloseProc: ProcessInfo | undefined = undefined;
   #pendingCloseFd: FdInfo | undefined = undefined;
   #changedFd: FdInfo | undefined = undefined;
+  /** A process per container (the first seen, usually its init): where its files are read. */
+  #containerPids = new Map<string, number>();
   /** The most recent exits (tids), so a late parent-side clone event does not revive them. */
   #exited = new Int32Array(1024);
   #exitedPos = 0;
@@ -314,7 +316,7 @@ export class StateStore implements StateView {
     const id = c?.id ?? "";
     if (id !== proc.containerId) {
       proc.containerId = id;
-      if (proc.root === "/" && id !== "" && this.proc) proc.root = `/proc/${proc.pid}/root`;
+      if (id !== "" && !this.#containerPids.has(id)) this.#containerPids.set(id, proc.pid);
     }
     if (c && this.containers && !this.containers.get(c.id)) {
       this.containers.request(c.id, c.type, proc.pid);
@@ -442,6 +444,16 @@ export class StateStore implements StateView {
 
   #dropProcess(proc: ProcessInfo, reaperTid: number): void {
     this.procs.delete(proc.pid);
+    if (proc.containerId !== "" && this.#containerPids.get(proc.containerId) === proc.pid) {
+      // Hand the container's file view to another of its processes, if any is known.
+      this.#containerPids.delete(proc.containerId);
+      for (const p of this.procs.values()) {
+        if (p.containerId === proc.containerId) {
+          this.#containerPids.set(p.containerId, p.pid);
+          break;
+        }
+      }
+    }
     this.procs.get(proc.ppid)?.children?.delete(proc);
     const kids = proc.children;
     if (kids !== undefined && kids.size > 0) {
@@ -579,7 +591,10 @@ export class StateStore implements StateView {
 
   #userKey(proc: ProcessInfo): [string, string] {
     if (proc.containerId === "") return ["", "/"];
-    return [proc.containerId, this.proc ? `/proc/${proc.pid}/root` : proc.root];
+    // Through a process of the container that outlives most (the event's own process may be
+    // gone by the time a field is read).
+    const pid = this.#containerPids.get(proc.containerId) ?? proc.pid;
+    return [proc.containerId, this.proc ? `/proc/${pid}/root` : proc.root];
   }
 
   /** Passwd entry of `uid` in the files `proc` sees. */

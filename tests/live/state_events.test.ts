@@ -12,6 +12,7 @@ import { type LiveSource, openLiveSource } from "../../src/sources/live.ts";
 import type { Event } from "../../src/events/event.ts";
 import { StateStore } from "../../src/state/store.ts";
 import { ProcFs, seedFromProc } from "../../src/state/seed.ts";
+import { ContainerStore } from "../../src/state/containers/runtime.ts";
 import "../../src/rules/fields/mod.ts";
 import { lookupField } from "../../src/rules/fields/registry.ts";
 
@@ -56,7 +57,7 @@ class Harness {
     })();
   }
 
-  static async start(): Promise<Harness> {
+  static async start(containers?: ContainerStore): Promise<Harness> {
     const source = await openLiveSource({
       syscalls: new Set(["read", "write", "getcwd"]),
       ringBytes: 32 << 20,
@@ -64,7 +65,7 @@ class Harness {
       idleMs: 10,
     });
     const reader = new ProcFs();
-    const state = new StateStore({ proc: reader });
+    const state = new StateStore({ proc: reader, containers });
     seedFromProc(state, reader);
     return new Harness(source, state);
   }
@@ -113,6 +114,9 @@ const openOf = (path: string) => (e: Event) =>
 
 let h: Harness;
 let dir: string;
+let service: Deno.ChildProcess | undefined;
+let containers: ContainerStore;
+const IMAGE = "localhost/saker-state-bb"; // built by state_container.test.ts when missing
 
 const t = (name: string, fn: () => Promise<void>) =>
   Deno.test({
@@ -124,8 +128,19 @@ const t = (name: string, fn: () => Promise<void>) =>
   });
 
 t("probe loads, state seeded", async () => {
-  h = await Harness.start();
   dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "saker-state-ev-" }));
+  // podman's Docker-compatible API on a socket of our own, for container metadata.
+  try {
+    service = new Deno.Command("podman", {
+      args: ["system", "service", "--time=0", `unix://${dir}/podman.sock`],
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+  } catch {
+    service = undefined; // no podman: the container scenario skips itself
+  }
+  containers = new ContainerStore({ sockets: [`${dir}/podman.sock`], retryMs: 200 });
+  h = await Harness.start(containers);
   assert(h.state.procs.size > 5, "seeded from /proc");
   assert(h.state.procs.has(1), "init is in the table");
 });
@@ -346,7 +361,82 @@ t("the table stays bounded: short-lived processes leave it", async () => {
   assert(h.state.procs.size <= before + 20, `table grew from ${before} to ${h.state.procs.size}`);
 });
 
+t(
+  "container: a tty shell exec'd into a podman container carries container and user fields",
+  async () => {
+    const exists = service !== undefined &&
+      (await new Deno.Command("podman", { args: ["image", "exists", IMAGE] }).output()).success;
+    if (!exists) {
+      console.warn(`SKIP: podman or the ${IMAGE} image is missing (state_container builds it)`);
+      return;
+    }
+    const name = `saker-state-ev-${Deno.pid}`;
+    const id = (await run([
+      "podman",
+      "--runtime",
+      "runc",
+      "run",
+      "-d",
+      "--name",
+      name,
+      "--ulimit",
+      "nofile=1024:1024",
+      "--ulimit",
+      "nproc=1024:1024",
+      IMAGE,
+      "sleep",
+      "120",
+    ])).trim();
+    try {
+      // The container's first events start the metadata lookup; it completes in the background.
+      const end = Date.now() + 15000;
+      while (containers.get(id)?.name === undefined && Date.now() < end) {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      assertEquals(containers.get(id)?.name, name, "metadata fetched without blocking events");
+      const w = h.watch(openOf("ctr-marker"), [
+        "container.id",
+        "container.name",
+        "container.image.repository",
+        "proc.name",
+        "proc.pname",
+        "proc.tty",
+        "proc.vpid",
+        "user.name",
+        "proc.exepath",
+        "fd.name",
+      ]);
+      await run([
+        "script",
+        "-qec",
+        `podman exec -t ${name} sh -c 'cat /ctr-marker 2>/dev/null; true'`,
+        "/dev/null",
+      ]);
+      const [hit] = await h.hits(w);
+      assertEquals(hit["container.id"], id.slice(0, 12));
+      assertEquals(hit["container.name"], name);
+      assertEquals(hit["container.image.repository"], IMAGE);
+      assertEquals(hit["proc.name"], "cat");
+      assertEquals(hit["proc.pname"], "sh");
+      assert((hit["proc.tty"] as number) > 0, "the exec'd shell has a terminal");
+      assert((hit["proc.vpid"] as number) > 1, "a pid inside the container's namespace");
+      assertEquals(hit["user.name"], "root");
+      assertEquals(hit["proc.exepath"], "/bin/busybox");
+      assertEquals(hit["fd.name"], "/ctr-marker");
+    } finally {
+      await run(["podman", "rm", "-f", "-t", "0", name]).catch(() => "");
+    }
+  },
+);
+
 t("stop", async () => {
   await h.stop();
+  await containers.close();
+  if (service) {
+    try {
+      service.kill("SIGTERM");
+    } catch { /* ended */ }
+    await service.status;
+  }
   await Deno.remove(dir, { recursive: true });
 });
