@@ -137,6 +137,21 @@ export type SeedFd =
 
 const DEFAULT_MAX_THREADS = 262144;
 
+/**
+ * Seeding reads the same paths and names for thousands of processes (/dev/null, a shared
+ * library, one executable): one copy of each string is kept.
+ */
+class Interner {
+  #map = new Map<string, string>();
+  get(s: string): string {
+    const have = this.#map.get(s);
+    if (have !== undefined) return have;
+    if (this.#map.size >= 65536) this.#map.clear();
+    this.#map.set(s, s);
+    return s;
+  }
+}
+
 /** The thread/process/fd tables and their update from events. */
 export class StateStore implements StateView {
   /** Threads by tid. */
@@ -159,6 +174,7 @@ export class StateStore implements StateView {
   readonly maxThreads: number;
 
   #seq = 0;
+  #strings = new Interner();
   #lastTid = -1;
   #lastThread: ThreadInfo | undefined = undefined;
   /** Deferred work from the previous event. */
@@ -359,14 +375,15 @@ export class StateStore implements StateView {
   }
 
   #fillProcess(proc: ProcessInfo, s: SeedThread): void {
+    const intern = this.#strings;
     if (proc.ppid !== s.ppid) this.setParent(proc, s.ppid);
-    proc.comm = s.comm ?? proc.comm;
-    proc.exe = s.exe ?? proc.exe;
-    proc.exepath = s.exepath ?? proc.exepath;
+    if (s.comm !== undefined) proc.comm = intern.get(s.comm);
+    if (s.exe !== undefined) proc.exe = intern.get(s.exe);
+    if (s.exepath !== undefined) proc.exepath = intern.get(s.exepath);
     proc.args = s.args ?? proc.args;
     proc.env = s.env ?? proc.env;
-    proc.cwd = s.cwd ?? proc.cwd;
-    proc.root = s.root ?? proc.root;
+    if (s.cwd !== undefined) proc.cwd = intern.get(s.cwd);
+    if (s.root !== undefined) proc.root = intern.get(s.root);
     proc.vpid = s.vpid ?? proc.vpid;
     proc.sid = s.sid ?? proc.sid;
     proc.vpgid = s.vpgid ?? proc.vpgid;
@@ -386,7 +403,7 @@ export class StateStore implements StateView {
     proc.vmSize = s.vmSize ?? proc.vmSize;
     proc.vmRss = s.vmRss ?? proc.vmRss;
     proc.vmSwap = s.vmSwap ?? proc.vmSwap;
-    if (s.cgroups) this.setCgroups(proc, s.cgroups);
+    if (s.cgroups) this.setCgroups(proc, s.cgroups.map((c) => intern.get(c)));
     if (s.containerId !== undefined) proc.containerId = s.containerId;
   }
 
@@ -394,9 +411,11 @@ export class StateStore implements StateView {
   addFd(pid: number, seed: SeedFd): boolean {
     const proc = this.procs.get(pid);
     if (!proc) return false;
-    const fd = new FdInfo(seed.num, seed.type, seed.name);
+    const fd = new FdInfo(seed.num, seed.type, this.#strings.get(seed.name));
     // Property by property (not a generic copy) so every FdInfo keeps one hidden class.
-    if (seed.nameraw !== undefined) fd.nameraw = seed.nameraw;
+    if (seed.nameraw !== undefined) {
+      fd.nameraw = seed.nameraw === seed.name ? fd.name : this.#strings.get(seed.nameraw);
+    }
     if (seed.openFlags !== undefined) fd.openFlags = seed.openFlags;
     if (seed.dev !== undefined) fd.dev = seed.dev;
     if (seed.ino !== undefined) fd.ino = seed.ino;
