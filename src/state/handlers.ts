@@ -571,6 +571,13 @@ function onExecve(store: StateStore, ev: Event, th: ThreadInfo): void {
   else proc.env = undefined; // exec replaced it: read again on demand
   const tty = num(ev.arg("tty"));
   if (tty !== undefined) proc.tty = tty;
+  // Saker's live execve records add the session and the ids inside the pid namespace.
+  const sid = num(ev.arg("sid"));
+  if (sid !== undefined) proc.sid = sid;
+  const vpid = num(ev.arg("vpid"));
+  if (vpid !== undefined && vpid > 0) proc.vpid = vpid;
+  const vtid = num(ev.arg("vtid"));
+  if (vtid !== undefined && vtid > 0) th.vtid = vtid;
   const vpgid = num(ev.arg("vpgid"));
   if (vpgid !== undefined) proc.vpgid = vpgid;
   const pgid = num(ev.arg("pgid"));
