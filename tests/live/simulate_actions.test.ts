@@ -116,6 +116,13 @@ const SYSCALLS: Record<string, TraceCheck[]> = {
       /connect\(\d+, \{sa_family=AF_INET, sin_port=htons\(443\), sin_addr=inet_addr\("203\.0\.113\.10"\)\}, 16\) = (0|-1 EINPROGRESS)/,
     ],
   }],
+  "reverse-shell": [{
+    seq: [
+      /connect\(\d+, \{sa_family=AF_INET, sin_port=htons\(4444\), sin_addr=inet_addr\("203\.0\.113\.10"\)\}, 16\) = 0/,
+      /dup2\(\d+, 0\) = 0/,
+      /execve\("\/bin\/sh", \["sh", "-c", "exit 0"\]/,
+    ],
+  }],
   "netcat-exec-host": [{
     seq: [
       /execve\("[^"]*\/nc", /,

