@@ -334,7 +334,7 @@ export class StateStore implements StateView {
       proc.containerId = id;
       if (id !== "" && !this.#containerPids.has(id)) this.#containerPids.set(id, proc.pid);
     }
-    if (c && this.containers && !this.containers.get(c.id)) {
+    if (c && this.containers && this.containers.get(c.id)?.name === undefined) {
       this.containers.request(c.id, c.type, proc.pid);
     }
   }

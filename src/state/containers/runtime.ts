@@ -30,6 +30,8 @@ export interface ContainerStoreOptions {
   maxAttempts?: number;
   /** Most containers cached (default 4096); the oldest are forgotten first. */
   maxEntries?: number;
+  /** After giving up on a container, how long until a new sighting asks again, ms (60000). */
+  reaskMs?: number;
 }
 
 /** Counters of a {@link ContainerStore}. */
@@ -203,6 +205,8 @@ export class ContainerStore implements ContainerSource {
   #maxAttempts: number;
   #maxEntries: number;
   #closed = false;
+  #gaveUpAt = new Map<string, number>();
+  #reaskMs: number;
 
   constructor(opts: ContainerStoreOptions = {}) {
     this.#sockets = opts.sockets ?? DEFAULT_SOCKETS;
@@ -210,6 +214,7 @@ export class ContainerStore implements ContainerSource {
     this.#retryMs = opts.retryMs ?? 1000;
     this.#maxAttempts = opts.maxAttempts ?? 5;
     this.#maxEntries = opts.maxEntries ?? 4096;
+    this.#reaskMs = opts.reaskMs ?? 60_000;
   }
 
   get(id: string): ContainerInfo | undefined {
@@ -225,7 +230,15 @@ export class ContainerStore implements ContainerSource {
   }
 
   request(id: string, type: string, _pid: number): void {
-    if (this.#closed || this.#cache.has(id) || this.#pending.has(id)) return;
+    if (this.#closed || this.#pending.has(id)) return;
+    const known = this.#cache.get(id);
+    if (known !== undefined) {
+      // A container whose runtime never answered is asked again now and then (the runtime's
+      // API may have started after the agent).
+      const gaveUp = this.#gaveUpAt.get(id);
+      if (gaveUp === undefined || Date.now() - gaveUp < this.#reaskMs) return;
+      this.#gaveUpAt.delete(id);
+    }
     this.#pending.set(id, { type, attempts: 0 });
     this.#start(id);
   }
@@ -259,8 +272,10 @@ export class ContainerStore implements ContainerSource {
     if (pending.attempts >= this.#maxAttempts || this.#closed) {
       this.#pending.delete(id);
       this.stats.givenUp++;
-      // Remember that nothing is known, so fields stay <NA> without new lookups.
+      // Remember that nothing is known, so fields stay <NA> without a lookup per sighting.
       this.set({ id, type: pending.type });
+      if (this.#gaveUpAt.size > this.#maxEntries) this.#gaveUpAt.clear();
+      this.#gaveUpAt.set(id, Date.now());
       return;
     }
     const delay = this.#retryMs * 2 ** (pending.attempts - 1);

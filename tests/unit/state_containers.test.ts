@@ -1,0 +1,113 @@
+/**
+ * Container metadata lookups: a real HTTP server on a unix socket answering the Docker
+ * inspect call, a runtime that never answers (timeouts, retries, giving up), no runtime at all.
+ * The event path only ever reads the cache, so it never waits.
+ */
+import { assert, assertEquals, assertRejects } from "../support/assert.ts";
+import { ContainerStore, unixGet } from "../../src/state/containers/runtime.ts";
+
+const ID = "ab".repeat(32);
+
+Deno.test("containers: metadata from an inspect answer over a unix socket", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "saker-ctr-" });
+  const sock = `${dir}/api.sock`;
+  let asked = "";
+  const server = Deno.serve({ path: sock, onListen() {} }, (req) => {
+    asked = new URL(req.url).pathname;
+    return Response.json({
+      Id: ID,
+      Name: "/web",
+      Image: "sha256:" + "cd".repeat(32),
+      Config: { Image: "docker.io/library/nginx:1.25", Labels: { tier: "front" } },
+      HostConfig: { Privileged: false, NetworkMode: "host" },
+      Mounts: [{ Source: "/srv", Destination: "/usr/share/nginx", Mode: "", RW: false }],
+      State: { StartedAt: "2025-01-01T00:00:00Z" },
+      NetworkSettings: { IPAddress: "172.17.0.2" },
+    });
+  });
+  const store = new ContainerStore({ sockets: [`${dir}/absent.sock`, sock] });
+  try {
+    store.request(ID, "docker", 1);
+    assertEquals(store.get(ID), undefined, "nothing known at once: the caller does not wait");
+    await store.settled();
+    const c = store.get(ID)!;
+    assertEquals(asked, `/containers/${ID}/json`);
+    assertEquals([c.name, c.type, c.image, c.imageRepository, c.imageTag], [
+      "web",
+      "docker",
+      "docker.io/library/nginx:1.25",
+      "docker.io/library/nginx",
+      "1.25",
+    ]);
+    assertEquals([c.privileged, c.hostNetwork, c.ip, c.labels?.tier], [
+      false,
+      true,
+      "172.17.0.2",
+      "front",
+    ]);
+    assertEquals(c.mounts?.[0], {
+      source: "/srv",
+      dest: "/usr/share/nginx",
+      mode: "",
+      rw: false,
+      propagation: "",
+    });
+    assertEquals(store.stats.found, 1);
+    store.request(ID, "docker", 1);
+    await store.settled();
+    assertEquals(store.stats.lookups, 1, "a known container is not looked up again");
+  } finally {
+    await store.close();
+    await server.shutdown();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("containers: a runtime that never answers times out, retries, gives up", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "saker-ctr-" });
+  const sock = `${dir}/silent.sock`;
+  // A listener that accepts and never replies.
+  const listener = Deno.listen({ transport: "unix", path: sock });
+  const held: Deno.Conn[] = [];
+  (async () => {
+    for await (const c of listener) held.push(c);
+  })().catch(() => {});
+  const store = new ContainerStore({
+    sockets: [sock],
+    timeoutMs: 50,
+    retryMs: 10,
+    maxAttempts: 3,
+    reaskMs: 0,
+  });
+  try {
+    store.request(ID, "podman", 1);
+    const end = Date.now() + 5000;
+    while (store.stats.givenUp === 0 && Date.now() < end) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await store.settled();
+    assertEquals(store.stats.lookups, 3);
+    assertEquals(store.stats.failures, 3);
+    assertEquals(store.stats.givenUp, 1);
+    const stub = store.get(ID)!;
+    assertEquals([stub.type, stub.name], ["podman", undefined], "known to be unknown");
+    store.request(ID, "podman", 1); // a later sighting asks again (reaskMs 0)
+    await store.settled();
+    assert(store.stats.lookups >= 4, "asked again after giving up");
+  } finally {
+    await store.close();
+    listener.close();
+    for (const c of held) c.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("containers: no runtime socket at all", async () => {
+  await assertRejects(() => unixGet("/nonexistent/saker.sock", "/x", 100));
+  const store = new ContainerStore({ sockets: ["/nonexistent/saker.sock"], maxAttempts: 1 });
+  store.request(ID, "docker", 1);
+  await store.settled();
+  assertEquals(store.stats.givenUp, 1);
+  assertEquals(store.get(ID)?.name, undefined);
+  await store.close();
+});
