@@ -123,6 +123,72 @@ export class StreamByteSource implements ByteSource {
   }
 }
 
+/**
+ * A file as a {@link ByteSource} that reads ahead: the next chunk is read (on Deno's I/O
+ * threads) while the previous one is decoded, so decoding rarely waits for the disk.
+ */
+export class PrefetchFileSource implements ByteSource {
+  #file: Deno.FsFile;
+  #chunkSize: number;
+  #next: Promise<Uint8Array | null> | undefined;
+  #cur: Uint8Array | undefined;
+  #done = false;
+  #closed = false;
+  /** Bytes handed out so far. */
+  consumed = 0;
+
+  constructor(file: Deno.FsFile, chunkSize = 4 << 20) {
+    this.#file = file;
+    this.#chunkSize = chunkSize;
+  }
+
+  #fetch(): Promise<Uint8Array | null> {
+    const buf = new Uint8Array(this.#chunkSize);
+    return (async () => {
+      let n = 0;
+      while (n < buf.length) {
+        const got = await this.#file.read(buf.subarray(n));
+        if (got === null) break;
+        n += got;
+      }
+      return n === 0 ? null : buf.subarray(0, n);
+    })();
+  }
+
+  async read(p: Uint8Array): Promise<number | null> {
+    while (!this.#cur || this.#cur.length === 0) {
+      if (this.#done || this.#closed) return null;
+      const chunk = await (this.#next ?? this.#fetch());
+      this.#next = undefined;
+      if (chunk === null) {
+        this.#done = true;
+        return null;
+      }
+      this.#cur = chunk;
+      if (chunk.length === this.#chunkSize) this.#next = this.#fetch();
+      else this.#done = true;
+    }
+    const n = Math.min(p.length, this.#cur.length);
+    p.set(this.#cur.subarray(0, n));
+    this.#cur = this.#cur.subarray(n);
+    this.consumed += n;
+    return n;
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    const close = () => {
+      try {
+        this.#file.close();
+      } catch { /* already closed */ }
+    };
+    // A read in flight must finish before the file is closed under it.
+    if (this.#next) this.#next.then(close, close);
+    else close();
+  }
+}
+
 /** A reader of one capture stream. */
 export class ScapReader {
   /** Counters, updated as items are produced. */
@@ -428,21 +494,24 @@ export class ScapReader {
       }
       if (nparams < 0) return `cannot work out the parameter count of a v1 ${info.name} event`;
     }
-    const ev = new Event(buf, dv);
-    ev.origin = "scap";
+    // tid is a 64-bit signed value: low word plus high word (0, or -1 for negative ids).
+    const tid = dv.getInt32(evOff + 12, true) * 4294967296 + dv.getUint32(evOff + 8, true);
+    const ev = new Event(buf, dv, evOff, type, tid, -1);
     ev.num = this.#num++;
-    ev.off = evOff;
-    ev.tsOff = evOff;
-    ev.tid = Number(dv.getBigInt64(evOff + 8, true));
-    ev.type = type;
-    ev.info = info;
-    ev.nparams = nparams;
-    ev.cpu = cpu;
-    ev.lensOff = evOff + hdr;
-    ev.lenSize = lenSize;
-    if (kind.flags && (dv.getUint32(p + 10, true) & DUMP_STATE_ONLY) !== 0) {
-      ev.flags = EVENT_STATE_ONLY;
-    }
+    // One layout object literal per event, in the shape Event's setters would build.
+    ev._x = {
+      origin: "scap",
+      ppid: -1,
+      cpu,
+      flags: kind.flags && (dv.getUint32(p + 10, true) & DUMP_STATE_ONLY) !== 0
+        ? EVENT_STATE_ONLY
+        : 0,
+      nparams,
+      tsOff: evOff,
+      commOff: -1,
+      lensOff: evOff + hdr,
+      lenSize,
+    };
     batch.push(ev);
     this.stats.events++;
     return undefined;
@@ -508,20 +577,15 @@ export async function openScapFile(path: string, options: OpenScapOptions = {}):
       counted.pipeThrough(new DecompressionStream("gzip")) as ReadableStream<Uint8Array>,
     );
   } else {
+    const prefetch = new PrefetchFileSource(file);
     src = {
       async read(p) {
-        const n = await file.read(p);
-        if (n !== null) {
-          consumed += n;
-          options.onFileBytes?.(consumed);
-        }
+        const n = await prefetch.read(p);
+        consumed = prefetch.consumed;
+        if (n !== null) options.onFileBytes?.(consumed);
         return n;
       },
-      close() {
-        try {
-          file.close();
-        } catch { /* already closed */ }
-      },
+      close: () => prefetch.close(),
     };
   }
   const reader = new ScapReader(src, { name: path, ...options });

@@ -84,16 +84,25 @@ export async function replayCapture(
   const rules = opts.evaluator && recorder ? recorder.wrap(opts.evaluator) : opts.evaluator;
   const filter = opts.filter;
   const onEvent = opts.onEvent;
-  const evaluator: Evaluator = {
-    evaluate(ev, emit) {
-      events++;
-      // Capture blocks marked "state only" update the state but are not shown or evaluated.
-      if ((ev.flags & EVENT_STATE_ONLY) !== 0) return;
-      if (filter && !filter(ev)) return;
-      rules?.evaluate(ev, emit);
-      onEvent?.(ev);
-    },
-  };
+  // The per-event hook: counts, skips state-only events, then filter, rules and printing.
+  // Without filter and printer it is just the rules behind the state-only check.
+  const evaluator: Evaluator = filter || onEvent
+    ? {
+      evaluate(ev, emit) {
+        events++;
+        // Capture blocks marked "state only" update the state but are not shown or evaluated.
+        if ((ev.flags & EVENT_STATE_ONLY) !== 0) return;
+        if (filter && !filter(ev)) return;
+        rules?.evaluate(ev, emit);
+        onEvent?.(ev);
+      },
+    }
+    : {
+      evaluate(ev, emit) {
+        events++;
+        if (rules !== undefined && (ev.flags & EVENT_STATE_ONLY) === 0) rules.evaluate(ev, emit);
+      },
+    };
   let alerts = 0;
   const pipeline = new Pipeline({
     source,

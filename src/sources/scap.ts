@@ -27,7 +27,7 @@ export { ScapFormatError } from "../capture/errors.ts";
 
 /** Options of {@link openScapSource}. */
 export interface ScapSourceOptions {
-  /** Events per batch (default 1024). */
+  /** Events per batch (default 4096). */
   batchSize?: number;
   /** State to seed from the file's process, fd and user lists. */
   state?: StateSeedTarget;
@@ -52,7 +52,7 @@ export async function openScapSource(
   path: string,
   options: ScapSourceOptions = {},
 ): Promise<ScapSource> {
-  const file: ScapFile = await openScapFile(path, { batchSize: options.batchSize ?? 1024 });
+  const file: ScapFile = await openScapFile(path, { batchSize: options.batchSize ?? 4096 });
   const items = file.reader.items();
   let metadata = emptyMetadata();
   let pendingSeed = false;
