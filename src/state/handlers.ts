@@ -212,6 +212,25 @@ function list(v: unknown): string[] | undefined {
   return Array.isArray(v) ? (v as string[]) : undefined;
 }
 
+/**
+ * Environments, shared: the processes of one session mostly carry the same environment, so an
+ * identical one is kept once (bounded; the cache is dropped when full).
+ */
+const envs = new Map<string, string[]>();
+
+function sharedEnv(bytes: Uint8Array): string[] {
+  if (bytes.length === 0) return [];
+  const text = utf8.decode(bytes);
+  let env = envs.get(text);
+  if (env === undefined) {
+    env = text.split("\0");
+    if (env[env.length - 1] === "") env.pop();
+    if (envs.size >= 4096) envs.clear();
+    envs.set(text, env);
+  }
+  return env;
+}
+
 /** A 64-bit unsigned parameter as an exact bigint (times in ns exceed 2^53). */
 function u64(ev: Event, name: string): bigint | undefined {
   const i = ev.info.paramIndex.get(name);
@@ -566,9 +585,8 @@ function onExecve(store: StateStore, ev: Event, th: ThreadInfo): void {
       proc.exepath = exe.startsWith("/") ? exe : proc.exepath;
     }
   }
-  const env = list(ev.arg("env"));
-  if (env !== undefined) proc.env = env;
-  else proc.env = undefined; // exec replaced it: read again on demand
+  const env = ev.arg("env");
+  proc.env = env instanceof Uint8Array ? sharedEnv(env) : undefined; // else: read on demand
   const tty = num(ev.arg("tty"));
   if (tty !== undefined) proc.tty = tty;
   // Saker's live execve records add the session and the ids inside the pid namespace.

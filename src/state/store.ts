@@ -238,6 +238,10 @@ export class StateStore implements StateView {
       if (ev.info.dir === ">" && ev.nparams > 0) th.lastEnter = ev;
     }
     if (act !== 0) applyEvent(this, act, ev, th);
+    // The enter event was needed only until its exit; holding it would pin its whole batch.
+    if (th !== undefined && th.lastEnter !== undefined && ev.info.dir === "<") {
+      th.lastEnter = undefined;
+    }
     if ((seq & 0xffff) === 0 && this.proc !== undefined) this.#purgeSome();
   }
 
