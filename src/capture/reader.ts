@@ -468,24 +468,22 @@ export class ScapReader {
     const info = EVENTS[type];
     const lenSize = info.largePayload ? 4 : 2;
     let nparams: number;
+    const lens = evOff + hdr;
+    const end = evOff + evLen;
     if (kind.v2) {
       nparams = dv.getUint32(evOff + 22, true);
-      let q = evOff + hdr + nparams * lenSize;
-      if (q > evOff + evLen) return `${nparams} parameters do not fit in event length ${evLen}`;
-      const lens = evOff + hdr;
-      for (let i = 0; i < nparams; i++) {
-        q += lenSize === 2 ? dv.getUint16(lens + 2 * i, true) : dv.getUint32(lens + 4 * i, true);
+      if (lens + nparams * lenSize > end) {
+        return `${nparams} parameters do not fit in event length ${evLen}`;
       }
-      if (q > evOff + evLen) return `parameters overrun event length ${evLen}`;
     } else {
       // v1 headers lack nparams: find the count whose lengths add up to the event length,
       // starting from the table's count (old captures may have fewer parameters).
       if (type === NOTIFICATION_E || type === INFRASTRUCTURE_E) evLen -= 3;
       nparams = -1;
       for (let n = info.params.length; n >= 0; n--) {
-        let q = evOff + hdr + 2 * n;
+        let q = lens + 2 * n;
         if (q > evOff + evLen) continue;
-        for (let i = 0; i < n; i++) q += dv.getUint16(evOff + hdr + 2 * i, true);
+        for (let i = 0; i < n; i++) q += dv.getUint16(lens + 2 * i, true);
         if (q === evOff + evLen) {
           nparams = n;
           break;
@@ -494,6 +492,16 @@ export class ScapReader {
       }
       if (nparams < 0) return `cannot work out the parameter count of a v1 ${info.name} event`;
     }
+    // Parameter offsets, checked against the event's end; kept for the event (its parameters
+    // are read by state tracking anyway, and this loop is the one Event.offsets would run).
+    const offs: number[] = new Array(nparams + 1);
+    let q = lens + nparams * lenSize;
+    for (let i = 0; i < nparams; i++) {
+      offs[i] = q;
+      q += lenSize === 2 ? dv.getUint16(lens + 2 * i, true) : dv.getUint32(lens + 4 * i, true);
+    }
+    offs[nparams] = q;
+    if (q > end) return `parameters overrun event length ${evLen}`;
     // tid is a 64-bit signed value: low word plus high word (0, or -1 for negative ids).
     const tid = dv.getInt32(evOff + 12, true) * 4294967296 + dv.getUint32(evOff + 8, true);
     const ev = new Event(buf, dv, evOff, type, tid, -1);
@@ -509,9 +517,10 @@ export class ScapReader {
       nparams,
       tsOff: evOff,
       commOff: -1,
-      lensOff: evOff + hdr,
+      lensOff: lens,
       lenSize,
     };
+    ev._poff = offs;
     batch.push(ev);
     this.stats.events++;
     return undefined;
