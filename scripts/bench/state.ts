@@ -178,47 +178,28 @@ export function enrichment(): Record<string, unknown> {
   const ROUNDS = 64;
   const batches = Array.from({ length: ROUNDS }, (_, i) => concatRecords(mixRecords(i)));
   const events = batches.reduce((n, b) => n + decodeLiveBatch(b, 0n, 1).length, 0);
-  const noop = concatRecords(
-    Array.from(
-      { length: 100 },
-      (_, k) =>
-        encodeLiveRecord(id(k % 2 ? "read" : "futex"), { tid: 1000 + k, pid: 1000 + k }, {
-          res: 1,
-          fd: 3,
-          size: 1,
-          addr: 1,
-          op: 0,
-          val: 0,
-        }),
-    ),
-  );
   const state = seededStore(PROCS, 12);
-  const reps = 60;
-  let decodeMs = 0, fullMs = 0, noopDecodeMs = 0, noopFullMs = 0;
-  for (let rep = 0; rep < reps; rep++) {
-    // Alternate so that both loops see the same machine conditions.
-    decodeMs += timeIt(() => {
-      for (const b of batches) decodeLiveBatch(b, 0n, 1);
-    });
-    fullMs += timeIt(() => {
-      for (const b of batches) for (const ev of decodeLiveBatch(b, 0n, 1)) state.update(ev);
-    });
-    noopDecodeMs += timeIt(() => {
-      for (let i = 0; i < 64; i++) decodeLiveBatch(noop, 0n, 1);
-    });
-    noopFullMs += timeIt(() => {
-      for (let i = 0; i < 64; i++) for (const ev of decodeLiveBatch(noop, 0n, 1)) state.update(ev);
-    });
+  for (let w = 0; w < 5; w++) {
+    for (const b of batches) for (const ev of decodeLiveBatch(b, 0n, 1)) state.update(ev);
+  }
+  // Per batch, decoding alone and decoding plus update back to back; medians over all pairs.
+  const dec: number[] = [], upd: number[] = [];
+  for (let rep = 0; rep < 40; rep++) {
+    for (const b of batches) {
+      const d = timeIt(() => decodeLiveBatch(b, 0n, 1));
+      const f = timeIt(() => {
+        for (const ev of decodeLiveBatch(b, 0n, 1)) state.update(ev);
+      });
+      dec.push(d);
+      upd.push(f - d);
+    }
   }
   state.flush();
-  const n = events * reps;
-  const nNoop = 100 * 64 * reps;
+  const perBatch = events / ROUNDS;
   return {
-    events_per_pass: events,
-    decode_ns_per_event: +(decodeMs * 1e6 / n).toFixed(1),
-    decode_and_update_ns_per_event: +(fullMs * 1e6 / n).toFixed(1),
-    update_ns_per_event: +((fullMs - decodeMs) * 1e6 / n).toFixed(1),
-    update_ns_per_no_change_event: +((noopFullMs - noopDecodeMs) * 1e6 / nNoop).toFixed(1),
+    events_per_batch: perBatch,
+    decode_ns_per_event: +(median(dec) * 1e6 / perBatch).toFixed(1),
+    update_ns_per_event: +(median(upd) * 1e6 / perBatch).toFixed(1),
     threads_after: state.threads.size,
     processes_after: state.procs.size,
   };
