@@ -93,6 +93,12 @@ export interface ScapReaderOptions {
   name?: string;
   /** First event number (default 1). */
   firstNum?: number;
+  /**
+   * Longest span of event time in one batch, ns (default one second): consumers that act per
+   * batch on event time (drop monitoring, capture windows) then see time pass as they would
+   * live. 0: no limit.
+   */
+  maxBatchSpanNs?: number;
 }
 
 const MIN_BUFFER = 1 << 20;
@@ -211,12 +217,18 @@ export class ScapReader {
   #end = 0;
   #eof = false;
   #closed = false;
+  #spanNs: number;
+  /** Event time (ns, as a double) of the current batch's first event. */
+  #batchT0 = 0;
+  /** The current batch reached its time span. */
+  #full = false;
 
   constructor(src: ByteSource, options: ScapReaderOptions = {}) {
     this.#src = src;
     this.#batchSize = options.batchSize ?? 1024;
     this.#name = options.name;
     this.#num = options.firstNum ?? 1;
+    this.#spanNs = options.maxBatchSpanNs ?? 1e9;
   }
 
   /** Stops reading and releases the source. */
@@ -275,7 +287,8 @@ export class ScapReader {
             batch = [];
             throw err;
           }
-          if (batch.length >= this.#batchSize) {
+          if (batch.length >= this.#batchSize || this.#full) {
+            this.#full = false;
             yield { kind: "events", events: batch };
             batch = [];
           } else if (this.#pos === before) {
@@ -412,6 +425,16 @@ export class ScapReader {
       const type = dv.getUint32(p, true);
       const kind = EVENT_BLOCKS.get(type);
       if (kind === undefined) break;
+      if (this.#spanNs > 0 && p + 30 <= end) {
+        // Event time as a double (exact to well under a microsecond): cheap, no BigInt.
+        const t = kind.flags ? p + 14 : p + 10;
+        const ns = dv.getUint32(t + 4, true) * 4294967296 + dv.getUint32(t, true);
+        if (batch.length === 0) this.#batchT0 = ns;
+        else if (ns - this.#batchT0 >= this.#spanNs) {
+          this.#full = true;
+          break;
+        }
+      }
       const total = dv.getUint32(p + 4, true);
       if (total < 12 || (total > MAX_SMALL_EVENT_BLOCK && !isLarge(type)) || total > MAX_BLOCK) {
         err = this.#error(`corrupt event block length ${total}`, this.#base + p, type);

@@ -25,12 +25,18 @@ const USAGE = `usage: saker replay FILE.scap [options] [FILTER]
 
 Runs a capture file through Saker's state tracking and rules, as live events would be.
 
+With -c or -o, the file is replayed by the agent itself (saker run with the capture as its
+event source): the config's outputs, alert format, drop monitoring and capture settings apply,
+and the exit status is the agent's.
+
 options:
+  -c, --config FILE       agent config file (replay through the agent)
+  -o, --option KEY=VALUE  set a config key (replay through the agent); repeatable
   -r, --rules PATH        rules file or directory (repeatable; default: the rules/ directory)
       --json              alerts as JSON lines
   -p, --print FORMAT      print events with a sysdig-like format (%proc.name %fd.name ...);
                           a leading * prints events whose fields are not all known
-  -D, --disable PATTERN   disable rules whose name matches (repeatable, * wildcards)
+  -D, --disable REGEX     disable rules whose name matches (anywhere in it, as Falco's -D)
   -T, --disable-tag TAG   disable rules with this tag (repeatable)
   -t, --tag TAG           run only rules with one of these tags (repeatable)
       --min-priority P    least severe priority that alerts (default debug)
@@ -71,6 +77,12 @@ function rulesProblems(loaded: LoadedRules): { errors: string[]; warnings: strin
   return { errors, warnings };
 }
 
+/** Names of the rules that `-D` patterns (regexes matched anywhere in a name) disable. */
+export function disabledRuleNames(names: readonly string[], patterns: readonly string[]): string[] {
+  const res = patterns.map((p) => new RegExp(p));
+  return [...new Set(names.filter((n) => res.some((re) => re.test(n))))];
+}
+
 /** Compiles a filter condition into a predicate (through a one-rule ruleset). */
 export function compileFilter(condition: string): (ev: Event) => boolean {
   const text = `- rule: replay filter\n  desc: replay filter\n  condition: ${
@@ -93,6 +105,8 @@ export async function main(args: string[]): Promise<number> {
       allowPositionals: true,
       options: {
         rules: { type: "string", short: "r", multiple: true },
+        config: { type: "string", short: "c" },
+        option: { type: "string", short: "o", multiple: true },
         json: { type: "boolean" },
         print: { type: "string", short: "p" },
         disable: { type: "string", short: "D", multiple: true },
@@ -123,6 +137,16 @@ export async function main(args: string[]): Promise<number> {
   if (!file) {
     console.error(`saker replay: a capture file is needed\n\n${USAGE}`);
     return 2;
+  }
+  if (v.config !== undefined || v.option !== undefined) {
+    return await replayThroughAgent(file, {
+      config: v.config,
+      overrides: [...(v.option ?? []), ...(v.json ? ["json_output=true"] : [])],
+      rules: v.rules,
+      disable: v.disable ?? [],
+      disableTags: v["disable-tag"] ?? [],
+      tags: v.tag ?? [],
+    });
   }
   const minPriority = v["min-priority"] ? PRIORITY_NAMES[v["min-priority"].toLowerCase()] : "Debug";
   if (!minPriority) {
@@ -188,7 +212,9 @@ export async function main(args: string[]): Promise<number> {
       for (const t of v.tag) select.push({ action: "enable", tag: t });
     }
     for (const t of v["disable-tag"] ?? []) select.push({ action: "disable", tag: t });
-    for (const d of v.disable ?? []) select.push({ action: "disable", rule: d });
+    for (const name of disabledRuleNames(loaded.rules.map((r) => r.name), v.disable ?? [])) {
+      select.push({ action: "disable", rule: name });
+    }
     ruleset = compileRuleset(loaded, { minPriority, ruleMatching: matching, select });
   }
 
@@ -243,4 +269,94 @@ export async function main(args: string[]): Promise<number> {
     return 1;
   }
   return 0;
+}
+
+/**
+ * `saker replay -c CONFIG`: the agent, with the capture file as its event source (outputs,
+ * formats, drop monitoring and captures as the config says; no API server, no file watching).
+ */
+async function replayThroughAgent(
+  file: string,
+  o: {
+    config?: string;
+    overrides: string[];
+    rules?: string[];
+    disable: string[];
+    disableTags: string[];
+    tags: string[];
+  },
+): Promise<number> {
+  const { loadConfig, ConfigError } = await import("../config/load.ts");
+  const { Agent } = await import("../agent/agent.ts");
+  const { buildEngineRules } = await import("../agent/engine_rules.ts");
+  const { RulesError } = await import("../agent/rules.ts");
+  const { StateStore } = await import("../state/store.ts");
+  const { openScapSource } = await import("../sources/scap.ts");
+  const { Registry } = await import("../metrics.ts");
+  if (o.tags.length > 0 && (o.disable.length > 0 || o.disableTags.length > 0)) {
+    console.error(
+      "saker replay: -t runs only the tagged rules; it cannot be combined with -D or -T",
+    );
+    return 1;
+  }
+  // The alert store stays off unless asked for (-o alert_store.enabled=true).
+  const overrides = [
+    "alert_store.enabled=false",
+    ...o.overrides,
+    "webserver.enabled=false",
+    "watch_config_files=false",
+    ...o.disableTags.map((t) => `rules[]={disable: {tag: ${JSON.stringify(t)}}}`),
+    ...(o.tags.length > 0 ? [`rules[]={disable: {rule: "*"}}`] : []),
+    ...o.tags.map((t) => `rules[]={enable: {tag: ${JSON.stringify(t)}}}`),
+  ];
+  let loaded;
+  try {
+    loaded = await loadConfig({ file: o.config, overrides });
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      for (const p of err.problems) console.error(`saker replay: config: ${p}`);
+      return 1;
+    }
+    throw err;
+  }
+  for (const w of loaded.warnings) console.error(`saker replay: config: ${w}`);
+  if (o.disable.length > 0) {
+    // -D is a regex over rule names: expand it to the names of the rules it disables.
+    const rules = await loadRulesFiles(o.rules ?? loaded.config.rules_files);
+    const names = disabledRuleNames(rules.rules.map((r) => r.name), o.disable);
+    loaded.config.rules.push(...names.map((rule) => ({ disable: { rule } })));
+  }
+  const state = new StateStore();
+  let agent;
+  try {
+    agent = await Agent.start(loaded.config, {
+      openSource: async () => {
+        const src = await openScapSource(file, { state });
+        return {
+          source: src.source,
+          readable: src.readable,
+          close: () => src.close(),
+          stats: () => ({ received: src.stats().events }),
+        };
+      },
+      buildRules: buildEngineRules,
+      makeState: () => ({ state }),
+      rulesFiles: o.rules,
+      registry: new Registry(),
+    });
+  } catch (err) {
+    if (err instanceof RulesError) {
+      for (const p of err.problems) console.error(`saker replay: rules: ${p}`);
+      return 1;
+    }
+    console.error(`saker replay: ${(err as Error).message}`);
+    return 1;
+  }
+  const code = await agent.done;
+  const failure = agent.pipeline.health().reason;
+  if (failure?.startsWith("pipeline failed")) {
+    console.error(`saker replay: ${failure.replace(/^pipeline failed: /, "")}`);
+    return 1;
+  }
+  return code;
 }
