@@ -63,6 +63,15 @@ export interface ReplayOutcome {
 /** Replays a capture file through rules (provided by the capture-file issue). */
 export type Replayer = (req: ReplayRequest) => Promise<ReplayOutcome>;
 
+/**
+ * Runs a case's command line and checks what it prints and its exit status (falco_legacy_cli.ts);
+ * `keys` are the case keys it handles. Returns the reasons the case fails.
+ */
+export interface CliRunner {
+  keys: readonly string[];
+  run(c: LegacyCase, req: ReplayRequest): Promise<string[]>;
+}
+
 /** Outcome of one case. */
 export interface CaseOutcome {
   status: "pass" | "fail" | "unsupported";
@@ -286,10 +295,14 @@ export function replayRequest(c: LegacyCase): ReplayRequest {
 }
 
 /** Runs one case; capture cases need `replay`, otherwise they are unsupported. */
-export async function runLegacyCase(c: LegacyCase, replay?: Replayer): Promise<CaseOutcome> {
+export async function runLegacyCase(
+  c: LegacyCase,
+  replay?: Replayer,
+  cli?: CliRunner,
+): Promise<CaseOutcome> {
   const s = c.spec;
   if (s.validate_rules_file) return await runValidation(c);
-  const unsupported = UNSUPPORTED_KEYS.filter((k) => k in s);
+  const unsupported = UNSUPPORTED_KEYS.filter((k) => k in s && !cli?.keys.includes(k));
   if (c.suite !== "falco_tests" && c.suite !== "falco_tests_exceptions") {
     unsupported.push(`suite ${c.suite}`);
   }
@@ -308,7 +321,12 @@ export async function runLegacyCase(c: LegacyCase, replay?: Replayer): Promise<C
   } catch {
     return { status: "unsupported", reasons: [`trace file ${req.traceFile} is not available`] };
   }
-  const reasons = checkDetections(c, await replay(req));
+  const viaCli = cli !== undefined && cli.keys.some((k) => k in s);
+  const outcome = await replay(req);
+  // With a command line run, the exit status is the command's (checked by the CLI runner).
+  if (viaCli) outcome.exitStatus = Number(s.exit_status ?? 0);
+  const reasons = checkDetections(c, outcome);
+  if (viaCli) reasons.push(...await cli.run(c, req));
   return { status: reasons.length === 0 ? "pass" : "fail", reasons };
 }
 
@@ -316,13 +334,14 @@ export async function runLegacyCase(c: LegacyCase, replay?: Replayer): Promise<C
 export async function runLegacySuite(
   cases: readonly LegacyCase[],
   replay?: Replayer,
+  cli?: CliRunner,
 ): Promise<
   { pass: number; fail: number; unsupported: number; outcomes: Map<string, CaseOutcome> }
 > {
   const outcomes = new Map<string, CaseOutcome>();
   let pass = 0, fail = 0, unsupported = 0;
   for (const c of cases) {
-    const o = await runLegacyCase(c, replay);
+    const o = await runLegacyCase(c, replay, cli);
     outcomes.set(c.name, o);
     if (o.status === "pass") pass++;
     else if (o.status === "fail") fail++;

@@ -5,8 +5,7 @@
  * rule selectors.
  * @module
  */
-import { openScapSource } from "../../src/sources/scap.ts";
-import { StateStore } from "../../src/state/store.ts";
+import { replayCapture } from "../../src/capture/replay.ts";
 import { loadRulesFiles } from "../../src/rules/loader.ts";
 import { compileRuleset, type RuleSelector } from "../../src/engine/ruleset.ts";
 import type { Alert } from "../../src/engine/alert.ts";
@@ -37,20 +36,13 @@ export async function replayScap(req: ReplayRequest): Promise<ReplayOutcome> {
     ruleMatching: "first",
     select,
   });
-  const state = new StateStore();
-  const source = await openScapSource(req.traceFile, { state: state as never });
+  // Through the same pipeline as `saker replay` (state seeded from the file, then rules).
   const alerts: Alert[] = [];
-  const emit = (a: Alert) => alerts.push(a);
-  const reader = source.readable.getReader();
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    for (const ev of value) {
-      state.update(ev);
-      ruleset.evaluate(ev, emit);
-    }
-  }
-  await source.close();
+  const res = await replayCapture(req.traceFile, {
+    evaluator: ruleset,
+    onAlerts: (a) => alerts.push(...a),
+  });
+  if (res.error) return { alerts, exitStatus: 1 };
   return { alerts, exitStatus: 0 };
 }
 
