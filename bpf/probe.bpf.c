@@ -290,15 +290,26 @@ static long path_step(__u32 index, void *ctx) {
 		w->truncated = 1;
 		return 1;
 	}
-	__u32 pos = cur - len;
-	BOUND(len, 0xff);
-	bpf_probe_read_kernel(&w->buf[TMP_BASE + ((pos - TMP_BASE) & TMP_MASK)], len, name);
 	if (d == parent) {
-		/* A dentry outside any mount tree (memfd, pipe, anon inode): its name only. */
-		w->pos = pos;
+		/* A dentry outside any mount tree (memfd, pipe, anon inode): "/NAME", plus
+		 * " (deleted)" when it has no link left, as /proc/PID/exe shows a memfd. */
+		__u32 nlink = BPF_CORE_READ(d, d_inode, __i_nlink);
+		if (nlink == 0) {
+			cur -= 10;
+			__builtin_memcpy(&w->buf[TMP_BASE + ((cur - TMP_BASE) & TMP_MASK)], " (deleted)", 10);
+		}
+		__u32 at = cur - len;
+		BOUND(len, 0xff);
+		bpf_probe_read_kernel(&w->buf[TMP_BASE + ((at - TMP_BASE) & TMP_MASK)], len, name);
+		at -= 1;
+		w->buf[TMP_BASE + ((at - TMP_BASE) & TMP_MASK)] = '/';
+		w->pos = at;
 		w->only_name = 1;
 		return 1;
 	}
+	__u32 pos = cur - len;
+	BOUND(len, 0xff);
+	bpf_probe_read_kernel(&w->buf[TMP_BASE + ((pos - TMP_BASE) & TMP_MASK)], len, name);
 	pos -= 1;
 	w->buf[TMP_BASE + ((pos - TMP_BASE) & TMP_MASK)] = '/';
 	w->pos = pos;
@@ -1418,6 +1429,137 @@ HANDLER(finit_module) {
 	p_s64(r, (__s32)ARG(regs, 0));
 	p_str(r, (void *)ARG(regs, 1), MAX_STR, 1);
 	p_u32(r, finit_module_flags_to_scap(ARG(regs, 2)));
+	return rec_submit(r);
+}
+
+/* More fd creators and process-group calls state tracking needs. */
+HANDLER(fcntl) {
+	BEGIN(EV_FCNTL, 4);
+	p_s64(r, ret);
+	p_s64(r, (__s32)ARG(regs, 0));
+	p_u8(r, fcntl_cmd_to_scap(ARG(regs, 1)));
+	p_u64(r, ARG(regs, 2));
+	return rec_submit(r);
+}
+
+HANDLER(close_range) {
+	BEGIN(EV_CLOSE_RANGE, 4);
+	__u32 f = ARG(regs, 2);
+	p_s64(r, ret);
+	p_u32(r, ARG(regs, 0));
+	p_u32(r, ARG(regs, 1));
+	p_u32(r, f & 0x6); /* CLOSE_RANGE_UNSHARE (2) and CLOEXEC (4) keep their bits */
+	return rec_submit(r);
+}
+
+HANDLER(eventfd) {
+	BEGIN(EV_EVENTFD, 3);
+	p_s64(r, ret);
+	p_u64(r, ARG(regs, 0));
+	p_u32(r, 0);
+	return rec_submit(r);
+}
+
+HANDLER(eventfd2) {
+	BEGIN(EV_EVENTFD2, 3);
+	p_s64(r, ret);
+	p_u16(r, fd_flags_to_scap(ARG(regs, 1)));
+	p_u64(r, ARG(regs, 0));
+	return rec_submit(r);
+}
+
+HANDLER(signalfd) {
+	BEGIN(EV_SIGNALFD, 4);
+	p_s64(r, ret);
+	p_s64(r, (__s32)ARG(regs, 0));
+	p_u32(r, 0);
+	p_u8(r, 0);
+	return rec_submit(r);
+}
+
+HANDLER(signalfd4) {
+	BEGIN(EV_SIGNALFD4, 4);
+	p_s64(r, ret);
+	p_u16(r, fd_flags_to_scap(ARG(regs, 3)));
+	p_s64(r, (__s32)ARG(regs, 0));
+	p_u32(r, 0);
+	return rec_submit(r);
+}
+
+HANDLER(timerfd_create) {
+	BEGIN(EV_TIMERFD_CREATE, 3);
+	p_s64(r, ret);
+	p_u8(r, ARG(regs, 0));
+	p_u8(r, fd_flags_to_scap(ARG(regs, 1)));
+	return rec_submit(r);
+}
+
+HANDLER(inotify_init) {
+	BEGIN(EV_INOTIFY_INIT, 2);
+	p_s64(r, ret);
+	p_u8(r, 0);
+	return rec_submit(r);
+}
+
+HANDLER(inotify_init1) {
+	BEGIN(EV_INOTIFY_INIT1, 2);
+	p_s64(r, ret);
+	p_u16(r, fd_flags_to_scap(ARG(regs, 0)));
+	return rec_submit(r);
+}
+
+HANDLER(epoll_create) {
+	BEGIN(EV_EPOLL_CREATE, 2);
+	p_s64(r, ret);
+	p_u32(r, ARG(regs, 0));
+	return rec_submit(r);
+}
+
+HANDLER(epoll_create1) {
+	BEGIN(EV_EPOLL_CREATE1, 2);
+	p_s64(r, ret);
+	p_u32(r, (ARG(regs, 0) & L_O_CLOEXEC) ? 1 : 0); /* EPOLL_CLOEXEC */
+	return rec_submit(r);
+}
+
+HANDLER(pidfd_open) {
+	BEGIN(EV_PIDFD_OPEN, 3);
+	p_s64(r, ret);
+	p_s64(r, (__s32)ARG(regs, 0));
+	p_u32(r, (ARG(regs, 1) & L_O_NONBLOCK) ? 1 : 0); /* PIDFD_NONBLOCK */
+	return rec_submit(r);
+}
+
+HANDLER(pidfd_getfd) {
+	BEGIN(EV_PIDFD_GETFD, 4);
+	p_s64(r, ret);
+	p_s64(r, (__s32)ARG(regs, 0));
+	p_s64(r, (__s32)ARG(regs, 1));
+	p_u32(r, ARG(regs, 2));
+	return rec_submit(r);
+}
+
+HANDLER(setsid) {
+	BEGIN(EV_SETSID, 1);
+	p_s64(r, ret);
+	return rec_submit(r);
+}
+
+HANDLER(setpgid) {
+	BEGIN(EV_SETPGID, 3);
+	p_s64(r, ret);
+	p_s64(r, (__s32)ARG(regs, 0));
+	p_s64(r, (__s32)ARG(regs, 1));
+	return rec_submit(r);
+}
+
+HANDLER(getcwd) {
+	BEGIN(EV_GETCWD, 2);
+	p_s64(r, ret);
+	if (ret > 0)
+		p_str(r, (void *)ARG(regs, 0), MAX_PATH, 1);
+	else
+		p_empty(r);
 	return rec_submit(r);
 }
 

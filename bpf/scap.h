@@ -78,6 +78,22 @@
 #define EV_FINIT_MODULE 413
 #define EV_SETREUID 427
 #define EV_SETREGID 429
+#define EV_GETCWD 93
+#define EV_SIGNALFD 127
+#define EV_TIMERFD_CREATE 137
+#define EV_INOTIFY_INIT 139
+#define EV_FCNTL 151
+#define EV_EVENTFD 63
+#define EV_SETSID 275
+#define EV_SETPGID 295
+#define EV_EPOLL_CREATE 375
+#define EV_EPOLL_CREATE1 377
+#define EV_INOTIFY_INIT1 395
+#define EV_EVENTFD2 397
+#define EV_SIGNALFD4 399
+#define EV_PIDFD_GETFD 407
+#define EV_PIDFD_OPEN 409
+#define EV_CLOSE_RANGE 451
 
 /* Parameters each event carries (must match the event table). */
 #define NP_CLONE 21
@@ -338,4 +354,41 @@ static __always_inline __u32 finit_module_flags_to_scap(__s32 f) {
 static __always_inline __u32 mount_flags_to_scap(__u64 f) {
 	if ((f & 0xffff0000) == 0xc0ed0000) f &= ~0xffff0000ULL;
 	return (__u32)f;
+}
+
+/* fcntl commands: scap numbers them in its own order. */
+static __always_inline __u8 fcntl_cmd_to_scap(__u64 cmd) {
+	switch (cmd) {
+	case 0: return 1;     /* F_DUPFD */
+	case 1: return 2;     /* F_GETFD */
+	case 2: return 3;     /* F_SETFD */
+	case 3: return 4;     /* F_GETFL */
+	case 4: return 5;     /* F_SETFL */
+	case 5: return 6;     /* F_GETLK */
+	case 6: return 8;     /* F_SETLK */
+	case 7: return 9;     /* F_SETLKW */
+	case 8: return 10;    /* F_SETOWN */
+	case 9: return 12;    /* F_GETOWN */
+	case 10: return 13;   /* F_SETSIG */
+	case 11: return 15;   /* F_GETSIG */
+	case 15: return 21;   /* F_SETOWN_EX */
+	case 16: return 22;   /* F_GETOWN_EX */
+	case 36: return 30;   /* F_OFD_GETLK */
+	case 37: return 31;   /* F_OFD_SETLK */
+	case 38: return 32;   /* F_OFD_SETLKW */
+	case 1024: return 23; /* F_SETLEASE */
+	case 1025: return 24; /* F_GETLEASE */
+	case 1026: return 27; /* F_NOTIFY */
+	case 1029: return 25; /* F_CANCELLK */
+	case 1030: return 26; /* F_DUPFD_CLOEXEC */
+	case 1031: return 28; /* F_SETPIPE_SZ */
+	case 1032: return 29; /* F_GETPIPE_SZ */
+	default: return 0;
+	}
+}
+
+/* NONBLOCK/CLOEXEC flags of eventfd2, signalfd4, inotify_init1 (as open flags in scap). */
+static __always_inline __u32 fd_flags_to_scap(__s32 f) {
+	if (f < 0) return 0;
+	return socket_flags_to_scap(f);
 }

@@ -200,7 +200,11 @@ t("exec from a memfd: the exe is flagged as memfd", async () => {
     true,
     renderFlags("execve_flags", flags),
   );
-  assertMatch(String(exec.arg("trusted_exepath")), /^memfd:saker-test/);
+  assertEquals(
+    exec.arg("trusted_exepath"),
+    "/memfd:saker-test (deleted)",
+    "as /proc/PID/exe shows it",
+  );
   assertEquals(exec.arg("exe"), "fileless");
 });
 
@@ -288,6 +292,41 @@ t(
     assertEquals([ex.res, ex.arg("filename"), ex.arg("exe")], [-2, "/nonexistent/bin", "ghost"]);
     assertEquals(new TextDecoder().decode(ex.arg("args") as Uint8Array), "-x\0");
     assertEquals(ex.comm, "renamed", "comm follows PR_SET_NAME");
+  },
+);
+
+t(
+  "fd creators and process groups state tracking needs: fcntl dup, eventfd, pidfd, setsid, getcwd",
+  async () => {
+    const { pid, stdout } = await live.run(python(
+      `import os, fcntl, signal\nfd=os.eventfd(5, os.EFD_CLOEXEC)\nd=fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 100)\n` +
+        `p=os.pidfd_open(os.getpid())\nos.getcwd()\nos.closerange(d, d+1)\nc=os.fork()\nif c==0:\n  os.setsid(); os._exit(0)\nos.waitpid(c,0)\nprint(d, p, c)`,
+    ));
+    const [d, pfd, child] = stdout.trim().split(" ").map(Number);
+    const [efd] = await live.waitFor(pid, (e) => e.name === "eventfd2");
+    assertEquals([renderFlags("file_flags", efd.arg("flags") as number), efd.arg("initval")], [
+      "O_CLOEXEC",
+      5,
+    ]);
+    const [dup] = await live.waitFor(pid, (e) => e.name === "fcntl" && e.res === d);
+    assertEquals([
+      renderFlags("fcntl_commands", dup.arg("cmd") as number),
+      dup.arg("fd"),
+      dup.arg("arg"),
+    ], [
+      "F_DUPFD_CLOEXEC",
+      efd.res,
+      100,
+    ]);
+    const [po] = await live.waitFor(pid, (e) => e.name === "pidfd_open");
+    assertEquals([po.res, po.arg("pid")], [pfd, pid]);
+    await live.waitFor(pid, (e) => e.name === "getcwd" && e.arg("path") === Deno.cwd());
+    await live.waitFor(
+      pid,
+      (e) => e.name === "close_range" || (e.name === "close" && e.arg("fd") === d),
+    );
+    const [sid] = await live.waitFor(pid, (e) => e.name === "setsid" && e.tid === child);
+    assertEquals(sid.res, child);
   },
 );
 
