@@ -4,7 +4,7 @@
  *
  * @example
  * ```ts
- * import { compileOutput } from "./output.ts";
+import { compileOutput } from "./output.ts";
  * const out = compileOutput("open by %proc.name (file=%fd.name)", "syscall");
  * out.fields; // ["proc.name", "fd.name"]
  * ```
@@ -124,6 +124,12 @@ export function renderOutput(
       v = evalOperand(t.operand, ev);
     } catch {
       v = undefined;
+    }
+    // Several values: a list field (fd.types) prints "(a,b)" as Falco does; a multi-valued
+    // field without a level (proc.aname, fd.ip) prints its first value, as Falco's output does.
+    if (Array.isArray(v)) {
+      const list = t.operand.kind === "field" && t.operand.list;
+      v = list ? `(${v.map(scalarText).join(",")})` : v[0];
     }
     let text = valueText(v);
     if (t.width > 0) text = text.length > t.width ? text.slice(0, t.width) : text.padEnd(t.width);
