@@ -21,6 +21,8 @@
  * @module
  */
 import type { Event } from "../events/event.ts";
+import { BLOCK, EVENT_HEADER_V2 } from "./format.ts";
+import { type BlockBuffer, writeTsTid } from "./encode.ts";
 import { EVENTS, PT } from "../events/table.ts";
 import { decodeParam } from "../events/params.ts";
 import { encodeParam } from "../events/encode.ts";
@@ -41,11 +43,17 @@ export interface ParamOp {
   fixed: Uint8Array;
   /** Computes the bytes from the whole event (parameters whose encoding changed shape). */
   convert?: (ev: Event) => Uint8Array;
+  /** The output type has a fixed width (an empty input is replaced by `dflt` when padding). */
+  fixedWidth: boolean;
+  /** The value written when the input lacks the parameter. */
+  dflt: Uint8Array;
 }
 
 /** One output event of a plan. */
 export interface OutEvent {
   id: number;
+  /** The output event's parameter lengths are 32-bit. */
+  large: boolean;
   ops: ParamOp[];
   /**
    * Whether parameters the input lacks are written with default values (synthesized events)
@@ -58,6 +66,11 @@ export interface OutEvent {
 export interface CompatPlan {
   /** Enter event written before the exit event (exit-only sources only). */
   enter?: OutEvent;
+  /**
+   * A process-creating call: its exit event with result 0 is the child's first event, which
+   * has no enter event of its own.
+   */
+  forks?: boolean;
   /** The event itself, or undefined when it cannot be written. */
   main?: OutEvent;
 }
@@ -74,6 +87,8 @@ const OLD: OldRow[] = SYSDIG029_ROWS.map(([name, , spec]) => ({
     return { name: n, type: Number(t) };
   }),
 }));
+
+const FORKS = new Set(["clone", "clone3", "fork", "vfork"]);
 
 const OLD_SYSCALLS = new Map(SYSDIG029_SYSCALLS.map(([n, e, x, sc]) => [n, { e, x, sc }]));
 const NATIVE_NR = new Map(SYSCALL_ROWS.map(([nr, name]) => [name, nr]));
@@ -148,8 +163,9 @@ function defaultBytes(type: number, name: string): Uint8Array {
 
 function op(src: number, srcType: number | undefined, type: number, name: string): ParamOp {
   const copy = src >= 0 && srcType !== undefined && widthClass(srcType) === widthClass(type);
-  const fixed = src >= 0 ? new Uint8Array(0) : defaultBytes(type, name);
-  return { name, src, type, copy, fixed };
+  const dflt = defaultBytes(type, name);
+  const fixedWidth = FIXED_WIDTH.has(widthClass(type));
+  return { name, src, type, copy, fixed: src >= 0 ? new Uint8Array(0) : dflt, fixedWidth, dflt };
 }
 
 /** Output event `id` of the old table, parameters taken by position from input type `from`. */
@@ -157,6 +173,7 @@ function byPosition(id: number, from: number, pad: boolean): OutEvent {
   const srcParams = EVENTS[from].params;
   return {
     id,
+    large: EVENTS[id]?.largePayload ?? false,
     pad,
     ops: OLD[id].params.map((p, i) =>
       op(i < srcParams.length ? i : -1, srcParams[i]?.type, p.type, p.name)
@@ -196,12 +213,22 @@ function byName(id: number, from: number): OutEvent {
   const converted = CONVERTED[OLD[id].name] ?? {};
   return {
     id,
+    large: EVENTS[id]?.largePayload ?? false,
     pad: true,
     ops: OLD[id].params.map((p) => {
       const conv = converted[p.name];
       if (conv) {
         const fixed = new Uint8Array(0);
-        return { name: p.name, src: -1, type: p.type, copy: false, fixed, convert: conv };
+        return {
+          name: p.name,
+          src: -1,
+          type: p.type,
+          copy: false,
+          fixed,
+          convert: conv,
+          fixedWidth: false,
+          dflt: fixed,
+        };
       }
       const i = src.paramIndex.get(renamed[p.name] ?? p.name) ?? -1;
       return op(i, i >= 0 ? src.params[i].type : undefined, p.type, p.name);
@@ -215,21 +242,41 @@ function genericPair(syscall: string, sc: number): CompatPlan {
   return {
     enter: {
       id: 0,
+      large: false,
       ops: [
-        { name: "ID", src: -1, type: PT.SYSCALLID, copy: false, fixed: id },
+        {
+          name: "ID",
+          src: -1,
+          type: PT.SYSCALLID,
+          copy: false,
+          fixed: id,
+          fixedWidth: true,
+          dflt: id,
+        },
         {
           name: "nativeID",
           src: -1,
           type: PT.UINT16,
           copy: false,
           fixed: encodeParam(PT.UINT16, nr),
+          fixedWidth: true,
+          dflt: encodeParam(PT.UINT16, nr),
         },
       ],
       pad: true,
     },
     main: {
       id: 1,
-      ops: [{ name: "ID", src: -1, type: PT.SYSCALLID, copy: false, fixed: id }],
+      large: false,
+      ops: [{
+        name: "ID",
+        src: -1,
+        type: PT.SYSCALLID,
+        copy: false,
+        fixed: id,
+        fixedWidth: true,
+        dflt: id,
+      }],
       pad: true,
     },
   };
@@ -245,15 +292,16 @@ export function planFor(type: number, exitOnly: boolean): CompatPlan {
     return known ? { main: byPosition(type, type, exitOnly) } : {};
   }
   const sys = OLD_SYSCALLS.get(info.name);
+  const forks = FORKS.has(info.name);
   if (known) {
-    const plan: CompatPlan = { main: byPosition(type, type, true) };
+    const plan: CompatPlan = { main: byPosition(type, type, true), forks };
     const enterId = sys && sys.x === type ? sys.e : type - 1;
     if (OLD[enterId]?.name === info.name) plan.enter = byName(enterId, type);
     return plan;
   }
   if (sys) {
     if (sys.x === 1) return sys.sc < SYSDIG029_SC_MAX ? genericPair(info.name, sys.sc) : {};
-    return { enter: byName(sys.e, type), main: byName(sys.x, type) };
+    return { enter: byName(sys.e, type), main: byName(sys.x, type), forks };
   }
   return {};
 }
@@ -271,35 +319,96 @@ export class CompatPlans {
   }
 }
 
+// Scratch space of encodeCompat (events have at most a few dozen parameters).
+const SRC_OFF = new Int32Array(256);
+const SRC_LEN = new Int32Array(256);
+const PARTS: (Uint8Array | undefined)[] = new Array(256);
+
 /**
- * Encodes the parameters of `out` from event `ev`: returns the parameter byte arrays (views
- * into the event where possible).
+ * Writes output event `o` of event `ev` as one event block, straight into `out`: parameters
+ * copied from the event where the encoding allows, computed otherwise.
  */
-export function compatParams(ev: Event, out: OutEvent): Uint8Array[] {
-  const n = out.pad ? out.ops.length : Math.min(out.ops.length, ev.nparams);
-  const res: Uint8Array[] = new Array(n);
+export function encodeCompat(out: BlockBuffer, ev: Event, o: OutEvent, dumpFlags: number): void {
+  const n = o.pad ? o.ops.length : Math.min(o.ops.length, ev.nparams);
+  let dataLen = 0;
   for (let i = 0; i < n; i++) {
-    const o = out.ops[i];
-    if (o.convert) {
-      res[i] = o.convert(ev);
-    } else if (o.src < 0 || o.src >= ev.nparams) {
-      res[i] = o.src < 0 ? o.fixed : defaultBytes(o.type, o.name);
-    } else if (out.pad && ev.paramLength(o.src) === 0 && FIXED_WIDTH.has(widthClass(o.type))) {
-      // An unreadable number in a synthesized event: old readers assume the full width.
-      res[i] = defaultBytes(o.type, o.name);
-    } else if (o.copy) {
-      res[i] = ev.paramBytes(o.src);
+    const op = o.ops[i];
+    let part: Uint8Array | undefined;
+    if (op.convert || op.src < 0 || op.src >= ev.nparams) {
+      part = compatParam(ev, op, o.pad);
     } else {
-      const srcType = ev.info.params[o.src]?.type ?? PT.BYTEBUF;
-      const v = decodeParam(
-        srcType,
-        ev.buf,
-        ev.dv,
-        ev.paramOffset(o.src),
-        ev.paramLength(o.src),
-      );
-      res[i] = encodeParam(o.type, v);
+      const len = ev.paramLength(op.src);
+      if (op.copy && !(o.pad && len === 0 && op.fixedWidth)) {
+        SRC_OFF[i] = ev.paramOffset(op.src);
+        SRC_LEN[i] = len;
+        PARTS[i] = undefined;
+        dataLen += len;
+        continue;
+      }
+      part = compatParam(ev, op, o.pad);
     }
+    PARTS[i] = part;
+    SRC_LEN[i] = part.length;
+    dataLen += part.length;
   }
-  return res;
+  const large = o.large;
+  const lenSize = large ? 4 : 2;
+  const evLen = EVENT_HEADER_V2 + n * lenSize + dataLen;
+  const type = dumpFlags !== 0
+    ? (large ? BLOCK.EVENT_FLAGS_V2_LARGE : BLOCK.EVENT_FLAGS_V2)
+    : (large ? BLOCK.EVENT_V2_LARGE : BLOCK.EVENT_V2);
+  const body = (dumpFlags !== 0 ? 6 : 2) + evLen;
+  const total = 8 + ((body + 3) & ~3) + 4;
+  out.reserve(total);
+  const dv = out.dv, buf = out.buf, src = ev.buf;
+  const start = out.len;
+  dv.setUint32(start, type, true);
+  dv.setUint32(start + 4, total, true);
+  let p = start + 8;
+  dv.setUint16(p, ev.cpu < 0 ? 0 : ev.cpu, true);
+  p += 2;
+  if (dumpFlags !== 0) {
+    dv.setUint32(p, dumpFlags, true);
+    p += 4;
+  }
+  writeTsTid(dv, p, ev);
+  dv.setUint32(p + 16, evLen, true);
+  dv.setUint16(p + 20, o.id, true);
+  dv.setUint32(p + 22, n, true);
+  p += EVENT_HEADER_V2;
+  let d = p + n * lenSize;
+  for (let i = 0; i < n; i++) {
+    const len = SRC_LEN[i];
+    if (lenSize === 2) dv.setUint16(p, len, true);
+    else dv.setUint32(p, len, true);
+    p += lenSize;
+    const part = PARTS[i];
+    if (part !== undefined) {
+      buf.set(part, d);
+      PARTS[i] = undefined;
+    } else {
+      // Parameters are short: a byte loop beats making a view to copy from.
+      const from = SRC_OFF[i];
+      for (let k = 0; k < len; k++) buf[d + k] = src[from + k];
+    }
+    d += len;
+  }
+  const end = start + total - 4;
+  while (d < end) buf[d++] = 0;
+  dv.setUint32(end, total, true);
+  out.len = start + total;
+}
+
+/** The bytes of one output parameter that is not a plain copy. */
+function compatParam(ev: Event, o: ParamOp, pad: boolean): Uint8Array {
+  if (o.convert) return o.convert(ev);
+  if (o.src < 0) return o.fixed;
+  if (o.src >= ev.nparams) return o.dflt;
+  const len = ev.paramLength(o.src);
+  // An unreadable number in a synthesized event: old readers assume the full width.
+  if (pad && len === 0 && o.fixedWidth) return o.dflt;
+  if (o.copy) return ev.paramBytes(o.src);
+  const srcType = ev.info.params[o.src]?.type ?? PT.BYTEBUF;
+  const v = decodeParam(srcType, ev.buf, ev.dv, ev.paramOffset(o.src), len);
+  return encodeParam(o.type, v);
 }

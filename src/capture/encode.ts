@@ -336,6 +336,48 @@ export function encodeUserList(
   out.endBlock(s);
 }
 
+let lastBase = 0n, baseLo = 0, baseHi = 0;
+const TWO32 = 4294967296;
+
+/**
+ * Writes the 8-byte UTC timestamp and the 8-byte tid of an event header at `p`, without
+ * BigInt arithmetic on the usual paths (record time + the source's epoch base, as two words).
+ */
+export function writeTsTid(dv: DataView, p: number, ev: Event): void {
+  if (ev._ts !== undefined) {
+    dv.setBigUint64(p, ev._ts, true);
+  } else {
+    const src = ev.dv, o = ev.tsOff;
+    const lo = src.getUint32(o, true), hi = src.getUint32(o + 4, true);
+    const base = ev.tsBase;
+    if (base === 0n) {
+      dv.setUint32(p, lo, true);
+      dv.setUint32(p + 4, hi, true);
+    } else {
+      if (base !== lastBase) {
+        lastBase = base;
+        baseLo = Number(base & 0xffffffffn);
+        baseHi = Number(base >> 32n);
+      }
+      const sum = lo + baseLo;
+      const carry = sum >= TWO32 ? 1 : 0;
+      dv.setUint32(p, sum - carry * TWO32, true);
+      dv.setUint32(p + 4, hi + baseHi + carry, true);
+    }
+  }
+  const tid = ev.tid;
+  dv.setUint32(p + 8, tid >>> 0, true);
+  dv.setInt32(p + 12, tid < 0 ? -1 : Math.floor(tid / TWO32), true);
+}
+
+/** End (exclusive) of an event's parameter data in its buffer. */
+function paramsEnd(ev: Event, n: number): number {
+  if (ev._poff !== undefined) return ev._poff[n];
+  // A live record: its length field covers header, lengths and data.
+  if (ev.origin === "live") return ev.off + ev.dv.getUint32(ev.off + 20, true);
+  return ev.paramOffset(n - 1) + ev.paramLength(n - 1);
+}
+
 /**
  * Writes one event in the current format (v2 event block, or v2 large for events whose
  * parameter lengths are 32-bit), copying the parameter bytes of a decoded event as they are.
@@ -345,31 +387,38 @@ export function encodeEvent(out: BlockBuffer, ev: Event, dumpFlags = 0): void {
   const n = ev.nparams;
   const large = ev.info.largePayload;
   const lenSize = large ? 4 : 2;
-  const dataStart = n > 0 ? ev.paramOffset(0) : ev.lensOff + n * ev.lenSize;
-  const dataEnd = n > 0 ? ev.paramOffset(n - 1) + ev.paramLength(n - 1) : dataStart;
-  const evLen = EVENT_HEADER_V2 + n * lenSize + (dataEnd - dataStart);
+  const lensOff = ev.lensOff;
+  const srcLenSize = ev.lenSize;
+  const dataStart = lensOff + n * srcLenSize;
+  const dataEnd = n > 0 ? paramsEnd(ev, n) : dataStart;
+  const dataLen = dataEnd - dataStart;
+  const evLen = EVENT_HEADER_V2 + n * lenSize + dataLen;
   const type = dumpFlags !== 0
     ? (large ? BLOCK.EVENT_FLAGS_V2_LARGE : BLOCK.EVENT_FLAGS_V2)
     : (large ? BLOCK.EVENT_V2_LARGE : BLOCK.EVENT_V2);
-  const s = out.beginBlock(type);
-  out.reserve(evLen + 16);
-  const dv = out.dv;
-  let p = out.len;
+  const body = (dumpFlags !== 0 ? 6 : 2) + evLen;
+  const total = 8 + ((body + 3) & ~3) + 4;
+  out.reserve(total);
+  const dv = out.dv, buf = out.buf;
+  const start = out.len;
+  dv.setUint32(start, type, true);
+  dv.setUint32(start + 4, total, true);
+  let p = start + 8;
   dv.setUint16(p, ev.cpu < 0 ? 0 : ev.cpu, true);
   p += 2;
   if (dumpFlags !== 0) {
     dv.setUint32(p, dumpFlags, true);
     p += 4;
   }
-  dv.setBigUint64(p, ev.ts, true);
-  dv.setBigInt64(p + 8, BigInt(ev.tid), true);
+  writeTsTid(dv, p, ev);
   dv.setUint32(p + 16, evLen, true);
   dv.setUint16(p + 20, ev.type, true);
   dv.setUint32(p + 22, n, true);
   p += EVENT_HEADER_V2;
-  if (lenSize === ev.lenSize) {
-    out.buf.set(ev.buf.subarray(ev.lensOff, ev.lensOff + n * lenSize), p);
-    p += n * lenSize;
+  if (lenSize === srcLenSize) {
+    // Lengths and data are contiguous in live records and scap events alike: one copy.
+    buf.set(ev.buf.subarray(lensOff, dataEnd), p);
+    p += n * lenSize + dataLen;
   } else {
     for (let i = 0; i < n; i++) {
       const l = ev.paramLength(i);
@@ -377,8 +426,11 @@ export function encodeEvent(out: BlockBuffer, ev: Event, dumpFlags = 0): void {
       else dv.setUint32(p, l, true);
       p += lenSize;
     }
+    buf.set(ev.buf.subarray(dataStart, dataEnd), p);
+    p += dataLen;
   }
-  out.buf.set(ev.buf.subarray(dataStart, dataEnd), p);
-  out.len = p + (dataEnd - dataStart);
-  out.endBlock(s);
+  const end = start + total - 4;
+  while (p < end) buf[p++] = 0;
+  dv.setUint32(end, total, true);
+  out.len = start + total;
 }

@@ -17,7 +17,6 @@
  * @module
  */
 import type { Event } from "../events/event.ts";
-import { BLOCK, EVENT_HEADER_V2 } from "./format.ts";
 import {
   BlockBuffer,
   encodeEvent,
@@ -28,8 +27,7 @@ import {
   encodeSectionHeader,
   encodeUserList,
 } from "./encode.ts";
-import { compatParams, CompatPlans, type OutEvent } from "./compat.ts";
-import { EVENTS } from "../events/table.ts";
+import { CompatPlans, encodeCompat, type OutEvent } from "./compat.ts";
 import type {
   MachineInfo,
   ScapFd,
@@ -158,50 +156,14 @@ export class ScapEncoder {
       return;
     }
     // A child's first event (clone/fork exit with res 0) has no enter event of its own.
-    if (plan.enter && !(ev.info.name.match(/^(clone|clone3|fork|vfork)$/) && ev.res === 0)) {
+    if (plan.enter && !(plan.forks && ev.res === 0)) {
       this.#compat(ev, plan.enter, flags);
     }
     this.#compat(ev, plan.main, flags);
   }
 
   #compat(ev: Event, o: OutEvent, flags: number): void {
-    const params = compatParams(ev, o);
-    const large = EVENTS[o.id]?.largePayload ?? false;
-    const lenSize = large ? 4 : 2;
-    let dataLen = 0;
-    for (const p of params) dataLen += p.length;
-    const evLen = EVENT_HEADER_V2 + params.length * lenSize + dataLen;
-    const out = this.out;
-    const type = flags !== 0
-      ? (large ? BLOCK.EVENT_FLAGS_V2_LARGE : BLOCK.EVENT_FLAGS_V2)
-      : (large ? BLOCK.EVENT_V2_LARGE : BLOCK.EVENT_V2);
-    const s = out.beginBlock(type);
-    out.reserve(evLen + 16);
-    const dv = out.dv;
-    let p = out.len;
-    dv.setUint16(p, ev.cpu < 0 ? 0 : ev.cpu, true);
-    p += 2;
-    if (flags !== 0) {
-      dv.setUint32(p, flags, true);
-      p += 4;
-    }
-    dv.setBigUint64(p, ev.ts, true);
-    dv.setBigInt64(p + 8, BigInt(ev.tid), true);
-    dv.setUint32(p + 16, evLen, true);
-    dv.setUint16(p + 20, o.id, true);
-    dv.setUint32(p + 22, params.length, true);
-    p += EVENT_HEADER_V2;
-    for (const b of params) {
-      if (lenSize === 2) dv.setUint16(p, b.length, true);
-      else dv.setUint32(p, b.length, true);
-      p += lenSize;
-    }
-    for (const b of params) {
-      out.buf.set(b, p);
-      p += b.length;
-    }
-    out.len = p;
-    out.endBlock(s);
+    encodeCompat(this.out, ev, o, flags);
     this.stats.blocks++;
   }
 }
