@@ -43,8 +43,14 @@ export interface ScapSource extends EventSource {
   readonly size: number;
   /** What seeding added (undefined until seeded, or without a target). */
   readonly seeded: SeedCounts | undefined;
-  /** Reader counters: bytes, blocks, events, unknown events and blocks. */
-  stats(): { bytes: number; events: number; unknownEvents: number; unknownBlocks: number };
+  /** Reader counters: events read (`received`, as live sources say), bytes, unknown events. */
+  stats(): {
+    received: number;
+    bytes: number;
+    events: number;
+    unknownEvents: number;
+    unknownBlocks: number;
+  };
 }
 
 /** Opens a capture file as an event source. */
@@ -148,6 +154,7 @@ export async function openScapSource(
     stats() {
       const s = file.reader.stats;
       return {
+        received: s.events,
         bytes: s.bytes,
         events: s.events,
         unknownEvents: s.unknownEvents,
