@@ -39,7 +39,8 @@ export async function createNetLab(
   helper: string,
   opts: NetLabOptions,
 ): Promise<NetLab> {
-  const tag = `${Deno.pid % 100000}${String.fromCharCode(97 + (counter++ % 26))}`;
+  // Interface names have 15 characters at most: "ssim" + pid (7 digits at most) + letter + side.
+  const tag = `${Deno.pid}${String.fromCharCode(97 + (counter++ % 26))}`;
   const clientNs = `ssim${tag}c`;
   const serverNs = `ssim${tag}s`;
   const vethC = `ssim${tag}a`;
@@ -72,8 +73,33 @@ export async function createNetLab(
   await ip("-n", clientNs, "link", "set", vethC, "up");
   await ip("-n", serverNs, "link", "set", vethS, "up");
   const serverIp = opts.server.split("/")[0];
-  for (const port of opts.ports) await startListener(ws, helper, serverNs, serverIp, port);
+  for (const port of opts.ports) {
+    await startListener(ws, helper, serverNs, serverIp, port);
+    await waitReachable(helper, clientNs, serverIp, port);
+  }
   return { clientNs, clientNsPath: `/run/netns/${clientNs}`, serverNs, serverIp };
+}
+
+/** Connects from the client side until the listener answers (the veth pair may need a moment). */
+async function waitReachable(helper: string, ns: string, ip: string, port: number): Promise<void> {
+  const deadline = Date.now() + 5_000;
+  let last = "";
+  while (Date.now() < deadline) {
+    const r = await runCommand("ip", [
+      "netns",
+      "exec",
+      ns,
+      helper,
+      "connect",
+      ip,
+      String(port),
+      "tcp",
+    ]);
+    if (/= 0$/m.test(r.stdout.split("\n")[0] ?? "")) return;
+    last = (r.stdout + r.stderr).trim();
+    await new Promise((res) => setTimeout(res, 50));
+  }
+  throw new Error(`lab server ${ip}:${port} is not reachable from ${ns}: ${last}`);
 }
 
 async function startListener(
