@@ -52,8 +52,8 @@ export interface Compiled {
 }
 
 const DEPRECATED_FIELDS: Record<string, string> = {
-  "evt.dir": "only exit events are captured, so 'evt.dir = <' is always true and " +
-    "'evt.dir = >' always false; remove the check",
+  "evt.dir": "live capture records exit events only, so 'evt.dir = <' is always true and " +
+    "'evt.dir = >' always false there; only old capture files still carry enter events",
   "evt.latency": "latency fields need enter events, which are no longer captured",
   "evt.latency.s": "latency fields need enter events, which are no longer captured",
   "evt.latency.ns": "latency fields need enter events, which are no longer captured",
