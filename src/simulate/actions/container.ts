@@ -14,12 +14,31 @@ import { evidenceOf, expectExit } from "./util.ts";
 
 const NO_NET = ["--network", "none"];
 
-/** A container whose entry process re-executes itself as pid 1 after the agent had time to
- * look the container up: `container started` rules then see its metadata. */
-const LATE_INIT = ["sh", "-c", `sleep 1.5; exec ${IN_IMAGE.helper} noop`];
+/**
+ * How long an agent may need to learn a new container's metadata (name, image, privileged
+ * flag, mounts) from the runtime's API: its first lookup can come before the runtime lists the
+ * container, and the retry follows a second later.
+ */
+const METADATA_MS = 2500;
 
-async function sleeper(ctx: ActionContext, label: string, flags: string[] = NO_NET) {
-  return startContainer(ctx.ws, await ctx.image(), label, { flags });
+/** A container whose entry process re-executes itself as pid 1 once the agent had time to
+ * look the container up: `container started` rules then see its metadata. */
+const LATE_INIT = ["sh", "-c", `sleep ${METADATA_MS / 1000}; exec ${IN_IMAGE.helper} noop`];
+
+/**
+ * A running container to exec into. Attacks whose rules look at the container's metadata pass
+ * `needsMetadata` and wait for it; the others only need the container id (from the cgroup).
+ */
+async function sleeper(
+  ctx: ActionContext,
+  label: string,
+  flags: string[] = NO_NET,
+  needsMetadata = false,
+) {
+  return startContainer(ctx.ws, await ctx.image(), label, {
+    flags,
+    settleMs: needsMetadata ? METADATA_MS : 300,
+  });
 }
 
 /** Container actions. */
@@ -124,7 +143,7 @@ export const CONTAINER_ACTIONS: Action[] = [
     expect: ["proc.name", "container.id"],
     falcoExpect: ["proc.name"],
     async run(ctx) {
-      const c = await sleeper(ctx, "debugfs", [...NO_NET, "--privileged"]);
+      const c = await sleeper(ctx, "debugfs", [...NO_NET, "--privileged"], true);
       const r = await c.exec([IN_IMAGE.debugfs, "noop"]);
       expectExit(r, "debugfs");
       return {
