@@ -1,13 +1,16 @@
 /**
  * A normal host stays quiet: a benign workload (compile and run C programs with gcc and make,
  * git operations including a local clone, another tool's test suite (Python's own regression
- * tests), a walk through the file system, everyday admin commands) runs in a session of its own
+ * tests), a walk through the file system, a container job and a container service with health
+ * checks, everyday admin commands) runs in a session of its own
  * under the live agent with the default rules. Every alert it causes is reported; the target,
  * asserted here, is none at Warning or above.
  */
 import { assert, assertEquals } from "../support/assert.ts";
 import { needsRoot, REPO_ROOT } from "../support/env.ts";
-import { AgentRun, causedBy, warningOrAbove } from "./simulate_agent.ts";
+import { AgentRun, causedBy, ensurePodmanService, warningOrAbove } from "./simulate_agent.ts";
+import { buildHelper } from "../../src/simulate/helper.ts";
+import { buildImage } from "../../src/simulate/container.ts";
 
 const WORKLOAD = String.raw`
 set -u
@@ -67,6 +70,17 @@ grep -rl "define PATH_MAX" /usr/include 2>/dev/null | head -3
 tar -C /usr/include -czf "$W/linux-headers.tgz" linux && tar -tzf "$W/linux-headers.tgz" | wc -l
 stat /etc/hostname > /dev/null && cat /etc/os-release > /dev/null
 
+# --- containers: a one-shot job and a long-running service with health checks (podman, runc)
+IMAGE="$2"
+P="podman --runtime runc"
+L="--ulimit nofile=1024:1024 --ulimit nproc=1024:1024 --network none"
+$P run --rm $L --cidfile "$W/job.cid" "$IMAGE" sh -c 'ls / > /dev/null; cat /etc/passwd > /dev/null; for i in 1 2 3; do date > /tmp/out; done'
+$P run -d $L --cidfile "$W/svc.cid" --name "benign-$$" "$IMAGE" sh -c 'while true; do sleep 1; done' > /dev/null
+sleep 1
+$P exec "benign-$$" sh -c 'test -d /tmp && ls /etc > /dev/null'
+$P exec "benign-$$" cat /etc/hostname > /dev/null
+$P rm -f -t 0 "benign-$$" > /dev/null
+
 # --- everyday commands
 ps aux > /dev/null; id; uname -a; df -h / > /dev/null; ip addr > /dev/null
 sort hello.c | uniq -c | sort -rn | head -3 > /dev/null
@@ -81,6 +95,8 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
+    const image = await buildImage(await buildHelper());
+    const stopPodman = await ensurePodmanService();
     const agent = await AgentRun.start([`${REPO_ROOT}rules`]);
     const work = await Deno.makeTempDir({ prefix: "saker-benign-" });
     let pgid = -1;
@@ -89,7 +105,7 @@ Deno.test({
       await Deno.writeTextFile(`${work}/workload.sh`, WORKLOAD);
       const startMs = Date.now();
       const r = await new Deno.Command("setsid", {
-        args: ["-w", "bash", `${work}/workload.sh`, work],
+        args: ["-w", "bash", `${work}/workload.sh`, work, image],
         stdout: "piped",
         stderr: "piped",
         env: { GIT_CONFIG_GLOBAL: "/dev/null" },
@@ -100,7 +116,13 @@ Deno.test({
       pgid = Number(/PGID (\d+)/.exec(out)?.[1] ?? -1);
       assert(pgid > 0, "no process group id");
       await new Promise((res) => setTimeout(res, 2000));
-      const mine = agent.alerts.filter((a) => a.receivedMs >= startMs && causedBy(a, { pgid }, []));
+      const containers: string[] = [];
+      for (const f of ["job.cid", "svc.cid"]) {
+        containers.push((await Deno.readTextFile(`${work}/${f}`)).trim());
+      }
+      const mine = agent.alerts.filter((a) =>
+        a.receivedMs >= startMs && causedBy(a, { pgid }, containers)
+      );
       const suite = out.split("\n").find((l) =>
         l.startsWith("Result:") || l.includes("not installed")
       );
@@ -117,6 +139,7 @@ Deno.test({
       assertEquals(loud.map((a) => `${a.rule}: ${a.output}`), [], "alerts at Warning or above");
     } finally {
       await agent.stop();
+      await stopPodman();
       await Deno.remove(work, { recursive: true });
     }
   },
