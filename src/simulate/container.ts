@@ -83,7 +83,24 @@ async function ensureImage(helper: HelperBuild): Promise<string> {
   } finally {
     await Deno.remove(root, { recursive: true });
   }
+  await removeStaleImages(name);
   return name;
+}
+
+/** Removes images of earlier helper versions (best effort: one may still be in use). */
+async function removeStaleImages(keep: string): Promise<void> {
+  const r = await runCommand("podman", [
+    "images",
+    "--format",
+    "{{.Repository}}:{{.Tag}}",
+    "--filter",
+    `reference=${IMAGE_REPOSITORY}`,
+  ]);
+  for (const img of r.stdout.split("\n").map((l) => l.trim())) {
+    if (img && img !== keep && img.startsWith(`${IMAGE_REPOSITORY}:`)) {
+      await runCommand("podman", ["rmi", img]);
+    }
+  }
 }
 
 /** Options for {@linkcode startContainer}. */

@@ -71,5 +71,15 @@ async function build(): Promise<HelperBuild> {
   await mustRun(gcc, ["-O2", "-static", "-o", tmpStatic, src]);
   await Deno.rename(tmpHost, out.host);
   await Deno.rename(tmpStatic, out.static);
+  await removeStaleBuilds(`helper-${hash}`);
   return out;
+}
+
+/** Removes builds of earlier helper versions from the cache. */
+async function removeStaleBuilds(keep: string): Promise<void> {
+  for await (const e of Deno.readDir(helperCacheDir())) {
+    if (e.isDirectory && e.name.startsWith("helper-") && e.name !== keep) {
+      await Deno.remove(`${helperCacheDir()}/${e.name}`, { recursive: true }).catch(() => {});
+    }
+  }
 }
