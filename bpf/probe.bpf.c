@@ -1840,8 +1840,34 @@ int BPF_PROG(sched_exec, struct task_struct *p, pid_t old_pid, struct linux_binp
 	return rec_submit(r);
 }
 
-/* Who inherits the children of an exiting thread: another live thread of its group, else the
- * pid namespace's reaper. 0 when it has no children. */
+/* Who inherits the children of an exiting thread, as the kernel's find_new_reaper decides:
+ * another live thread of its group; else, when an ancestor declared itself a child subreaper
+ * (PR_SET_CHILD_SUBREAPER: conmon, systemd --user ...), the nearest such ancestor in the same pid
+ * namespace; else the namespace's init. 0 when it has no children. */
+struct reaper_walk {
+	struct task_struct *t;
+	unsigned int level;
+	__s64 found;
+};
+
+static long reaper_step(__u32 index, void *ctx) {
+	struct reaper_walk *w = ctx;
+	struct task_struct *t = w->t;
+	struct task_struct *up = BPF_CORE_READ(t, real_parent);
+	if (!up || up == t) return 1;
+	struct pid *pid = BPF_CORE_READ(up, thread_pid);
+	if (BPF_CORE_READ(pid, level) != w->level) return 1; /* left the namespace */
+	__s64 tgid = BPF_CORE_READ(up, tgid);
+	if (tgid == 0) return 1; /* init_task */
+	struct signal_struct *sig = BPF_CORE_READ(up, signal);
+	if (BPF_CORE_READ_BITFIELD_PROBED(sig, is_child_subreaper)) {
+		w->found = tgid;
+		return 1;
+	}
+	w->t = up;
+	return 0;
+}
+
 static __always_inline __s64 find_reaper(struct task_struct *t) {
 	struct list_head *head = &t->children;
 	struct list_head *first = BPF_CORE_READ(t, children.next);
@@ -1853,6 +1879,12 @@ static __always_inline __s64 find_reaper(struct task_struct *t) {
 	}
 	struct pid *pid = BPF_CORE_READ(t, thread_pid);
 	unsigned int level = BPF_CORE_READ(pid, level);
+	struct signal_struct *sig = BPF_CORE_READ(t, signal);
+	if (BPF_CORE_READ_BITFIELD_PROBED(sig, has_child_subreaper)) {
+		struct reaper_walk w = {.t = t, .level = level, .found = 0};
+		bpf_loop(32, reaper_step, &w, 0);
+		if (w.found) return w.found;
+	}
 	struct pid_namespace *ns = BPF_CORE_READ(pid, numbers[level & 31].ns);
 	return BPF_CORE_READ(ns, child_reaper, pid);
 }

@@ -330,6 +330,25 @@ t(
   },
 );
 
+t("procexit names the reaper: a child subreaper adopts orphans, not pid 1", async () => {
+  const { pid, stdout } = await live.run(python(
+    `import os, ctypes, time\nlibc=ctypes.CDLL(None)\nlibc.prctl(36, 1, 0, 0, 0)\nm=os.fork()\nif m==0:\n` +
+      `  g=os.fork()\n  if g==0:\n    time.sleep(0.3); os._exit(0)\n  os._exit(0)\nos.waitpid(m,0)\ntime.sleep(0.5)\nprint(m)`,
+  ));
+  const middle = Number(stdout.trim());
+  const [exit] = await live.waitFor(pid, (e) => e.name === "procexit" && e.tid === middle);
+  assertEquals(
+    exit.arg("reaper_tid"),
+    pid,
+    "PR_SET_CHILD_SUBREAPER parent inherits the grandchild",
+  );
+  const [leaf] = await live.waitFor(
+    pid,
+    (e) => e.name === "procexit" && e.ppid === pid && e.tid !== middle,
+  );
+  assertEquals(leaf.arg("reaper_tid"), 0, "no children, no reaper");
+});
+
 t("events of the agent itself are dropped in the kernel", async () => {
   const marker = `${dir}/agent-own-${Date.now()}`;
   await Deno.writeTextFile(marker, "x");
