@@ -44,6 +44,9 @@ interface CachedFile {
   checkedAt: number;
 }
 
+/** uid 0 of a container whose passwd file could not be read. */
+const CONTAINER_ROOT: UserEntry = Object.freeze({ id: 0, name: "root", home: "/root", shell: "" });
+
 /** One cached passwd or group file, refreshed when it changes. */
 class WatchedFile {
   #file: CachedFile;
@@ -54,6 +57,11 @@ class WatchedFile {
     this.#parse = parse;
     this.#rel = rel;
     this.#file = { entries: new Map(), mtime: -1, checkedAt: -Infinity };
+  }
+
+  /** True once the file has been read successfully. */
+  get loaded(): boolean {
+    return this.#file.mtime !== -1;
   }
 
   /** The entries, re-read from `root` + the file's path when its mtime changed. */
@@ -109,11 +117,18 @@ export class UserDb {
     return t;
   }
 
-  /** The user with `uid` in view `key`, whose files live under `root`. */
+  /**
+   * The user with `uid` in view `key`, whose files live under `root`. A container whose files
+   * could never be read (its last process exited before the event was processed) still knows
+   * uid 0: every image names it root.
+   */
   user(uid: number, key = "", root = "/"): UserEntry | undefined {
     const extra = this.#extraUsers.get(key)?.get(uid);
     if (extra !== undefined || !this.#files) return extra;
-    return this.#tables(key).passwd.entries(this.#now(), root).get(uid);
+    const passwd = this.#tables(key).passwd;
+    const found = passwd.entries(this.#now(), root).get(uid);
+    if (found === undefined && uid === 0 && key !== "" && !passwd.loaded) return CONTAINER_ROOT;
+    return found;
   }
 
   /** The group with `gid` in view `key`, whose files live under `root`. */
