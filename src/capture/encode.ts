@@ -372,10 +372,9 @@ export function writeTsTid(dv: DataView, p: number, ev: Event): void {
 
 /** End (exclusive) of an event's parameter data in its buffer. */
 function paramsEnd(ev: Event, n: number): number {
-  if (ev._poff !== undefined) return ev._poff[n];
   // A live record: its length field covers header, lengths and data.
   if (ev.origin === "live") return ev.off + ev.dv.getUint32(ev.off + 20, true);
-  return ev.paramOffset(n - 1) + ev.paramLength(n - 1);
+  return ev.paramOffset(n);
 }
 
 /**

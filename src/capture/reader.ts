@@ -515,15 +515,10 @@ export class ScapReader {
       }
       if (nparams < 0) return `cannot work out the parameter count of a v1 ${info.name} event`;
     }
-    // Parameter offsets, checked against the event's end; kept for the event (its parameters
-    // are read by state tracking anyway, and this loop is the one Event.offsets would run).
-    const offs: number[] = new Array(nparams + 1);
+    // The parameters must end within the event.
     let q = lens + nparams * lenSize;
-    for (let i = 0; i < nparams; i++) {
-      offs[i] = q;
-      q += lenSize === 2 ? dv.getUint16(lens + 2 * i, true) : dv.getUint32(lens + 4 * i, true);
-    }
-    offs[nparams] = q;
+    if (lenSize === 2) { for (let i = 0; i < nparams; i++) q += dv.getUint16(lens + 2 * i, true); }
+    else for (let i = 0; i < nparams; i++) q += dv.getUint32(lens + 4 * i, true);
     if (q > end) return `parameters overrun event length ${evLen}`;
     // tid is a 64-bit signed value: low word plus high word (0, or -1 for negative ids).
     const tid = dv.getInt32(evOff + 12, true) * 4294967296 + dv.getUint32(evOff + 8, true);
@@ -543,7 +538,6 @@ export class ScapReader {
       lensOff: lens,
       lenSize,
     };
-    ev._poff = offs;
     batch.push(ev);
     this.stats.events++;
     return undefined;

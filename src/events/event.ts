@@ -76,7 +76,10 @@ export class Event {
 
   // Lazily computed. Plain fields (not #private) and few of them: decoding allocates one event
   // per record, so the object's size and its construction are on the hot path.
-  declare _poff: number[] | undefined;
+  /** The last parameter offset worked out: parameter `_pi` starts at `_po` (-1: none yet). */
+  declare _pi: number;
+  declare _po: number;
+  /** Decoded values that allocate (strings, buffers, objects), and values set by state. */
   declare _vals: (ParamValue | undefined)[] | undefined;
   declare _ts: bigint | undefined;
   declare _comm: string | undefined;
@@ -100,7 +103,8 @@ export class Event {
     this.fdInfo = undefined;
     this.fdNum = -1;
     this.cache = undefined;
-    this._poff = undefined;
+    this._pi = 0;
+    this._po = -1;
     this._vals = undefined;
     this._ts = undefined;
     this._comm = undefined;
@@ -245,58 +249,69 @@ export class Event {
     return (this.flags & RECORD_TRUNCATED) !== 0;
   }
 
-  /** Start offset of every parameter (and the end of the last), computed once. */
+  /** Start offset of every parameter (and the end of the last). */
   offsets(): number[] {
     const n = this.nparams;
-    const lensOff = this.lensOff;
-    const lenSize = this.lenSize;
-    // A plain array: a small Int32Array costs ~250 ns to allocate here, an array ~30 ns.
     const offs: number[] = new Array(n + 1);
-    let pos = lensOff + n * lenSize;
-    const dv = this.dv;
-    for (let i = 0; i < n; i++) {
-      offs[i] = pos;
-      pos += lenSize === 2
-        ? dv.getUint16(lensOff + 2 * i, true)
-        : dv.getUint32(lensOff + 4 * i, true);
-    }
-    offs[n] = pos;
+    for (let i = 0; i <= n; i++) offs[i] = this.paramOffset(i);
     return offs;
   }
 
-  /** Byte offset of parameter `i` in `buf`. */
+  /**
+   * Byte offset of parameter `i` in `buf` (`i = nparams`: the end of the last one). Nothing is
+   * allocated: the lengths before `i` are summed, starting from the last offset worked out, so
+   * reading parameters in order costs one length per parameter.
+   */
   paramOffset(i: number): number {
-    return (this._poff ??= this.offsets())[i];
+    const lensOff = this.lensOff;
+    const dv = this.dv;
+    let k = this._pi, pos = this._po;
+    if (pos < 0 || k > i) {
+      k = 0;
+      pos = lensOff + this.nparams * this.lenSize;
+    }
+    if (this.lenSize === 2) { for (; k < i; k++) pos += dv.getUint16(lensOff + 2 * k, true); }
+    else for (; k < i; k++) pos += dv.getUint32(lensOff + 4 * k, true);
+    this._pi = i;
+    this._po = pos;
+    return pos;
   }
 
   /** Byte length of parameter `i`. */
   paramLength(i: number): number {
-    const o = this._poff ??= this.offsets();
-    return o[i + 1] - o[i];
+    return this.lenSize === 2
+      ? this.dv.getUint16(this.lensOff + 2 * i, true)
+      : this.dv.getUint32(this.lensOff + 4 * i, true);
   }
 
   /** Raw bytes of parameter `i` (a view, not a copy). */
   paramBytes(i: number): Uint8Array {
-    const o = this._poff ??= this.offsets();
-    return this.buf.subarray(o[i], o[i + 1]);
+    const o = this.paramOffset(i);
+    return this.buf.subarray(o, o + this.paramLength(i));
   }
 
   /**
-   * Value of parameter `i` (decoded once and cached). Out-of-range indexes (an old capture with
-   * fewer parameters) give undefined; an empty parameter gives null.
+   * Value of parameter `i`. Out-of-range indexes (an old capture with fewer parameters) give
+   * undefined; an empty parameter gives null. Values that allocate (strings, buffers, objects,
+   * bigints) are decoded once and kept; numbers are read from the bytes each time, which is
+   * cheaper than keeping them.
    */
   param(i: number): ParamValue | undefined {
     if (i < 0 || i >= this.nparams) return undefined;
-    const vals = this._vals ??= new Array(this.nparams);
-    let v = vals[i];
-    if (v === undefined) {
-      const p = this.info.params[i];
-      const o = this._poff ??= this.offsets();
-      const type = p?.type ?? PT.BYTEBUF;
-      v = type === PT.DYN
-        ? decodeDyn(p.table ?? "", this.buf, this.dv, o[i], o[i + 1] - o[i])
-        : decodeParam(type, this.buf, this.dv, o[i], o[i + 1] - o[i]);
-      vals[i] = v;
+    const vals = this._vals;
+    if (vals !== undefined) {
+      const v = vals[i];
+      if (v !== undefined) return v;
+    }
+    const p = this.info.params[i];
+    const type = p?.type ?? PT.BYTEBUF;
+    const off = this.paramOffset(i);
+    const len = this.paramLength(i);
+    const v = type === PT.DYN
+      ? decodeDyn(p.table ?? "", this.buf, this.dv, off, len)
+      : decodeParam(type, this.buf, this.dv, off, len);
+    if (v !== null && typeof v !== "number" && typeof v !== "boolean") {
+      (this._vals ??= new Array(this.nparams))[i] = v;
     }
     return v;
   }
