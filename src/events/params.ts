@@ -53,8 +53,57 @@ export type ParamValue =
 
 const utf8 = new TextDecoder();
 
-/** Decodes `len` bytes at `off` as a NUL-terminated or plain UTF-8 string. */
-export function decodeString(buf: Uint8Array, off: number, len: number): string {
+/**
+ * Recently decoded short strings, by a hash of their bytes. The same paths and names come back
+ * all the time (/dev/null, shared libraries, config files): finding the string decoded last time
+ * costs a hash of a few words and a compare of the bytes, where decoding allocates a string (and
+ * V8 then hashes the new string again at its first Set/Map lookup). Decoding is a function of
+ * the bytes alone, so equal bytes give the cached string. Bounded: cleared when full.
+ */
+interface Recent {
+  str: string;
+  bytes: DataView;
+}
+const recent = new Map<number, Recent>();
+const RECENT_MAX = 8192;
+const RECENT_LONGEST = 256;
+
+/**
+ * Decodes `len` bytes at `off` as a NUL-terminated or plain UTF-8 string. `dv` is a DataView over
+ * the same bytes as `buf` (callers decoding many values have one).
+ */
+export function decodeString(
+  buf: Uint8Array,
+  off: number,
+  len: number,
+  dv: DataView = new DataView(buf.buffer, buf.byteOffset, buf.byteLength),
+): string {
+  if (len > RECENT_LONGEST || len < 8) return decodeNew(buf, off, len);
+  // Hash of the length and the first and last 8 bytes (paths differ at their ends).
+  let h = Math.imul(len, 0x9e3779b1);
+  h = Math.imul(h ^ dv.getUint32(off, true), 0x85ebca6b);
+  h = Math.imul(h ^ dv.getUint32(off + len - 8, true), 0xc2b2ae35);
+  h = Math.imul(h ^ dv.getUint32(off + len - 4, true), 0x85ebca6b);
+  const have = recent.get(h);
+  if (have !== undefined && sameBytes(have.bytes, dv, off, len)) return have.str;
+  const str = decodeNew(buf, off, len);
+  if (recent.size >= RECENT_MAX) recent.clear();
+  const copy = buf.slice(off, off + len);
+  recent.set(h, { str, bytes: new DataView(copy.buffer) });
+  return str;
+}
+
+function sameBytes(a: DataView, b: DataView, off: number, len: number): boolean {
+  if (a.byteLength !== len) return false;
+  let i = 0;
+  for (; i + 4 <= len; i += 4) {
+    if (a.getUint32(i, true) !== b.getUint32(off + i, true)) return false;
+  }
+  for (; i < len; i++) if (a.getUint8(i) !== b.getUint8(off + i)) return false;
+  return true;
+}
+
+function decodeNew(buf: Uint8Array, off: number, len: number): string {
   let end = off + len;
   if (len > 0 && buf[end - 1] === 0) end--;
   // Short ASCII strings are faster through String.fromCharCode than through TextDecoder.
@@ -138,7 +187,7 @@ function decodeSockAddr(buf: Uint8Array, dv: DataView, off: number, len: number)
   if (family === 10 && len >= 19) {
     return { family, addr: ipv6Text(buf, off + 1), port: dv.getUint16(off + 17, true) };
   }
-  if (family === 1) return { family, addr: decodeString(buf, off + 1, len - 1), port: 0 };
+  if (family === 1) return { family, addr: decodeString(buf, off + 1, len - 1, dv), port: 0 };
   return { family, addr: familyName(family), port: 0 };
 }
 
@@ -176,7 +225,7 @@ function decodeSockTuple(
       sport: 0,
       dip: hex(off + 9),
       dport: 0,
-      path: decodeString(buf, off + 17, len - 17),
+      path: decodeString(buf, off + 17, len - 17, dv),
     };
   }
   return { family, sip: "", sport: 0, dip: "", dport: 0 };
@@ -267,7 +316,7 @@ export function decodeParam(
     case PT.CHARBUF:
     case PT.FSPATH:
     case PT.FSRELPATH:
-      return len > 0 ? decodeString(buf, off, len) : null;
+      return len > 0 ? decodeString(buf, off, len, dv) : null;
     case PT.BYTEBUF:
       return buf.subarray(off, off + len);
     case PT.CHARBUFARRAY:
