@@ -224,6 +224,23 @@ export function eventNames(): string[] {
   return [...idsByName.keys()].sort();
 }
 
+const paramTables = new Map<string, Int8Array>();
+
+/**
+ * Where the parameter called `name` sits in each event type: an array indexed by event id, -1
+ * for types without it. Hot paths read `ev.param(table[ev.type])` (an array read) instead of
+ * looking the name up in `paramIndex` (a Map lookup) for every event.
+ */
+export function paramIndexTable(name: string): Int8Array {
+  let t = paramTables.get(name);
+  if (t === undefined) {
+    t = new Int8Array(EVENTS.length).fill(-1);
+    for (const e of EVENTS) t[e.id] = e.paramIndex.get(name) ?? -1;
+    paramTables.set(name, t);
+  }
+  return t;
+}
+
 /** The newest (non-old) exit event id for a name, as the live probe emits it. */
 export function currentExitId(name: string): number | undefined {
   const ids = eventIdsByName(name).filter((id) => EVENTS[id].dir === "<" && !EVENTS[id].old);

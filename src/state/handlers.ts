@@ -8,9 +8,10 @@
  * @module
  */
 import type { Event } from "../events/event.ts";
-import { EF, EVENTS } from "../events/table.ts";
+import { EF, EVENTS, paramIndexTable } from "../events/table.ts";
 import type { SockAddr, SockTuple } from "../events/params.ts";
 import { FD_TYPE, FdInfo, L4, ProcessInfo, ROLE, ThreadInfo } from "./types.ts";
+import { FdTable } from "./fdtable.ts";
 import type { StateStore } from "./store.ts";
 import { AT_FDCWD, resolvePath } from "./resolve.ts";
 import { joinPath } from "./paths.ts";
@@ -183,12 +184,90 @@ const CLOSE_RANGE_CLOEXEC = 4;
 const EINPROGRESS = -115;
 const ALL_CAPS = (1n << 41n) - 1n;
 
-/** A parameter by name, falling back to the thread's enter event of the same syscall. */
-function arg(ev: Event, th: ThreadInfo | undefined, name: string) {
-  const v = ev.arg(name);
+/**
+ * Where each parameter the handlers read sits, by event type (see paramIndexTable): every event
+ * version is read by parameter name, without a name lookup per event.
+ */
+const P = {
+  addr: paramIndexTable("addr"),
+  arg: paramIndexTable("arg"),
+  arg2_int: paramIndexTable("arg2_int"),
+  arg2_str: paramIndexTable("arg2_str"),
+  args: paramIndexTable("args"),
+  cap_effective: paramIndexTable("cap_effective"),
+  cap_inheritable: paramIndexTable("cap_inheritable"),
+  cap_permitted: paramIndexTable("cap_permitted"),
+  cgroups: paramIndexTable("cgroups"),
+  cmd: paramIndexTable("cmd"),
+  comm: paramIndexTable("comm"),
+  container_id: paramIndexTable("container_id"),
+  creat_flags: paramIndexTable("creat_flags"),
+  cwd: paramIndexTable("cwd"),
+  dev: paramIndexTable("dev"),
+  dirfd: paramIndexTable("dirfd"),
+  domain: paramIndexTable("domain"),
+  egid: paramIndexTable("egid"),
+  env: paramIndexTable("env"),
+  euid: paramIndexTable("euid"),
+  exe: paramIndexTable("exe"),
+  exe_ino: paramIndexTable("exe_ino"),
+  exe_ino_ctime: paramIndexTable("exe_ino_ctime"),
+  exe_ino_mtime: paramIndexTable("exe_ino_mtime"),
+  fd1: paramIndexTable("fd1"),
+  fd2: paramIndexTable("fd2"),
+  fdlimit: paramIndexTable("fdlimit"),
+  filename: paramIndexTable("filename"),
+  first: paramIndexTable("first"),
+  flags: paramIndexTable("flags"),
+  gid: paramIndexTable("gid"),
+  home: paramIndexTable("home"),
+  id: paramIndexTable("id"),
+  image: paramIndexTable("image"),
+  ino: paramIndexTable("ino"),
+  json: paramIndexTable("json"),
+  last: paramIndexTable("last"),
+  loginuid: paramIndexTable("loginuid"),
+  name: paramIndexTable("name"),
+  nstype: paramIndexTable("nstype"),
+  option: paramIndexTable("option"),
+  path: paramIndexTable("path"),
+  pathname: paramIndexTable("pathname"),
+  peer: paramIndexTable("peer"),
+  pgid: paramIndexTable("pgid"),
+  pid: paramIndexTable("pid"),
+  pidns_init_start_ts: paramIndexTable("pidns_init_start_ts"),
+  proto: paramIndexTable("proto"),
+  ptid: paramIndexTable("ptid"),
+  reaper_tid: paramIndexTable("reaper_tid"),
+  shell: paramIndexTable("shell"),
+  sid: paramIndexTable("sid"),
+  source: paramIndexTable("source"),
+  trusted_exepath: paramIndexTable("trusted_exepath"),
+  tty: paramIndexTable("tty"),
+  tuple: paramIndexTable("tuple"),
+  type: paramIndexTable("type"),
+  uid: paramIndexTable("uid"),
+  vm_rss: paramIndexTable("vm_rss"),
+  vm_size: paramIndexTable("vm_size"),
+  vm_swap: paramIndexTable("vm_swap"),
+  vpgid: paramIndexTable("vpgid"),
+  vpid: paramIndexTable("vpid"),
+  vtid: paramIndexTable("vtid"),
+};
+
+/** The parameter at `at[ev.type]` (undefined when this event version lacks it). */
+function get(ev: Event, at: Int8Array) {
+  return ev.param(at[ev.type]);
+}
+
+/** A parameter, falling back to the thread's enter event of the same syscall. */
+function arg(ev: Event, th: ThreadInfo | undefined, at: Int8Array) {
+  const v = ev.param(at[ev.type]);
   if (v !== undefined) return v;
   const enter = th?.lastEnter;
-  return enter !== undefined && enter.info.name === ev.info.name ? enter.arg(name) : undefined;
+  return enter !== undefined && enter.info.name === ev.info.name
+    ? enter.param(at[enter.type])
+    : undefined;
 }
 
 function num(v: unknown): number | undefined {
@@ -232,9 +311,9 @@ function sharedEnv(bytes: Uint8Array): string[] {
 }
 
 /** A 64-bit unsigned parameter as an exact bigint (times in ns exceed 2^53). */
-function u64(ev: Event, name: string): bigint | undefined {
-  const i = ev.info.paramIndex.get(name);
-  if (i === undefined || i >= ev.nparams || ev.paramLength(i) !== 8) return undefined;
+function u64(ev: Event, at: Int8Array): bigint | undefined {
+  const i = at[ev.type];
+  if (i < 0 || i >= ev.nparams || ev.paramLength(i) !== 8) return undefined;
   return ev.dv.getBigUint64(ev.paramOffset(i), true);
 }
 
@@ -269,7 +348,7 @@ export function applyEvent(
     case A.EXECVE:
       return onExecve(store, ev, th);
     case A.PROCEXIT:
-      return store.deferExit(th, num(ev.arg("reaper_tid")) ?? 0);
+      return store.deferExit(th, num(get(ev, P.reaper_tid)) ?? 0);
     case A.CLOSE: {
       if (result(ev) < 0 && ev.info.params[0]?.name === "res") return;
       const fd = ev.fdInfo;
@@ -309,24 +388,24 @@ export function applyEvent(
       const res = result(ev);
       ev.fdNum = res < 0 ? -1 : res;
       if (res < 0) return;
-      const pid = num(ev.arg("pid")) ?? 0;
+      const pid = num(get(ev, P.pid)) ?? 0;
       return setFd(ev, th, res, new FdInfo(res, FD_TYPE.PIDFD, `/proc/${pid}`));
     }
     case A.MEMFD: {
       const res = result(ev);
       ev.fdNum = res < 0 ? -1 : res;
       if (res < 0) return;
-      const fd = new FdInfo(res, FD_TYPE.MEMFD, str(ev.arg("name")) ?? "");
-      fd.openFlags = num(ev.arg("flags")) ?? 0;
+      const fd = new FdInfo(res, FD_TYPE.MEMFD, str(get(ev, P.name)) ?? "");
+      fd.openFlags = num(get(ev, P.flags)) ?? 0;
       return setFd(ev, th, res, fd);
     }
     case A.CHDIR: {
-      const path = str(arg(ev, th, "path"));
+      const path = str(arg(ev, th, P.path));
       if (result(ev) === 0 && path !== undefined) th.proc.cwd = joinPath(th.proc.cwd, path);
       return;
     }
     case A.GETCWD: {
-      const path = str(ev.arg("path"));
+      const path = str(get(ev, P.path));
       if (result(ev) >= 0 && path !== undefined && path.startsWith("/")) {
         th.proc.cwd = path.length > 1 && path.endsWith("/") ? path.slice(0, -1) : path;
       }
@@ -338,7 +417,7 @@ export function applyEvent(
       return;
     }
     case A.CHROOT: {
-      const path = str(arg(ev, th, "path"));
+      const path = str(arg(ev, th, P.path));
       if (result(ev) === 0 && path !== undefined) th.proc.root = joinPath(th.proc.cwd, path);
       return;
     }
@@ -346,9 +425,9 @@ export function applyEvent(
       return onCreds(ev, th);
     case A.CAPSET:
       if (result(ev) !== 0) return;
-      th.capInheritable = bigOf(ev.arg("cap_inheritable")) ?? th.capInheritable;
-      th.capPermitted = bigOf(ev.arg("cap_permitted")) ?? th.capPermitted;
-      th.capEffective = bigOf(ev.arg("cap_effective")) ?? th.capEffective;
+      th.capInheritable = bigOf(get(ev, P.cap_inheritable)) ?? th.capInheritable;
+      th.capPermitted = bigOf(get(ev, P.cap_permitted)) ?? th.capPermitted;
+      th.capEffective = bigOf(get(ev, P.cap_effective)) ?? th.capEffective;
       return;
     case A.NAMESPACE:
       return onNamespace(store, ev, th);
@@ -364,8 +443,8 @@ export function applyEvent(
     }
     case A.SETPGID: {
       if (result(ev) !== 0) return;
-      const pid = num(arg(ev, th, "pid")) ?? 0;
-      const pgid = num(arg(ev, th, "pgid")) ?? 0;
+      const pid = num(arg(ev, th, P.pid)) ?? 0;
+      const pgid = num(arg(ev, th, P.pgid)) ?? 0;
       const self = th.proc;
       if (pid === 0 || pid === self.vpid || pid === self.pid) {
         self.vpgid = pgid === 0 ? (self.vpid >= 0 ? self.vpid : self.pid) : pgid;
@@ -388,7 +467,7 @@ const awaitingOwnEvent = new WeakSet<ThreadInfo>();
 function onClone(store: StateStore, ev: Event, caller: ThreadInfo | undefined): void {
   const res = result(ev);
   if (res < 0) return;
-  const flags = num(ev.arg("flags")) ?? 0;
+  const flags = num(get(ev, P.flags)) ?? 0;
   let childTid: number;
   let childPid: number;
   let creator: ThreadInfo | undefined;
@@ -396,7 +475,7 @@ function onClone(store: StateStore, ev: Event, caller: ThreadInfo | undefined): 
   if (res === 0) {
     // The child's own event: header (live) or parameters (captures) name it.
     childTid = ev.tid;
-    childPid = ev.pid > 0 ? ev.pid : num(ev.arg("pid")) ?? childTid;
+    childPid = ev.pid > 0 ? ev.pid : num(get(ev, P.pid)) ?? childTid;
     const known = store.threads.get(childTid);
     if (known !== undefined && awaitingOwnEvent.has(known)) {
       // Created from the parent's exit event a moment ago.
@@ -406,7 +485,7 @@ function onClone(store: StateStore, ev: Event, caller: ThreadInfo | undefined): 
       refineChild(ev, known);
       return;
     }
-    const ptid = num(ev.arg("ptid")) ?? 0;
+    const ptid = num(get(ev, P.ptid)) ?? 0;
     creator = store.threads.get(ptid);
     if (flags & CLONE_THREAD) {
       creator = store.procs.get(childPid) !== undefined
@@ -453,9 +532,9 @@ function firstThreadOf(store: StateStore, pid: number): ThreadInfo | undefined {
 
 /** Fills in what only the child's own event knows (namespace ids). */
 function refineChild(ev: Event, th: ThreadInfo): void {
-  const vtid = num(ev.arg("vtid"));
+  const vtid = num(get(ev, P.vtid));
   if (vtid !== undefined && vtid > 0) th.vtid = vtid;
-  const vpid = num(ev.arg("vpid"));
+  const vpid = num(get(ev, P.vpid));
   if (vpid !== undefined && vpid > 0 && th.isMain) th.proc.vpid = vpid;
 }
 
@@ -497,31 +576,31 @@ function createChild(
       proc.cgroups = src.cgroups;
       proc.containerId = src.containerId;
       proc.pidnsInitStartTs = src.pidnsInitStartTs;
-      proc.fds = flags & CLONE_FILES ? src.fds : new Map(src.fds);
+      proc.fds = flags & CLONE_FILES ? src.fds : new FdTable(src.fds);
     }
     // What the event itself says about the new process. A fork copies its parent, so with
     // the parent known, decoding the same argv and paths again would only cost time.
     if (src === undefined || src.exe === "") {
-      const exe = str(ev.arg("exe"));
+      const exe = str(get(ev, P.exe));
       if (exe !== undefined) proc.exe = exe;
-      const args = list(ev.arg("args"));
+      const args = list(get(ev, P.args));
       if (args !== undefined) proc.args = args;
     }
-    const cwd = str(ev.arg("cwd"));
+    const cwd = str(get(ev, P.cwd));
     if (cwd !== undefined && cwd.startsWith("/")) proc.cwd = cwd;
-    const comm = str(ev.arg("comm"));
+    const comm = str(get(ev, P.comm));
     if (comm !== undefined) proc.comm = comm;
     else if (src === undefined) proc.comm = ev.commOff >= 0 ? ev.comm : "";
-    const fdlimit = num(ev.arg("fdlimit"));
+    const fdlimit = num(get(ev, P.fdlimit));
     if (fdlimit !== undefined && fdlimit > 0) proc.fdlimit = fdlimit;
-    proc.vmSize = num(ev.arg("vm_size")) ?? 0;
-    proc.vmRss = num(ev.arg("vm_rss")) ?? 0;
-    proc.vmSwap = num(ev.arg("vm_swap")) ?? 0;
-    const pidnsStart = u64(ev, "pidns_init_start_ts");
+    proc.vmSize = num(get(ev, P.vm_size)) ?? 0;
+    proc.vmRss = num(get(ev, P.vm_rss)) ?? 0;
+    proc.vmSwap = num(get(ev, P.vm_swap)) ?? 0;
+    const pidnsStart = u64(ev, P.pidns_init_start_ts);
     if (pidnsStart !== undefined && pidnsStart > 0n) proc.pidnsInitStartTs = pidnsStart;
     const isChildEvent = ev.tid === tid;
     if (isChildEvent) {
-      const vpid = num(ev.arg("vpid"));
+      const vpid = num(get(ev, P.vpid));
       proc.vpid = vpid !== undefined && vpid > 0 ? vpid : pid;
     } else {
       // Known to be in a pid namespace: unknown inside it; else the host pid.
@@ -530,21 +609,21 @@ function createChild(
     proc.startTs = ev.ts;
     store.insertProcess(proc);
     if (src === undefined || src.cgroups.length === 0) {
-      const cgroups = list(ev.arg("cgroups"));
+      const cgroups = list(get(ev, P.cgroups));
       if (cgroups !== undefined && cgroups.length > 0) store.setCgroups(proc, cgroups);
     }
   }
   const th = new ThreadInfo(tid, proc);
-  th.comm = str(ev.arg("comm")) ?? creator?.comm ?? proc.comm;
-  th.uid = num(ev.arg("uid")) ?? creator?.uid ?? 0;
-  th.gid = num(ev.arg("gid")) ?? creator?.gid ?? 0;
+  th.comm = str(get(ev, P.comm)) ?? creator?.comm ?? proc.comm;
+  th.uid = num(get(ev, P.uid)) ?? creator?.uid ?? 0;
+  th.gid = num(get(ev, P.gid)) ?? creator?.gid ?? 0;
   if (creator !== undefined) {
     th.capInheritable = creator.capInheritable;
     th.capPermitted = creator.capPermitted;
     th.capEffective = creator.capEffective;
   }
   if (ev.tid === tid) {
-    const vtid = num(ev.arg("vtid"));
+    const vtid = num(get(ev, P.vtid));
     th.vtid = vtid !== undefined && vtid > 0 ? vtid : tid;
   }
   if (!store.insertThread(th)) return undefined;
@@ -557,16 +636,16 @@ function onExecve(store: StateStore, ev: Event, th: ThreadInfo): void {
   const proc = th.proc;
   // A thread first seen in a capture without its clone: the exec names its parent.
   if (proc.ppid <= 0) {
-    const ptid = num(ev.arg("ptid"));
+    const ptid = num(get(ev, P.ptid));
     if (ptid !== undefined && ptid > 0) store.setParent(proc, store.threads.get(ptid)?.pid ?? ptid);
   }
-  const exe = str(ev.arg("exe"));
+  const exe = str(get(ev, P.exe));
   if (exe !== undefined) proc.exe = exe;
-  const args = list(ev.arg("args"));
+  const args = list(get(ev, P.args));
   if (args !== undefined) proc.args = args;
-  const cwd = str(ev.arg("cwd"));
+  const cwd = str(get(ev, P.cwd));
   if (cwd !== undefined && cwd.startsWith("/")) proc.cwd = cwd;
-  let comm = str(ev.arg("comm"));
+  let comm = str(get(ev, P.comm));
   if (comm === undefined && exe !== undefined) {
     comm = exe.slice(exe.lastIndexOf("/") + 1, undefined);
   }
@@ -575,65 +654,65 @@ function onExecve(store: StateStore, ev: Event, th: ThreadInfo): void {
     proc.comm = comm;
     th.comm = comm;
   }
-  const trusted = str(ev.arg("trusted_exepath"));
+  const trusted = str(get(ev, P.trusted_exepath));
   if (trusted !== undefined && trusted !== "") proc.exepath = trusted;
   else {
-    const filename = str(arg(ev, th, "filename")) ?? str(arg(ev, th, "pathname"));
+    const filename = str(arg(ev, th, P.filename)) ?? str(arg(ev, th, P.pathname));
     if (filename !== undefined && filename !== "") {
-      proc.exepath = resolvePath(th, num(arg(ev, th, "dirfd")) ?? AT_FDCWD, filename);
+      proc.exepath = resolvePath(th, num(arg(ev, th, P.dirfd)) ?? AT_FDCWD, filename);
     } else if (exe !== undefined) {
       proc.exepath = exe.startsWith("/") ? exe : proc.exepath;
     }
   }
-  const env = ev.arg("env");
+  const env = get(ev, P.env);
   proc.env = env instanceof Uint8Array ? sharedEnv(env) : undefined; // else: read on demand
-  const tty = num(ev.arg("tty"));
+  const tty = num(get(ev, P.tty));
   if (tty !== undefined) proc.tty = tty;
   // Saker's live execve records add the session and the ids inside the pid namespace.
-  const sid = num(ev.arg("sid"));
+  const sid = num(get(ev, P.sid));
   if (sid !== undefined) proc.sid = sid;
-  const vpid = num(ev.arg("vpid"));
+  const vpid = num(get(ev, P.vpid));
   if (vpid !== undefined && vpid > 0) proc.vpid = vpid;
-  const vtid = num(ev.arg("vtid"));
+  const vtid = num(get(ev, P.vtid));
   if (vtid !== undefined && vtid > 0) th.vtid = vtid;
-  const vpgid = num(ev.arg("vpgid"));
+  const vpgid = num(get(ev, P.vpgid));
   if (vpgid !== undefined) proc.vpgid = vpgid;
-  const pgid = num(ev.arg("pgid"));
+  const pgid = num(get(ev, P.pgid));
   if (pgid !== undefined) proc.pgid = pgid;
-  const loginuid = num(ev.arg("loginuid"));
+  const loginuid = num(get(ev, P.loginuid));
   if (loginuid !== undefined) proc.loginuid = loginuid >= 0xffffffff ? -1 : loginuid;
-  const flags = num(ev.arg("flags"));
+  const flags = num(get(ev, P.flags));
   if (flags !== undefined) {
     proc.exeWritable = (flags & EXE_WRITABLE) !== 0;
     proc.exeUpperLayer = (flags & EXE_UPPER_LAYER) !== 0;
     proc.exeFromMemfd = (flags & EXE_FROM_MEMFD) !== 0;
     proc.exeLowerLayer = (flags & EXE_LOWER_LAYER) !== 0;
   }
-  const capI = bigOf(ev.arg("cap_inheritable"));
+  const capI = bigOf(get(ev, P.cap_inheritable));
   if (capI !== undefined) th.capInheritable = capI;
-  const capP = bigOf(ev.arg("cap_permitted"));
+  const capP = bigOf(get(ev, P.cap_permitted));
   if (capP !== undefined) th.capPermitted = capP;
-  const capE = bigOf(ev.arg("cap_effective"));
+  const capE = bigOf(get(ev, P.cap_effective));
   if (capE !== undefined) th.capEffective = capE;
-  const ino = num(ev.arg("exe_ino"));
+  const ino = num(get(ev, P.exe_ino));
   if (ino !== undefined) proc.exeIno = ino;
-  const ctime = bigOf(ev.arg("exe_ino_ctime"));
+  const ctime = bigOf(get(ev, P.exe_ino_ctime));
   if (ctime !== undefined) proc.exeInoCtime = ctime;
-  const mtime = bigOf(ev.arg("exe_ino_mtime"));
+  const mtime = bigOf(get(ev, P.exe_ino_mtime));
   if (mtime !== undefined) proc.exeInoMtime = mtime;
-  const uid = num(ev.arg("uid"));
+  const uid = num(get(ev, P.uid));
   if (uid !== undefined) th.uid = uid;
-  const gid = num(ev.arg("gid"));
+  const gid = num(get(ev, P.gid));
   if (gid !== undefined) th.gid = gid;
-  const fdlimit = num(ev.arg("fdlimit"));
+  const fdlimit = num(get(ev, P.fdlimit));
   if (fdlimit !== undefined && fdlimit > 0) proc.fdlimit = fdlimit;
-  const vmSize = num(ev.arg("vm_size"));
+  const vmSize = num(get(ev, P.vm_size));
   if (vmSize !== undefined) proc.vmSize = vmSize;
-  const vmRss = num(ev.arg("vm_rss"));
+  const vmRss = num(get(ev, P.vm_rss));
   if (vmRss !== undefined) proc.vmRss = vmRss;
-  const vmSwap = num(ev.arg("vm_swap"));
+  const vmSwap = num(get(ev, P.vm_swap));
   if (vmSwap !== undefined) proc.vmSwap = vmSwap;
-  const cgroups = list(ev.arg("cgroups"));
+  const cgroups = list(get(ev, P.cgroups));
   if (cgroups !== undefined && cgroups.length > 0) store.setCgroups(proc, cgroups);
   // The new image does not inherit close-on-exec descriptors.
   for (const [n, fd] of proc.fds) if (fd.openFlags & O_CLOEXEC) proc.fds.delete(n);
@@ -647,18 +726,18 @@ function onOpen(ev: Event, th: ThreadInfo): void {
   ev.fdNum = res < 0 ? -1 : res;
   if (res < 0) return;
   const isHandle = ev.info.name === "open_by_handle_at";
-  const raw = str(arg(ev, th, isHandle ? "path" : "name"));
+  const raw = str(arg(ev, th, isHandle ? P.path : P.name));
   if (raw === undefined) return;
-  const dirfd = num(arg(ev, th, "dirfd")) ?? AT_FDCWD;
-  const flags = num(arg(ev, th, "flags")) ?? 0;
+  const dirfd = num(arg(ev, th, P.dirfd)) ?? AT_FDCWD;
+  const flags = num(arg(ev, th, P.flags)) ?? 0;
   const isDir = (flags & O_DIRECTORY) !== 0 && (flags & O_TMPFILE) === 0;
   const name = isHandle ? raw : resolvePath(th, dirfd, raw);
   const fd = new FdInfo(res, isDir ? FD_TYPE.DIRECTORY : FD_TYPE.FILE, name);
   fd.nameraw = raw;
   fd.openFlags = flags;
-  fd.dev = num(ev.arg("dev")) ?? 0;
-  fd.ino = num(ev.arg("ino")) ?? 0;
-  const creat = ev.info.name === "creat" ? num(ev.arg("creat_flags")) ?? 0 : 0;
+  fd.dev = num(get(ev, P.dev)) ?? 0;
+  fd.ino = num(get(ev, P.ino)) ?? 0;
+  const creat = ev.info.name === "creat" ? num(get(ev, P.creat_flags)) ?? 0 : 0;
   fd.upperLayer = (flags & FD_UPPER_LAYER) !== 0 || (creat & 1) !== 0;
   fd.lowerLayer = (flags & FD_LOWER_LAYER) !== 0 || (creat & 2) !== 0;
   setFd(ev, th, res, fd);
@@ -666,9 +745,9 @@ function onOpen(ev: Event, th: ThreadInfo): void {
 
 function onCloseRange(ev: Event, th: ThreadInfo): void {
   if (result(ev) < 0) return;
-  const first = num(ev.arg("first")) ?? 0;
-  const last = num(ev.arg("last")) ?? 0;
-  const flags = num(ev.arg("flags")) ?? 0;
+  const first = num(get(ev, P.first)) ?? 0;
+  const last = num(get(ev, P.last)) ?? 0;
+  const flags = num(get(ev, P.flags)) ?? 0;
   const fds = th.proc.fds;
   for (const [n, fd] of fds) {
     if (n < first || n > last) continue;
@@ -683,19 +762,19 @@ function onDup(ev: Event, th: ThreadInfo): void {
   if (res < 0 || old === undefined) return;
   const copy = old.clone(res);
   copy.openFlags &= ~O_CLOEXEC;
-  if (ev.info.name === "dup3" && ((num(ev.arg("flags")) ?? 0) & O_CLOEXEC)) {
+  if (ev.info.name === "dup3" && ((num(get(ev, P.flags)) ?? 0) & O_CLOEXEC)) {
     copy.openFlags |= O_CLOEXEC;
   }
   th.proc.fds.set(res, copy);
 }
 
 function onFcntl(ev: Event, th: ThreadInfo): void {
-  const cmd = num(ev.arg("cmd")) ?? 0;
+  const cmd = num(get(ev, P.cmd)) ?? 0;
   const res = result(ev);
   const fd = ev.fdInfo;
   if (res < 0 || fd === undefined) return;
   if (cmd === F_SETFD) {
-    const a = num(ev.arg("arg")) ?? 0;
+    const a = num(get(ev, P.arg)) ?? 0;
     fd.openFlags = (a & 1) ? fd.openFlags | O_CLOEXEC : fd.openFlags & ~O_CLOEXEC;
     return;
   }
@@ -709,16 +788,16 @@ function onFcntl(ev: Event, th: ThreadInfo): void {
 
 function onPair(ev: Event, th: ThreadInfo, pipe: boolean): void {
   if (result(ev) < 0) return;
-  const fd1 = num(ev.arg("fd1"));
-  const fd2 = num(ev.arg("fd2"));
+  const fd1 = num(get(ev, P.fd1));
+  const fd2 = num(get(ev, P.fd2));
   if (fd1 === undefined || fd2 === undefined || fd1 === fd2) return;
   const a = new FdInfo(fd1, pipe ? FD_TYPE.FIFO : FD_TYPE.UNIX_SOCK, "");
   if (pipe) {
-    a.ino = num(ev.arg("ino")) ?? 0;
-    a.openFlags = num(ev.arg("flags")) ?? 0;
+    a.ino = num(get(ev, P.ino)) ?? 0;
+    a.openFlags = num(get(ev, P.flags)) ?? 0;
   } else {
-    a.family = num(ev.arg("domain")) ?? AF.UNIX;
-    const src = ev.arg("source"), peer = ev.arg("peer");
+    a.family = num(get(ev, P.domain)) ?? AF.UNIX;
+    const src = get(ev, P.source), peer = get(ev, P.peer);
     if (typeof src === "number" && typeof peer === "number") {
       a.name = `${src.toString(16)}->${peer.toString(16)} `;
     }
@@ -744,9 +823,9 @@ function onSocket(ev: Event, th: ThreadInfo): void {
   const res = result(ev);
   ev.fdNum = res < 0 ? -1 : res;
   if (res < 0) return;
-  const domain = num(arg(ev, th, "domain")) ?? 0;
-  const stype = (num(arg(ev, th, "type")) ?? 0) & 0xf;
-  const proto = num(arg(ev, th, "proto")) ?? 0;
+  const domain = num(arg(ev, th, P.domain)) ?? 0;
+  const stype = (num(arg(ev, th, P.type)) ?? 0) & 0xf;
+  const proto = num(arg(ev, th, P.proto)) ?? 0;
   let type: number = FD_TYPE.UNKNOWN;
   if (domain === AF.INET) type = FD_TYPE.IPV4_SOCK;
   else if (domain === AF.INET6) type = FD_TYPE.IPV6_SOCK;
@@ -761,14 +840,14 @@ function onSocket(ev: Event, th: ThreadInfo): void {
     else if (stype === SOCK_RAW) fd.l4proto = L4.RAW;
     else fd.l4proto = L4.UNKNOWN;
   }
-  fd.openFlags = num(ev.arg("flags")) ?? 0;
+  fd.openFlags = num(get(ev, P.flags)) ?? 0;
   setFd(ev, th, res, fd);
 }
 
 function onBind(ev: Event, th: ThreadInfo): void {
   const fd = ev.fdInfo;
   if (fd === undefined || result(ev) < 0) return;
-  const a = arg(ev, th, "addr") as SockAddr | null | undefined;
+  const a = arg(ev, th, P.addr) as SockAddr | null | undefined;
   if (!a) return;
   if ((a.family === AF.INET || a.family === AF.INET6) && a.port > 0) {
     const v4 = a.family === AF.INET || isMappedV4(a.addr);
@@ -812,13 +891,13 @@ function onConnect(store: StateStore, ev: Event, th: ThreadInfo): void {
   const res = result(ev);
   if (fd === undefined || (res < 0 && res !== EINPROGRESS)) return;
   fd.connected = true;
-  const t = ev.arg("tuple") as SockTuple | null | undefined;
+  const t = get(ev, P.tuple) as SockTuple | null | undefined;
   let changed = false;
   if (t && (t.family === AF.INET || t.family === AF.INET6 || t.family === AF.UNIX)) {
     changed = applyTuple(fd, t, true);
   } else {
     // No tuple (e.g. TCP fast open): the destination the process asked for.
-    const a = arg(ev, th, "addr") as SockAddr | null | undefined;
+    const a = arg(ev, th, P.addr) as SockAddr | null | undefined;
     if (a && (a.family === AF.INET || a.family === AF.INET6)) {
       const v4 = a.family === AF.INET || isMappedV4(a.addr);
       fd.type = v4 ? FD_TYPE.IPV4_SOCK : FD_TYPE.IPV6_SOCK;
@@ -840,7 +919,7 @@ function onAccept(ev: Event, th: ThreadInfo): void {
   const res = result(ev);
   ev.fdNum = res < 0 ? -1 : res;
   if (res < 0) return;
-  const t = ev.arg("tuple") as SockTuple | null | undefined;
+  const t = get(ev, P.tuple) as SockTuple | null | undefined;
   const fd = new FdInfo(res, FD_TYPE.UNKNOWN, "");
   if (t) {
     // The probe writes accept tuples as peer (client) -> local (server).
@@ -850,7 +929,7 @@ function onAccept(ev: Event, th: ThreadInfo): void {
   }
   fd.role = ROLE.SERVER;
   fd.connected = true;
-  const flags = num(ev.arg("flags")) ?? 0;
+  const flags = num(get(ev, P.flags)) ?? 0;
   if (flags & O_CLOEXEC) fd.openFlags = O_CLOEXEC;
   setFd(ev, th, res, fd);
 }
@@ -858,7 +937,7 @@ function onAccept(ev: Event, th: ThreadInfo): void {
 function onSendRecv(store: StateStore, ev: Event, th: ThreadInfo): void {
   const fd = ev.fdInfo;
   if (fd === undefined || fd.l4proto !== L4.UDP || result(ev) < 0) return;
-  const t = arg(ev, th, "tuple") as SockTuple | null | undefined;
+  const t = arg(ev, th, P.tuple) as SockTuple | null | undefined;
   if (!t || (t.family !== AF.INET && t.family !== AF.INET6)) return;
   const send = ev.info.name === "sendto" || ev.info.name === "sendmsg";
   if (fd.role === ROLE.NONE) fd.role = send ? ROLE.CLIENT : ROLE.SERVER;
@@ -875,24 +954,24 @@ function onCreds(ev: Event, th: ThreadInfo): void {
   const unset = (v: number | undefined) => v === undefined || v === -1 || v === 0xffffffff;
   switch (ev.info.name) {
     case "setuid": {
-      const v = num(arg(ev, th, "uid"));
+      const v = num(arg(ev, th, P.uid));
       if (!unset(v)) th.uid = v!;
       return;
     }
     case "setgid": {
-      const v = num(arg(ev, th, "gid"));
+      const v = num(arg(ev, th, P.gid));
       if (!unset(v)) th.gid = v!;
       return;
     }
     case "setresuid":
     case "setreuid": {
-      const v = num(arg(ev, th, "euid"));
+      const v = num(arg(ev, th, P.euid));
       if (!unset(v)) th.uid = v!;
       return;
     }
     case "setresgid":
     case "setregid": {
-      const v = num(arg(ev, th, "egid"));
+      const v = num(arg(ev, th, P.egid));
       if (!unset(v)) th.gid = v!;
       return;
     }
@@ -901,20 +980,20 @@ function onCreds(ev: Event, th: ThreadInfo): void {
 
 function onPrctl(ev: Event, th: ThreadInfo): void {
   if (result(ev) < 0) return;
-  const option = num(ev.arg("option"));
+  const option = num(get(ev, P.option));
   if (option === PR_SET_NAME) {
-    const name = str(ev.arg("arg2_str"));
+    const name = str(get(ev, P.arg2_str));
     if (name === undefined) return;
     th.comm = name.slice(0, 15);
     if (th.isMain) th.proc.comm = th.comm;
   } else if (option === PR_SET_CHILD_SUBREAPER) {
-    th.proc.subreaper = (num(ev.arg("arg2_int")) ?? 0) !== 0;
+    th.proc.subreaper = (num(get(ev, P.arg2_int)) ?? 0) !== 0;
   }
 }
 
 function onNamespace(store: StateStore, ev: Event, th: ThreadInfo): void {
   if (result(ev) < 0) return;
-  const flags = num(ev.arg(ev.info.name === "setns" ? "nstype" : "flags")) ?? 0;
+  const flags = num(get(ev, ev.info.name === "setns" ? P.nstype : P.flags)) ?? 0;
   if (flags & CLONE_NEWUSER) {
     // A new (or joined) user namespace grants every capability inside it.
     th.capInheritable = ALL_CAPS;
@@ -933,38 +1012,38 @@ function onNamespace(store: StateStore, ev: Event, th: ThreadInfo): void {
 // Metadata events (captures)
 
 function onContainer(store: StateStore, ev: Event): void {
-  const json = str(ev.arg("json"));
+  const json = str(get(ev, P.json));
   const info = json !== undefined ? parseContainerEvent(json) : parseContainerEvent(JSON.stringify({
     container: {
-      id: str(ev.arg("id")),
-      type: num(ev.arg("type")),
-      name: str(ev.arg("name")),
-      image: str(ev.arg("image")),
+      id: str(get(ev, P.id)),
+      type: num(get(ev, P.type)),
+      name: str(get(ev, P.name)),
+      image: str(get(ev, P.image)),
     },
   }));
   if (info) store.containers?.set(info);
 }
 
 function onUsers(store: StateStore, ev: Event): void {
-  const key = str(ev.arg("container_id")) ?? "";
-  const name = str(ev.arg("name")) ?? "";
+  const key = str(get(ev, P.container_id)) ?? "";
+  const name = str(get(ev, P.name)) ?? "";
   switch (ev.info.name) {
     case "useradded":
       store.users.addUser({
-        id: num(ev.arg("uid")) ?? 0,
+        id: num(get(ev, P.uid)) ?? 0,
         name,
-        home: str(ev.arg("home")) ?? "",
-        shell: str(ev.arg("shell")) ?? "",
+        home: str(get(ev, P.home)) ?? "",
+        shell: str(get(ev, P.shell)) ?? "",
       }, key);
       return;
     case "userdeleted":
-      store.users.removeUser(num(ev.arg("uid")) ?? 0, key);
+      store.users.removeUser(num(get(ev, P.uid)) ?? 0, key);
       return;
     case "groupadded":
-      store.users.addGroup({ id: num(ev.arg("gid")) ?? 0, name, home: "", shell: "" }, key);
+      store.users.addGroup({ id: num(get(ev, P.gid)) ?? 0, name, home: "", shell: "" }, key);
       return;
     case "groupdeleted":
-      store.users.removeGroup(num(ev.arg("gid")) ?? 0, key);
+      store.users.removeGroup(num(get(ev, P.gid)) ?? 0, key);
       return;
   }
 }

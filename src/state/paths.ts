@@ -14,13 +14,7 @@
 
 /** Normalises an absolute path lexically; `..` at the root stays at the root. */
 export function normalizePath(path: string): string {
-  // Fast path: already normal (no "//", no "/." segment, no trailing slash).
-  if (
-    path.length > 0 && path.charCodeAt(0) === 47 && path.indexOf("//") < 0 &&
-    path.indexOf("/.") < 0 && (path.length === 1 || path.charCodeAt(path.length - 1) !== 47)
-  ) {
-    return path;
-  }
+  if (isNormal(path)) return path;
   const out: string[] = [];
   for (const seg of path.split("/")) {
     if (seg === "" || seg === ".") continue;
@@ -28,6 +22,34 @@ export function normalizePath(path: string): string {
     else out.push(seg);
   }
   return "/" + out.join("/");
+}
+
+/**
+ * True when `path` is absolute and already normal: no empty, `.` or `..` segment and no trailing
+ * slash (hidden names such as `/.ssh` are normal). One pass over the characters, most paths
+ * take no other.
+ */
+function isNormal(path: string): boolean {
+  const n = path.length;
+  if (n === 0 || path.charCodeAt(0) !== 47) return false;
+  if (n === 1) return true;
+  if (path.charCodeAt(n - 1) === 47) return false;
+  let prev = 47;
+  for (let i = 1; i < n; i++) {
+    const c = path.charCodeAt(i);
+    if (prev === 47) {
+      if (c === 47) return false; // "//"
+      if (c === 46) {
+        // "/." starts a "." or ".." segment when followed by "/" (or the end), or by "./" (or
+        // the end); anything else is a hidden name.
+        const c1 = i + 1 < n ? path.charCodeAt(i + 1) : 47;
+        if (c1 === 47) return false;
+        if (c1 === 46 && (i + 2 >= n || path.charCodeAt(i + 2) === 47)) return false;
+      }
+    }
+    prev = c;
+  }
+  return true;
 }
 
 /** Resolves `name` against directory `dir` (absolute), normalised. Absolute names ignore `dir`. */
@@ -44,14 +66,41 @@ export function squashSlashes(path: string): string {
   return path.indexOf("//") < 0 ? path : path.replace(/\/{2,}/g, "/");
 }
 
-/** Directory part of an absolute file path (`/` for top-level files). */
-export function dirName(path: string): string {
+/**
+ * A string function remembered for the last few thousand arguments. Rules ask for the directory
+ * or base name of the same paths over and over; a Map hit (the path's hash is kept by V8) costs
+ * less than finding the slash and slicing, and returns the same string every time, whose hash V8
+ * also keeps for the Set lookups of `in` lists.
+ */
+function remembered(fn: (s: string) => string, max = 4096): (s: string) => string {
+  const seen = new Map<string, string>();
+  return (s) => {
+    let r = seen.get(s);
+    if (r === undefined) {
+      r = fn(s);
+      if (seen.size >= max) seen.clear();
+      seen.set(s, r);
+    }
+    return r;
+  };
+}
+
+const dirNameOf = remembered((path) => {
   const i = path.lastIndexOf("/");
   return i <= 0 ? "/" : path.slice(0, i);
+});
+
+const baseNameOf = remembered((path) => {
+  const i = path.lastIndexOf("/");
+  return i < 0 || i === path.length - 1 ? path : path.slice(i + 1);
+});
+
+/** Directory part of an absolute file path (`/` for top-level files). */
+export function dirName(path: string): string {
+  return dirNameOf(path);
 }
 
 /** Last component of a path. */
 export function baseName(path: string): string {
-  const i = path.lastIndexOf("/");
-  return i < 0 || i === path.length - 1 ? path : path.slice(i + 1);
+  return baseNameOf(path);
 }

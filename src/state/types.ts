@@ -8,6 +8,7 @@
  * @module
  */
 import type { Event } from "../events/event.ts";
+import { FdTable } from "./fdtable.ts";
 
 /** File descriptor kinds, numbered as the scap format numbers them (`scap_fd_type`). */
 export const FD_TYPE = {
@@ -271,7 +272,7 @@ export class ProcessInfo {
   /** Full container id, "" for host processes. */
   containerId = "";
   /** The process's file descriptors. */
-  fds: Map<number, FdInfo> = new Map();
+  fds: FdTable = new FdTable();
   /** Threads of this process currently alive in the table. */
   threads = 0;
   /** Child processes currently in the table (kept so exits can re-parent them). */
@@ -344,7 +345,7 @@ export class ThreadInfo {
   get cwd(): string {
     return this.proc.cwd;
   }
-  get fds(): Map<number, FdInfo> {
+  get fds(): FdTable {
     return this.proc.fds;
   }
   get containerId(): string {
