@@ -407,7 +407,10 @@ function compatParam(ev: Event, o: ParamOp, pad: boolean): Uint8Array {
   const len = ev.paramLength(o.src);
   // An unreadable number in a synthesized event: old readers assume the full width.
   if (pad && len === 0 && o.fixedWidth) return o.dflt;
-  if (o.copy) return ev.paramBytes(o.src);
+  if (o.copy) {
+    const off = ev.paramOffset(o.src); // a view: written out before the event is let go
+    return ev.buf.subarray(off, off + len);
+  }
   const srcType = ev.info.params[o.src]?.type ?? PT.BYTEBUF;
   const v = decodeParam(srcType, ev.buf, ev.dv, ev.paramOffset(o.src), len);
   return encodeParam(o.type, v);

@@ -2,8 +2,9 @@
  * The decoded event: header fields read eagerly (type, thread ids, cpu), parameters decoded on
  * first use and cached, enrichment (thread and fd state) attached by the enrich stage.
  *
- * An event is a view into its batch's bytes; batches are never reused, so an event stays valid
- * as long as it is referenced.
+ * An event is a view into its batch's bytes, which stay untouched as long as the event (or
+ * anything else referring to the batch's bytes) is referenced; values decoded from it never
+ * refer to those bytes (see src/kernel/ring.ts for how batch memory is used again).
  *
  * Two byte layouts share this class: Saker's live record (see {@link LIVE_HEADER_SIZE}) and the
  * scap event block of capture files (see {@link SCAP_HEADER_SIZE}). Both are followed by one
@@ -284,10 +285,10 @@ export class Event {
       : this.dv.getUint32(this.lensOff + 4 * i, true);
   }
 
-  /** Raw bytes of parameter `i` (a view, not a copy). */
+  /** Raw bytes of parameter `i` (a copy: it may be kept after the event is gone). */
   paramBytes(i: number): Uint8Array {
     const o = this.paramOffset(i);
-    return this.buf.subarray(o, o + this.paramLength(i));
+    return this.buf.slice(o, o + this.paramLength(i));
   }
 
   /**
@@ -348,10 +349,15 @@ export class Event {
  * Decodes one ring drain into events. `buf` is "framed": every record is preceded by the ring
  * buffer's 8-byte header (u32 length with BUSY/DISCARD bits, u32 page offset) and padded to 8
  * bytes, exactly as the records sit in the ring. `tsBase` turns the probe's boot-time clock into
- * UTC; `firstNum` numbers the events.
+ * UTC; `firstNum` numbers the events. `dv`, when given, is a DataView over exactly `buf`'s bytes
+ * (the ring reader makes one per drain); the events share it.
  */
-export function decodeLiveBatch(buf: Uint8Array, tsBase: bigint, firstNum: number): Event[] {
-  const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+export function decodeLiveBatch(
+  buf: Uint8Array,
+  tsBase: bigint,
+  firstNum: number,
+  dv: DataView = new DataView(buf.buffer, buf.byteOffset, buf.byteLength),
+): Event[] {
   const out: Event[] = [];
   let frame = 0;
   let num = firstNum;

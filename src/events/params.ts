@@ -4,7 +4,8 @@
  *
  * Integers become numbers (64-bit values above 2^53 lose precision, which no rule relies on),
  * absolute and relative times become bigint nanoseconds, strings are decoded as UTF-8 without the
- * terminating NUL, byte buffers are zero-copy views into the batch.
+ * terminating NUL, byte buffers are copies (a value may outlive its event, and live batches'
+ * memory is used again once their events are gone; see src/kernel/ring.ts).
  * @module
  */
 import { PT } from "./table.ts";
@@ -318,7 +319,7 @@ export function decodeParam(
     case PT.FSRELPATH:
       return len > 0 ? decodeString(buf, off, len, dv) : null;
     case PT.BYTEBUF:
-      return buf.subarray(off, off + len);
+      return buf.slice(off, off + len);
     case PT.CHARBUFARRAY:
     case PT.CHARBUF_PAIR_ARRAY:
       return decodeStringList(buf, off, len);
@@ -343,8 +344,8 @@ export function decodeParam(
       return out;
     }
     case PT.DYN:
-      return len >= 1 ? { index: buf[off], value: buf.subarray(off + 1, off + len) } : null;
+      return len >= 1 ? { index: buf[off], value: buf.slice(off + 1, off + len) } : null;
     default:
-      return len > 0 ? buf.subarray(off, off + len) : null;
+      return len > 0 ? buf.slice(off, off + len) : null;
   }
 }

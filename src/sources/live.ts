@@ -126,7 +126,7 @@ export async function openLiveSource(opts: LiveSourceOptions): Promise<LiveSourc
             tsBase = bootEpochNs(); // follow clock adjustments
             tsBaseAt = lastDrainAt;
           }
-          const events = decodeLiveBatch(d.bytes, tsBase, num);
+          const events = decodeLiveBatch(d.bytes, tsBase, num, d.view);
           num += events.length;
           received += events.length;
           batches++;
