@@ -50,6 +50,17 @@ export function defaultConfigFile(): string | undefined {
   return undefined;
 }
 
+/** `rel` when it exists (relative to the working directory), else Saker's own copy of it. */
+function bundledIfMissing(rel: string): string {
+  if (rel.startsWith("/")) return rel;
+  try {
+    Deno.statSync(rel);
+    return rel;
+  } catch {
+    return new URL(`../../${rel}`, import.meta.url).pathname;
+  }
+}
+
 /** Opens the live kernel source (loaded lazily: FFI and libbpf only when running). */
 async function openLive(syscalls: ReadonlySet<string> | "all", c: Config): Promise<AgentSource> {
   const { openLiveSource } = await import("../sources/live.ts");
@@ -78,6 +89,8 @@ async function liveState(): Promise<AgentState> {
   const proc = new ProcFs();
   const containers = new ContainerStore();
   const store = new StateStore({ proc, containers });
+  const { registerStateMetrics } = await import("../state/metrics.ts");
+  registerStateMetrics(store, containers);
   const t0 = performance.now();
   const seeded = seedFromProc(store, proc);
   log.info("state seeded from /proc", { ...seeded, ms: Math.round(performance.now() - t0) });
@@ -137,6 +150,12 @@ export async function main(args: string[]): Promise<number> {
     throw err;
   }
   const config = loaded.config;
+  // Without a config file (e.g. the single binary run from anywhere), relative rules paths
+  // that do not exist here are taken from Saker's own tree (embedded in a compiled binary).
+  if (!file) {
+    if (config.rules_files.length === 0) config.rules_files = ["rules"];
+    config.rules_files = config.rules_files.map(bundledIfMissing);
+  }
   setLogLevel(logLevelOf(config.log_level));
   setLogFormat(config.log_format);
   if (file) log.info("config loaded", { file, files: loaded.files.length });
