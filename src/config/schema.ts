@@ -356,7 +356,7 @@ export function defaultConfig(): Config {
     metrics: { enabled: false, interval: 3600, output_rule: true, output_file: "" },
     base_syscalls: { custom_set: [], repair: false, all: false },
     watch_config_files: true,
-    kernel: { ring_buffer_size: 16 * 1024 * 1024, poll_interval: 5 },
+    kernel: { ring_buffer_size: 16 * 1024 * 1024, poll_interval: 15 },
     capture: {
       enabled: false,
       path_prefix: "/tmp/falco",
