@@ -33,7 +33,7 @@ Deno.test("config: the repository's config.yaml loads without problems", async (
   assertEquals(config.webserver.listen_address, "127.0.0.1");
   assertEquals(config.webserver.auth_token, "");
   assertEquals(config.kernel.ring_buffer_size, 16 * 1024 * 1024);
-  assertEquals(config.kernel.poll_interval, 5);
+  assertEquals(config.kernel.poll_interval, 15);
   assertEquals(config.alert_store.max_age, 7 * 86400);
   assertEquals(config.outputs_queue.flush_timeout, 10);
   assertEquals(config.webserver.max_request_body_bytes, 1024 * 1024);
