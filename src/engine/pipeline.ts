@@ -143,9 +143,23 @@ export class Pipeline {
 
   /** Evaluates one batch (the body of the evaluation stage; public for benchmarks). */
   evaluateBatch(batch: EventBatch, out: Alert[]): void {
-    const rs = this.#ruleset; // one ruleset for the whole batch
-    const state = this.#state;
-    const emit = (a: Alert) => out.push(a);
+    this.#evaluateEvents(batch, this.#ruleset, this.#state, (a: Alert) => out.push(a));
+    this.#processed += batch.length;
+    this.#batches++;
+    this.#eventsCounter.inc(batch.length);
+    this.#batchCounter.inc();
+    this.#lastBatchAt = Date.now();
+  }
+
+  // The per-event loop alone in its function: V8 compiles a long-running loop on the fly (OSR),
+  // and code after the loop that had not run yet at that moment would then deoptimise the
+  // compiled loop at its end on every batch, sending the next batches back to the interpreter.
+  #evaluateEvents(
+    batch: EventBatch,
+    rs: Evaluator, // one ruleset for the whole batch
+    state: StateTracker | undefined,
+    emit: (a: Alert) => void,
+  ): void {
     for (let i = 0; i < batch.length; i++) {
       const ev = batch[i];
       try {
@@ -160,11 +174,6 @@ export class Pipeline {
         });
       }
     }
-    this.#processed += batch.length;
-    this.#batches++;
-    this.#eventsCounter.inc(batch.length);
-    this.#batchCounter.inc();
-    this.#lastBatchAt = Date.now();
   }
 
   /** Runs until the source ends (resolves) or fails (rejects). */
