@@ -33,3 +33,34 @@ Deno.test("conditions: generated code and reference evaluator agree with the cas
   }
   assertEquals(failures, []);
 });
+
+Deno.test("conditions: all cases in one rule set (remembered tests shared by rules) agree with the reference evaluator, on first and repeated values", () => {
+  const valid = CASES.filter((c) => ruleFor(c.cond).errors.length === 0);
+  const text = valid.map((c, i) =>
+    `- rule: r${i}\n  desc: d\n  condition: ${JSON.stringify(c.cond)}\n  output: o\n` +
+    `  priority: INFO\n  warn_evttypes: false\n`
+  ).join("");
+  const loaded = loadRulesText([{ name: "cases.yaml", text }]);
+  const rs = compileRuleset(loaded, { ruleMatching: "all" });
+  const remembered = Object.values(EVENTS_BY_NAME).filter((make) =>
+    rs.sourceFor(make().type)?.includes("new Map()")
+  );
+  assertEquals(remembered.length > 0, true, "some event type shares remembered tests");
+  const failures: string[] = [];
+  for (const [name, make] of Object.entries(EVENTS_BY_NAME)) {
+    const ev = make();
+    const want = loaded.rules.filter((r) =>
+      r.eventTypes[ev.type] === 1 && evaluate(r.checked, make())
+    )
+      .map((r) => r.name).sort();
+    // Twice: the first evaluation computes the remembered masks, the second reads them.
+    for (const round of [1, 2]) {
+      const got: string[] = [];
+      rs.evaluate(make(), (a) => got.push(a.rule));
+      if (JSON.stringify(got.sort()) !== JSON.stringify(want)) {
+        failures.push(`${name} (round ${round}): got ${got.join(",")}, want ${want.join(",")}`);
+      }
+    }
+  }
+  assertEquals(failures, []);
+});
