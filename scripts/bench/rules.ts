@@ -178,15 +178,33 @@ function mix(): { name: string; params: Record<string, unknown>; pid: number; fd
   ];
 }
 
-/** Runs the benchmark. */
+/** Saker's default rules (rules/*.yaml, in name order). */
+function sakerRulesFiles(): string[] {
+  const dir = new URL("../../rules/", import.meta.url).pathname;
+  return [...Deno.readDirSync(dir)]
+    .filter((e) => e.isFile && /\.ya?ml$/.test(e.name))
+    .map((e) => dir + e.name)
+    .sort();
+}
+
+/** Runs the benchmark: Falco's stable rules and Saker's default rules on the same mix. */
 export async function bench(): Promise<Record<string, unknown>> {
   const rulesFile = `${REF}/falco-rules/falco_rules.yaml`;
+  let falco: Record<string, unknown>;
   try {
     await Deno.stat(rulesFile);
-  } catch {
-    return { skipped: `${rulesFile} is absent` };
+    falco = await measure([rulesFile]);
+  } catch (err) {
+    falco = err instanceof Deno.errors.NotFound
+      ? { skipped: `${rulesFile} is absent` }
+      : { error: (err as Error).message };
   }
-  const loaded = await loadRulesFiles([rulesFile]);
+  return { falco_stable_rules: falco, saker_default_rules: await measure(sakerRulesFiles()) };
+}
+
+/** Evaluation cost of the rules in `files` on the mix. */
+async function measure(files: string[]): Promise<Record<string, unknown>> {
+  const loaded = await loadRulesFiles(files);
   const t0 = performance.now();
   const rs = compileRuleset(loaded, { ruleMatching: "all" });
   const compileMs = performance.now() - t0;
