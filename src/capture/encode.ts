@@ -344,8 +344,9 @@ const TWO32 = 4294967296;
  * BigInt arithmetic on the usual paths (record time + the source's epoch base, as two words).
  */
 export function writeTsTid(dv: DataView, p: number, ev: Event): void {
-  if (ev._ts !== undefined) {
-    dv.setBigUint64(p, ev._ts, true);
+  const known = ev.tsKnown;
+  if (known !== undefined) {
+    dv.setBigUint64(p, known, true);
   } else {
     const src = ev.dv, o = ev.tsOff;
     const lo = src.getUint32(o, true), hi = src.getUint32(o + 4, true);

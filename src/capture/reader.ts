@@ -532,12 +532,12 @@ export class ScapReader {
       flags: kind.flags && (dv.getUint32(p + 10, true) & DUMP_STATE_ONLY) !== 0
         ? EVENT_STATE_ONLY
         : 0,
-      nparams,
       tsOff: evOff,
       commOff: -1,
-      lensOff: lens,
       lenSize,
     };
+    ev.nparams = nparams;
+    ev.lensOff = lens;
     batch.push(ev);
     this.stats.events++;
     return undefined;

@@ -12,7 +12,7 @@
  * @module
  */
 import { type EventInfo, EVENTS, PT } from "./table.ts";
-import { decodeDyn, decodeParam, type ParamValue } from "./params.ts";
+import { decodeDyn, decodeParam, type ParamValue, readIntParam } from "./params.ts";
 import type { FdInfo, ThreadInfo } from "../state/types.ts";
 
 /**
@@ -40,11 +40,16 @@ interface EventLayout {
   ppid: number;
   cpu: number;
   flags: number;
-  nparams: number;
   tsOff: number;
   commOff: number;
-  lensOff: number;
   lenSize: 2 | 4;
+}
+
+/** What few events need: a set or computed timestamp, the comm decoded, a field cache. */
+interface EventExtras {
+  ts: bigint | undefined;
+  comm: string | undefined;
+  cache: Map<string, unknown> | undefined;
 }
 
 /** A decoded event. */
@@ -64,6 +69,10 @@ export class Event {
   declare dv: DataView;
   /** Offset of the record in `buf`. */
   declare off: number;
+  /** Number of parameters the event carries. */
+  declare nparams: number;
+  /** Offset of the parameter length array. */
+  declare lensOff: number;
   /** Added to the record's u64 timestamp to get UTC ns (live: the boot epoch). */
   declare tsBase: bigint;
   /** Enrichment: the thread that made the event, set by the state stage. */
@@ -72,8 +81,6 @@ export class Event {
   declare fdInfo: FdInfo | undefined;
   /** Enrichment: the fd number the event refers to, or -1. */
   declare fdNum: number;
-  /** Field values already extracted for this event (rules extract lazily, at most once). */
-  declare cache: Map<string, unknown> | undefined;
 
   // Lazily computed. Plain fields (not #private) and few of them: decoding allocates one event
   // per record, so the object's size and its construction are on the hot path.
@@ -82,8 +89,7 @@ export class Event {
   declare _po: number;
   /** Decoded values that allocate (strings, buffers, objects), and values set by state. */
   declare _vals: (ParamValue | undefined)[] | undefined;
-  declare _ts: bigint | undefined;
-  declare _comm: string | undefined;
+  declare _e: EventExtras | undefined;
   declare _x: EventLayout | undefined;
 
   /**
@@ -99,17 +105,29 @@ export class Event {
     this.buf = buf;
     this.dv = dv;
     this.off = off;
+    this.nparams = off + LIVE_HEADER_SIZE <= dv.byteLength ? dv.getUint16(off + 26, true) : 0;
+    this.lensOff = off + LIVE_HEADER_SIZE;
     this.tsBase = 0n;
     this.thread = undefined;
     this.fdInfo = undefined;
     this.fdNum = -1;
-    this.cache = undefined;
     this._pi = 0;
     this._po = -1;
     this._vals = undefined;
-    this._ts = undefined;
-    this._comm = undefined;
+    this._e = undefined;
     this._x = undefined;
+  }
+
+  #extras(): EventExtras {
+    return this._e ??= { ts: undefined, comm: undefined, cache: undefined };
+  }
+
+  /** Field values already extracted for this event (for evaluators that keep them). */
+  get cache(): Map<string, unknown> | undefined {
+    return this._e?.cache;
+  }
+  set cache(v: Map<string, unknown> | undefined) {
+    this.#extras().cache = v;
   }
 
   #layout(): EventLayout {
@@ -122,10 +140,8 @@ export class Event {
       ppid: live ? dv.getUint32(off + 16, true) : -1,
       cpu: live ? dv.getUint16(off + 28, true) : -1,
       flags: live ? dv.getUint16(off + 30, true) : 0,
-      nparams: live ? dv.getUint16(off + 26, true) : 0,
       tsOff: off,
       commOff: live ? off + 32 : -1,
-      lensOff: off + LIVE_HEADER_SIZE,
       lenSize: 2,
     };
   }
@@ -145,12 +161,14 @@ export class Event {
       ppid: -1,
       cpu: -1,
       flags: 0,
-      nparams: 0,
       tsOff: this.off,
       commOff: -1,
-      lensOff: this.off + SCAP_HEADER_SIZE,
       lenSize: 2,
     };
+    this.nparams = 0;
+    this.lensOff = this.off + SCAP_HEADER_SIZE;
+    this._pi = 0;
+    this._po = -1;
   }
   /** Parent process id; -1 when unknown. */
   get ppid(): number {
@@ -173,13 +191,6 @@ export class Event {
   set flags(v: number) {
     this.#layout().flags = v;
   }
-  /** Number of parameters the event carries. */
-  get nparams(): number {
-    return this._x ? this._x.nparams : this.dv.getUint16(this.off + 26, true);
-  }
-  set nparams(v: number) {
-    this.#layout().nparams = v;
-  }
   /** Offset of the u64 timestamp. */
   get tsOff(): number {
     return this._x ? this._x.tsOff : this.off;
@@ -194,19 +205,14 @@ export class Event {
   set commOff(v: number) {
     this.#layout().commOff = v;
   }
-  /** Offset of the parameter length array. */
-  get lensOff(): number {
-    return this._x ? this._x.lensOff : this.off + LIVE_HEADER_SIZE;
-  }
-  set lensOff(v: number) {
-    this.#layout().lensOff = v;
-  }
   /** Size of each parameter length (2, or 4 for large-payload events). */
   get lenSize(): 2 | 4 {
     return this._x ? this._x.lenSize : 2;
   }
   set lenSize(v: 2 | 4) {
     this.#layout().lenSize = v;
+    this._pi = 0;
+    this._po = -1;
   }
 
   /** Event name as used in `evt.type`. */
@@ -221,17 +227,24 @@ export class Event {
 
   /** Timestamp in nanoseconds since the Unix epoch (UTC). */
   get ts(): bigint {
-    return this._ts ??= this.tsBase + this.dv.getBigUint64(this.tsOff, true);
+    const e = this.#extras();
+    return e.ts ??= this.tsBase + this.dv.getBigUint64(this.tsOff, true);
   }
 
   /** Overrides the timestamp (synthetic events, tests). */
   set ts(value: bigint) {
-    this._ts = value;
+    this.#extras().ts = value;
+  }
+
+  /** The timestamp when it was set or already computed, else undefined (for writers). */
+  get tsKnown(): bigint | undefined {
+    return this._e?.ts;
   }
 
   /** Command name of the thread as the kernel recorded it (live) or as state knows it. */
   get comm(): string {
-    if (this._comm !== undefined) return this._comm;
+    const known = this._e?.comm;
+    if (known !== undefined) return known;
     if (this.commOff >= 0) {
       let end = this.commOff;
       const max = this.commOff + 16;
@@ -240,7 +253,7 @@ export class Event {
       for (let i = this.commOff; i < end; i++) s += String.fromCharCode(this.buf[i]);
       // comm is at most 15 bytes; non-ASCII names are rare enough to decode again properly.
       if (/[\x80-\xff]/.test(s)) s = new TextDecoder().decode(this.buf.subarray(this.commOff, end));
-      return this._comm = s;
+      return this.#extras().comm = s;
     }
     return this.thread?.comm ?? "";
   }
@@ -304,10 +317,13 @@ export class Event {
       const v = vals[i];
       if (v !== undefined) return v;
     }
-    const p = this.info.params[i];
-    const type = p?.type ?? PT.BYTEBUF;
     const off = this.paramOffset(i);
     const len = this.paramLength(i);
+    const info = this.info;
+    const kind = i < info.intKinds.length ? info.intKinds[i] : 0;
+    if (kind !== 0) return readIntParam(kind, this.dv, off, len);
+    const p = info.params[i];
+    const type = p?.type ?? PT.BYTEBUF;
     const v = type === PT.DYN
       ? decodeDyn(p.table ?? "", this.buf, this.dv, off, len)
       : decodeParam(type, this.buf, this.dv, off, len);

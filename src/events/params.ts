@@ -8,7 +8,7 @@
  * memory is used again once their events are gone; see src/kernel/ring.ts).
  * @module
  */
-import { PT } from "./table.ts";
+import { INT_KIND, PT } from "./table.ts";
 import { familyName } from "./flags.ts";
 
 /** A socket address parameter. */
@@ -230,6 +230,33 @@ function decodeSockTuple(
     };
   }
   return { family, sip: "", sport: 0, dip: "", dport: 0 };
+}
+
+/**
+ * An integer parameter of kind `kind` ({@link INT_KIND}, not NONE) at `off` with length `len`:
+ * what {@link decodeParam} gives for its types, without its general dispatch.
+ */
+export function readIntParam(kind: number, dv: DataView, off: number, len: number): number | null {
+  switch (kind) {
+    case INT_KIND.S64:
+      if (len >= 8) return i64(dv, off);
+      return len >= 4 ? dv.getInt32(off, true) : null;
+    case INT_KIND.U64:
+      return len >= 8 ? u64(dv, off) : null;
+    case INT_KIND.U32:
+      return len >= 4 ? dv.getUint32(off, true) : null;
+    case INT_KIND.S32:
+      return len >= 4 ? dv.getInt32(off, true) : null;
+    case INT_KIND.U16:
+      return len >= 2 ? dv.getUint16(off, true) : null;
+    case INT_KIND.S16:
+      return len >= 2 ? dv.getInt16(off, true) : null;
+    case INT_KIND.U8:
+      return len >= 1 ? dv.getUint8(off) : null;
+    case INT_KIND.S8:
+      return len >= 1 ? dv.getInt8(off) : null;
+  }
+  return null;
 }
 
 /** Value types of the dynamic-parameter tables, by table name and index. */

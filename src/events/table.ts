@@ -69,6 +69,55 @@ export const PT = {
   PID32: 48,
 } as const;
 
+/**
+ * How an integer parameter is read (see readIntParam in params.ts): signed or unsigned, and its
+ * width. 0 for every other type.
+ */
+export const INT_KIND = { NONE: 0, S64: 1, U64: 2, U32: 3, S32: 4, U16: 5, S16: 6, U8: 7, S8: 8 };
+
+/** The {@link INT_KIND} of a parameter type. */
+export function intKindOf(type: number): number {
+  switch (type) {
+    case PT.INT64:
+    case PT.ERRNO:
+    case PT.FD:
+    case PT.PID:
+      return INT_KIND.S64;
+    case PT.UINT64:
+      return INT_KIND.U64;
+    case PT.UINT32:
+    case PT.FLAGS32:
+    case PT.ENUMFLAGS32:
+    case PT.UID:
+    case PT.GID:
+    case PT.MODE:
+    case PT.SIGSET:
+      return INT_KIND.U32;
+    case PT.INT32:
+    case PT.FD32:
+    case PT.PID32:
+      return INT_KIND.S32;
+    case PT.UINT16:
+    case PT.FLAGS16:
+    case PT.ENUMFLAGS16:
+    case PT.PORT:
+    case PT.SYSCALLID:
+      return INT_KIND.U16;
+    case PT.INT16:
+      return INT_KIND.S16;
+    case PT.UINT8:
+    case PT.FLAGS8:
+    case PT.ENUMFLAGS8:
+    case PT.SIGTYPE:
+    case PT.L4PROTO:
+    case PT.SOCKFAMILY:
+      return INT_KIND.U8;
+    case PT.INT8:
+      return INT_KIND.S8;
+  }
+  return INT_KIND.NONE;
+}
+
 /** How a numeric parameter is printed. */
 export const PF = { NA: 0, DEC: 1, HEX: 2, PADDED_DEC: 3, ID: 4, DIR: 5, OCT: 6 } as const;
 
@@ -150,6 +199,8 @@ export interface EventInfo {
   readonly largePayload: boolean;
   /** Index of each parameter by name. */
   readonly paramIndex: ReadonlyMap<string, number>;
+  /** The {@link INT_KIND} of each parameter (integers are read without the general decoder). */
+  readonly intKinds: Uint8Array;
   /** How many of `params` the scap format defines (the rest are Saker's own additions, which
    * live records carry and capture files leave out). */
   readonly scapParamCount: number;
@@ -197,6 +248,7 @@ function decodeRow(id: number, row: readonly [string, number, number, string]): 
     unused: (flags & EF.UNUSED) !== 0,
     largePayload: (flags & EF.LARGE_PAYLOAD) !== 0,
     paramIndex: new Map(params.map((p, i) => [p.name, i])),
+    intKinds: Uint8Array.from(params, (p) => intKindOf(p.type)),
   };
 }
 

@@ -12,17 +12,8 @@ import type { Event } from "../events/event.ts";
 export function rawInt(ev: Event, i: number): number {
   if (i < 0 || i >= ev.nparams) return NaN;
   const dv = ev.dv;
-  const lensOff = ev.lensOff;
-  let off = lensOff + ev.nparams * ev.lenSize;
-  let len: number;
-  if (ev.lenSize === 2) {
-    for (let k = 0; k < i; k++) off += dv.getUint16(lensOff + 2 * k, true);
-    len = dv.getUint16(lensOff + 2 * i, true);
-  } else {
-    for (let k = 0; k < i; k++) off += dv.getUint32(lensOff + 4 * k, true);
-    len = dv.getUint32(lensOff + 4 * i, true);
-  }
-  switch (len) {
+  const off = ev.paramOffset(i);
+  switch (ev.paramLength(i)) {
     case 8:
       return dv.getUint32(off, true) + dv.getInt32(off + 4, true) * 0x1_0000_0000;
     case 4:
