@@ -25,6 +25,31 @@ export function normalizePath(path: string): string {
 }
 
 /**
+ * A string function remembered for the last few thousand arguments. Rules ask for the directory
+ * or base name of the same paths over and over; a Map hit (the path's hash is kept by V8) costs
+ * less than finding the slash and slicing, and returns the same string every time, whose hash V8
+ * also keeps for the Set lookups of `in` lists.
+ */
+function remembered(fn: (s: string) => string, max = 4096): (s: string) => string {
+  const seen = new Map<string, string>();
+  return (s) => {
+    let r = seen.get(s);
+    if (r === undefined) {
+      r = fn(s);
+      if (seen.size >= max) seen.clear();
+      seen.set(s, r);
+    }
+    return r;
+  };
+}
+
+/**
+ * Absolute paths as processes pass them (the same strings come back: decoding returns the same
+ * string object for the same bytes), normalised once each.
+ */
+const normalizeAbsolute = remembered((path) => normalizePath(path));
+
+/**
  * True when `path` is absolute and already normal: no empty, `.` or `..` segment and no trailing
  * slash (hidden names such as `/.ssh` are normal). One pass over the characters, most paths
  * take no other.
@@ -54,7 +79,7 @@ function isNormal(path: string): boolean {
 
 /** Resolves `name` against directory `dir` (absolute), normalised. Absolute names ignore `dir`. */
 export function joinPath(dir: string, name: string): string {
-  if (name.charCodeAt(0) === 47) return normalizePath(name);
+  if (name.charCodeAt(0) === 47) return normalizeAbsolute(name);
   if (name === "") return normalizePath(dir);
   return normalizePath(
     dir.length > 0 && dir.charCodeAt(dir.length - 1) === 47 ? dir + name : dir + "/" + name,
@@ -64,25 +89,6 @@ export function joinPath(dir: string, name: string): string {
 /** Collapses repeated slashes (how `fd.nameraw` shows a raw path). */
 export function squashSlashes(path: string): string {
   return path.indexOf("//") < 0 ? path : path.replace(/\/{2,}/g, "/");
-}
-
-/**
- * A string function remembered for the last few thousand arguments. Rules ask for the directory
- * or base name of the same paths over and over; a Map hit (the path's hash is kept by V8) costs
- * less than finding the slash and slicing, and returns the same string every time, whose hash V8
- * also keeps for the Set lookups of `in` lists.
- */
-function remembered(fn: (s: string) => string, max = 4096): (s: string) => string {
-  const seen = new Map<string, string>();
-  return (s) => {
-    let r = seen.get(s);
-    if (r === undefined) {
-      r = fn(s);
-      if (seen.size >= max) seen.clear();
-      seen.set(s, r);
-    }
-    return r;
-  };
 }
 
 const dirNameOf = remembered((path) => {
