@@ -22,7 +22,7 @@ import { testValue } from "./interp.ts";
 import { NOT_CONSTANT } from "./fields/registry.ts";
 import { evalOperand } from "./operand.ts";
 import * as ops from "./ops.ts";
-import { testPair } from "./interp.ts";
+import { isSubsetList, testPair } from "./interp.ts";
 
 /** A condition folded for one event type: a boolean, or a tree still to evaluate. */
 type Folded = Checked | boolean;
@@ -286,7 +286,8 @@ export class FunctionBuilder {
     if (n.op === "exists") return `(${val} !== undefined)`;
     if (n.left.list || n.left.multi) {
       const h = this.helper(n);
-      return `((v = ${val}) !== undefined && (R.isArray(v) ? v.some(${h}) : ${h}(v)))`;
+      const each = n.op === "in" && isSubsetList(n.left) ? "every" : "some";
+      return `((v = ${val}) !== undefined && (R.isArray(v) ? v.${each}(${h}) : ${h}(v)))`;
     }
     return `((${v} = ${val}) !== undefined && ${this.test(n, v)})`;
   }

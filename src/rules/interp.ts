@@ -5,7 +5,7 @@
  * @module
  */
 import type { Event } from "../events/event.ts";
-import type { Checked, CheckNode, CheckValue } from "./check.ts";
+import type { Checked, CheckNode, CheckValue, Operand } from "./check.ts";
 import type { FieldResult, FieldScalar } from "./fields/registry.ts";
 import { evalOperand } from "./operand.ts";
 import {
@@ -115,12 +115,20 @@ function any(v: FieldResult, fn: (x: FieldScalar) => boolean): boolean {
   return fn(v);
 }
 
+/** Whether `in` on this operand needs every element in the set (Falco's list fields). */
+export function isSubsetList(op: Operand): boolean {
+  return op.kind === "field" && op.def.subsetIn === true;
+}
+
 /** The check for an extracted value (undefined: not extractable, so false). */
 export function testValue(n: CheckNode, v: FieldResult, right?: FieldResult): boolean {
   if (v === undefined) return false;
   if (n.right) {
     if (right === undefined) return false;
     return any(v, (x) => any(right, (y) => testPair(n, x, y)));
+  }
+  if (n.op === "in" && Array.isArray(v) && isSubsetList(n.left)) {
+    return v.every((x) => testScalar(n, x));
   }
   return any(v, (x) => testScalar(n, x));
 }

@@ -78,6 +78,12 @@ export interface FieldDef {
   numericArg?: boolean;
   /** The extractor returns an array; comparisons match if any element matches. */
   list?: boolean;
+  /**
+   * With `list`: a list in Falco's sense (a plugin's list field, e.g.
+   * ka.req.pod.containers.image), where `in` holds only when every element is in the set
+   * (`intersects` when one is).
+   */
+  subsetIn?: boolean;
   /** Printable in outputs only, not usable in conditions. */
   printOnly?: boolean;
   /** Hidden from `saker fields` (kept for compatibility with old rules). */
