@@ -22,7 +22,7 @@
  * @module
  */
 import type { Event } from "../events/event.ts";
-import { EVENT_COUNT, EVENTS } from "../events/table.ts";
+import { EVENT_COUNT, eventIdsByName, EVENTS } from "../events/table.ts";
 import type { Alert, Priority } from "./alert.ts";
 import { priorityRank } from "./alert.ts";
 import type { CompiledRule } from "../rules/compiler.ts";
@@ -99,7 +99,10 @@ export class Ruleset {
     const cache = new Map<string, Evaluator>();
     const evaluators: Evaluator[] = new Array(EVENT_COUNT + 1).fill(NOOP);
     const types: number[] = [];
+    // Events of other sources are plugin events: one type (Falco gives them all this one).
+    const only = (opts.source ?? "syscall") === "syscall" ? -1 : eventIdsByName("pluginevent")[0];
     for (let t = 0; t < EVENT_COUNT; t++) {
+      if (only >= 0 && t !== only) continue;
       const info = EVENTS[t];
       const list: { id: number; cond: ReturnType<typeof foldForType> }[] = [];
       this.rules.forEach((r, id) => {
