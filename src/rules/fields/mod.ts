@@ -17,5 +17,6 @@ import "./fd.ts";
 import "./user.ts";
 import "./container.ts";
 import "./k8s.ts";
+import "./k8saudit.ts";
 
 export * from "./registry.ts";
