@@ -12,7 +12,14 @@
  * @module
  */
 import { type EventInfo, EVENTS, PT } from "./table.ts";
-import { decodeDyn, decodeParam, type ParamValue, readIntParam } from "./params.ts";
+import {
+  decodeDyn,
+  decodeParam,
+  decodeStringList,
+  decodeText,
+  type ParamValue,
+  readIntParam,
+} from "./params.ts";
 import type { FdInfo, ThreadInfo } from "../state/types.ts";
 
 /**
@@ -331,6 +338,28 @@ export class Event {
       (this._vals ??= new Array(this.nparams))[i] = v;
     }
     return v;
+  }
+
+  /**
+   * Parameter `i` read as a list of NUL-separated strings (argv, env, cgroups: byte buffers in
+   * live records, string arrays in some capture versions), decoded from the event's bytes
+   * without an intermediate copy. Undefined when the event has no parameter `i`.
+   */
+  paramStrings(i: number): string[] | undefined {
+    if (i < 0 || i >= this.nparams) return undefined;
+    const v = this._vals?.[i];
+    if (Array.isArray(v)) return v as string[];
+    if (v instanceof Uint8Array) return decodeStringList(v, 0, v.length);
+    return decodeStringList(this.buf, this.paramOffset(i), this.paramLength(i));
+  }
+
+  /** Parameter `i`'s bytes decoded as UTF-8 text (NULs kept), without an intermediate copy. */
+  paramText(i: number): string | undefined {
+    if (i < 0 || i >= this.nparams) return undefined;
+    const v = this._vals?.[i];
+    if (typeof v === "string") return v;
+    if (v instanceof Uint8Array) return decodeText(v, 0, v.length);
+    return decodeText(this.buf, this.paramOffset(i), this.paramLength(i));
   }
 
   /** Value of the parameter called `name`, or undefined if the event has none. */

@@ -129,17 +129,16 @@ function decodeNew(buf: Uint8Array, off: number, len: number): string {
 
 /** Splits a buffer of NUL-separated strings (argv, env, cgroups) into an array. */
 export function decodeStringList(buf: Uint8Array, off: number, len: number): string[] {
-  const out: string[] = [];
-  const end = off + len;
-  let start = off;
-  for (let i = off; i < end; i++) {
-    if (buf[i] === 0) {
-      out.push(utf8.decode(buf.subarray(start, i)));
-      start = i + 1;
-    }
-  }
-  if (start < end) out.push(utf8.decode(buf.subarray(start, end)));
+  if (len <= 0) return [];
+  // One decode and a split: a NUL byte is never part of a multi-byte UTF-8 sequence.
+  const out = utf8.decode(buf.subarray(off, off + len)).split("\0");
+  if (out[out.length - 1] === "") out.pop();
   return out;
+}
+
+/** Decodes `len` bytes at `off` as UTF-8 text, NULs included. */
+export function decodeText(buf: Uint8Array, off: number, len: number): string {
+  return len <= 0 ? "" : utf8.decode(buf.subarray(off, off + len));
 }
 
 /** Renders 4 bytes in network order as dotted IPv4 text. */

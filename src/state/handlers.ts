@@ -8,7 +8,7 @@
  * @module
  */
 import type { Event } from "../events/event.ts";
-import { EF, EVENTS, paramIndexTable } from "../events/table.ts";
+import { EF, EVENTS, paramIndexTable, PT } from "../events/table.ts";
 import type { SockAddr, SockTuple } from "../events/params.ts";
 import { FD_TYPE, FdInfo, L4, ProcessInfo, ROLE, ThreadInfo } from "./types.ts";
 import { FdTable } from "./fdtable.ts";
@@ -278,17 +278,9 @@ function str(v: unknown): string | undefined {
   return typeof v === "string" ? v : undefined;
 }
 
-const utf8 = new TextDecoder();
-
-/** A NUL-separated list parameter (argv, env, cgroups): one decode, then a split. */
-function list(v: unknown): string[] | undefined {
-  if (v instanceof Uint8Array) {
-    if (v.length === 0) return [];
-    const parts = utf8.decode(v).split("\0");
-    if (parts[parts.length - 1] === "") parts.pop();
-    return parts;
-  }
-  return Array.isArray(v) ? (v as string[]) : undefined;
+/** A NUL-separated list parameter (argv, env, cgroups), decoded straight from the event. */
+function list(ev: Event, at: Int8Array): string[] | undefined {
+  return ev.paramStrings(at[ev.type]);
 }
 
 /**
@@ -297,9 +289,8 @@ function list(v: unknown): string[] | undefined {
  */
 const envs = new Map<string, string[]>();
 
-function sharedEnv(bytes: Uint8Array): string[] {
-  if (bytes.length === 0) return [];
-  const text = utf8.decode(bytes);
+function sharedEnv(text: string): string[] {
+  if (text.length === 0) return [];
   let env = envs.get(text);
   if (env === undefined) {
     env = text.split("\0");
@@ -583,7 +574,7 @@ function createChild(
     if (src === undefined || src.exe === "") {
       const exe = str(get(ev, P.exe));
       if (exe !== undefined) proc.exe = exe;
-      const args = list(get(ev, P.args));
+      const args = list(ev, P.args);
       if (args !== undefined) proc.args = args;
     }
     const cwd = str(get(ev, P.cwd));
@@ -609,7 +600,7 @@ function createChild(
     proc.startTs = ev.ts;
     store.insertProcess(proc);
     if (src === undefined || src.cgroups.length === 0) {
-      const cgroups = list(get(ev, P.cgroups));
+      const cgroups = list(ev, P.cgroups);
       if (cgroups !== undefined && cgroups.length > 0) store.setCgroups(proc, cgroups);
     }
   }
@@ -641,7 +632,7 @@ function onExecve(store: StateStore, ev: Event, th: ThreadInfo): void {
   }
   const exe = str(get(ev, P.exe));
   if (exe !== undefined) proc.exe = exe;
-  const args = list(get(ev, P.args));
+  const args = list(ev, P.args);
   if (args !== undefined) proc.args = args;
   const cwd = str(get(ev, P.cwd));
   if (cwd !== undefined && cwd.startsWith("/")) proc.cwd = cwd;
@@ -664,8 +655,12 @@ function onExecve(store: StateStore, ev: Event, th: ThreadInfo): void {
       proc.exepath = exe.startsWith("/") ? exe : proc.exepath;
     }
   }
-  const env = get(ev, P.env);
-  proc.env = env instanceof Uint8Array ? sharedEnv(env) : undefined; // else: read on demand
+  // An environment the event carries (else it is read on demand).
+  const envAt = P.env[ev.type];
+  const env = envAt >= 0 && envAt < ev.nparams ? ev.paramText(envAt) : undefined;
+  proc.env = env !== undefined && ev.info.params[envAt].type === PT.BYTEBUF
+    ? sharedEnv(env)
+    : undefined;
   const tty = num(get(ev, P.tty));
   if (tty !== undefined) proc.tty = tty;
   // Saker's live execve records add the session and the ids inside the pid namespace.
@@ -712,7 +707,7 @@ function onExecve(store: StateStore, ev: Event, th: ThreadInfo): void {
   if (vmRss !== undefined) proc.vmRss = vmRss;
   const vmSwap = num(get(ev, P.vm_swap));
   if (vmSwap !== undefined) proc.vmSwap = vmSwap;
-  const cgroups = list(get(ev, P.cgroups));
+  const cgroups = list(ev, P.cgroups);
   if (cgroups !== undefined && cgroups.length > 0) store.setCgroups(proc, cgroups);
   // The new image does not inherit close-on-exec descriptors.
   for (const [n, fd] of proc.fds) if (fd.openFlags & O_CLOEXEC) proc.fds.delete(n);
