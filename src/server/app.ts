@@ -68,13 +68,16 @@ export function createApp(deps: ApiDeps): Hono {
   const healthz = deps.healthzPath ?? "/healthz";
   const token = deps.authToken ?? "";
 
-  app.use(
-    "*",
-    bodyLimit({
-      maxSize: deps.maxBodyBytes,
-      onError: () => problem(413, "request body too large", { limit_bytes: deps.maxBodyBytes }),
-    }),
-  );
+  const limit = bodyLimit({
+    maxSize: deps.maxBodyBytes,
+    onError: () => problem(413, "request body too large", { limit_bytes: deps.maxBodyBytes }),
+  });
+  const own = new Set<string>();
+  ownBodyLimits.set(app, own);
+  app.use("*", (c, next) => {
+    for (const p of own) if (c.req.path === p || c.req.path.startsWith(`${p}/`)) return next();
+    return limit(c, next);
+  });
 
   app.use("*", async (c, next) => {
     if (token === "" || c.req.path === healthz) return await next();
@@ -172,10 +175,20 @@ export function createApp(deps: ApiDeps): Hono {
   return app;
 }
 
+/** Paths of mounted sources that limit their request bodies themselves, per app. */
+const ownBodyLimits = new WeakMap<Hono, Set<string>>();
+
 /**
  * Mounts a webhook event source (e.g. Kubernetes audit) under `path` of the API app; it gets the
- * same authentication and body limit as every other route.
+ * same authentication as every other route, and the same body limit unless `ownBodyLimit` says
+ * that the source enforces its own (audit batches are larger than API requests).
  */
-export function mountSource(app: Hono, path: string, source: Hono): void {
+export function mountSource(
+  app: Hono,
+  path: string,
+  source: Hono,
+  opts: { ownBodyLimit?: boolean } = {},
+): void {
+  if (opts.ownBodyLimit) ownBodyLimits.get(app)?.add(path);
   app.route(path, source);
 }
