@@ -181,6 +181,34 @@ export function checkArg(ref: FieldRef): string | undefined {
   return ref.def.checkArg?.(ref.arg);
 }
 
+/** Other sources a field is shared with (see {@link shareFields}). */
+const sharedWith = new Map<FieldDef, Set<string>>();
+
+/**
+ * Makes fields already defined usable by rules of `source` too (the time fields of `evt` for
+ * Kubernetes audit events); they are listed under `cls` for that source. Their extractors must
+ * work on that source's events.
+ */
+export function shareFields(
+  cls: { name: string; desc: string },
+  names: readonly string[],
+  source: string,
+): void {
+  const defs = names.map((n) => {
+    const d = byName.get(n);
+    if (!d) throw new Error(`field ${n} is not defined`);
+    return d;
+  });
+  for (const d of defs) {
+    const set = sharedWith.get(d) ?? new Set<string>();
+    set.add(source);
+    sharedWith.set(d, set);
+  }
+  const existing = classes.find((c) => c.name === cls.name && c.source === source);
+  if (existing) existing.fields.push(...defs);
+  else classes.push({ ...cls, source, fields: defs });
+}
+
 /** The event source a field belongs to ("syscall", "k8s_audit", or "*" for all). */
 export function fieldSource(def: FieldDef): string {
   return sourceOf.get(def) ?? "syscall";
@@ -189,7 +217,7 @@ export function fieldSource(def: FieldDef): string {
 /** True when `def` can be used by rules of `source`. */
 export function fieldUsableFor(def: FieldDef, source: string): boolean {
   const s = fieldSource(def);
-  return s === "*" || s === source;
+  return s === "*" || s === source || sharedWith.get(def)?.has(source) === true;
 }
 
 /** Every registered class, in registration order. */
