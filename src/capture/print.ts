@@ -22,10 +22,10 @@ export class EventPrinter {
   /** Print events whose fields are not all available (`*` prefix). */
   readonly all: boolean;
 
-  /** Throws (OutputError) for a format naming an unknown field. */
-  constructor(format: string) {
+  /** Throws (OutputError) for a format naming an unknown field (of `source`'s fields). */
+  constructor(format: string, source = "syscall") {
     this.all = format.startsWith("*");
-    this.format = compileOutput(format, "syscall");
+    this.format = compileOutput(format, source);
   }
 
   /** The line for `ev`, or undefined when a field has no value and the format needs all. */
