@@ -1,7 +1,9 @@
 /**
  * `saker replay FILE.scap [-r RULES]... [--json] [-p FORMAT] [FILTER]`: runs a capture file
  * (Falco's, sysdig's or Saker's; plain or gzip) through the same state tracking and rules as
- * live events and prints the alerts, or prints the events with a sysdig-like format.
+ * live events and prints the alerts, or prints the events with a sysdig-like format. A file of
+ * Kubernetes audit events (JSON lines or JSON, plain or gzip, or a directory of them; told apart
+ * by its first bytes) runs through the rules of `source: k8s_audit` instead.
  *
  * Exit status: 0 when the file was read to its end, 1 when it is truncated or corrupt (every
  * event before the bad block is replayed first) or cannot be opened, 2 for usage errors and
@@ -12,7 +14,7 @@ import { parseArgs } from "node:util";
 import "../rules/fields/mod.ts";
 import { loadRulesFiles, loadRulesText } from "../rules/loader.ts";
 import { compileRuleset, type RuleSelector, type Ruleset } from "../engine/ruleset.ts";
-import { PRIORITIES, type Priority } from "../engine/alert.ts";
+import { type Alert, PRIORITIES, type Priority } from "../engine/alert.ts";
 import { AlertFormatter } from "../outputs/format.ts";
 import { replayCapture } from "../capture/replay.ts";
 import { EventPrinter } from "../capture/print.ts";
@@ -20,10 +22,14 @@ import { ProgressBar } from "../capture/progress.ts";
 import { type CaptureSettings, captureSettings } from "../capture/recorder.ts";
 import type { Event } from "../events/event.ts";
 import type { LoadedRules } from "../rules/loader.ts";
+import { isAuditInput, replayAuditFile } from "../k8saudit/replay.ts";
+import { K8S_AUDIT_SOURCE } from "../k8saudit/event.ts";
 
 const USAGE = `usage: saker replay FILE.scap [options] [FILTER]
 
 Runs a capture file through Saker's state tracking and rules, as live events would be.
+A file of Kubernetes audit events (JSON lines or JSON, plain or gzip; a directory of them)
+runs through the rules of source k8s_audit (fields ka.*, jevt.*) instead.
 
 With -c or -o, the file is replayed by the agent itself (saker run with the capture as its
 event source): the config's outputs, alert format, drop monitoring and capture settings apply,
@@ -83,15 +89,15 @@ export function disabledRuleNames(names: readonly string[], patterns: readonly s
   return [...new Set(names.filter((n) => res.some((re) => re.test(n))))];
 }
 
-/** Compiles a filter condition into a predicate (through a one-rule ruleset). */
-export function compileFilter(condition: string): (ev: Event) => boolean {
+/** Compiles a filter condition into a predicate (through a one-rule ruleset of `source`). */
+export function compileFilter(condition: string, source = "syscall"): (ev: Event) => boolean {
   const text = `- rule: replay filter\n  desc: replay filter\n  condition: ${
     JSON.stringify(condition)
-  }\n  output: matched\n  priority: DEBUG\n`;
+  }\n  output: matched\n  priority: DEBUG\n  source: ${source}\n`;
   const loaded = loadRulesText([{ name: "filter", text }]);
   const { errors } = rulesProblems(loaded);
   if (errors.length > 0) throw new Error(errors.map((e) => e.replace(/^filter: /, "")).join("; "));
-  const rs = compileRuleset(loaded, { ruleMatching: "first" });
+  const rs = compileRuleset(loaded, { ruleMatching: "first", source });
   const none = () => {};
   return (ev) => rs.evaluate(ev, none) > 0;
 }
@@ -138,6 +144,8 @@ export async function main(args: string[]): Promise<number> {
     console.error(`saker replay: a capture file is needed\n\n${USAGE}`);
     return 2;
   }
+  const audit = await isAuditInput(file).catch(() => false);
+  const source = audit ? K8S_AUDIT_SOURCE : "syscall";
   if (v.config !== undefined || v.option !== undefined) {
     return await replayThroughAgent(file, {
       config: v.config,
@@ -146,6 +154,7 @@ export async function main(args: string[]): Promise<number> {
       disable: v.disable ?? [],
       disableTags: v["disable-tag"] ?? [],
       tags: v.tag ?? [],
+      audit,
     });
   }
   const minPriority = v["min-priority"] ? PRIORITY_NAMES[v["min-priority"].toLowerCase()] : "Debug";
@@ -160,6 +169,10 @@ export async function main(args: string[]): Promise<number> {
   }
 
   let capture: CaptureSettings | undefined;
+  if (v.capture !== undefined && audit) {
+    console.error("saker replay: --capture saves system call events; not for audit files");
+    return 2;
+  }
   if (v.capture !== undefined) {
     try {
       const raw: Record<string, unknown> = { enabled: true, path_prefix: v.capture };
@@ -179,7 +192,7 @@ export async function main(args: string[]): Promise<number> {
   let printer: EventPrinter | undefined;
   if (v.print !== undefined) {
     try {
-      printer = new EventPrinter(v.print);
+      printer = new EventPrinter(v.print, source);
     } catch (err) {
       console.error(`saker replay: invalid -p format: ${(err as Error).message}`);
       return 2;
@@ -189,7 +202,7 @@ export async function main(args: string[]): Promise<number> {
   const filterText = rest.join(" ").trim();
   if (filterText) {
     try {
-      filter = compileFilter(filterText);
+      filter = compileFilter(filterText, source);
     } catch (err) {
       console.error(`saker replay: invalid filter: ${(err as Error).message}`);
       return 2;
@@ -215,7 +228,7 @@ export async function main(args: string[]): Promise<number> {
     for (const name of disabledRuleNames(loaded.rules.map((r) => r.name), v.disable ?? [])) {
       select.push({ action: "disable", rule: name });
     }
-    ruleset = compileRuleset(loaded, { minPriority, ruleMatching: matching, select });
+    ruleset = compileRuleset(loaded, { minPriority, ruleMatching: matching, select, source });
   }
 
   const formatter = new AlertFormatter({ hostname: Deno.hostname() });
@@ -228,24 +241,35 @@ export async function main(args: string[]): Promise<number> {
   };
   const progress = new ProgressBar(!v["no-progress"] && Deno.stderr.isTerminal());
 
+  const onEvent = printer
+    ? (ev: Event) => {
+      const line = printer!.line(ev);
+      if (line !== undefined) lines.push(line);
+    }
+    : undefined;
+  const onAlerts = (alerts: Alert[]) => {
+    for (const a of alerts) lines.push(v.json ? formatter.json(a) : formatter.text(a));
+  };
   let result;
   try {
-    result = await replayCapture(file, {
-      evaluator: ruleset,
-      filter,
-      onEvent: printer
-        ? (ev) => {
-          const line = printer!.line(ev);
-          if (line !== undefined) lines.push(line);
-        }
-        : undefined,
-      onAlerts: (alerts) => {
-        for (const a of alerts) lines.push(v.json ? formatter.json(a) : formatter.text(a));
-      },
-      afterBatch: flush,
-      onProgress: (b, s, n) => progress.update(b, s, n),
-      capture,
-    });
+    result = audit
+      ? await replayAuditFile(file, {
+        evaluator: ruleset,
+        filter,
+        onEvent,
+        onAlerts,
+        afterBatch: flush,
+        onError: (e) => console.error(`saker replay: ${e.where}: ${e.message}`),
+      })
+      : await replayCapture(file, {
+        evaluator: ruleset,
+        filter,
+        onEvent,
+        onAlerts,
+        afterBatch: flush,
+        onProgress: (b, s, n) => progress.update(b, s, n),
+        capture,
+      });
   } catch (err) {
     progress.done();
     flush();
@@ -261,12 +285,15 @@ export async function main(args: string[]): Promise<number> {
   const rate = result.seconds > 0 ? Math.round(result.events / result.seconds) : 0;
   console.error(
     `saker replay: ${result.events} events, ${result.alerts} alerts, ` +
+      ("rejected" in result ? `${result.rejected} not audit events, ` : "") +
       `${result.seconds.toFixed(3)} s (${rate} events/s)`,
   );
-  for (const f of result.captures) console.error(`saker replay: capture written: ${f}`);
-  if (result.error) {
-    console.error(`saker replay: ${result.error.message}`);
-    return 1;
+  if ("captures" in result) {
+    for (const f of result.captures) console.error(`saker replay: capture written: ${f}`);
+    if (result.error) {
+      console.error(`saker replay: ${result.error.message}`);
+      return 1;
+    }
   }
   return 0;
 }
@@ -284,6 +311,8 @@ async function replayThroughAgent(
     disable: string[];
     disableTags: string[];
     tags: string[];
+    /** The file holds Kubernetes audit events. */
+    audit: boolean;
   },
 ): Promise<number> {
   const { loadConfig, ConfigError } = await import("../config/load.ts");
@@ -292,6 +321,7 @@ async function replayThroughAgent(
   const { RulesError } = await import("../agent/rules.ts");
   const { StateStore } = await import("../state/store.ts");
   const { openScapSource } = await import("../sources/scap.ts");
+  const { openAuditFileSource } = await import("../sources/k8saudit_file.ts");
   const { Registry } = await import("../metrics.ts");
   if (o.tags.length > 0 && (o.disable.length > 0 || o.disableTags.length > 0)) {
     console.error(
@@ -331,6 +361,17 @@ async function replayThroughAgent(
   try {
     agent = await Agent.start(loaded.config, {
       openSource: async () => {
+        if (o.audit) {
+          const src = await openAuditFileSource(file, {
+            onError: (e) => console.error(`saker replay: ${e.where}: ${e.message}`),
+          });
+          return {
+            source: src.source,
+            readable: src.readable,
+            close: () => src.close(),
+            stats: () => ({ received: src.stats().received }),
+          };
+        }
         const src = await openScapSource(file, { state });
         return {
           source: src.source,
@@ -340,7 +381,7 @@ async function replayThroughAgent(
         };
       },
       buildRules: buildEngineRules,
-      makeState: () => ({ state }),
+      makeState: () => (o.audit ? undefined : { state }),
       rulesFiles: o.rules,
       registry: new Registry(),
     });
