@@ -64,6 +64,11 @@ export interface AgentDeps {
    * source is open, so that seeding from /proc misses no process started meanwhile.
    */
   makeState?(config: Config): Promise<AgentState | undefined> | AgentState | undefined;
+  /**
+   * Event sources beside the main one (Kubernetes audit webhook or file), each run by its own
+   * pipeline with its source's rules; called once the main pipeline runs (the server is up).
+   */
+  openExtraSources?(config: Config, agent: Agent): Promise<AgentSource[]>;
   /** Reads the config again (on reload); absent: only rules reload. */
   reloadConfig?(): Promise<LoadedConfig>;
   /** Rules files from the command line (-r), overriding rules_files. */
@@ -118,6 +123,21 @@ function rulesOptions(c: Config): RulesOptions {
 
 const sameJson = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
+const NO_RULES: Evaluator = { evaluate() {} };
+
+/** The evaluator of `source`'s rules (syscall: the main one). */
+function evaluatorFor(rules: BuiltRules, source: string): Evaluator {
+  if (source === "syscall") return rules.evaluator;
+  return rules.sources?.[source]?.evaluator ?? NO_RULES;
+}
+
+/** A source beside the main one, with its pipeline. */
+interface ExtraInput {
+  source: AgentSource;
+  pipeline: Pipeline;
+  running: Promise<void>;
+}
+
 /** A running agent. */
 export class Agent {
   config: Config;
@@ -128,6 +148,7 @@ export class Agent {
   #rules: BuiltRules;
   #source!: AgentSource;
   #pipeline!: Pipeline;
+  #extra: ExtraInput[] = [];
   #fanout!: AlertFanout;
   #store: AlertStore | undefined;
   #server: RunningServer | undefined;
@@ -207,7 +228,7 @@ export class Agent {
     );
     this.#drops = this.#makeDropMonitor(c);
     this.#state = await this.#deps.makeState?.(c);
-    this.#capture = c.capture.enabled
+    this.#capture = c.capture.enabled && this.#source.source === "syscall"
       ? new CaptureRecorder(captureSettings(c.capture), {
         state: threadTable(this.#state?.state),
         registry: this.registry,
@@ -216,7 +237,7 @@ export class Agent {
     this.#pipeline = new Pipeline({
       source: this.#source,
       state: this.#state?.state,
-      ruleset: this.#capture ? this.#capture.wrap(this.#rules.evaluator) : this.#rules.evaluator,
+      ruleset: this.#mainEvaluator(this.#rules),
       onAlerts: (alerts) => this.#fanout.publishAll(alerts),
       afterBatch: (batch) => {
         if (batch.length > 0) this.#drops?.check(batch[batch.length - 1].ts);
@@ -238,6 +259,7 @@ export class Agent {
         this.stop(1);
       },
     );
+    for (const src of await this.#deps.openExtraSources?.(c, this) ?? []) this.#runExtra(src);
     if (c.watch_config_files) this.#watch();
     if (this.#deps.signals ?? true) this.#installSignals();
     log.info("saker running", {
@@ -248,6 +270,47 @@ export class Agent {
         ? `${this.#server.scheme}://${this.#server.addr.hostname}:${this.#server.addr.port}`
         : undefined,
     });
+  }
+
+  /** The main source's evaluator (the capture feature records system call events). */
+  #mainEvaluator(rules: BuiltRules): Evaluator {
+    const ev = evaluatorFor(rules, this.#source.source);
+    return this.#capture && this.#source.source === "syscall" ? this.#capture.wrap(ev) : ev;
+  }
+
+  /** Runs a source beside the main one in its own pipeline, sharing the outputs. */
+  #runExtra(source: AgentSource): void {
+    const pipeline = new Pipeline({
+      source,
+      ruleset: evaluatorFor(this.#rules, source.source),
+      onAlerts: (alerts) => this.#fanout.publishAll(alerts),
+      received: source.stats ? () => source.stats!().received : undefined,
+      stallSeconds: this.config.webserver.stall_timeout,
+      registry: this.registry,
+    });
+    const running = pipeline.run().then(
+      () => log.info("event source ended", { source: source.source }),
+      (err) => log.error("pipeline failed", { source: source.source, error: err }),
+    );
+    this.#extra.push({ source, pipeline, running });
+    log.info("event source running", {
+      source: source.source,
+      rules: this.#rules.sources?.[source.source]?.ruleCount ?? 0,
+    });
+  }
+
+  /** Health of every pipeline: the main one's, unless another one failed. */
+  #health(): { ok: boolean; reason?: string } {
+    if (!this.#pipeline) return { ok: false, reason: "starting" };
+    const main = this.#pipeline.health();
+    if (!main.ok) return main;
+    for (const x of this.#extra) {
+      const h = x.pipeline.health();
+      if (!h.ok && h.reason?.startsWith("pipeline failed")) {
+        return { ok: false, reason: `${x.source.source}: ${h.reason}` };
+      }
+    }
+    return main;
   }
 
   /** The address the API listens on, if enabled. */
@@ -280,16 +343,19 @@ export class Agent {
     return this.#done.promise;
   }
 
-  /** Mounts a webhook event source's routes on the API (same auth and limits). */
-  mount(path: string, app: Hono): void {
+  /**
+   * Mounts a webhook event source's routes on the API (same auth; same body limit unless the
+   * source enforces its own).
+   */
+  mount(path: string, app: Hono, opts: { ownBodyLimit?: boolean } = {}): void {
     if (!this.#app) throw new Error("the web server is disabled (webserver.enabled)");
-    mountSource(this.#app, path, app);
+    mountSource(this.#app, path, app, opts);
   }
 
   async #startServer(): Promise<void> {
     const w = this.config.webserver;
     this.#app = createApp({
-      health: () => this.#pipeline ? this.#pipeline.health() : { ok: false, reason: "starting" },
+      health: () => this.#health(),
       versions,
       registry: this.registry,
       store: this.#store,
@@ -434,9 +500,8 @@ export class Agent {
     if (setSys) {
       setSys(oldSys === "all" || newSys === "all" ? "all" : new Set([...oldSys, ...newSys]));
     }
-    this.#pipeline.setRuleset(
-      this.#capture ? this.#capture.wrap(rules.evaluator) : rules.evaluator,
-    );
+    this.#pipeline.setRuleset(this.#mainEvaluator(rules));
+    for (const x of this.#extra) x.pipeline.setRuleset(evaluatorFor(rules, x.source.source));
     if (setSys) setSys(newSys);
     this.#rules = rules;
 
@@ -527,6 +592,8 @@ export class Agent {
       await this.#source.close();
       await this.#running;
     }
+    for (const x of this.#extra) await x.source.close();
+    for (const x of this.#extra) await x.running;
     this.#drops?.logSummary();
     await this.#capture?.close();
     await this.#state?.close?.();

@@ -1,14 +1,15 @@
 /**
  * The rules builder backed by Saker's rules engine: load the files (src/rules/loader.ts),
- * compile a Ruleset for the syscall source (src/engine/ruleset.ts) with the config's priority,
- * rule matching and rule selection, and apply `append_output` to the alerts it raises.
+ * compile a Ruleset for the syscall source (src/engine/ruleset.ts), and one for each other
+ * source (k8s_audit), with the config's priority, rule matching and rule selection, and apply
+ * `append_output` to the alerts they raise.
  * @module
  */
 import type { Alert } from "../engine/alert.ts";
 import type { Event } from "../events/event.ts";
 import type { Evaluator } from "../engine/pipeline.ts";
 import { compileRuleset, type RuleSelector, type Ruleset } from "../engine/ruleset.ts";
-import { loadRulesFiles } from "../rules/loader.ts";
+import { knownSources, loadRulesFiles } from "../rules/loader.ts";
 import { compileOutput, type OutputFormat, renderOutput } from "../rules/output.ts";
 import { formatMessage } from "../rules/result.ts";
 import type { AppendOutputEntry, RuleSelection } from "../config/types.ts";
@@ -49,6 +50,8 @@ function compileAppend(entries: AppendOutputEntry[], source: string): CompiledAp
       }
       out.push(c);
     } catch (err) {
+      // An entry naming no source applies to the other sources only where its fields exist.
+      if (source !== "syscall" && !e.match?.source) return;
       problems.push(`append_output[${i}]: ${(err as Error).message}`);
     }
   });
@@ -110,11 +113,28 @@ export async function buildEngineRules(files: string[], opts: RulesOptions): Pro
     source: "syscall",
   });
   const appends = compileAppend(opts.appendOutput, "syscall");
+  // The other sources' rules (Kubernetes audit) get their own rulesets.
+  const sources: BuiltRules["sources"] = {};
+  for (const source of knownSources()) {
+    if (source === "syscall") continue;
+    const rs = compileRuleset(loaded, {
+      minPriority: opts.priority,
+      ruleMatching: opts.ruleMatching,
+      select: selectors(opts.selection),
+      source,
+    });
+    const extra = compileAppend(opts.appendOutput, source);
+    sources[source] = {
+      evaluator: extra.length > 0 ? new AppendingEvaluator(rs, extra) : rs,
+      ruleCount: rs.rules.length,
+    };
+  }
   return {
     evaluator: appends.length > 0 ? new AppendingEvaluator(ruleset, appends) : ruleset,
     syscalls: ruleset.syscalls(),
     ruleCount: ruleset.rules.length,
     warnings,
     files: [...loaded.contents.keys()],
+    sources,
   };
 }

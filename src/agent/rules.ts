@@ -30,6 +30,8 @@ export interface BuiltRules {
   warnings: string[];
   /** Every file read (to watch). */
   files: string[];
+  /** The rules of other event sources (k8s_audit ...), by source name. */
+  sources?: Record<string, { evaluator: Evaluator; ruleCount: number }>;
 }
 
 /** The rules could not be built; `problems` has one line per error. */
