@@ -65,6 +65,8 @@ export interface AuditReplayOptions {
   evaluator?: Evaluator;
   /** Receives each batch's alerts. */
   onAlerts?: (alerts: Alert[]) => void;
+  /** Sees each event first; false skips its evaluation (and onEvent). */
+  filter?: (ev: AuditEvent) => boolean;
   /** Sees each event after it was evaluated (printing). */
   onEvent?: (ev: AuditEvent) => void;
   /** Called after each batch. */
@@ -101,16 +103,17 @@ export async function replayAuditFile(
     registry,
   });
   const evaluator = opts.evaluator ?? NO_RULES;
-  const onEvent = opts.onEvent;
+  const { filter, onEvent } = opts;
   let alerts = 0;
   const t0 = performance.now();
   const pipeline = new Pipeline({
     source,
-    ruleset: onEvent
+    ruleset: filter || onEvent
       ? {
         evaluate(ev, emit) {
+          if (filter && !filter(ev as AuditEvent)) return;
           evaluator.evaluate(ev, emit);
-          onEvent(ev as AuditEvent);
+          onEvent?.(ev as AuditEvent);
         },
       }
       : evaluator,

@@ -18,7 +18,8 @@ import { auditRecord } from "../../k8saudit/event.ts";
 import { AuditEvent, K8S_AUDIT_SOURCE } from "../../k8saudit/event.ts";
 import { type AuditExtractor, K8S_AUDIT_EXTRACTORS } from "../../k8saudit/extract.ts";
 import { pointer } from "../../k8saudit/json.ts";
-import { defineFieldClass, type FieldDef } from "./registry.ts";
+import { defineFieldClass, type FieldDef, shareFields } from "./registry.ts";
+import "./evt.ts";
 
 /** How a field takes an argument: none, an optional element index, or a required key. */
 type ArgKind = "none" | "index" | "key";
@@ -332,4 +333,23 @@ defineFieldClass(
     source: K8S_AUDIT_SOURCE,
   },
   jsonFields("jevt", "json"),
+);
+
+// The event fields that mean the same for an audit event: its number and its time.
+shareFields(
+  { name: "evt", desc: "Event number, time and host, as for every source." },
+  [
+    "evt.num",
+    "evt.time",
+    "evt.time.s",
+    "evt.time.iso8601",
+    "evt.datetime",
+    "evt.datetime.s",
+    "evt.rawtime",
+    "evt.rawtime.s",
+    "evt.rawtime.ns",
+    "evt.hostname",
+    "evt.is_async",
+  ],
+  K8S_AUDIT_SOURCE,
 );
