@@ -6,6 +6,8 @@ import { assert, assertEquals } from "../support/assert.ts";
 import { needsReference, REFERENCE_DIR } from "../support/env.ts";
 import { loadLegacyCases, runLegacySuite } from "./falco_legacy.ts";
 import { replayScap } from "./scap_replayer.ts";
+import { replayK8sAudit } from "./k8saudit_replayer.ts";
+import type { ReplayRequest } from "./falco_legacy.ts";
 import { CLI_KEYS, runCliCase } from "./falco_legacy_cli.ts";
 
 Deno.test({
@@ -29,16 +31,21 @@ Deno.test({
   fn: async () => {
     const cases = await loadLegacyCases(`${REFERENCE_DIR}/falco-legacy-tests`);
     // Cases that check printed output, config files or exit status also run `saker replay`.
-    const all = await runLegacySuite(cases, replayScap, { keys: CLI_KEYS, run: runCliCase });
+    const replay = (req: ReplayRequest) =>
+      req.source === "k8s_audit" ? replayK8sAudit(req) : replayScap(req);
+    const all = await runLegacySuite(cases, replay, { keys: CLI_KEYS, run: runCliCase });
     const failed = [...all.outcomes].filter(([, o]) => o.status === "fail").map(([n]) => n);
     console.log(
       `falco legacy suite: ${all.pass} passed, ${all.fail} failed, ${all.unsupported} unsupported` +
         (failed.length ? `\n  failing: ${failed.join(", ")}` : ""),
     );
-    // Every case the suite can express passes; the unsupported ones are other sources (k8s
-    // audit, plugins), PSP conversions whose inputs are not in the reference, packages, gRPC,
-    // and one trace file the reference lacks.
+    // Every case the suite can express passes; the unsupported ones are other plugins, PSP
+    // conversions whose inputs are not in the reference, packages, gRPC, and one trace file the
+    // reference lacks. Every Kubernetes audit case runs and passes.
     assertEquals(failed, []);
-    assert(all.pass >= 134, `only ${all.pass} cases pass`);
+    assert(all.pass >= 200, `only ${all.pass} cases pass`);
+    const k8s = [...all.outcomes].filter(([n]) => n.startsWith("falco_k8s_audit_tests/"));
+    assert(k8s.length >= 66, `found ${k8s.length} Kubernetes audit cases`);
+    assertEquals(k8s.filter(([, o]) => o.status !== "pass").map(([n]) => n), []);
   },
 });

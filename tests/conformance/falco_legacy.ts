@@ -6,8 +6,10 @@
  *
  * Validation cases run here against the rules loader. Capture cases need a {@link Replayer}: a
  * function that replays a capture file through given rules and options and returns the alerts;
- * the capture-file issue plugs it in. Cases this runner cannot express (packages, plugins,
- * gRPC, drop monitoring) are counted as unsupported.
+ * the capture-file issue plugs it in. Kubernetes audit cases (falco_k8s_audit_tests.yaml) name
+ * their audit file through Falco's k8saudit plugin option (`-o plugins[0].open_params=FILE`);
+ * they come to the replayer with `source: "k8s_audit"`. Cases this runner cannot express
+ * (packages, other plugins, gRPC, drop monitoring) are counted as unsupported.
  *
  * @example
  * ```ts
@@ -51,6 +53,8 @@ export interface ReplayRequest {
   priority: Priority;
   /** Evaluate enter events too / every event (-A). */
   allEvents: boolean;
+  /** Event source of the trace: "syscall" (a capture) or "k8s_audit" (an audit file). */
+  source: string;
 }
 
 /** What a replay produced. */
@@ -131,6 +135,12 @@ function asList(v: unknown): string[] {
 
 function resolvePath(c: LegacyCase, p: string): string {
   if (p.includes("BUILD_DIR/falcosecurity-rules")) return c.defaultRules;
+  // Falco's build fetched the plugins' Kubernetes audit rules; the reference has them beside
+  // falco_rules.yaml. BUILD_DIR/test is the suite's own directory.
+  if (p.includes("BUILD_DIR/k8saudit-rules")) {
+    return c.defaultRules.replace(/[^/]*$/, "k8s_audit_rules.yaml");
+  }
+  if (p.startsWith("BUILD_DIR/test/")) return `${c.baseDir}/${p.slice("BUILD_DIR/test/".length)}`;
   if (p.startsWith("/")) return p;
   return `${c.baseDir}/${p.replace(/^\.\//, "")}`;
 }
@@ -249,6 +259,17 @@ const LEVELS: Record<string, Priority> = {
   DEBUG: "Debug",
 };
 
+/**
+ * Rules the Kubernetes audit rules renamed after this suite was written (one rule for roles and
+ * cluster roles became one per kind); the suite's traces are of the cluster kinds.
+ */
+const RULE_ALIASES: Record<string, string> = {
+  "K8s Role/Clusterrole Created": "K8s ClusterRole Created",
+  "K8s Role/Clusterrole Deleted": "K8s ClusterRole Deleted",
+  "K8s Role/Clusterrolebinding Created": "K8s ClusterRoleBinding Created",
+  "K8s Role/Clusterrolebinding Deleted": "K8s ClusterRoleBinding Deleted",
+};
+
 /** Checks a replay's alerts against the case's detection expectations. */
 export function checkDetections(c: LegacyCase, out: ReplayOutcome): string[] {
   const s = c.spec;
@@ -271,19 +292,32 @@ export function checkDetections(c: LegacyCase, out: ReplayOutcome): string[] {
   }
   for (const entry of (s.detect_counts ?? []) as Record<string, number>[]) {
     for (const [rule, count] of Object.entries(entry)) {
-      const got = out.alerts.filter((a) => a.rule === rule).length;
+      const name = RULE_ALIASES[rule] ?? rule;
+      const got = out.alerts.filter((a) => a.rule === name).length;
       if (got !== count) reasons.push(`rule ${rule}: ${got} detections, expected ${count}`);
     }
   }
   return reasons;
 }
 
+/** The suites whose capture cases the runner plays. */
+const SUITES = ["falco_tests", "falco_tests_exceptions", "falco_k8s_audit_tests"];
+
+/** The trace file a Kubernetes audit case names through the k8saudit plugin's open_params. */
+function k8sAuditTrace(s: Record<string, unknown>): string | undefined {
+  if (s.enable_source !== "k8s_audit") return undefined;
+  const m = /^-o plugins\[\d+\]\.open_params=(\S+)$/.exec(String(s.addl_cmdline_opts ?? "").trim());
+  return m?.[1];
+}
+
 /** The replay request of a capture case. */
 export function replayRequest(c: LegacyCase): ReplayRequest {
   const s = c.spec;
   const rules = asList(s.rules_file ?? "BUILD_DIR/falcosecurity-rules/falco_rules.yaml");
+  const audit = k8sAuditTrace(s);
   return {
-    traceFile: resolvePath(c, String(s.trace_file)),
+    traceFile: resolvePath(c, audit ?? String(s.trace_file)),
+    source: audit !== undefined ? "k8s_audit" : "syscall",
     rulesFiles: rules.map((r) => resolvePath(c, r)),
     confFile: s.conf_file ? resolvePath(c, String(s.conf_file)) : undefined,
     disabledRules: asList(s.disabled_rules),
@@ -302,17 +336,20 @@ export async function runLegacyCase(
 ): Promise<CaseOutcome> {
   const s = c.spec;
   if (s.validate_rules_file) return await runValidation(c);
-  const unsupported = UNSUPPORTED_KEYS.filter((k) => k in s && !cli?.keys.includes(k));
-  if (c.suite !== "falco_tests" && c.suite !== "falco_tests_exceptions") {
-    unsupported.push(`suite ${c.suite}`);
-  }
+  // A Kubernetes audit case's source and plugin option are what makes it one.
+  const audit = k8sAuditTrace(s) !== undefined;
+  const unsupported = UNSUPPORTED_KEYS.filter((k) =>
+    k in s && !cli?.keys.includes(k) &&
+    !(audit && (k === "enable_source" || k === "addl_cmdline_opts"))
+  );
+  if (!SUITES.includes(c.suite)) unsupported.push(`suite ${c.suite}`);
   if (unsupported.length > 0) {
     return {
       status: "unsupported",
       reasons: unsupported.map((k) => `uses ${k}`),
     };
   }
-  if (!s.trace_file) return { status: "unsupported", reasons: ["no trace file"] };
+  if (!s.trace_file && !audit) return { status: "unsupported", reasons: ["no trace file"] };
   if (!replay) return { status: "unsupported", reasons: ["needs a capture replayer"] };
   const req = replayRequest(c);
   try {
@@ -321,7 +358,11 @@ export async function runLegacyCase(
   } catch {
     return { status: "unsupported", reasons: [`trace file ${req.traceFile} is not available`] };
   }
-  const viaCli = cli !== undefined && cli.keys.some((k) => k in s);
+  // A plugin config only says which plugin reads the trace (what the replayer does): such a
+  // case runs the command line only when it checks what is printed.
+  const pluginConf = String(s.conf_file ?? "").includes("confs/plugins/");
+  const viaCli = cli !== undefined &&
+    cli.keys.some((k) => k in s && !(pluginConf && k === "conf_file"));
   const outcome = await replay(req);
   // With a command line run, the exit status is the command's (checked by the CLI runner).
   if (viaCli) outcome.exitStatus = Number(s.exit_status ?? 0);
