@@ -31,9 +31,7 @@ import type { EventSource } from "./types.ts";
 import { type AuditEvent, K8S_AUDIT_SOURCE } from "../k8saudit/event.ts";
 import { AuditIngest, type IngestError } from "../k8saudit/ingest.ts";
 import type { Registry } from "../metrics.ts";
-
-/** The k8saudit plugin's default for webhookMaxBatchSize: 12 MiB. */
-export const DEFAULT_MAX_BATCH_BYTES = 12 * 1024 * 1024;
+import { DEFAULT_MAX_BATCH_BYTES } from "../k8saudit/config.ts";
 
 /** Options of {@link AuditWebhook}. */
 export interface AuditWebhookOptions {
