@@ -18,6 +18,7 @@ import { isMap, LineCounter, parseDocument } from "yaml";
 import { check, defaultConfig, type Issue, SCHEMA } from "./schema.ts";
 import { applyOverride, expandEnvDeep, formatPath } from "./overrides.ts";
 import type { Config } from "./types.ts";
+import { auditInputs } from "../k8saudit/config.ts";
 
 /** What to load. */
 export interface LoadOptions {
@@ -292,6 +293,14 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<LoadedConfig> 
     );
   }
   crossChecks(config, (key, msg) => problems.push(`${origins.describe(key.split("."))}: ${msg}`));
+  // Kubernetes audit inputs: the endpoint and the k8saudit plugin entries (src/k8saudit).
+  const audit = auditInputs(config);
+  const at = (key: string) =>
+    origins.describe(
+      key.replace(/\[(\d+)\]/g, ".$1").split(".").map((k) => /^\d+$/.test(k) ? +k : k),
+    );
+  for (const e of audit.errors) problems.push(`${at(e.key)}: ${e.message}`);
+  for (const w of audit.warnings) warnings.push(`${at(w.key)}: ${w.message}`);
 
   if (problems.length > 0) throw new ConfigError(problems);
   return { config, warnings, files };

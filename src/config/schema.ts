@@ -23,7 +23,8 @@ export type Spec =
   | { kind: "object"; fields: Record<string, Spec> }
   | { kind: "map"; of: Spec }
   | { kind: "oneof"; options: Spec[]; describe: string }
-  | { kind: "ignored"; why: string };
+  | { kind: "ignored"; why: string }
+  | { kind: "any"; what: string };
 
 /** The one place a key's description of accepted values is written. */
 export function describe(s: Spec): string {
@@ -64,6 +65,8 @@ export function describe(s: Spec): string {
       return s.describe;
     case "ignored":
       return "anything (ignored)";
+    case "any":
+      return s.what;
   }
 }
 
@@ -175,6 +178,7 @@ export const SCHEMA: Spec & { kind: "object" } = {
         auth_token: str,
         max_request_body_bytes: { kind: "bytes", min: 1 },
         stall_timeout: { kind: "duration", unit: "s", min: 1 },
+        k8s_audit_endpoint: { kind: "string", check: (s) => s === "" ? undefined : checkPath(s) },
       },
     },
     log_stderr: bool,
@@ -245,8 +249,20 @@ export const SCHEMA: Spec & { kind: "object" } = {
         format: { kind: "enum", values: ["current", "sysdig029"] },
       },
     },
-    load_plugins: ignored("Saker has no plugins"),
-    plugins: ignored("Saker has no plugins"),
+    load_plugins: strList,
+    plugins: {
+      kind: "list",
+      of: {
+        kind: "object",
+        fields: {
+          name: { kind: "string", nonEmpty: true },
+          library_path: str,
+          // Each plugin reads its own; the k8saudit one is checked in src/k8saudit/config.ts.
+          init_config: { kind: "any", what: "a map or a JSON string" },
+          open_params: str,
+        },
+      },
+    },
     plugins_hostinfo: ignored(FALCO_ONLY),
     static_fields: ignored(FALCO_ONLY),
     buffer_format_base64: ignored(FALCO_ONLY),
@@ -342,7 +358,10 @@ export function defaultConfig(): Config {
       auth_token: "",
       max_request_body_bytes: 1024 * 1024,
       stall_timeout: 30,
+      k8s_audit_endpoint: "/k8s-audit",
     },
+    load_plugins: [],
+    plugins: [],
     log_stderr: true,
     log_level: "info",
     log_format: "text",
@@ -437,6 +456,8 @@ export function check(
     case "ignored":
       issues.push({ path, severity: "warning", atKey: true, message: `ignored: ${spec.why}` });
       return undefined;
+    case "any":
+      return value;
     case "bool":
       if (typeof value === "boolean") return value;
       if (value === "true" || value === "false") return value === "true";

@@ -5,6 +5,7 @@
  * @module
  */
 import type { Priority } from "../engine/alert.ts";
+import type { PluginEntry } from "../k8saudit/config.ts";
 
 /** Log levels Falco accepts in `log_level`; Saker maps them onto its four. */
 export const FALCO_LOG_LEVELS = [
@@ -95,7 +96,13 @@ export interface Config {
     max_request_body_bytes: number;
     /** Seconds without progress while events wait before /healthz answers 503. */
     stall_timeout: number;
+    /** Path taking Kubernetes audit webhooks ("" = none); Falco 0.31's key. */
+    k8s_audit_endpoint: string;
   };
+  /** Plugins to load: Saker runs k8saudit and json natively (src/k8saudit/config.ts). */
+  load_plugins: string[];
+  /** Falco's plugin entries (name, library_path, init_config, open_params). */
+  plugins: PluginEntry[];
   log_stderr: boolean;
   log_level: typeof FALCO_LOG_LEVELS[number];
   /** text or json log lines (Saker). */

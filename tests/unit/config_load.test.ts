@@ -62,7 +62,9 @@ Deno.test("config: Falco's default falco.yaml loads, Falco-only keys become warn
   assertEquals(config.outputs_queue.capacity, 10000);
   const text = warnings.join("\n");
   assertStringIncludes(text, "key engine: ignored");
-  assertStringIncludes(text, "key plugins: ignored");
+  // Plugin entries are read (k8saudit and json run natively); none is loaded here.
+  assertEquals(config.load_plugins, []);
+  assertEquals(config.plugins.map((p) => p.name), ["container"]);
   assertStringIncludes(text, "outputs_queue.capacity: 0 (unbounded) is not supported");
   // Each warning points at its line in the file.
   assert(warnings.every((w) => /falco\.yaml:\d+:\d+: key /.test(w)), text);
