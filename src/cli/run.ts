@@ -22,6 +22,8 @@ import { metrics } from "../metrics.ts";
 import { buildEngineRules } from "../agent/engine_rules.ts";
 import { RulesError } from "../agent/rules.ts";
 import { channelOutputs } from "../agent/outputs.ts";
+import { openAuditSources } from "../agent/k8saudit.ts";
+import { auditInputs, describeAuditInput } from "../k8saudit/config.ts";
 
 const USAGE = `usage: saker run [options]
 
@@ -171,6 +173,7 @@ export async function main(args: string[]): Promise<number> {
       openSource: openLive,
       buildRules: buildEngineRules,
       makeState: liveState,
+      openExtraSources: openAuditSources,
       reloadConfig: file ? load : undefined,
       rulesFiles,
       configFiles: loaded.files,
@@ -214,6 +217,9 @@ async function dryRun(config: Config, rulesFiles: string[]): Promise<number> {
         `rules: ${rules.ruleCount} enabled` +
         (rules.warnings.length ? ` (${rules.warnings.length} warnings)` : ""),
         `syscalls: ${sys === "all" ? "all" : `${sys.size} (${[...sys].sort().join(" ")})`}`,
+        `k8s audit: ${rules.sources?.k8s_audit?.ruleCount ?? 0} rules; inputs: ${
+          auditInputs(config).inputs.map(describeAuditInput).join(", ") || "none"
+        }`,
         `outputs: ${
           [
             ...outputs.map((o) => o.name),
