@@ -236,8 +236,17 @@ function targetPodName(rec: AuditRecord): AuditValue {
   return scalar("responseObject", "metadata", "name")(rec, undefined);
 }
 
+/** Every extractor of `table`, answering only for records that carry an auditID. */
+function auditOnly(table: Record<string, AuditExtractor>): Record<string, AuditExtractor> {
+  const out: Record<string, AuditExtractor> = {};
+  for (const [name, fn] of Object.entries(table)) {
+    out[name] = (rec, arg) => (get(rec, ["auditID"]) === undefined ? undefined : fn(rec, arg));
+  }
+  return out;
+}
+
 /** Every `ka.*` field by name. */
-export const K8S_AUDIT_EXTRACTORS: Readonly<Record<string, AuditExtractor>> = {
+export const K8S_AUDIT_EXTRACTORS: Readonly<Record<string, AuditExtractor>> = auditOnly({
   "ka.auditid": scalar("auditID"),
   "ka.stage": scalar("stage"),
   "ka.auth.decision": scalar("annotations", "authorization.k8s.io/decision"),
@@ -324,4 +333,4 @@ export const K8S_AUDIT_EXTRACTORS: Readonly<Record<string, AuditExtractor>> = {
   "ka.cluster.name": scalar("annotations", "cluster_name"),
   ...containerFields("initContainers"),
   ...containerFields("ephemeralContainers"),
-};
+});

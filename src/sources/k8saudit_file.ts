@@ -95,8 +95,21 @@ export async function openAuditFileSource(
   });
   let bytes = 0;
   let closed = false;
-  const stopped = Promise.withResolvers<void>();
   const pending: AuditEvent[] = [];
+  // A followed file is read from where it ends now (not when the first batch is asked for).
+  const start = opts.follow ? await Deno.stat(path).catch(() => undefined) : undefined;
+  // The pause between two looks at a followed file; close() ends it at once.
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let wake: (() => void) | undefined;
+  const pause = () =>
+    new Promise<void>((resolve) => {
+      wake = resolve;
+      timer = setTimeout(resolve, pollMs);
+    });
+  const stop = () => {
+    clearTimeout(timer);
+    wake?.();
+  };
 
   /** Lines of one file with where they are; a first line that is not JSON: the whole file. */
   async function* staticLines(name: string): AsyncGenerator<[string, string]> {
@@ -139,24 +152,30 @@ export async function openAuditFileSource(
     let ino: number | null = null;
     let offset = 0;
     let rest = "";
-    const reopen = async (fromEnd: boolean) => {
+    // When the data up to `offset` was read: a rewrite to the same size shows as a newer mtime.
+    let readAt = 0;
+    const reopen = async () => {
       closeQuietly(file);
       file = undefined;
       try {
         file = await Deno.open(name);
         const st = await file.stat();
+        // The file seen at open time is read from its end then; any other from its start.
+        offset = start && st.ino === start.ino && ino === null ? start.size : 0;
         ino = st.ino;
-        offset = fromEnd ? st.size : 0;
+        readAt = st.mtime?.getTime() ?? 0;
         rest = "";
       } catch { /* not there (yet): try again at the next poll */ }
     };
-    await reopen(true);
+    await reopen();
     const buf = new Uint8Array(CHUNK);
     const dec = new TextDecoder();
     try {
       while (!closed) {
         const st = await Deno.stat(name).catch(() => undefined);
-        if (!file || (st && (st.ino !== ino || st.size < offset))) await reopen(false);
+        const rewritten = st !== undefined &&
+          (st.size < offset || (st.size === offset && (st.mtime?.getTime() ?? 0) > readAt));
+        if (!file || (st && st.ino !== ino) || rewritten) await reopen();
         let got = 0;
         if (file) {
           await file.seek(offset, Deno.SeekMode.Start);
@@ -173,9 +192,11 @@ export async function openAuditFileSource(
             }
           }
         }
-        if (got === 0) {
-          await Promise.race([new Promise((r) => setTimeout(r, pollMs)), stopped.promise]);
-        } else yield ["", ""]; // a chunk ended: let the batch go out
+        if (got === 0) await pause();
+        else {
+          readAt = (await file!.stat()).mtime?.getTime() ?? 0;
+          yield ["", ""]; // a chunk ended: let the batch go out
+        }
       }
     } finally {
       closeQuietly(file);
@@ -211,7 +232,7 @@ export async function openAuditFileSource(
     },
     async cancel() {
       closed = true;
-      stopped.resolve();
+      stop();
       await lines.return(undefined);
     },
   });
@@ -222,7 +243,7 @@ export async function openAuditFileSource(
     close() {
       if (!closed) {
         closed = true;
-        stopped.resolve();
+        stop();
         // Runs the readers' cleanup (open files) once they are not busy.
         lines.return(undefined).catch(() => {});
       }

@@ -254,7 +254,7 @@ const SPECS: Spec[] = [
   ...containerSpecs("ephemeralContainers", "ephemeral containers", false),
 ];
 
-/** A `ka.*` field: extracted from audit records that carry an auditID. */
+/** A `ka.*` field of audit events. */
 function kaField([name, list, arg, desc]: Spec, fn: AuditExtractor): FieldDef {
   return {
     name,
@@ -266,7 +266,7 @@ function kaField([name, list, arg, desc]: Spec, fn: AuditExtractor): FieldDef {
     numericArg: arg === "index" || undefined,
     extract: (ev, a) => {
       const rec = auditRecord(ev);
-      return rec === undefined || rec.auditID === undefined ? undefined : fn(rec, a);
+      return rec === undefined ? undefined : fn(rec, a);
     },
   };
 }
