@@ -103,6 +103,10 @@ export async function runCliCase(c: LegacyCase, req: ReplayRequest): Promise<str
   const s = c.spec;
   const args = ["run", "-A", `${REPO}src/main.ts`, "replay", req.traceFile];
   if (req.confFile) args.push("-c", req.confFile);
+  // Audit cases fill their config's empty k8saudit open_params on the command line, as in Falco.
+  if (req.source === "k8s_audit") {
+    args.push(...String(s.addl_cmdline_opts ?? "").trim().split(/\s+/));
+  }
   for (const r of req.rulesFiles) args.push("-r", r);
   for (const d of req.disabledRules) args.push("-D", d);
   for (const t of req.disableTags) args.push("-T", t);
