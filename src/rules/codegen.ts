@@ -116,6 +116,7 @@ function soleOperand(c: Checked): Operand | undefined {
   const n = c as CheckNode;
   const l = n.left;
   if (n.right !== undefined || l.kind === "const" || l.list || l.multi) return undefined;
+  if (l.kind === "field" && l.def.distinct) return undefined; // remembering would only churn
   return domainOf(l.type) === "str" ? l : undefined;
 }
 

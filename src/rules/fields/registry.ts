@@ -84,6 +84,11 @@ export interface FieldDef {
    * (`intersects` when one is).
    */
   subsetIn?: boolean;
+  /**
+   * Values seldom repeat from one event to the next (times, unique ids): the generated code does
+   * not remember test results by value for it.
+   */
+  distinct?: boolean;
   /** Printable in outputs only, not usable in conditions. */
   printOnly?: boolean;
   /** Hidden from `saker fields` (kept for compatibility with old rules). */
