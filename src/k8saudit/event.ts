@@ -42,21 +42,41 @@ const NO_VIEW = new DataView(NO_BYTES.buffer);
 export class AuditEvent extends Event {
   /** The audit record. */
   readonly record: AuditRecord;
+  #ts: bigint;
   #json: string | undefined;
+  #rawtime: string | undefined;
 
-  /** An audit event for `record`, at `ts` (UTC ns), numbered `num` within its source. */
-  constructor(record: AuditRecord, ts: bigint, num = 0, json?: string) {
+  /**
+   * An audit event for `record`, at `ts` (UTC ns), numbered `num` within its source; `json` and
+   * `rawtime` are the record's JSON and the time's decimal text when already known.
+   */
+  constructor(record: AuditRecord, ts: bigint, num = 0, json?: string, rawtime?: string) {
     super(NO_BYTES, NO_VIEW, 0, PLUGIN_EVENT_TYPE, -1, -1);
     this.origin = "synthetic";
     this.num = num;
-    this.ts = ts;
+    this.#ts = ts;
     this.record = record;
     this.#json = json;
+    this.#rawtime = rawtime;
+  }
+
+  /** Event time, ns since the epoch (the record's stageTimestamp); kept here, not computed. */
+  override get ts(): bigint {
+    return this.#ts;
+  }
+  override set ts(value: bigint) {
+    this.#ts = value;
+    this.#rawtime = undefined;
   }
 
   /** The record as compact JSON (made once, on first use). */
   get json(): string {
     return this.#json ??= JSON.stringify(this.record);
+  }
+
+  /** The time in nanoseconds since the epoch, as decimal text. */
+  get rawtime(): string {
+    return this.#rawtime ??= String(this.ts);
   }
 }
 
@@ -68,23 +88,28 @@ export function auditRecord(ev: Event): AuditRecord | undefined {
 const RFC3339 =
   /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?\d*(?:([Zz])|([+-])(\d{2}):(\d{2}))$/;
 
+/** An RFC 3339 time as nanoseconds since the epoch, in decimal text; undefined when malformed. */
+function rfc3339Text(text: string): string | undefined {
+  const m = RFC3339.exec(text);
+  if (!m) return undefined;
+  let ms = Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6]);
+  if (!Number.isFinite(ms) || +m[2] > 12 || +m[3] > 31 || +m[4] > 23 || +m[5] > 59) {
+    return undefined;
+  }
+  if (m[9]) ms += (m[9] === "+" ? -1 : 1) * (+m[10] * 60 + +m[11]) * 60_000;
+  // Whole seconds and nine digits of fraction: no BigInt arithmetic for the usual case.
+  const frac = (m[7] ?? "").padEnd(9, "0");
+  if (ms >= 1000) return `${ms / 1000}${frac}`;
+  return String(BigInt(ms) * 1_000_000n + BigInt(frac));
+}
+
 /**
  * Parses an RFC 3339 time with up to nanosecond precision (`2024-05-01T10:00:00.123456789Z`,
  * `...+02:00`) into nanoseconds since the Unix epoch; undefined when malformed.
  */
 export function parseRfc3339(text: string): bigint | undefined {
-  const m = RFC3339.exec(text);
-  if (!m) return undefined;
-  const ms = Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6]);
-  if (!Number.isFinite(ms) || +m[2] > 12 || +m[3] > 31 || +m[4] > 23 || +m[5] > 59) {
-    return undefined;
-  }
-  let ns = BigInt(ms) * 1_000_000n + BigInt((m[7] ?? "").padEnd(9, "0") || "0");
-  if (m[9]) {
-    const offset = (BigInt(+m[10]) * 60n + BigInt(+m[11])) * 60_000_000_000n;
-    ns += m[9] === "+" ? -offset : offset;
-  }
-  return ns;
+  const t = rfc3339Text(text);
+  return t === undefined ? undefined : BigInt(t);
 }
 
 /** Why an audit payload (or one of its items) was not taken. */
@@ -141,8 +166,8 @@ export function parseAuditPayload(
   const single = (item: unknown) => {
     const rec = item as AuditRecord;
     const stamp = rec !== null && typeof rec === "object" ? rec.stageTimestamp : undefined;
-    const ts = typeof stamp === "string" ? parseRfc3339(stamp) : undefined;
-    if (ts === undefined) {
+    const rawtime = typeof stamp === "string" ? rfc3339Text(stamp) : undefined;
+    if (rawtime === undefined) {
       out.errors.push({
         reason: "bad_timestamp",
         message: stamp === undefined
@@ -162,7 +187,7 @@ export function parseAuditPayload(
         return;
       }
     }
-    out.events.push(new AuditEvent(rec, ts, num++, json));
+    out.events.push(new AuditEvent(rec, BigInt(rawtime), num++, json, rawtime));
   };
   const visit = (v: unknown, depth: number) => {
     if (Array.isArray(v) && depth < 8) {

@@ -17,7 +17,7 @@
  * @module
  */
 import type { AuditRecord } from "./event.ts";
-import { collect, get, type Json, MISSING, text } from "./json.ts";
+import { accessor, collect, get, type Json, MISSING, text } from "./json.ts";
 
 /** A field's value: text, a list of texts, or undefined when not available. */
 export type AuditValue = string | string[] | undefined;
@@ -41,16 +41,18 @@ function allTexts(vals: readonly (Json | typeof MISSING)[] | undefined): string[
 
 /** The value at `keys` as text. */
 function scalar(...keys: string[]): AuditExtractor {
+  const at = accessor(keys);
   return (rec) => {
-    const v = get(rec, keys);
+    const v = at(rec);
     return v === undefined ? undefined : text(v);
   };
 }
 
 /** The array at `keys`, one text per element (not an array: unavailable). */
 function array(...keys: string[]): AuditExtractor {
+  const at = accessor(keys);
   return (rec) => {
-    const v = get(rec, keys);
+    const v = at(rec);
     if (!Array.isArray(v) || v.length === 0) return undefined;
     return v.map(text);
   };
@@ -239,8 +241,9 @@ function targetPodName(rec: AuditRecord): AuditValue {
 /** Every extractor of `table`, answering only for records that carry an auditID. */
 function auditOnly(table: Record<string, AuditExtractor>): Record<string, AuditExtractor> {
   const out: Record<string, AuditExtractor> = {};
+  const auditId = accessor(["auditID"]);
   for (const [name, fn] of Object.entries(table)) {
-    out[name] = (rec, arg) => (get(rec, ["auditID"]) === undefined ? undefined : fn(rec, arg));
+    out[name] = (rec, arg) => (auditId(rec) === undefined ? undefined : fn(rec, arg));
   }
   return out;
 }

@@ -312,7 +312,8 @@ function jsonFields(prefix: string, alias?: string): FieldDef[] {
       name: `${prefix}.rawtime`,
       type: "charbuf",
       desc: `Event time in nanoseconds since the Unix epoch, as text${also}.`,
-      extract: (ev) => ev instanceof AuditEvent ? String(ev.ts) : undefined,
+      distinct: true,
+      extract: (ev) => ev instanceof AuditEvent ? ev.rawtime : undefined,
     },
   ];
 }
