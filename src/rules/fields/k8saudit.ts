@@ -262,6 +262,7 @@ function kaField([name, list, arg, desc]: Spec, fn: AuditExtractor): FieldDef {
     desc,
     list: list || undefined,
     subsetIn: list || undefined,
+    distinct: name === "ka.auditid" || undefined,
     arg: arg === "none" ? undefined : arg === "index" ? "optional" : "required",
     numericArg: arg === "index" || undefined,
     extract: (ev, a) => {
