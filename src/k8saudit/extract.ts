@@ -321,8 +321,6 @@ export const K8S_AUDIT_EXTRACTORS: Readonly<Record<string, AuditExtractor>> = au
     texts(collect(rec, ["requestObject", "spec", "ports"], indexOf(arg))),
   "ka.req.pod.volumes.hostpath": (rec, arg) =>
     texts(collect(rec, ["requestObject", "spec", "volumes", "hostPath", "path"], indexOf(arg))),
-  // The plugin checks only the first volume here (it takes the key argument as index 0); Saker
-  // checks every volume, as the field's description says.
   "ka.req.volume.hostpath": usesHostPath,
   "ka.req.pod.volumes.flexvolume_driver": (rec, arg) =>
     texts(collect(rec, ["requestObject", "spec", "volumes", "flexVolume", "driver"], indexOf(arg))),
