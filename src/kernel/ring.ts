@@ -43,7 +43,7 @@ interface Chunk {
 }
 
 /** Chunks kept for reuse beyond the one in use. */
-const SPARE_CHUNKS = 4;
+const SPARE_CHUNKS = 2;
 
 /** Counts of a ring reader's drain buffers. */
 export interface RingBufferStats {
