@@ -100,3 +100,29 @@ export async function openAuditSources(config: Config, agent: Agent): Promise<Ag
   }
   return out;
 }
+
+/** Which event sources run. */
+export interface SourceChoice {
+  syscall: boolean;
+  k8sAudit: boolean;
+}
+
+/**
+ * Falco's `--enable-source` (only these) and `--disable-source` (all but these) for the sources
+ * Saker has; throws with a message for unknown names, both options at once, or none left.
+ */
+export function chooseSources(enable: string[], disable: string[]): SourceChoice {
+  const known = ["syscall", "k8s_audit"];
+  for (const s of [...enable, ...disable]) {
+    if (!known.includes(s)) {
+      throw new Error(`unknown event source ${s} (known: ${known.join(", ")})`);
+    }
+  }
+  if (enable.length > 0 && disable.length > 0) {
+    throw new Error("--enable-source and --disable-source cannot be used together");
+  }
+  const on = (s: string) => enable.length > 0 ? enable.includes(s) : !disable.includes(s);
+  const choice = { syscall: on("syscall"), k8sAudit: on("k8s_audit") };
+  if (!choice.syscall && !choice.k8sAudit) throw new Error("every event source is disabled");
+  return choice;
+}

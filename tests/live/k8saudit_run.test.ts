@@ -3,7 +3,7 @@
  * probe: the endpoint on the agent's own server (bearer token, its own body limit, the reference
  * k8s_audit_rules.yaml, alerts the same as a replay of the same events, in stdout and in the
  * alert store), and the k8saudit plugin's own HTTPS listener (Falco's config form) with a rules
- * reload by SIGHUP.
+ * reload by SIGHUP; and without the probe (`--disable-source syscall`, no root needed).
  */
 import { assert, assertEquals } from "../support/assert.ts";
 import { needsReference, needsRoot, REFERENCE_DIR, REPO_ROOT } from "../support/env.ts";
@@ -37,10 +37,10 @@ async function waitFor<T>(what: string, f: () => Promise<T | undefined> | T | un
   throw new Error(`timed out waiting for ${what}`);
 }
 
-async function startSaker(dir: string, config: string): Promise<Run> {
+async function startSaker(dir: string, config: string, args: string[] = []): Promise<Run> {
   await Deno.writeTextFile(`${dir}/config.yaml`, config);
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--no-check", "src/main.ts", "run", "-c", `${dir}/config.yaml`],
+    args: ["run", "-A", "--no-check", "src/main.ts", "run", "-c", `${dir}/config.yaml`, ...args],
     cwd: REPO_ROOT,
     stdout: "piped",
     stderr: "piped",
@@ -278,4 +278,35 @@ plugins:
       await Deno.remove(dir, { recursive: true });
     }
   },
+});
+
+Deno.test("saker run --disable-source syscall: an audit receiver without the kernel probe", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "saker-k8saudit-" });
+  await Deno.writeTextFile(`${dir}/rules.yaml`, RULE.replaceAll("TAG", "carol"));
+  const run = await startSaker(
+    dir,
+    `rules_files: [${dir}/rules.yaml]
+json_output: true
+stdout_output: {enabled: true}
+alert_store: {enabled: false}
+webserver: {listen_port: 0}
+watch_config_files: false
+`,
+    ["--disable-source", "syscall"],
+  );
+  try {
+    assert(!/probe/i.test(run.stderr()), run.stderr());
+    const r = await fetch(`${run.api}/k8s-audit`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ kind: "EventList", items: [secretGet("carol", "tls")] }),
+    });
+    assertEquals(await r.json(), { accepted: 1, rejected: 0 });
+    await waitFor("carol's alert", () => alerts(run).length >= 1);
+    assertEquals(alerts(run)[0].rule, "secret read by a test user");
+    assertEquals((await fetch(`${run.api}/healthz`)).status, 200);
+  } finally {
+    await stop(run);
+    await Deno.remove(dir, { recursive: true });
+  }
 });

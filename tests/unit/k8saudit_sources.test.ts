@@ -4,7 +4,8 @@
  * truncated; the webhook's answers, its queue bound and its end; `saker replay` telling audit
  * files from captures.
  */
-import { assert, assertEquals } from "../support/assert.ts";
+import { assert, assertEquals, assertThrows } from "../support/assert.ts";
+import { chooseSources } from "../../src/agent/k8saudit.ts";
 import { openAuditFileSource } from "../../src/sources/k8saudit_file.ts";
 import { AuditWebhook } from "../../src/sources/k8saudit_webhook.ts";
 import type { AuditEvent } from "../../src/k8saudit/event.ts";
@@ -241,4 +242,13 @@ Deno.test("k8saudit config: the endpoint and the k8saudit plugin's open_params",
       .inputs,
     [],
   );
+});
+
+Deno.test("k8saudit: --enable-source / --disable-source", () => {
+  assertEquals(chooseSources([], []), { syscall: true, k8sAudit: true });
+  assertEquals(chooseSources([], ["syscall"]), { syscall: false, k8sAudit: true });
+  assertEquals(chooseSources(["syscall"], []), { syscall: true, k8sAudit: false });
+  assertThrows(() => chooseSources(["cloudtrail"], []), "unknown event source");
+  assertThrows(() => chooseSources(["syscall"], ["k8s_audit"]), "cannot be used together");
+  assertThrows(() => chooseSources([], ["syscall", "k8s_audit"]), "every event source");
 });
