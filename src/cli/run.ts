@@ -22,7 +22,8 @@ import { metrics } from "../metrics.ts";
 import { buildEngineRules } from "../agent/engine_rules.ts";
 import { RulesError } from "../agent/rules.ts";
 import { channelOutputs } from "../agent/outputs.ts";
-import { openAuditSources } from "../agent/k8saudit.ts";
+import { chooseSources, openAuditSources, type SourceChoice } from "../agent/k8saudit.ts";
+import { idleSource } from "../sources/idle.ts";
 import { auditInputs, describeAuditInput } from "../k8saudit/config.ts";
 
 const USAGE = `usage: saker run [options]
@@ -37,6 +38,9 @@ options:
   -o KEY=VALUE      set a config key (dotted path, list[N], list[] to append); repeatable
   --json            alerts as JSON (same as -o json_output=true)
   -M SECONDS        stop after this many seconds
+  --enable-source S   run only these event sources (syscall, k8s_audit); repeatable
+  --disable-source S  run every event source but these (--disable-source syscall: a Kubernetes
+                    audit receiver without the kernel probe); repeatable
   --dry-run         load the config and rules, report, and exit
   -h, --help        this help`;
 
@@ -115,6 +119,8 @@ export async function main(args: string[]): Promise<number> {
         o: { type: "string", multiple: true },
         json: { type: "boolean" },
         M: { type: "string" },
+        "enable-source": { type: "string", multiple: true },
+        "disable-source": { type: "string", multiple: true },
         "dry-run": { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
@@ -136,6 +142,13 @@ export async function main(args: string[]): Promise<number> {
       console.error(`saker run: -M expects a positive number of seconds, got '${v.M}'`);
       return 2;
     }
+  }
+  let sources: SourceChoice;
+  try {
+    sources = chooseSources(v["enable-source"] ?? [], v["disable-source"] ?? []);
+  } catch (err) {
+    console.error(`saker run: ${(err as Error).message}`);
+    return 2;
   }
   const file = v.c ?? defaultConfigFile();
   const overrides = [...(v.o ?? []), ...(v.json ? ["json_output=true"] : [])];
@@ -170,10 +183,11 @@ export async function main(args: string[]): Promise<number> {
   let agent: Agent;
   try {
     agent = await Agent.start(config, {
-      openSource: openLive,
+      // Without the system call source the agent's main source is idle (no probe, no state).
+      openSource: sources.syscall ? openLive : () => Promise.resolve(idleSource()),
       buildRules: buildEngineRules,
-      makeState: liveState,
-      openExtraSources: openAuditSources,
+      makeState: sources.syscall ? liveState : undefined,
+      openExtraSources: sources.k8sAudit ? openAuditSources : undefined,
       reloadConfig: file ? load : undefined,
       rulesFiles,
       configFiles: loaded.files,
