@@ -562,7 +562,7 @@ export class Agent {
     if (!sameJson(prev.syscall_event_drops, next.syscall_event_drops)) {
       this.#drops = this.#makeDropMonitor(next);
     }
-    for (const k of ["webserver", "kernel", "alert_store"] as const) {
+    for (const k of ["webserver", "kernel", "alert_store", "plugins", "load_plugins"] as const) {
       if (!sameJson(prev[k], next[k])) log.warn("config change needs a restart", { key: k });
     }
     if (next.watch_config_files) this.#watch();
