@@ -24,8 +24,11 @@ export function priorityRank(p: Priority): number {
   return PRIORITIES.indexOf(p);
 }
 
-/** A value in `output_fields`: typed as Falco types it, null when the field was missing. */
-export type OutputFieldValue = string | number | boolean | null;
+/**
+ * A value in `output_fields`: typed as Falco types it, null when the field was missing, an array
+ * for Falco's list fields (ka.req.pod.containers.image).
+ */
+export type OutputFieldValue = string | number | boolean | null | string[];
 
 /** One alert. */
 export interface Alert {

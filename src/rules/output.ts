@@ -127,14 +127,17 @@ export function renderOutput(
     }
     // Several values: a list field (fd.types) prints "(a,b)" as Falco does; a multi-valued
     // field without a level (proc.aname, fd.ip) prints its first value, as Falco's output does.
+    // Falco's list fields (plugin lists such as ka.req.pod.containers.image) are JSON arrays.
+    let typedList: string[] | undefined;
     if (Array.isArray(v)) {
       const list = t.operand.kind === "field" && t.operand.list;
+      if (t.operand.kind === "field" && t.operand.def.subsetIn) typedList = v.map(scalarText);
       v = list ? `(${v.map(scalarText).join(",")})` : v[0];
     }
     let text = valueText(v);
     if (t.width > 0) text = text.length > t.width ? text.slice(0, t.width) : text.padEnd(t.width);
     out += text;
-    fields[t.key] = valueTyped(v);
+    fields[t.key] = typedList ?? valueTyped(v);
   }
   return { output: out, fields };
 }
