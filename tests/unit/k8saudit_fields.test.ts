@@ -173,3 +173,34 @@ Deno.test({
     assertEquals(ka.length, names.size);
   },
 });
+
+Deno.test("k8saudit: list fields print as (a,b) and are JSON arrays in output_fields", () => {
+  const loaded = loadRulesText([{
+    name: "r.yaml",
+    text: `
+- rule: pod images
+  desc: d
+  condition: ka.verb = create
+  output: "images=%ka.req.pod.containers.image first=%ka.req.pod.containers.image[0] ns=%ka.target.namespace sub=%ka.target.subresource"
+  priority: INFO
+  source: k8s_audit
+`,
+  }]);
+  const rs = compileRuleset(loaded, { source: "k8s_audit" });
+  const got: { output: string; fields: Record<string, unknown> }[] = [];
+  rs.evaluate(event(podCreate()), (a) => got.push({ output: a.output, fields: a.outputFields }));
+  assertEquals(
+    got[0].output,
+    "images=(registry.local:5000/shop/cart:2.1,docker.io/envoyproxy/envoy@sha256:abcd) " +
+      "first=(registry.local:5000/shop/cart:2.1) ns=shop sub=<NA>",
+  );
+  assertEquals(got[0].fields, {
+    "ka.req.pod.containers.image": [
+      "registry.local:5000/shop/cart:2.1",
+      "docker.io/envoyproxy/envoy@sha256:abcd",
+    ],
+    "ka.req.pod.containers.image[0]": ["registry.local:5000/shop/cart:2.1"],
+    "ka.target.namespace": "shop",
+    "ka.target.subresource": null,
+  });
+});
