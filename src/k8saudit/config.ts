@@ -17,7 +17,12 @@
  * const { inputs, errors } = auditInputs({
  *   webserver: { enabled: true, k8s_audit_endpoint: "/k8s-audit" },
  *   load_plugins: ["k8saudit"],
- *   plugins: [{ name: "k8saudit", library_path: "", init_config: "", open_params: "http://:9765/k8s-audit" }],
+ *   plugins: [{
+ *     name: "k8saudit",
+ *     library_path: "",
+ *     init_config: "",
+ *     open_params: "http://:9765/k8s-audit",
+ *   }],
  * });
  * inputs.map((i) => i.kind); // ["endpoint", "listen"]
  * ```

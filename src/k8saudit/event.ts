@@ -85,8 +85,10 @@ export function auditRecord(ev: Event): AuditRecord | undefined {
   return ev instanceof AuditEvent ? ev.record : undefined;
 }
 
-const RFC3339 =
-  /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?\d*(?:([Zz])|([+-])(\d{2}):(\d{2}))$/;
+const RFC3339 = new RegExp(
+  "^(\\d{4})-(\\d{2})-(\\d{2})[Tt ](\\d{2}):(\\d{2}):(\\d{2})(?:\\.(\\d{1,9}))?\\d*" +
+    "(?:([Zz])|([+-])(\\d{2}):(\\d{2}))$",
+);
 
 /** An RFC 3339 time as nanoseconds since the epoch, in decimal text; undefined when malformed. */
 function rfc3339Text(text: string): string | undefined {

@@ -74,7 +74,11 @@ function containerValues(
   return collect(rec, ["requestObject", "spec", list, ...keys], indexOf(arg));
 }
 
-/** An image reference without its tag and digest (`registry:5000/app:1.2@sha256:..` → `registry:5000/app`). */
+/**
+ * An image reference without its tag and digest: `registry:5000/app:1.2@sha256:..` gives
+ * `registry:5000/app`. (The plugin cuts at the first colon, so a registry port would leave
+ * `registry`; a tag is only after the last slash.)
+ */
 export function imageRepository(image: string): string {
   const at = image.indexOf("@");
   const name = at >= 0 ? image.slice(0, at) : image;

@@ -8,7 +8,8 @@
  * ```ts
  * import { AuditIngest } from "./ingest.ts";
  * const ingest = new AuditIngest({ input: "file" });
- * const events = ingest.text('{"kind":"Event","auditID":"1","stageTimestamp":"2024-05-01T10:00:00Z"}', "x:1");
+ * const line = '{"kind":"Event","auditID":"1","stageTimestamp":"2024-05-01T10:00:00Z"}';
+ * const events = ingest.text(line, "audit.log:1");
  * events[0].num; // 1
  * ```
  * @module

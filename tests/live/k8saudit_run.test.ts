@@ -280,7 +280,7 @@ plugins:
   },
 });
 
-Deno.test("saker run --disable-source syscall: an audit receiver without the kernel probe", async () => {
+Deno.test("saker run --disable-source syscall: an audit receiver without the probe", async () => {
   const dir = await Deno.makeTempDir({ prefix: "saker-k8saudit-" });
   await Deno.writeTextFile(`${dir}/rules.yaml`, RULE.replaceAll("TAG", "carol"));
   const run = await startSaker(

@@ -71,7 +71,7 @@ Deno.test("k8saudit cases: generated rules agree with the reference evaluator", 
   });
 });
 
-Deno.test("k8saudit: k8s_audit rules never run on syscall events, nor syscall rules on audit", () => {
+Deno.test("k8saudit: k8s_audit rules never see syscall events, syscall rules never audit", () => {
   const loaded = loadRulesText([{
     name: "r.yaml",
     text: `
@@ -181,7 +181,8 @@ Deno.test("k8saudit: list fields print as (a,b) and are JSON arrays in output_fi
 - rule: pod images
   desc: d
   condition: ka.verb = create
-  output: "images=%ka.req.pod.containers.image first=%ka.req.pod.containers.image[0] ns=%ka.target.namespace sub=%ka.target.subresource"
+  output: "images=%ka.req.pod.containers.image first=%ka.req.pod.containers.image[0]
+    ns=%ka.target.namespace sub=%ka.target.subresource"
   priority: INFO
   source: k8s_audit
 `,
