@@ -95,7 +95,7 @@ Deno.test("k8saudit file: gzip, a pretty-printed document, a directory oldest fi
   }
 });
 
-Deno.test("k8saudit file: follow reads appended lines, a rotated and a truncated file", async () => {
+Deno.test("k8saudit file: follow reads appended lines, rotated and truncated files", async () => {
   const dir = await Deno.makeTempDir();
   const path = `${dir}/audit.log`;
   try {
