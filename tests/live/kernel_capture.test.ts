@@ -3,7 +3,7 @@
  * process (coreutils or python3 reaching syscalls through its stdlib and ctypes) and checks the
  * decoded arguments and results. Needs root; skips visibly otherwise.
  */
-import { assert, assertEquals, assertMatch } from "../support/assert.ts";
+import { assert, assertEquals } from "../support/assert.ts";
 import { needsRoot } from "../support/env.ts";
 import { LiveCollector, PYTHON, python } from "../support/live.ts";
 import { renderFlags } from "../../src/events/flags.ts";
