@@ -8,6 +8,7 @@
  * fd, interface and user lists) come next, then one block per event.
  * @module
  */
+import { FD_TYPE } from "../state/types.ts";
 
 /** Section header block type (`\r\n\n\r`). */
 export const SHB_BLOCK = 0x0a0d0d0a;
@@ -93,31 +94,8 @@ export const MAX_SMALL_EVENT_BLOCK = 65536 + 12;
 /** Dump flag of an event block: the event only updates state, it is not shown or evaluated. */
 export const DUMP_STATE_ONLY = 1;
 
-/** Fd types of the fd list (scap_fd_type). */
-export const FD = {
-  UNKNOWN: 0,
-  FILE: 1,
-  DIRECTORY: 2,
-  IPV4_SOCK: 3,
-  IPV6_SOCK: 4,
-  IPV4_SERVSOCK: 5,
-  IPV6_SERVSOCK: 6,
-  FIFO: 7,
-  UNIX_SOCK: 8,
-  EVENT: 9,
-  UNSUPPORTED: 10,
-  SIGNALFD: 11,
-  EVENTPOLL: 12,
-  INOTIFY: 13,
-  TIMERFD: 14,
-  NETLINK: 15,
-  FILE_V2: 16,
-  BPF: 17,
-  USERFAULTFD: 18,
-  IOURING: 19,
-  MEMFD: 20,
-  PIDFD: 21,
-} as const;
+/** Fd types of the fd list (scap_fd_type): the state's own numbering, which is the scap one. */
+export const FD = FD_TYPE;
 
 /** Falco's fd type character for each scap fd type (`fd.typechar`). */
 export const FD_TYPECHAR: Readonly<Record<number, string>> = {

@@ -11,6 +11,7 @@
  * ```
  * @module
  */
+import { ipv4Text, ipv6Text } from "../events/params.ts";
 
 /** Compiles a glob (fnmatch syntax, no flags: `*` also matches `/`) into an anchored RegExp. */
 export function compileGlob(pattern: string, caseInsensitive = false): RegExp {
@@ -143,26 +144,7 @@ export function parseIp(s: string): Uint8Array | undefined {
 
 /** Canonical text of an address (dotted IPv4, compressed lowercase IPv6). */
 export function ipText(b: Uint8Array): string {
-  if (b.length === 4) return `${b[0]}.${b[1]}.${b[2]}.${b[3]}`;
-  const words: number[] = [];
-  for (let i = 0; i < 8; i++) words.push((b[2 * i] << 8) | b[2 * i + 1]);
-  if (words.slice(0, 5).every((w) => w === 0) && words[5] === 0xffff) {
-    return `::ffff:${b[12]}.${b[13]}.${b[14]}.${b[15]}`;
-  }
-  let bestStart = -1, bestLen = 0;
-  for (let i = 0; i < 8;) {
-    if (words[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && words[j] === 0) j++;
-    if (j - i > bestLen && j - i > 1) [bestStart, bestLen] = [i, j - i];
-    i = j;
-  }
-  const hex = words.map((w) => w.toString(16));
-  if (bestStart < 0) return hex.join(":");
-  return `${hex.slice(0, bestStart).join(":")}::${hex.slice(bestStart + bestLen).join(":")}`;
+  return b.length === 4 ? ipv4Text(b, 0) : ipv6Text(b, 0);
 }
 
 /** Parses `ADDR/BITS` (IPv4 when the address has a dot, as Falco decides). */
