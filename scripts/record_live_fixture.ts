@@ -8,7 +8,7 @@
  * @module
  */
 import { openLiveSource } from "../src/sources/live.ts";
-import { HANDLED_SYSCALLS } from "../src/kernel/syscalls.ts";
+import { HANDLED_SYSCALLS } from "../src/events/syscalls.ts";
 import { frameRecords } from "../src/events/frame.ts";
 
 const dir = "/tmp/saker-fixture";

@@ -18,7 +18,7 @@
  */
 import process from "node:process";
 import { Agent, type AgentSource } from "../../src/agent/agent.ts";
-import { buildEngineRules } from "../../src/agent/engine_rules.ts";
+import { buildEngineRules } from "../../src/agent/build_rules.ts";
 import { loadConfig } from "../../src/config/load.ts";
 import { openLiveSource } from "../../src/sources/live.ts";
 import { StateStore } from "../../src/state/store.ts";

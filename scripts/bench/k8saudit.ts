@@ -15,11 +15,11 @@
  * @module
  */
 import { loadRulesFiles } from "../../src/rules/loader.ts";
-import { compileRuleset } from "../../src/engine/ruleset.ts";
+import { compileRuleset } from "../../src/rules/ruleset.ts";
 import { evaluate } from "../../src/rules/interp.ts";
-import { type AuditEvent, parseAuditPayload } from "../../src/k8saudit/event.ts";
+import { type AuditEvent, parseAuditPayload } from "../../src/k8saudit/audit_event.ts";
 import { AuditWebhook } from "../../src/sources/k8saudit_webhook.ts";
-import { Pipeline } from "../../src/engine/pipeline.ts";
+import { Pipeline } from "../../src/pipeline/pipeline.ts";
 import { Registry } from "../../src/metrics.ts";
 import process from "node:process";
 

@@ -16,14 +16,14 @@
 import { concatRecords, encodeLiveRecord } from "../../src/events/encode.ts";
 import { decodeLiveBatch, type Event } from "../../src/events/event.ts";
 import { currentExitId } from "../../src/events/table.ts";
-import type { Alert } from "../../src/engine/alert.ts";
-import { type Evaluator, Pipeline } from "../../src/engine/pipeline.ts";
+import type { Alert } from "../../src/rules/alert.ts";
+import { type Evaluator, Pipeline } from "../../src/pipeline/pipeline.ts";
 import { Registry } from "../../src/metrics.ts";
 import { AlertFanout } from "../../src/outputs/fanout.ts";
 import { AlertFormatter } from "../../src/outputs/format.ts";
 import { OutputQueue } from "../../src/outputs/queue.ts";
-import type { AlertOutput, FormattedAlert } from "../../src/outputs/types.ts";
-import type { EventSource } from "../../src/sources/types.ts";
+import type { AlertOutput, FormattedAlert } from "../../src/outputs/output.ts";
+import type { EventSource } from "../../src/sources/source.ts";
 
 function batchOf(n: number): Event[] {
   const recs: Uint8Array[] = [];

@@ -22,11 +22,11 @@
  * @module
  */
 import { openLiveSource } from "../../src/sources/live.ts";
-import { HANDLED_SYSCALLS } from "../../src/kernel/syscalls.ts";
+import { HANDLED_SYSCALLS } from "../../src/events/syscalls.ts";
 import { openCaptureWriter, ScapWriter } from "../../src/capture/writer.ts";
-import { replayCapture } from "../../src/capture/replay.ts";
+import { replayCapture } from "../../src/pipeline/replay.ts";
 import { loadRulesFiles } from "../../src/rules/loader.ts";
-import { compileRuleset } from "../../src/engine/ruleset.ts";
+import { compileRuleset } from "../../src/rules/ruleset.ts";
 import { buildEvent } from "../../src/events/encode.ts";
 import type { Event } from "../../src/events/event.ts";
 import "../../src/rules/fields/mod.ts";

@@ -9,10 +9,10 @@
 import { concatRecords, encodeLiveRecord } from "../../src/events/encode.ts";
 import { decodeLiveBatch, type Event } from "../../src/events/event.ts";
 import { currentExitId } from "../../src/events/table.ts";
-import { FD_TYPE, FdInfo, L4, ProcessInfo, ThreadInfo } from "../../src/state/types.ts";
-import type { StateView } from "../../src/state/types.ts";
+import { FD_TYPE, FdInfo, L4, ProcessInfo, ThreadInfo } from "../../src/state/model.ts";
+import type { StateView } from "../../src/state/model.ts";
 import { loadRulesFiles } from "../../src/rules/loader.ts";
-import { compileRuleset } from "../../src/engine/ruleset.ts";
+import { compileRuleset } from "../../src/rules/ruleset.ts";
 import { evaluate } from "../../src/rules/interp.ts";
 import { foldForType } from "../../src/rules/codegen.ts";
 import { EVENTS } from "../../src/events/table.ts";

@@ -13,7 +13,7 @@ import { concatRecords, encodeLiveRecord } from "../../src/events/encode.ts";
 import { decodeLiveBatch } from "../../src/events/event.ts";
 import { currentExitId } from "../../src/events/table.ts";
 import { StateStore } from "../../src/state/store.ts";
-import { FD_TYPE } from "../../src/state/types.ts";
+import { FD_TYPE } from "../../src/state/model.ts";
 
 const PROCS = 200;
 const AT_FDCWD = -100;

@@ -11,14 +11,14 @@
  * - kernel drop monitoring with the configured actions.
  * @module
  */
-import type { Alert, Priority } from "../engine/alert.ts";
-import { type Evaluator, Pipeline, type StateTracker } from "../engine/pipeline.ts";
-import type { EventSource } from "../sources/types.ts";
+import type { Alert, Priority } from "../rules/alert.ts";
+import { type Evaluator, Pipeline, type StateTracker } from "../pipeline/pipeline.ts";
+import type { EventSource } from "../sources/source.ts";
 import type { Config } from "../config/types.ts";
 import type { LoadedConfig } from "../config/load.ts";
 import { log, type LogLevel, setLogFormat, setLogLevel } from "../log.ts";
 import { metrics as globalMetrics, type Registry } from "../metrics.ts";
-import { AlertStore } from "../outputs/store.ts";
+import { AlertStore } from "../outputs/alert_store.ts";
 import type { AlertFanout } from "../outputs/fanout.ts";
 import { INTERNAL_SOURCE } from "../outputs/format.ts";
 import { createApp, mountSource } from "../server/app.ts";
@@ -27,9 +27,14 @@ import { type RunningServer, serveApi } from "../server/server.ts";
 import { versions } from "../version.ts";
 import { DropMonitor } from "./drops.ts";
 import { alertHostname, buildFanout, channelOutputs, OUTPUT_KEYS } from "./outputs.ts";
-import { type BuiltRules, type RulesBuilder, RulesError, type RulesOptions } from "./rules.ts";
+import {
+  type BuiltRules,
+  type RulesBuilder,
+  RulesError,
+  type RulesOptions,
+} from "./rules_builder.ts";
 import { FileWatcher } from "./watch.ts";
-import { CaptureRecorder, captureSettings } from "../capture/recorder.ts";
+import { CaptureRecorder, captureSettings } from "../pipeline/recorder.ts";
 import type { ThreadTable } from "../capture/snapshot.ts";
 import type { Hono } from "hono";
 
@@ -155,7 +160,7 @@ export class Agent {
   #app: Hono | undefined;
   #drops: DropMonitor | undefined;
   #state: AgentState | undefined;
-  /** Falco's capture feature, when `capture.enabled` (src/capture/recorder.ts). */
+  /** Falco's capture feature, when `capture.enabled` (src/pipeline/recorder.ts). */
   #capture: CaptureRecorder | undefined;
   #watcher: FileWatcher | undefined;
   #signals: Array<[Deno.Signal, () => void]> = [];

@@ -9,7 +9,7 @@
  * Time is event time (as Falco), so a capture replayed fast behaves as it did live.
  * @module
  */
-import type { Alert } from "../engine/alert.ts";
+import type { Alert } from "../rules/alert.ts";
 import { log } from "../log.ts";
 import type { DropAction } from "../config/types.ts";
 import { INTERNAL_SOURCE } from "../outputs/format.ts";

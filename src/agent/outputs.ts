@@ -11,10 +11,10 @@ import { AlertFormatter } from "../outputs/format.ts";
 import { HttpOutput } from "../outputs/http.ts";
 import { ProgramOutput } from "../outputs/program.ts";
 import { OutputQueue } from "../outputs/queue.ts";
-import { type AlertStore, StoreOutput } from "../outputs/store.ts";
+import { type AlertStore, StoreOutput } from "../outputs/alert_store.ts";
 import { StdoutOutput } from "../outputs/stdout.ts";
 import { SyslogOutput } from "../outputs/syslog.ts";
-import type { AlertOutput } from "../outputs/types.ts";
+import type { AlertOutput } from "../outputs/output.ts";
 import type { LiveAlerts } from "../server/live.ts";
 
 /** The host name in alerts: SAKER_HOSTNAME, else FALCO_HOSTNAME (Falco's), else the system's. */

@@ -26,7 +26,7 @@ import { type BlockBuffer, writeTsTid } from "./encode.ts";
 import { EVENTS, PT } from "../events/table.ts";
 import { decodeParam } from "../events/params.ts";
 import { encodeParam } from "../events/encode.ts";
-import { SYSCALL_ROWS } from "../kernel/syscall_data.ts";
+import { SYSCALL_ROWS } from "../events/syscall_data.ts";
 import { SYSDIG029_ROWS, SYSDIG029_SC_MAX, SYSDIG029_SYSCALLS } from "./sysdig029_table.ts";
 
 /** One parameter of an output event: where its bytes come from. */

@@ -8,7 +8,7 @@
  * fd, interface and user lists) come next, then one block per event.
  * @module
  */
-import { FD_TYPE } from "../state/types.ts";
+import { FD_TYPE } from "../state/model.ts";
 
 /** Section header block type (`\r\n\n\r`). */
 export const SHB_BLOCK = 0x0a0d0d0a;

@@ -4,8 +4,8 @@
  * /proc, or as the agent holds it when a capture starts).
  * @module
  */
-import type { FdInfo, ProcessInfo, ThreadInfo } from "../state/types.ts";
-import { FD_TYPE, ROLE } from "../state/types.ts";
+import type { FdInfo, ProcessInfo, ThreadInfo } from "../state/model.ts";
+import { FD_TYPE, ROLE } from "../state/model.ts";
 import { bootTimeNs, readText } from "../state/procfs.ts";
 import { parseGroup, parsePasswd } from "../state/users.ts";
 import { FD, FD_TYPECHAR, L4_PROTO_NAMES } from "./format.ts";

@@ -11,7 +11,7 @@ import { parseArgs } from "node:util";
 import { openLiveSource } from "../sources/live.ts";
 import { ProbeLoadError } from "../kernel/probe.ts";
 import { eventToJson, formatEventLine } from "../events/print.ts";
-import { HANDLED_SYSCALLS } from "../kernel/syscalls.ts";
+import { HANDLED_SYSCALLS } from "../events/syscalls.ts";
 import { log, setLogLevel } from "../log.ts";
 import type { Event } from "../events/event.ts";
 

@@ -13,17 +13,17 @@
 import { parseArgs } from "node:util";
 import "../rules/fields/mod.ts";
 import { loadRulesFiles, loadRulesText } from "../rules/loader.ts";
-import { compileRuleset, type RuleSelector, type Ruleset } from "../engine/ruleset.ts";
-import { type Alert, PRIORITIES, type Priority } from "../engine/alert.ts";
+import { compileRuleset, type RuleSelector, type Ruleset } from "../rules/ruleset.ts";
+import { type Alert, PRIORITIES, type Priority } from "../rules/alert.ts";
 import { AlertFormatter } from "../outputs/format.ts";
-import { replayCapture } from "../capture/replay.ts";
-import { EventPrinter } from "../capture/print.ts";
-import { ProgressBar } from "../capture/progress.ts";
-import { type CaptureSettings, captureSettings } from "../capture/recorder.ts";
+import { replayCapture } from "../pipeline/replay.ts";
+import { EventPrinter } from "./event_printer.ts";
+import { ProgressBar } from "./progress.ts";
+import { type CaptureSettings, captureSettings } from "../pipeline/recorder.ts";
 import type { Event } from "../events/event.ts";
 import type { LoadedRules } from "../rules/loader.ts";
-import { isAuditInput, replayAuditFile } from "../k8saudit/replay.ts";
-import { K8S_AUDIT_SOURCE } from "../k8saudit/event.ts";
+import { isAuditInput, replayAuditFile } from "../pipeline/audit_replay.ts";
+import { K8S_AUDIT_SOURCE } from "../k8saudit/audit_event.ts";
 
 const USAGE = `usage: saker replay FILE.scap [options] [FILTER]
 
@@ -317,8 +317,8 @@ async function replayThroughAgent(
 ): Promise<number> {
   const { loadConfig, ConfigError } = await import("../config/load.ts");
   const { Agent } = await import("../agent/agent.ts");
-  const { buildEngineRules } = await import("../agent/engine_rules.ts");
-  const { RulesError } = await import("../agent/rules.ts");
+  const { buildEngineRules } = await import("../agent/build_rules.ts");
+  const { RulesError } = await import("../agent/rules_builder.ts");
   const { StateStore } = await import("../state/store.ts");
   const { openScapSource } = await import("../sources/scap.ts");
   const { openAuditFileSource } = await import("../sources/k8saudit_file.ts");

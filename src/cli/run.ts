@@ -19,12 +19,12 @@ import {
   logLevelOf,
 } from "../agent/agent.ts";
 import { metrics } from "../metrics.ts";
-import { buildEngineRules } from "../agent/engine_rules.ts";
-import { RulesError } from "../agent/rules.ts";
+import { buildEngineRules } from "../agent/build_rules.ts";
+import { RulesError } from "../agent/rules_builder.ts";
 import { channelOutputs } from "../agent/outputs.ts";
-import { chooseSources, openAuditSources, type SourceChoice } from "../agent/k8saudit.ts";
+import { chooseSources, openAuditSources, type SourceChoice } from "../agent/audit_sources.ts";
 import { idleSource } from "../sources/idle.ts";
-import { auditInputs, describeAuditInput } from "../k8saudit/config.ts";
+import { auditInputs, describeAuditInput } from "../k8saudit/audit_inputs.ts";
 
 const USAGE = `usage: saker run [options]
 

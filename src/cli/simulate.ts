@@ -11,7 +11,7 @@
 import { parseArgs } from "node:util";
 import { selectActions } from "../simulate/catalog.ts";
 import { runActions } from "../simulate/runner.ts";
-import type { Action, ActionReport } from "../simulate/types.ts";
+import type { Action, ActionReport } from "../simulate/action.ts";
 
 const HELP = `usage: saker simulate [options] [ACTION...]
 

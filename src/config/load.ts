@@ -18,7 +18,7 @@ import { isMap, LineCounter, parseDocument } from "yaml";
 import { check, defaultConfig, type Issue, SCHEMA } from "./schema.ts";
 import { applyOverride, expandEnvDeep, formatPath } from "./overrides.ts";
 import type { Config } from "./types.ts";
-import { auditInputs } from "../k8saudit/config.ts";
+import { auditInputs } from "../k8saudit/audit_inputs.ts";
 
 /** What to load. */
 export interface LoadOptions {

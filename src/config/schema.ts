@@ -5,8 +5,8 @@
  * falco.yaml still loads).
  * @module
  */
-import { PRIORITIES } from "../engine/alert.ts";
-import { parseDuration, parsePriority } from "../outputs/filter.ts";
+import { PRIORITIES } from "../rules/alert.ts";
+import { parseDuration, parsePriority } from "../outputs/alert_filter.ts";
 import { FACILITIES } from "../outputs/syslog.ts";
 import { type Config, FALCO_LOG_LEVELS } from "./types.ts";
 
@@ -257,7 +257,7 @@ export const SCHEMA: Spec & { kind: "object" } = {
         fields: {
           name: { kind: "string", nonEmpty: true },
           library_path: str,
-          // Each plugin reads its own; the k8saudit one is checked in src/k8saudit/config.ts.
+          // Each plugin reads its own; the k8saudit one is checked in src/k8saudit/audit_inputs.ts.
           init_config: { kind: "any", what: "a map or a JSON string" },
           open_params: str,
         },

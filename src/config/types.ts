@@ -4,8 +4,8 @@
  * sections `kernel` and `alert_store`. Key names stay snake_case, exactly as written in YAML.
  * @module
  */
-import type { Priority } from "../engine/alert.ts";
-import type { PluginEntry } from "../k8saudit/config.ts";
+import type { Priority } from "../rules/alert.ts";
+import type { PluginEntry } from "../k8saudit/audit_inputs.ts";
 
 /** Log levels Falco accepts in `log_level`; Saker maps them onto its four. */
 export const FALCO_LOG_LEVELS = [
@@ -99,7 +99,7 @@ export interface Config {
     /** Path taking Kubernetes audit webhooks ("" = none); Falco 0.31's key. */
     k8s_audit_endpoint: string;
   };
-  /** Plugins to load: Saker runs k8saudit and json natively (src/k8saudit/config.ts). */
+  /** Plugins to load: Saker runs k8saudit and json natively (src/k8saudit/audit_inputs.ts). */
   load_plugins: string[];
   /** Falco's plugin entries (name, library_path, init_config, open_params). */
   plugins: PluginEntry[];
@@ -130,7 +130,7 @@ export interface Config {
     /** Milliseconds the reader pauses after draining the ring. */
     poll_interval: number;
   };
-  /** Falco's capture feature (src/capture/recorder.ts); pre_duration and format are Saker's. */
+  /** Falco's capture feature (src/pipeline/recorder.ts); pre_duration and format are Saker's. */
   capture: {
     enabled: boolean;
     path_prefix: string;

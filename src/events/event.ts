@@ -20,7 +20,7 @@ import {
   type ParamValue,
   readIntParam,
 } from "./params.ts";
-import type { FdInfo, ThreadInfo } from "../state/types.ts";
+import type { FdInfo, ThreadInfo } from "../state/model.ts";
 
 /**
  * Live record header written by the probe (bpf/record.h), little endian:

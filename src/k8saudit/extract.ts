@@ -16,7 +16,7 @@
  * ```
  * @module
  */
-import type { AuditRecord } from "./event.ts";
+import type { AuditRecord } from "./audit_event.ts";
 import { accessor, collect, get, type Json, MISSING, text } from "./json.ts";
 
 /** A field's value: text, a list of texts, or undefined when not available. */

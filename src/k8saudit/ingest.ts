@@ -16,7 +16,7 @@
  */
 import { type Counter, metrics as globalMetrics, type Registry } from "../metrics.ts";
 import { RateLimitedLog } from "../log.ts";
-import { type AuditEvent, parseAuditPayload } from "./event.ts";
+import { type AuditEvent, parseAuditPayload } from "./audit_event.ts";
 
 /** Why input was not taken: the payload reasons plus `not_json`. */
 export type IngestRejection =

@@ -20,7 +20,7 @@
 import { cstr, libbpf } from "./libbpf.ts";
 import { errno, libc, strerror } from "./libc.ts";
 import { RingReader } from "./ring.ts";
-import { HANDLED_SYSCALLS, SCAP_SYSCALL_CODE, SYSCALL_NR } from "./syscalls.ts";
+import { HANDLED_SYSCALLS, SCAP_SYSCALL_CODE, SYSCALL_NR } from "../events/syscalls.ts";
 import { log, logEnabled } from "../log.ts";
 
 /** Options for loading the probe. */

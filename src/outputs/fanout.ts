@@ -4,11 +4,11 @@
  * waits, so evaluation never waits for an output.
  * @module
  */
-import type { Alert } from "../engine/alert.ts";
+import type { Alert } from "../rules/alert.ts";
 import { type Counter, metrics as globalMetrics, type Registry } from "../metrics.ts";
 import type { AlertFormatter } from "./format.ts";
 import type { OutputQueue } from "./queue.ts";
-import { FormattedAlert } from "./types.ts";
+import { FormattedAlert } from "./output.ts";
 
 /** Anything alerts can be pushed to without waiting. */
 export interface AlertSink {

@@ -5,7 +5,7 @@
  * @module
  */
 import { encodeLines, LineBuffer, writeAll } from "./lines.ts";
-import type { AlertOutput, FormattedAlert } from "./types.ts";
+import type { AlertOutput, FormattedAlert } from "./output.ts";
 
 /** Options of the file output. */
 export interface FileOutputOptions {

@@ -29,7 +29,7 @@
  * ```
  * @module
  */
-import type { Alert } from "../engine/alert.ts";
+import type { Alert } from "../rules/alert.ts";
 
 /** Source name of alerts that Saker itself raises (drops, reload failures, metrics). */
 export const INTERNAL_SOURCE = "internal";

@@ -11,8 +11,8 @@
  * @module
  */
 import { log, RateLimitedLog } from "../log.ts";
-import type { AlertOutput, FormattedAlert } from "./types.ts";
-import { OutputWriteError } from "./types.ts";
+import type { AlertOutput, FormattedAlert } from "./output.ts";
+import { OutputWriteError } from "./output.ts";
 
 /** Options of the HTTP output. */
 export interface HttpOutputOptions {

@@ -7,7 +7,7 @@
  */
 import { log, RateLimitedLog } from "../log.ts";
 import { encodeLines } from "./lines.ts";
-import type { AlertOutput, FormattedAlert } from "./types.ts";
+import type { AlertOutput, FormattedAlert } from "./output.ts";
 
 /** Options of the program output. */
 export interface ProgramOutputOptions {

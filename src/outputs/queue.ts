@@ -18,7 +18,7 @@
  */
 import { log, RateLimitedLog } from "../log.ts";
 import { type Counter, metrics as globalMetrics, type Registry } from "../metrics.ts";
-import { type AlertOutput, type FormattedAlert, OutputWriteError } from "./types.ts";
+import { type AlertOutput, type FormattedAlert, OutputWriteError } from "./output.ts";
 
 /** Queue settings. */
 export interface QueueOptions {

@@ -3,7 +3,7 @@
  * @module
  */
 import { type ByteWriter, encodeLines, LineBuffer, writeAll } from "./lines.ts";
-import type { AlertOutput, FormattedAlert } from "./types.ts";
+import type { AlertOutput, FormattedAlert } from "./output.ts";
 
 /** Options of the stdout output. */
 export interface StdoutOptions {

@@ -5,9 +5,9 @@
  * Debug = 7, the same numbering as syslog's levels).
  * @module
  */
-import { priorityRank } from "../engine/alert.ts";
-import type { AlertOutput, FormattedAlert } from "./types.ts";
-import { OutputWriteError } from "./types.ts";
+import { priorityRank } from "../rules/alert.ts";
+import type { AlertOutput, FormattedAlert } from "./output.ts";
+import { OutputWriteError } from "./output.ts";
 import { UnixDatagramSender } from "./unix_dgram.ts";
 
 /** Syslog facility names and codes. */

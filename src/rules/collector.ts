@@ -8,7 +8,7 @@
 import { type Context, LoadError } from "./result.ts";
 import type { MappedText } from "./source_text.ts";
 import { isOperatorWithModifier, OPERATORS } from "./ast.ts";
-import type { Priority } from "../engine/alert.ts";
+import type { Priority } from "./alert.ts";
 
 /** A scalar or a (nested) list of scalars in an exception definition. */
 export interface ExceptionEntry {

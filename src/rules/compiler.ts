@@ -17,7 +17,7 @@ import { parseCondition, ParseError } from "./parser.ts";
 import { type Context, LoadError, type LoadResult } from "./result.ts";
 import type { MappedText } from "./source_text.ts";
 import { applyExceptions, substituteList } from "./text_rewrite.ts";
-import type { Priority } from "../engine/alert.ts";
+import type { Priority } from "./alert.ts";
 
 /** A rule ready for code generation. */
 export interface CompiledRule {

@@ -11,7 +11,7 @@ import { compileOutput } from "./output.ts";
  * @module
  */
 import type { Event } from "../events/event.ts";
-import type { OutputFieldValue } from "../engine/alert.ts";
+import type { OutputFieldValue } from "./alert.ts";
 import { Checker, type Operand } from "./check.ts";
 import { parseFieldOrTransformer } from "./parser.ts";
 import { evalOperand, scalarText } from "./operand.ts";

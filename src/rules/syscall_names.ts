@@ -3,7 +3,7 @@
  * their own: such calls arrive as generic `syscall` events carrying the syscall's code.
  * @module
  */
-import { SYSCALL_NAME_BY_SCAP_CODE } from "../kernel/syscalls.ts";
+import { SYSCALL_NAME_BY_SCAP_CODE } from "../events/syscalls.ts";
 
 const NAMES = new Set(SYSCALL_NAME_BY_SCAP_CODE.values());
 

@@ -19,8 +19,8 @@ import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { streamSSE } from "hono/streaming";
 import type { Registry } from "../metrics.ts";
-import { FilterError, parseAlertFilter } from "../outputs/filter.ts";
-import { alertPageJson, type AlertStore } from "../outputs/store.ts";
+import { FilterError, parseAlertFilter } from "../outputs/alert_filter.ts";
+import { alertPageJson, type AlertStore } from "../outputs/alert_store.ts";
 import type { LiveAlerts } from "./live.ts";
 
 /** What the API serves, provided by the running agent. */

@@ -6,8 +6,8 @@
  */
 import { type Counter, metrics as globalMetrics, type Registry } from "../metrics.ts";
 import type { AlertSink } from "../outputs/fanout.ts";
-import { type AlertFilter, matchesFilter } from "../outputs/filter.ts";
-import type { FormattedAlert } from "../outputs/types.ts";
+import { type AlertFilter, matchesFilter } from "../outputs/alert_filter.ts";
+import type { FormattedAlert } from "../outputs/output.ts";
 
 /** One live subscriber. */
 export class Subscription {

@@ -3,7 +3,7 @@
  * @module
  */
 
-import type { Action } from "./types.ts";
+import type { Action } from "./action.ts";
 import { CREDENTIAL_ACTIONS } from "./actions/credentials.ts";
 import { FILESYSTEM_ACTIONS } from "./actions/filesystem.ts";
 import { PROCESS_ACTIONS } from "./actions/process.ts";

@@ -4,10 +4,10 @@
  * @module
  */
 
-import type { Action, ActionContext, ActionNeed, ActionReport } from "./types.ts";
+import type { Action, ActionContext, ActionNeed, ActionReport } from "./action.ts";
 import { Workspace } from "./workspace.ts";
 import { buildHelper } from "./helper.ts";
-import { buildImage } from "./container.ts";
+import { buildImage } from "./podman.ts";
 import { which } from "./command.ts";
 
 /** Options of {@linkcode runActions}. */

@@ -11,7 +11,7 @@
  * ```
  * @module
  */
-import type { EventBatch, EventSource } from "./types.ts";
+import type { EventBatch, EventSource } from "./source.ts";
 
 /** A source with no events; its stream ends when it is closed. */
 export function idleSource(name = "none"): EventSource {

@@ -17,8 +17,8 @@
  * ```
  * @module
  */
-import type { EventSource } from "./types.ts";
-import { type AuditEvent, K8S_AUDIT_SOURCE } from "../k8saudit/event.ts";
+import type { EventSource } from "./source.ts";
+import { type AuditEvent, K8S_AUDIT_SOURCE } from "../k8saudit/audit_event.ts";
 import { AuditIngest, type IngestError } from "../k8saudit/ingest.ts";
 import type { Registry } from "../metrics.ts";
 

@@ -27,11 +27,11 @@
  */
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import type { EventSource } from "./types.ts";
-import { type AuditEvent, K8S_AUDIT_SOURCE } from "../k8saudit/event.ts";
+import type { EventSource } from "./source.ts";
+import { type AuditEvent, K8S_AUDIT_SOURCE } from "../k8saudit/audit_event.ts";
 import { AuditIngest, type IngestError } from "../k8saudit/ingest.ts";
 import type { Registry } from "../metrics.ts";
-import { DEFAULT_MAX_BATCH_BYTES } from "../k8saudit/config.ts";
+import { DEFAULT_MAX_BATCH_BYTES } from "../k8saudit/audit_inputs.ts";
 
 /** Options of {@link AuditWebhook}. */
 export interface AuditWebhookOptions {

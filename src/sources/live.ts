@@ -23,9 +23,9 @@
 import { decodeLiveBatch, type Event } from "../events/event.ts";
 import { Probe, type ProbeCounters, type ProbeOptions } from "../kernel/probe.ts";
 import { bootEpochNs } from "../kernel/libc.ts";
-import { syscallFilterFor } from "../kernel/syscalls.ts";
+import { syscallFilterFor } from "../events/syscalls.ts";
 import { metrics } from "../metrics.ts";
-import type { EventSource } from "./types.ts";
+import type { EventSource } from "./source.ts";
 
 /** Options of the live source. */
 export interface LiveSourceOptions extends Omit<ProbeOptions, "object"> {

@@ -18,7 +18,7 @@
  * ```
  * @module
  */
-import type { EventBatch, EventSource } from "./types.ts";
+import type { EventBatch, EventSource } from "./source.ts";
 import { openScapFile, type ScapFile, type ScapItem } from "../capture/reader.ts";
 import { emptyMetadata, type ScapMetadata } from "../capture/metadata.ts";
 import { type SeedCounts, seedState, type StateSeedTarget } from "../capture/seed.ts";

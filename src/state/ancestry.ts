@@ -4,7 +4,7 @@
  * Walks are bounded so a corrupted (cyclic) table cannot hang the pipeline.
  * @module
  */
-import type { ProcessInfo } from "./types.ts";
+import type { ProcessInfo } from "./model.ts";
 
 /** Longest ancestry chain followed; real trees are far shallower. */
 export const MAX_DEPTH = 256;

@@ -12,7 +12,7 @@
  * @example
  * ```ts
  * import { FdTable } from "./fdtable.ts";
- * import { FD_TYPE, FdInfo } from "./types.ts";
+ * import { FD_TYPE, FdInfo } from "./model.ts";
  * const fds = new FdTable();
  * fds.set(3, new FdInfo(3, FD_TYPE.FILE, "/etc/hosts"));
  * fds.get(3)?.name; // "/etc/hosts"
@@ -21,7 +21,7 @@
  * ```
  * @module
  */
-import type { FdInfo } from "./types.ts";
+import type { FdInfo } from "./model.ts";
 
 /** fd numbers below this are kept in the dense array. */
 export const DENSE_LIMIT = 1 << 16;

@@ -10,13 +10,13 @@
 import type { Event } from "../events/event.ts";
 import { EF, EVENTS, paramIndexTable, PT } from "../events/table.ts";
 import type { SockAddr, SockTuple } from "../events/params.ts";
-import { FD_TYPE, FdInfo, L4, ProcessInfo, ROLE, ThreadInfo } from "./types.ts";
+import { FD_TYPE, FdInfo, L4, ProcessInfo, ROLE, ThreadInfo } from "./model.ts";
 import { FdTable } from "./fdtable.ts";
 import type { StateStore } from "./store.ts";
 import { AT_FDCWD, resolvePath } from "./resolve.ts";
 import { joinPath } from "./paths.ts";
 import { AF, isMappedV4, sockAddrText, tupleName, unmapV4 } from "./sockets.ts";
-import { parseContainerEvent } from "./containers/event.ts";
+import { parseContainerEvent } from "./containers/container_json.ts";
 import { rawInt } from "./raw.ts";
 
 /** Action codes (one per family of state-changing events). */

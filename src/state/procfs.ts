@@ -7,7 +7,7 @@
  * @module
  */
 import { parseCapHex } from "./caps.ts";
-import { FD_TYPE, L4, ROLE } from "./types.ts";
+import { FD_TYPE, L4, ROLE } from "./model.ts";
 import { isAnyAddr, tupleName } from "./sockets.ts";
 
 /** Fields of /proc/PID/stat that the state uses. */

@@ -4,7 +4,7 @@
  * @module
  */
 import type { Event } from "../events/event.ts";
-import type { ThreadInfo } from "./types.ts";
+import type { ThreadInfo } from "./model.ts";
 import { joinPath, squashSlashes } from "./paths.ts";
 
 /** AT_FDCWD as the scap encoding carries it. */

@@ -5,7 +5,7 @@
  * on-demand lookups of threads that events mention before any event created them.
  * @module
  */
-import { FD_TYPE, L4, type ROLE } from "./types.ts";
+import { FD_TYPE, L4, type ROLE } from "./model.ts";
 import type { SeedFd, SeedThread, StateStore } from "./store.ts";
 import {
   bootTimeNs,

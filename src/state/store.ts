@@ -33,7 +33,7 @@ import {
   type StateView,
   ThreadInfo,
   type UserEntry,
-} from "./types.ts";
+} from "./model.ts";
 import { ACTION, applyEvent, FD_PARAM } from "./handlers.ts";
 import { rawInt } from "./raw.ts";
 import { UserDb } from "./users.ts";

@@ -5,7 +5,7 @@
  * on the event path are map reads.
  * @module
  */
-import type { UserEntry } from "./types.ts";
+import type { UserEntry } from "./model.ts";
 
 /** Parses passwd text into entries by uid (`name:x:uid:gid:gecos:home:shell`). */
 export function parsePasswd(text: string): Map<number, UserEntry> {

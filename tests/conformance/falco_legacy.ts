@@ -22,7 +22,7 @@
 import { parse } from "yaml";
 import { RulesLoader } from "../../src/rules/loader.ts";
 import { resultJson } from "../../src/rules/result.ts";
-import type { Alert, Priority } from "../../src/engine/alert.ts";
+import type { Alert, Priority } from "../../src/rules/alert.ts";
 
 /** One case of the suite. */
 export interface LegacyCase {

@@ -8,10 +8,10 @@
  * @module
  */
 import { loadRulesText } from "../../src/rules/loader.ts";
-import { compileRuleset, type RuleSelector } from "../../src/engine/ruleset.ts";
-import type { Alert } from "../../src/engine/alert.ts";
-import { replayAuditFile } from "../../src/k8saudit/replay.ts";
-import { K8S_AUDIT_SOURCE } from "../../src/k8saudit/event.ts";
+import { compileRuleset, type RuleSelector } from "../../src/rules/ruleset.ts";
+import type { Alert } from "../../src/rules/alert.ts";
+import { replayAuditFile } from "../../src/pipeline/audit_replay.ts";
+import { K8S_AUDIT_SOURCE } from "../../src/k8saudit/audit_event.ts";
 import type { ReplayOutcome, ReplayRequest } from "./falco_legacy.ts";
 
 /**

@@ -5,10 +5,10 @@
  * rule selectors.
  * @module
  */
-import { replayCapture } from "../../src/capture/replay.ts";
+import { replayCapture } from "../../src/pipeline/replay.ts";
 import { loadRulesFiles } from "../../src/rules/loader.ts";
-import { compileRuleset, type RuleSelector } from "../../src/engine/ruleset.ts";
-import type { Alert } from "../../src/engine/alert.ts";
+import { compileRuleset, type RuleSelector } from "../../src/rules/ruleset.ts";
+import type { Alert } from "../../src/rules/alert.ts";
 import type { ReplayOutcome, ReplayRequest } from "./falco_legacy.ts";
 
 /** Replays a capture through rules as `falco -e FILE -r RULES...` would. */

@@ -5,8 +5,8 @@
  * @module
  */
 import "../../src/rules/fields/mod.ts";
-import { replayCapture } from "../../src/capture/replay.ts";
-import { EventPrinter } from "../../src/capture/print.ts";
+import { replayCapture } from "../../src/pipeline/replay.ts";
+import { EventPrinter } from "../../src/cli/event_printer.ts";
 import { SYSDIG029_ROWS } from "../../src/capture/sysdig029_table.ts";
 
 /** Fields compared by default. */

@@ -11,7 +11,7 @@ import { Registry } from "../../src/metrics.ts";
 import { loadConfig } from "../../src/config/load.ts";
 import type { Config } from "../../src/config/types.ts";
 import { Agent, type AgentSource, RELOAD_FAILED_RULE } from "../../src/agent/agent.ts";
-import { buildEngineRules } from "../../src/agent/engine_rules.ts";
+import { buildEngineRules } from "../../src/agent/build_rules.ts";
 import { DROP_RULE } from "../../src/agent/drops.ts";
 import { StateStore } from "../../src/state/store.ts";
 

@@ -10,7 +10,7 @@ import { assert, assertEquals } from "../support/assert.ts";
 import { needsRoot, REPO_ROOT } from "../support/env.ts";
 import { AgentRun, causedBy, ensurePodmanService, warningOrAbove } from "./simulate_agent.ts";
 import { buildHelper } from "../../src/simulate/helper.ts";
-import { buildImage } from "../../src/simulate/container.ts";
+import { buildImage } from "../../src/simulate/podman.ts";
 
 const WORKLOAD = String.raw`
 set -u

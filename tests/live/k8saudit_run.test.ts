@@ -9,8 +9,8 @@ import { assert, assertEquals } from "../support/assert.ts";
 import { needsReference, needsRoot, REFERENCE_DIR, REPO_ROOT } from "../support/env.ts";
 import { makeCa } from "./outputs_tls_support.ts";
 import { loadRulesFiles } from "../../src/rules/loader.ts";
-import { compileRuleset } from "../../src/engine/ruleset.ts";
-import { parseAuditPayload } from "../../src/k8saudit/event.ts";
+import { compileRuleset } from "../../src/rules/ruleset.ts";
+import { parseAuditPayload } from "../../src/k8saudit/audit_event.ts";
 
 interface Run {
   child: Deno.ChildProcess;

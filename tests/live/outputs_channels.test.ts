@@ -5,7 +5,7 @@
  * (reopen, respawn, retries while the receiver is down, TLS with a private CA, gzip).
  */
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "../support/assert.ts";
-import type { Alert, Priority } from "../../src/engine/alert.ts";
+import type { Alert, Priority } from "../../src/rules/alert.ts";
 import { Registry } from "../../src/metrics.ts";
 import { AlertFormatter } from "../../src/outputs/format.ts";
 import { FileOutput } from "../../src/outputs/file.ts";
@@ -14,7 +14,7 @@ import { ProgramOutput } from "../../src/outputs/program.ts";
 import { OutputQueue } from "../../src/outputs/queue.ts";
 import { StdoutOutput } from "../../src/outputs/stdout.ts";
 import { SyslogOutput } from "../../src/outputs/syslog.ts";
-import { type AlertOutput, FormattedAlert } from "../../src/outputs/types.ts";
+import { type AlertOutput, FormattedAlert } from "../../src/outputs/output.ts";
 import { UnixDatagramReceiver } from "../../src/outputs/unix_dgram.ts";
 import { makeCa } from "./outputs_tls_support.ts";
 

@@ -5,12 +5,12 @@
  */
 import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
 import { Hono } from "hono";
-import type { Alert, Priority } from "../../src/engine/alert.ts";
+import type { Alert, Priority } from "../../src/rules/alert.ts";
 import { Registry } from "../../src/metrics.ts";
 import { AlertFanout } from "../../src/outputs/fanout.ts";
 import { AlertFormatter } from "../../src/outputs/format.ts";
 import { OutputQueue } from "../../src/outputs/queue.ts";
-import { AlertStore, StoreOutput } from "../../src/outputs/store.ts";
+import { AlertStore, StoreOutput } from "../../src/outputs/alert_store.ts";
 import { createApp, mountSource } from "../../src/server/app.ts";
 import { LiveAlerts } from "../../src/server/live.ts";
 import { type RunningServer, serveApi } from "../../src/server/server.ts";

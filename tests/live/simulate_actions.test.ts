@@ -7,7 +7,7 @@
 import { assert, assertEquals } from "../support/assert.ts";
 import { needsRoot, REPO_ROOT } from "../support/env.ts";
 import { ACTIONS, selectActions } from "../../src/simulate/catalog.ts";
-import type { ActionReport } from "../../src/simulate/types.ts";
+import type { ActionReport } from "../../src/simulate/action.ts";
 import { buildHelper } from "../../src/simulate/helper.ts";
 import { which } from "../../src/simulate/command.ts";
 

@@ -5,9 +5,9 @@
  * @module
  */
 import { REPO_ROOT } from "../support/env.ts";
-import type { ActionReport } from "../../src/simulate/types.ts";
+import type { ActionReport } from "../../src/simulate/action.ts";
 import { which } from "../../src/simulate/command.ts";
-import { type Priority, priorityRank } from "../../src/engine/alert.ts";
+import { type Priority, priorityRank } from "../../src/rules/alert.ts";
 
 /** An alert as the agent prints it in JSON, with the time it arrived here. */
 export interface ReceivedAlert {

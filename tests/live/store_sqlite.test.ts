@@ -1,17 +1,17 @@
 /** The SQLite alert store with real database files: queries, pagination, retention, kill -9. */
 import { assert, assertEquals } from "../support/assert.ts";
 import { REPO_ROOT } from "../support/env.ts";
-import type { Alert, Priority } from "../../src/engine/alert.ts";
+import type { Alert, Priority } from "../../src/rules/alert.ts";
 import { Registry } from "../../src/metrics.ts";
 import { AlertFormatter } from "../../src/outputs/format.ts";
-import { parseAlertFilter } from "../../src/outputs/filter.ts";
+import { parseAlertFilter } from "../../src/outputs/alert_filter.ts";
 import {
   alertPageJson,
   AlertStore,
   storedAlertJson,
   storedToAlert,
-} from "../../src/outputs/store.ts";
-import { FormattedAlert } from "../../src/outputs/types.ts";
+} from "../../src/outputs/alert_store.ts";
+import { FormattedAlert } from "../../src/outputs/output.ts";
 import { DatabaseSync } from "node:sqlite";
 
 const fmt = new AlertFormatter({ hostname: "node-7", localOffsetMinutes: () => 0 });
@@ -164,9 +164,9 @@ Deno.test("store: committed alerts survive kill -9 of the writer", async () => {
     await Deno.writeTextFile(
       script,
       `
-import { AlertStore } from "${REPO_ROOT}src/outputs/store.ts";
+import { AlertStore } from "${REPO_ROOT}src/outputs/alert_store.ts";
 import { AlertFormatter } from "${REPO_ROOT}src/outputs/format.ts";
-import { FormattedAlert } from "${REPO_ROOT}src/outputs/types.ts";
+import { FormattedAlert } from "${REPO_ROOT}src/outputs/output.ts";
 const fmt = new AlertFormatter({ hostname: "h" });
 const s = AlertStore.open({ path: ${JSON.stringify(path)} });
 let n = 0;

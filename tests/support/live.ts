@@ -12,7 +12,7 @@
  * @module
  */
 import { type LiveSource, openLiveSource } from "../../src/sources/live.ts";
-import { HANDLED_SYSCALLS } from "../../src/kernel/syscalls.ts";
+import { HANDLED_SYSCALLS } from "../../src/events/syscalls.ts";
 import type { Event } from "../../src/events/event.ts";
 
 /** Collects live events in the background. */

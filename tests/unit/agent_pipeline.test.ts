@@ -6,17 +6,17 @@
 import { assert, assertEquals } from "../support/assert.ts";
 import { buildEvent } from "../../src/events/encode.ts";
 import type { Event } from "../../src/events/event.ts";
-import type { Alert } from "../../src/engine/alert.ts";
-import { Pipeline, type StateTracker } from "../../src/engine/pipeline.ts";
-import { compileRuleset, type Ruleset } from "../../src/engine/ruleset.ts";
+import type { Alert } from "../../src/rules/alert.ts";
+import { Pipeline, type StateTracker } from "../../src/pipeline/pipeline.ts";
+import { compileRuleset, type Ruleset } from "../../src/rules/ruleset.ts";
 import { loadRulesText } from "../../src/rules/loader.ts";
 import { StateStore } from "../../src/state/store.ts";
 import { Registry } from "../../src/metrics.ts";
-import type { EventSource } from "../../src/sources/types.ts";
+import type { EventSource } from "../../src/sources/source.ts";
 import { AlertFanout } from "../../src/outputs/fanout.ts";
 import { AlertFormatter } from "../../src/outputs/format.ts";
 import { OutputQueue } from "../../src/outputs/queue.ts";
-import type { AlertOutput } from "../../src/outputs/types.ts";
+import type { AlertOutput } from "../../src/outputs/output.ts";
 
 function rules(
   name: string,

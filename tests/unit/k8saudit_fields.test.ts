@@ -13,11 +13,11 @@ import {
   parseAuditPayload,
   parseRfc3339,
   PLUGIN_EVENT_TYPE,
-} from "../../src/k8saudit/event.ts";
+} from "../../src/k8saudit/audit_event.ts";
 import { pointer } from "../../src/k8saudit/json.ts";
 import { allFields, fieldUsableFor, lookupField } from "../../src/rules/fields/mod.ts";
 import { loadRulesText } from "../../src/rules/loader.ts";
-import { compileRuleset } from "../../src/engine/ruleset.ts";
+import { compileRuleset } from "../../src/rules/ruleset.ts";
 import { evaluate } from "../../src/rules/interp.ts";
 import type { FieldResult } from "../../src/rules/fields/registry.ts";
 

@@ -5,13 +5,13 @@
  * files from captures.
  */
 import { assert, assertEquals, assertThrows } from "../support/assert.ts";
-import { chooseSources } from "../../src/agent/k8saudit.ts";
+import { chooseSources } from "../../src/agent/audit_sources.ts";
 import { openAuditFileSource } from "../../src/sources/k8saudit_file.ts";
 import { AuditWebhook } from "../../src/sources/k8saudit_webhook.ts";
-import type { AuditEvent } from "../../src/k8saudit/event.ts";
+import type { AuditEvent } from "../../src/k8saudit/audit_event.ts";
 import type { IngestError } from "../../src/k8saudit/ingest.ts";
-import { isAuditInput } from "../../src/k8saudit/replay.ts";
-import { auditInputs } from "../../src/k8saudit/config.ts";
+import { isAuditInput } from "../../src/pipeline/audit_replay.ts";
+import { auditInputs } from "../../src/k8saudit/audit_inputs.ts";
 import { Registry } from "../../src/metrics.ts";
 
 function ev(id: string, verb = "get"): Record<string, unknown> {

@@ -1,6 +1,6 @@
 import { assertEquals } from "../support/assert.ts";
 import { needsReference, REFERENCE_DIR } from "../support/env.ts";
-import type { Alert } from "../../src/engine/alert.ts";
+import type { Alert } from "../../src/rules/alert.ts";
 import {
   AlertFormatter,
   iso8601Nano,

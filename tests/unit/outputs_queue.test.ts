@@ -1,9 +1,9 @@
 import { assert, assertEquals } from "../support/assert.ts";
-import type { Alert } from "../../src/engine/alert.ts";
+import type { Alert } from "../../src/rules/alert.ts";
 import { Registry } from "../../src/metrics.ts";
 import { AlertFormatter } from "../../src/outputs/format.ts";
 import { OutputQueue } from "../../src/outputs/queue.ts";
-import { type AlertOutput, FormattedAlert, OutputWriteError } from "../../src/outputs/types.ts";
+import { type AlertOutput, FormattedAlert, OutputWriteError } from "../../src/outputs/output.ts";
 
 const fmt = new AlertFormatter({ hostname: "h", localOffsetMinutes: () => 0 });
 

@@ -8,8 +8,8 @@
 import { buildEvent } from "../../src/events/encode.ts";
 import type { Event } from "../../src/events/event.ts";
 import { eventIdsByName, EVENTS } from "../../src/events/table.ts";
-import { FD_TYPE, FdInfo, L4, ProcessInfo, ROLE, ThreadInfo } from "../../src/state/types.ts";
-import type { StateView } from "../../src/state/types.ts";
+import { FD_TYPE, FdInfo, L4, ProcessInfo, ROLE, ThreadInfo } from "../../src/state/model.ts";
+import type { StateView } from "../../src/state/model.ts";
 
 /** A condition, the event it runs on, and whether it must match. */
 export interface ConditionCase {

@@ -4,7 +4,7 @@
  */
 import { assertEquals } from "../support/assert.ts";
 import { loadRulesText } from "../../src/rules/loader.ts";
-import { compileRuleset } from "../../src/engine/ruleset.ts";
+import { compileRuleset } from "../../src/rules/ruleset.ts";
 import { evaluate } from "../../src/rules/interp.ts";
 import { CASES, EVENTS_BY_NAME } from "./rules_cases.ts";
 

@@ -5,11 +5,11 @@
  */
 import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
 import { loadRulesText } from "../../src/rules/loader.ts";
-import { compileRuleset } from "../../src/engine/ruleset.ts";
+import { compileRuleset } from "../../src/rules/ruleset.ts";
 import { formatResult } from "../../src/rules/result.ts";
 import { setNames, setSize } from "../../src/rules/evttypes.ts";
 import { EVENTS_BY_NAME } from "./rules_cases.ts";
-import type { Alert } from "../../src/engine/alert.ts";
+import type { Alert } from "../../src/rules/alert.ts";
 
 function load(text: string) {
   return loadRulesText([{ name: "t.yaml", text }]);

@@ -5,7 +5,7 @@
 import { assert, assertEquals } from "../support/assert.ts";
 import { needsReference, REFERENCE_DIR } from "../support/env.ts";
 import { loadRulesFiles } from "../../src/rules/loader.ts";
-import { compileRuleset } from "../../src/engine/ruleset.ts";
+import { compileRuleset } from "../../src/rules/ruleset.ts";
 
 const dir = () => `${REFERENCE_DIR}/falco-rules`;
 

@@ -7,10 +7,10 @@
 import { assert, assertEquals } from "../support/assert.ts";
 import { REPO_ROOT } from "../support/env.ts";
 import { loadRulesFiles } from "../../src/rules/loader.ts";
-import { compileRuleset, type Ruleset } from "../../src/engine/ruleset.ts";
-import { priorityRank } from "../../src/engine/alert.ts";
+import { compileRuleset, type Ruleset } from "../../src/rules/ruleset.ts";
+import { priorityRank } from "../../src/rules/alert.ts";
 import { type SeedThread, StateStore } from "../../src/state/store.ts";
-import type { ContainerInfo } from "../../src/state/types.ts";
+import type { ContainerInfo } from "../../src/state/model.ts";
 import { buildEvent } from "../../src/events/encode.ts";
 import { flagValue } from "../../src/events/flags.ts";
 import "../../src/rules/fields/mod.ts";

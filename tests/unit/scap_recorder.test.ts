@@ -2,13 +2,13 @@ import { assert, assertEquals, assertThrows } from "../support/assert.ts";
 import { needsReference, REFERENCE_DIR } from "../support/env.ts";
 import "../../src/rules/fields/mod.ts";
 import { loadRulesText } from "../../src/rules/loader.ts";
-import { compileRuleset } from "../../src/engine/ruleset.ts";
+import { compileRuleset } from "../../src/rules/ruleset.ts";
 import { buildEvent } from "../../src/events/encode.ts";
 import type { Event } from "../../src/events/event.ts";
-import type { Alert } from "../../src/engine/alert.ts";
-import { CaptureRecorder, captureSettings, DEFAULT_CAPTURE } from "../../src/capture/recorder.ts";
+import type { Alert } from "../../src/rules/alert.ts";
+import { CaptureRecorder, captureSettings, DEFAULT_CAPTURE } from "../../src/pipeline/recorder.ts";
 import { openScapFile } from "../../src/capture/reader.ts";
-import { replayCapture } from "../../src/capture/replay.ts";
+import { replayCapture } from "../../src/pipeline/replay.ts";
 import { Registry } from "../../src/metrics.ts";
 
 const RULES = `
@@ -224,7 +224,7 @@ Deno.test({
   async fn() {
     const { Agent } = await import("../../src/agent/agent.ts");
     const { loadConfig } = await import("../../src/config/load.ts");
-    const { buildEngineRules } = await import("../../src/agent/engine_rules.ts");
+    const { buildEngineRules } = await import("../../src/agent/build_rules.ts");
     const { StateStore } = await import("../../src/state/store.ts");
     const { openScapSource } = await import("../../src/sources/scap.ts");
     const dir = await Deno.makeTempDir();

@@ -13,12 +13,12 @@ import {
 import { containerFromCgroups, containerFromPath } from "../../src/state/containers/cgroup.ts";
 import { parseGroup, parsePasswd, UserDb } from "../../src/state/users.ts";
 import { fromInspect, parseHttpResponse } from "../../src/state/containers/runtime.ts";
-import { parseContainerEvent } from "../../src/state/containers/event.ts";
+import { parseContainerEvent } from "../../src/state/containers/container_json.ts";
 import { splitImage } from "../../src/state/containers/image.ts";
 import { globMatch } from "../../src/state/glob.ts";
 import { baseName, dirName, joinPath, normalizePath } from "../../src/state/paths.ts";
 import { capsToString } from "../../src/state/caps.ts";
-import { FD_TYPE, L4, ROLE } from "../../src/state/types.ts";
+import { FD_TYPE, L4, ROLE } from "../../src/state/model.ts";
 
 const ID = "0123456789abcdef".repeat(4);
 

@@ -15,7 +15,7 @@ import {
 } from "../../src/events/event.ts";
 import { currentExitId, eventIdsByName, EVENTS } from "../../src/events/table.ts";
 import { StateStore } from "../../src/state/store.ts";
-import { FD_TYPE } from "../../src/state/types.ts";
+import { FD_TYPE } from "../../src/state/model.ts";
 import { ContainerStore } from "../../src/state/containers/runtime.ts";
 import { ProcFs } from "../../src/state/seed.ts";
 import "../../src/rules/fields/proc.ts";

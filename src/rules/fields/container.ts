@@ -9,7 +9,7 @@
 import type { Event } from "../../events/event.ts";
 import type { FieldDef, FieldResult } from "./registry.ts";
 import { defineFieldClass } from "./registry.ts";
-import type { ContainerInfo, ContainerMount, ProcessInfo } from "../../state/types.ts";
+import type { ContainerInfo, ContainerMount, ProcessInfo } from "../../state/model.ts";
 import { globMatch } from "../../state/glob.ts";
 
 /** The value mount selectors give when nothing matches (what rules compare against). */

@@ -9,7 +9,7 @@ import { categoryName, EC, EF, type EventInfo, EVENTS, PT } from "../../events/t
 import { errnoName, renderFlags, signalName } from "../../events/flags.ts";
 import type { SockAddr, SockTuple } from "../../events/params.ts";
 import { defineFieldClass, type FieldDef, type FieldType, NOT_CONSTANT } from "./registry.ts";
-import { SYSCALL_NAME_BY_SCAP_CODE } from "../../kernel/syscalls.ts";
+import { SYSCALL_NAME_BY_SCAP_CODE } from "../../events/syscalls.ts";
 
 /** Generic syscall events carry the syscall's code; their evt.type is the syscall's name. */
 function typeName(ev: Event): string {

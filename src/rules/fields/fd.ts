@@ -11,7 +11,7 @@ import type { Event } from "../../events/event.ts";
 import type { FieldDef, FieldResult } from "./registry.ts";
 import { defineFieldClass } from "./registry.ts";
 import { EF } from "../../events/table.ts";
-import { FD_TYPE, type FdInfo, fdTypeName, ROLE } from "../../state/types.ts";
+import { FD_TYPE, type FdInfo, fdTypeName, ROLE } from "../../state/model.ts";
 import { openedPath } from "../../state/resolve.ts";
 import { sockAddrText, sockTupleText } from "../../state/sockets.ts";
 import type { SockAddr, SockTuple } from "../../events/params.ts";

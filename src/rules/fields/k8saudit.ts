@@ -14,8 +14,8 @@
  * ```
  * @module
  */
-import { auditRecord } from "../../k8saudit/event.ts";
-import { AuditEvent, K8S_AUDIT_SOURCE } from "../../k8saudit/event.ts";
+import { auditRecord } from "../../k8saudit/audit_event.ts";
+import { AuditEvent, K8S_AUDIT_SOURCE } from "../../k8saudit/audit_event.ts";
 import { type AuditExtractor, K8S_AUDIT_EXTRACTORS } from "../../k8saudit/extract.ts";
 import { pointer } from "../../k8saudit/json.ts";
 import { defineFieldClass, type FieldDef, shareFields } from "./registry.ts";

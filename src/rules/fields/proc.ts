@@ -12,8 +12,8 @@
 import type { Event } from "../../events/event.ts";
 import type { FieldDef, FieldResult } from "./registry.ts";
 import { defineFieldClass } from "./registry.ts";
-import type { ProcessInfo } from "../../state/types.ts";
-import { fdTypeName } from "../../state/types.ts";
+import type { ProcessInfo } from "../../state/model.ts";
+import { fdTypeName } from "../../state/model.ts";
 import { ancestor, ancestors, cmdline, groupLeader } from "../../state/ancestry.ts";
 
 function procOf(ev: Event): ProcessInfo | undefined {

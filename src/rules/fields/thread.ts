@@ -7,7 +7,7 @@
 import type { Event } from "../../events/event.ts";
 import type { FieldDef, FieldResult } from "./registry.ts";
 import { defineFieldClass } from "./registry.ts";
-import type { ThreadInfo } from "../../state/types.ts";
+import type { ThreadInfo } from "../../state/model.ts";
 import { capsToString } from "../../state/caps.ts";
 
 function t<T extends FieldResult>(get: (t: ThreadInfo, ev: Event) => T) {

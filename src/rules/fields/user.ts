@@ -7,7 +7,7 @@
 import type { Event } from "../../events/event.ts";
 import type { FieldDef, FieldResult } from "./registry.ts";
 import { defineFieldClass } from "./registry.ts";
-import type { ThreadInfo, UserEntry } from "../../state/types.ts";
+import type { ThreadInfo, UserEntry } from "../../state/model.ts";
 
 function userOf(th: ThreadInfo): UserEntry | undefined {
   return th.proc.state.user(th.uid, th.proc);

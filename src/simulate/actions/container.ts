@@ -6,9 +6,9 @@
  * @module
  */
 
-import type { Action, ActionContext } from "../types.ts";
+import type { Action, ActionContext } from "../action.ts";
 import { requireCall } from "../command.ts";
-import { IN_IMAGE, runOnce, startContainer } from "../container.ts";
+import { IN_IMAGE, runOnce, startContainer } from "../podman.ts";
 import { createNetLab } from "../netlab.ts";
 import { evidenceOf, expectExit } from "./util.ts";
 

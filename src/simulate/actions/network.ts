@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { Action } from "../types.ts";
+import type { Action } from "../action.ts";
 import { requireCall, runCommand, which } from "../command.ts";
 import { createNetLab } from "../netlab.ts";
 import { evidenceOf, expectExit, helperAs } from "./util.ts";

@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { Action } from "../types.ts";
+import type { Action } from "../action.ts";
 import { requireCall, runCommand } from "../command.ts";
 import { randomSuffix, removeIfPresent } from "../workspace.ts";
 import { evidenceOf, expectExit, helperAs, runHelper } from "./util.ts";

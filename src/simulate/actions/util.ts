@@ -3,7 +3,7 @@
  * @module
  */
 
-import type { ActionContext } from "../types.ts";
+import type { ActionContext } from "../action.ts";
 import { type CommandResult, runCommand, type RunOptions } from "../command.ts";
 
 /**

@@ -7,7 +7,7 @@
  * undefined until the answer arrives.
  * @module
  */
-import type { ContainerInfo, ContainerMount } from "../types.ts";
+import type { ContainerInfo, ContainerMount } from "../model.ts";
 import type { ContainerSource } from "../store.ts";
 import { splitImage } from "./image.ts";
 

@@ -1,7 +1,7 @@
 /**
  * Replaying a capture file through the same pipeline as live events: the file's process, fd
  * and user lists seed the state, then each event is applied to the state and evaluated by the
- * rules, batch by batch (src/engine/pipeline.ts). Used by `saker replay`, the conformance
+ * rules, batch by batch (src/pipeline/pipeline.ts). Used by `saker replay`, the conformance
  * suite and the replay benchmark.
  *
  * Per event, after the state update and before the next event, optional hooks see the event
@@ -10,7 +10,7 @@
  * @example
  * ```ts
  * import { replayCapture } from "./replay.ts";
- * import { compileRuleset } from "../engine/ruleset.ts";
+ * import { compileRuleset } from "../rules/ruleset.ts";
  * import { loadRulesFiles } from "../rules/loader.ts";
  * const ruleset = compileRuleset(await loadRulesFiles(["rules/"]));
  * const res = await replayCapture("trace.scap", { evaluator: ruleset, onAlerts: console.log });
@@ -18,15 +18,15 @@
  * ```
  * @module
  */
-import type { Alert } from "../engine/alert.ts";
+import type { Alert } from "../rules/alert.ts";
 import type { Event } from "../events/event.ts";
-import { type Evaluator, Pipeline } from "../engine/pipeline.ts";
+import { type Evaluator, Pipeline } from "./pipeline.ts";
 import { StateStore } from "../state/store.ts";
 import { openScapSource, type ScapSource } from "../sources/scap.ts";
-import { ScapFormatError } from "./errors.ts";
-import { EVENT_STATE_ONLY } from "./reader.ts";
+import { ScapFormatError } from "../capture/errors.ts";
+import { EVENT_STATE_ONLY } from "../capture/reader.ts";
 import { Registry } from "../metrics.ts";
-import type { SeedCounts } from "./seed.ts";
+import type { SeedCounts } from "../capture/seed.ts";
 import { CaptureRecorder, type CaptureSettings } from "./recorder.ts";
 
 /** Options of {@link replayCapture}. */

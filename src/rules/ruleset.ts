@@ -5,7 +5,7 @@
  *
  * @example
  * ```ts
- * import { loadRulesText } from "../rules/loader.ts";
+ * import { loadRulesText } from "./loader.ts";
  * import { compileRuleset } from "./ruleset.ts";
  * import { buildEvent } from "../events/encode.ts";
  * const loaded = loadRulesText([{ name: "r.yaml", text: `
@@ -25,12 +25,12 @@ import type { Event } from "../events/event.ts";
 import { EVENT_COUNT, eventIdsByName, EVENTS } from "../events/table.ts";
 import type { Alert, Priority } from "./alert.ts";
 import { priorityRank } from "./alert.ts";
-import type { CompiledRule } from "../rules/compiler.ts";
-import type { LoadedRules } from "../rules/loader.ts";
-import { type Evaluator, foldForType, FunctionBuilder, instantiate } from "../rules/codegen.ts";
-import { renderOutput } from "../rules/output.ts";
-import { compileGlob } from "../rules/ops.ts";
-import { setNames } from "../rules/evttypes.ts";
+import type { CompiledRule } from "./compiler.ts";
+import type { LoadedRules } from "./loader.ts";
+import { type Evaluator, foldForType, FunctionBuilder, instantiate } from "./codegen.ts";
+import { renderOutput } from "./output.ts";
+import { compileGlob } from "./ops.ts";
+import { setNames } from "./evttypes.ts";
 
 /** One step of rule selection, applied in order after each rule's own `enabled`. */
 export interface RuleSelector {

@@ -8,7 +8,7 @@
  *
  * @example
  * ```ts
- * import { AlertStore } from "./store.ts";
+ * import { AlertStore } from "./alert_store.ts";
  * const store = AlertStore.open({ path: "/var/lib/saker/alerts.db", maxAgeSeconds: 7 * 86400 });
  * const page = store.query({ priority: "Warning" }, { limit: 50 });
  * store.close();
@@ -16,12 +16,12 @@
  * @module
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
-import { type Alert, PRIORITIES, type Priority, priorityRank } from "../engine/alert.ts";
+import { type Alert, PRIORITIES, type Priority, priorityRank } from "../rules/alert.ts";
 import { log } from "../log.ts";
 import { metrics as globalMetrics, type Registry } from "../metrics.ts";
-import type { AlertFilter } from "./filter.ts";
+import type { AlertFilter } from "./alert_filter.ts";
 import { jsonValue, RawJson, rfc3339Nano, sortedObject } from "./format.ts";
-import type { AlertOutput, FormattedAlert } from "./types.ts";
+import type { AlertOutput, FormattedAlert } from "./output.ts";
 
 /** Store settings (config: alert_store.*). */
 export interface StoreOptions {

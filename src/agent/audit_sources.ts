@@ -1,12 +1,12 @@
 /**
- * The agent's Kubernetes audit inputs (what src/k8saudit/config.ts reads from the config), each
+ * The agent's Kubernetes audit inputs (what src/k8saudit/audit_inputs.ts reads from the config), each
  * opened as an event source the agent runs in a pipeline of its own with the k8s_audit rules:
  * the webhook on the agent's server (`webserver.k8s_audit_endpoint`), a webhook listener of its
  * own and audit log files (the `k8saudit` plugin entry's `open_params`).
  *
  * @example
  * ```ts
- * import { openAuditSources } from "./k8saudit.ts";
+ * import { openAuditSources } from "./audit_sources.ts";
  * // Agent.start(config, { ..., openExtraSources: openAuditSources })
  * ```
  * @module
@@ -14,7 +14,7 @@
 import type { Agent, AgentSource } from "./agent.ts";
 import type { Config } from "../config/types.ts";
 import { log } from "../log.ts";
-import { type AuditInput, auditInputs } from "../k8saudit/config.ts";
+import { type AuditInput, auditInputs } from "../k8saudit/audit_inputs.ts";
 import { AuditWebhook } from "../sources/k8saudit_webhook.ts";
 import { openAuditFileSource } from "../sources/k8saudit_file.ts";
 import { serveApi } from "../server/server.ts";

@@ -6,12 +6,12 @@
  *
  * @example
  * ```ts
- * import { parseAlertFilter } from "./filter.ts";
+ * import { parseAlertFilter } from "./alert_filter.ts";
  * const f = parseAlertFilter(new URLSearchParams("priority=warning&rule=Terminal shell&since=1h"));
  * ```
  * @module
  */
-import { type Alert, PRIORITIES, type Priority, priorityRank } from "../engine/alert.ts";
+import { type Alert, PRIORITIES, type Priority, priorityRank } from "../rules/alert.ts";
 
 /** What alerts to return. Every given criterion must hold. */
 export interface AlertFilter {

@@ -1,19 +1,19 @@
 /**
  * The rules builder backed by Saker's rules engine: load the files (src/rules/loader.ts),
- * compile a Ruleset for the syscall source (src/engine/ruleset.ts), and one for each other
+ * compile a Ruleset for the syscall source (src/rules/ruleset.ts), and one for each other
  * source (k8s_audit), with the config's priority, rule matching and rule selection, and apply
  * `append_output` to the alerts they raise.
  * @module
  */
-import type { Alert } from "../engine/alert.ts";
+import type { Alert } from "../rules/alert.ts";
 import type { Event } from "../events/event.ts";
-import type { Evaluator } from "../engine/pipeline.ts";
-import { compileRuleset, type RuleSelector, type Ruleset } from "../engine/ruleset.ts";
+import type { Evaluator } from "../pipeline/pipeline.ts";
+import { compileRuleset, type RuleSelector, type Ruleset } from "../rules/ruleset.ts";
 import { knownSources, loadRulesFiles } from "../rules/loader.ts";
 import { compileOutput, type OutputFormat, renderOutput } from "../rules/output.ts";
 import { formatMessage } from "../rules/result.ts";
 import type { AppendOutputEntry, RuleSelection } from "../config/types.ts";
-import { type BuiltRules, RulesError, type RulesOptions } from "./rules.ts";
+import { type BuiltRules, RulesError, type RulesOptions } from "./rules_builder.ts";
 
 /** Turns the config's `rules:` entries into ruleset selectors. */
 export function selectors(sel: RuleSelection[]): RuleSelector[] {

@@ -5,7 +5,7 @@
  * itself.
  * @module
  */
-import type { Alert } from "../engine/alert.ts";
+import type { Alert } from "../rules/alert.ts";
 import type { AlertFormatter } from "./format.ts";
 
 /** An alert with its text and JSON forms, each computed at most once and shared by outputs. */

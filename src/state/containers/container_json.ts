@@ -4,7 +4,7 @@
  * {@link ContainerInfo}.
  * @module
  */
-import type { ContainerInfo, ContainerMount } from "../types.ts";
+import type { ContainerInfo, ContainerMount } from "../model.ts";
 import { splitImage } from "./image.ts";
 
 type Json = Record<string, unknown>;

@@ -1,13 +1,13 @@
 /**
  * Replaying a file of Kubernetes audit events through the rules: the file source feeds the same
- * pipeline as live events (src/engine/pipeline.ts), with a ruleset of `source: k8s_audit` rules.
+ * pipeline as live events (src/pipeline/pipeline.ts), with a ruleset of `source: k8s_audit` rules.
  * Used by `saker replay` (which tells audit files from capture files by their first bytes), the
  * conformance suite and the benchmark.
  *
  * @example
  * ```ts
- * import { replayAuditFile } from "./replay.ts";
- * import { compileRuleset } from "../engine/ruleset.ts";
+ * import { replayAuditFile } from "./audit_replay.ts";
+ * import { compileRuleset } from "../rules/ruleset.ts";
  * import { loadRulesFiles } from "../rules/loader.ts";
  * const rules = await loadRulesFiles(["k8s_audit_rules.yaml"]);
  * const ruleset = compileRuleset(rules, { source: "k8s_audit" });
@@ -16,12 +16,12 @@
  * ```
  * @module
  */
-import type { Alert } from "../engine/alert.ts";
-import { type Evaluator, Pipeline } from "../engine/pipeline.ts";
+import type { Alert } from "../rules/alert.ts";
+import { type Evaluator, Pipeline } from "./pipeline.ts";
 import { Registry } from "../metrics.ts";
 import { openAuditFileSource } from "../sources/k8saudit_file.ts";
-import type { IngestError } from "./ingest.ts";
-import type { AuditEvent } from "./event.ts";
+import type { IngestError } from "../k8saudit/ingest.ts";
+import type { AuditEvent } from "../k8saudit/audit_event.ts";
 
 /**
  * Whether `path` holds Kubernetes audit events rather than a capture: a directory, or a file

@@ -13,7 +13,7 @@
  *
  * @example
  * ```ts
- * import { auditInputs } from "./config.ts";
+ * import { auditInputs } from "./audit_inputs.ts";
  * const { inputs, errors } = auditInputs({
  *   webserver: { enabled: true, k8s_audit_endpoint: "/k8s-audit" },
  *   load_plugins: ["k8saudit"],

@@ -26,9 +26,9 @@
  * ```
  * @module
  */
-import type { Alert } from "./alert.ts";
+import type { Alert } from "../rules/alert.ts";
 import type { Event } from "../events/event.ts";
-import type { EventBatch, EventSource } from "../sources/types.ts";
+import type { EventBatch, EventSource } from "../sources/source.ts";
 import { RateLimitedLog } from "../log.ts";
 import { type Counter, metrics as globalMetrics, type Registry } from "../metrics.ts";
 

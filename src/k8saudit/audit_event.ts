@@ -13,7 +13,7 @@
  *
  * @example
  * ```ts
- * import { parseAuditPayload } from "./event.ts";
+ * import { parseAuditPayload } from "./audit_event.ts";
  * const { events, errors } = parseAuditPayload(JSON.parse(
  *   '{"kind":"Event","auditID":"a1","verb":"get","stageTimestamp":"2024-05-01T10:00:00.5Z"}',
  * ));

@@ -19,12 +19,17 @@
  * ```
  * @module
  */
-import type { Alert } from "../engine/alert.ts";
+import type { Alert } from "../rules/alert.ts";
 import type { Event } from "../events/event.ts";
-import type { Evaluator } from "../engine/pipeline.ts";
-import type { ScapEventFormat } from "./writer.ts";
-import { ScapWriter } from "./writer.ts";
-import { hostInterfaces, hostMachineInfo, stateLists, type ThreadTable } from "./snapshot.ts";
+import type { Evaluator } from "./pipeline.ts";
+import type { ScapEventFormat } from "../capture/writer.ts";
+import { ScapWriter } from "../capture/writer.ts";
+import {
+  hostInterfaces,
+  hostMachineInfo,
+  stateLists,
+  type ThreadTable,
+} from "../capture/snapshot.ts";
 import { log } from "../log.ts";
 import { type Counter, type Family, metrics as globalMetrics, type Registry } from "../metrics.ts";
 
@@ -120,7 +125,7 @@ interface RuleCapture {
   captureDuration: number;
 }
 
-/** A ruleset that exposes its rules (src/engine/ruleset.ts Ruleset). */
+/** A ruleset that exposes its rules (src/rules/ruleset.ts Ruleset). */
 interface WithRules {
   readonly rules: readonly ({ name: string } & RuleCapture)[];
 }

@@ -4,8 +4,8 @@
  * so a reload can build next to it and swap only on success.
  * @module
  */
-import type { Priority } from "../engine/alert.ts";
-import type { Evaluator } from "../engine/pipeline.ts";
+import type { Priority } from "../rules/alert.ts";
+import type { Evaluator } from "../pipeline/pipeline.ts";
 import type { AppendOutputEntry, RuleSelection } from "../config/types.ts";
 
 /** Rule settings from the config. */
