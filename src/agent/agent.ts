@@ -12,7 +12,7 @@
  * @module
  */
 import type { Alert, Priority } from "../rules/alert.ts";
-import { type Evaluator, Pipeline, type StateTracker } from "../pipeline/pipeline.ts";
+import { type Evaluator, NO_RULES, Pipeline, type StateTracker } from "../pipeline/pipeline.ts";
 import type { EventSource } from "../sources/source.ts";
 import type { Config } from "../config/types.ts";
 import type { LoadedConfig } from "../config/load.ts";
@@ -127,8 +127,6 @@ function rulesOptions(c: Config): RulesOptions {
 }
 
 const sameJson = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
-
-const NO_RULES: Evaluator = { evaluate() {} };
 
 /** The evaluator of `source`'s rules (syscall: the main one). */
 function evaluatorFor(rules: BuiltRules, source: string): Evaluator {

@@ -28,6 +28,9 @@ import {
   encodeUserList,
 } from "./encode.ts";
 import { CompatPlans, encodeCompat, type OutEvent } from "./compat.ts";
+import { hostHeader, type ThreadTable } from "./snapshot.ts";
+import { StateStore } from "../state/store.ts";
+import { seedFromProc } from "../state/seed.ts";
 import type {
   MachineInfo,
   ScapFd,
@@ -236,7 +239,7 @@ export class ScapWriter {
 /** Options of {@link openCaptureWriter}. */
 export interface CaptureWriterOptions {
   /** The state whose threads and fds start the file (default: a fresh scan of /proc). */
-  state?: import("./snapshot.ts").ThreadTable;
+  state?: ThreadTable;
   format?: ScapEventFormat;
   gzip?: boolean;
 }
@@ -249,11 +252,8 @@ export async function openCaptureWriter(
   path: string,
   options: CaptureWriterOptions = {},
 ): Promise<ScapWriter> {
-  const { hostHeader } = await import("./snapshot.ts");
   let state = options.state;
   if (!state) {
-    const { StateStore } = await import("../state/store.ts");
-    const { seedFromProc } = await import("../state/seed.ts");
     const store = new StateStore();
     seedFromProc(store);
     state = store;

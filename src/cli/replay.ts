@@ -16,13 +16,13 @@ import { loadRulesFiles, loadRulesText } from "../rules/loader.ts";
 import { compileRuleset, type RuleSelector, type Ruleset } from "../rules/ruleset.ts";
 import { type Alert, PRIORITIES, type Priority } from "../rules/alert.ts";
 import { AlertFormatter } from "../outputs/format.ts";
-import { replayCapture } from "../pipeline/replay.ts";
+import { replayAuditFile, replayCapture } from "../pipeline/replay.ts";
 import { EventPrinter } from "./event_printer.ts";
 import { ProgressBar } from "./progress.ts";
 import { type CaptureSettings, captureSettings } from "../pipeline/recorder.ts";
 import type { Event } from "../events/event.ts";
 import type { LoadedRules } from "../rules/loader.ts";
-import { isAuditInput, replayAuditFile } from "../pipeline/audit_replay.ts";
+import { isAuditInput } from "../sources/k8saudit_file.ts";
 import { K8S_AUDIT_SOURCE } from "../k8saudit/audit_event.ts";
 
 const USAGE = `usage: saker replay FILE.scap [options] [FILTER]

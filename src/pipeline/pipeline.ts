@@ -38,6 +38,9 @@ export interface Evaluator {
   evaluate(ev: Event, emit: (a: Alert) => void): void;
 }
 
+/** The evaluator of a source without rules: events are read (and tracked), nothing alerts. */
+export const NO_RULES: Evaluator = { evaluate() {} };
+
 /** Anything that tracks state from events (threads, fds) and attaches it to them. */
 export interface StateTracker {
   /** Applies the event and sets its enrichment (ev.thread, ev.fdInfo). */

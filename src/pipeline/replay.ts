@@ -1,11 +1,16 @@
 /**
- * Replaying a capture file through the same pipeline as live events: the file's process, fd
- * and user lists seed the state, then each event is applied to the state and evaluated by the
- * rules, batch by batch (src/pipeline/pipeline.ts). Used by `saker replay`, the conformance
- * suite and the replay benchmark.
+ * Replaying a file through the same pipeline as live events: one runner, two inputs.
  *
- * Per event, after the state update and before the next event, optional hooks see the event
- * as the rules saw it: an event filter and a printer (`saker replay -p FORMAT`).
+ * - A capture file (scap): the file's process, fd and user lists seed the state, then each event
+ *   is applied to the state and evaluated by the rules, batch by batch (src/pipeline/pipeline.ts).
+ *   Blocks marked "state only" update the state but are not evaluated. Falco's capture feature
+ *   can save the events around alerts while replaying.
+ * - A file of Kubernetes audit events (JSON lines, JSON, gzip, or a directory of them): the
+ *   events go to a ruleset of `source: k8s_audit` rules, without state.
+ *
+ * Per event, after the state update, optional hooks see the event as the rules saw it: an event
+ * filter (only matching events are evaluated) and a printer (`saker replay -p FORMAT`). Used by
+ * `saker replay`, the conformance suite and the replay benchmark.
  *
  * @example
  * ```ts
@@ -20,18 +25,21 @@
  */
 import type { Alert } from "../rules/alert.ts";
 import type { Event } from "../events/event.ts";
-import { type Evaluator, Pipeline } from "./pipeline.ts";
+import { type Evaluator, NO_RULES, Pipeline, type StateTracker } from "./pipeline.ts";
 import { StateStore } from "../state/store.ts";
+import type { EventBatch, EventSource } from "../sources/source.ts";
 import { openScapSource, type ScapSource } from "../sources/scap.ts";
+import { openAuditFileSource } from "../sources/k8saudit_file.ts";
+import type { IngestError } from "../k8saudit/ingest.ts";
 import { ScapFormatError } from "../capture/errors.ts";
 import { EVENT_STATE_ONLY } from "../capture/reader.ts";
 import { Registry } from "../metrics.ts";
 import type { SeedCounts } from "../capture/seed.ts";
 import { CaptureRecorder, type CaptureSettings } from "./recorder.ts";
 
-/** Options of {@link replayCapture}. */
+/** Options every replay takes. */
 export interface ReplayOptions {
-  /** The rules (a compiled ruleset); without one, events are only applied to the state. */
+  /** The rules (a compiled ruleset of the input's source); without one, nothing alerts. */
   evaluator?: Evaluator;
   /** Receives each batch's alerts. */
   onAlerts?: (alerts: Alert[]) => void;
@@ -41,18 +49,109 @@ export interface ReplayOptions {
   onEvent?: (ev: Event) => void;
   /** Called after each batch (flushing printed lines). */
   afterBatch?: (batch: Event[]) => void;
-  /** File bytes read so far and the file size (progress display). */
-  onProgress?: (bytes: number, size: number, events: number) => void;
   /** Events per batch (default 1024). */
   batchSize?: number;
+}
+
+/** One input of the runner: a source of batches and how its events are treated. */
+export interface ReplayInput {
+  readonly source: EventSource;
+  /** State the events update before the rules see them (none: unenriched). */
+  readonly state?: StateTracker;
+  /** Events that update the state but are not evaluated (capture blocks marked state only). */
+  stateOnly?(ev: Event): boolean;
+  /** Errors that end the input early, keeping what was replayed (a truncated capture). */
+  endsInput?(err: unknown): boolean;
+  /** Wraps the rules (Falco's capture feature watches their alerts). */
+  wrapRules?(rules: Evaluator): Evaluator;
+  /** Runs after each batch, before the caller's afterBatch. */
+  afterBatch?(batch: EventBatch): void;
+  /** Runs once the input is read (closing capture files). */
+  close?(): Promise<void> | void;
+}
+
+/** What the runner did. */
+export interface RunResult {
+  events: number;
+  alerts: number;
+  seconds: number;
+  /** The error that ended the input early, when {@link ReplayInput.endsInput} accepted it. */
+  error?: unknown;
+}
+
+/**
+ * Runs an input through the pipeline: per event the state update, then (unless filtered or
+ * state-only) the rules and the printer. Resolves when the input is read to its end.
+ */
+export async function runReplay(input: ReplayInput, opts: ReplayOptions = {}): Promise<RunResult> {
+  const rules = opts.evaluator
+    ? (input.wrapRules ? input.wrapRules(opts.evaluator) : opts.evaluator)
+    : undefined;
+  const { filter, onEvent } = opts;
+  const stateOnly = input.stateOnly;
+  let events = 0;
+  // Without filter and printer, the hook is just the count and the rules.
+  const evaluator: Evaluator = filter || onEvent
+    ? {
+      evaluate(ev, emit) {
+        events++;
+        if (stateOnly?.(ev)) return;
+        if (filter && !filter(ev)) return;
+        rules?.evaluate(ev, emit);
+        onEvent?.(ev);
+      },
+    }
+    : {
+      evaluate(ev, emit) {
+        events++;
+        if (stateOnly !== undefined && stateOnly(ev)) return;
+        (rules ?? NO_RULES).evaluate(ev, emit);
+      },
+    };
+  const after = input.afterBatch && opts.afterBatch
+    ? (batch: EventBatch) => {
+      input.afterBatch!(batch);
+      opts.afterBatch!(batch);
+    }
+    : input.afterBatch ?? opts.afterBatch;
+  let alerts = 0;
+  const pipeline = new Pipeline({
+    source: input.source,
+    state: input.state,
+    ruleset: evaluator,
+    onAlerts: (a) => {
+      alerts += a.length;
+      opts.onAlerts?.(a);
+    },
+    afterBatch: after,
+    // Replays are one-shot: their counters stay out of the agent's metrics registry.
+    registry: new Registry(),
+  });
+  const t0 = performance.now();
+  let error: unknown;
+  try {
+    await pipeline.run();
+  } catch (err) {
+    if (!input.endsInput?.(err)) throw err;
+    error = err;
+  } finally {
+    await input.close?.();
+  }
+  return { events, alerts, seconds: (performance.now() - t0) / 1000, error };
+}
+
+/** Options of {@link replayCapture}. */
+export interface CaptureReplayOptions extends ReplayOptions {
+  /** File bytes read so far and the file size (progress display). */
+  onProgress?: (bytes: number, size: number, events: number) => void;
   /** State store to use (default: a new one that reads nothing from the live system). */
   state?: StateStore;
   /** Capture settings: save the events around alerts of rules marked `capture: true`. */
   capture?: CaptureSettings;
 }
 
-/** What a replay did. */
-export interface ReplayResult {
+/** What a capture replay did. */
+export interface CaptureReplayResult {
   events: number;
   alerts: number;
   seconds: number;
@@ -66,81 +165,81 @@ export interface ReplayResult {
   source: ScapSource;
 }
 
+const isStateOnly = (ev: Event) => (ev.flags & EVENT_STATE_ONLY) !== 0;
+
 /** Replays a capture file; resolves when it has been read to the end (or to a bad block). */
 export async function replayCapture(
   path: string,
-  opts: ReplayOptions = {},
-): Promise<ReplayResult> {
+  opts: CaptureReplayOptions = {},
+): Promise<CaptureReplayResult> {
   const state = opts.state ?? new StateStore();
-  let events = 0;
+  let read = 0;
   const source = await openScapSource(path, {
     batchSize: opts.batchSize,
     state,
-    onProgress: opts.onProgress ? (b, s) => opts.onProgress!(b, s, events) : undefined,
+    onProgress: opts.onProgress ? (b, s) => opts.onProgress!(b, s, read) : undefined,
   });
   const recorder = opts.capture?.enabled
     ? new CaptureRecorder(opts.capture, { state, registry: new Registry() })
     : undefined;
-  const rules = opts.evaluator && recorder ? recorder.wrap(opts.evaluator) : opts.evaluator;
-  const filter = opts.filter;
-  const onEvent = opts.onEvent;
-  // The per-event hook: counts, skips state-only events, then filter, rules and printing.
-  // Without filter and printer it is just the rules behind the state-only check.
-  const evaluator: Evaluator = filter || onEvent
-    ? {
-      evaluate(ev, emit) {
-        events++;
-        // Capture blocks marked "state only" update the state but are not shown or evaluated.
-        if ((ev.flags & EVENT_STATE_ONLY) !== 0) return;
-        if (filter && !filter(ev)) return;
-        rules?.evaluate(ev, emit);
-        onEvent?.(ev);
-      },
-    }
-    : {
-      evaluate(ev, emit) {
-        events++;
-        if (rules !== undefined && (ev.flags & EVENT_STATE_ONLY) === 0) rules.evaluate(ev, emit);
-      },
-    };
-  let alerts = 0;
-  const pipeline = new Pipeline({
+  const res = await runReplay({
     source,
     state,
-    ruleset: evaluator,
-    onAlerts: (a) => {
-      alerts += a.length;
-      opts.onAlerts?.(a);
+    stateOnly: isStateOnly,
+    endsInput: (err) => err instanceof ScapFormatError,
+    wrapRules: recorder ? (r) => recorder.wrap(r) : undefined,
+    afterBatch: (batch) => {
+      read += batch.length;
+      recorder?.afterBatch(batch);
     },
-    afterBatch: recorder
-      ? (batch) => {
-        recorder.afterBatch(batch);
-        opts.afterBatch?.(batch);
-      }
-      : opts.afterBatch,
-    // Replays are one-shot: their counters stay out of the agent's metrics registry.
-    registry: new Registry(),
-  });
-  const t0 = performance.now();
-  let error: ScapFormatError | undefined;
-  try {
-    await pipeline.run();
-  } catch (err) {
-    if (!(err instanceof ScapFormatError)) throw err;
-    error = err;
-  } finally {
-    await recorder?.close();
-  }
-  const seconds = (performance.now() - t0) / 1000;
+    close: () => recorder?.close(),
+  }, opts);
   return {
-    events,
-    alerts,
-    seconds,
-    error,
+    events: res.events,
+    alerts: res.alerts,
+    seconds: res.seconds,
+    error: res.error as ScapFormatError | undefined,
     seeded: source.seeded,
     captures: recorder?.files ?? [],
     unknownEvents: source.stats().unknownEvents,
     state,
     source,
+  };
+}
+
+/** Options of {@link replayAuditFile}. */
+export interface AuditReplayOptions extends ReplayOptions {
+  /** Receives each line or item not taken (default: a rate-limited log warning). */
+  onError?: (e: IngestError) => void;
+  /** Largest audit record, characters of compact JSON (the plugin's maxEventSize). */
+  maxEventBytes?: number;
+}
+
+/** What an audit replay did. */
+export interface AuditReplayResult {
+  events: number;
+  alerts: number;
+  /** Lines or items that were not audit events. */
+  rejected: number;
+  seconds: number;
+}
+
+/** Replays a file of Kubernetes audit events (or a directory of them). */
+export async function replayAuditFile(
+  path: string,
+  opts: AuditReplayOptions = {},
+): Promise<AuditReplayResult> {
+  const source = await openAuditFileSource(path, {
+    batchSize: opts.batchSize,
+    maxEventBytes: opts.maxEventBytes,
+    onError: opts.onError,
+    registry: new Registry(),
+  });
+  const res = await runReplay({ source }, opts);
+  return {
+    events: res.events,
+    alerts: res.alerts,
+    rejected: source.stats().rejected,
+    seconds: res.seconds,
   };
 }

@@ -267,3 +267,39 @@ function isJson(text: string): boolean {
     return false;
   }
 }
+
+/**
+ * Whether `path` holds Kubernetes audit events rather than a capture: a directory, or a file
+ * whose first non-blank character (after gunzip) opens a JSON object or array.
+ */
+export async function isAuditInput(path: string): Promise<boolean> {
+  const info = await Deno.stat(path);
+  if (info.isDirectory) return true;
+  const file = await Deno.open(path);
+  try {
+    let head = new Uint8Array(4096);
+    const n = await file.read(head) ?? 0;
+    head = head.subarray(0, n);
+    if (n >= 2 && head[0] === 0x1f && head[1] === 0x8b) {
+      await file.seek(0, Deno.SeekMode.Start);
+      const reader = file.readable.pipeThrough(new DecompressionStream("gzip")).getReader();
+      try {
+        const first = await reader.read();
+        head = first.value ?? new Uint8Array(0);
+      } catch {
+        return false;
+      } finally {
+        reader.cancel().catch(() => {});
+      }
+    }
+    for (const b of head) {
+      if (b === 0x20 || b === 0x09 || b === 0x0a || b === 0x0d) continue;
+      return b === 0x7b || b === 0x5b; // { or [
+    }
+    return false;
+  } finally {
+    try {
+      file.close();
+    } catch { /* closed by its stream */ }
+  }
+}

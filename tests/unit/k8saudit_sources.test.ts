@@ -10,7 +10,7 @@ import { openAuditFileSource } from "../../src/sources/k8saudit_file.ts";
 import { AuditWebhook } from "../../src/sources/k8saudit_webhook.ts";
 import type { AuditEvent } from "../../src/k8saudit/audit_event.ts";
 import type { IngestError } from "../../src/k8saudit/ingest.ts";
-import { isAuditInput } from "../../src/pipeline/audit_replay.ts";
+import { isAuditInput } from "../../src/sources/k8saudit_file.ts";
 import { auditInputs } from "../../src/k8saudit/audit_inputs.ts";
 import { Registry } from "../../src/metrics.ts";
 

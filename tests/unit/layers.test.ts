@@ -63,7 +63,8 @@ function stripComments(text: string): string {
 }
 
 const STATIC = /^\s*(?:import|export)\s+(type\s+)?(?:([^"';]*?)\s+from\s+)?["']([^"']+)["']/gm;
-const DYNAMIC = /\bimport\(\s*["']([^"']+)["']\s*\)/g;
+/** `import("x")`; `import("x").Name` names a type inline (type-only). */
+const DYNAMIC = /\bimport\(\s*["']([^"']+)["']\s*\)(\.[A-Z])?/g;
 
 /** Relative imports of one file, resolved to paths under src/. */
 function importsOf(file: string, text: string): Edge[] {
@@ -83,7 +84,7 @@ function importsOf(file: string, text: string): Edge[] {
     }
     add(m[3], typeOnly);
   }
-  for (const m of code.matchAll(DYNAMIC)) add(m[1], false);
+  for (const m of code.matchAll(DYNAMIC)) add(m[1], m[2] !== undefined);
   return edges;
 }
 
@@ -163,6 +164,7 @@ Deno.test("layers: the scanner reads every import form and skips comments", () =
     'import { parse } from "yaml";',
     "// const x = await import('../agent/agent.ts');",
     'const m = await import("../cli/run.ts");',
+    'let t: import("../outputs/output.ts").AlertOutput;',
   ].join("\n");
   assertEquals(importsOf(file, text).map((e) => `${e.to}${e.typeOnly ? " (type)" : ""}`), [
     "rules/b.ts",
@@ -174,5 +176,6 @@ Deno.test("layers: the scanner reads every import form and skips comments", () =
     "rules/k.ts (type)",
     "rules/fields/mod.ts",
     "cli/run.ts",
+    "outputs/output.ts (type)",
   ]);
 });
