@@ -1,0 +1,163 @@
+// SPDX-License-Identifier: (MIT OR GPL-2.0)
+/*
+ * Record writing: a record is built in the per-CPU scratch map (header, then one 16-bit length
+ * per parameter, then the parameter bytes in the scap encoding, as bpf/record.h lays them out) and
+ * copied into the ring buffer without a wake-up. The p_* functions append one parameter each;
+ * a parameter that does not fit is written empty or cut, and the record is marked TRUNCATED.
+ *
+ * Included by probe.bpf.c after the maps (ring, counters, scratch) and settings it uses.
+ */
+#pragma once
+
+/* Masks a variable in a register right before use, so that the verifier sees the bound even
+ * when the compiler would otherwise reuse an unmasked copy. */
+#define BOUND(v, mask) asm volatile("%0 &= " #mask : "+r"(v))
+
+/* Reads a u32 in a way the verifier cannot follow, so loop states that differ only in this
+ * value converge (bpf_loop callbacks are checked until their states repeat). */
+static __always_inline __u32 opaque_u32(const __u32 *p) {
+	__u32 v = 0;
+	bpf_probe_read_kernel(&v, sizeof(v), p);
+	return v;
+}
+
+/*
+ * A record being built. The write position and the flags live in the record's own header slots
+ * in the scratch map (len at 20, flags at 30) rather than in registers: values loaded from map
+ * memory are unknown to the verifier, so paths that differ only in how long a string was still
+ * look alike and the verifier can prune them (otherwise every variable-length parameter doubles
+ * the states it explores).
+ */
+struct rec {
+	__u8 *buf;
+	__u32 idx;   /* next parameter */
+};
+
+static __always_inline __u32 rpos(struct rec *r) {
+	return *(volatile __u32 *)&r->buf[20];
+}
+
+static __always_inline void wpos(struct rec *r, __u32 pos) {
+	*(volatile __u32 *)&r->buf[20] = pos;
+}
+
+static __always_inline void rtrunc(struct rec *r) {
+	*(volatile __u16 *)&r->buf[30] |= RECORD_TRUNCATED;
+}
+
+static __always_inline void count_truncated(void) {
+	__u32 zero = 0;
+	struct saker_counters *c = bpf_map_lookup_elem(&counters, &zero);
+	if (c) c->truncated++;
+}
+
+static __always_inline int rec_begin(struct rec *r, __u32 slot, __u16 type, __u16 nparams,
+                                     struct task_struct *task) {
+	__u8 *buf = bpf_map_lookup_elem(&scratch, &slot);
+	if (!buf) return -1;
+	r->buf = buf;
+	r->idx = 0;
+	*(__u16 *)&buf[30] = 0;
+	*(__u32 *)&buf[20] = HEADER_SIZE + 2 * nparams;
+	*(__u64 *)&buf[0] = bpf_ktime_get_boot_ns();
+	*(__u32 *)&buf[8] = BPF_CORE_READ(task, pid);
+	*(__u32 *)&buf[12] = BPF_CORE_READ(task, tgid);
+	*(__u32 *)&buf[16] = BPF_CORE_READ(task, real_parent, tgid);
+	*(__u16 *)&buf[24] = type;
+	*(__u16 *)&buf[26] = nparams;
+	*(__u16 *)&buf[28] = bpf_get_smp_processor_id();
+	BPF_CORE_READ_STR_INTO((char(*)[16]) & buf[32], task, comm);
+	return 0;
+}
+
+static __always_inline void set_len(struct rec *r, __u32 len) {
+	__u32 i = r->idx;
+	if (i >= MAX_PARAMS) return;
+	BOUND(i, 0x3f);
+	*(__u16 *)&r->buf[HEADER_SIZE + 2 * i] = len;
+	r->idx = i + 1;
+	wpos(r, rpos(r) + len);
+}
+
+static __always_inline void p_empty(struct rec *r) {
+	set_len(r, 0);
+}
+
+#define DEFINE_PUSH(name, type)                                                               \
+	static __always_inline void name(struct rec *r, type v) {                                \
+		__u32 p = rpos(r);                                                                    \
+		if (p >= DATA_LIMIT) {                                                               \
+			rtrunc(r);                                                    \
+			p_empty(r);                                                                      \
+			return;                                                                          \
+		}                                                                                    \
+		*(type *)&r->buf[p & DATA_MASK] = v;                                                 \
+		set_len(r, sizeof(type));                                                            \
+	}
+DEFINE_PUSH(p_u8, __u8)
+DEFINE_PUSH(p_u16, __u16)
+DEFINE_PUSH(p_u32, __u32)
+DEFINE_PUSH(p_u64, __u64)
+DEFINE_PUSH(p_s64, __s64)
+
+/* A NUL-terminated string from user (user=1) or kernel memory, at most `max` bytes. */
+static __always_inline void p_str(struct rec *r, const void *src, __u32 max, int user) {
+	__u32 p = rpos(r);
+	if (!src || p >= DATA_LIMIT) {
+		if (p >= DATA_LIMIT) rtrunc(r);
+		p_empty(r);
+		return;
+	}
+	long n = user ? bpf_probe_read_user_str(&r->buf[p & DATA_MASK], max & (MAX_PATH * 2 - 1), src)
+	              : bpf_probe_read_kernel_str(&r->buf[p & DATA_MASK], max & (MAX_PATH * 2 - 1), src);
+	if (n <= 0) {
+		p_empty(r);
+		return;
+	}
+	if (n == max) rtrunc(r);
+	set_len(r, n);
+}
+
+/* `len` raw bytes from user memory (bounded by `max`, a power of two). */
+static __always_inline void p_ubytes(struct rec *r, const void *src, __u32 len, __u32 max) {
+	__u32 p = rpos(r);
+	if (p >= DATA_LIMIT || !src) {
+		if (p >= DATA_LIMIT) rtrunc(r);
+		p_empty(r);
+		return;
+	}
+	if (len > max) {
+		len = max;
+		rtrunc(r);
+	}
+	if (len == 0) {
+		p_empty(r);
+		return;
+	}
+	BOUND(len, 0x1fff);
+	if (bpf_probe_read_user(&r->buf[p & DATA_MASK], len, src) != 0) {
+		p_empty(r);
+		return;
+	}
+	set_len(r, len);
+}
+
+static __always_inline int rec_submit(struct rec *r) {
+	__u32 zero = 0;
+	struct saker_counters *c = bpf_map_lookup_elem(&counters, &zero);
+	__u32 len = rpos(r);
+	if (c) {
+		if (*(__u16 *)&r->buf[30] & RECORD_TRUNCATED) c->truncated++;
+		if (settings.simulate_drops && (c->events % settings.simulate_drops) == 0) {
+			c->events++;
+			c->simulated_drops++;
+			return 0;
+		}
+	}
+	if (bpf_ringbuf_output(&ring, r->buf, len & (SCRATCH_SIZE - 1), BPF_RB_NO_WAKEUP) != 0) {
+		if (c) c->drops++;
+		return 0;
+	}
+	if (c) c->events++;
+	return 0;
+}
