@@ -33,7 +33,7 @@ export const SYSCALL_NAME_BY_SCAP_CODE: ReadonlyMap<number, string> = new Map(
 );
 
 /**
- * Syscalls with a dedicated handler in the probe (program `sx_<name>` in bpf/probe.bpf.c). The
+ * Syscalls with a dedicated handler in the probe (program `sx_<name>` in bpf/handlers_*.h). The
  * rest, when enabled, produce the generic event.
  */
 export const HANDLED_SYSCALLS: readonly string[] = [
