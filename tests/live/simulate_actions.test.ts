@@ -127,7 +127,7 @@ const SYSCALLS: Record<string, TraceCheck[]> = {
     seq: [
       /execve\("[^"]*\/nc", /,
       /connect\(\d+, \{sa_family=AF_INET, sin_port=htons\(4444\), sin_addr=inet_addr\("203\.0\.113\.10"\)\}, 16\) = 0/,
-      /dup2\(3, 0\) = 0/,
+      /dup2\(\d+, 0\) = 0/,
       /execve\("\/bin\/true"/,
     ],
   }],
