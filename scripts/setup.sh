@@ -47,6 +47,7 @@ want_test() {
   want util-linux /usr/bin/unshare
   want gcc /usr/bin/gcc # saker simulate builds its syscall helper (issue 6)
   want strace /usr/bin/strace # simulate tests check the helper's system calls (issue 6)
+  want redis-server /usr/bin/redis-server # workload benchmark (redis-benchmark GET/SET)
 }
 
 apt_install() {

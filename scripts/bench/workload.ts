@@ -1,0 +1,249 @@
+/**
+ * Workload benchmark: what Saker costs the machine it watches, measured from outside with the
+ * agent running as `saker run` with Falco's stable rules loaded unchanged — every figure of the
+ * cost table side by side in one run:
+ *
+ * - redis-benchmark GET and SET with 20 clients against a redis-server on loopback: requests/s
+ *   without and with the agent, slowdown;
+ * - an open+close storm of one file no rule cares about: syscalls/s without and with the agent,
+ *   slowdown and ns added per syscall; the agent's CPU per event it received
+ *   ((utime + stime) / saker_events_received_total over the storm);
+ * - system call → alert line on stdout (a trigger opens /etc/shadow after random pauses; the
+ *   alert of "Read sensitive file untrusted" is stamped when its line arrives): p50/p99/max idle
+ *   and while an open+close storm runs at 300k events/s;
+ * - the agent's CPU while idle (percent of one core) and its RSS idle and at its peak;
+ * - `saker replay` against `sysdig -r` (0.29) on libs' sample.scap repeated 2500 times with one
+ *   filter: time, speed ratio, match counts, Saker's peak RSS.
+ *
+ * Rounds alternate the order of the runs without and with the agent; each figure is the median
+ * over the rounds (latency percentiles over every sample of every round). The machine is shared
+ * and noisy: compare ratios from one run, not numbers across runs.
+ *
+ * Environment: SAKER_BENCH_ROUNDS (3), SAKER_BENCH_SECONDS (3 s per storm),
+ * SAKER_BENCH_LATENCY_SAMPLES (60 per round and condition), SAKER_BENCH_REDIS_REQUESTS (100000),
+ * SAKER_BENCH_REPLAY_REPEAT (2500).
+ * @module
+ */
+import {
+  type AgentProcess,
+  alertLatency,
+  buildTools,
+  FALCO_RULES,
+  latencySummary,
+  median,
+  startAgentProcess,
+  startStorm,
+  storm,
+  type Tools,
+} from "./_outside.ts";
+import { replayVersusSysdig } from "./_replay_sample.ts";
+
+const ROUNDS = Number(Deno.env.get("SAKER_BENCH_ROUNDS") ?? 3);
+const SECONDS = Number(Deno.env.get("SAKER_BENCH_SECONDS") ?? 3);
+const LAT_SAMPLES = Number(Deno.env.get("SAKER_BENCH_LATENCY_SAMPLES") ?? 60);
+const REDIS_REQUESTS = Number(Deno.env.get("SAKER_BENCH_REDIS_REQUESTS") ?? 100_000);
+const SENSITIVE_RULE = "Read sensitive file untrusted";
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A redis-server of our own on a loopback port, no persistence. */
+async function startRedis(dir: string) {
+  const port = 16379 + (Deno.pid % 500);
+  const child = new Deno.Command("redis-server", {
+    args: [
+      "--port",
+      String(port),
+      "--bind",
+      "127.0.0.1",
+      "--save",
+      "",
+      "--appendonly",
+      "no",
+      "--dir",
+      dir,
+      "--daemonize",
+      "no",
+    ],
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  for (let i = 0; i < 100; i++) {
+    const r = await new Deno.Command("redis-cli", { args: ["-p", String(port), "ping"] }).output();
+    if (new TextDecoder().decode(r.stdout).includes("PONG")) break;
+    await sleep(100);
+  }
+  return {
+    port,
+    stop: async () => {
+      child.kill("SIGTERM");
+      await child.status;
+    },
+  };
+}
+
+/** redis-benchmark GET and SET, 20 clients: requests per second of each. */
+async function redisBench(port: number): Promise<{ get: number; set: number }> {
+  const r = await new Deno.Command("redis-benchmark", {
+    args: ["-h", "127.0.0.1", "-p", String(port), "-c", "20", "-n", String(REDIS_REQUESTS)]
+      .concat(["-t", "set,get", "--csv"]),
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  const out: Record<string, number> = {};
+  for (const line of new TextDecoder().decode(r.stdout).split("\n")) {
+    const m = line.match(/^"(\w+)","([\d.]+)"/);
+    if (m) out[m[1].toLowerCase()] = Number(m[2]);
+  }
+  if (!out.get || !out.set) throw new Error("redis-benchmark printed no GET/SET figures");
+  return { get: out.get, set: out.set };
+}
+
+interface Round {
+  redis_without: { get: number; set: number };
+  redis_with: { get: number; set: number };
+  storm_without: number;
+  storm_with: number;
+  agent_ns_per_received_event: number;
+  idle_cpu_percent: number;
+  rss_idle_mb: number;
+  rss_peak_mb: number;
+  latency_idle_ns: number[];
+  latency_busy_ns: number[];
+  missed: number;
+}
+
+async function withAgentRun(agent: AgentProcess, tools: Tools, redisPort: number) {
+  // Warm-up: V8 compiles the hot paths over the first seconds of traffic.
+  await storm(tools, 1);
+  await alertLatency(agent, tools, { samples: 5, minGapMs: 5, maxGapMs: 10 });
+  await sleep(3000);
+  const c0 = agent.cpuNs();
+  await sleep(5000);
+  const idleCpu = (agent.cpuNs() - c0) / 5e9 * 100;
+  const rssIdle = agent.rss().now;
+  const idle = await alertLatency(agent, tools, { samples: LAT_SAMPLES, rule: SENSITIVE_RULE });
+  const e0 = await agent.metric("saker_events_received_total");
+  const s0 = agent.cpuNs();
+  const stormWith = await storm(tools, SECONDS);
+  await sleep(200);
+  const perEvent = (agent.cpuNs() - s0) /
+    Math.max(1, (await agent.metric("saker_events_received_total")) - e0);
+  // Latency while an open+close storm runs at 300k events/s beside it.
+  const busyStorm = startStorm(tools, 60, 300_000);
+  await sleep(1000);
+  const busy = await alertLatency(agent, tools, { samples: LAT_SAMPLES, rule: SENSITIVE_RULE });
+  await busyStorm.stop();
+  const redis = await redisBench(redisPort);
+  return {
+    stormWith,
+    perEvent,
+    idleCpu,
+    rssIdle,
+    rssPeak: agent.rss().peak,
+    idle,
+    busy,
+    redis,
+  };
+}
+
+/** Benchmark entry point (see scripts/bench/main.ts). */
+export async function bench(): Promise<Record<string, unknown>> {
+  if (Deno.uid() !== 0) return { skipped: "needs root to load the probe" };
+  const rules = FALCO_RULES;
+  if (!rules) return { skipped: "Falco's rules not found (SAKER_REFERENCE)" };
+  const tools = await buildTools();
+  const redis = await startRedis(tools.dir);
+  const rounds: Round[] = [];
+  try {
+    for (let i = 0; i < ROUNDS; i++) {
+      const without = async () => ({
+        storm: await storm(tools, SECONDS),
+        redis: await redisBench(redis.port),
+      });
+      const withAgent = async () => {
+        const agent = await startAgentProcess({ rules: [rules] });
+        try {
+          return await withAgentRun(agent, tools, redis.port);
+        } finally {
+          await agent.stop();
+        }
+      };
+      let w0, w1;
+      if (i % 2 === 0) {
+        w0 = await without();
+        w1 = await withAgent();
+      } else {
+        w1 = await withAgent();
+        w0 = await without();
+      }
+      rounds.push({
+        redis_without: w0.redis,
+        redis_with: w1.redis,
+        storm_without: w0.storm,
+        storm_with: w1.stormWith,
+        agent_ns_per_received_event: w1.perEvent,
+        idle_cpu_percent: w1.idleCpu,
+        rss_idle_mb: w1.rssIdle / 2 ** 20,
+        rss_peak_mb: w1.rssPeak / 2 ** 20,
+        latency_idle_ns: w1.idle.ns,
+        latency_busy_ns: w1.busy.ns,
+        missed: w1.idle.missed + w1.busy.missed,
+      });
+      console.error(`bench workload: round ${i + 1}/${ROUNDS} done`);
+    }
+  } finally {
+    await redis.stop();
+  }
+  const replay = await replayVersusSysdig(tools.dir).catch((e) => ({ error: String(e) }));
+  await tools.remove();
+  const med = (f: (r: Round) => number, digits = 1) => {
+    const v = median(rounds.map(f));
+    return Math.round(v * 10 ** digits) / 10 ** digits;
+  };
+  const slow = (a: number, b: number) => (1 - b / a) * 100;
+  return {
+    rules: "Falco's falco_rules.yaml (stable), unchanged",
+    rounds: ROUNDS,
+    seconds_per_storm: SECONDS,
+    table: {
+      redis_get_slowdown_percent: med((r) => slow(r.redis_without.get, r.redis_with.get)),
+      redis_set_slowdown_percent: med((r) => slow(r.redis_without.set, r.redis_with.set)),
+      open_close_storm_slowdown_percent: med((r) => slow(r.storm_without, r.storm_with)),
+      open_close_storm_ns_added_per_syscall: med(
+        (r) => 1e9 / r.storm_with - 1e9 / r.storm_without,
+        0,
+      ),
+      agent_cpu_ns_per_received_event: med((r) => r.agent_ns_per_received_event, 0),
+      latency_idle: latencySummary(rounds.flatMap((r) => r.latency_idle_ns), 0),
+      latency_at_300k_events_per_s: latencySummary(rounds.flatMap((r) => r.latency_busy_ns), 0),
+      alerts_missed: rounds.reduce((a, r) => a + r.missed, 0),
+      agent_idle_cpu_percent_of_core: med((r) => r.idle_cpu_percent, 2),
+      agent_rss_idle_mb: med((r) => r.rss_idle_mb),
+      agent_rss_peak_mb: med((r) => r.rss_peak_mb),
+      replay_sample_x2500: replay,
+    },
+    goals: {
+      redis_slowdown_percent: "<= 5",
+      open_close_storm_slowdown_percent: "<= 15",
+      agent_cpu_ns_per_received_event: "<= 200",
+      latency_p99_ms: "<= 10 idle and at 300k events/s",
+      agent_idle_cpu_percent_of_core: "< 0.5",
+      agent_rss_idle_mb: "<= 100 (<= 150 under load)",
+      replay_speed_vs_sysdig: ">= 1.5",
+    },
+    per_round: rounds.map((r) => ({
+      redis_without: r.redis_without,
+      redis_with: r.redis_with,
+      storm_without: r.storm_without,
+      storm_with: r.storm_with,
+      agent_ns_per_received_event: Math.round(r.agent_ns_per_received_event),
+      idle_cpu_percent: Math.round(r.idle_cpu_percent * 100) / 100,
+      rss_idle_mb: Math.round(r.rss_idle_mb),
+      rss_peak_mb: Math.round(r.rss_peak_mb),
+      latency_idle: latencySummary(r.latency_idle_ns, 0),
+      latency_busy: latencySummary(r.latency_busy_ns, 0),
+    })),
+  };
+}
+
+if (import.meta.main) console.log(JSON.stringify(await bench(), null, 2));
