@@ -242,6 +242,21 @@ export async function startAgentProcess(opts: AgentOptions = {}): Promise<AgentP
       throw new Error(`saker run did not start: ${stderr.slice(-10).join("\n")}`);
     }
   }
+  // Threads that ended took their schedstat with them; /proc/PID/stat keeps their time (in
+  // ticks) in the process totals, so the difference with the live threads' ticks is added.
+  const exitedNs = () => {
+    const stat = Deno.readTextFileSync(`/proc/${child.pid}/stat`);
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    let live = 0;
+    for (const t of Deno.readDirSync(`/proc/${child.pid}/task`)) {
+      try {
+        const s = Deno.readTextFileSync(`/proc/${child.pid}/task/${t.name}/stat`);
+        const g = s.slice(s.lastIndexOf(")") + 2).split(" ");
+        live += Number(g[11]) + Number(g[12]);
+      } catch { /* thread gone */ }
+    }
+    return Math.max(0, Number(f[11]) + Number(f[12]) - live) * TICK_NS;
+  };
   const status = (key: string) => {
     const m = Deno.readTextFileSync(`/proc/${child.pid}/status`).match(
       new RegExp(`^${key}:\\s+(\\d+) kB`, "m"),
@@ -265,9 +280,17 @@ export async function startAgentProcess(opts: AgentOptions = {}): Promise<AgentP
       return sum;
     },
     cpuNs() {
-      const stat = Deno.readTextFileSync(`/proc/${child.pid}/stat`);
-      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      return (Number(f[11]) + Number(f[12])) * TICK_NS; // utime, stime
+      // Every thread's run time in ns (schedstat), not the 10 ms ticks of /proc/PID/stat.
+      let ns = 0;
+      for (const t of Deno.readDirSync(`/proc/${child.pid}/task`)) {
+        try {
+          ns += Number(
+            Deno.readTextFileSync(`/proc/${child.pid}/task/${t.name}/schedstat`)
+              .split(" ")[0],
+          );
+        } catch { /* thread gone */ }
+      }
+      return ns + exitedNs();
     },
     rss: () => ({ now: status("VmRSS"), peak: status("VmHWM") }),
     async stop() {
