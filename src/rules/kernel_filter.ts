@@ -32,7 +32,7 @@ import { evalOperand } from "./operand.ts";
 import { testScalar, testValue } from "./interp.ts";
 import type { FieldScalar } from "./fields/registry.ts";
 import { ipText } from "./ops.ts";
-import { type EventInfo, EVENTS, PT } from "../events/table.ts";
+import { EF, type EventInfo, EVENTS, PT } from "../events/table.ts";
 import type { Event } from "../events/event.ts";
 
 /** Clauses per event type past which the type keeps everything. */
@@ -341,4 +341,138 @@ export function formatPredicates(preds: ReadonlyMap<number, KernelPredicate>): s
     }
   }
   return [...reduced.sort(), ...all.sort()];
+}
+
+/**
+ * Calls whose fd facts come from the call itself (the fd they create, its path or socket), so
+ * that rules reading fd.* on them need no earlier state. Paths relative to a directory fd are
+ * the exception, unless the probe resolves them ({@link FdStateOptions.probeResolvesPaths}).
+ */
+const FD_FROM_EVENT = new Set([
+  "open",
+  "openat",
+  "openat2",
+  "creat",
+  "socket",
+  "accept",
+  "accept4",
+  "memfd_create",
+  "pipe",
+  "pipe2",
+  "socketpair",
+  "eventfd",
+  "eventfd2",
+  "signalfd",
+  "signalfd4",
+  "timerfd_create",
+  "inotify_init",
+  "inotify_init1",
+  "epoll_create",
+  "epoll_create1",
+  "userfaultfd",
+  "pidfd_open",
+]);
+
+/** A field reference: name and argument (`evt.arg` and `flags`). */
+type FieldRef = [string, string | undefined];
+
+const FD_PARAM = new Set<number>([PT.FD, PT.FD32]);
+
+/**
+ * Whether reading `ref` on events of `info` needs the fd table from earlier events: fd.* of an fd
+ * the event did not create, an fd argument rendered with its name, a path relative to a
+ * directory fd, the process's standard fds or fd counts.
+ */
+function readsFdHistory(ref: FieldRef, info: EventInfo, opts: FdStateOptions): boolean {
+  const [name, arg] = ref;
+  if (name.startsWith("proc.std") || name === "proc.fdopencount" || name === "proc.fdusage") {
+    return true;
+  }
+  const n = info.name;
+  const fromEvent = FD_FROM_EVENT.has(n) && (!OPEN_EVENTS.includes(n) || !!opts.probeResolvesPaths);
+  const fdEvent = (info.flags & (EF.CREATES_FD | EF.USES_FD | EF.DESTROYS_FD)) !== 0;
+  if (name.startsWith("fd.")) {
+    if (!fdEvent || opts.probeFdFacts?.has(n)) return false;
+    return name === "fd.types" || !fromEvent;
+  }
+  const paramNeeds = (i: number) => {
+    const p = info.params[i];
+    if (!p) return false;
+    if (FD_PARAM.has(p.type)) {
+      return !(i === 0 && FD_FROM_EVENT.has(n)) && !opts.probeFdFacts?.has(n);
+    }
+    return p.dirfdParam !== undefined && !opts.probeResolvesPaths;
+  };
+  if (name === "evt.args" || name === "evt.info") return info.params.some((_, i) => paramNeeds(i));
+  if (name === "evt.arg" && arg !== undefined) {
+    const i = /^\d+$/.test(arg) ? Number(arg) : info.params.findIndex((p) => p.name === arg);
+    return paramNeeds(i);
+  }
+  return false;
+}
+
+/** Options of {@link fdStateReaders}. */
+export interface FdStateOptions {
+  /**
+   * The probe resolves the paths of the open family itself (relative to the working directory
+   * or a directory fd), so fd.name on an open needs no earlier directory fd.
+   */
+  probeResolvesPaths?: boolean;
+  /**
+   * Calls whose records carry their fd's facts (socket family, protocol, state, addresses), so
+   * fd.* on them needs no earlier socket or connect.
+   */
+  probeFdFacts?: ReadonlySet<string>;
+}
+
+function fieldsOfChecked(c: Checked, out: FieldRef[]): void {
+  if (c.k === "check") {
+    const add = (o: CheckNode["left"]): void => {
+      if (o.kind === "field") out.push([o.def.name, o.arg]);
+      else if (o.kind === "xform") o.args.forEach(add);
+    };
+    add(c.left);
+    if (c.right) add(c.right);
+  } else if (c.k === "not") fieldsOfChecked(c.c, out);
+  else for (const x of c.c) fieldsOfChecked(x, out);
+}
+
+/**
+ * Which rules need the fd table kept from earlier events: `rule "R" reads fd.name on write`,
+ * one line per rule and event type. Empty: no rule needs fd history, so calls that only maintain
+ * the fd table (close, dup, fcntl, and the fd-creating calls beyond what rules ask of them) can
+ * stay in the kernel. The conditions and outputs both count.
+ */
+export function fdStateReaders(
+  rules: readonly CompiledRule[],
+  opts: FdStateOptions = {},
+): string[] {
+  const out: string[] = [];
+  for (const r of rules) {
+    if (!r.enabled) continue;
+    const refs: FieldRef[] = [];
+    fieldsOfChecked(r.checked, refs);
+    for (const k of r.output.fields) {
+      const m = /^(evt\.arg|evt\.rawarg)(?:\.(\w+)|\[(\w+)\])$/.exec(k);
+      refs.push(m ? [m[1], m[2] ?? m[3]] : [k.replace(/\[.*$/, ""), undefined]);
+    }
+    const types = new Set<string>();
+    const readers = new Set<string>();
+    for (const info of EVENTS) {
+      if (r.eventTypes[info.id] !== 1 || info.old || info.unused || info.dir !== "<") continue;
+      for (const ref of refs) {
+        if (!readsFdHistory(ref, info, opts)) continue;
+        types.add(info.name);
+        readers.add(ref[1] === undefined ? ref[0] : `${ref[0]}.${ref[1]}`);
+      }
+    }
+    if (types.size > 0) {
+      out.push(
+        `rule "${r.name}" reads ${[...readers].sort().join(", ")} on ${
+          [...types].sort().join(", ")
+        }`,
+      );
+    }
+  }
+  return out;
 }

@@ -12,6 +12,7 @@ import { loadRulesFiles, loadRulesText } from "../../src/rules/loader.ts";
 import { compileRuleset } from "../../src/engine/ruleset.ts";
 import {
   deriveKernelPredicates,
+  fdStateReaders,
   formatPredicates,
   type KernelPredicate,
   predicateKeeps,
@@ -255,4 +256,41 @@ Deno.test("kernel predicates: Saker's rules, a dropped event never raises an ale
   assertEquals(r.failures.slice(0, 20), []);
   assert(r.events > 1000);
   assert(r.alerts > 20, `the workload raises alerts (${r.alerts})`);
+});
+
+Deno.test("fd state: which rules need the fd table kept from earlier events", () => {
+  const loaded = loadRulesText([{
+    name: "r.yaml",
+    text: rulesText([
+      "evt.type = openat and fd.name startswith /etc/",
+      "evt.type = write and fd.name startswith /etc/",
+      "evt.type = sendto and fd.l4proto = udp",
+      "evt.type = execve and proc.name = sh",
+    ]),
+  }]);
+  assertEquals(fdStateReaders(loaded.rules), [
+    'rule "r0" reads fd.name on openat',
+    'rule "r1" reads fd.name on write',
+    'rule "r2" reads fd.l4proto on sendto',
+  ]);
+  // A probe that resolves open paths and puts socket facts in sendto records leaves only the
+  // rule on write, whose fd was opened earlier.
+  assertEquals(
+    fdStateReaders(loaded.rules, { probeResolvesPaths: true, probeFdFacts: new Set(["sendto"]) }),
+    ['rule "r1" reads fd.name on write'],
+  );
+});
+
+Deno.test({
+  name: "fd state: Falco's stable rules need no fd history once the probe resolves paths",
+  ignore: REFERENCE_DIR === undefined,
+  fn: async () => {
+    const loaded = await loadRulesFiles([`${REFERENCE_DIR}/falco-rules/falco_rules.yaml`]);
+    const full = {
+      probeResolvesPaths: true,
+      probeFdFacts: new Set(["connect", "sendto", "sendmsg", "dup", "dup2", "dup3"]),
+    };
+    assertEquals(fdStateReaders(loaded.rules, full), []);
+    assert(fdStateReaders(loaded.rules).length > 0, "today's probe: opens need directory fds");
+  },
 });
