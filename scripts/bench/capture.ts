@@ -5,7 +5,10 @@
  * Reports: storm syscalls/s without and with the probe (slowdown ratio), events/s received,
  * kernel drops, agent CPU ns per event (user+system time of this process over events decoded),
  * a rate-limited run at 300k events/s (drops expected: 0), and the extra cost of a syscall the
- * in-kernel filter drops (getppid storm, probe attached vs not).
+ * in-kernel filter drops (getppid storm, probe attached vs not). The probe's own programs are
+ * timed by the kernel (kernel.bpf_stats_enabled, run_cnt and run_time_ns per program, read with
+ * bpftool): ns per run of sys_exit (the filter plus the tail-called handler: path resolution,
+ * argument copies, ring reserve and commit) for captured and for filtered calls.
  * @module
  */
 import process from "node:process";
@@ -14,6 +17,64 @@ import { Probe } from "../../src/kernel/probe.ts";
 import { buildProbe } from "../build_bpf.ts";
 
 const SECONDS = Number(Deno.env.get("SAKER_BENCH_SECONDS") ?? 3);
+const STATS_SYSCTL = "/proc/sys/kernel/bpf_stats_enabled";
+
+interface ProgStat {
+  name: string;
+  run_cnt: number;
+  run_time_ns: number;
+}
+
+/**
+ * Run counts and times of the newest Saker probe's programs (kernel.bpf_stats_enabled must be
+ * on), by program name. The newest `sys_exit` program names the probe: its maps are that load's
+ * own, so every program using one of them belongs to the same probe.
+ */
+async function progStats(): Promise<Map<string, ProgStat>> {
+  const out = await new Deno.Command("bpftool", { args: ["prog", "show", "--json"] }).output();
+  const progs = JSON.parse(new TextDecoder().decode(out.stdout)) as {
+    id: number;
+    name: string;
+    map_ids?: number[];
+    run_cnt?: number;
+    run_time_ns?: number;
+  }[];
+  const exit = progs.filter((p) => p.name === "sys_exit").sort((a, b) => b.id - a.id)[0];
+  const maps = new Set(exit?.map_ids ?? []);
+  const stats = new Map<string, ProgStat>();
+  for (const p of progs) {
+    if (!p.map_ids?.some((m) => maps.has(m))) continue;
+    stats.set(p.name, { name: p.name, run_cnt: p.run_cnt ?? 0, run_time_ns: p.run_time_ns ?? 0 });
+  }
+  return stats;
+}
+
+/** Per program over an interval: runs, ns per run, and ns per storm syscall. */
+function statsDelta(a: Map<string, ProgStat>, b: Map<string, ProgStat>, syscalls: number) {
+  const out: Record<string, { runs: number; ns_per_run: number; ns_per_syscall: number }> = {};
+  for (const [name, s] of b) {
+    const runs = s.run_cnt - (a.get(name)?.run_cnt ?? 0);
+    const ns = s.run_time_ns - (a.get(name)?.run_time_ns ?? 0);
+    if (runs <= 0) continue;
+    out[name] = {
+      runs,
+      ns_per_run: Math.round(ns / runs),
+      ns_per_syscall: Number((ns / Math.max(1, syscalls)).toFixed(1)),
+    };
+  }
+  return out;
+}
+
+/** Turns kernel.bpf_stats_enabled on for `fn` (and back to what it was). */
+async function withBpfStats<T>(fn: () => Promise<T>): Promise<T> {
+  const before = (await Deno.readTextFile(STATS_SYSCTL)).trim();
+  await Deno.writeTextFile(STATS_SYSCTL, "1");
+  try {
+    return await fn();
+  } finally {
+    await Deno.writeTextFile(STATS_SYSCTL, before);
+  }
+}
 
 const STORM_C = `
 #include <fcntl.h>
@@ -82,9 +143,11 @@ async function withAgent(bin: string, mode: string, rate = 0) {
   const before = src.stats();
   const eventsBefore = events;
   const stormBefore = stormEvents;
+  const prog0 = await progStats();
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const rateSeen = await storm(bin, mode, rate);
+  const prog1 = await progStats();
   await new Promise((r) => setTimeout(r, 100)); // final drain
   const cpu = process.cpuUsage(cpu0);
   const secs = (performance.now() - t0) / 1000;
@@ -101,12 +164,18 @@ async function withAgent(bin: string, mode: string, rate = 0) {
     agent_cpu_ns_per_event: received > 0 ? Math.round(cpuNs / received) : null,
     agent_cpu_percent: Math.round((cpuNs / 1e9 / secs) * 100),
     storm_events_seen: stormEvents - stormBefore,
+    // Kernel side, from bpf_stats: sys_exit's time includes the handler it tail-calls.
+    bpf_programs: statsDelta(prog0, prog1, Math.round(rateSeen * secs)),
   };
 }
 
 /** Benchmark entry point (see scripts/bench/main.ts). */
 export async function bench(): Promise<Record<string, unknown>> {
   if (Deno.uid() !== 0) return { skipped: "needs root to load the probe" };
+  return await withBpfStats(run);
+}
+
+async function run(): Promise<Record<string, unknown>> {
   const bin = await buildStorm();
   const baseline = await storm(bin, "open");
   const full = await withAgent(bin, "open");
@@ -121,12 +190,18 @@ export async function bench(): Promise<Record<string, unknown>> {
   const emptyObject = await Deno.readFile(empty);
   const nsPerCall = (rate: number) => 1e9 / rate;
   const best = { none: Infinity, empty: Infinity, saker: Infinity };
+  let filteredRun = Infinity;
   for (let i = 0; i < 3; i++) {
     best.none = Math.min(best.none, nsPerCall(await storm(bin, "ppid")));
     for (const kind of ["empty", "saker"] as const) {
       const p = await Probe.load(kind === "empty" ? { object: emptyObject } : {});
       p.setSyscalls(new Set([257, 3])); // openat, close: getppid is filtered out
+      const s0 = kind === "saker" ? await progStats() : undefined;
       best[kind] = Math.min(best[kind], nsPerCall(await storm(bin, "ppid")));
+      if (s0) {
+        const d = statsDelta(s0, await progStats(), 1).sys_exit;
+        if (d) filteredRun = Math.min(filteredRun, d.ns_per_run);
+      }
       p.close();
     }
   }
@@ -144,6 +219,7 @@ export async function bench(): Promise<Record<string, unknown>> {
       ns_per_call_with_saker: Math.round(best.saker),
       extra_ns_per_call: Math.round(best.saker - best.none),
       extra_ns_over_tracepoint_floor: Math.round(best.saker - best.empty),
+      bpf_sys_exit_ns_per_run: filteredRun === Infinity ? null : filteredRun,
     },
   };
 }
