@@ -25,6 +25,14 @@ import { StateStore } from "../../src/state/store.ts";
 import { ProcFs, seedFromProc } from "../../src/state/seed.ts";
 import { Registry } from "../../src/metrics.ts";
 import { setLogLevel } from "../../src/log.ts";
+import {
+  alertLatency,
+  buildTools,
+  type Latency,
+  latencySummary,
+  startAgentProcess,
+  startStorm,
+} from "./_outside.ts";
 
 const SECONDS = Number(Deno.env.get("SAKER_BENCH_SECONDS") ?? 3);
 const RUNS = Number(Deno.env.get("SAKER_BENCH_RUNS") ?? 3);
@@ -216,6 +224,40 @@ async function best(f: () => Promise<RunResult>): Promise<Record<string, unknown
   return { ...b, cpu_ns_per_event_runs: ns };
 }
 
+const LAT_SAMPLES = Number(Deno.env.get("SAKER_BENCH_LATENCY_SAMPLES") ?? 100);
+
+/**
+ * System call -> alert line latency, measured from outside: `saker run` with Saker's rules and
+ * alerts on stdout; a trigger process opens /etc/shadow after random pauses of 20-80 ms (so
+ * every phase of the reader's polling is sampled), idle and while an open+close storm runs at
+ * 300k events/s beside it. Also the agent's CPU while idle, in percent of one core.
+ */
+async function latency(): Promise<Record<string, Latency | number>> {
+  const tools = await buildTools();
+  const agent = await startAgentProcess();
+  try {
+    const rule = "Sensitive file read by untrusted program";
+    await alertLatency(agent, tools, { samples: 5, minGapMs: 5, maxGapMs: 10, rule });
+    await new Promise((r) => setTimeout(r, 2000));
+    const c0 = agent.cpuNs();
+    await new Promise((r) => setTimeout(r, 5000));
+    const idleCpu = (agent.cpuNs() - c0) / 5e9 * 100;
+    const idle = await alertLatency(agent, tools, { samples: LAT_SAMPLES, rule });
+    const s = startStorm(tools, 120, 300_000);
+    await new Promise((r) => setTimeout(r, 1500));
+    const busy = await alertLatency(agent, tools, { samples: LAT_SAMPLES, rule });
+    await s.stop();
+    return {
+      idle: latencySummary(idle.ns, idle.missed),
+      at_300k_events_per_s: latencySummary(busy.ns, busy.missed),
+      idle_cpu_percent_of_core: Math.round(idleCpu * 100) / 100,
+    };
+  } finally {
+    await agent.stop();
+    await tools.remove();
+  }
+}
+
 /** Benchmark entry point (see scripts/bench/main.ts). */
 export async function bench(): Promise<Record<string, unknown>> {
   if (Deno.uid() !== 0) return { skipped: "needs root to load the probe" };
@@ -228,6 +270,7 @@ export async function bench(): Promise<Record<string, unknown>> {
     }
   } catch { /* no /dev/shm: files in the temp dir */ }
   await Deno.mkdir(work, { recursive: true });
+  const alertLatencyMs = await latency();
   const { agent, source } = await startAgent();
   try {
     const bin = await buildWorkload(dir);
@@ -244,6 +287,7 @@ export async function bench(): Promise<Record<string, unknown>> {
       mixed_full_speed: await best(() => run(agent, src, bin, "mixed", 0, work)),
       mixed_100k: await best(() => run(agent, src, bin, "mixed", 100_000, work)),
       target_cpu_ns_per_event: 150,
+      alert_latency: alertLatencyMs,
     });
   } finally {
     await agent.stop(0);
