@@ -392,3 +392,29 @@ export function median(xs: number[]): number {
   const m = s.length >> 1;
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
+
+/**
+ * Where a process's resident memory is, in MB, from /proc/PID/smaps: anonymous memory (the V8
+ * heap, malloc arenas, drain chunks), BPF maps mapped in (the ring buffer), the deno binary and
+ * other files.
+ */
+export function rssBreakdown(pid: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  let kind = "other";
+  for (const line of Deno.readTextFileSync(`/proc/${pid}/smaps`).split("\n")) {
+    const head = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \d+\s*(.*)$/.exec(line);
+    if (head) {
+      const name = head[1];
+      if (name === "" || name === "[heap]") kind = "anonymous";
+      else if (name.startsWith("anon_inode:bpf")) kind = "bpf_maps";
+      else if (name.endsWith("/deno")) kind = "deno_binary";
+      else if (name.startsWith("[")) kind = "kernel_mappings";
+      else kind = "files_and_libraries";
+      continue;
+    }
+    const m = /^Rss:\s+(\d+) kB/.exec(line);
+    if (m) out[kind] = (out[kind] ?? 0) + Number(m[1]) / 1024;
+  }
+  for (const k of Object.keys(out)) out[k] = Math.round(out[k] * 10) / 10;
+  return out;
+}

@@ -31,6 +31,7 @@ import {
   FALCO_RULES,
   latencySummary,
   median,
+  rssBreakdown,
   startAgentProcess,
   startStorm,
   storm,
@@ -106,6 +107,7 @@ interface Round {
   agent_ns_per_received_event: number;
   idle_cpu_percent: number;
   rss_idle_mb: number;
+  idle_memory_mb: Record<string, number>;
   rss_peak_mb: number;
   latency_idle_ns: number[];
   latency_busy_ns: number[];
@@ -120,6 +122,10 @@ async function withAgentRun(agent: AgentProcess, tools: Tools, redisPort: number
   await sleep(5000);
   const idleCpu = (agent.cpuNs() - c0) / 5e9 * 100;
   const rssIdle = agent.rss().now;
+  const idleMemory = {
+    ...rssBreakdown(agent.pid),
+    v8_heap_used: Math.round((await agent.metric("saker_memory_heap_used_bytes")) / 2 ** 20),
+  };
   const idle = await alertLatency(agent, tools, { samples: LAT_SAMPLES, rule: SENSITIVE_RULE });
   // Warm-up: V8 compiles the hot paths over the first second of traffic.
   await storm(tools, 1);
@@ -140,6 +146,7 @@ async function withAgentRun(agent: AgentProcess, tools: Tools, redisPort: number
     perEvent,
     idleCpu,
     rssIdle,
+    idleMemory,
     rssPeak: agent.rss().peak,
     idle,
     busy,
@@ -185,6 +192,7 @@ export async function bench(): Promise<Record<string, unknown>> {
         agent_ns_per_received_event: w1.perEvent,
         idle_cpu_percent: w1.idleCpu,
         rss_idle_mb: w1.rssIdle / 2 ** 20,
+        idle_memory_mb: w1.idleMemory,
         rss_peak_mb: w1.rssPeak / 2 ** 20,
         latency_idle_ns: w1.idle.ns,
         latency_busy_ns: w1.busy.ns,
@@ -221,6 +229,7 @@ export async function bench(): Promise<Record<string, unknown>> {
       agent_idle_cpu_percent_of_core: med((r) => r.idle_cpu_percent, 2),
       agent_rss_idle_mb: med((r) => r.rss_idle_mb),
       agent_rss_peak_mb: med((r) => r.rss_peak_mb),
+      agent_idle_memory_mb: rounds[0]?.idle_memory_mb,
       replay_sample_x2500: replay,
     },
     goals: {
