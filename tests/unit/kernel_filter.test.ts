@@ -9,7 +9,7 @@
 import { assert, assertEquals } from "../support/assert.ts";
 import { REFERENCE_DIR, REPO_ROOT } from "../support/env.ts";
 import { loadRulesFiles, loadRulesText } from "../../src/rules/loader.ts";
-import { compileRuleset } from "../../src/engine/ruleset.ts";
+import { compileRuleset } from "../../src/rules/ruleset.ts";
 import {
   deriveKernelPredicates,
   fdStateReaders,
