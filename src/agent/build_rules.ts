@@ -12,6 +12,12 @@ import { compileRuleset, type RuleSelector, type Ruleset } from "../rules/rulese
 import { knownSources, loadRulesFiles } from "../rules/loader.ts";
 import { compileOutput, type OutputFormat, renderOutput } from "../rules/output.ts";
 import { formatMessage } from "../rules/result.ts";
+import {
+  deriveKernelPredicates,
+  fdStateReaders,
+  formatPredicates,
+  unmatchableEvents,
+} from "../rules/kernel_filter.ts";
 import type { AppendOutputEntry, RuleSelection } from "../config/types.ts";
 import { type BuiltRules, RulesError, type RulesOptions } from "./rules_builder.ts";
 
@@ -129,9 +135,16 @@ export async function buildEngineRules(files: string[], opts: RulesOptions): Pro
       ruleCount: rs.rules.length,
     };
   }
+  // Event types no rule can match whatever the event (a contradiction in every rule reading
+  // them, e.g. Falco's `outbound` on sendto with `fd.l4proto=tcp`) are not captured for the rules.
+  const predicates = deriveKernelPredicates(ruleset.rules);
+  const syscalls = ruleset.syscalls();
+  for (const name of unmatchableEvents(predicates)) syscalls.delete(name);
   return {
     evaluator: appends.length > 0 ? new AppendingEvaluator(ruleset, appends) : ruleset,
-    syscalls: ruleset.syscalls(),
+    syscalls,
+    kernelPredicates: formatPredicates(predicates),
+    fdStateReaders: fdStateReaders(ruleset.rules),
     ruleCount: ruleset.rules.length,
     warnings,
     files: [...loaded.contents.keys()],

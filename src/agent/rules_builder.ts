@@ -30,6 +30,10 @@ export interface BuiltRules {
   warnings: string[];
   /** Every file read (to watch). */
   files: string[];
+  /** The kernel predicates derived from the rules, one line per event type (for --dry-run). */
+  kernelPredicates?: string[];
+  /** Rules that need fd state from earlier events, one line each (for --dry-run). */
+  fdStateReaders?: string[];
   /** The rules of other event sources (k8s_audit ...), by source name. */
   sources?: Record<string, { evaluator: Evaluator; ruleCount: number }>;
 }

@@ -246,6 +246,10 @@ async function dryRun(config: Config, rulesFiles: string[]): Promise<number> {
               `${config.webserver.listen_address}:${config.webserver.listen_port}`
             : "disabled"
         }`,
+        "kernel predicates (an event failing its type's predicate cannot match any rule):",
+        ...(rules.kernelPredicates ?? []).map((l) => `  ${l}`),
+        `fd history needed by:${rules.fdStateReaders?.length ? "" : " no rule"}`,
+        ...(rules.fdStateReaders ?? []).map((l) => `  ${l}`),
         "dry run: configuration and rules are valid",
       ].join("\n"),
     );

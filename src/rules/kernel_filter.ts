@@ -476,3 +476,17 @@ export function fdStateReaders(
   }
   return out;
 }
+
+/**
+ * Event names no rule can match whatever the event (every live event type of the name has no
+ * clause left): the syscall filter can leave them out unless state tracking needs them.
+ */
+export function unmatchableEvents(preds: ReadonlyMap<number, KernelPredicate>): Set<string> {
+  const none = new Set<string>();
+  const some = new Set<string>();
+  for (const p of preds.values()) {
+    (p.keep !== "all" && p.keep.length === 0 ? none : some).add(p.event.name);
+  }
+  for (const n of some) none.delete(n);
+  return none;
+}

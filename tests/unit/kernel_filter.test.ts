@@ -16,6 +16,7 @@ import {
   formatPredicates,
   type KernelPredicate,
   predicateKeeps,
+  unmatchableEvents,
 } from "../../src/rules/kernel_filter.ts";
 import { StateStore } from "../../src/state/store.ts";
 import { buildEvent } from "../../src/events/encode.ts";
@@ -231,7 +232,7 @@ async function checkRules(paths: string[]) {
       failures.push(`${ev.info.name} ${ev.fdInfo?.name ?? ""} by ${ev.thread?.comm}: ${hits}`);
     }
   }
-  return { failures, dropped, events, alerts, lines: formatPredicates(preds) };
+  return { failures, dropped, events, alerts, preds, lines: formatPredicates(preds) };
 }
 
 Deno.test({
@@ -244,6 +245,7 @@ Deno.test({
     // Only a UDP send (fd.l4proto != tcp) can make `outbound` true, and the one stable rule using
     // it on sendto also wants fd.l4proto = tcp: no send can raise an alert.
     assert(r.lines.includes("sendto: drop all (no rule can match)"), r.lines.join("\n"));
+    assertEquals([...unmatchableEvents(r.preds)].sort(), ["sendmsg", "sendto"]);
     assert((r.dropped.get("sendto") ?? 0) > 0, "some sendto events are dropped");
     // Opens of files no rule names (a temp file, /dev/null) stay in the kernel.
     assert((r.dropped.get("openat") ?? 0) > 0, "some openat events are dropped");
