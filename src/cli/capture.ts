@@ -3,8 +3,10 @@
  * event, one per line, as sysdig does (number, time, cpu, process name and ids, direction,
  * type, arguments) — for debugging the probe and for tests. Logs go to stderr, events to stdout.
  *
- * FILTER is a condition in the rules language (`evt.type=openat and proc.name=cat`); its event
- * types also narrow what the kernel captures.
+ * FILTER is a condition in the rules language (`evt.type=openat and proc.name=cat`) with the
+ * fields of rules and `saker replay` (src/rules/filter.ts): each event goes through state
+ * tracking seeded from /proc before the filter sees it. Its event types also narrow what the
+ * kernel captures.
  * @module
  */
 import { parseArgs } from "node:util";
@@ -13,7 +15,9 @@ import { ProbeLoadError } from "../kernel/probe.ts";
 import { eventToJson, formatEventLine } from "../events/print.ts";
 import { HANDLED_SYSCALLS } from "../events/syscalls.ts";
 import { log, setLogLevel } from "../log.ts";
-import type { Event } from "../events/event.ts";
+import { compileFilter, type EventFilter } from "../rules/filter.ts";
+import { openCaptureWriter, type ScapWriter } from "../capture/writer.ts";
+import { liveState } from "./run.ts";
 
 const USAGE = `usage: saker capture [options] [FILTER]
 
@@ -28,22 +32,11 @@ options:
       --ring-bytes N       ring buffer size (default 16 MiB)
   -w, --write FILE         write a .scap capture file instead of printing
       --log-level LEVEL    error, warning, info, debug (default info)
-  -h, --help               this text`;
+  -h, --help               this text
 
-/** A compiled event filter: the predicate and the event names it can match ("all" if any). */
-export interface EventFilter {
-  matches(ev: Event): boolean;
-  eventNames: ReadonlySet<string> | "all";
-}
-
-/** Compiles FILTER through the rules engine (loaded only when a filter is given). */
-async function compileFilter(text: string): Promise<EventFilter> {
-  const mod = await import("../rules/filter.ts").catch(() => undefined);
-  if (!mod?.compileFilter) {
-    throw new Error("filters need the rules engine (src/rules/filter.ts), which is not built in");
-  }
-  return mod.compileFilter(text) as EventFilter;
-}
+FILTER is a condition in the rules language (evt.type=openat and proc.name=cat): only the
+events it matches are printed or written. Its event types narrow what the kernel captures;
+process, fd and user fields come from state seeded from /proc, as in saker run.`;
 
 /** Entry point of the subcommand. */
 export async function main(args: string[]): Promise<number> {
@@ -88,7 +81,7 @@ export async function main(args: string[]): Promise<number> {
   const filterText = opts.positionals.join(" ").trim();
   if (filterText) {
     try {
-      filter = await compileFilter(filterText);
+      filter = compileFilter(filterText);
     } catch (err) {
       console.error(`saker capture: invalid filter: ${(err as Error).message}`);
       return 2;
@@ -114,25 +107,18 @@ export async function main(args: string[]): Promise<number> {
     throw err;
   }
 
-  let writer:
-    | { writeBatch(evs: Event[]): Promise<void> | void; close(): Promise<void> | void }
-    | undefined;
-  if (v.write) {
-    // The capture-file writer plugs in here (src/capture/writer.ts, issue 7).
-    const mod = await import("../capture/writer.ts").catch(() => undefined) as
-      | Record<string, unknown>
-      | undefined;
-    const open = mod?.openCaptureWriter as
-      | ((path: string) => Promise<NonNullable<typeof writer>>)
-      | undefined;
-    if (!open) {
-      await source.close();
-      console.error("saker capture: writing capture files needs src/capture/writer.ts");
-      return 1;
-    }
-    writer = await open(v.write);
+  // A filter sees each event after its state update, as rules do (proc.*, fd.*, user.* ...).
+  let state: Awaited<ReturnType<typeof liveState>> | undefined;
+  let writer: ScapWriter | undefined;
+  try {
+    if (filter) state = await liveState();
+    if (v.write) writer = await openCaptureWriter(v.write, { state: state?.state });
+  } catch (err) {
+    await source.close();
+    await state?.close?.();
+    console.error(`saker capture: ${(err as Error).message}`);
+    return 1;
   }
-
   let seen = 0;
   let stopping = false;
   const stop = () => {
@@ -148,7 +134,14 @@ export async function main(args: string[]): Promise<number> {
   const enc = new TextEncoder();
   try {
     for await (const batch of source.readable) {
-      const kept = filter ? batch.filter((e) => filter!.matches(e)) : batch;
+      let kept = batch;
+      if (filter) {
+        kept = [];
+        for (const ev of batch) {
+          state!.state.update(ev);
+          if (filter.matches(ev)) kept.push(ev);
+        }
+      }
       const take = count !== undefined ? kept.slice(0, count - seen) : kept;
       seen += take.length;
       if (writer) {
@@ -165,6 +158,7 @@ export async function main(args: string[]): Promise<number> {
     Deno.removeSignalListener("SIGINT", stop);
     Deno.removeSignalListener("SIGTERM", stop);
     await writer?.close();
+    await state?.close?.();
     const s = source.stats();
     log.info("capture done", {
       events: seen,

@@ -11,8 +11,8 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import "../rules/fields/mod.ts";
-import { loadRulesFiles, loadRulesText } from "../rules/loader.ts";
+import { loadRulesFiles } from "../rules/loader.ts";
+import { compileFilter } from "../rules/filter.ts";
 import { compileRuleset, type RuleSelector, type Ruleset } from "../rules/ruleset.ts";
 import { type Alert, PRIORITIES, type Priority } from "../rules/alert.ts";
 import { AlertFormatter } from "../outputs/format.ts";
@@ -87,19 +87,6 @@ function rulesProblems(loaded: LoadedRules): { errors: string[]; warnings: strin
 export function disabledRuleNames(names: readonly string[], patterns: readonly string[]): string[] {
   const res = patterns.map((p) => new RegExp(p));
   return [...new Set(names.filter((n) => res.some((re) => re.test(n))))];
-}
-
-/** Compiles a filter condition into a predicate (through a one-rule ruleset of `source`). */
-export function compileFilter(condition: string, source = "syscall"): (ev: Event) => boolean {
-  const text = `- rule: replay filter\n  desc: replay filter\n  condition: ${
-    JSON.stringify(condition)
-  }\n  output: matched\n  priority: DEBUG\n  source: ${source}\n`;
-  const loaded = loadRulesText([{ name: "filter", text }]);
-  const { errors } = rulesProblems(loaded);
-  if (errors.length > 0) throw new Error(errors.map((e) => e.replace(/^filter: /, "")).join("; "));
-  const rs = compileRuleset(loaded, { ruleMatching: "first", source });
-  const none = () => {};
-  return (ev) => rs.evaluate(ev, none) > 0;
 }
 
 /** Entry point of the subcommand. */
@@ -202,7 +189,7 @@ export async function main(args: string[]): Promise<number> {
   const filterText = rest.join(" ").trim();
   if (filterText) {
     try {
-      filter = compileFilter(filterText, source);
+      filter = compileFilter(filterText, source).matches;
     } catch (err) {
       console.error(`saker replay: invalid filter: ${(err as Error).message}`);
       return 2;

@@ -10,6 +10,7 @@
 import { parseArgs } from "node:util";
 import { ConfigError, loadConfig, type LoadedConfig } from "../config/load.ts";
 import type { Config } from "../config/types.ts";
+import type { StateStore } from "../state/store.ts";
 import { log, setLogFormat, setLogLevel } from "../log.ts";
 import {
   Agent,
@@ -87,8 +88,11 @@ async function openLive(syscalls: ReadonlySet<string> | "all", c: Config): Promi
   };
 }
 
-/** Process, fd and container state of the live system, seeded from /proc. */
-async function liveState(): Promise<AgentState> {
+/**
+ * Process, fd and container state of the live system, seeded from /proc (also what
+ * `saker capture` filters read).
+ */
+export async function liveState(): Promise<AgentState & { state: StateStore }> {
   const { StateStore } = await import("../state/store.ts");
   const { ProcFs, seedFromProc } = await import("../state/seed.ts");
   const { ContainerStore } = await import("../state/containers/runtime.ts");
