@@ -29,7 +29,6 @@ import { loadRulesFiles } from "../../src/rules/loader.ts";
 import { compileRuleset } from "../../src/rules/ruleset.ts";
 import { buildEvent } from "../../src/events/encode.ts";
 import type { Event } from "../../src/events/event.ts";
-import "../../src/rules/fields/mod.ts";
 import process from "node:process";
 
 const SECONDS = Number(Deno.env.get("SAKER_BENCH_SECONDS") ?? 3);

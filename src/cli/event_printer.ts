@@ -6,7 +6,6 @@
  *
  * @example
  * ```ts
- * import "../rules/fields/mod.ts";
  * import { EventPrinter } from "./event_printer.ts";
  * const p = new EventPrinter("*%evt.num %evt.type %fd.name");
  * // p.line(ev) after the state has seen ev

@@ -13,7 +13,7 @@ import {
   type FieldType,
   fieldUsableFor,
   lookupField,
-} from "./fields/registry.ts";
+} from "./fields/mod.ts";
 import {
   compileGlob,
   type IpNet,

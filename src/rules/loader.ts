@@ -12,13 +12,12 @@
  * ```
  * @module
  */
-import "./fields/mod.ts";
 import { Collector } from "./collector.ts";
 import { compileCollection, type Compiled, type CompiledRule } from "./compiler.ts";
 import { readRulesFile } from "./reader.ts";
 import { Context, LoadResult } from "./result.ts";
 import { SourceText } from "./source_text.ts";
-import { fieldClasses, fieldUsableFor, lookupField } from "./fields/registry.ts";
+import { fieldClasses, fieldUsableFor, lookupField } from "./fields/mod.ts";
 
 /** Loaded rules: the compiled rules and one result per file. */
 export interface LoadedRules {

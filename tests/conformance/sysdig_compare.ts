@@ -4,7 +4,6 @@
  * to list differences: `deno run -A tests/conformance/sysdig_compare.ts FILE.scap [FIELD...]`.
  * @module
  */
-import "../../src/rules/fields/mod.ts";
 import { replayCapture } from "../../src/pipeline/replay.ts";
 import { EventPrinter } from "../../src/cli/event_printer.ts";
 import { SYSDIG029_ROWS } from "../../src/capture/sysdig029_table.ts";

@@ -13,8 +13,7 @@ import { StateStore } from "../../src/state/store.ts";
 import { ProcFs, seedFromProc } from "../../src/state/seed.ts";
 import { ContainerStore } from "../../src/state/containers/runtime.ts";
 import type { ProcessInfo } from "../../src/state/model.ts";
-import "../../src/rules/fields/mod.ts";
-import { lookupField } from "../../src/rules/fields/registry.ts";
+import { lookupField } from "../../src/rules/fields/mod.ts";
 
 const IMAGE = "localhost/saker-state-bb";
 

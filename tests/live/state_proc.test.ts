@@ -11,8 +11,7 @@ import type { Event } from "../../src/events/event.ts";
 import { StateStore } from "../../src/state/store.ts";
 import { ProcFs, seedFromProc } from "../../src/state/seed.ts";
 import { FD_TYPE, ROLE } from "../../src/state/model.ts";
-import "../../src/rules/fields/mod.ts";
-import { lookupField } from "../../src/rules/fields/registry.ts";
+import { lookupField } from "../../src/rules/fields/mod.ts";
 
 const ignore = needsRoot();
 

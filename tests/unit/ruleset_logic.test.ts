@@ -13,7 +13,6 @@ import { type SeedThread, StateStore } from "../../src/state/store.ts";
 import type { ContainerInfo } from "../../src/state/model.ts";
 import { buildEvent } from "../../src/events/encode.ts";
 import { flagValue } from "../../src/events/flags.ts";
-import "../../src/rules/fields/mod.ts";
 
 const loaded = await loadRulesFiles([`${REPO_ROOT}rules`]);
 const ruleset: Ruleset = compileRuleset(loaded, { ruleMatching: "all" });

@@ -1,6 +1,5 @@
 import { assert, assertEquals, assertThrows } from "../support/assert.ts";
 import { needsReference, REFERENCE_DIR } from "../support/env.ts";
-import "../../src/rules/fields/mod.ts";
 import { loadRulesText } from "../../src/rules/loader.ts";
 import { compileRuleset } from "../../src/rules/ruleset.ts";
 import { buildEvent } from "../../src/events/encode.ts";

@@ -9,8 +9,7 @@ import { assertEquals } from "../support/assert.ts";
 import { needsReference, REFERENCE_DIR, skipNote } from "../support/env.ts";
 import { openScapSource } from "../../src/sources/scap.ts";
 import { StateStore } from "../../src/state/store.ts";
-import "../../src/rules/fields/mod.ts";
-import { lookupField } from "../../src/rules/fields/registry.ts";
+import { lookupField } from "../../src/rules/fields/mod.ts";
 
 function haveSysdig(): boolean {
   try {

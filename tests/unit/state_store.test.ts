@@ -24,7 +24,7 @@ import "../../src/rules/fields/fd.ts";
 import "../../src/rules/fields/user.ts";
 import "../../src/rules/fields/container.ts";
 import "../../src/rules/fields/k8s.ts";
-import { lookupField } from "../../src/rules/fields/registry.ts";
+import { lookupField } from "../../src/rules/fields/mod.ts";
 
 const AT_FDCWD = -100;
 const PROCEXIT = 186;

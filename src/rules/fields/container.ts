@@ -7,8 +7,7 @@
  * @module
  */
 import type { Event } from "../../events/event.ts";
-import type { FieldDef, FieldResult } from "./registry.ts";
-import { defineFieldClass } from "./registry.ts";
+import type { FieldClassSpec, FieldDef, FieldResult } from "./registry.ts";
 import type { ContainerInfo, ContainerMount, ProcessInfo } from "../../state/model.ts";
 import { globMatch } from "../../state/glob.ts";
 
@@ -256,7 +255,9 @@ const FIELDS: FieldDef[] = [
   },
 ];
 
-defineFieldClass({
+/** The container.* fields. */
+export const CONTAINER_FIELDS: FieldClassSpec = {
   name: "container",
   desc: "The container the process runs in (container.id is `host` outside containers).",
-}, FIELDS);
+  fields: FIELDS,
+};

@@ -8,7 +8,7 @@ import type { Event } from "../../events/event.ts";
 import { categoryName, EC, EF, type EventInfo, EVENTS, PT } from "../../events/table.ts";
 import { errnoName, renderFlags, signalName } from "../../events/flags.ts";
 import type { SockAddr, SockTuple } from "../../events/params.ts";
-import { defineFieldClass, type FieldDef, type FieldType, NOT_CONSTANT } from "./registry.ts";
+import { type FieldClassSpec, type FieldDef, type FieldType, NOT_CONSTANT } from "./registry.ts";
 import { SYSCALL_NAME_BY_SCAP_CODE } from "../../events/syscalls.ts";
 
 /** Generic syscall events carry the syscall's code; their evt.type is the syscall's name. */
@@ -675,11 +675,12 @@ function absPath(ev: Event, name: string): string | undefined {
   return r && r.startsWith("/") ? r : undefined;
 }
 
-defineFieldClass(
-  { name: "evt", desc: "Event fields: what happened, when, with which arguments and result." },
-  fields.filter((f) => f.name !== "util.cnt"),
-);
-defineFieldClass(
-  { name: "util", desc: "Utility fields." },
-  fields.filter((f) => f.name === "util.cnt"),
-);
+/** The evt.* fields and util.cnt. */
+export const EVT_FIELDS: readonly FieldClassSpec[] = [
+  {
+    name: "evt",
+    desc: "Event fields: what happened, when, with which arguments and result.",
+    fields: fields.filter((f) => f.name !== "util.cnt"),
+  },
+  { name: "util", desc: "Utility fields.", fields: fields.filter((f) => f.name === "util.cnt") },
+];

@@ -8,8 +8,7 @@
  * @module
  */
 import type { Event } from "../../events/event.ts";
-import type { FieldDef, FieldResult } from "./registry.ts";
-import { defineFieldClass } from "./registry.ts";
+import type { FieldClassSpec, FieldDef, FieldResult } from "./registry.ts";
 import { EF } from "../../events/table.ts";
 import { FD_TYPE, type FdInfo, fdTypeName, ROLE } from "../../state/model.ts";
 import { openedPath } from "../../state/resolve.ts";
@@ -419,7 +418,9 @@ const FIELDS: FieldDef[] = [
   },
 ];
 
-defineFieldClass({
+/** The fd.* fields. */
+export const FD_FIELDS: FieldClassSpec = {
   name: "fd",
   desc: "The file descriptor the event uses, creates or closes.",
-}, FIELDS);
+  fields: FIELDS,
+};

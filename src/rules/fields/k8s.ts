@@ -5,8 +5,7 @@
  * @module
  */
 import type { Event } from "../../events/event.ts";
-import type { FieldDef, FieldResult } from "./registry.ts";
-import { defineFieldClass } from "./registry.ts";
+import type { FieldClassSpec, FieldDef, FieldResult } from "./registry.ts";
 import { podLabels } from "../../state/containers/k8s.ts";
 
 function labels(ev: Event): Record<string, string> | undefined {
@@ -93,7 +92,9 @@ const FIELDS: FieldDef[] = [
   },
 ];
 
-defineFieldClass({
+/** The k8s.* fields. */
+export const K8S_FIELDS: FieldClassSpec = {
   name: "k8s",
   desc: "The Kubernetes pod of the container (from the runtime's io.kubernetes.* labels).",
-}, FIELDS);
+  fields: FIELDS,
+};

@@ -8,8 +8,7 @@
  *
  * @example
  * ```ts
- * import "./k8saudit.ts";
- * import { lookupField } from "./registry.ts";
+ * import { lookupField } from "./mod.ts";
  * lookupField("ka.req.pod.containers.image[0]")?.arg; // "0"
  * ```
  * @module
@@ -18,8 +17,7 @@ import { auditRecord } from "../../k8saudit/audit_event.ts";
 import { AuditEvent, K8S_AUDIT_SOURCE } from "../../k8saudit/audit_event.ts";
 import { type AuditExtractor, K8S_AUDIT_EXTRACTORS } from "../../k8saudit/extract.ts";
 import { pointer } from "../../k8saudit/json.ts";
-import { defineFieldClass, type FieldDef, shareFields } from "./registry.ts";
-import "./evt.ts";
+import type { FieldClassSpec, FieldDef, SharedFields } from "./registry.ts";
 
 /** How a field takes an argument: none, an optional element index, or a required key. */
 type ArgKind = "none" | "index" | "key";
@@ -278,16 +276,6 @@ const kaFields = SPECS.map((s) => {
   return kaField(s, fn);
 });
 
-defineFieldClass(
-  {
-    name: "ka",
-    desc: "Kubernetes audit events: the request, its user, its target object and what it asks " +
-      "for (Falco's k8saudit fields).",
-    source: K8S_AUDIT_SOURCE,
-  },
-  kaFields,
-);
-
 /** The JSON fields under both names: json.* and the older jevt.*. */
 function jsonFields(prefix: string, alias?: string): FieldDef[] {
   const also = alias ? ` (same as ${alias}.*)` : "";
@@ -319,28 +307,33 @@ function jsonFields(prefix: string, alias?: string): FieldDef[] {
   ];
 }
 
-defineFieldClass(
+/** The ka.*, json.* and jevt.* fields of Kubernetes audit events. */
+export const K8SAUDIT_FIELDS: readonly FieldClassSpec[] = [
+  {
+    name: "ka",
+    desc: "Kubernetes audit events: the request, its user, its target object and what it asks " +
+      "for (Falco's k8saudit fields).",
+    source: K8S_AUDIT_SOURCE,
+    fields: kaFields,
+  },
   {
     name: "json",
     desc: "Any value of a JSON event by JSON pointer (Falco's json plugin fields).",
     source: K8S_AUDIT_SOURCE,
+    fields: jsonFields("json"),
   },
-  jsonFields("json"),
-);
-
-defineFieldClass(
   {
     name: "jevt",
     desc: "Older names of the json.* fields, as Falco's Kubernetes audit rules use them.",
     source: K8S_AUDIT_SOURCE,
+    fields: jsonFields("jevt", "json"),
   },
-  jsonFields("jevt", "json"),
-);
+];
 
-// The event fields that mean the same for an audit event: its number and its time.
-shareFields(
-  { name: "evt", desc: "Event number, time and host, as for every source." },
-  [
+/** The event fields that mean the same for an audit event: its number and its time. */
+export const K8SAUDIT_SHARED_EVT: SharedFields = {
+  cls: { name: "evt", desc: "Event number, time and host, as for every source." },
+  names: [
     "evt.num",
     "evt.time",
     "evt.time.s",
@@ -353,5 +346,5 @@ shareFields(
     "evt.hostname",
     "evt.is_async",
   ],
-  K8S_AUDIT_SOURCE,
-);
+  source: K8S_AUDIT_SOURCE,
+};

@@ -1,22 +1,64 @@
 /**
- * Every field class, registered on import. Conditions, outputs and `saker fields` see the fields
- * of every module imported here.
+ * The field registry Saker's rules use, built explicitly from every field module: conditions,
+ * outputs, filters and `saker fields` read {@link FIELDS}. The functions below are shorthands
+ * for its methods. Adding a field class means adding its module's spec here.
  *
  * @example
  * ```ts
- * import "./mod.ts";
- * import { lookupField } from "./registry.ts";
+ * import { FIELDS, lookupField } from "./mod.ts";
  * lookupField("proc.name")?.def.type; // "charbuf"
+ * FIELDS.classes().map((c) => c.name); // ["evt", "util", "proc", ...]
  * ```
  * @module
  */
-import "./evt.ts";
-import "./proc.ts";
-import "./thread.ts";
-import "./fd.ts";
-import "./user.ts";
-import "./container.ts";
-import "./k8s.ts";
-import "./k8saudit.ts";
+import { checkArg, type FieldDef, type FieldRef, FieldRegistry } from "./registry.ts";
+import { EVT_FIELDS } from "./evt.ts";
+import { PROC_FIELDS } from "./proc.ts";
+import { THREAD_FIELDS } from "./thread.ts";
+import { FD_FIELDS } from "./fd.ts";
+import { USER_GROUP_FIELDS } from "./user.ts";
+import { CONTAINER_FIELDS } from "./container.ts";
+import { K8S_FIELDS } from "./k8s.ts";
+import { K8SAUDIT_FIELDS, K8SAUDIT_SHARED_EVT } from "./k8saudit.ts";
 
-export * from "./registry.ts";
+/** Builds the registry of every built-in field class, in the order `saker fields` lists them. */
+export function buildFieldRegistry(): FieldRegistry {
+  const reg = new FieldRegistry();
+  for (const cls of EVT_FIELDS) reg.define(cls);
+  reg.define(PROC_FIELDS).define(THREAD_FIELDS).define(FD_FIELDS);
+  for (const cls of USER_GROUP_FIELDS) reg.define(cls);
+  reg.define(CONTAINER_FIELDS).define(K8S_FIELDS);
+  for (const cls of K8SAUDIT_FIELDS) reg.define(cls);
+  return reg.share(K8SAUDIT_SHARED_EVT);
+}
+
+/** The registry of every built-in field. */
+export const FIELDS: FieldRegistry = buildFieldRegistry();
+
+/** {@link FieldRegistry.lookup} on {@link FIELDS}. */
+export function lookupField(text: string): FieldRef | undefined {
+  return FIELDS.lookup(text);
+}
+
+/** {@link FieldRegistry.usableFor} on {@link FIELDS}. */
+export function fieldUsableFor(def: FieldDef, source: string): boolean {
+  return FIELDS.usableFor(def, source);
+}
+
+/** {@link FieldRegistry.sourceOf} on {@link FIELDS}. */
+export function fieldSource(def: FieldDef): string {
+  return FIELDS.sourceOf(def);
+}
+
+/** {@link FieldRegistry.classes} on {@link FIELDS}. */
+export function fieldClasses(): ReturnType<FieldRegistry["classes"]> {
+  return FIELDS.classes();
+}
+
+/** {@link FieldRegistry.all} on {@link FIELDS}. */
+export function allFields(): IterableIterator<FieldDef> {
+  return FIELDS.all();
+}
+
+export { checkArg };
+export type { FieldClass, FieldDef, FieldRef, FieldResult, FieldType } from "./registry.ts";

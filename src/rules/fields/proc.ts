@@ -10,8 +10,7 @@
  * @module
  */
 import type { Event } from "../../events/event.ts";
-import type { FieldDef, FieldResult } from "./registry.ts";
-import { defineFieldClass } from "./registry.ts";
+import type { FieldClassSpec, FieldDef, FieldResult } from "./registry.ts";
 import type { ProcessInfo } from "../../state/model.ts";
 import { fdTypeName } from "../../state/model.ts";
 import { ancestor, ancestors, cmdline, groupLeader } from "../../state/ancestry.ts";
@@ -558,7 +557,9 @@ const FIELDS: FieldDef[] = [
   },
 ];
 
-defineFieldClass({
+/** The proc.* fields. */
+export const PROC_FIELDS: FieldClassSpec = {
   name: "proc",
   desc: "The process (and its ancestors) that made the event.",
-}, FIELDS);
+  fields: FIELDS,
+};

@@ -1,7 +1,8 @@
 /**
  * The field registry: every field a condition or output can name (`proc.name`, `fd.sip`,
- * `evt.arg.flags`, `proc.aname[2]`), with its type, description and extractor. Conditions,
- * output formatting and `saker fields` all read this one registry.
+ * `evt.arg.flags`, `proc.aname[2]`), with its type, description and extractor. This module
+ * holds the shapes and the {@link FieldRegistry} class; the registry Saker's conditions, output
+ * formatting and `saker fields` read is built from every field module in mod.ts.
  *
  * Extractors take the event (which carries its enrichment: `ev.thread`, `ev.fdInfo`) and the
  * field argument, and return a value or `undefined` when the value cannot be extracted; every
@@ -9,11 +10,12 @@
  *
  * @example
  * ```ts
- * import { defineFieldClass, lookupField } from "./registry.ts";
- * defineFieldClass({ name: "demo", desc: "Example fields." }, [
+ * import { FieldRegistry } from "./registry.ts";
+ * const reg = new FieldRegistry();
+ * reg.define({ name: "demo", desc: "Example fields.", fields: [
  *   { name: "demo.tid", type: "int64", desc: "Thread id.", extract: (ev) => ev.tid },
- * ]);
- * lookupField("demo.tid")?.def.type; // "int64"
+ * ] });
+ * reg.lookup("demo.tid")?.def.type; // "int64"
  * ```
  * @module
  */
@@ -115,7 +117,16 @@ export interface FieldDef {
   extract: (ev: Event, arg: string | undefined) => FieldResult;
 }
 
-/** A class of fields (`proc`, `fd`, `evt` ...). */
+/** A class of fields (`proc`, `fd`, `evt` ...) as a field module declares it. */
+export interface FieldClassSpec {
+  name: string;
+  desc: string;
+  /** Event source the class belongs to; default "syscall"; "*" for every source. */
+  source?: string;
+  fields: readonly FieldDef[];
+}
+
+/** A class of fields as the registry lists it. */
 export interface FieldClass {
   name: string;
   desc: string;
@@ -124,23 +135,15 @@ export interface FieldClass {
   fields: FieldDef[];
 }
 
-const classes: FieldClass[] = [];
-const byName = new Map<string, FieldDef>();
-const sourceOf = new Map<FieldDef, string>();
-
-/** Registers a class of fields. A field name registered twice is a programming error. */
-export function defineFieldClass(
-  cls: { name: string; desc: string; source?: string },
-  fields: FieldDef[],
-): void {
-  for (const f of fields) {
-    if (byName.has(f.name)) throw new Error(`field ${f.name} is defined twice`);
-    byName.set(f.name, f);
-    sourceOf.set(f, cls.source ?? "syscall");
-  }
-  const existing = classes.find((c) => c.name === cls.name && c.source === cls.source);
-  if (existing) existing.fields.push(...fields);
-  else classes.push({ ...cls, fields: [...fields] });
+/**
+ * Fields already defined for one source that rules of another `source` may use too (the time
+ * fields of `evt` for Kubernetes audit events); listed under `cls` for that source. Their
+ * extractors must work on that source's events.
+ */
+export interface SharedFields {
+  cls: { name: string; desc: string };
+  names: readonly string[];
+  source: string;
 }
 
 /** The result of resolving a field reference as written in a rule. */
@@ -148,29 +151,6 @@ export interface FieldRef {
   def: FieldDef;
   /** The argument (from `[...]` or a dotted suffix), if any. */
   arg: string | undefined;
-}
-
-/**
- * Resolves a field reference: `proc.name`, `proc.aname[2]`, `evt.arg.fd`, `evt.arg[0]`.
- * Returns undefined for an unknown field. Does not check argument rules; see {@link checkArg}.
- */
-export function lookupField(text: string): FieldRef | undefined {
-  let name = text;
-  let arg: string | undefined;
-  const bracket = text.indexOf("[");
-  if (bracket > 0 && text.endsWith("]")) {
-    name = text.slice(0, bracket);
-    arg = text.slice(bracket + 1, -1);
-  }
-  const def = byName.get(name);
-  if (def) return { def, arg };
-  if (arg !== undefined) return undefined;
-  // Dotted argument: the longest registered prefix that accepts one.
-  for (let dot = name.lastIndexOf("."); dot > 0; dot = name.lastIndexOf(".", dot - 1)) {
-    const prefix = byName.get(name.slice(0, dot));
-    if (prefix?.dottedArg) return { def: prefix, arg: name.slice(dot + 1) };
-  }
-  return undefined;
 }
 
 /** Returns an error message when `ref`'s argument breaks its field's rules, else undefined. */
@@ -186,51 +166,87 @@ export function checkArg(ref: FieldRef): string | undefined {
   return ref.def.checkArg?.(ref.arg);
 }
 
-/** Other sources a field is shared with (see {@link shareFields}). */
-const sharedWith = new Map<FieldDef, Set<string>>();
+/** A set of field classes, looked up by field name. */
+export class FieldRegistry {
+  readonly #classes: FieldClass[] = [];
+  readonly #byName = new Map<string, FieldDef>();
+  readonly #sourceOf = new Map<FieldDef, string>();
+  readonly #sharedWith = new Map<FieldDef, Set<string>>();
 
-/**
- * Makes fields already defined usable by rules of `source` too (the time fields of `evt` for
- * Kubernetes audit events); they are listed under `cls` for that source. Their extractors must
- * work on that source's events.
- */
-export function shareFields(
-  cls: { name: string; desc: string },
-  names: readonly string[],
-  source: string,
-): void {
-  const defs = names.map((n) => {
-    const d = byName.get(n);
-    if (!d) throw new Error(`field ${n} is not defined`);
-    return d;
-  });
-  for (const d of defs) {
-    const set = sharedWith.get(d) ?? new Set<string>();
-    set.add(source);
-    sharedWith.set(d, set);
+  /** Adds a class of fields. A field name defined twice is a programming error. */
+  define(cls: FieldClassSpec): this {
+    for (const f of cls.fields) {
+      if (this.#byName.has(f.name)) throw new Error(`field ${f.name} is defined twice`);
+      this.#byName.set(f.name, f);
+      this.#sourceOf.set(f, cls.source ?? "syscall");
+    }
+    const existing = this.#classes.find((c) => c.name === cls.name && c.source === cls.source);
+    if (existing) existing.fields.push(...cls.fields);
+    else this.#classes.push({ ...cls, fields: [...cls.fields] });
+    return this;
   }
-  const existing = classes.find((c) => c.name === cls.name && c.source === source);
-  if (existing) existing.fields.push(...defs);
-  else classes.push({ ...cls, source, fields: defs });
-}
 
-/** The event source a field belongs to ("syscall", "k8s_audit", or "*" for all). */
-export function fieldSource(def: FieldDef): string {
-  return sourceOf.get(def) ?? "syscall";
-}
+  /** Makes fields already defined usable by rules of another source too. */
+  share(shared: SharedFields): this {
+    const { cls, names, source } = shared;
+    const defs = names.map((n) => {
+      const d = this.#byName.get(n);
+      if (!d) throw new Error(`field ${n} is not defined`);
+      return d;
+    });
+    for (const d of defs) {
+      const set = this.#sharedWith.get(d) ?? new Set<string>();
+      set.add(source);
+      this.#sharedWith.set(d, set);
+    }
+    const existing = this.#classes.find((c) => c.name === cls.name && c.source === source);
+    if (existing) existing.fields.push(...defs);
+    else this.#classes.push({ ...cls, source, fields: defs });
+    return this;
+  }
 
-/** True when `def` can be used by rules of `source`. */
-export function fieldUsableFor(def: FieldDef, source: string): boolean {
-  const s = fieldSource(def);
-  return s === "*" || s === source || sharedWith.get(def)?.has(source) === true;
-}
+  /**
+   * Resolves a field reference: `proc.name`, `proc.aname[2]`, `evt.arg.fd`, `evt.arg[0]`.
+   * Returns undefined for an unknown field. Does not check argument rules; see
+   * {@link checkArg}.
+   */
+  lookup(text: string): FieldRef | undefined {
+    let name = text;
+    let arg: string | undefined;
+    const bracket = text.indexOf("[");
+    if (bracket > 0 && text.endsWith("]")) {
+      name = text.slice(0, bracket);
+      arg = text.slice(bracket + 1, -1);
+    }
+    const def = this.#byName.get(name);
+    if (def) return { def, arg };
+    if (arg !== undefined) return undefined;
+    // Dotted argument: the longest registered prefix that accepts one.
+    for (let dot = name.lastIndexOf("."); dot > 0; dot = name.lastIndexOf(".", dot - 1)) {
+      const prefix = this.#byName.get(name.slice(0, dot));
+      if (prefix?.dottedArg) return { def: prefix, arg: name.slice(dot + 1) };
+    }
+    return undefined;
+  }
 
-/** Every registered class, in registration order. */
-export function fieldClasses(): readonly FieldClass[] {
-  return classes;
-}
+  /** The event source a field belongs to ("syscall", "k8s_audit", or "*" for all). */
+  sourceOf(def: FieldDef): string {
+    return this.#sourceOf.get(def) ?? "syscall";
+  }
 
-/** Every registered field. */
-export function allFields(): IterableIterator<FieldDef> {
-  return byName.values();
+  /** True when `def` can be used by rules of `source`. */
+  usableFor(def: FieldDef, source: string): boolean {
+    const s = this.sourceOf(def);
+    return s === "*" || s === source || this.#sharedWith.get(def)?.has(source) === true;
+  }
+
+  /** Every class, in definition order. */
+  classes(): readonly FieldClass[] {
+    return this.#classes;
+  }
+
+  /** Every field. */
+  all(): IterableIterator<FieldDef> {
+    return this.#byName.values();
+  }
 }

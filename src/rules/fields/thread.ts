@@ -5,8 +5,7 @@
  * @module
  */
 import type { Event } from "../../events/event.ts";
-import type { FieldDef, FieldResult } from "./registry.ts";
-import { defineFieldClass } from "./registry.ts";
+import type { FieldClassSpec, FieldDef, FieldResult } from "./registry.ts";
 import type { ThreadInfo } from "../../state/model.ts";
 import { capsToString } from "../../state/caps.ts";
 
@@ -105,4 +104,9 @@ const FIELDS: FieldDef[] = [
   },
 ];
 
-defineFieldClass({ name: "thread", desc: "The thread that made the event." }, FIELDS);
+/** The thread.* fields. */
+export const THREAD_FIELDS: FieldClassSpec = {
+  name: "thread",
+  desc: "The thread that made the event.",
+  fields: FIELDS,
+};

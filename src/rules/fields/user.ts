@@ -5,8 +5,7 @@
  * @module
  */
 import type { Event } from "../../events/event.ts";
-import type { FieldDef, FieldResult } from "./registry.ts";
-import { defineFieldClass } from "./registry.ts";
+import type { FieldClassSpec, FieldDef, FieldResult } from "./registry.ts";
 import type { ThreadInfo, UserEntry } from "../../state/model.ts";
 
 function userOf(th: ThreadInfo): UserEntry | undefined {
@@ -77,5 +76,8 @@ const GROUP_FIELDS: FieldDef[] = [
   },
 ];
 
-defineFieldClass({ name: "user", desc: "The user the thread acts as." }, USER_FIELDS);
-defineFieldClass({ name: "group", desc: "The group the thread acts as." }, GROUP_FIELDS);
+/** The user.* and group.* fields. */
+export const USER_GROUP_FIELDS: readonly FieldClassSpec[] = [
+  { name: "user", desc: "The user the thread acts as.", fields: USER_FIELDS },
+  { name: "group", desc: "The group the thread acts as.", fields: GROUP_FIELDS },
+];
