@@ -40,6 +40,7 @@ import type {
   ScapUser,
 } from "./metadata.ts";
 import { EVENT_STATE_ONLY } from "./reader.ts";
+import { DUMP_STATE_ONLY } from "./format.ts";
 
 /** Event encodings a writer can produce. */
 export type ScapEventFormat = "sysdig029" | "current";
@@ -141,9 +142,9 @@ export class ScapEncoder {
   }
 
   /** Encodes one event. */
-  event(ev: Event): void {
+  event(ev: Event, stateOnly = false): void {
     this.stats.events++;
-    const flags = (ev.flags & EVENT_STATE_ONLY) !== 0 ? 1 : 0;
+    const flags = stateOnly || (ev.flags & EVENT_STATE_ONLY) !== 0 ? DUMP_STATE_ONLY : 0;
     if (this.format === "current") {
       encodeEvent(this.out, ev, flags);
       this.stats.blocks++;
@@ -208,11 +209,15 @@ export class ScapWriter {
     return this.#enc.stats.bytes + this.#enc.out.len;
   }
 
-  /** Writes a batch of events (flushing to the file when enough is buffered). */
-  async writeBatch(events: readonly Event[]): Promise<void> {
+  /**
+   * Writes a batch of events (flushing to the file when enough is buffered). Events for which
+   * `stateOnly` holds are marked "state only": readers apply them to their state but neither
+   * show nor evaluate them (how a filtered capture keeps its processes and fds known).
+   */
+  async writeBatch(events: readonly Event[], stateOnly?: (ev: Event) => boolean): Promise<void> {
     if (this.#closed) throw new Error("capture writer is closed");
     const enc = this.#enc;
-    for (let i = 0; i < events.length; i++) enc.event(events[i]);
+    for (let i = 0; i < events.length; i++) enc.event(events[i], stateOnly?.(events[i]) ?? false);
     if (enc.out.len >= this.#flushBytes) await this.#flush();
   }
 

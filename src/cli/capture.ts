@@ -18,6 +18,8 @@ import { log, setLogLevel } from "../log.ts";
 import { compileFilter, type EventFilter } from "../rules/filter.ts";
 import { openCaptureWriter, type ScapWriter } from "../capture/writer.ts";
 import { liveState } from "./run.ts";
+import type { Event } from "../events/event.ts";
+import { changesState } from "../state/handlers.ts";
 
 const USAGE = `usage: saker capture [options] [FILTER]
 
@@ -119,6 +121,8 @@ export async function main(args: string[]): Promise<number> {
     console.error(`saker capture: ${(err as Error).message}`);
     return 1;
   }
+  const stateOnly = new Set<Event>();
+  const isStateOnly = (ev: Event) => stateOnly.has(ev);
   let seen = 0;
   let stopping = false;
   const stop = () => {
@@ -135,17 +139,30 @@ export async function main(args: string[]): Promise<number> {
   try {
     for await (const batch of source.readable) {
       let kept = batch;
+      // A filtered capture file also carries the events it filtered out that change the state,
+      // marked "state only", so that readers know the processes and fds of the kept events.
+      let written = batch;
       if (filter) {
         kept = [];
+        written = [];
         for (const ev of batch) {
           state!.state.update(ev);
-          if (filter.matches(ev)) kept.push(ev);
+          if (filter.matches(ev)) {
+            if (count === undefined || seen + kept.length < count) {
+              kept.push(ev);
+              written.push(ev);
+            }
+          } else if (writer && changesState(ev)) {
+            written.push(ev);
+            stateOnly.add(ev);
+          }
         }
       }
       const take = count !== undefined ? kept.slice(0, count - seen) : kept;
       seen += take.length;
       if (writer) {
-        await writer.writeBatch(take);
+        await writer.writeBatch(filter ? written : take, isStateOnly);
+        stateOnly.clear();
       } else if (take.length > 0) {
         const text = take.map((e) => v.json ? JSON.stringify(eventToJson(e)) : formatEventLine(e))
           .join("\n") + "\n";

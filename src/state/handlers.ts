@@ -161,6 +161,11 @@ for (const e of EVENTS) {
   }
 }
 
+/** True when applying `ev` can change the state (it creates, changes or ends something). */
+export function changesState(ev: Event): boolean {
+  return ACTION[ev.type] !== 0;
+}
+
 // Scap flag values used below.
 const CLONE_FILES = 1;
 const CLONE_PARENT = 256;

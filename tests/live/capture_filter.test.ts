@@ -107,10 +107,14 @@ Deno.test({
         stderr: "piped",
       }).output();
       assert(replay.success, new TextDecoder().decode(replay.stderr));
+      const why = `${written.stderr}\n${new TextDecoder().decode(replay.stderr)}`;
       const lines = new TextDecoder().decode(replay.stdout).split("\n").filter((l) => l !== "");
       // sysdig029 format: each exit event is written with its enter event (no fd name yet).
       const exits = lines.filter((l) => l.includes(`${dir}/`));
-      assert(exits.includes(`openat sakerkeepopens ${dir}/keep.txt`), lines.join("\n"));
+      assert(
+        exits.includes(`openat sakerkeepopens ${dir}/keep.txt`),
+        `${lines.join("\n")}\n${why}`,
+      );
       for (const l of lines) assert(/^openat? sakerkeepopens/.test(l), l);
     } finally {
       await Deno.remove(dir, { recursive: true });
