@@ -8,6 +8,8 @@
  * @module
  */
 import { FD } from "./format.ts";
+import { L4, ROLE } from "../state/model.ts";
+import { AF } from "../events/socket_text.ts";
 import type { ScapFd, ScapGroup, ScapThread, ScapUser } from "./metadata.ts";
 
 /** A thread seed (the fields the state store's `addThread` takes). */
@@ -84,12 +86,15 @@ export interface StateSeedTarget {
   users?: { addUser(e: UserSeed): void; addGroup(e: UserSeed): void };
 }
 
-const L4: Record<string, number> = { unknown: 0, na: 1, tcp: 2, udp: 3, icmp: 4, raw: 5 };
-const ROLE_CLIENT = 1;
-const ROLE_SERVER = 2;
-const AF_INET = 2;
-const AF_INET6 = 10;
-const AF_UNIX = 1;
+/** Layer-4 protocols by the names capture fd lists use. */
+const L4_BY_NAME: Record<string, number> = {
+  unknown: L4.UNKNOWN,
+  na: L4.NA,
+  tcp: L4.TCP,
+  udp: L4.UDP,
+  icmp: L4.ICMP,
+  raw: L4.RAW,
+};
 
 /** The thread seed of a process list entry. */
 export function threadSeed(t: ScapThread): ThreadSeed {
@@ -171,13 +176,13 @@ export function fdSeed(f: ScapFd, listenPorts: ReadonlySet<number>): FdSeed {
         type,
         name: `${hostPort(cip, cport)}->${hostPort(srvIp, srvPort)}`,
         ino: f.ino,
-        family: type === FD.IPV4_SOCK ? AF_INET : AF_INET6,
-        l4proto: L4[f.l4proto ?? "unknown"] ?? 0,
+        family: type === FD.IPV4_SOCK ? AF.INET : AF.INET6,
+        l4proto: L4_BY_NAME[f.l4proto ?? "unknown"] ?? 0,
         cip,
         cport,
         sip: srvIp,
         sport: srvPort,
-        role: server ? ROLE_SERVER : ROLE_CLIENT,
+        role: server ? ROLE.SERVER : ROLE.CLIENT,
         connected: f.l4proto === "tcp",
       };
     }
@@ -188,11 +193,11 @@ export function fdSeed(f: ScapFd, listenPorts: ReadonlySet<number>): FdSeed {
         type: f.type,
         name: hostPort(f.sip ?? "", f.sport ?? 0),
         ino: f.ino,
-        family: f.type === FD.IPV4_SERVSOCK ? AF_INET : AF_INET6,
-        l4proto: L4[f.l4proto ?? "unknown"] ?? 0,
+        family: f.type === FD.IPV4_SERVSOCK ? AF.INET : AF.INET6,
+        l4proto: L4_BY_NAME[f.l4proto ?? "unknown"] ?? 0,
         sip: f.sip ?? "",
         sport: f.sport ?? 0,
-        role: ROLE_SERVER,
+        role: ROLE.SERVER,
       };
     case FD.UNIX_SOCK: {
       // Old writers copied the line end of /proc/net/unix into the path.
@@ -203,8 +208,8 @@ export function fdSeed(f: ScapFd, listenPorts: ReadonlySet<number>): FdSeed {
         type: f.type,
         name,
         ino: f.ino,
-        family: AF_UNIX,
-        role: name === "" ? ROLE_CLIENT : ROLE_SERVER,
+        family: AF.UNIX,
+        role: name === "" ? ROLE.CLIENT : ROLE.SERVER,
       };
     }
     case FD.FILE_V2:

@@ -6,6 +6,7 @@
  */
 import type { FdInfo, ProcessInfo, ThreadInfo } from "../state/model.ts";
 import { FD_TYPE, ROLE } from "../state/model.ts";
+import { CLONE_THREAD } from "../events/flags.ts";
 import { bootTimeNs, readText } from "../state/procfs.ts";
 import { parseGroup, parsePasswd } from "../state/users.ts";
 import { FD, FD_TYPECHAR, L4_PROTO_NAMES } from "./format.ts";
@@ -23,9 +24,6 @@ import type { ScapHeader } from "./writer.ts";
 export interface ThreadTable {
   readonly threads: ReadonlyMap<number, ThreadInfo>;
 }
-
-/** PPM_CL_CLONE_THREAD: the entry is a thread of a process, not its main thread. */
-const CLONE_THREAD = 8192;
 
 /** The process list entry of a thread. */
 export function scapThread(th: ThreadInfo): ScapThread {

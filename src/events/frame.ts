@@ -5,9 +5,12 @@
  * @module
  */
 
-const BUSY = 0x8000_0000;
-const DISCARD = 0x4000_0000;
-const HDR = 8;
+/** Length-word bit of a record the kernel is still writing. */
+export const BUSY = 0x8000_0000;
+/** Length-word bit of a record to skip. */
+export const DISCARD = 0x4000_0000;
+/** Bytes of the ring buffer's header before each record. */
+export const HDR = 8;
 
 /**
  * Calls `fn(offset, length)` for every non-discarded record in a framed buffer (ring headers

@@ -52,6 +52,9 @@ export type ParamValue =
   | Array<[number, number]>
   | null;
 
+/** The fd value meaning "the working directory" in *at() calls (dirfd), as scap carries it. */
+export const AT_FDCWD = -100;
+
 const utf8 = new TextDecoder();
 
 /**

@@ -15,7 +15,14 @@
 import type { Event } from "./event.ts";
 import { type ParamInfo, PF, PT } from "./table.ts";
 import { errnoName, renderFlags, signalName } from "./flags.ts";
-import type { DynValue, ParamValue, SockAddr, SockTuple } from "./params.ts";
+import {
+  AT_FDCWD,
+  type DynValue,
+  type ParamValue,
+  type SockAddr,
+  type SockTuple,
+} from "./params.ts";
+import { sockAddrText, sockTupleText } from "./socket_text.ts";
 
 /** Resolves an fd number to its type character and name (`f`, `/etc/passwd`), if known. */
 export type FdResolver = (ev: Event, fd: number) => { typechar: string; name: string } | undefined;
@@ -30,19 +37,6 @@ function printable(bytes: Uint8Array, nulAsSpace: boolean): string {
     else s += ".";
   }
   return s;
-}
-
-function sockaddrText(a: SockAddr): string {
-  if (a.family === 2) return `${a.addr}:${a.port}`;
-  if (a.family === 10) return `${a.addr}:${a.port}`;
-  return a.addr;
-}
-
-/** Falco's text for a socket tuple: `sip:sport->dip:dport` (unix: pointers and path). */
-export function tupleText(t: SockTuple): string {
-  if (t.family === 1) return `${t.sip}->${t.dip} ${t.path ?? ""}`.trim();
-  if (t.family === 2 || t.family === 10) return `${t.sip}:${t.sport}->${t.dip}:${t.dport}`;
-  return "";
 }
 
 /** Renders one parameter value the way sysdig does. */
@@ -61,7 +55,7 @@ export function formatParam(
     case PT.FD:
     case PT.FD32: {
       const n = v as number;
-      if (n === -100) return "-100(AT_FDCWD)";
+      if (n === AT_FDCWD) return `${AT_FDCWD}(AT_FDCWD)`;
       if (n < 0) return `${n}(${errnoName(n) || "E?"})`;
       const info = resolveFd?.(ev, n);
       return info ? `${n}(<${info.typechar}>${info.name})` : String(n);
@@ -88,9 +82,9 @@ export function formatParam(
       return name ? `${v}(${name})` : String(v);
     }
     case PT.SOCKADDR:
-      return sockaddrText(v as SockAddr);
+      return sockAddrText(v as SockAddr);
     case PT.SOCKTUPLE:
-      return tupleText(v as SockTuple);
+      return sockTupleText(v as SockTuple);
     case PT.BYTEBUF:
     case PT.CHARBUFARRAY:
       if (Array.isArray(v)) return v.join(" ");
@@ -168,7 +162,7 @@ function jsonValue(p: ParamInfo, v: ParamValue | undefined): unknown {
   if (p.type === PT.ERRNO && typeof v === "number" && v < 0) {
     return { value: v, name: errnoName(v) };
   }
-  if (p.type === PT.SOCKTUPLE) return { ...(v as SockTuple), text: tupleText(v as SockTuple) };
+  if (p.type === PT.SOCKTUPLE) return { ...(v as SockTuple), text: sockTupleText(v as SockTuple) };
   return v;
 }
 

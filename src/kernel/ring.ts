@@ -22,10 +22,7 @@
  * @module
  */
 import { mmap, munmap, pageSize, PROT_READ, PROT_WRITE } from "./libc.ts";
-
-const BUSY = 0x8000_0000;
-const DISCARD = 0x4000_0000;
-const HDR = 8;
+import { BUSY, DISCARD, HDR } from "../events/frame.ts";
 const CHUNK_BYTES = 4 << 20;
 
 /** One drain of the ring: framed records, a DataView over the same bytes, and how many. */

@@ -13,9 +13,31 @@ import type { SockAddr, SockTuple } from "../events/params.ts";
 import { FD_TYPE, FdInfo, L4, ProcessInfo, ROLE, ThreadInfo } from "./model.ts";
 import { FdTable } from "./fdtable.ts";
 import type { StateStore } from "./store.ts";
-import { AT_FDCWD, resolvePath } from "./resolve.ts";
+import { resolvePath } from "./resolve.ts";
+import { AT_FDCWD } from "../events/params.ts";
+import {
+  CLONE_FILES,
+  CLONE_NEWUSER,
+  CLONE_PARENT,
+  CLONE_THREAD,
+  CLOSE_RANGE_CLOEXEC,
+  EXE_FROM_MEMFD,
+  EXE_LOWER_LAYER,
+  EXE_UPPER_LAYER,
+  EXE_WRITABLE,
+  F_DUPFD,
+  F_DUPFD_CLOEXEC,
+  F_SETFD,
+  FD_LOWER_LAYER,
+  FD_UPPER_LAYER,
+  O_CLOEXEC,
+  O_DIRECTORY,
+  O_TMPFILE,
+  PR_SET_CHILD_SUBREAPER,
+  PR_SET_NAME,
+} from "../events/flags.ts";
 import { joinPath } from "./paths.ts";
-import { AF, isMappedV4, sockAddrText, tupleName, unmapV4 } from "./sockets.ts";
+import { AF, isMappedV4, sockAddrText, tupleName, unmapV4 } from "../events/socket_text.ts";
 import { parseContainerEvent } from "./containers/container_json.ts";
 import { rawInt } from "./raw.ts";
 
@@ -166,26 +188,6 @@ export function changesState(ev: Event): boolean {
   return ACTION[ev.type] !== 0;
 }
 
-// Scap flag values used below.
-const CLONE_FILES = 1;
-const CLONE_PARENT = 256;
-const CLONE_THREAD = 8192;
-const CLONE_NEWUSER = 1048576;
-const O_DIRECTORY = 1024;
-const O_CLOEXEC = 4096;
-const O_TMPFILE = 8192;
-const FD_UPPER_LAYER = 32768;
-const FD_LOWER_LAYER = 65536;
-const EXE_WRITABLE = 1;
-const EXE_UPPER_LAYER = 2;
-const EXE_FROM_MEMFD = 4;
-const EXE_LOWER_LAYER = 8;
-const F_DUPFD = 1;
-const F_SETFD = 3;
-const F_DUPFD_CLOEXEC = 26;
-const PR_SET_NAME = 15;
-const PR_SET_CHILD_SUBREAPER = 36;
-const CLOSE_RANGE_CLOEXEC = 4;
 const EINPROGRESS = -115;
 const ALL_CAPS = (1n << 41n) - 1n;
 

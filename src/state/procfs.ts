@@ -8,7 +8,7 @@
  */
 import { parseCapHex } from "./caps.ts";
 import { FD_TYPE, L4, ROLE } from "./model.ts";
-import { isAnyAddr, tupleName } from "./sockets.ts";
+import { isAnyAddr, tupleName } from "../events/socket_text.ts";
 
 /** Fields of /proc/PID/stat that the state uses. */
 export interface ProcStat {

@@ -6,9 +6,7 @@
 import type { Event } from "../events/event.ts";
 import type { ThreadInfo } from "./model.ts";
 import { joinPath, squashSlashes } from "./paths.ts";
-
-/** AT_FDCWD as the scap encoding carries it. */
-export const AT_FDCWD = -100;
+import { AT_FDCWD } from "../events/params.ts";
 
 /** The directory a dirfd stands for: the cwd for AT_FDCWD, else the fd's path (if known). */
 export function dirOf(th: ThreadInfo | undefined, dirfd: number): string | undefined {

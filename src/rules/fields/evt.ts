@@ -7,7 +7,10 @@
 import type { Event } from "../../events/event.ts";
 import { categoryName, EC, EF, type EventInfo, EVENTS, PT } from "../../events/table.ts";
 import { errnoName, renderFlags, signalName } from "../../events/flags.ts";
-import type { SockAddr, SockTuple } from "../../events/params.ts";
+import { AT_FDCWD, type SockAddr, type SockTuple } from "../../events/params.ts";
+import { sockAddrText, sockTupleText } from "../../events/socket_text.ts";
+import { O_CREAT, O_F_CREATED, O_RDONLY, O_TMPFILE, O_WRONLY } from "../../events/flags.ts";
+import { joinPath } from "../../state/paths.ts";
 import { type FieldClassSpec, type FieldDef, type FieldType, NOT_CONSTANT } from "./registry.ts";
 import { SYSCALL_NAME_BY_SCAP_CODE } from "../../events/syscalls.ts";
 
@@ -46,22 +49,6 @@ export function setIdResolvers(users: IdResolver, groups: IdResolver): void {
   groupName = groups;
 }
 
-const AT_FDCWD = -100;
-
-function sockaddrText(a: SockAddr | null): string {
-  if (!a) return "NULL";
-  if (a.family === 2) return `${a.addr}:${a.port}`;
-  if (a.family === 10) return `${a.addr}:${a.port}`;
-  return a.addr;
-}
-
-function socktupleText(t: SockTuple | null): string {
-  if (!t) return "NULL";
-  if (t.family === 1) return `${t.sip}->${t.dip} ${t.path ?? ""}`.trim();
-  if (t.family === 2 || t.family === 10) return `${t.sip}:${t.sport}->${t.dip}:${t.dport}`;
-  return "";
-}
-
 function bufferText(b: Uint8Array): string {
   let s = "";
   for (let i = 0; i < b.length; i++) {
@@ -69,16 +56,6 @@ function bufferText(b: Uint8Array): string {
     s += c >= 32 && c < 127 ? String.fromCharCode(c) : ".";
   }
   return s;
-}
-
-function joinPath(dir: string, rel: string): string {
-  const parts: string[] = [];
-  for (const p of `${dir}/${rel}`.split("/")) {
-    if (p === "" || p === ".") continue;
-    if (p === "..") parts.pop();
-    else parts.push(p);
-  }
-  return "/" + parts.join("/");
 }
 
 /**
@@ -149,9 +126,9 @@ export function renderParam(ev: Event, i: number): string | undefined {
       return base ? joinPath(base, path) : path;
     }
     case PT.SOCKADDR:
-      return sockaddrText(v as SockAddr);
+      return sockAddrText(v as SockAddr);
     case PT.SOCKTUPLE:
-      return socktupleText(v as SockTuple);
+      return sockTupleText(v as SockTuple);
     case PT.BYTEBUF:
       return bufferText(v as Uint8Array);
     case PT.CHARBUFARRAY:
@@ -247,7 +224,6 @@ function hasResult(info: EventInfo): boolean {
 }
 
 const OPEN_EVENTS = new Set(["open", "openat", "openat2", "open_by_handle_at"]);
-const O_RDONLY = 1, O_WRONLY = 2, O_CREAT = 4, O_TMPFILE = 8192, O_F_CREATED = 16384;
 const EXEC_BITS = 0o111;
 
 function openFlags(ev: Event): number | undefined {

@@ -12,7 +12,7 @@ import type { FieldClassSpec, FieldDef, FieldResult } from "./registry.ts";
 import { EF } from "../../events/table.ts";
 import { FD_TYPE, type FdInfo, fdTypeName, ROLE } from "../../state/model.ts";
 import { openedPath } from "../../state/resolve.ts";
-import { sockAddrText, sockTupleText } from "../../state/sockets.ts";
+import { sockAddrText, sockTupleText } from "../../events/socket_text.ts";
 import type { SockAddr, SockTuple } from "../../events/params.ts";
 import { baseName, dirName, squashSlashes } from "../../state/paths.ts";
 

@@ -1,7 +1,8 @@
 /**
- * Socket naming as Falco prints it: `10.0.0.2:40108->10.0.0.1:443` for connected IPv4/IPv6
- * sockets (client first), `0.0.0.0:8080` for listening ones, and IPv4-mapped IPv6 addresses
- * shown as plain IPv4.
+ * Socket addresses and tuples as text, the one place that writes them: `10.0.0.2:40108->
+ * 10.0.0.1:443` for connected IPv4/IPv6 sockets, `0.0.0.0:8080` for listening ones, IPv4-mapped
+ * IPv6 addresses shown as plain IPv4, unix sockets as `ptr->ptr path`, as libsinsp renders them
+ * for both `fd.name` and event arguments (`evt.arg.tuple`, `saker capture` lines).
  *
  * @example
  * ```ts
@@ -10,7 +11,7 @@
  * ```
  * @module
  */
-import type { SockAddr, SockTuple } from "../events/params.ts";
+import type { SockAddr, SockTuple } from "./params.ts";
 
 /** scap address families. */
 export const AF = { UNIX: 1, INET: 2, INET6: 10, NETLINK: 16 } as const;
