@@ -44,7 +44,10 @@ import { type ProcReader, readEnv } from "./seed.ts";
 export interface ContainerSource {
   /** Cached metadata of a container, if known. Must not block. */
   get(id: string): ContainerInfo | undefined;
-  /** Asks for metadata of a container seen in the cgroup of process `pid` (asynchronous). */
+  /**
+   * Notes a container seen in the cgroup of process `pid` and asks for its metadata unless
+   * known or on the way (asynchronous; called on every sighting, so it must be cheap).
+   */
   request(id: string, type: string, pid: number): void;
   /** Records metadata learnt otherwise (capture files carry container events). */
   set(info: ContainerInfo): void;
@@ -338,9 +341,9 @@ export class StateStore implements StateView {
       proc.containerId = id;
       if (id !== "" && !this.#containerPids.has(id)) this.#containerPids.set(id, proc.pid);
     }
-    if (c && this.containers && this.containers.get(c.id)?.name === undefined) {
-      this.containers.request(c.id, c.type, proc.pid);
-    }
+    // Every sighting: the first tells the source when the container's first event came, and
+    // a cached lookup costs one map read.
+    if (c && this.containers) this.containers.request(c.id, c.type, proc.pid);
   }
 
   #link(proc: ProcessInfo): void {

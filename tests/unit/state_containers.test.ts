@@ -4,7 +4,8 @@
  * The event path only ever reads the cache, so it never waits.
  */
 import { assert, assertEquals, assertRejects } from "../support/assert.ts";
-import { ContainerStore, unixGet } from "../../src/state/containers/runtime.ts";
+import { ContainerStore } from "../../src/state/containers/runtime.ts";
+import { unixGet } from "../../src/state/containers/unix_http.ts";
 
 const ID = "ab".repeat(32);
 
@@ -28,8 +29,10 @@ Deno.test("containers: metadata from an inspect answer over a unix socket", asyn
   const store = new ContainerStore({ sockets: [`${dir}/absent.sock`, sock] });
   try {
     store.request(ID, "docker", 1);
-    assertEquals(store.get(ID), undefined, "nothing known at once: the caller does not wait");
+    assertEquals(store.get(ID)?.name, undefined, "nothing known at once: the caller does not wait");
+    assertEquals(store.status(ID), "pending");
     await store.settled();
+    assertEquals(store.status(ID), "complete");
     const c = store.get(ID)!;
     assertEquals(asked, `/containers/${ID}/json`);
     assertEquals([c.name, c.type, c.image, c.imageRepository, c.imageTag], [

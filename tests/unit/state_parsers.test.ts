@@ -12,7 +12,8 @@ import {
 } from "../../src/state/procfs.ts";
 import { containerFromCgroups, containerFromPath } from "../../src/state/containers/cgroup.ts";
 import { parseGroup, parsePasswd, UserDb } from "../../src/state/users.ts";
-import { fromInspect, parseHttpResponse } from "../../src/state/containers/runtime.ts";
+import { fromInspect } from "../../src/state/containers/inspect.ts";
+import { parseHttpResponse } from "../../src/state/containers/unix_http.ts";
 import { parseContainerEvent } from "../../src/state/containers/container_json.ts";
 import { splitImage } from "../../src/state/containers/image.ts";
 import { globMatch } from "../../src/state/glob.ts";

@@ -1,32 +1,44 @@
 /**
- * Container metadata from the runtime's Docker-compatible API (docker, and podman's
- * `podman system service`), over its unix socket. Lookups run in the background: the event path
- * asks {@link ContainerStore.get}, which only reads a cache, and {@link ContainerStore.request},
- * which starts a lookup at most once per container (retried with back-off when the runtime
- * does not answer). A slow or absent runtime therefore never stalls the pipeline; fields stay
- * undefined until the answer arrives.
+ * Container metadata, learnt as early as the runtimes tell it: the runtimes' event streams
+ * (watch.ts) announce a container at `create`, before its first process runs, and the full
+ * record is fetched from the Docker-compatible API (docker, podman's `podman system service`)
+ * at once. A container first seen in an event before any announcement is looked up then.
+ *
+ * Nothing here blocks the event path: {@link ContainerStore.get} and
+ * {@link ContainerStore.status} read a cache, {@link ContainerStore.request} starts a lookup at
+ * most once per container (retried quickly, then with back-off). What the pipeline does with a
+ * container whose metadata is still pending (hold its events a bounded time) is the pipeline's
+ * business; {@link ContainerStore.onSettled} tells it when to go on.
+ *
+ * @example
+ * ```ts
+ * import { ContainerStore } from "./runtime.ts";
+ * const store = new ContainerStore({ sockets: ["/run/podman/podman.sock"] });
+ * store.start(); // follow the runtimes' events
+ * store.request("ab".repeat(32), "podman", 4242);
+ * store.status("ab".repeat(32)); // "pending", then "complete"
+ * await store.close();
+ * ```
  * @module
  */
-import type { ContainerInfo, ContainerMount } from "../model.ts";
+import type { ContainerInfo } from "../model.ts";
 import type { ContainerSource } from "../store.ts";
-import { splitImage } from "./image.ts";
-
-/** Sockets tried, in order, when none are configured. */
-export const DEFAULT_SOCKETS: readonly string[] = [
-  "/run/podman/podman.sock",
-  "/var/run/docker.sock",
-  "/run/docker.sock",
-];
+import { fromInspect } from "./inspect.ts";
+import { DEFAULT_SOCKETS } from "./paths.ts";
+import { unixGet } from "./unix_http.ts";
+import type { RuntimeEvent, RuntimeEventSource } from "./watch.ts";
 
 /** Options of a {@link ContainerStore}. */
 export interface ContainerStoreOptions {
   /** Unix sockets serving the Docker-compatible API. */
   sockets?: readonly string[];
+  /** Sources of runtime events, started by {@link ContainerStore.start} (default none). */
+  events?: readonly RuntimeEventSource[];
   /** Per-request timeout, ms (default 2000). */
   timeoutMs?: number;
-  /** Delay before retrying a failed lookup, ms (doubles each time; default 1000). */
+  /** Delay before the first retry of a failed lookup, ms (doubles each time; default 50). */
   retryMs?: number;
-  /** Attempts per container before giving up (default 5). */
+  /** Attempts per container before giving up (default 8: about 6 s with the default delay). */
   maxAttempts?: number;
   /** Most containers cached (default 4096); the oldest are forgotten first. */
   maxEntries?: number;
@@ -41,256 +53,276 @@ export interface ContainerStats {
   failures: number;
   /** Lookups abandoned after every attempt failed. */
   givenUp: number;
+  /** Containers announced by a runtime event before any of their processes was seen. */
+  announced: number;
+  /** Containers whose metadata was complete when their first event was seen, or not. */
+  readyAtFirstEvent: number;
+  lateForFirstEvent: number;
 }
 
-type Json = Record<string, unknown>;
+/**
+ * Where a container's metadata stands: `complete` (the runtime answered), `pending` (a lookup
+ * is under way), `failed` (every attempt failed; fields stay as far as known).
+ */
+export type MetadataStatus = "complete" | "pending" | "failed";
 
-const obj = (v: unknown): Json =>
-  v !== null && typeof v === "object" && !Array.isArray(v) ? v as Json : {};
-const s = (v: unknown): string => (typeof v === "string" ? v : "");
-
-/** Maps a Docker-compatible `GET /containers/ID/json` answer to {@link ContainerInfo}. */
-export function fromInspect(body: Json, type: string): ContainerInfo {
-  const config = obj(body.Config);
-  const host = obj(body.HostConfig);
-  const state = obj(body.State);
-  const net = obj(body.NetworkSettings);
-  const image = s(config.Image) || s(body.ImageName);
-  const split = splitImage(image);
-  const mounts: ContainerMount[] = Array.isArray(body.Mounts)
-    ? (body.Mounts as unknown[]).map((m) => {
-      const o = obj(m);
-      return {
-        source: s(o.Source),
-        dest: s(o.Destination),
-        mode: s(o.Mode),
-        rw: Boolean(o.RW),
-        propagation: s(o.Propagation),
-      };
-    })
-    : [];
-  let ip = s(net.IPAddress);
-  if (!ip) {
-    for (const n of Object.values(obj(net.Networks))) {
-      ip = s(obj(n).IPAddress);
-      if (ip) break;
-    }
-  }
-  const started = Date.parse(s(state.StartedAt) || s(body.Created));
-  const labels: Record<string, string> = {};
-  for (const [k, v] of Object.entries(obj(config.Labels))) labels[k] = String(v);
-  return {
-    id: s(body.Id),
-    type,
-    name: s(body.Name).replace(/^\//, ""),
-    image,
-    imageId: s(body.Image).replace(/^sha256:/, "").slice(0, 12),
-    imageRepository: split.repository,
-    imageTag: split.tag,
-    imageDigest: split.digest,
-    privileged: Boolean(host.Privileged),
-    mounts,
-    labels,
-    startTs: Number.isFinite(started) && started > 0 ? BigInt(started) * 1_000_000n : undefined,
-    ip,
-    hostPid: s(host.PidMode) === "host",
-    hostNetwork: s(host.NetworkMode) === "host",
-    hostIpc: s(host.IpcMode) === "host",
-  };
-}
-
-/** A response: status code and body text. */
-export interface HttpAnswer {
-  status: number;
-  body: string;
-}
-
-function indexOfCrlf(b: Uint8Array, from: number, double: boolean): number {
-  for (let i = from; i + 1 < b.length; i++) {
-    if (b[i] !== 13 || b[i + 1] !== 10) continue;
-    if (!double) return i;
-    if (b[i + 2] === 13 && b[i + 3] === 10) return i;
-  }
-  return -1;
-}
-
-/** Decodes an HTTP/1.x response (plain or chunked body). */
-export function parseHttpResponse(raw: Uint8Array): HttpAnswer {
-  const headEnd = indexOfCrlf(raw, 0, true);
-  if (headEnd < 0) throw new Error("truncated HTTP response");
-  const latin1 = new TextDecoder("latin1");
-  const head = latin1.decode(raw.subarray(0, headEnd));
-  const status = Number(/^HTTP\/\d\.\d (\d{3})/.exec(head)?.[1] ?? 0);
-  let body = raw.subarray(headEnd + 4);
-  if (/^transfer-encoding:\s*chunked/im.test(head)) {
-    const parts: Uint8Array[] = [];
-    let pos = 0;
-    for (;;) {
-      const lineEnd = indexOfCrlf(body, pos, false);
-      if (lineEnd < 0) break;
-      const size = parseInt(latin1.decode(body.subarray(pos, lineEnd)), 16);
-      if (!(size > 0)) break;
-      parts.push(body.subarray(lineEnd + 2, lineEnd + 2 + size));
-      pos = lineEnd + 2 + size + 2;
-    }
-    const joined = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-    let off = 0;
-    for (const p of parts) {
-      joined.set(p, off);
-      off += p.length;
-    }
-    body = joined;
-  }
-  return { status, body: new TextDecoder().decode(body) };
-}
-
-/** GET `path` from an HTTP server on a unix socket (HTTP/1.0, connection closed after). */
-export async function unixGet(
-  socket: string,
-  path: string,
-  timeoutMs: number,
-): Promise<HttpAnswer> {
-  const conn = await Deno.connect({ transport: "unix", path: socket });
-  const timer = setTimeout(() => {
-    try {
-      conn.close();
-    } catch {
-      // already closed
-    }
-  }, timeoutMs);
-  try {
-    await conn.write(new TextEncoder().encode(`GET ${path} HTTP/1.0\r\nHost: localhost\r\n\r\n`));
-    const parts: Uint8Array[] = [];
-    const buf = new Uint8Array(16384);
-    let total = 0;
-    for (;;) {
-      const n = await conn.read(buf);
-      if (n === null) break;
-      parts.push(buf.slice(0, n));
-      total += n;
-      if (total > 8 << 20) throw new Error("answer too large");
-    }
-    const all = new Uint8Array(total);
-    let off = 0;
-    for (const p of parts) {
-      all.set(p, off);
-      off += p.length;
-    }
-    return parseHttpResponse(all);
-  } finally {
-    clearTimeout(timer);
-    try {
-      conn.close();
-    } catch {
-      // closed by the timer
-    }
-  }
-}
-
-interface Pending {
-  type: string;
+interface Entry {
+  info: ContainerInfo;
+  status: MetadataStatus;
+  /** Lookup attempts made for the current status. */
   attempts: number;
+  /** A lookup is running or scheduled. */
+  busy: boolean;
+  /** Date.now() when a runtime event announced it / when a process of it was first seen. */
+  announcedAt: number;
+  seenAt: number;
+  /** Date.now() when the status last became complete or failed. */
+  settledAt: number;
+  /** The source that announced it first. */
+  announcedBy: string;
 }
+
+/** How long a lookup success keeps the API counted as reachable without an event stream, ms. */
+const REACHABLE_MS = 5 * 60_000;
 
 /** Cached, asynchronously fetched container metadata. */
 export class ContainerStore implements ContainerSource {
-  readonly stats: ContainerStats = { lookups: 0, found: 0, failures: 0, givenUp: 0 };
-  #cache = new Map<string, ContainerInfo>();
-  #pending = new Map<string, Pending>();
+  readonly stats: ContainerStats = {
+    lookups: 0,
+    found: 0,
+    failures: 0,
+    givenUp: 0,
+    announced: 0,
+    readyAtFirstEvent: 0,
+    lateForFirstEvent: 0,
+  };
+  #entries = new Map<string, Entry>();
   #timers = new Set<ReturnType<typeof setTimeout>>();
   #inflight = new Set<Promise<void>>();
+  #listeners: Array<(id: string) => void> = [];
   #sockets: readonly string[];
+  #events: readonly RuntimeEventSource[];
   #timeoutMs: number;
   #retryMs: number;
   #maxAttempts: number;
   #maxEntries: number;
-  #closed = false;
-  #gaveUpAt = new Map<string, number>();
   #reaskMs: number;
+  #closed = false;
+  #lastFoundAt = 0;
+  #lastFailedAt = 0;
 
   constructor(opts: ContainerStoreOptions = {}) {
     this.#sockets = opts.sockets ?? DEFAULT_SOCKETS;
+    this.#events = opts.events ?? [];
     this.#timeoutMs = opts.timeoutMs ?? 2000;
-    this.#retryMs = opts.retryMs ?? 1000;
-    this.#maxAttempts = opts.maxAttempts ?? 5;
+    this.#retryMs = opts.retryMs ?? 50;
+    this.#maxAttempts = opts.maxAttempts ?? 8;
     this.#maxEntries = opts.maxEntries ?? 4096;
     this.#reaskMs = opts.reaskMs ?? 60_000;
   }
 
+  /** Starts following the runtimes' events. */
+  start(): void {
+    for (const source of this.#events) source.start((e) => this.#onRuntimeEvent(e));
+  }
+
+  /** The event sources and whether each is connected (for /metrics). */
+  get sources(): ReadonlyArray<{ name: string; live: boolean }> {
+    return this.#events;
+  }
+
   get(id: string): ContainerInfo | undefined {
-    return this.#cache.get(id);
+    return this.#entries.get(id)?.info;
+  }
+
+  /** Where the metadata of `id` stands; undefined for a container never seen nor announced. */
+  status(id: string): MetadataStatus | undefined {
+    return this.#entries.get(id)?.status;
+  }
+
+  /**
+   * True when a lookup can be expected to answer: an API event stream is connected, or a
+   * lookup succeeded lately and none failed since. Waiting for metadata makes sense only then.
+   */
+  get reachable(): boolean {
+    for (const s of this.#events) if (s.live && s.name.startsWith("api:")) return true;
+    return this.#lastFoundAt > this.#lastFailedAt &&
+      Date.now() - this.#lastFoundAt < REACHABLE_MS;
+  }
+
+  /** Calls `cb(id)` whenever a container's lookup settles (complete or failed). */
+  onSettled(cb: (id: string) => void): () => void {
+    this.#listeners.push(cb);
+    return () => {
+      this.#listeners = this.#listeners.filter((l) => l !== cb);
+    };
   }
 
   set(info: ContainerInfo): void {
-    if (this.#cache.size >= this.#maxEntries && !this.#cache.has(info.id)) {
-      const oldest = this.#cache.keys().next().value;
-      if (oldest !== undefined) this.#cache.delete(oldest);
-    }
-    this.#cache.set(info.id, info);
+    const e = this.#entry(info.id, info.type);
+    e.info = info;
+    this.#settle(e, "complete");
   }
 
   request(id: string, type: string, _pid: number): void {
-    if (this.#closed || this.#pending.has(id)) return;
-    const known = this.#cache.get(id);
-    if (known !== undefined) {
-      // A container whose runtime never answered is asked again now and then (the runtime's
-      // API may have started after the agent).
-      const gaveUp = this.#gaveUpAt.get(id);
-      if (gaveUp === undefined || Date.now() - gaveUp < this.#reaskMs) return;
-      this.#gaveUpAt.delete(id);
+    const known = this.#entries.get(id);
+    if (known !== undefined && known.seenAt === 0) {
+      known.seenAt = Date.now();
+      if (known.status === "complete") this.stats.readyAtFirstEvent++;
+      else this.stats.lateForFirstEvent++;
     }
-    this.#pending.set(id, { type, attempts: 0 });
-    this.#start(id);
+    if (this.#closed) return;
+    if (known === undefined) {
+      const e = this.#entry(id, type);
+      e.seenAt = Date.now();
+      this.stats.lateForFirstEvent++;
+      this.#lookup(e);
+      return;
+    }
+    if (known.status === "failed" && !known.busy && Date.now() - known.settledAt >= this.#reaskMs) {
+      // The runtime's API may have started after the agent: ask again now and then.
+      known.status = "pending";
+      known.attempts = 0;
+      this.#lookup(known);
+    }
   }
 
-  #start(id: string): void {
-    const p = this.#lookup(id).finally(() => this.#inflight.delete(p));
+  #onRuntimeEvent(ev: RuntimeEvent): void {
+    if (this.#closed) return;
+    switch (ev.action) {
+      case "create":
+      case "init":
+      case "start":
+      case "restart":
+        break;
+      default:
+        return;
+    }
+    let e = this.#entries.get(ev.id);
+    if (e === undefined) {
+      e = this.#entry(ev.id, ev.type);
+      e.announcedAt = Date.now();
+      e.announcedBy = ev.source;
+      this.stats.announced++;
+    }
+    if (e.status !== "complete") {
+      // What the event carries, until the full record arrives.
+      const info = e.info;
+      if (ev.name) info.name ??= ev.name;
+      if (ev.image) info.image ??= ev.image;
+      if (Object.keys(ev.labels).length > 0) info.labels ??= ev.labels;
+      if (!e.busy) {
+        if (e.status === "failed") {
+          e.status = "pending";
+          e.attempts = 0;
+        }
+        this.#lookup(e);
+      }
+    } else if (ev.action !== "create" && !e.info.ip && !e.info.hostNetwork && !e.busy) {
+      // Looked up at create: the network (and its address) is set up at init.
+      this.#lookup(e);
+    }
+  }
+
+  #entry(id: string, type: string): Entry {
+    let e = this.#entries.get(id);
+    if (e !== undefined) return e;
+    if (this.#entries.size >= this.#maxEntries) {
+      const oldest = this.#entries.keys().next().value;
+      if (oldest !== undefined) this.#entries.delete(oldest);
+    }
+    e = {
+      info: { id, type },
+      status: "pending",
+      attempts: 0,
+      busy: false,
+      announcedAt: 0,
+      seenAt: 0,
+      settledAt: 0,
+      announcedBy: "",
+    };
+    this.#entries.set(id, e);
+    return e;
+  }
+
+  #settle(e: Entry, status: MetadataStatus): void {
+    const was = e.status;
+    e.status = status;
+    e.settledAt = Date.now();
+    if (was !== "pending") return;
+    for (const l of this.#listeners) l(e.info.id);
+  }
+
+  #lookup(e: Entry): void {
+    e.busy = true;
+    const p = this.#attempt(e).finally(() => this.#inflight.delete(p));
     this.#inflight.add(p);
   }
 
-  async #lookup(id: string): Promise<void> {
-    const pending = this.#pending.get(id);
-    if (!pending || this.#closed) return;
-    pending.attempts++;
+  async #attempt(e: Entry): Promise<void> {
+    if (this.#closed) {
+      e.busy = false;
+      return;
+    }
+    const id = e.info.id;
+    e.attempts++;
     this.stats.lookups++;
     for (const socket of this.#sockets) {
       try {
         const answer = await unixGet(socket, `/containers/${id}/json`, this.#timeoutMs);
         if (answer.status !== 200) continue;
-        const type = pending.type === "docker" && socket.includes("podman")
-          ? "podman"
-          : pending.type;
-        this.set(fromInspect(JSON.parse(answer.body), type));
-        this.#pending.delete(id);
+        const type = e.info.type === "docker" && socket.includes("podman") ? "podman" : e.info.type;
+        const info = fromInspect(JSON.parse(answer.body), type);
+        if (info.id !== id) continue;
+        e.busy = false;
+        e.info = info;
         this.stats.found++;
+        this.#lastFoundAt = Date.now();
+        if (this.#entries.get(id) === e) this.#settle(e, "complete");
         return;
       } catch {
         // Socket absent or runtime not answering: try the next one.
       }
     }
     this.stats.failures++;
-    if (pending.attempts >= this.#maxAttempts || this.#closed) {
-      this.#pending.delete(id);
-      this.stats.givenUp++;
-      // Remember that nothing is known, so fields stay <NA> without a lookup per sighting.
-      this.set({ id, type: pending.type });
-      if (this.#gaveUpAt.size > this.#maxEntries) this.#gaveUpAt.clear();
-      this.#gaveUpAt.set(id, Date.now());
+    this.#lastFailedAt = Date.now();
+    if (e.status === "complete") {
+      e.busy = false; // a refresh that failed keeps what is known
       return;
     }
-    const delay = this.#retryMs * 2 ** (pending.attempts - 1);
+    if (e.attempts >= this.#maxAttempts || this.#closed) {
+      e.busy = false;
+      this.stats.givenUp++;
+      this.#settle(e, "failed");
+      return;
+    }
+    const delay = this.#retryMs * 2 ** (e.attempts - 1);
     const t = setTimeout(() => {
       this.#timers.delete(t);
-      this.#start(id);
+      const p = this.#attempt(e).finally(() => this.#inflight.delete(p));
+      this.#inflight.add(p);
     }, delay);
     Deno.unrefTimer(t);
     this.#timers.add(t);
   }
 
+  /**
+   * Timings of a container, ms: from its announcement by a runtime event and from its first
+   * event to its metadata being settled (for measurements; undefined parts unknown).
+   */
+  timing(id: string): { announcedBy: string; announcedToSeen?: number; seenToSettled?: number } {
+    const e = this.#entries.get(id);
+    if (!e) return { announcedBy: "" };
+    return {
+      announcedBy: e.announcedBy,
+      announcedToSeen: e.announcedAt && e.seenAt ? e.seenAt - e.announcedAt : undefined,
+      seenToSettled: e.seenAt && e.settledAt ? e.settledAt - e.seenAt : undefined,
+    };
+  }
+
   /** Forgets a container (e.g. when it is gone), so a later sighting looks it up again. */
   forget(id: string): void {
-    this.#cache.delete(id);
-    this.#pending.delete(id);
+    this.#entries.delete(id);
   }
 
   /** Resolves when no lookup is running (tests; shutdown). */
@@ -298,11 +330,12 @@ export class ContainerStore implements ContainerSource {
     while (this.#inflight.size > 0) await Promise.allSettled([...this.#inflight]);
   }
 
-  /** Stops retries and waits for running lookups. */
+  /** Stops retries and event sources, and waits for running lookups. */
   async close(): Promise<void> {
     this.#closed = true;
     for (const t of this.#timers) clearTimeout(t);
     this.#timers.clear();
+    await Promise.all(this.#events.map((s) => s.close()));
     await this.settled();
   }
 }
