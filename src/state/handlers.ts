@@ -595,7 +595,11 @@ function createChild(
     proc.vmRss = num(get(ev, P.vm_rss)) ?? 0;
     proc.vmSwap = num(get(ev, P.vm_swap)) ?? 0;
     const pidnsStart = u64(ev, P.pidns_init_start_ts);
-    if (pidnsStart !== undefined && pidnsStart > 0n) proc.pidnsInitStartTs = pidnsStart;
+    // The probe reads the kernel's boot-time clock; like the event time, it becomes UTC ns
+    // with the source's epoch base (0 for capture files, which carry UTC already).
+    if (pidnsStart !== undefined && pidnsStart > 0n) {
+      proc.pidnsInitStartTs = pidnsStart + ev.tsBase;
+    }
     const isChildEvent = ev.tid === tid;
     if (isChildEvent) {
       const vpid = num(get(ev, P.vpid));
