@@ -25,7 +25,7 @@
  * @module
  */
 import type { Event } from "../events/event.ts";
-import type { Alert } from "../engine/alert.ts";
+import type { Alert } from "../rules/alert.ts";
 import { type Counter, type Gauge, metrics as globalMetrics, type Registry } from "../metrics.ts";
 
 /** Decides which events wait, and says when their group may go on. */

@@ -31,7 +31,7 @@ import {
   type StateView,
   ThreadInfo,
   type UserEntry,
-} from "./types.ts";
+} from "./model.ts";
 
 /** Most ancestors copied (deeper ones are read from the live tables). */
 const MAX_DEPTH = 64;

@@ -11,7 +11,7 @@ import type { Event } from "../../src/events/event.ts";
 import { StateStore } from "../../src/state/store.ts";
 import { freezeEvent } from "../../src/state/freeze.ts";
 import { EventHold, type HoldPolicy, markMissing } from "../../src/pipeline/hold.ts";
-import type { Alert } from "../../src/engine/alert.ts";
+import type { Alert } from "../../src/rules/alert.ts";
 import { Registry } from "../../src/metrics.ts";
 import "../../src/rules/fields/mod.ts";
 import { lookupField } from "../../src/rules/fields/registry.ts";
