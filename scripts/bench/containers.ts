@@ -174,12 +174,25 @@ export async function bench(): Promise<Record<string, unknown>> {
       "log_level: info",
     ].join("\n") + "\n",
   );
+  // One alert per container at least: its first process (so `true` and `cat` are checked too).
+  await Deno.writeTextFile(
+    `${tmp}/every_container.yaml`,
+    [
+      "- rule: Container process started (benchmark)",
+      "  desc: The first process of every container.",
+      "  condition: evt.type in (execve, execveat) and evt.dir=< and container.id != host" +
+      " and proc.vpid=1",
+      "  output: container process started %proc.cmdline",
+      "  priority: DEBUG",
+    ].join("\n") + "\n",
+  );
   // Saker's container rules need its base macros; Falco's files define the rest.
   await Deno.writeTextFile(
     `${tmp}/config.yaml`,
     (await Deno.readTextFile(`${tmp}/config.yaml`)).replace(
       `  - ${ROOT}/rules/60_containers.yaml`,
-      `  - ${ROOT}/rules/00_base.yaml\n  - ${ROOT}/rules/60_containers.yaml`,
+      `  - ${ROOT}/rules/00_base.yaml\n  - ${ROOT}/rules/60_containers.yaml\n` +
+        `  - ${tmp}/every_container.yaml`,
     ),
   );
   const agent = new Deno.Command(Deno.execPath(), {
@@ -307,6 +320,17 @@ export async function bench(): Promise<Record<string, unknown>> {
     held_events: metric("saker_container_held_events_total"),
     hold_waits: metric("saker_container_hold_waits_total"),
     hold_timeouts: metric("saker_container_hold_timeouts_total"),
+    hold_wait_ms_mean: metric("saker_container_hold_waits_total") > 0
+      ? Math.round(
+        1000 * metric("saker_container_hold_wait_seconds_total") /
+          metric("saker_container_hold_waits_total"),
+      )
+      : 0,
+    announced_at_create: metric("saker_container_announced_total"),
+    metadata_at_first_event: {
+      ready: metric('saker_container_first_events_total\\{metadata="ready"\\}'),
+      pending: metric('saker_container_first_events_total\\{metadata="pending"\\}'),
+    },
     incomplete_examples: incomplete,
   };
 }

@@ -13,6 +13,7 @@
  */
 import type { Alert, Priority } from "../rules/alert.ts";
 import { type Evaluator, NO_RULES, Pipeline, type StateTracker } from "../pipeline/pipeline.ts";
+import type { HoldPolicy } from "../pipeline/hold.ts";
 import type { EventSource } from "../sources/source.ts";
 import type { Config } from "../config/types.ts";
 import type { LoadedConfig } from "../config/load.ts";
@@ -55,6 +56,8 @@ export type AgentSource = EventSource & SourceControl;
 /** State tracking and how to release it. */
 export interface AgentState {
   state: StateTracker;
+  /** Which events wait before their rules run (container metadata on its way). */
+  hold?: HoldPolicy;
   close?(): Promise<void> | void;
 }
 
@@ -249,6 +252,8 @@ export class Agent {
       received: this.#source.stats ? () => this.#source.stats!().received : undefined,
       stallSeconds: c.webserver.stall_timeout,
       registry: this.registry,
+      hold: this.#state?.hold,
+      holdWaitMs: c.containers.metadata_wait,
     });
     this.#running = this.#pipeline.run().then(
       () => {

@@ -90,14 +90,28 @@ async function openLive(syscalls: ReadonlySet<string> | "all", c: Config): Promi
 
 /**
  * Process, fd and container state of the live system, seeded from /proc (also what
- * `saker capture` filters read).
+ * `saker capture` filters read). Container settings come from `config` (defaults without one).
  */
-export async function liveState(): Promise<AgentState & { state: StateStore }> {
+export async function liveState(config?: Config): Promise<AgentState & { state: StateStore }> {
   const { StateStore } = await import("../state/store.ts");
   const { ProcFs, seedFromProc } = await import("../state/seed.ts");
   const { ContainerStore } = await import("../state/containers/runtime.ts");
+  const { ApiEventStream, PodmanEventLog } = await import("../state/containers/watch.ts");
+  const { runtimePaths } = await import("../state/containers/paths.ts");
+  const { ContainerHoldPolicy } = await import("../state/containers/hold_policy.ts");
   const proc = new ProcFs();
-  const containers = new ContainerStore();
+  const paths = runtimePaths({
+    sockets: config?.containers.sockets,
+    podmanEventLog: config?.containers.podman_event_log,
+  });
+  const containers = new ContainerStore({
+    sockets: paths.sockets,
+    events: [
+      ...paths.sockets.map((s) => new ApiEventStream(s)),
+      new PodmanEventLog(paths.podmanEventLog),
+    ],
+  });
+  containers.start();
   const store = new StateStore({ proc, containers });
   const { registerStateMetrics } = await import("../state/metrics.ts");
   registerStateMetrics(store, containers);
@@ -108,7 +122,11 @@ export async function liveState(): Promise<AgentState & { state: StateStore }> {
     store.threads.size;
   metrics.gauge("saker_state_processes", "Processes in the process table.").labels().collect = () =>
     store.procs.size;
-  return { state: store, close: () => containers.close() };
+  return {
+    state: store,
+    close: () => containers.close(),
+    hold: new ContainerHoldPolicy(containers),
+  };
 }
 
 /** Entry point of the subcommand. */

@@ -276,6 +276,14 @@ export const SCHEMA: Spec & { kind: "object" } = {
         poll_interval: { kind: "duration", unit: "ms", min: 0 },
       },
     },
+    containers: {
+      kind: "object",
+      fields: {
+        metadata_wait: { kind: "duration", unit: "ms", min: 0 },
+        sockets: strList,
+        podman_event_log: str,
+      },
+    },
     alert_store: {
       kind: "object",
       fields: {
@@ -376,6 +384,7 @@ export function defaultConfig(): Config {
     base_syscalls: { custom_set: [], repair: false, all: false },
     watch_config_files: true,
     kernel: { ring_buffer_size: 16 * 1024 * 1024, poll_interval: 15 },
+    containers: { metadata_wait: 500, sockets: [], podman_event_log: "" },
     capture: {
       enabled: false,
       path_prefix: "/tmp/falco",

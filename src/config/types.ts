@@ -130,6 +130,18 @@ export interface Config {
     /** Milliseconds the reader pauses after draining the ring. */
     poll_interval: number;
   };
+  /** Saker: container metadata (src/state/containers). */
+  containers: {
+    /**
+     * Longest time, ms, the rules of a new container's events wait for its metadata (0: they
+     * never wait).
+     */
+    metadata_wait: number;
+    /** Docker-compatible API sockets; empty: the usual places. */
+    sockets: string[];
+    /** Podman's event log file; empty: its usual place. */
+    podman_event_log: string;
+  };
   /** Falco's capture feature (src/pipeline/recorder.ts); pre_duration and format are Saker's. */
   capture: {
     enabled: boolean;

@@ -7,7 +7,9 @@
  * million events per second. Within the evaluation stage the work is plain loops.
  *
  * Enrichment and evaluation are interleaved per event, as libsinsp does: rules see the state as
- * of their own event (a close() still sees the fd it closes).
+ * of their own event (a close() still sees the fd it closes). With a hold policy, the rules of a
+ * new container's events wait (a bounded time) for its metadata while every other event flows
+ * on; their state is still updated at once and frozen for the later evaluation (hold.ts).
  *
  * Reload: `setRuleset` replaces the reference that the next batch reads, so a swap always falls
  * between two batches and every event is evaluated by exactly one ruleset.
@@ -31,6 +33,7 @@ import type { Event } from "../events/event.ts";
 import type { EventBatch, EventSource } from "../sources/source.ts";
 import { RateLimitedLog } from "../log.ts";
 import { type Counter, metrics as globalMetrics, type Registry } from "../metrics.ts";
+import { EventHold, type HoldPolicy, markMissing, type MissingReason } from "./hold.ts";
 
 /** Anything that turns events into alerts (the compiled ruleset). */
 export interface Evaluator {
@@ -62,6 +65,14 @@ export interface PipelineOptions {
   /** Seconds a backlog may wait before the pipeline counts as stalled (default 30). */
   stallSeconds?: number;
   registry?: Registry;
+  /**
+   * Events that must wait before their rules run (a new container's, while its metadata is on
+   * its way): their state is updated at once, their rules run when the policy says or after
+   * `holdWaitMs` (see hold.ts). None: every event is evaluated at once.
+   */
+  hold?: HoldPolicy;
+  /** Longest wait of a held group, ms (default 500; 0 turns holding off). */
+  holdWaitMs?: number;
 }
 
 /** Health of the pipeline. */
@@ -83,6 +94,7 @@ export class Pipeline {
   readonly #afterBatch: ((batch: EventBatch) => void) | undefined;
   readonly #received: (() => number) | undefined;
   readonly #stallMs: number;
+  readonly #hold: EventHold | undefined;
   #status: State = "new";
   #failure = "";
   #processed = 0;
@@ -105,6 +117,15 @@ export class Pipeline {
     this.#afterBatch = opts.afterBatch;
     this.#received = opts.received;
     this.#stallMs = (opts.stallSeconds ?? 30) * 1000;
+    const waitMs = opts.holdWaitMs ?? 500;
+    this.#hold = opts.hold && waitMs > 0
+      ? new EventHold({
+        policy: opts.hold,
+        waitMs,
+        registry: opts.registry,
+        evaluate: (events, missing) => this.#evaluateHeld(events, missing),
+      })
+      : undefined;
     const reg = opts.registry ?? globalMetrics;
     this.#eventsCounter = reg.counter(
       "saker_events_processed_total",
@@ -146,7 +167,13 @@ export class Pipeline {
 
   /** Evaluates one batch (the body of the evaluation stage; public for benchmarks). */
   evaluateBatch(batch: EventBatch, out: Alert[]): void {
-    this.#evaluateEvents(batch, this.#ruleset, this.#state, (a: Alert) => out.push(a));
+    this.#evaluateEvents(
+      batch,
+      this.#ruleset,
+      this.#state,
+      this.#hold,
+      (a: Alert) => out.push(a),
+    );
     this.#processed += batch.length;
     this.#batches++;
     this.#eventsCounter.inc(batch.length);
@@ -161,12 +188,14 @@ export class Pipeline {
     batch: EventBatch,
     rs: Evaluator, // one ruleset for the whole batch
     state: StateTracker | undefined,
+    hold: EventHold | undefined,
     emit: (a: Alert) => void,
   ): void {
     for (let i = 0; i < batch.length; i++) {
       const ev = batch[i];
       try {
         if (state) state.update(ev);
+        if (hold !== undefined && hold.offer(ev)) continue;
         rs.evaluate(ev, emit);
       } catch (err) {
         this.#errorCounter.inc();
@@ -177,6 +206,30 @@ export class Pipeline {
         });
       }
     }
+  }
+
+  /** Evaluates held events now, in order, and hands their alerts on (see hold.ts). */
+  #evaluateHeld(events: Event[], missing: MissingReason | undefined): void {
+    const rs = this.#ruleset;
+    const alerts: Alert[] = [];
+    const emit = missing === undefined
+      ? (a: Alert) => alerts.push(a)
+      : (a: Alert) => alerts.push((markMissing(a, missing), a));
+    for (const ev of events) {
+      try {
+        rs.evaluate(ev, emit);
+      } catch (err) {
+        this.#errorCounter.inc();
+        errors.log("error", "evaluate", "event skipped: evaluation failed", {
+          event: ev.name,
+          num: ev.num,
+          error: err,
+        });
+      }
+    }
+    if (alerts.length === 0) return;
+    this.#alerts += alerts.length;
+    this.#onAlerts(alerts);
   }
 
   /** Runs until the source ends (resolves) or fails (rejects). */
@@ -192,6 +245,8 @@ export class Pipeline {
         if (alerts.length > 0) controller.enqueue(alerts);
         this.#afterBatch?.(batch);
       },
+      // The source ended: what still waits is evaluated now, with what is known.
+      flush: () => this.#hold?.releaseAll(),
     });
     const sink = new WritableStream<Alert[]>({
       write: (alerts) => {

@@ -53,5 +53,23 @@ export function registerStateMetrics(store: StateStore, containers?: ContainerSt
       "Container metadata lookups that got no answer.",
       () => c.failures,
     );
+    counter(
+      "saker_container_announced_total",
+      "Containers a runtime event announced before any of their processes was seen.",
+      () => c.announced,
+    );
+    const first = metrics.counter(
+      "saker_container_first_events_total",
+      "Containers by whether their metadata was complete when their first event was seen.",
+      ["metadata"],
+    );
+    first.labels("ready").collect = () => c.readyAtFirstEvent;
+    first.labels("pending").collect = () => c.lateForFirstEvent;
+    const live = metrics.gauge(
+      "saker_container_event_source_up",
+      "1 while a runtime event source is connected (API stream or podman's event log).",
+      ["source"],
+    );
+    for (const src of containers.sources) live.labels(src.name).collect = () => src.live ? 1 : 0;
   }
 }

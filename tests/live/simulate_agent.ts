@@ -128,7 +128,7 @@ export class AgentRun {
         "append_output:",
         "  - match:",
         "      source: syscall",
-        "    extra_fields: [proc.pgid, proc.sid, container.id]",
+        "    extra_fields: [proc.pgid, proc.sid, container.id, evt.rawtime]",
         "log_level: info",
         extraConfig,
       ].join("\n") + "\n",

@@ -450,6 +450,26 @@ const ATTACKS: Case[] = [
       }),
   },
   {
+    name: "setns by a program named like a CNI plugin, outside the plugin directories",
+    rule: "Namespace changed with setns",
+    run: (w) =>
+      w.fire(w.proc({ comm: "bridge" }, w.proc({ comm: "podman" })), "setns", {
+        res: 0,
+        fd: 3,
+        nstype: flags("clone_flags", "CLONE_NEWNET"),
+      }),
+  },
+  {
+    name: "setns by a CNI plugin that no runtime started",
+    rule: "Namespace changed with setns",
+    run: (w) =>
+      w.fire(w.proc({ comm: "bridge", exepath: "/usr/lib/cni/bridge" }), "setns", {
+        res: 0,
+        fd: 3,
+        nstype: flags("clone_flags", "CLONE_NEWNET"),
+      }),
+  },
+  {
     name: "ls connects out",
     rule: "Outbound connection by system utility",
     run: (w) => connectOut(w, w.proc({ comm: "ls" }), "203.0.113.10", 80, 0),
@@ -625,6 +645,32 @@ const ATTACKS: Case[] = [
 
 /** Everyday activity that must not raise anything at Warning or above. */
 const BENIGN: Case[] = [
+  {
+    name: "podman's CNI bridge plugin enters the container's network namespace",
+    rule: "",
+    run: (w) =>
+      w.fire(
+        w.proc({ comm: "bridge", exepath: "/usr/lib/cni/bridge" }, w.proc({ comm: "podman" })),
+        "setns",
+        { res: 0, fd: 3, nstype: flags("clone_flags", "CLONE_NEWNET") },
+      ),
+  },
+  {
+    name: "a CNI meta plugin's delegate (tuning below multus) enters the namespace",
+    rule: "",
+    run: (w) =>
+      w.fire(
+        w.proc(
+          { comm: "tuning", exepath: "/opt/cni/bin/tuning" },
+          w.proc(
+            { comm: "multus", exepath: "/opt/cni/bin/multus" },
+            w.proc({ comm: "containerd" }),
+          ),
+        ),
+        "setns",
+        { res: 0, fd: 3, nstype: flags("clone_flags", "CLONE_NEWNET") },
+      ),
+  },
   {
     name: "passwd reads /etc/shadow",
     rule: "",
