@@ -179,7 +179,7 @@ export async function runOnce(
   label: string,
   command: string[],
   flags: string[] = [],
-): Promise<{ id: string; result: import("./command.ts").CommandResult }> {
+): Promise<{ id: string; name: string; result: import("./command.ts").CommandResult }> {
   const name = `saker-sim-${label}-${randomSuffix()}`;
   const cidfile = ws.path(`${name}.cid`);
   ws.defer(async () => {
@@ -204,5 +204,5 @@ export async function runOnce(
     id = (await Deno.readTextFile(cidfile)).trim();
   } catch { /* podman failed before creating it */ }
   if (!id) throw new Error(`podman run failed (${result.code}): ${result.stderr.trim()}`);
-  return { id, result };
+  return { id, name, result };
 }

