@@ -91,7 +91,10 @@ export const CONTAINER_ACTIONS: Action[] = [
     needs: ["root", "podman", "gcc"],
     expect: [...METADATA_EXPECT],
     async run(ctx) {
-      const { id, name, result } = await runOnce(ctx.ws, await ctx.image(), "priv", [IN_IMAGE.helper, "noop"], [
+      const { id, name, result } = await runOnce(ctx.ws, await ctx.image(), "priv", [
+        IN_IMAGE.helper,
+        "noop",
+      ], [
         ...NO_NET,
         "--privileged",
       ]);
@@ -112,7 +115,10 @@ export const CONTAINER_ACTIONS: Action[] = [
     needs: ["root", "podman", "gcc"],
     expect: [...METADATA_EXPECT],
     async run(ctx) {
-      const { id, name, result } = await runOnce(ctx.ws, await ctx.image(), "mount", [IN_IMAGE.helper, "noop"], [
+      const { id, name, result } = await runOnce(ctx.ws, await ctx.image(), "mount", [
+        IN_IMAGE.helper,
+        "noop",
+      ], [
         ...NO_NET,
         "-v",
         "/etc:/host-etc:ro",
