@@ -13,8 +13,7 @@ import { freezeEvent } from "../../src/state/freeze.ts";
 import { EventHold, type HoldPolicy, markMissing } from "../../src/pipeline/hold.ts";
 import type { Alert } from "../../src/rules/alert.ts";
 import { Registry } from "../../src/metrics.ts";
-import "../../src/rules/fields/mod.ts";
-import { lookupField } from "../../src/rules/fields/registry.ts";
+import { lookupField } from "../../src/rules/fields/mod.ts";
 
 let clock = 1_000n;
 const PROCEXIT = 186;
