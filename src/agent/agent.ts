@@ -15,7 +15,7 @@ import type { Alert, Priority } from "../rules/alert.ts";
 import { type Evaluator, NO_RULES, Pipeline, type StateTracker } from "../pipeline/pipeline.ts";
 import type { HoldPolicy } from "../pipeline/hold.ts";
 import type { EventSource } from "../sources/source.ts";
-import type { Config } from "../config/types.ts";
+import type { Config } from "../config/spec.ts";
 import type { LoadedConfig } from "../config/load.ts";
 import { log, type LogLevel, setLogFormat, setLogLevel } from "../log.ts";
 import { metrics as globalMetrics, type Registry } from "../metrics.ts";
@@ -35,7 +35,8 @@ import {
   type RulesOptions,
 } from "./rules_builder.ts";
 import { FileWatcher } from "./watch.ts";
-import { CaptureRecorder, captureSettings } from "../pipeline/recorder.ts";
+import { CaptureRecorder } from "../pipeline/recorder.ts";
+import { captureSettingsOf } from "../config/capture.ts";
 import type { ThreadTable } from "../capture/snapshot.ts";
 import type { Hono } from "hono";
 
@@ -235,7 +236,7 @@ export class Agent {
     this.#drops = this.#makeDropMonitor(c);
     this.#state = await this.#deps.makeState?.(c);
     this.#capture = c.capture.enabled && this.#source.source === "syscall"
-      ? new CaptureRecorder(captureSettings(c.capture), {
+      ? new CaptureRecorder(captureSettingsOf(c.capture), {
         state: threadTable(this.#state?.state),
         registry: this.registry,
       })

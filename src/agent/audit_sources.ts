@@ -12,7 +12,7 @@
  * @module
  */
 import type { Agent, AgentSource } from "./agent.ts";
-import type { Config } from "../config/types.ts";
+import type { Config } from "../config/spec.ts";
 import { log } from "../log.ts";
 import { type AuditInput, auditInputs } from "../k8saudit/audit_inputs.ts";
 import { AuditWebhook } from "../sources/k8saudit_webhook.ts";

@@ -18,7 +18,7 @@ import {
   formatPredicates,
   unmatchableEvents,
 } from "../rules/kernel_filter.ts";
-import type { AppendOutputEntry, RuleSelection } from "../config/types.ts";
+import type { AppendOutputEntry, RuleSelection } from "../config/spec.ts";
 import { type BuiltRules, RulesError, type RulesOptions } from "./rules_builder.ts";
 
 /** Turns the config's `rules:` entries into ruleset selectors. */

@@ -11,7 +11,7 @@
  */
 import type { Alert } from "../rules/alert.ts";
 import { log } from "../log.ts";
-import type { DropAction } from "../config/types.ts";
+import type { DropAction } from "../config/spec.ts";
 import { INTERNAL_SOURCE } from "../outputs/format.ts";
 
 /** The internal rule name Falco consumers know for drop alerts. */

@@ -3,7 +3,7 @@
  * alert store, and the live subscribers, behind one fan-out.
  * @module
  */
-import type { Config } from "../config/types.ts";
+import type { Config } from "../config/spec.ts";
 import type { Registry } from "../metrics.ts";
 import { AlertFanout } from "../outputs/fanout.ts";
 import { FileOutput } from "../outputs/file.ts";

@@ -6,7 +6,7 @@
  */
 import type { Priority } from "../rules/alert.ts";
 import type { Evaluator } from "../pipeline/pipeline.ts";
-import type { AppendOutputEntry, RuleSelection } from "../config/types.ts";
+import type { AppendOutputEntry, RuleSelection } from "../config/spec.ts";
 
 /** Rule settings from the config. */
 export interface RulesOptions {

@@ -14,12 +14,13 @@ import { parseArgs } from "node:util";
 import { loadRulesFiles } from "../rules/loader.ts";
 import { compileFilter } from "../rules/filter.ts";
 import { compileRuleset, type RuleSelector, type Ruleset } from "../rules/ruleset.ts";
-import { type Alert, PRIORITIES, type Priority } from "../rules/alert.ts";
+import { type Alert, parsePriority, PRIORITIES } from "../rules/alert.ts";
 import { AlertFormatter } from "../outputs/format.ts";
 import { replayAuditFile, replayCapture } from "../pipeline/replay.ts";
 import { EventPrinter } from "./event_printer.ts";
 import { ProgressBar } from "./progress.ts";
-import { type CaptureSettings, captureSettings } from "../pipeline/recorder.ts";
+import type { CaptureSettings } from "../pipeline/recorder.ts";
+import { captureSection } from "../config/capture.ts";
 import type { Event } from "../events/event.ts";
 import type { LoadedRules } from "../rules/loader.ts";
 import { isAuditInput } from "../sources/k8saudit_file.ts";
@@ -59,18 +60,6 @@ options:
 
 FILTER is a condition in the rules language (evt.type=openat and proc.name=cat): only the
 events it matches are evaluated and printed.`;
-
-const PRIORITY_NAMES: Record<string, Priority> = {
-  emergency: "Emergency",
-  alert: "Alert",
-  critical: "Critical",
-  error: "Error",
-  warning: "Warning",
-  notice: "Notice",
-  info: "Informational",
-  informational: "Informational",
-  debug: "Debug",
-};
 
 /** Problems of loaded rules, one line each (file:line:column: message). */
 function rulesProblems(loaded: LoadedRules): { errors: string[]; warnings: string[] } {
@@ -144,7 +133,7 @@ export async function main(args: string[]): Promise<number> {
       audit,
     });
   }
-  const minPriority = v["min-priority"] ? PRIORITY_NAMES[v["min-priority"].toLowerCase()] : "Debug";
+  const minPriority = v["min-priority"] ? parsePriority(v["min-priority"]) : "Debug";
   if (!minPriority) {
     console.error(`saker replay: --min-priority must be one of ${PRIORITIES.join(", ")}`);
     return 2;
@@ -169,7 +158,7 @@ export async function main(args: string[]): Promise<number> {
       }
       if (v["capture-pre"] !== undefined) raw.pre_duration = Number(v["capture-pre"]);
       if (v["capture-max-mb"] !== undefined) raw.max_file_size_mb = Number(v["capture-max-mb"]);
-      capture = captureSettings(raw);
+      capture = captureSection(raw);
     } catch (err) {
       console.error(`saker replay: ${(err as Error).message}`);
       return 2;

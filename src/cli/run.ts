@@ -9,7 +9,7 @@
  */
 import { parseArgs } from "node:util";
 import { ConfigError, loadConfig, type LoadedConfig } from "../config/load.ts";
-import type { Config } from "../config/types.ts";
+import type { Config } from "../config/spec.ts";
 import type { StateStore } from "../state/store.ts";
 import { log, setLogFormat, setLogLevel } from "../log.ts";
 import {

@@ -15,9 +15,9 @@
  * @module
  */
 import { isMap, LineCounter, parseDocument } from "yaml";
-import { check, defaultConfig, type Issue, SCHEMA } from "./schema.ts";
+import { check, type Issue } from "./validate.ts";
+import { type Config, defaultConfig, SPEC } from "./spec.ts";
 import { applyOverride, expandEnvDeep, formatPath } from "./overrides.ts";
-import type { Config } from "./types.ts";
 import { auditInputs } from "../k8saudit/audit_inputs.ts";
 
 /** What to load. */
@@ -275,7 +275,7 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<LoadedConfig> 
   }
 
   const issues: Issue[] = [];
-  const checked = check(SCHEMA, raw, [], issues) as Record<string, unknown> | undefined;
+  const checked = check(SPEC, raw, [], issues) as Record<string, unknown> | undefined;
   for (const i of issues) {
     const line = `${origins.describe(i.path, i.atKey)}: ${i.message}`;
     if (i.severity === "error") problems.push(line);

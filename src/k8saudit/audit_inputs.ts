@@ -36,10 +36,10 @@ export const DEFAULT_MAX_BATCH_BYTES = 12 * 1024 * 1024;
 
 /** A `plugins` entry as the config holds it. */
 export interface PluginEntry {
-  name: string;
-  library_path: string;
-  init_config: unknown;
-  open_params: string;
+  name?: string;
+  library_path?: string;
+  init_config?: unknown;
+  open_params?: string;
 }
 
 /** The parts of the config this module reads. */

@@ -11,7 +11,13 @@
  * ```
  * @module
  */
-import { type Alert, PRIORITIES, type Priority, priorityRank } from "../rules/alert.ts";
+import {
+  type Alert,
+  parsePriority,
+  PRIORITIES,
+  type Priority,
+  priorityRank,
+} from "../rules/alert.ts";
 
 /** What alerts to return. Every given criterion must hold. */
 export interface AlertFilter {
@@ -35,13 +41,6 @@ export class FilterError extends Error {
     super(`${param}: ${message}`);
     this.name = "FilterError";
   }
-}
-
-/** Parses a priority name the way Falco does (any case; `info` for Informational). */
-export function parsePriority(s: string): Priority | undefined {
-  const l = s.toLowerCase();
-  if (l === "info") return "Informational";
-  return PRIORITIES.find((p) => p.toLowerCase() === l);
 }
 
 const UNITS: Record<string, number> = { ms: 1e-3, s: 1, m: 60, h: 3600, d: 86400, w: 604800 };

@@ -33,7 +33,10 @@ import {
 import { log } from "../log.ts";
 import { type Counter, type Family, metrics as globalMetrics, type Registry } from "../metrics.ts";
 
-/** Settings of the capture feature (Falco's `capture:` section, plus Saker's extensions). */
+/**
+ * Settings of the capture feature (Falco's `capture:` section, plus Saker's extensions; read and
+ * checked with the rest of the config, src/config/capture.ts).
+ */
 export interface CaptureSettings {
   enabled: boolean;
   /** Files are `<path_prefix>_<event time ns>_<event number>_<rule>.scap`. */
@@ -48,75 +51,6 @@ export interface CaptureSettings {
   preDurationMs: number;
   /** Saker: event format of the files (default `current`, see writer.ts). */
   format: ScapEventFormat;
-}
-
-/** Falco's defaults. */
-export const DEFAULT_CAPTURE: CaptureSettings = {
-  enabled: false,
-  pathPrefix: "/tmp/falco",
-  mode: "rules",
-  defaultDurationMs: 5000,
-  maxFileSizeMb: 0,
-  preDurationMs: 1000,
-  format: "current",
-};
-
-/**
- * Reads a `capture:` config section (Falco's keys; `pre_duration` and `format` are Saker's).
- * Throws with the key's name for a bad value.
- */
-export function captureSettings(raw: unknown): CaptureSettings {
-  const s = { ...DEFAULT_CAPTURE };
-  if (raw === undefined || raw === null) return s;
-  if (typeof raw !== "object" || Array.isArray(raw)) throw new Error("capture: must be a map");
-  const r = raw as Record<string, unknown>;
-  const num = (k: string, min: number) => {
-    const v = r[k];
-    if (typeof v !== "number" || !Number.isFinite(v) || v < min) {
-      throw new Error(`capture.${k}: must be a number >= ${min}`);
-    }
-    return v;
-  };
-  for (const k of Object.keys(r)) {
-    switch (k) {
-      case "enabled":
-        if (typeof r.enabled !== "boolean") {
-          throw new Error("capture.enabled: must be true or false");
-        }
-        s.enabled = r.enabled;
-        break;
-      case "path_prefix":
-        if (typeof r.path_prefix !== "string" || r.path_prefix === "") {
-          throw new Error("capture.path_prefix: must be a non-empty path");
-        }
-        s.pathPrefix = r.path_prefix;
-        break;
-      case "mode":
-        if (r.mode !== "rules" && r.mode !== "all_rules") {
-          throw new Error("capture.mode: must be rules or all_rules");
-        }
-        s.mode = r.mode;
-        break;
-      case "default_duration":
-        s.defaultDurationMs = num(k, 1);
-        break;
-      case "max_file_size_mb":
-        s.maxFileSizeMb = num(k, 0);
-        break;
-      case "pre_duration":
-        s.preDurationMs = num(k, 0);
-        break;
-      case "format":
-        if (r.format !== "current" && r.format !== "sysdig029") {
-          throw new Error("capture.format: must be current or sysdig029");
-        }
-        s.format = r.format;
-        break;
-      default:
-        throw new Error(`capture.${k}: unknown key`);
-    }
-  }
-  return s;
 }
 
 /** The capture-related part of a compiled rule. */

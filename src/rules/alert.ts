@@ -19,6 +19,22 @@ export const PRIORITIES = [
 /** A rule priority. */
 export type Priority = typeof PRIORITIES[number];
 
+/**
+ * A priority from its name in any case, with Falco's `info` for Informational (rules files,
+ * the config, `--min-priority`, alert queries); undefined for anything else.
+ */
+export function parsePriority(name: string): Priority | undefined {
+  const low = name.toLowerCase();
+  if (low === "info") return "Informational";
+  return PRIORITIES.find((p) => p.toLowerCase() === low);
+}
+
+/** Priority names as written (lowercase) plus `info`: what {@link parsePriority} accepts. */
+export const PRIORITY_NAMES: readonly string[] = [
+  ...PRIORITIES.map((p) => p.toLowerCase()),
+  "info",
+];
+
 /** Severity rank of a priority: 0 for Emergency ... 7 for Debug. */
 export function priorityRank(p: Priority): number {
   return PRIORITIES.indexOf(p);

@@ -12,7 +12,7 @@ import {
 } from "./collector.ts";
 import { Context, type ItemType, LoadError, type LoadResult } from "./result.ts";
 import { alignScalar, MappedText, type SourceText } from "./source_text.ts";
-import { PRIORITIES, type Priority } from "./alert.ts";
+import { parsePriority, PRIORITIES, type Priority } from "./alert.ts";
 import { ENGINE_VERSION, parseEngineVersion, versionCompatible } from "./engine_version.ts";
 
 type YMap = { items: { key: unknown; value: unknown }[]; range?: [number, number, number] };
@@ -24,13 +24,6 @@ function fail(msg: string, ctx: Context): never {
 const TRUE_WORDS = ["y", "Y", "yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON"];
 const FALSE_WORDS = ["n", "N", "no", "No", "NO", "false", "False", "FALSE", "off", "Off", "OFF"];
 const NULL_WORDS = ["", "~", "null", "Null", "NULL"];
-
-/** Parses a priority name (case-insensitive; `info` is Informational). */
-export function parsePriority(v: string): Priority | undefined {
-  const low = v.toLowerCase();
-  if (low === "info") return "Informational";
-  return PRIORITIES.find((p) => p.toLowerCase() === low);
-}
 
 class Reader {
   readonly file: SourceText;

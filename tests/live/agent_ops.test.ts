@@ -9,7 +9,7 @@ import { buildEvent } from "../../src/events/encode.ts";
 import type { Event } from "../../src/events/event.ts";
 import { Registry } from "../../src/metrics.ts";
 import { loadConfig } from "../../src/config/load.ts";
-import type { Config } from "../../src/config/types.ts";
+import type { Config } from "../../src/config/spec.ts";
 import { Agent, type AgentSource, RELOAD_FAILED_RULE } from "../../src/agent/agent.ts";
 import { buildEngineRules } from "../../src/agent/build_rules.ts";
 import { DROP_RULE } from "../../src/agent/drops.ts";

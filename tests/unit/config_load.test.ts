@@ -8,7 +8,8 @@ import {
 import { needsReference, REFERENCE_DIR, REPO_ROOT } from "../support/env.ts";
 import { ConfigError, loadConfig } from "../../src/config/load.ts";
 import { applyOverride, expandEnv, parseKeyPath } from "../../src/config/overrides.ts";
-import { parseBytes } from "../../src/config/schema.ts";
+import { check, type Issue, parseBytes } from "../../src/config/validate.ts";
+import { defaultConfig, SPEC } from "../../src/config/spec.ts";
 
 const load = (text: string, overrides: string[] = [], env: Record<string, string> = {}) =>
   loadConfig({ file: "test.yaml", text, overrides, env });
@@ -276,4 +277,19 @@ Deno.test("config: key paths, escapes and sizes", () => {
   assertEquals(parseBytes("1k"), 1000);
   assertEquals(parseBytes(4096), 4096);
   assertEquals(parseBytes("12 parsecs"), undefined);
+});
+
+Deno.test("config: every key of the table has a default, and the defaults pass its checks", () => {
+  const defaults = defaultConfig();
+  const issues: Issue[] = [];
+  const checked = check(SPEC, defaults, [], issues);
+  assertEquals(issues, []);
+  assertEquals(checked, defaults);
+  // Ignored Falco keys are read (with a warning) but never part of the config.
+  assert(
+    !("grpc" in defaults) && "webserver" in defaults && !("threadiness" in defaults.webserver),
+  );
+  // Each call gives fresh lists and maps.
+  defaultConfig().rules_files.push("x");
+  assertEquals(defaultConfig().rules_files, []);
 });

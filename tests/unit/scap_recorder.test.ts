@@ -5,7 +5,11 @@ import { compileRuleset } from "../../src/rules/ruleset.ts";
 import { buildEvent } from "../../src/events/encode.ts";
 import type { Event } from "../../src/events/event.ts";
 import type { Alert } from "../../src/rules/alert.ts";
-import { CaptureRecorder, captureSettings, DEFAULT_CAPTURE } from "../../src/pipeline/recorder.ts";
+import { CaptureRecorder, type CaptureSettings } from "../../src/pipeline/recorder.ts";
+import { captureSection, captureSettingsOf } from "../../src/config/capture.ts";
+import { defaultConfig } from "../../src/config/spec.ts";
+
+const DEFAULT_CAPTURE: CaptureSettings = captureSettingsOf(defaultConfig().capture);
 import { openScapFile } from "../../src/capture/reader.ts";
 import { replayCapture } from "../../src/pipeline/replay.ts";
 import { Registry } from "../../src/metrics.ts";
@@ -154,7 +158,7 @@ Deno.test("capture recorder: the size cap stops a capture", async () => {
 });
 
 Deno.test("capture settings: Falco's keys, Saker's extensions, clear errors", () => {
-  const s = captureSettings({
+  const s = captureSection({
     enabled: true,
     path_prefix: "/var/tmp/c",
     mode: "all_rules",
@@ -172,10 +176,11 @@ Deno.test("capture settings: Falco's keys, Saker's extensions, clear errors", ()
     preDurationMs: 0,
     format: "sysdig029",
   });
-  assertEquals(captureSettings(undefined), DEFAULT_CAPTURE);
-  assertThrows(() => captureSettings({ mode: "some" }), "capture.mode");
-  assertThrows(() => captureSettings({ default_duration: -1 }), "capture.default_duration");
-  assertThrows(() => captureSettings({ bogus: 1 }), "capture.bogus: unknown key");
+  assertEquals(captureSection({}), captureSettingsOf(defaultConfig().capture));
+  assertEquals(captureSection({}).defaultDurationMs, 5000);
+  assertThrows(() => captureSection({ mode: "some" }), "capture.mode: expected one of rules");
+  assertThrows(() => captureSection({ default_duration: -1 }), "capture.default_duration");
+  assertThrows(() => captureSection({ pre_duraton: 1 }), "did you mean pre_duration?");
 });
 
 Deno.test({

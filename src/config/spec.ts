@@ -1,0 +1,457 @@
+/**
+ * The config file's keys, as one table: for every key, what it accepts (type, range, choices)
+ * and its default. The {@link Config} type and {@link defaultConfig} are derived from the table,
+ * and validate.ts checks a file against it, so a key is added, documented and defaulted in one
+ * place. Key names are Falco's (falco.yaml) wherever Falco has the feature, snake_case as written
+ * in YAML; `kernel` and `alert_store` are Saker's own sections. Falco keys Saker reads but has no
+ * use for are listed as ignored (a warning, so a falco.yaml still loads).
+ *
+ * @example
+ * ```ts
+ * import { type Config, defaultConfig } from "./spec.ts";
+ * const c: Config = defaultConfig();
+ * c.webserver.listen_port; // 8765
+ * ```
+ * @module
+ */
+import { parsePriority, type Priority, PRIORITY_NAMES } from "../rules/alert.ts";
+import { FACILITIES } from "../outputs/syslog.ts";
+
+/** Type-level tag: the value a spec node yields once checked. Never present at run time. */
+declare const VALUE: unique symbol;
+interface Yields<T> {
+  readonly [VALUE]?: T;
+}
+
+/** `true`/`false`. */
+export interface BoolSpec extends Yields<boolean> {
+  kind: "bool";
+  default?: boolean;
+}
+/** An integer, optionally bounded. */
+export interface IntSpec extends Yields<number> {
+  kind: "int";
+  min?: number;
+  max?: number;
+  default?: number;
+}
+/** A number; with only `min`, strictly greater than it. */
+export interface NumberSpec extends Yields<number> {
+  kind: "number";
+  min?: number;
+  max?: number;
+  default?: number;
+}
+/** A string; `check` returns what is accepted when the value is not. */
+export interface StringSpec extends Yields<string> {
+  kind: "string";
+  nonEmpty?: boolean;
+  check?: (s: string) => string | undefined;
+  default?: string;
+}
+/** One of `values` (any case); `parse` turns the lowercased value into the config's value. */
+export interface EnumSpec<T = string> extends Yields<T> {
+  kind: "enum";
+  values: readonly string[];
+  parse?: (s: string) => T | undefined;
+  default?: T;
+}
+/** A size in bytes (`16MiB`, `512k`, `4096`). */
+export interface BytesSpec extends Yields<number> {
+  kind: "bytes";
+  min?: number;
+  powerOfTwo?: boolean;
+  default?: number;
+}
+/** A duration (`500ms`, `7d`, or a plain number of `unit`), as a number of `unit`. */
+export interface DurationSpec extends Yields<number> {
+  kind: "duration";
+  unit: "s" | "ms";
+  min?: number;
+  default?: number;
+}
+/** A list of `of`. */
+export interface ListSpec<T = unknown> extends Yields<T[]> {
+  kind: "list";
+  of: Spec;
+  default?: T[];
+}
+/** A map with the keys of `fields` (a config section, or an entry of a list). */
+export interface ObjectSpec<T = unknown> extends Yields<T> {
+  kind: "object";
+  fields: Readonly<Record<string, Spec>>;
+}
+/** A map of any names to `of`. */
+export interface MapSpec<T = unknown> extends Yields<Record<string, T>> {
+  kind: "map";
+  of: Spec;
+  default?: Record<string, T>;
+}
+/** The first of `options` that accepts the value. */
+export interface OneOfSpec<T = unknown> extends Yields<T> {
+  kind: "oneof";
+  options: readonly Spec[];
+  describe: string;
+}
+/** A Falco key Saker reads but has no use for; `why` goes into the warning. */
+export interface IgnoredSpec extends Yields<never> {
+  kind: "ignored";
+  why: string;
+}
+/** Anything, checked by its reader (`what` says what is expected). */
+export interface AnySpec<T = unknown> extends Yields<T> {
+  kind: "any";
+  what: string;
+  default?: T;
+}
+
+/** How one key is checked and converted. */
+export type Spec =
+  | BoolSpec
+  | IntSpec
+  | NumberSpec
+  | StringSpec
+  | EnumSpec<unknown>
+  | BytesSpec
+  | DurationSpec
+  | ListSpec
+  | ObjectSpec
+  | MapSpec
+  | OneOfSpec
+  | IgnoredSpec
+  | AnySpec;
+
+/** The value type a spec yields. */
+export type ValueOf<S> = S extends Yields<infer T> ? T : never;
+
+type Fields = Readonly<Record<string, Spec>>;
+type Known<F extends Fields> = { [K in keyof F as F[K] extends IgnoredSpec ? never : K]: F[K] };
+/** A section: every key present (each has a default). */
+type SectionOf<F extends Fields> = { -readonly [K in keyof Known<F>]: ValueOf<Known<F>[K]> };
+/** A list entry: only the keys written are present. */
+type EntryOf<F extends Fields> = { -readonly [K in keyof Known<F>]?: ValueOf<Known<F>[K]> };
+
+const bool = (d?: boolean): BoolSpec => ({ kind: "bool", default: d });
+const int = (d?: number, range: { min?: number; max?: number } = {}): IntSpec => ({
+  kind: "int",
+  default: d,
+  ...range,
+});
+const num = (d: number, range: { min?: number; max?: number }): NumberSpec => ({
+  kind: "number",
+  default: d,
+  ...range,
+});
+const str = (d?: string, o: Omit<StringSpec, "kind" | "default"> = {}): StringSpec => ({
+  kind: "string",
+  default: d,
+  ...o,
+});
+const oneOf = <const V extends readonly string[]>(
+  values: V,
+  d?: V[number],
+): EnumSpec<V[number]> => ({
+  kind: "enum",
+  values,
+  default: d,
+});
+const bytes = (d: number, o: Omit<BytesSpec, "kind" | "default">): BytesSpec => ({
+  kind: "bytes",
+  default: d,
+  ...o,
+});
+const duration = (d: number, unit: "s" | "ms", min?: number): DurationSpec => ({
+  kind: "duration",
+  unit,
+  min,
+  default: d,
+});
+const list = <S extends Spec>(of: S, d: ValueOf<S>[] = []): ListSpec<ValueOf<S>> => ({
+  kind: "list",
+  of,
+  default: d,
+});
+const map = <S extends Spec>(of: S, d: Record<string, ValueOf<S>> = {}): MapSpec<ValueOf<S>> => ({
+  kind: "map",
+  of,
+  default: d,
+});
+const section = <F extends Fields>(fields: F): ObjectSpec<SectionOf<F>> => ({
+  kind: "object",
+  fields,
+});
+const entry = <F extends Fields>(fields: F): ObjectSpec<EntryOf<F>> => ({ kind: "object", fields });
+const either = <A extends Spec, B extends Spec>(
+  a: A,
+  b: B,
+  describe: string,
+): OneOfSpec<ValueOf<A> | ValueOf<B>> => ({ kind: "oneof", options: [a, b], describe });
+const ignored = (why: string): IgnoredSpec => ({ kind: "ignored", why });
+const any = <T>(what: string, d?: T): AnySpec<T> => ({ kind: "any", what, default: d });
+
+const FALCO_ONLY = "Falco-specific; Saker has no equivalent";
+const ALWAYS_COUNTS = "Saker always counts";
+const NO_GRPC = "Saker has no gRPC server; use GET /alerts/stream";
+
+/** Log levels Falco accepts in `log_level`; Saker maps them onto its four. */
+export const FALCO_LOG_LEVELS = [
+  "emergency",
+  "alert",
+  "critical",
+  "error",
+  "warning",
+  "notice",
+  "info",
+  "debug",
+] as const;
+
+/** Actions on kernel event drops. */
+export const DROP_ACTIONS = ["ignore", "log", "alert", "exit"] as const;
+
+const ruleSelector = entry({ rule: str(), tag: str() });
+
+/** The whole file. */
+export const SPEC = section({
+  /** Rules files and directories, in load order. */
+  rules_files: list(str()),
+  /** Rules selected or deselected by name (wildcards) or tag. */
+  rules: list(entry({ enable: ruleSelector, disable: ruleSelector })),
+  /** Lowest rule priority loaded. */
+  priority: {
+    kind: "enum",
+    values: PRIORITY_NAMES,
+    parse: parsePriority,
+    default: "Debug",
+  } as EnumSpec<Priority>,
+  rule_matching: oneOf(["first", "all"], "first"),
+  json_output: bool(false),
+  json_include_output_property: bool(true),
+  json_include_message_property: bool(false),
+  json_include_output_fields_property: bool(true),
+  json_include_tags_property: bool(true),
+  time_format_iso_8601: bool(false),
+  buffered_outputs: bool(false),
+  /** Per-output queue: capacity in alerts; flush_timeout (s) bounds the drain at shutdown. */
+  outputs_queue: section({
+    capacity: int(10_000, { min: 0 }),
+    flush_timeout: duration(10, "s", 0),
+  }),
+  /** Milliseconds an output request may take (http) before it counts as failed. */
+  output_timeout: int(2000, { min: 1 }),
+  append_output: list(entry({
+    match: entry({ source: str(), tags: list(str()), rule: str() }),
+    /** Text appended to the output (may use %fields). */
+    extra_output: str(),
+    /** Fields added to output_fields: a field name, or `{name: format}`. */
+    extra_fields: list(
+      either(str(), map(str()), "a field name or a map of a name to a format"),
+    ),
+    suggested_output: bool(),
+  })),
+  stdout_output: section({ enabled: bool(true) }),
+  syslog_output: section({
+    enabled: bool(false),
+    path: str("/dev/log", { nonEmpty: true }),
+    facility: oneOf(Object.keys(FACILITIES), "user"),
+  }),
+  file_output: section({
+    enabled: bool(false),
+    keep_alive: bool(false),
+    filename: str("./events.txt"),
+  }),
+  program_output: section({ enabled: bool(false), keep_alive: bool(false), program: str("") }),
+  http_output: section({
+    enabled: bool(false),
+    url: str("", { check: checkUrl }),
+    user_agent: str("saker"),
+    insecure: bool(false),
+    ca_cert: str(""),
+    ca_bundle: str(""),
+    ca_path: str("/etc/ssl/certs"),
+    mtls: bool(false),
+    client_cert: str("/etc/ssl/certs/client.crt"),
+    client_key: str("/etc/ssl/certs/client.key"),
+    echo: bool(false),
+    compress_uploads: bool(false),
+    keep_alive: bool(true),
+    max_consecutive_timeouts: int(5, { min: 0 }),
+    /** Extra request headers (Saker). */
+    headers: map(str()),
+  }),
+  webserver: section({
+    enabled: bool(true),
+    threadiness: ignored("Saker serves HTTP on its event loop"),
+    listen_port: int(8765, { min: 0, max: 65535 }),
+    listen_address: str("127.0.0.1", { nonEmpty: true }),
+    k8s_healthz_endpoint: str("/healthz", { check: checkPath }),
+    prometheus_metrics_enabled: bool(true),
+    ssl_enabled: bool(false),
+    /** PEM file with the certificate and its private key. */
+    ssl_certificate: str("/etc/saker/saker.pem"),
+    /** Bearer token required on every endpoint but the health check ("" = none). */
+    auth_token: str(""),
+    /** Largest accepted request body, bytes. */
+    max_request_body_bytes: bytes(1024 * 1024, { min: 1 }),
+    /** Seconds without progress while events wait before /healthz answers 503. */
+    stall_timeout: duration(30, "s", 1),
+    /** Path taking Kubernetes audit webhooks ("" = none); Falco 0.31's key. */
+    k8s_audit_endpoint: str("/k8s-audit", { check: (s) => s === "" ? undefined : checkPath(s) }),
+  }),
+  log_stderr: bool(true),
+  log_syslog: ignored("Saker logs to stderr only"),
+  log_level: oneOf(FALCO_LOG_LEVELS, "info"),
+  /** text or json log lines (Saker). */
+  log_format: oneOf(["text", "json"], "text"),
+  libs_logger: ignored(FALCO_ONLY),
+  syscall_event_drops: section({
+    threshold: num(0.1, { min: 0, max: 1 }),
+    actions: list(oneOf(DROP_ACTIONS), ["log", "alert"]),
+    rate: num(0.03333, { min: 0 }),
+    max_burst: int(1, { min: 1 }),
+    simulate_drops: bool(false),
+  }),
+  syscall_event_timeouts: ignored(FALCO_ONLY),
+  metrics: section({
+    enabled: bool(false),
+    /** Seconds between metrics snapshots. */
+    interval: duration(3600, "s", 1),
+    output_rule: bool(true),
+    output_file: str(""),
+    rules_counters_enabled: ignored(ALWAYS_COUNTS),
+    resource_utilization_enabled: ignored(ALWAYS_COUNTS),
+    state_counters_enabled: ignored(ALWAYS_COUNTS),
+    kernel_event_counters_enabled: ignored(ALWAYS_COUNTS),
+    kernel_event_counters_per_cpu_enabled: ignored("Saker always counts per CPU"),
+    libbpf_stats_enabled: ignored(FALCO_ONLY),
+    plugins_metrics_enabled: ignored(FALCO_ONLY),
+    kernel_iter_event_counters_enabled: ignored(FALCO_ONLY),
+    jemalloc_stats_enabled: ignored(FALCO_ONLY),
+    convert_memory_to_mb: ignored(FALCO_ONLY),
+    include_empty_values: ignored(FALCO_ONLY),
+  }),
+  base_syscalls: section({ custom_set: list(str()), repair: bool(false), all: bool(false) }),
+  watch_config_files: bool(true),
+  /** More config files or directories merged after this one (Falco's config.d). */
+  config_files: list(
+    either(
+      str(),
+      entry({ path: str(), strategy: oneOf(["append", "override", "add-only"]) }),
+      "a path or a map with path and strategy (append, override, add-only)",
+    ),
+  ),
+  engine: ignored("Saker always uses its own eBPF probe; see the kernel section"),
+  /** Falco's capture feature (src/pipeline/recorder.ts); pre_duration and format are Saker's. */
+  capture: section({
+    enabled: bool(false),
+    path_prefix: str("/tmp/falco", { nonEmpty: true }),
+    mode: oneOf(["rules", "all_rules"], "rules"),
+    /** Milliseconds captured after an alert when the rule sets no capture_duration. */
+    default_duration: int(5000, { min: 1 }),
+    /** Largest capture file, MB (0 = no limit). */
+    max_file_size_mb: int(0, { min: 0 }),
+    /** Milliseconds of events kept from before the alert. */
+    pre_duration: int(1000, { min: 0 }),
+    /** Event format of the files: current (newest events) or sysdig029 (older readers). */
+    format: oneOf(["current", "sysdig029"], "current"),
+  }),
+  /** Plugins to load: Saker runs k8saudit and json natively (src/k8saudit/audit_inputs.ts). */
+  load_plugins: list(str()),
+  /** Falco's plugin entries; each plugin checks its own init_config (k8saudit: audit_inputs). */
+  plugins: list(entry({
+    name: str(undefined, { nonEmpty: true }),
+    library_path: str(),
+    init_config: any<unknown>("a map or a JSON string"),
+    open_params: str(),
+  })),
+  plugins_hostinfo: ignored(FALCO_ONLY),
+  static_fields: ignored(FALCO_ONLY),
+  buffer_format_base64: ignored(FALCO_ONLY),
+  falco_libs: ignored(FALCO_ONLY),
+  grpc: ignored(NO_GRPC),
+  grpc_output: ignored(NO_GRPC),
+  /** Saker: the kernel side. */
+  kernel: section({
+    /** BPF ring buffer size in bytes (a power of two). */
+    ring_buffer_size: bytes(16 * 1024 * 1024, { min: 4096, powerOfTwo: true }),
+    /** Milliseconds the reader pauses after draining the ring. */
+    poll_interval: duration(15, "ms", 0),
+  }),
+  /** Saker: container metadata (src/state/containers). */
+  containers: section({
+    /** Longest time, ms, the rules of a new container's events wait for its metadata (0: never). */
+    metadata_wait: duration(500, "ms", 0),
+    /** Docker-compatible API sockets; empty: the usual places. */
+    sockets: list(str()),
+    /** Podman's event log file; empty: its usual place. */
+    podman_event_log: str(""),
+  }),
+  /** Saker: the SQLite alert store. */
+  alert_store: section({
+    enabled: bool(true),
+    path: str("/var/lib/saker/alerts.db", { nonEmpty: true }),
+    /** Seconds an alert is kept (0 = forever). */
+    max_age: duration(7 * 86400, "s", 0),
+    /** Most alerts kept (0 = no limit). */
+    max_alerts: int(1_000_000, { min: 0 }),
+  }),
+});
+
+/** The whole configuration, as loaded and checked. */
+export type Config = ValueOf<typeof SPEC>;
+/** One `append_output` entry. */
+export type AppendOutputEntry = Config["append_output"][number];
+/** A `rules:` entry enabling or disabling rules by name (wildcards) or tag. */
+export type RuleSelection = Config["rules"][number];
+/** An action on kernel event drops. */
+export type DropAction = typeof DROP_ACTIONS[number];
+
+/** An http(s) URL or "" (unset). */
+function checkUrl(s: string): string | undefined {
+  if (s === "") return undefined;
+  try {
+    const u = new URL(s.replace(/^(["'])(.*)\1$/, "$2"));
+    if (u.protocol !== "http:" && u.protocol !== "https:") return "an http:// or https:// URL";
+  } catch {
+    return "an http:// or https:// URL";
+  }
+  return undefined;
+}
+
+/** A URL path. */
+function checkPath(s: string): string | undefined {
+  return s.startsWith("/") ? undefined : "a URL path starting with /";
+}
+
+/** Keys spelled differently in some Falco versions, and the key they stand for. */
+export const ALIASES: Readonly<Record<string, string>> = {
+  rules_file: "rules_files",
+  rule_files: "rules_files",
+};
+
+/** The default of one key: sections recursively, lists and maps copied. */
+function defaultOf(spec: Spec, key: string): unknown {
+  switch (spec.kind) {
+    case "object": {
+      const out: Record<string, unknown> = {};
+      for (const [k, f] of Object.entries(spec.fields)) {
+        if (f.kind !== "ignored") out[k] = defaultOf(f, `${key}${key ? "." : ""}${k}`);
+      }
+      return out;
+    }
+    case "list":
+      return structuredClone(spec.default ?? []);
+    case "map":
+      return structuredClone(spec.default ?? {});
+    case "ignored":
+    case "oneof":
+      return undefined;
+    default:
+      if (spec.default === undefined) throw new Error(`config key ${key} has no default`);
+      return spec.default;
+  }
+}
+
+/** The defaults: what an empty config file means. */
+export function defaultConfig(): Config {
+  return defaultOf(SPEC, "") as Config;
+}
