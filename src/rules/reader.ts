@@ -12,7 +12,7 @@ import {
 } from "./collector.ts";
 import { Context, type ItemType, LoadError, type LoadResult } from "./result.ts";
 import { alignScalar, MappedText, type SourceText } from "./source_text.ts";
-import { parsePriority, PRIORITIES, type Priority } from "./alert.ts";
+import { parsePriority, type Priority } from "./alert.ts";
 import { ENGINE_VERSION, parseEngineVersion, versionCompatible } from "./engine_version.ts";
 
 type YMap = { items: { key: unknown; value: unknown }[]; range?: [number, number, number] };
