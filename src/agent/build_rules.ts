@@ -9,7 +9,7 @@ import type { Alert } from "../rules/alert.ts";
 import type { Event } from "../events/event.ts";
 import type { Evaluator } from "../pipeline/pipeline.ts";
 import { compileRuleset, type RuleSelector, type Ruleset } from "../rules/ruleset.ts";
-import { knownSources, loadRulesFiles } from "../rules/loader.ts";
+import { knownSources, loadRulesFiles, loadWarnings } from "../rules/loader.ts";
 import { compileOutput, type OutputFormat, renderOutput } from "../rules/output.ts";
 import { formatMessage } from "../rules/result.ts";
 import {
@@ -109,8 +109,8 @@ export async function buildEngineRules(files: string[], opts: RulesOptions): Pro
   const warnings: string[] = [];
   for (const r of loaded.results) {
     for (const m of r.errors) problems.push(formatMessage(m, loaded.contents));
-    for (const m of r.warnings) warnings.push(formatMessage(m, loaded.contents));
   }
+  for (const w of loadWarnings(loaded)) warnings.push(formatMessage(w.warning, loaded.contents));
   if (problems.length > 0) throw new RulesError(problems);
   const ruleset = compileRuleset(loaded, {
     minPriority: opts.priority,

@@ -11,7 +11,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { loadRulesFiles } from "../rules/loader.ts";
+import { loadRulesFiles, loadWarnings } from "../rules/loader.ts";
 import { compileFilter } from "../rules/filter.ts";
 import { compileRuleset, type RuleSelector, type Ruleset } from "../rules/ruleset.ts";
 import { type Alert, parsePriority, PRIORITIES } from "../rules/alert.ts";
@@ -67,7 +67,9 @@ function rulesProblems(loaded: LoadedRules): { errors: string[]; warnings: strin
   const warnings: string[] = [];
   for (const r of loaded.results) {
     for (const e of r.errors) errors.push(`${r.name}: ${e.code}: ${e.message}`);
-    for (const w of r.warnings) warnings.push(`${r.name}: ${w.code}: ${w.message}`);
+  }
+  for (const { file, warning: w } of loadWarnings(loaded)) {
+    warnings.push(`${file}: ${w.code}: ${w.message}`);
   }
   return { errors, warnings };
 }

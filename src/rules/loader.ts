@@ -15,7 +15,7 @@
 import { Collector } from "./collector.ts";
 import { compileCollection, type Compiled, type CompiledRule } from "./compiler.ts";
 import { readRulesFile } from "./reader.ts";
-import { Context, LoadResult } from "./result.ts";
+import { Context, type LoadMessage, LoadResult } from "./result.ts";
 import { SourceText } from "./source_text.ts";
 import { fieldClasses, fieldUsableFor, lookupField } from "./fields/mod.ts";
 
@@ -30,6 +30,23 @@ export interface LoadedRules {
   /** Highest required engine version and the plugin requirements seen. */
   requiredEngineVersion: string | undefined;
   requiredPlugins: { name: string; version: string }[][];
+}
+
+const UNUSED_ITEM = new Set(["LOAD_UNUSED_MACRO", "LOAD_UNUSED_LIST"]);
+
+/**
+ * The warnings of a whole load, for a rule set split over several files. As in Falco, each
+ * file's load reports the macros and lists nothing uses yet, so shared items of a first file that
+ * later files use are reported early and then used; only the last file's report of unused items
+ * holds for the set. Every other warning is kept.
+ */
+export function loadWarnings(loaded: LoadedRules): { file: string; warning: LoadMessage }[] {
+  const last = loaded.results.length - 1;
+  return loaded.results.flatMap((r, i) =>
+    r.warnings
+      .filter((w) => i === last || !UNUSED_ITEM.has(w.code))
+      .map((warning) => ({ file: r.name, warning }))
+  );
 }
 
 /** Event sources whose fields are registered. */

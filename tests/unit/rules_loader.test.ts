@@ -4,7 +4,9 @@
  * inference, rule selection, output strings, and error positions.
  */
 import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
-import { loadRulesText } from "../../src/rules/loader.ts";
+import { loadRulesText, loadWarnings } from "../../src/rules/loader.ts";
+import { buildEngineRules } from "../../src/agent/build_rules.ts";
+import { REPO_ROOT } from "../support/env.ts";
 import { compileRuleset } from "../../src/rules/ruleset.ts";
 import { formatResult } from "../../src/rules/result.ts";
 import { setNames, setSize } from "../../src/rules/evttypes.ts";
@@ -262,4 +264,37 @@ Deno.test("YAML errors carry positions; a non-list document is rejected", () => 
     "LOAD_UNKNOWN_ITEM",
     "LOAD_UNKNOWN_KEY",
   ]);
+});
+
+Deno.test("loader: a split rule set reports the macros and lists unused at its end only", () => {
+  const loaded = loadRulesText([
+    {
+      name: "base.yaml",
+      text: "- macro: shared\n  condition: evt.type = openat\n" +
+        "- macro: spare\n  condition: evt.type = close\n",
+    },
+    {
+      name: "rules.yaml",
+      text: "- rule: r\n  desc: d\n  condition: shared\n  output: o\n  priority: INFO\n",
+    },
+  ]);
+  // Falco's per-file reports: the first file's load sees neither macro used yet.
+  assertEquals(loaded.results[0].warnings.map((w) => w.code), [
+    "LOAD_UNUSED_MACRO",
+    "LOAD_UNUSED_MACRO",
+  ]);
+  const set = loadWarnings(loaded);
+  assertEquals(set.map((w) => [w.file, w.warning.code]), [["rules.yaml", "LOAD_UNUSED_MACRO"]]);
+  assertStringIncludes(JSON.stringify(set[0].warning.context), "spare");
+});
+
+Deno.test("loader: Saker's default rules load with no error and no warning", async () => {
+  const built = await buildEngineRules([`${REPO_ROOT}rules`], {
+    priority: "Debug",
+    ruleMatching: "first",
+    selection: [],
+    appendOutput: [],
+  });
+  assertEquals(built.warnings, []);
+  assert(built.ruleCount > 40, `${built.ruleCount} rules`);
 });
