@@ -3,13 +3,19 @@
  * (Debian's, built on falcosecurity/libs e5c53d64 of March 2022) knows. The capture writer uses it
  * to write events in a form that reader understands. Format facts only (ids, names, types).
  *
- * Usage: deno run -A scripts/gen_sysdig029_table.ts [path of a falcosecurity/libs git dir]
+ * Usage: deno run -A scripts/gen_sysdig029_table.ts LIBS_GIT_DIR
+ * (a clone of github.com/falcosecurity/libs that has the commit below; the script reads the
+ * files at that commit with `git show`, whatever is checked out).
  * @module
  */
 import { PT } from "../src/events/table.ts";
 
 const LIBS_COMMIT = "e5c53d648f3c4694385bbe488e7d47eaa36c229a";
-const gitDir = Deno.args[0] ?? "/work/.mirror/falcosecurity+libs/repo";
+const gitDir = Deno.args[0];
+if (!gitDir) {
+  console.error("usage: deno run -A scripts/gen_sysdig029_table.ts LIBS_GIT_DIR");
+  Deno.exit(2);
+}
 function show(path: string): string {
   const out = new Deno.Command("git", {
     args: ["-C", gitDir, "show", `${LIBS_COMMIT}:${path}`],

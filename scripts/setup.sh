@@ -45,8 +45,8 @@ want_test() {
   want rsyslog /usr/sbin/rsyslogd
   want iproute2 /usr/sbin/ip
   want util-linux /usr/bin/unshare
-  want gcc /usr/bin/gcc # saker simulate builds its syscall helper (issue 6)
-  want strace /usr/bin/strace # simulate tests check the helper's system calls (issue 6)
+  want gcc /usr/bin/gcc # saker simulate builds its syscall helper
+  want strace /usr/bin/strace # simulate tests check the helper's system calls
   want redis-server /usr/bin/redis-server # workload benchmark (redis-benchmark GET/SET)
 }
 

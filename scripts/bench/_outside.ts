@@ -18,10 +18,10 @@
  * @module
  */
 import { libc } from "../../src/kernel/libc.ts";
+import { referenceDir } from "../reference.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
-const REFERENCE = Deno.env.get("SAKER_REFERENCE") ??
-  new URL("../../../shared/reference", import.meta.url).pathname;
+const REFERENCE = referenceDir() ?? "<reference material absent: set SAKER_REFERENCE>";
 
 /** Falco's stable rules from the reference material (undefined when it is absent). */
 export const FALCO_RULES: string | undefined = (() => {

@@ -22,9 +22,9 @@ import { AuditWebhook } from "../../src/sources/k8saudit_webhook.ts";
 import { Pipeline } from "../../src/pipeline/pipeline.ts";
 import { Registry } from "../../src/metrics.ts";
 import process from "node:process";
+import { referenceDir } from "../reference.ts";
 
-const REF = Deno.env.get("SAKER_REFERENCE") ??
-  new URL("../../../shared/reference", import.meta.url).pathname;
+const REF = referenceDir() ?? "<reference material absent: set SAKER_REFERENCE>";
 
 const BATCH = 400;
 

@@ -30,11 +30,11 @@ import { compileRuleset } from "../../src/rules/ruleset.ts";
 import { buildEvent } from "../../src/events/encode.ts";
 import type { Event } from "../../src/events/event.ts";
 import process from "node:process";
+import { referenceDir } from "../reference.ts";
 
 const SECONDS = Number(Deno.env.get("SAKER_BENCH_SECONDS") ?? 3);
 const TARGET_EVENTS = Number(Deno.env.get("SAKER_BENCH_REPLAY_EVENTS") ?? 2_000_000);
-const REFERENCE = Deno.env.get("SAKER_REFERENCE") ??
-  new URL("../../../shared/reference", import.meta.url).pathname;
+const REFERENCE = referenceDir() ?? "<reference material absent: set SAKER_REFERENCE>";
 
 const STORM_C = `
 #include <fcntl.h>

@@ -16,9 +16,9 @@ import { compileRuleset } from "../../src/rules/ruleset.ts";
 import { evaluate } from "../../src/rules/interp.ts";
 import { foldForType } from "../../src/rules/codegen.ts";
 import { EVENTS } from "../../src/events/table.ts";
+import { referenceDir } from "../reference.ts";
 
-const REF = Deno.env.get("SAKER_REFERENCE") ??
-  new URL("../../../shared/reference", import.meta.url).pathname;
+const REF = referenceDir() ?? "<reference material absent: set SAKER_REFERENCE>";
 
 function state(): { view: StateView; procs: Map<number, ProcessInfo> } {
   const procs = new Map<number, ProcessInfo>();

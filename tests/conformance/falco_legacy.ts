@@ -14,7 +14,7 @@
  * @example
  * ```ts
  * import { loadLegacyCases, runLegacyCase } from "./falco_legacy.ts";
- * const cases = await loadLegacyCases("/work/shared/reference/falco-legacy-tests");
+ * const cases = await loadLegacyCases(`${REFERENCE_DIR}/falco-legacy-tests`);
  * for (const c of cases) console.log(c.name, (await runLegacyCase(c)).status);
  * ```
  * @module
@@ -23,6 +23,7 @@ import { parse } from "yaml";
 import { RulesLoader } from "../../src/rules/loader.ts";
 import { resultJson } from "../../src/rules/result.ts";
 import type { Alert, Priority } from "../../src/rules/alert.ts";
+import { requireReferenceDir } from "../../scripts/reference.ts";
 
 /** One case of the suite. */
 export interface LegacyCase {
@@ -392,7 +393,7 @@ export async function runLegacySuite(
 }
 
 if (import.meta.main) {
-  const dir = Deno.args[0] ?? "/work/shared/reference/falco-legacy-tests";
+  const dir = Deno.args[0] ?? `${requireReferenceDir("the legacy suite")}/falco-legacy-tests`;
   const { pass, fail, unsupported, outcomes } = await runLegacySuite(await loadLegacyCases(dir));
   for (const [name, o] of outcomes) {
     if (o.status !== "unsupported" || Deno.args.includes("-v")) {

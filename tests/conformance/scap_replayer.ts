@@ -48,7 +48,8 @@ export async function replayScap(req: ReplayRequest): Promise<ReplayOutcome> {
 
 if (import.meta.main) {
   const { loadLegacyCases, runLegacySuite } = await import("./falco_legacy.ts");
-  const dir = Deno.args[0] ?? "/work/shared/reference/falco-legacy-tests";
+  const { requireReferenceDir } = await import("../../scripts/reference.ts");
+  const dir = Deno.args[0] ?? `${requireReferenceDir("the legacy suite")}/falco-legacy-tests`;
   const res = await runLegacySuite(await loadLegacyCases(dir), replayScap);
   for (const [name, o] of res.outcomes) {
     if (o.status === "unsupported") continue;

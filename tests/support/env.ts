@@ -1,29 +1,20 @@
 /**
- * Test environment facts shared by the suites: root or not, where ../shared/reference is.
- * Tests that need either skip with a visible message when it is missing.
+ * Test environment facts shared by the suites: root or not, where the reference material is
+ * (scripts/reference.ts). Tests that need either skip with a visible message when it is missing.
  * @module
  */
+import { referenceCandidates, referenceDir } from "../../scripts/reference.ts";
 
 /** True when the tests run as root (needed to load the probe, run containers, make netns). */
 export const IS_ROOT: boolean = Deno.uid() === 0;
 
-/** Repository root (ends with a slash). */
-export const REPO_ROOT: string = new URL("../../", import.meta.url).pathname;
+export { REPO_ROOT } from "../../scripts/reference.ts";
 
-function findReference(): string | undefined {
-  const fromEnv = Deno.env.get("SAKER_REFERENCE");
-  const candidates = [fromEnv, `${REPO_ROOT}../shared/reference`, "/work/shared/reference"];
-  for (const c of candidates) {
-    if (!c) continue;
-    try {
-      if (Deno.statSync(c).isDirectory) return c.replace(/\/$/, "");
-    } catch { /* absent */ }
-  }
-  return undefined;
-}
-
-/** Path of Falco's reference material (../shared/reference), or undefined in a user's clone. */
-export const REFERENCE_DIR: string | undefined = findReference();
+/**
+ * Path of Falco's reference material (SAKER_REFERENCE, default ../shared/reference beside the
+ * repository), or undefined in a user's clone.
+ */
+export const REFERENCE_DIR: string | undefined = referenceDir();
 
 const said = new Set<string>();
 
@@ -44,6 +35,10 @@ export function needsRoot(): boolean {
 /** `ignore` value for tests that need ../shared/reference; prints the reason when skipping. */
 export function needsReference(): boolean {
   if (REFERENCE_DIR) return false;
-  skipNote("../shared/reference is absent: tests against Falco's reference material are skipped");
+  skipNote(
+    `Falco's reference material is absent (set SAKER_REFERENCE; looked in ${
+      referenceCandidates().join(", ")
+    }): tests against it are skipped`,
+  );
   return true;
 }
