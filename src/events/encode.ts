@@ -13,7 +13,7 @@
  * @module
  */
 import { currentExitId, EVENTS, PT } from "./table.ts";
-import { decodeLiveBatch, type Event, LIVE_HEADER_SIZE } from "./event.ts";
+import { decodeLiveBatch, type Event, LIVE_HEADER, LIVE_HEADER_SIZE } from "./event.ts";
 import type { SockAddr, SockTuple } from "./params.ts";
 import { frameRecords } from "./frame.ts";
 
@@ -176,16 +176,17 @@ export function encodeLiveRecord(
   const len = LIVE_HEADER_SIZE + 2 * n + dataLen;
   const out = new Uint8Array(len);
   const dv = new DataView(out.buffer);
-  dv.setBigUint64(0, header.ts ?? 0n, true);
-  dv.setUint32(8, header.tid, true);
-  dv.setUint32(12, header.pid ?? header.tid, true);
-  dv.setUint32(16, header.ppid ?? 0, true);
-  dv.setUint32(20, len, true);
-  dv.setUint16(24, type, true);
-  dv.setUint16(26, n, true);
-  dv.setUint16(28, header.cpu ?? 0, true);
-  dv.setUint16(30, header.flags ?? 0, true);
-  out.set(enc.encode((header.comm ?? "").slice(0, 15)), 32);
+  const H = LIVE_HEADER;
+  dv.setBigUint64(H.ts, header.ts ?? 0n, true);
+  dv.setUint32(H.tid, header.tid, true);
+  dv.setUint32(H.pid, header.pid ?? header.tid, true);
+  dv.setUint32(H.ppid, header.ppid ?? 0, true);
+  dv.setUint32(H.len, len, true);
+  dv.setUint16(H.type, type, true);
+  dv.setUint16(H.nparams, n, true);
+  dv.setUint16(H.cpu, header.cpu ?? 0, true);
+  dv.setUint16(H.flags, header.flags ?? 0, true);
+  out.set(enc.encode((header.comm ?? "").slice(0, 15)), H.comm);
   let pos = LIVE_HEADER_SIZE + 2 * n;
   parts.forEach((p, i) => {
     dv.setUint16(LIVE_HEADER_SIZE + 2 * i, p.length, true);

@@ -29,6 +29,20 @@ import type { FdInfo, ThreadInfo } from "../state/model.ts";
  */
 export const LIVE_HEADER_SIZE = 48;
 
+/** Byte offset of each live record header field (bpf/record.h lays out the same). */
+export const LIVE_HEADER = {
+  ts: 0,
+  tid: 8,
+  pid: 12,
+  ppid: 16,
+  len: 20,
+  type: 24,
+  nparams: 26,
+  cpu: 28,
+  flags: 30,
+  comm: 32,
+} as const;
+
 /** scap event header: u64 ts · u64 tid · u32 len · u16 type · u32 nparams. */
 export const SCAP_HEADER_SIZE = 26;
 

@@ -59,8 +59,17 @@ export function defaultProbePath(): string {
     new URL("../../.build/probe.bpf.o", import.meta.url).pathname;
 }
 
-const SETTINGS_SYSCALLS_OFFSET = 16; // struct saker_settings in bpf/record.h
-const SETTINGS_SIZE = SETTINGS_SYSCALLS_OFFSET + 512;
+/** Byte offset of each field of the probe's settings (struct saker_settings, bpf/record.h). */
+export const SETTINGS = {
+  agent_tgid: 0,
+  snaplen: 4,
+  enabled: 8,
+  simulate_drops: 12,
+  syscalls: 16,
+} as const;
+const SETTINGS_SIZE = SETTINGS.syscalls + 512;
+/** The per-CPU counters, in the order of struct saker_counters (bpf/record.h), u64 each. */
+export const COUNTER_FIELDS = ["events", "drops", "truncated", "simulated_drops"] as const;
 const ATTACHED = ["sys_exit", "sched_fork", "sched_exec", "sched_exit"];
 
 function nextPow2(n: number): number {
@@ -145,7 +154,7 @@ export class Probe {
     this.#settingsFd = settingsFd;
     this.#syscalls = new Uint8Array(
       settings.buffer,
-      settings.byteOffset + SETTINGS_SYSCALLS_OFFSET,
+      settings.byteOffset + SETTINGS.syscalls,
       512,
     );
     this.ring = ring;
@@ -260,9 +269,9 @@ export class Probe {
     if (!bss) bss = map("saker.bss");
     const settingsFd = bpf.bpf_map__fd(bss);
     const settings = new DataView(new ArrayBuffer(SETTINGS_SIZE));
-    settings.setUint32(0, opts.ignorePid ?? Deno.pid, true);
-    settings.setUint32(4, opts.snaplen ?? 0, true);
-    settings.setUint32(12, opts.simulateDrops ?? 0, true);
+    settings.setUint32(SETTINGS.agent_tgid, opts.ignorePid ?? Deno.pid, true);
+    settings.setUint32(SETTINGS.snaplen, opts.snaplen ?? 0, true);
+    settings.setUint32(SETTINGS.simulate_drops, opts.simulateDrops ?? 0, true);
 
     const links: Deno.PointerObject[] = [];
     cleanup.push(() => links.forEach((l) => bpf.bpf_link__destroy(l)));
@@ -287,7 +296,7 @@ export class Probe {
       ringBytes,
       bpf.bpf_map__fd(map("counters")),
     );
-    settings.setUint32(8, 1, true); // enabled
+    settings.setUint32(SETTINGS.enabled, 1, true);
     probe.#push();
     log.debug("probe attached", { programs: links.length, ring_bytes: ringBytes });
     return probe;
@@ -319,14 +328,15 @@ export class Probe {
 
   /** Changes the drop simulation period (0 = off). */
   setSimulateDrops(every: number): void {
-    this.#settings.setUint32(12, every, true);
+    this.#settings.setUint32(SETTINGS.simulate_drops, every, true);
     this.#push();
   }
 
   /** Reads the per-CPU counters. */
   counters(): ProbeCounters {
     const key = new Uint32Array(1);
-    const vals = new BigUint64Array(this.cpus * 4);
+    const n = COUNTER_FIELDS.length;
+    const vals = new BigUint64Array(this.cpus * n);
     const out: ProbeCounters = {
       events: 0,
       drops: 0,
@@ -337,13 +347,15 @@ export class Probe {
     if (libbpf().bpf_map_lookup_elem(this.#countersFd, key, new Uint8Array(vals.buffer)) !== 0) {
       return out;
     }
+    const at = (cpu: number, f: typeof COUNTER_FIELDS[number]) =>
+      Number(vals[cpu * n + COUNTER_FIELDS.indexOf(f)]);
     for (let cpu = 0; cpu < this.cpus; cpu++) {
-      out.events += Number(vals[cpu * 4]);
-      const d = Number(vals[cpu * 4 + 1]);
+      out.events += at(cpu, "events");
+      const d = at(cpu, "drops");
       out.drops += d;
       out.dropsPerCpu.push(d);
-      out.truncated += Number(vals[cpu * 4 + 2]);
-      out.simulatedDrops += Number(vals[cpu * 4 + 3]);
+      out.truncated += at(cpu, "truncated");
+      out.simulatedDrops += at(cpu, "simulated_drops");
     }
     return out;
   }
@@ -352,7 +364,7 @@ export class Probe {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#settings.setUint32(8, 0, true);
+    this.#settings.setUint32(SETTINGS.enabled, 0, true);
     this.#push();
     const bpf = libbpf();
     for (const l of this.#links) bpf.bpf_link__destroy(l);

@@ -1,0 +1,216 @@
+/**
+ * The facts the probe's C sources and the TypeScript side both hold, compared by reading the C:
+ * event ids (bpf/scap.h) against the event table, the record header (bpf/record.h and how
+ * record_writer.h fills it) against the decoder's layout, the settings and counters structs
+ * against the probe loader, the handler list (HANDLER(name) in bpf/) against the syscalls Saker
+ * decodes, each handler's parameter count against its event, and the syscall numbers the
+ * scheduler programs test against the syscall table. No compiler and no root needed.
+ */
+import { assert, assertEquals } from "../support/assert.ts";
+import { REPO_ROOT } from "../support/env.ts";
+import { EVENTS } from "../../src/events/table.ts";
+import { LIVE_HEADER, LIVE_HEADER_SIZE, RECORD_TRUNCATED } from "../../src/events/event.ts";
+import { HANDLED_SYSCALLS, SYSCALL_NR } from "../../src/events/syscalls.ts";
+import { flagValue } from "../../src/events/flags.ts";
+import { COUNTER_FIELDS, SETTINGS } from "../../src/kernel/probe.ts";
+
+const BPF = `${REPO_ROOT}bpf/`;
+const read = (name: string) => Deno.readTextFileSync(`${BPF}${name}`);
+const noComments = (c: string) => c.replace(/\/\*[\s\S]*?\*\//g, "").replace(/\/\/.*$/gm, "");
+
+/** Every source of the probe: probe.bpf.c and the headers it includes. */
+function probeSources(): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const e of Deno.readDirSync(BPF)) {
+    if (e.isFile && /\.(c|h)$/.test(e.name)) out.set(e.name, read(e.name));
+  }
+  return out;
+}
+
+/** `#define NAME <integer>` values of a header. */
+function defines(text: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const m of noComments(text).matchAll(/^#define\s+(\w+)\s+(0x[0-9a-fA-F]+|\d+)\s*$/gm)) {
+    out.set(m[1], Number(m[2]));
+  }
+  for (const m of noComments(text).matchAll(/^#define\s+(\w+)\s+\(1 << (\d+)\)\s*$/gm)) {
+    out.set(m[1], 1 << Number(m[2]));
+  }
+  return out;
+}
+
+const SCAP = defines(read("scap.h"));
+const RECORD = defines(read("record.h"));
+
+/** Byte offsets of a C struct's fields (scalars and arrays of __u8/__u16/__u32/__u64). */
+function structFields(text: string, name: string): { name: string; offset: number }[] {
+  const body = new RegExp(`struct ${name} \\{([\\s\\S]*?)\\};`).exec(noComments(text))?.[1];
+  assert(body, `struct ${name} not found`);
+  const size: Record<string, number> = { __u8: 1, __u16: 2, __u32: 4, __u64: 8 };
+  const out: { name: string; offset: number }[] = [];
+  let off = 0;
+  for (const m of body.matchAll(/(__u\d+)\s+(\w+)(?:\[(\d+)\])?;/g)) {
+    const s = size[m[1]];
+    off = Math.ceil(off / s) * s; // natural alignment
+    out.push({ name: m[2], offset: off });
+    off += s * Number(m[3] ?? 1);
+  }
+  return out;
+}
+
+Deno.test("C tables: every event id in bpf/scap.h is that event's exit id in the event table", () => {
+  const ids = [...SCAP].filter(([k]) => k.startsWith("EV_"));
+  assert(ids.length > 60, `only ${ids.length} EV_ ids read`);
+  const wrong: string[] = [];
+  for (const [macro, id] of ids) {
+    const name = macro === "EV_GENERIC" ? "syscall" : macro.slice(3).toLowerCase();
+    const e = EVENTS[id];
+    // procexit is an enter event in scap (it has no exit); every other id is an exit event.
+    const dir = name === "procexit" ? ">" : "<";
+    if (!e || e.name !== name || e.dir !== dir) {
+      wrong.push(`${macro} = ${id}: the table has ${e ? `${e.dir} ${e.name}` : "nothing"}`);
+    } else if (EVENTS.some((o) => o.name === name && o.dir === dir && !o.old && o.id > id)) {
+      wrong.push(`${macro} = ${id} is not the newest version of ${name}`);
+    }
+  }
+  assertEquals(wrong, []);
+});
+
+Deno.test("C tables: parameter counts, Saker's execve extras, families and exe flags", () => {
+  assertEquals(SCAP.get("NP_CLONE"), EVENTS[SCAP.get("EV_CLONE")!].scapParamCount);
+  assertEquals(SCAP.get("NP_EXECVE"), EVENTS[SCAP.get("EV_EXECVE")!].scapParamCount);
+  assertEquals(SCAP.get("NP_EXECVEAT"), EVENTS[SCAP.get("EV_EXECVEAT")!].scapParamCount);
+  for (const ev of ["EV_EXECVE", "EV_EXECVEAT"]) {
+    const e = EVENTS[SCAP.get(ev)!];
+    assertEquals(SCAP.get("EXECVE_EXTRA"), e.params.length - e.scapParamCount, ev);
+  }
+  const families = [...SCAP].filter(([k]) => k.startsWith("S_AF_"));
+  assert(families.length >= 4);
+  for (const [k, v] of families) {
+    assertEquals(flagValue("socket_families", k.slice(2)), v, k);
+  }
+  const exe = [...SCAP].filter(([k]) => k.startsWith("S_EXE_"));
+  assertEquals(exe.length, 4);
+  for (const [k, v] of exe) assertEquals(flagValue("execve_flags", k.slice(2)), v, k);
+});
+
+Deno.test("C tables: the record header of bpf/record.h is the decoder's layout", () => {
+  assertEquals(RECORD.get("HEADER_SIZE"), LIVE_HEADER_SIZE);
+  assertEquals(RECORD.get("RECORD_TRUNCATED"), RECORD_TRUNCATED);
+  // The layout as record.h documents it: "u64 ts", "u32 tid", ..., "char comm[16]".
+  const size: Record<string, number> = { u64: 8, u32: 4, u16: 2, char: 1 };
+  const doc: Record<string, number> = {};
+  let off = 0;
+  for (const m of read("record.h").matchAll(/^ \*\s+(u64|u32|u16|char) (\w+)(?:\[(\d+)\])?\s/gm)) {
+    if (m[2] === "lens") break;
+    doc[m[2]] = off;
+    off += size[m[1]] * Number(m[3] ?? 1);
+  }
+  assertEquals(doc, { ...LIVE_HEADER });
+  assertEquals(off, LIVE_HEADER_SIZE);
+
+  // What rec_begin (bpf/record_writer.h) writes at each offset.
+  const writer = noComments(read("record_writer.h"));
+  const begin = /rec_begin\([\s\S]*?\n\}/.exec(writer)?.[0] ?? "";
+  const writes = new Map<number, string>();
+  for (const m of begin.matchAll(/\*\((__u\d+) \*\)&buf\[(\d+)\] = ([^;]+);/g)) {
+    writes.set(Number(m[2]), `${m[1]} ${m[3].trim()}`);
+  }
+  const comm = /BPF_CORE_READ_STR_INTO\(\(char\(\*\)\[16\]\) & buf\[(\d+)\], task, comm\)/.exec(
+    begin,
+  );
+  assertEquals(Number(comm?.[1]), LIVE_HEADER.comm);
+  const expect: [keyof typeof LIVE_HEADER, RegExp][] = [
+    ["ts", /^__u64 bpf_ktime_get_boot_ns\(\)$/],
+    ["tid", /^__u32 BPF_CORE_READ\(task, pid\)$/],
+    ["pid", /^__u32 BPF_CORE_READ\(task, tgid\)$/],
+    ["ppid", /^__u32 BPF_CORE_READ\(task, real_parent, tgid\)$/],
+    ["len", /^__u32 HEADER_SIZE \+ 2 \* nparams$/],
+    ["type", /^__u16 type$/],
+    ["nparams", /^__u16 nparams$/],
+    ["cpu", /^__u16 bpf_get_smp_processor_id\(\)$/],
+    ["flags", /^__u16 0$/],
+  ];
+  for (const [field, re] of expect) {
+    const w = writes.get(LIVE_HEADER[field]);
+    assert(w && re.test(w), `${field} at ${LIVE_HEADER[field]}: rec_begin writes ${w}`);
+  }
+  // The writer keeps its position and flags in the header's len and flags slots.
+  assert(writer.includes(`&r->buf[${LIVE_HEADER.len}]`), "write position in the len slot");
+  assert(writer.includes(`&r->buf[${LIVE_HEADER.flags}]`), "flags in the flags slot");
+});
+
+Deno.test("C tables: settings and counters structs match the probe loader", () => {
+  const settings = structFields(read("record.h"), "saker_settings");
+  assertEquals(Object.fromEntries(settings.map((f) => [f.name, f.offset])), { ...SETTINGS });
+  const syscalls = /__u8 syscalls\[(\d+)\];/.exec(read("record.h"));
+  assertEquals(Number(syscalls?.[1]), 512);
+  const counters = structFields(read("record.h"), "saker_counters");
+  assertEquals(counters.map((f) => f.name), [...COUNTER_FIELDS]);
+  assertEquals(counters.map((f) => f.offset), COUNTER_FIELDS.map((_, i) => i * 8));
+});
+
+/** HANDLER(name) bodies of the probe: name, file and the text up to the next top-level item. */
+function handlers(): { name: string; file: string; body: string }[] {
+  const out: { name: string; file: string; body: string }[] = [];
+  for (const [file, text] of probeSources()) {
+    const code = noComments(text);
+    for (const m of code.matchAll(/^HANDLER\((\w+)\) \{\n([\s\S]*?)^\}/gm)) {
+      out.push({ name: m[1], file, body: m[2] });
+    }
+  }
+  return out;
+}
+
+Deno.test("C tables: the probe's handlers are the syscalls Saker decodes", () => {
+  const hs = handlers();
+  const names = hs.map((h) => h.name).filter((n) => n !== "generic").sort();
+  assertEquals(names, [...HANDLED_SYSCALLS].sort());
+  assertEquals(new Set(names).size, names.length, "a handler defined twice");
+  assert(hs.some((h) => h.name === "generic"), "the generic handler");
+});
+
+Deno.test("C tables: each handler begins a record of its event with the event's parameter count", () => {
+  const problems: string[] = [];
+  let checked = 0;
+  for (const h of handlers()) {
+    for (const m of h.body.matchAll(/BEGIN\((EV_\w+), (\d+)\)/g)) {
+      checked++;
+      const id = SCAP.get(m[1]);
+      if (id === undefined) {
+        problems.push(`${h.file} ${h.name}: ${m[1]} is not defined in scap.h`);
+        continue;
+      }
+      const e = EVENTS[id];
+      if (e.params.length !== Number(m[2])) {
+        problems.push(
+          `${h.name}: ${m[1]} has ${e.params.length} parameters, the probe writes ${m[2]}`,
+        );
+      }
+      // The event is the syscall's own, or the generic one.
+      if (h.name !== "generic" && e.name !== h.name) {
+        problems.push(`${h.name} writes ${e.name} events`);
+      }
+    }
+  }
+  assert(checked > 70, `only ${checked} BEGIN calls read`);
+  assertEquals(problems, []);
+});
+
+Deno.test("C tables: syscall numbers the scheduler programs test are the syscall table's", () => {
+  const probe = noComments(read("probe.bpf.c"));
+  const cases = [...probe.matchAll(/case (\d+): (?:\{\s*)?type = (EV_\w+)/g)];
+  assert(cases.length >= 4, `${cases.length} cases read`);
+  for (const [, nr, ev] of cases) {
+    const name = EVENTS[SCAP.get(ev)!].name;
+    assertEquals(SYSCALL_NR.get(name), Number(nr), `${ev} tested as syscall ${nr}`);
+  }
+  // execve vs execveat: `nr != 322` and the filter slots 59 and 322.
+  const exec =
+    /int is_execve = nr != (\d+);[\s\S]*?settings\.syscalls\[\(is_execve \? (\d+) : (\d+)\)/
+      .exec(probe);
+  assert(exec, "the exec program's syscall test");
+  assertEquals(Number(exec[1]), SYSCALL_NR.get("execveat"));
+  assertEquals(Number(exec[2]), SYSCALL_NR.get("execve"));
+  assertEquals(Number(exec[3]), SYSCALL_NR.get("execveat"));
+});
