@@ -151,6 +151,7 @@ export const EC = {
 
 /** Event flags. */
 export const EF = {
+  NONE: 0,
   CREATES_FD: 1 << 0,
   DESTROYS_FD: 1 << 1,
   USES_FD: 1 << 2,
@@ -221,14 +222,30 @@ for (const id of [293, 331]) { // execve, execveat (exit)
   ];
 }
 
-function decodeRow(id: number, row: readonly [string, number, number, string]): EventInfo {
-  const [name, category, flags, spec] = row;
+/** The value of `name` in `table`; a name the table lacks is a programming error. */
+function valueOf(table: Readonly<Record<string, number>>, name: string, row: number): number {
+  const v = table[name];
+  if (v === undefined) throw new Error(`event table row ${row}: unknown name ${name}`);
+  return v;
+}
+
+/** `FILE|SYSCALL` → EC.FILE | EC.SYSCALL (names as table_data.ts writes them). */
+function namedBits(table: Readonly<Record<string, number>>, names: string, row: number): number {
+  let v = 0;
+  for (const n of names.split("|")) if (n !== "") v |= valueOf(table, n, row);
+  return v;
+}
+
+function decodeRow(id: number, row: readonly [string, string, string, string]): EventInfo {
+  const [name, categoryNames, flagNames, spec] = row;
+  const category = namedBits(EC, categoryNames, id);
+  const flags = namedBits(EF, flagNames, id);
   const params: ParamInfo[] = spec === "" ? [] : spec.split(" ").map((p) => {
     const [pname, type, fmt, extra] = p.split(":");
     const info: { -readonly [K in keyof ParamInfo]: ParamInfo[K] } = {
       name: pname,
-      type: Number(type),
-      fmt: Number(fmt),
+      type: valueOf(PT, type, id),
+      fmt: valueOf(PF, fmt, id),
     };
     if (extra?.startsWith("@")) info.dirfdParam = Number(extra.slice(1));
     else if (extra) info.table = extra;
