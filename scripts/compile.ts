@@ -1,37 +1,57 @@
 /**
- * `deno task compile`: one self-contained `saker` binary with the probe object, the default
- * rules and config embedded (`deno compile --include`).
+ * `deno task compile`: `dist/saker`, one self-contained x86_64 Linux program. It is made with
+ * `deno compile` from the same generated entry as the bundle (scripts/embed.ts: the probe
+ * object, default rules and config, web assets and simulator helper source embedded); at run
+ * time it reads nothing from the source tree.
  *
  * `deno compile` needs Deno's `denort` runtime for the target. With internet access Deno
  * downloads it; without, set DENORT_BIN to a denort binary of the same Deno version (Deno's
- * documented override; the full `deno` binary does not work as one). This script never produces
- * anything else: when the runtime cannot be had, it fails and says why.
+ * documented override; the full `deno` binary does not work as one). When the runtime cannot be
+ * had, this script says so in one line and exits non-zero; it never produces anything else.
  *
  * Usage: deno task compile [--output dist/saker] [--target x86_64-unknown-linux-gnu]
  * @module
  */
 import { parseArgs } from "node:util";
-import { buildProbe } from "./build_bpf.ts";
+import { writeEntry } from "./embed.ts";
 
 const root = new URL("..", import.meta.url).pathname;
 
-/** The `deno compile` arguments for Saker (exported for tests). */
-export function compileArgs(output: string, target?: string): string[] {
+/** The `deno compile` arguments for Saker's generated entry (exported for tests). */
+export function compileArgs(entry: string, output: string, target?: string): string[] {
   return [
     "compile",
     "-A",
     "--no-check",
-    "--include",
-    `${root}.build/probe.bpf.o`,
-    "--include",
-    `${root}rules`,
-    "--include",
-    `${root}config.yaml`,
     ...(target ? ["--target", target] : []),
     "--output",
     output,
-    `${root}src/main.ts`,
+    entry,
   ];
+}
+
+/** Compiles Saker to `output`; returns a one-line error, or undefined on success. */
+export async function compile(output: string, target?: string): Promise<string | undefined> {
+  const { entry } = await writeEntry("binary");
+  await Deno.mkdir(output.replace(/\/[^/]*$/, "") || ".", { recursive: true });
+  const r = await new Deno.Command(Deno.execPath(), {
+    args: compileArgs(entry, output, target),
+    cwd: root,
+    env: { NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (r.success) return undefined;
+  const said = new TextDecoder().decode(r.stderr);
+  const denort = Deno.env.get("DENORT_BIN");
+  const cause = said.split("\n").map((l) => l.trim()).filter((l) => /^(error|\d+):/.test(l));
+  if (denort || !/Setting up base binary|denort/.test(said)) {
+    return `deno compile failed${denort ? ` (DENORT_BIN=${denort})` : ""}: ${
+      cause.slice(0, 2).join(" ") || "no reason given"
+    }`;
+  }
+  return `cannot get Deno's denort runtime (deno compile downloads it; no network here?): ` +
+    `set DENORT_BIN to a denort binary of Deno ${Deno.version.deno} (denort-x86_64-unknown-linux-gnu.zip of the Deno release)`;
 }
 
 if (import.meta.main) {
@@ -40,20 +60,14 @@ if (import.meta.main) {
     options: { output: { type: "string" }, target: { type: "string" } },
   });
   const output = values.output ?? `${root}dist/saker`;
-  await buildProbe({ ifStale: true });
-  const denort = Deno.env.get("DENORT_BIN");
-  if (denort) console.error(`compile: using the denort runtime at ${denort} (DENORT_BIN)`);
-  else console.error("compile: no DENORT_BIN set: deno will download its denort runtime");
-  const r = await new Deno.Command(Deno.execPath(), {
-    args: compileArgs(output, values.target),
-    stdout: "inherit",
-    stderr: "inherit",
-  }).output();
-  if (!r.success) {
-    console.error(
-      "compile: deno compile failed. Without internet access, point DENORT_BIN at a denort " +
-        `binary of Deno ${Deno.version.deno} (from https://dl.deno.land/release/v${Deno.version.deno}/denort-x86_64-unknown-linux-gnu.zip).`,
-    );
+  let problem: string | undefined;
+  try {
+    problem = await compile(output, values.target);
+  } catch (err) {
+    problem = (err as Error).message;
+  }
+  if (problem) {
+    console.error(`compile: ${problem}`);
     Deno.exit(1);
   }
   console.error(`compile: wrote ${output}`);

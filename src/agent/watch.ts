@@ -3,9 +3,15 @@
  * (write a new one, rename it over the old), which ends a watch on the file itself; so the
  * parent directories are watched and events filtered by path. Bursts of events (one save makes
  * several) are debounced into one callback.
+ *
+ * A Kubernetes ConfigMap or Secret mount is a directory whose files are symlinks through
+ * `..data`, itself a symlink the kubelet replaces to publish a new version of every file at
+ * once: a change of `..data` in a watched directory counts as a change of the files watched
+ * there. `builtin:` paths (files carried inside Saker) never change and are not watched.
  * @module
  */
 import { log } from "../log.ts";
+import { isBuiltin } from "../assets.ts";
 
 function dirname(p: string): string {
   const i = p.replace(/\/+$/, "").lastIndexOf("/");
@@ -30,7 +36,9 @@ export class FileWatcher {
     private readonly onChange: (changed: string[]) => void,
     private readonly debounceMs = 300,
   ) {
-    this.#targets = paths.map(absolute).map((p) => p.replace(/\/+$/, ""));
+    this.#targets = paths.filter((p) => !isBuiltin(p)).map(absolute).map((p) =>
+      p.replace(/\/+$/, "")
+    );
     this.#dirs = new Set();
     for (const t of this.#targets) {
       let isDir = false;
@@ -51,8 +59,10 @@ export class FileWatcher {
   }
 
   #relevant(path: string): boolean {
+    const swapped = /\/\.\.data(_tmp)?$/.test(path) ? dirname(path) : undefined;
     for (const t of this.#targets) {
       if (path === t || path.startsWith(t + "/")) return true;
+      if (swapped !== undefined && dirname(t) === swapped) return true;
     }
     return false;
   }

@@ -25,6 +25,7 @@ import type { Event } from "../events/event.ts";
 import type { LoadedRules } from "../rules/loader.ts";
 import { isAuditInput } from "../sources/k8saudit_file.ts";
 import { K8S_AUDIT_SOURCE } from "../k8saudit/audit_event.ts";
+import { DEFAULT_RULES } from "../assets.ts";
 
 const USAGE = `usage: saker replay FILE.scap [options] [FILTER]
 
@@ -190,7 +191,7 @@ export async function main(args: string[]): Promise<number> {
   let ruleset: Ruleset | undefined;
   const useRules = !v["no-rules"] && !(printer && !v.rules);
   if (useRules) {
-    const loaded = await loadRulesFiles(v.rules ?? ["rules"]);
+    const loaded = await loadRulesFiles(v.rules ?? [DEFAULT_RULES]);
     const { errors, warnings } = rulesProblems(loaded);
     for (const w of warnings) console.error(`saker replay: warning: ${w}`);
     if (errors.length > 0) {

@@ -7,6 +7,7 @@ import { parseArgs } from "node:util";
 import { loadRulesFiles } from "../rules/loader.ts";
 import { formatResult } from "../rules/result.ts";
 import { setNames, setSize } from "../rules/evttypes.ts";
+import { DEFAULT_RULES } from "../assets.ts";
 
 const USAGE = `usage: saker rules list [-r FILE|DIR]... [--json]
 
@@ -42,7 +43,7 @@ export async function main(args: string[]): Promise<number> {
     return 2;
   }
   const files = [...(parsed.values.rules ?? []), ...rest];
-  const loaded = await loadRulesFiles(files.length > 0 ? files : ["rules"]);
+  const loaded = await loadRulesFiles(files.length > 0 ? files : [DEFAULT_RULES]);
   for (const r of loaded.results) {
     if (!r.successful) console.error(formatResult(r, loaded.contents));
   }

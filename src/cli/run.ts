@@ -26,6 +26,7 @@ import { channelOutputs } from "../agent/outputs.ts";
 import { chooseSources, openAuditSources, type SourceChoice } from "../agent/audit_sources.ts";
 import { idleSource } from "../sources/idle.ts";
 import { auditInputs, describeAuditInput } from "../k8saudit/audit_inputs.ts";
+import { assetText, BUILTIN_PREFIX, builtinFiles, DEFAULT_RULES, isBuiltin } from "../assets.ts";
 
 const USAGE = `usage: saker run [options]
 
@@ -57,14 +58,18 @@ export function defaultConfigFile(): string | undefined {
   return undefined;
 }
 
-/** `rel` when it exists (relative to the working directory), else Saker's own copy of it. */
-function bundledIfMissing(rel: string): string {
-  if (rel.startsWith("/")) return rel;
+/**
+ * `rel` when it exists (relative to the working directory), else the rules Saker carries under
+ * that name (`rules` → `builtin:rules`), else `rel` (reported as unreadable).
+ */
+function builtinIfMissing(rel: string): string {
+  if (rel.startsWith("/") || isBuiltin(rel)) return rel;
   try {
     Deno.statSync(rel);
     return rel;
   } catch {
-    return new URL(`../../${rel}`, import.meta.url).pathname;
+    const builtin = `${BUILTIN_PREFIX}${rel}`;
+    return builtinFiles(builtin).length > 0 ? builtin : rel;
   }
 }
 
@@ -174,7 +179,13 @@ export async function main(args: string[]): Promise<number> {
   }
   const file = v.c ?? defaultConfigFile();
   const overrides = [...(v.o ?? []), ...(v.json ? ["json_output=true"] : [])];
-  const load = () => loadConfig({ file, overrides });
+  // Without a config file, the config Saker carries (its config.yaml) applies.
+  const load = () =>
+    file ? loadConfig({ file, overrides }) : loadConfig({
+      file: `${BUILTIN_PREFIX}config.yaml`,
+      text: assetText("config.yaml") ?? "",
+      overrides,
+    });
 
   let loaded: LoadedConfig;
   try {
@@ -188,15 +199,15 @@ export async function main(args: string[]): Promise<number> {
   }
   const config = loaded.config;
   // Without a config file (e.g. the single binary run from anywhere), relative rules paths
-  // that do not exist here are taken from Saker's own tree (embedded in a compiled binary).
+  // that do not exist here are the rules Saker carries.
   if (!file) {
-    if (config.rules_files.length === 0) config.rules_files = ["rules"];
-    config.rules_files = config.rules_files.map(bundledIfMissing);
+    if (config.rules_files.length === 0) config.rules_files = [DEFAULT_RULES];
+    config.rules_files = config.rules_files.map(builtinIfMissing);
   }
   setLogLevel(logLevelOf(config.log_level));
   setLogFormat(config.log_format);
   if (file) log.info("config loaded", { file, files: loaded.files.length });
-  else log.info("no config file found; using defaults");
+  else log.info("no config file found; using Saker's default config.yaml");
   for (const w of loaded.warnings) log.warn("config", { warning: w });
 
   const rulesFiles = v.r ?? [];

@@ -22,10 +22,11 @@ import { errno, libc, strerror } from "./libc.ts";
 import { RingReader } from "./ring.ts";
 import { HANDLED_SYSCALLS, SCAP_SYSCALL_CODE, SYSCALL_NR } from "../events/syscalls.ts";
 import { log, logEnabled } from "../log.ts";
+import { readAsset } from "../assets.ts";
 
 /** Options for loading the probe. */
 export interface ProbeOptions {
-  /** The BPF object; default: read from {@link defaultProbePath}. */
+  /** The BPF object; default: {@link probeObject}. */
   object?: Uint8Array;
   /** Ring buffer size in bytes (rounded up to a power of two, at least 64 KiB). */
   ringBytes?: number;
@@ -53,10 +54,28 @@ export interface ProbeCounters {
   dropsPerCpu: number[];
 }
 
-/** Where the built probe object is looked for: $SAKER_PROBE, else .build/probe.bpf.o. */
-export function defaultProbePath(): string {
-  return Deno.env.get("SAKER_PROBE") ??
-    new URL("../../.build/probe.bpf.o", import.meta.url).pathname;
+/**
+ * The probe object: the file $SAKER_PROBE names, else the one Saker carries (embedded in a
+ * build, .build/probe.bpf.o in a source tree; see src/assets.ts).
+ */
+export async function probeObject(): Promise<Uint8Array> {
+  const path = Deno.env.get("SAKER_PROBE");
+  if (path) {
+    try {
+      return await Deno.readFile(path);
+    } catch {
+      throw new ProbeLoadError(
+        `probe object ${path} not found: build it with \`deno task build:bpf\``,
+      );
+    }
+  }
+  const object = readAsset("probe.bpf.o");
+  if (!object) {
+    throw new ProbeLoadError(
+      "probe object .build/probe.bpf.o not found: build it with `deno task build:bpf`",
+    );
+  }
+  return object;
 }
 
 /** Byte offset of each field of the probe's settings (struct saker_settings, bpf/record.h). */
@@ -172,17 +191,7 @@ export class Probe {
         "this kernel has no BTF (/sys/kernel/btf/vmlinux): Saker needs a kernel built with CONFIG_DEBUG_INFO_BTF=y (5.8 or newer)",
       );
     }
-    let object = opts.object;
-    if (!object) {
-      const path = defaultProbePath();
-      try {
-        object = await Deno.readFile(path);
-      } catch {
-        throw new ProbeLoadError(
-          `probe object ${path} not found: build it with \`deno task build:bpf\``,
-        );
-      }
-    }
+    const object = opts.object ?? await probeObject();
     const bpf = libbpf();
     installLogger();
     logTail = [];

@@ -18,6 +18,7 @@ import { readRulesFile } from "./reader.ts";
 import { Context, type LoadMessage, LoadResult } from "./result.ts";
 import { SourceText } from "./source_text.ts";
 import { fieldClasses, fieldUsableFor, lookupField } from "./fields/mod.ts";
+import { builtinFiles, builtinText, isBuiltin } from "../assets.ts";
 
 /** Loaded rules: the compiled rules and one result per file. */
 export interface LoadedRules {
@@ -106,6 +107,11 @@ export class RulesLoader {
 async function expandPaths(paths: readonly string[]): Promise<string[]> {
   const out: string[] = [];
   for (const p of paths) {
+    if (isBuiltin(p)) {
+      const files = builtinFiles(p);
+      out.push(...(files.length > 0 ? files : [p]));
+      continue;
+    }
     let isDir = false;
     try {
       isDir = (await Deno.stat(p)).isDirectory;
@@ -124,13 +130,21 @@ async function expandPaths(paths: readonly string[]): Promise<string[]> {
   return out;
 }
 
+function builtinOrThrow(path: string): string {
+  const text = builtinText(path);
+  if (text === undefined) {
+    throw new Deno.errors.NotFound(`Saker carries no rules named '${path}' (try builtin:rules)`);
+  }
+  return text;
+}
+
 /** Loads rules files (directories load their .yaml files in name order). */
 export async function loadRulesFiles(paths: readonly string[]): Promise<LoadedRules> {
   const loader = new RulesLoader();
   for (const p of await expandPaths(paths)) {
     let text: string;
     try {
-      text = await Deno.readTextFile(p);
+      text = isBuiltin(p) ? builtinOrThrow(p) : await Deno.readTextFile(p);
     } catch (e) {
       loader.addUnreadable(p, e as Error);
       continue;

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { HELPER_SOURCE } from "./helper_source.ts";
+import { assetText } from "../assets.ts";
 import { mustRun, which } from "./command.ts";
 
 /** Paths of the two builds of the helper. */
@@ -18,10 +18,19 @@ export interface HelperBuild {
   hash: string;
 }
 
+/** The helper's C source (src/simulate/saker-sim.c, carried by every build of Saker). */
+export function helperSource(): string {
+  const text = assetText("simulate/saker-sim.c");
+  if (text === undefined) {
+    throw new Error("the simulator helper's source is missing from this build");
+  }
+  return text;
+}
+
 async function sourceHash(): Promise<string> {
   const digest = await crypto.subtle.digest(
     "SHA-256",
-    new TextEncoder().encode(HELPER_SOURCE),
+    new TextEncoder().encode(helperSource()),
   );
   return Array.from(new Uint8Array(digest).slice(0, 6), (b) => b.toString(16).padStart(2, "0"))
     .join("");
@@ -63,7 +72,7 @@ async function build(): Promise<HelperBuild> {
   await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
   await Deno.chmod(helperCacheDir(), 0o700);
   const src = `${dir}/saker-sim.c`;
-  await Deno.writeTextFile(src, HELPER_SOURCE);
+  await Deno.writeTextFile(src, helperSource());
   // Build under temporary names, then rename: a concurrent run never sees half a binary.
   const tmpHost = `${out.host}.${Deno.pid}`;
   const tmpStatic = `${out.static}.${Deno.pid}`;

@@ -1,19 +1,16 @@
-/**
- * Source of `saker-sim`, the small C program the simulator compiles at run time (gcc) to make
- * the exact system calls an attack makes: opens with chosen flags, ptrace, memfd execution,
- * packet sockets, descriptor redirection, module loading, namespace changes, connections.
+/*
+ * saker-sim: the small program `saker simulate` compiles at run time (gcc) to make the exact
+ * system calls an attack makes: opens with chosen flags, ptrace, memfd execution, packet
+ * sockets, descriptor redirection, module loading, namespace changes, connections.
  *
  * Each call it makes is reported on a line `call NAME ARGS = RESULT` (RESULT is a number or
  * `-ERRNO_NAME`), so an action can check what really happened. Exit status: 0 when the calls
  * were made (a refused call still counts: the attempt is what the rules see), 2 for bad usage,
  * 3 when setup failed before the call of interest.
  *
- * Kept in a TypeScript module so that `deno compile` embeds it with the rest of the program.
- * @module
+ * Saker carries this file with it (src/assets.ts), so the bundle and the single binary can
+ * build the helper without a source tree.
  */
-
-/** The helper's C source. */
-export const HELPER_SOURCE = String.raw`
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -344,4 +341,3 @@ int main(int argc, char **argv) {
   note("saker-sim: unknown mode");
   return 2;
 }
-`;
