@@ -611,7 +611,10 @@ export class Agent {
       await this.#fanout.close(this.config.outputs_queue.flush_timeout * 1000);
       log.info("outputs flushed", { ms: Date.now() - t0 });
     }
-    this.#store?.close();
+    if (this.#store) {
+      this.#store.close();
+      log.info("alert store closed", { path: this.config.alert_store.path });
+    }
     this.live.closeAll();
     await this.#server?.shutdown();
   }

@@ -26,6 +26,15 @@ import { channelOutputs } from "../agent/outputs.ts";
 import { chooseSources, openAuditSources, type SourceChoice } from "../agent/audit_sources.ts";
 import { idleSource } from "../sources/idle.ts";
 import { auditInputs, describeAuditInput } from "../k8saudit/audit_inputs.ts";
+import {
+  capabilityProblem,
+  hostRootFrom,
+  hostRootProblem,
+  onHost,
+  presentSockets,
+  seccompHint,
+  stateDirProblem,
+} from "../agent/preflight.ts";
 import { assetText, BUILTIN_PREFIX, builtinFiles, DEFAULT_RULES, isBuiltin } from "../assets.ts";
 
 const USAGE = `usage: saker run [options]
@@ -96,19 +105,36 @@ async function openLive(syscalls: ReadonlySet<string> | "all", c: Config): Promi
 /**
  * Process, fd and container state of the live system, seeded from /proc (also what
  * `saker capture` filters read). Container settings come from `config` (defaults without one).
+ * `hostRoot` is where the host's / is seen (SAKER_HOST_ROOT, Falco's HOST_ROOT): /proc, /etc
+ * and the container runtime's sockets and event log are read under it.
  */
-export async function liveState(config?: Config): Promise<AgentState & { state: StateStore }> {
+export async function liveState(
+  config?: Config,
+  hostRoot = hostRootFrom(Deno.env.get("SAKER_HOST_ROOT")),
+): Promise<AgentState & { state: StateStore }> {
   const { StateStore } = await import("../state/store.ts");
   const { ProcFs, seedFromProc } = await import("../state/seed.ts");
   const { ContainerStore } = await import("../state/containers/runtime.ts");
   const { ApiEventStream, PodmanEventLog } = await import("../state/containers/watch.ts");
   const { runtimePaths } = await import("../state/containers/paths.ts");
   const { ContainerHoldPolicy } = await import("../state/containers/hold_policy.ts");
-  const proc = new ProcFs();
-  const paths = runtimePaths({
+  const proc = new ProcFs(onHost(hostRoot, "/proc"));
+  const configured = runtimePaths({
     sockets: config?.containers.sockets,
     podmanEventLog: config?.containers.podman_event_log,
   });
+  const paths = {
+    sockets: configured.sockets.map((p) => onHost(hostRoot, p)),
+    podmanEventLog: onHost(hostRoot, configured.podmanEventLog),
+  };
+  if (presentSockets(paths.sockets).length === 0) {
+    log.warn(
+      "container metadata is off: no container runtime socket (container.name, " +
+        "container.image.* stay <NA>); start the runtime's API service or mount the host's " +
+        "root (SAKER_HOST_ROOT)",
+      { sockets: paths.sockets.join(",") },
+    );
+  }
   const containers = new ContainerStore({
     sockets: paths.sockets,
     events: [
@@ -117,7 +143,7 @@ export async function liveState(config?: Config): Promise<AgentState & { state: 
     ],
   });
   containers.start();
-  const store = new StateStore({ proc, containers });
+  const store = new StateStore({ proc, containers, hostRoot });
   const { registerStateMetrics } = await import("../state/metrics.ts");
   registerStateMetrics(store, containers);
   const t0 = performance.now();
@@ -213,13 +239,24 @@ export async function main(args: string[]): Promise<number> {
   const rulesFiles = v.r ?? [];
   if (v["dry-run"]) return await dryRun(config, rulesFiles);
 
+  const hostRoot = hostRootFrom(Deno.env.get("SAKER_HOST_ROOT"));
+  const problems = [
+    sources.syscall ? capabilityProblem() : undefined,
+    sources.syscall ? hostRootProblem(hostRoot) : undefined,
+    config.alert_store.enabled ? stateDirProblem(config.alert_store.path) : undefined,
+  ].filter((p) => p !== undefined);
+  if (problems.length > 0) {
+    for (const p of problems) console.error(`saker run: ${p}`);
+    return 1;
+  }
+
   let agent: Agent;
   try {
     agent = await Agent.start(config, {
       // Without the system call source the agent's main source is idle (no probe, no state).
       openSource: sources.syscall ? openLive : () => Promise.resolve(idleSource()),
       buildRules: buildEngineRules,
-      makeState: sources.syscall ? liveState : undefined,
+      makeState: sources.syscall ? (c) => liveState(c, hostRoot) : undefined,
       openExtraSources: sources.k8sAudit ? openAuditSources : undefined,
       reloadConfig: file ? load : undefined,
       rulesFiles,
@@ -229,6 +266,12 @@ export async function main(args: string[]): Promise<number> {
     if (err instanceof RulesError) {
       for (const p of err.problems) console.error(p);
       log.error("rules could not be loaded", { errors: err.problems.length });
+      return 1;
+    }
+    const { ProbeLoadError } = await import("../kernel/probe.ts");
+    if (err instanceof ProbeLoadError) {
+      const hint = /not permitted/i.test(err.message) ? seccompHint() : undefined;
+      console.error(`saker run: ${err.message}${hint ? ` — ${hint}` : ""}`);
       return 1;
     }
     log.error("agent could not start", { error: err });

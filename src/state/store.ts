@@ -66,6 +66,11 @@ export interface StateOptions {
   maxThreads?: number;
   /** Read passwd/group files (host and containers). Default: true when `proc` is set. */
   userFiles?: boolean;
+  /**
+   * Where the host's root file system is seen (its /etc/passwd and /etc/group): "/" normally,
+   * "/host" for an agent in a container with the host's root mounted there (SAKER_HOST_ROOT).
+   */
+  hostRoot?: string;
 }
 
 /** Counters a StateStore keeps (exported as metrics by the agent). */
@@ -198,7 +203,10 @@ export class StateStore implements StateView {
     this.containers = opts.containers;
     this.maxThreads = opts.maxThreads ?? DEFAULT_MAX_THREADS;
     this.users = new UserDb(opts.userFiles ?? opts.proc !== undefined);
+    this.#hostRoot = opts.hostRoot ?? "/";
   }
+
+  readonly #hostRoot: string;
 
   /** Number of events seen. */
   get seq(): number {
@@ -616,11 +624,11 @@ export class StateStore implements StateView {
   }
 
   #userKey(proc: ProcessInfo): [string, string] {
-    if (proc.containerId === "") return ["", "/"];
+    if (proc.containerId === "") return ["", this.#hostRoot];
     // Through a process of the container that outlives most (the event's own process may be
     // gone by the time a field is read).
     const pid = this.#containerPids.get(proc.containerId) ?? proc.pid;
-    return [proc.containerId, this.proc ? `/proc/${pid}/root` : proc.root];
+    return [proc.containerId, this.proc ? `${this.proc.root}/${pid}/root` : proc.root];
   }
 
   /** Passwd entry of `uid` in the files `proc` sees. */
