@@ -308,6 +308,11 @@ export class Agent {
     });
   }
 
+  /** Health of every pipeline (what /healthz answers). */
+  health(): { ok: boolean; reason?: string } {
+    return this.#health();
+  }
+
   /** Health of every pipeline: the main one's, unless another one failed. */
   #health(): { ok: boolean; reason?: string } {
     if (!this.#pipeline) return { ok: false, reason: "starting" };

@@ -35,6 +35,7 @@ import {
   seccompHint,
   stateDirProblem,
 } from "../agent/preflight.ts";
+import { SystemdNotifier } from "../agent/systemd.ts";
 import { assetText, BUILTIN_PREFIX, builtinFiles, DEFAULT_RULES, isBuiltin } from "../assets.ts";
 
 const USAGE = `usage: saker run [options]
@@ -277,6 +278,10 @@ export async function main(args: string[]): Promise<number> {
     log.error("agent could not start", { error: err });
     return 1;
   }
+  // Started by systemd (Type=notify): ready now; watchdog pings while healthy.
+  const notifier = SystemdNotifier.fromEnv(Deno.env.toObject(), () => agent.health());
+  notifier?.ready();
+  agent.done.finally(() => notifier?.stopping());
   if (stopAfter !== undefined) {
     const t = setTimeout(() => agent.stop(0, `-M ${stopAfter}`), stopAfter * 1000);
     agent.done.finally(() => clearTimeout(t));

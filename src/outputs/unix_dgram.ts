@@ -44,12 +44,16 @@ export class SocketError extends Error {
   }
 }
 
+/** sockaddr_un for `path`; a leading "@" names an abstract socket (as systemd writes them). */
 function sockaddr(path: string): Uint8Array {
   const bytes = new TextEncoder().encode(path);
   if (bytes.length > 107) throw new Error(`unix socket path too long: ${path}`);
-  const sa = new Uint8Array(2 + bytes.length + 1);
+  const abstract = path.startsWith("@");
+  // An abstract name is exactly its bytes after a NUL; a path ends with a NUL.
+  const sa = new Uint8Array(2 + bytes.length + (abstract ? 0 : 1));
   sa[0] = AF_UNIX; // sa_family, little endian u16
   sa.set(bytes, 2);
+  if (abstract) sa[2] = 0;
   return sa;
 }
 
