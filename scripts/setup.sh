@@ -47,6 +47,8 @@ want_test() {
   want util-linux /usr/bin/unshare
   want gcc /usr/bin/gcc # saker simulate builds its syscall helper
   want strace /usr/bin/strace # simulate tests check the helper's system calls
+  want systemd /usr/bin/systemd-analyze # the systemd unit test runs systemd-analyze verify
+  want libcap2-bin /usr/sbin/capsh # the unit test checks capability names
   want redis-server /usr/bin/redis-server # workload benchmark (redis-benchmark GET/SET)
 }
 

@@ -1,17 +1,182 @@
 /**
- * `deno task compile` builds one binary with the probe and rules embedded. It needs Deno's
- * denort runtime (downloaded, or DENORT_BIN); machines without either skip visibly.
+ * The shipped forms of Saker. `deno task bundle` writes dist/saker.js through the same
+ * generated entry (scripts/embed.ts) as `deno task compile`, so the bundle run here from an
+ * empty directory, with no checkout in reach, tests what the binary embeds: the probe object,
+ * the default rules and config, the simulator helper's source. `saker version --json` names the
+ * build. The binary itself needs Deno's denort runtime: without one (no DENORT_BIN, no network)
+ * `deno task compile` says so in one line and fails; with DENORT_BIN the binary is built and
+ * run. `deno task release` packs the tarball.
  */
-import { assertEquals, assertMatch } from "../support/assert.ts";
-import { IS_ROOT, REPO_ROOT, skipNote } from "../support/env.ts";
+import { assert, assertEquals, assertMatch } from "../support/assert.ts";
+import { IS_ROOT, needsRoot, REPO_ROOT } from "../support/env.ts";
+import { bundle } from "../../scripts/bundle.ts";
+import { SAKER_VERSION } from "../../src/version.ts";
+import { listAssets } from "../../src/assets.ts";
 
-const denort = Deno.env.get("DENORT_BIN");
-const ignore = !denort;
-if (ignore) skipNote("DENORT_BIN is not set: the single-binary test needs a denort runtime");
+const dec = new TextDecoder();
+
+/** A directory outside the repository with the bundle copied in, and nothing else. */
+async function loneBundle(): Promise<{ dir: string; js: string; stamp: { commit: string } }> {
+  const dir = await Deno.makeTempDir({ prefix: "saker-bundle-" });
+  const { stamp } = await bundle(`${dir}/saker.js`);
+  await Deno.mkdir(`${dir}/empty`);
+  return { dir, js: `${dir}/saker.js`, stamp };
+}
+
+async function runBundle(
+  js: string,
+  cwd: string,
+  args: string[],
+  env: Record<string, string> = {},
+) {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", js, ...args],
+    cwd,
+    env: { DENO_DIR: `${cwd}/.deno`, ...env },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
 
 Deno.test({
-  name: "compile: the binary runs version and loads its embedded probe",
-  ignore,
+  name: "bundle: runs from an empty directory, names its build, carries every asset",
+  sanitizeResources: false,
+  async fn() {
+    const { dir, js } = await loneBundle();
+    try {
+      const cwd = `${dir}/empty`;
+      const v = await runBundle(js, cwd, ["version", "--json"]);
+      assertEquals(v.code, 0, v.stderr);
+      const info = JSON.parse(v.stdout);
+      assertEquals(info.saker_version, SAKER_VERSION);
+      assertEquals(info.form, "bundle");
+      assertMatch(info.commit, /^[0-9a-f]{40}(-dirty)?$/);
+      assertMatch(info.probe_sha256, /^[0-9a-f]{64}$/);
+      assert(Math.abs(Date.parse(info.build_time) - Date.now()) < 10 * 60_000, info.build_time);
+      // The default rules come from inside the bundle (no rules/ here, no checkout).
+      const dry = await runBundle(js, cwd, ["run", "--dry-run"]);
+      assertEquals(dry.code, 0, dry.stderr);
+      const files = listAssets("rules/").filter((n) => n.endsWith(".yaml"));
+      assertMatch(
+        dry.stdout,
+        new RegExp(`rules files: ${files.map((f) => `builtin:${f}`).join(", ")}`),
+      );
+      // A file named builtin: that does not exist is reported as such.
+      const bad = await runBundle(js, cwd, ["validate", "builtin:nope.yaml"]);
+      assertEquals(bad.code, 1);
+      assertMatch(bad.stdout + bad.stderr, /carries no rules named 'builtin:nope\.yaml'/);
+      assertEquals([...Deno.readDirSync(cwd)].filter((e) => e.name !== ".deno").length, 0);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "bundle: the agent from an empty directory loads its embedded probe and alerts",
+  ignore: needsRoot(),
+  sanitizeResources: false,
+  async fn() {
+    const { dir, js } = await loneBundle();
+    try {
+      const cwd = `${dir}/empty`;
+      const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+      const port = (l.addr as Deno.NetAddr).port;
+      l.close();
+      const child = new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "-A",
+          js,
+          "run",
+          "--json",
+          "-M",
+          "20",
+          "-o",
+          `alert_store.path=${dir}/alerts.db`,
+          "-o",
+          `webserver.listen_port=${port}`,
+        ],
+        cwd,
+        env: { DENO_DIR: `${dir}/.deno` },
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      const out: string[] = [];
+      const reading = child.stdout.pipeThrough(new TextDecoderStream()).pipeTo(
+        new WritableStream({ write: (t) => void out.push(t) }),
+      );
+      try {
+        const end = Date.now() + 20_000;
+        while (!(await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok, () => false))) {
+          if (Date.now() > end) throw new Error("the bundle's agent did not start");
+          await new Promise((r) => setTimeout(r, 200));
+        }
+        const cat = new Deno.Command("cat", { args: ["/etc/shadow"], stdout: "null" }).spawn();
+        const pid = cat.pid;
+        await cat.status;
+        const deadline = Date.now() + 10_000;
+        for (;;) {
+          const hit = out.join("").split("\n").filter((x) => x.startsWith("{")).some((x) => {
+            const a = JSON.parse(x);
+            return a.output_fields["proc.pid"] === pid &&
+              a.output_fields["fd.name"] === "/etc/shadow";
+          });
+          if (hit) break;
+          if (Date.now() > deadline) throw new Error(`no alert; stdout: ${out.join("")}`);
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      } finally {
+        child.kill("SIGTERM");
+        assertEquals((await child.status).code, 0);
+        await reading;
+        await child.stderr.cancel();
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+const denort = Deno.env.get("DENORT_BIN");
+
+Deno.test({
+  name: "compile: without a denort runtime, one line and a non-zero exit",
+  ignore: denort !== undefined,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "saker-compile-" });
+    try {
+      const r = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", `${REPO_ROOT}scripts/compile.ts`, "--output", `${dir}/saker`],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const err = dec.decode(r.stderr).trim();
+      if (r.code === 0) {
+        // A machine that can download the runtime gets a binary: it must run.
+        const v = await new Deno.Command(`${dir}/saker`, {
+          args: ["version", "--json"],
+          stdout: "piped",
+        })
+          .output();
+        assertEquals(JSON.parse(dec.decode(v.stdout)).form, "binary");
+        return;
+      }
+      assertEquals(r.code, 1);
+      const lines = err.split("\n").filter((l) => !l.startsWith("build:bpf:"));
+      assertEquals(lines.length, 1, err);
+      assertMatch(lines[0], /^compile: cannot get Deno's denort runtime .*set DENORT_BIN/);
+      assertEquals([...Deno.readDirSync(dir)].length, 0, "nothing half-made is left");
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "compile: with DENORT_BIN, the binary runs from an empty directory",
+  ignore: denort === undefined,
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "saker-compile-" });
     try {
@@ -19,12 +184,15 @@ Deno.test({
       const build = await new Deno.Command(Deno.execPath(), {
         args: ["run", "-A", `${REPO_ROOT}scripts/compile.ts`, "--output", out],
       }).output();
-      assertEquals(build.code, 0, new TextDecoder().decode(build.stderr));
-      const v = await new Deno.Command(out, { args: ["version"], cwd: dir, stdout: "piped" })
+      assertEquals(build.code, 0, dec.decode(build.stderr));
+      const v = await new Deno.Command(out, {
+        args: ["version", "--json"],
+        cwd: dir,
+        stdout: "piped",
+      })
         .output();
-      assertMatch(new TextDecoder().decode(v.stdout), /saker_version: /);
+      assertEquals(JSON.parse(dec.decode(v.stdout)).form, "binary");
       if (IS_ROOT) {
-        // Run from an empty directory: the probe object must come from inside the binary.
         const c = await new Deno.Command(out, {
           args: ["capture", "-n", "1", "-M", "5"],
           cwd: dir,
@@ -32,6 +200,62 @@ Deno.test({
         }).output();
         assertEquals(c.code, 0);
       }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "release: the tarball holds the program, config, rules, unit, manifests, licence",
+  async fn() {
+    const r = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", `${REPO_ROOT}scripts/release.ts`, ...(denort ? [] : ["--bundle-only"])],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assertEquals(r.code, 0, dec.decode(r.stderr));
+    const tarball = `${REPO_ROOT}dist/saker-${SAKER_VERSION}-linux-x86_64.tar.gz`;
+    const list = dec.decode(
+      (await new Deno.Command("tar", { args: ["-tzf", tarball], stdout: "piped" }).output()).stdout,
+    ).split("\n");
+    const top = `saker-${SAKER_VERSION}-linux-x86_64/`;
+    for (
+      const f of [
+        "bin/saker.js",
+        "etc/saker/config.yaml",
+        "rules/00_base.yaml",
+        "deploy/systemd/saker.service",
+        "deploy/kubernetes/daemonset.yaml",
+        "deploy/kubernetes/audit/audit-policy.yaml",
+        "LICENSE",
+        "README.md",
+        "BUILD.json",
+        ...(denort ? ["bin/saker"] : []),
+      ]
+    ) assert(list.includes(top + f), `${f} missing from the tarball`);
+    const dir = await Deno.makeTempDir({ prefix: "saker-release-" });
+    try {
+      await new Deno.Command("tar", { args: ["-xzf", tarball, "-C", dir] }).output();
+      const base = `${dir}/${top}`;
+      const readme = await Deno.readTextFile(`${base}README.md`);
+      assertMatch(readme, /^## Install$/m);
+      const config = await Deno.readTextFile(`${base}etc/saker/config.yaml`);
+      assertMatch(config, /^rules_files:\n {2}- builtin:rules\n {2}- \/etc\/saker\/rules\.d\n/m);
+      const build = JSON.parse(await Deno.readTextFile(`${base}BUILD.json`));
+      assertEquals(build.version, SAKER_VERSION);
+      // The config ships valid: the program in the tarball checks it.
+      const dry = await runBundle(`${base}bin/saker.js`, dir, [
+        "run",
+        "--dry-run",
+        "-c",
+        `${base}etc/saker/config.yaml`,
+        "-o",
+        "rules_files[0]=builtin:rules",
+        "-o",
+        `rules_files[1]=${base}rules`,
+      ]);
+      assertEquals(dry.code, 0, dry.stderr);
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
