@@ -22,6 +22,7 @@ import { loadRulesText } from "../../src/rules/loader.ts";
 import { AGENT_CAPABILITIES } from "../../src/agent/preflight.ts";
 import { SAKER_VERSION } from "../../src/version.ts";
 import { daemonSet, podmanArgs } from "../../scripts/daemonset_podman.ts";
+import { unknownFields } from "../support/k8s_fields.ts";
 
 // deno-lint-ignore no-explicit-any
 type Obj = any;
@@ -74,6 +75,19 @@ Deno.test("manifests: every object validates against the Kubernetes OpenAPI sche
     }
     if (obj.kind !== "Namespace") assertEquals(obj.metadata.namespace, "saker", file);
   }
+});
+
+Deno.test("manifests: no field the API server's strict validation would reject", () => {
+  for (const { file, obj } of objects()) {
+    const path = obj.apiVersion === "v1" ? `v1/${obj.kind}` : `${obj.apiVersion}/${obj.kind}`;
+    assertEquals(unknownFields(obj, path), [], `${file}: ${obj.kind} ${obj.metadata?.name}`);
+  }
+  // It can fail: a misspelt security setting is found.
+  const ds = structuredClone(daemonSet());
+  ds.spec.template.spec.containers[0].securityContext.readOnlyRootFileSystem = true;
+  assertEquals(unknownFields(ds, "apps/v1/DaemonSet"), [
+    "spec.template.spec.containers[0].securityContext.readOnlyRootFileSystem",
+  ]);
 });
 
 Deno.test("manifests: the schema check catches a wrong type (it can fail)", () => {
