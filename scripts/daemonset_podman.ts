@@ -125,15 +125,40 @@ export function podmanArgs(ds: Obj, opts: PodmanOptions = {}): string[] {
   return args;
 }
 
-/** Writes the files of the ConfigMap `name` found in `manifestPath` into `dir`. */
-export function writeConfigMap(manifestPath: string, name: string, dir: string): void {
+/** The files of the ConfigMap `name` found in `manifestPath`. */
+export function configMapFiles(manifestPath: string, name: string): Record<string, string> {
   const cm = readManifests(manifestPath).find((d) =>
     d.kind === "ConfigMap" && d.metadata?.name === name
   );
   if (!cm) throw new Error(`${manifestPath}: no ConfigMap ${name}`);
-  for (const [file, text] of Object.entries(cm.data ?? {})) {
-    Deno.writeTextFileSync(`${dir}/${file}`, String(text));
+  return Object.fromEntries(Object.entries(cm.data ?? {}).map(([k, v]) => [k, String(v)]));
+}
+
+/**
+ * Publishes `files` into `dir` the way the kubelet fills a ConfigMap volume: a new timestamped
+ * directory, a `..data` symlink swapped to it atomically, and each file a symlink through
+ * `..data`. Call again with the next `version` to publish an update.
+ */
+export function publishConfigMap(dir: string, files: Record<string, string>, version = 1): void {
+  const ts = `..2026_01_01_00_00_${String(version).padStart(2, "0")}.${version}`;
+  Deno.mkdirSync(`${dir}/${ts}`);
+  for (const [file, text] of Object.entries(files)) {
+    Deno.writeTextFileSync(`${dir}/${ts}/${file}`, text);
   }
+  Deno.symlinkSync(ts, `${dir}/..data_tmp`);
+  Deno.renameSync(`${dir}/..data_tmp`, `${dir}/..data`);
+  for (const file of Object.keys(files)) {
+    try {
+      Deno.lstatSync(`${dir}/${file}`);
+    } catch {
+      Deno.symlinkSync(`..data/${file}`, `${dir}/${file}`);
+    }
+  }
+}
+
+/** Writes the files of the ConfigMap `name` found in `manifestPath` into `dir` (kubelet layout). */
+export function writeConfigMap(manifestPath: string, name: string, dir: string): void {
+  publishConfigMap(dir, configMapFiles(manifestPath, name));
 }
 
 if (import.meta.main) {

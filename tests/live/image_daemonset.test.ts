@@ -3,7 +3,8 @@
  * deploy/kubernetes/daemonset.yaml (capabilities, seccomp, read-only root, host PID and network,
  * host root at /host with SAKER_HOST_ROOT, the ConfigMap's config, the state volume), so what is
  * tested here is what the manifest deploys. One agent container serves the detection, health,
- * shutdown and restart checks; the image is built once per content change (scripts/image.ts).
+ * hot reload, shutdown and restart checks; the image is built once per content change
+ * (scripts/image.ts).
  *
  * Deviations from the manifest, all for this machine or for test isolation: `--runtime runc`
  * and the ulimits podman needs here, a temporary state directory instead of /var/lib/saker, and
@@ -12,7 +13,13 @@
 import { assert, assertEquals, assertMatch } from "../support/assert.ts";
 import { needsRoot, REPO_ROOT, skipNote } from "../support/env.ts";
 import { ensureImage, type ImageResult } from "../../scripts/image.ts";
-import { daemonSet, podmanArgs, writeConfigMap } from "../../scripts/daemonset_podman.ts";
+import {
+  configMapFiles,
+  daemonSet,
+  podmanArgs,
+  publishConfigMap,
+  writeConfigMap,
+} from "../../scripts/daemonset_podman.ts";
 
 const PODMAN_FLAGS = ["--runtime", "runc"];
 const ULIMITS = ["--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024"];
@@ -258,6 +265,35 @@ Deno.test({
         );
         assertMatch(String(alert.output_fields["container.id"]), /^[0-9a-f]{12}$/);
         assertEquals(alert.output_fields["container.image.repository"], BUSYBOX_IMAGE);
+      });
+
+      await t.step("a ConfigMap update (kubelet's ..data swap) reloads the rules", async () => {
+        const files = configMapFiles(
+          `${REPO_ROOT}deploy/kubernetes/configmap.yaml`,
+          "saker-config",
+        );
+        const marker = `/tmp/saker-ds-reload-${Deno.pid}`;
+        files["local_rules.yaml"] = [
+          "- rule: Test marker file created",
+          "  desc: A rule added by a ConfigMap update.",
+          `  condition: evt.type in (open, openat, openat2) and fd.name = "${marker}"`,
+          "  output: marker %fd.name by %proc.name",
+          "  priority: NOTICE",
+          "",
+        ].join("\n");
+        publishConfigMap(configDir, files, 2);
+        const end = Date.now() + 15_000;
+        while (!/rules reloaded/.test(await a.stderr())) {
+          if (Date.now() > end) throw new Error(`no reload:\n${(await a.stderr()).slice(-2000)}`);
+          await new Promise((r) => setTimeout(r, 200));
+        }
+        await Deno.writeTextFile(marker, "x");
+        try {
+          const alert = await a.waitAlert((x) => x.rule === "Test marker file created");
+          assertEquals(alert.output_fields["fd.name"], marker);
+        } finally {
+          await Deno.remove(marker);
+        }
       });
 
       await t.step("SIGTERM: exit 0, outputs flushed, store closed", async () => {
