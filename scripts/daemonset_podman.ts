@@ -45,9 +45,14 @@ export function readManifests(path: string): Obj[] {
 
 /** The DaemonSet of deploy/kubernetes/daemonset.yaml. */
 export function daemonSet(path = `${root}deploy/kubernetes/daemonset.yaml`): Obj {
-  const ds = readManifests(path).find((d) => d.kind === "DaemonSet");
-  if (!ds) throw new Error(`${path}: no DaemonSet`);
-  return ds;
+  return workload("DaemonSet", "saker", path);
+}
+
+/** A workload (DaemonSet, Deployment) of a manifest file, by kind and name. */
+export function workload(kind: string, name: string, path: string): Obj {
+  const w = readManifests(path).find((d) => d.kind === kind && d.metadata?.name === name);
+  if (!w) throw new Error(`${path}: no ${kind} ${name}`);
+  return w;
 }
 
 function memory(q: string): string {
@@ -60,7 +65,10 @@ function cpus(q: string): string {
   return q.endsWith("m") ? String(Number(q.slice(0, -1)) / 1000) : q;
 }
 
-/** The `podman` arguments (without the program name) for the DaemonSet's one container. */
+/**
+ * The `podman` arguments (without the program name) for the one container of a workload's pod
+ * template (the DaemonSet's, or the audit receiver Deployment's).
+ */
 export function podmanArgs(ds: Obj, opts: PodmanOptions = {}): string[] {
   const pod = ds.spec.template.spec;
   if (pod.containers.length !== 1) throw new Error("the DaemonSet must have one container");
@@ -107,8 +115,9 @@ export function podmanArgs(ds: Obj, opts: PodmanOptions = {}): string[] {
       if (!dir) throw new Error(`ConfigMap ${v.configMap.name} needs a directory (configMaps)`);
       args.push("-v", `${dir}:${m.mountPath}:ro`);
     } else if (v.emptyDir) {
+      // An emptyDir is created writable by every user of the pod (mode 0777).
       const size = v.emptyDir.sizeLimit ? `,tmpfs-size=${memory(v.emptyDir.sizeLimit)}` : "";
-      args.push("--mount", `type=tmpfs,destination=${m.mountPath}${size}`);
+      args.push("--mount", `type=tmpfs,destination=${m.mountPath}${size},tmpfs-mode=1777`);
     } else {
       throw new Error(`volume ${m.name}: only hostPath, configMap and emptyDir are handled`);
     }

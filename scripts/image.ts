@@ -175,7 +175,9 @@ export async function ensureImage(opts: { tag?: string; force?: boolean } = {}):
         await Deno.copyFile(src, to);
       }
       await Deno.chmod(`${rootfs}/usr/bin/deno`, 0o755);
-      for (const d of ["etc/saker", "var/lib/saker", "host", "proc", "sys", "dev", "run"]) {
+      // No /var/lib/saker: the state directory is a volume (a mount point the image provides
+      // would lend its owner and mode to an emptyDir mounted there by some runtimes).
+      for (const d of ["etc/saker", "var/lib", "host", "proc", "sys", "dev", "run"]) {
         await Deno.mkdir(`${rootfs}/${d}`, { recursive: true });
       }
       await Deno.mkdir(`${rootfs}/tmp`, { mode: 0o1777 });

@@ -174,6 +174,26 @@ Deno.test({
   },
 });
 
+Deno.test("compile: a DENORT_BIN that does not exist is named in one line", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "saker-compile-" });
+  try {
+    const r = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", `${REPO_ROOT}scripts/compile.ts`, "--output", `${dir}/saker`],
+      env: { DENORT_BIN: `${dir}/no-denort` },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assertEquals(r.code, 1);
+    const lines = dec.decode(r.stderr).trim().split("\n").filter((l) =>
+      !l.startsWith("build:bpf:")
+    );
+    assertEquals(lines.length, 1, lines.join("\n"));
+    assertMatch(lines[0], /^compile: deno compile failed \(DENORT_BIN=.*no-denort\): .*denort/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test({
   name: "compile: with DENORT_BIN, the binary runs from an empty directory",
   ignore: denort === undefined,
