@@ -148,8 +148,14 @@ export class PrefetchFileSource implements ByteSource {
     this.#chunkSize = chunkSize;
   }
 
+  /** The buffer of the chunk consumed before the current one: reused for the next read. */
+  #free: Uint8Array | undefined;
+
   #fetch(): Promise<Uint8Array | null> {
-    const buf = new Uint8Array(this.#chunkSize);
+    // Two buffers take turns (read() copies out, nothing else views them), so a long file does
+    // not leave a trail of chunks for the garbage collector.
+    const buf = this.#free ?? new Uint8Array(this.#chunkSize);
+    this.#free = undefined;
     return (async () => {
       let n = 0;
       while (n < buf.length) {
@@ -164,6 +170,7 @@ export class PrefetchFileSource implements ByteSource {
   async read(p: Uint8Array): Promise<number | null> {
     while (!this.#cur || this.#cur.length === 0) {
       if (this.#done || this.#closed) return null;
+      if (this.#cur) this.#free = new Uint8Array(this.#cur.buffer);
       const chunk = await (this.#next ?? this.#fetch());
       this.#next = undefined;
       if (chunk === null) {
