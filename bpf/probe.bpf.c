@@ -82,6 +82,14 @@ struct {
 	__type(value, __u16);
 } scap_codes SEC(".maps");
 
+/* Per CPU: when this CPU last woke the reader (boot-time ns). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} last_wakeup SEC(".maps");
+
 struct saker_settings settings = {};
 
 #include "record_writer.h"

@@ -48,6 +48,7 @@ struct saker_settings {
 	__u32 enabled;         /* 0 stops all events (set while detaching) */
 	__u32 simulate_drops;  /* every Nth record is dropped and counted (tests) */
 	__u8 syscalls[512];    /* 1 = capture this syscall number */
+	__u64 wakeup_ns;       /* wake the reader when this CPU has not for this long (0: never) */
 };
 
 /* Per-CPU counters, read by user space. */

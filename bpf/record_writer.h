@@ -5,7 +5,8 @@
  * copied into the ring buffer without a wake-up. The p_* functions append one parameter each;
  * a parameter that does not fit is written empty or cut, and the record is marked TRUNCATED.
  *
- * Included by probe.bpf.c after the maps (ring, counters, scratch) and settings it uses.
+ * Included by probe.bpf.c after the maps (ring, counters, scratch, last_wakeup) and settings it
+ * uses.
  */
 #pragma once
 
@@ -154,7 +155,20 @@ static __always_inline int rec_submit(struct rec *r) {
 			return 0;
 		}
 	}
-	if (bpf_ringbuf_output(&ring, r->buf, len & (SCRATCH_SIZE - 1), BPF_RB_NO_WAKEUP) != 0) {
+	/* Batching without unbounded delay: records go in without a wake-up, except the first one
+	 * after this CPU has not woken the reader for settings.wakeup_ns. The reader polls while
+	 * records flow and blocks on the ring only once it has been empty for longer than that, so
+	 * a record waits at most about wakeup_ns (or the reader's pause) whatever the load. */
+	__u64 wake = BPF_RB_NO_WAKEUP;
+	if (settings.wakeup_ns) {
+		__u64 *last = bpf_map_lookup_elem(&last_wakeup, &zero);
+		__u64 now = *(__u64 *)&r->buf[0];
+		if (last && now - *last >= settings.wakeup_ns) {
+			*last = now;
+			wake = BPF_RB_FORCE_WAKEUP;
+		}
+	}
+	if (bpf_ringbuf_output(&ring, r->buf, len & (SCRATCH_SIZE - 1), wake) != 0) {
 		if (c) c->drops++;
 		return 0;
 	}

@@ -137,6 +137,8 @@ export async function startAgent(): Promise<{ agent: Agent; source: () => AgentS
         ringBytes: c.kernel.ring_buffer_size,
         syscalls,
         pollMs: c.kernel.poll_interval,
+        maxDelayMs: c.kernel.max_delay,
+        wakeupMs: c.kernel.max_delay / 2,
       });
       source = {
         source: src.source,

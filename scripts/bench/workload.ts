@@ -106,6 +106,7 @@ interface Round {
   storm_with: number;
   agent_ns_per_received_event: number;
   idle_cpu_percent: number;
+  idle_events_per_s: number;
   rss_idle_mb: number;
   idle_memory_mb: Record<string, number>;
   rss_peak_mb: number;
@@ -119,8 +120,11 @@ async function withAgentRun(agent: AgentProcess, tools: Tools, redisPort: number
   await alertLatency(agent, tools, { samples: 5, minGapMs: 5, maxGapMs: 10 });
   await sleep(3000);
   const c0 = agent.cpuNs();
+  const i0 = await agent.metric("saker_events_received_total");
   await sleep(5000);
   const idleCpu = (agent.cpuNs() - c0) / 5e9 * 100;
+  // The machine is shared: "idle" still has other people's system calls.
+  const idleEvents = ((await agent.metric("saker_events_received_total")) - i0) / 5;
   const rssIdle = agent.rss().now;
   const idleMemory = {
     ...rssBreakdown(agent.pid),
@@ -145,6 +149,7 @@ async function withAgentRun(agent: AgentProcess, tools: Tools, redisPort: number
     stormWith,
     perEvent,
     idleCpu,
+    idleEvents,
     rssIdle,
     idleMemory,
     rssPeak: agent.rss().peak,
@@ -191,6 +196,7 @@ export async function bench(): Promise<Record<string, unknown>> {
         storm_with: w1.stormWith,
         agent_ns_per_received_event: w1.perEvent,
         idle_cpu_percent: w1.idleCpu,
+        idle_events_per_s: w1.idleEvents,
         rss_idle_mb: w1.rssIdle / 2 ** 20,
         idle_memory_mb: w1.idleMemory,
         rss_peak_mb: w1.rssPeak / 2 ** 20,
@@ -227,6 +233,7 @@ export async function bench(): Promise<Record<string, unknown>> {
       latency_at_300k_events_per_s: latencySummary(rounds.flatMap((r) => r.latency_busy_ns), 0),
       alerts_missed: rounds.reduce((a, r) => a + r.missed, 0),
       agent_idle_cpu_percent_of_core: med((r) => r.idle_cpu_percent, 2),
+      events_per_s_while_idle: med((r) => r.idle_events_per_s, 0),
       agent_rss_idle_mb: med((r) => r.rss_idle_mb),
       agent_rss_peak_mb: med((r) => r.rss_peak_mb),
       agent_idle_memory_mb: rounds[0]?.idle_memory_mb,

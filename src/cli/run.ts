@@ -90,6 +90,8 @@ async function openLive(syscalls: ReadonlySet<string> | "all", c: Config): Promi
     ringBytes: c.kernel.ring_buffer_size,
     syscalls,
     pollMs: c.kernel.poll_interval,
+    maxDelayMs: c.kernel.max_delay,
+    wakeupMs: c.kernel.max_delay / 2,
   });
   return {
     source: src.source,

@@ -373,8 +373,10 @@ export const SPEC = section({
   kernel: section({
     /** BPF ring buffer size in bytes (a power of two). */
     ring_buffer_size: bytes(16 * 1024 * 1024, { min: 4096, powerOfTwo: true }),
-    /** Milliseconds the reader pauses after draining the ring. */
-    poll_interval: duration(15, "ms", 0),
+    /** Shortest pause, in ms, after a drain that found events. */
+    poll_interval: duration(2, "ms", 0),
+    /** Longest time, in ms, a record waits in the ring before the reader has it. */
+    max_delay: duration(10, "ms", 1),
   }),
   /** Saker: container metadata (src/state/containers). */
   containers: section({

@@ -13,7 +13,20 @@ const symbols = {
   strerror: { parameters: ["i32"], result: "pointer" },
   vsnprintf: { parameters: ["buffer", "usize", "pointer", "pointer"], result: "i32" },
   sysconf: { parameters: ["i32"], result: "i64" },
+  epoll_create1: { parameters: ["i32"], result: "i32" },
+  epoll_ctl: { parameters: ["i32", "i32", "i32", "buffer"], result: "i32" },
+  close: { parameters: ["i32"], result: "i32" },
 } as const;
+
+/** epoll_wait on a thread of its own: the caller's event loop keeps running while it waits. */
+const waitSymbols = {
+  epoll_wait: {
+    parameters: ["i32", "buffer", "i32", "i32"],
+    result: "i32",
+    nonblocking: true,
+  },
+} as const;
+let waitLib: Deno.DynamicLibrary<typeof waitSymbols>["symbols"] | undefined;
 
 type Libc = Deno.DynamicLibrary<typeof symbols>["symbols"];
 let lib: Libc | undefined;
@@ -22,6 +35,52 @@ let lib: Libc | undefined;
 export function libc(): Libc {
   if (!lib) lib = Deno.dlopen("libc.so.6", symbols).symbols;
   return lib;
+}
+
+/**
+ * An epoll instance watching one fd for input (a BPF ring buffer map is readable when it holds
+ * records). `wait` resolves true when the fd is readable, false on timeout; each wait costs
+ * ~50-120 us (a call on another thread), so it is for waiting, not for hot paths.
+ */
+export class FdWaiter {
+  #epfd: number;
+  #events = new Uint8Array(12); // struct epoll_event (packed on x86_64)
+  #busy = false;
+  #closing = false;
+
+  constructor(fd: number) {
+    const epfd = libc().epoll_create1(0o2000000); // EPOLL_CLOEXEC
+    if (epfd < 0) throw new Error(`epoll_create1 failed: ${strerror(errno())}`);
+    const ev = new Uint8Array(12);
+    new DataView(ev.buffer).setUint32(0, 1, true); // EPOLLIN
+    if (libc().epoll_ctl(epfd, 1, fd, ev) !== 0) { // EPOLL_CTL_ADD
+      const e = errno();
+      libc().close(epfd);
+      throw new Error(`epoll_ctl failed: ${strerror(e)}`);
+    }
+    this.#epfd = epfd;
+  }
+
+  /** Waits up to `timeoutMs` for input. */
+  async wait(timeoutMs: number): Promise<boolean> {
+    if (this.#epfd < 0 || this.#busy) return false;
+    if (!waitLib) waitLib = Deno.dlopen("libc.so.6", waitSymbols).symbols;
+    this.#busy = true;
+    try {
+      return (await waitLib.epoll_wait(this.#epfd, this.#events, 1, timeoutMs)) > 0;
+    } finally {
+      this.#busy = false;
+      if (this.#closing) this.close();
+    }
+  }
+
+  /** Closes the epoll instance (once a wait in progress has returned). */
+  close(): void {
+    this.#closing = true;
+    if (this.#busy || this.#epfd < 0) return;
+    libc().close(this.#epfd);
+    this.#epfd = -1;
+  }
 }
 
 /** Protection and mapping flags for mmap. */

@@ -36,6 +36,11 @@ export interface ProbeOptions {
   snaplen?: number;
   /** Drop every Nth record on purpose (tests of drop handling); 0 = never. */
   simulateDrops?: number;
+  /**
+   * The probe wakes the reader with a record when the record's CPU has not woken it for this
+   * many ns (default 5 ms); other records go in without a wake-up. 0: never wake (poll only).
+   */
+  wakeupNs?: number;
   /** Events of this process id are dropped in the kernel; default: this process. */
   ignorePid?: number;
   /** Internal: retry count after an interrupted load. */
@@ -85,10 +90,14 @@ export const SETTINGS = {
   enabled: 8,
   simulate_drops: 12,
   syscalls: 16,
+  wakeup_ns: 16 + 512,
 } as const;
-const SETTINGS_SIZE = SETTINGS.syscalls + 512;
+const SETTINGS_SIZE = SETTINGS.wakeup_ns + 8;
 /** The per-CPU counters, in the order of struct saker_counters (bpf/record.h), u64 each. */
 export const COUNTER_FIELDS = ["events", "drops", "truncated", "simulated_drops"] as const;
+
+/** Default of {@link ProbeOptions.wakeupNs}. */
+export const DEFAULT_WAKEUP_NS = 5_000_000;
 const ATTACHED = ["sys_exit", "sched_fork", "sched_exec", "sched_exit"];
 
 function nextPow2(n: number): number {
@@ -281,6 +290,7 @@ export class Probe {
     settings.setUint32(SETTINGS.agent_tgid, opts.ignorePid ?? Deno.pid, true);
     settings.setUint32(SETTINGS.snaplen, opts.snaplen ?? 0, true);
     settings.setUint32(SETTINGS.simulate_drops, opts.simulateDrops ?? 0, true);
+    settings.setBigUint64(SETTINGS.wakeup_ns, BigInt(opts.wakeupNs ?? DEFAULT_WAKEUP_NS), true);
 
     const links: Deno.PointerObject[] = [];
     cleanup.push(() => links.forEach((l) => bpf.bpf_link__destroy(l)));

@@ -21,7 +21,7 @@
  * ones cost nothing.
  * @module
  */
-import { mmap, munmap, pageSize, PROT_READ, PROT_WRITE } from "./libc.ts";
+import { FdWaiter, mmap, munmap, pageSize, PROT_READ, PROT_WRITE } from "./libc.ts";
 import { BUSY, DISCARD, HDR } from "../events/frame.ts";
 const CHUNK_BYTES = 4 << 20;
 
@@ -62,10 +62,13 @@ export class RingReader {
   #words: Uint32Array;
   #mask: number;
   #closed = false;
+  #fd: number;
+  #waiter: FdWaiter | undefined;
 
   /** Maps the ring of map fd `fd` whose data area is `size` bytes (a power of two). */
   constructor(fd: number, size: number) {
     this.size = size;
+    this.#fd = fd;
     this.#page = pageSize();
     this.#mask = size - 1;
     this.#consPtr = mmap(this.#page, PROT_READ | PROT_WRITE, fd, 0);
@@ -77,6 +80,16 @@ export class RingReader {
     this.#prod = new BigUint64Array(prodBuf, 0, 1);
     this.#data = new Uint8Array(prodBuf, this.#page, 2 * size);
     this.#words = new Uint32Array(prodBuf, this.#page, (2 * size) / 4);
+  }
+
+  /**
+   * Resolves true once the ring is readable (it holds records: level-triggered, so records that
+   * came in before the call count) and the probe has woken it, false after `timeoutMs`.
+   */
+  async wait(timeoutMs: number): Promise<boolean> {
+    if (this.#closed) return false;
+    this.#waiter ??= new FdWaiter(this.#fd);
+    return await this.#waiter.wait(timeoutMs);
   }
 
   /** Bytes written by the kernel and not yet consumed. */
@@ -162,6 +175,7 @@ export class RingReader {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#waiter?.close();
     munmap(this.#consPtr, this.#page);
     munmap(this.#dataPtr, this.#page + 2 * this.size);
   }

@@ -1,13 +1,16 @@
 /**
  * The live event source: the probe's ring buffer, drained in batches and decoded into events.
  *
- * The probe submits records without waking anyone; this source polls. Every wake-up of the
- * process costs the same whatever it finds (~0.25 ms of CPU on a small VM, more than decoding,
- * tracking and evaluating a thousand events), so the pause after a drain is sized to gather
- * about `batchEvents` events at the rate events have been arriving, between `pollMs` and
- * `idleMs` (and short enough that the ring stays at most a quarter full); when the ring was
- * empty it backs off up to `idleMs`. Backpressure never reaches the kernel: if the pipeline
- * falls behind, the ring fills and the probe counts drops per CPU (saker_kernel_drops_total), it
+ * The probe submits records without waking the reader, except the first record after its CPU
+ * has not woken it for `wakeupMs`. While records flow this source polls: every wake-up of the
+ * process costs about the same whatever it finds, so the pause after a drain is sized to gather
+ * about `batchEvents` events at the rate they have been arriving, between `pollMs` and
+ * `maxDelayMs` (and short enough that the ring stays at most a quarter full). Once the ring has
+ * been empty for longer than `wakeupMs` since records last came, every new record wakes the
+ * reader, so it blocks on the ring (epoll, on a thread of its own) instead of polling: an idle
+ * agent costs nothing, and a record waits at most about `maxDelayMs` (busy) or the wake-up time
+ * (idle) before user space has it. Backpressure never reaches the kernel: if the pipeline falls
+ * behind, the ring fills and the probe counts drops per CPU (saker_kernel_drops_total), it
  * never blocks a traced process.
  *
  * @example
@@ -37,16 +40,17 @@ export interface LiveSourceOptions extends Omit<ProbeOptions, "object"> {
   /** Add the syscalls state tracking needs (default true). */
   withState?: boolean;
   /**
-   * Shortest pause after a drain that found events, in ms (default 15). Each timer wake-up costs
-   * ~0.25 ms of CPU on a small VM, so fewer, larger drains keep the agent cheap; the ring buffers
-   * the gap (16 MiB holds ~100k events).
+   * Shortest pause after a drain that found events, in ms (default 2). Fewer, larger drains keep
+   * the agent cheap; the ring buffers the gap (16 MiB holds ~100k events).
    */
   pollMs?: number;
   /**
-   * Longest pause, in ms (default 100): when the ring stays empty, and when events come slowly.
-   * It bounds how late an event is seen.
+   * Longest pause while records flow, in ms (default 10): it bounds how late a record is seen
+   * under load.
    */
-  idleMs?: number;
+  maxDelayMs?: number;
+  /** The probe's wake-up budget in ms (default 5; see the module doc). */
+  wakeupMs?: number;
   /** Events a drain aims to carry when they come slowly (default 8192). */
   batchEvents?: number;
   /** Largest drain in bytes (default 4 MiB). */
@@ -74,14 +78,15 @@ export interface LiveSource extends EventSource {
 
 /** Loads the probe and starts reading. Throws ProbeLoadError with a one-line fix hint. */
 export async function openLiveSource(opts: LiveSourceOptions): Promise<LiveSource> {
-  const probe = await Probe.load(opts);
+  const wakeupMs = opts.wakeupMs ?? 5;
+  const probe = await Probe.load({ ...opts, wakeupNs: Math.round(wakeupMs * 1e6) });
   const withState = opts.withState ?? true;
   const filter = (names: ReadonlySet<string> | "all") =>
     syscallFilterFor(names === "all" ? "all" : names, withState);
   probe.setSyscalls(filter(opts.syscalls));
 
-  const pollMs = opts.pollMs ?? 15;
-  const idleMs = Math.max(pollMs, opts.idleMs ?? 100);
+  const pollMs = opts.pollMs ?? 2;
+  const maxDelayMs = Math.max(pollMs, opts.maxDelayMs ?? 10);
   const batchEvents = opts.batchEvents ?? 8192;
   const maxBytes = opts.maxBatchBytes ?? 4 << 20;
   const quarterRing = probe.ring.size / 4;
@@ -92,6 +97,7 @@ export async function openLiveSource(opts: LiveSourceOptions): Promise<LiveSourc
   let num = 1;
   let closed = false;
   let lastDrainAt = Date.now();
+  let lastDataAt = lastDrainAt;
   let lastWasFull = false;
   let pause = pollMs; // after the last drain
   let eventsPerMs = 0; // recent arrival rate
@@ -130,7 +136,6 @@ export async function openLiveSource(opts: LiveSourceOptions): Promise<LiveSourc
 
   const readable = new ReadableStream<Event[]>({
     pull: async (controller) => {
-      let delay = pollMs;
       while (!closed) {
         // Keep drains `pause` apart while events flow: fewer, larger batches. A drain that hit
         // the size cap means the ring is filling fast: drain again at once.
@@ -143,10 +148,11 @@ export async function openLiveSource(opts: LiveSourceOptions): Promise<LiveSourc
         lastDrainAt = now;
         lastWasFull = d !== null && d.bytes.length >= maxBytes / 2;
         if (d) {
+          lastDataAt = now;
           eventsPerMs = (eventsPerMs + d.records / span) / 2;
           bytesPerMs = (bytesPerMs + d.bytes.length / span) / 2;
           pause = Math.min(batchEvents / eventsPerMs, quarterRing / bytesPerMs);
-          pause = Math.max(pollMs, Math.min(idleMs, pause));
+          pause = Math.max(pollMs, Math.min(maxDelayMs, pause));
           if (lastDrainAt - tsBaseAt > 10_000) {
             tsBase = bootEpochNs(); // follow clock adjustments
             tsBaseAt = lastDrainAt;
@@ -160,9 +166,16 @@ export async function openLiveSource(opts: LiveSourceOptions): Promise<LiveSourc
           return;
         }
         eventsPerMs = bytesPerMs = 0;
-        pause = pollMs;
-        await nap(delay);
-        delay = Math.min(delay * 2, idleMs);
+        pause = 0;
+        if (wakeupMs > 0 && now - lastDataAt > wakeupMs + 1) {
+          // Every CPU's last wake-up is now older than the budget, so the next record on any
+          // CPU wakes the ring: block on it (bounded, so that close() is noticed).
+          await probe.ring.wait(250);
+        } else {
+          // A record that came soon after a wake-up woke no one: look once more when the budget
+          // has passed (a single timer, so that a lone record costs two wake-ups in all).
+          await nap(Math.max(1, Math.min(maxDelayMs, wakeupMs + 2 - (now - lastDataAt))));
+        }
       }
       controller.close();
     },

@@ -19,7 +19,7 @@ Deno.test({
       syscalls: new Set(["openat", "close"]),
       ringBytes: 32 << 20,
       pollMs: 2,
-      idleMs: 10,
+      maxDelayMs: 10,
     });
     const kept: { ev: Event; bytes: Uint8Array }[] = [];
     let batches = 0;

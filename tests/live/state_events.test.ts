@@ -61,7 +61,7 @@ class Harness {
       syscalls: new Set(["read", "write", "getcwd"]),
       ringBytes: 32 << 20,
       pollMs: 2,
-      idleMs: 10,
+      maxDelayMs: 10,
     });
     const reader = new ProcFs();
     const state = new StateStore({ proc: reader, containers });

@@ -37,7 +37,7 @@ export class LiveCollector {
   static async start(
     syscalls: ReadonlySet<string> | "all" = new Set([...HANDLED_SYSCALLS, "truncate", "ftruncate"]),
   ) {
-    const src = await openLiveSource({ syscalls, ringBytes: 32 << 20, pollMs: 2, idleMs: 10 });
+    const src = await openLiveSource({ syscalls, ringBytes: 32 << 20, pollMs: 2 });
     return new LiveCollector(src);
   }
 
