@@ -23,7 +23,7 @@ import { AlertStore } from "../outputs/alert_store.ts";
 import type { AlertFanout } from "../outputs/fanout.ts";
 import { INTERNAL_SOURCE } from "../outputs/format.ts";
 import { createApp, mountSource } from "../server/app.ts";
-import { LiveAlerts } from "../server/live.ts";
+import { LiveAlerts } from "../server/live_alerts.ts";
 import { type RunningServer, serveApi } from "../server/server.ts";
 import { versions } from "../version.ts";
 import { DropMonitor } from "./drops.ts";
@@ -36,7 +36,7 @@ import {
 } from "./rules_builder.ts";
 import { FileWatcher } from "./watch.ts";
 import { CaptureRecorder } from "../pipeline/recorder.ts";
-import { captureSettingsOf } from "../config/capture.ts";
+import { captureSettingsOf } from "../config/capture_section.ts";
 import type { ThreadTable } from "../capture/snapshot.ts";
 import type { Hono } from "hono";
 

@@ -10,7 +10,7 @@ import type { Event } from "../events/event.ts";
 import type { Evaluator } from "../pipeline/pipeline.ts";
 import { compileRuleset, type RuleSelector, type Ruleset } from "../rules/ruleset.ts";
 import { knownSources, loadRulesFiles, loadWarnings } from "../rules/loader.ts";
-import { compileOutput, type OutputFormat, renderOutput } from "../rules/output.ts";
+import { compileOutput, type OutputFormat, renderOutput } from "../rules/output_format.ts";
 import { formatMessage } from "../rules/result.ts";
 import {
   deriveKernelPredicates,

@@ -15,7 +15,7 @@ import { type AlertStore, StoreOutput } from "../outputs/alert_store.ts";
 import { StdoutOutput } from "../outputs/stdout.ts";
 import { SyslogOutput } from "../outputs/syslog.ts";
 import type { AlertOutput } from "../outputs/output.ts";
-import type { LiveAlerts } from "../server/live.ts";
+import type { LiveAlerts } from "../server/live_alerts.ts";
 
 /** The host name in alerts: SAKER_HOSTNAME, else FALCO_HOSTNAME (Falco's), else the system's. */
 export function alertHostname(env = Deno.env.toObject()): string {

@@ -13,7 +13,7 @@
  * @module
  */
 import type { Event } from "../events/event.ts";
-import { compileOutput, type OutputFormat, renderOutput } from "../rules/output.ts";
+import { compileOutput, type OutputFormat, renderOutput } from "../rules/output_format.ts";
 
 /** Formats events as lines. */
 export class EventPrinter {

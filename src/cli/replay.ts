@@ -20,7 +20,7 @@ import { replayAuditFile, replayCapture } from "../pipeline/replay.ts";
 import { EventPrinter } from "./event_printer.ts";
 import { ProgressBar } from "./progress.ts";
 import type { CaptureSettings } from "../pipeline/recorder.ts";
-import { captureSection } from "../config/capture.ts";
+import { captureSection } from "../config/capture_section.ts";
 import type { Event } from "../events/event.ts";
 import type { LoadedRules } from "../rules/loader.ts";
 import { isAuditInput } from "../sources/k8saudit_file.ts";

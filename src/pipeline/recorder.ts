@@ -35,7 +35,7 @@ import { type Counter, type Family, metrics as globalMetrics, type Registry } fr
 
 /**
  * Settings of the capture feature (Falco's `capture:` section, plus Saker's extensions; read and
- * checked with the rest of the config, src/config/capture.ts).
+ * checked with the rest of the config, src/config/capture_section.ts).
  */
 export interface CaptureSettings {
   enabled: boolean;

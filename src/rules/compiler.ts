@@ -12,7 +12,7 @@ import { cloneExpr } from "./ast.ts";
 import { type Checked, Checker, CheckError } from "./check.ts";
 import { Collector, type RuleInfo } from "./collector.ts";
 import { type EventSet, inferEventTypes, setSize } from "./evttypes.ts";
-import { compileOutput, OutputError, type OutputFormat } from "./output.ts";
+import { compileOutput, OutputError, type OutputFormat } from "./output_format.ts";
 import { parseCondition, ParseError } from "./parser.ts";
 import { type Context, LoadError, type LoadResult } from "./result.ts";
 import type { MappedText } from "./source_text.ts";

@@ -28,7 +28,7 @@ import { priorityRank } from "./alert.ts";
 import type { CompiledRule } from "./compiler.ts";
 import type { LoadedRules } from "./loader.ts";
 import { type Evaluator, foldForType, FunctionBuilder, instantiate } from "./codegen.ts";
-import { renderOutput } from "./output.ts";
+import { renderOutput } from "./output_format.ts";
 import { compileGlob } from "./ops.ts";
 import { setNames } from "./evttypes.ts";
 

@@ -21,7 +21,7 @@ import { streamSSE } from "hono/streaming";
 import type { Registry } from "../metrics.ts";
 import { FilterError, parseAlertFilter } from "../outputs/alert_filter.ts";
 import { alertPageJson, type AlertStore } from "../outputs/alert_store.ts";
-import type { LiveAlerts } from "./live.ts";
+import type { LiveAlerts } from "./live_alerts.ts";
 
 /** What the API serves, provided by the running agent. */
 export interface ApiDeps {

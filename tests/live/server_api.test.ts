@@ -12,7 +12,7 @@ import { AlertFormatter } from "../../src/outputs/format.ts";
 import { OutputQueue } from "../../src/outputs/queue.ts";
 import { AlertStore, StoreOutput } from "../../src/outputs/alert_store.ts";
 import { createApp, mountSource } from "../../src/server/app.ts";
-import { LiveAlerts } from "../../src/server/live.ts";
+import { LiveAlerts } from "../../src/server/live_alerts.ts";
 import { type RunningServer, serveApi } from "../../src/server/server.ts";
 import { versions } from "../../src/version.ts";
 import { makeCa } from "./outputs_tls_support.ts";

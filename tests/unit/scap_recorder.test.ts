@@ -6,7 +6,7 @@ import { buildEvent } from "../../src/events/encode.ts";
 import type { Event } from "../../src/events/event.ts";
 import type { Alert } from "../../src/rules/alert.ts";
 import { CaptureRecorder, type CaptureSettings } from "../../src/pipeline/recorder.ts";
-import { captureSection, captureSettingsOf } from "../../src/config/capture.ts";
+import { captureSection, captureSettingsOf } from "../../src/config/capture_section.ts";
 import { defaultConfig } from "../../src/config/spec.ts";
 
 const DEFAULT_CAPTURE: CaptureSettings = captureSettingsOf(defaultConfig().capture);

@@ -6,7 +6,7 @@
  *
  * @example
  * ```ts
- * import { captureSection } from "./capture.ts";
+ * import { captureSection } from "./capture_section.ts";
  * const s = captureSection({ enabled: true, path_prefix: "/tmp/cap", mode: "all_rules" });
  * s.defaultDurationMs; // 5000, the table's default
  * ```

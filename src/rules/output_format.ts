@@ -4,7 +4,7 @@
  *
  * @example
  * ```ts
-import { compileOutput } from "./output.ts";
+import { compileOutput } from "./output_format.ts";
  * const out = compileOutput("open by %proc.name (file=%fd.name)", "syscall");
  * out.fields; // ["proc.name", "fd.name"]
  * ```
