@@ -49,7 +49,12 @@ struct saker_settings {
 	__u32 simulate_drops;  /* every Nth record is dropped and counted (tests) */
 	__u8 syscalls[512];    /* 1 = capture this syscall number */
 	__u64 wakeup_ns;       /* wake the reader when this CPU has not for this long (0: never) */
+	__u8 drop_kind[512];   /* per event type: 1..DROP_KINDS, the kind its drops count as */
 };
+
+/* Kinds of dropped records, Falco's n_drops_buffer categories (src/events/drop_kinds.ts);
+ * saker_counters.drops_by_kind has one counter per kind. */
+#define DROP_KINDS 8
 
 /* Per-CPU counters, read by user space. */
 struct saker_counters {
@@ -57,4 +62,5 @@ struct saker_counters {
 	__u64 drops;           /* records lost: ring full */
 	__u64 truncated;       /* records with a truncated parameter */
 	__u64 simulated_drops; /* records dropped on purpose (simulate_drops) */
+	__u64 drops_by_kind[8];          /* ring-full drops by settings.drop_kind of their type */
 };

@@ -169,7 +169,11 @@ static __always_inline int rec_submit(struct rec *r) {
 		}
 	}
 	if (bpf_ringbuf_output(&ring, r->buf, len & (SCRATCH_SIZE - 1), wake) != 0) {
-		if (c) c->drops++;
+		if (c) {
+			c->drops++;
+			__u8 kind = settings.drop_kind[*(__u16 *)&r->buf[24] & 511];
+			if (kind >= 1 && kind <= DROP_KINDS) c->drops_by_kind[(kind - 1) & (DROP_KINDS - 1)]++;
+		}
 		return 0;
 	}
 	if (c) c->events++;

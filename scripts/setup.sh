@@ -50,6 +50,7 @@ want_test() {
   want systemd /usr/bin/systemd-analyze # the systemd unit test runs systemd-analyze verify
   want libcap2-bin /usr/sbin/capsh # the unit test checks capability names
   want redis-server /usr/bin/redis-server # workload benchmark (redis-benchmark GET/SET)
+  want prometheus /usr/bin/prometheus # scrapes the agent in the metrics test
 }
 
 apt_install() {

@@ -2,7 +2,9 @@
  * Structured logging to stderr, never mixed into alerts (which go to stdout and outputs).
  *
  * Lines look like `2026-11-22T08:00:00.000Z info probe attached programs=5` (text) or one JSON
- * object per line (`setLogFormat("json")`). The level comes from the config (`log_level`).
+ * object per line (`setLogFormat("json")`). The level comes from the config (`log_level`);
+ * `setLogSinks` turns stderr off (`log_stderr: false`) or adds a sink such as syslog
+ * (`log_syslog`), which gets each message without the time (syslog stamps its own).
  *
  * @example
  * ```ts
@@ -20,6 +22,20 @@ const RANK: Record<LogLevel, number> = { error: 0, warning: 1, info: 2, debug: 3
 let threshold = RANK.info;
 let format: "text" | "json" = "text";
 const encoder = new TextEncoder();
+let toStderr = true;
+let sink: ((level: LogLevel, message: string) => void) | undefined;
+
+/**
+ * Where log lines go: stderr (default on), and `extra`, which receives each message (level,
+ * text without the time) when set.
+ */
+export function setLogSinks(opts: {
+  stderr: boolean;
+  extra?: (level: LogLevel, message: string) => void;
+}): void {
+  toStderr = opts.stderr;
+  sink = opts.extra;
+}
 
 /** Sets the most verbose level that is printed. */
 export function setLogLevel(level: LogLevel): void {
@@ -47,19 +63,28 @@ function write(level: LogLevel, msg: string, fields?: Record<string, unknown>): 
   if (RANK[level] > threshold) return;
   const time = new Date().toISOString();
   let line: string;
+  let text = msg;
   if (format === "json") {
     line = JSON.stringify(
       { time, level, msg, ...fields },
       (_k, v) => typeof v === "bigint" ? v.toString() : v,
     );
   } else {
-    line = `${time} ${level} ${msg}`;
     if (fields) {
       for (const [k, v] of Object.entries(fields)) {
-        if (v !== undefined) line += ` ${k}=${fmtValue(v)}`;
+        if (v !== undefined) text += ` ${k}=${fmtValue(v)}`;
       }
     }
+    line = `${time} ${level} ${text}`;
   }
+  if (sink) {
+    try {
+      sink(level, format === "json" ? line : text);
+    } catch {
+      // The sink reports its own trouble; logging goes on.
+    }
+  }
+  if (!toStderr) return;
   try {
     Deno.stderr.writeSync(encoder.encode(line + "\n"));
   } catch {

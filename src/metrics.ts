@@ -99,6 +99,17 @@ function escapeLabel(v: string): string {
 /** A set of metric families. */
 export class Registry {
   #families = new Map<string, Family<Counter> | Family<Gauge>>();
+  #texts = new Set<() => string>();
+
+  /**
+   * Adds a producer of ready Prometheus text, rendered after the families (metrics whose label
+   * sets differ from sample to sample, such as Falco's rule matches with one label per tag).
+   * Returns the function that removes it.
+   */
+  addText(render: () => string): () => void {
+    this.#texts.add(render);
+    return () => this.#texts.delete(render);
+  }
 
   /** Gets or creates a counter family. */
   counter(name: string, help: string, labelNames: readonly string[] = []): Family<Counter> {
@@ -145,7 +156,9 @@ export class Registry {
         out.push(`${f.name}${l} ${Number.isFinite(value) ? value : 0}`);
       }
     }
-    return out.join("\n") + "\n";
+    let text = out.join("\n") + "\n";
+    for (const render of this.#texts) text += render();
+    return text;
   }
 }
 

@@ -3,8 +3,11 @@
 /** Saker's own version. */
 export const SAKER_VERSION = "0.1.0";
 
-/** Falco rules engine version Saker implements (for `required_engine_version`). */
-export const ENGINE_VERSION = "0.50.0";
+/**
+ * The Falco rules engine version whose rules language Saker implements: what rules files'
+ * `required_engine_version` is checked against, and what `saker version` and `/versions` report.
+ */
+export const ENGINE_VERSION = "0.63.0";
 
 /** Versions reported by `saker version` and GET /versions. */
 export function versions(): Record<string, string> {

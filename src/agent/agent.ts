@@ -17,7 +17,8 @@ import type { HoldPolicy } from "../pipeline/hold.ts";
 import type { EventSource } from "../sources/source.ts";
 import type { Config } from "../config/spec.ts";
 import type { LoadedConfig } from "../config/load.ts";
-import { log, type LogLevel, setLogFormat, setLogLevel } from "../log.ts";
+import { log, type LogLevel, setLogFormat, setLogLevel, setLogSinks } from "../log.ts";
+import { syslogLogSink } from "./log_syslog.ts";
 import { metrics as globalMetrics, type Registry } from "../metrics.ts";
 import { AlertStore } from "../outputs/alert_store.ts";
 import type { AlertFanout } from "../outputs/fanout.ts";
@@ -35,6 +36,16 @@ import {
   type RulesOptions,
 } from "./rules_builder.ts";
 import { FileWatcher } from "./watch.ts";
+import { selectSyscalls } from "../events/syscalls.ts";
+import {
+  type FalcoMetricsOptions,
+  type KernelCounts,
+  prometheusText,
+  SnapshotComposer,
+} from "./falco_metrics.ts";
+import { FalcoReader, type ReadableParts } from "./falco_reading.ts";
+import { MetricsSnapshots } from "./metrics_snapshots.ts";
+import { StateStore } from "../state/store.ts";
 import { CaptureRecorder } from "../pipeline/recorder.ts";
 import { captureSettingsOf } from "../config/capture_section.ts";
 import type { ThreadTable } from "../capture/snapshot.ts";
@@ -47,8 +58,11 @@ export const RELOAD_FAILED_RULE = "Saker internal: rules reload failed";
 export interface SourceControl {
   /** Changes the kernel filter. */
   setSyscalls?(names: ReadonlySet<string> | "all"): void;
-  /** Counters: events the source handed on, and kernel-side events and drops. */
-  stats?(): { received: number; events?: number; drops?: number };
+  /**
+   * Counters: events the source handed on, kernel-side events and drops, and (live probe) the
+   * kernel counters in detail.
+   */
+  stats?(): { received: number; events?: number; drops?: number; kernel?: KernelCounts };
 }
 
 /** A source as the agent uses it. */
@@ -107,18 +121,30 @@ export function logLevelOf(level: Config["log_level"]): LogLevel {
   }
 }
 
-/** The syscalls the kernel must deliver: the rules' plus base_syscalls. */
+/**
+ * The syscalls the kernel must deliver: the rules' plus what state tracking needs, chosen by
+ * base_syscalls as Falco chooses them (src/events/syscalls.ts).
+ */
 export function kernelSyscalls(
   rules: ReadonlySet<string> | "all",
   base: Config["base_syscalls"],
 ): ReadonlySet<string> | "all" {
-  if (base.all || rules === "all") return "all";
-  const out = new Set(rules);
-  for (const name of base.custom_set) {
-    if (name.startsWith("!")) out.delete(name.slice(1));
-    else out.add(name);
+  return selectSyscalls(rules, base).names;
+}
+
+/** Says once what base_syscalls leaves out of what the rules name, or cannot read. */
+function logSyscallChoice(rules: ReadonlySet<string> | "all", base: Config["base_syscalls"]) {
+  const s = selectSyscalls(rules, base);
+  if (s.ignored.length > 0) {
+    log.warn(
+      "rules name events left out for performance; base_syscalls.all=true (or -A) " +
+        "captures them",
+      { events: s.ignored.join(",") },
+    );
   }
-  return out;
+  if (s.unknown.length > 0) {
+    log.warn("base_syscalls.custom_set names no known syscall", { names: s.unknown.join(",") });
+  }
 }
 
 function rulesOptions(c: Config): RulesOptions {
@@ -164,6 +190,10 @@ export class Agent {
   #state: AgentState | undefined;
   /** Falco's capture feature, when `capture.enabled` (src/pipeline/recorder.ts). */
   #capture: CaptureRecorder | undefined;
+  /** Readings for Falco's metric names and snapshots. */
+  #falco!: FalcoReader;
+  #falcoText: (() => void) | undefined;
+  #snapshots: MetricsSnapshots | undefined;
   #watcher: FileWatcher | undefined;
   #signals: Array<[Deno.Signal, () => void]> = [];
   #stopping: Promise<number> | undefined;
@@ -212,6 +242,12 @@ export class Agent {
   async #start(): Promise<void> {
     const c = this.config;
     this.#registerProcessMetrics();
+    this.#falco = new FalcoReader({
+      registry: this.registry,
+      hostname: this.hostname,
+      parts: () => this.#falcoParts(),
+    });
+    await this.#falco.loaded(this.#rules.files, this.#deps.configFiles ?? []);
     if (c.alert_store.enabled) {
       this.#store = AlertStore.open({
         path: c.alert_store.path,
@@ -229,6 +265,7 @@ export class Agent {
       this.registry,
     );
     if (c.webserver.enabled) await this.#startServer();
+    logSyscallChoice(this.#rules.syscalls, c.base_syscalls);
     this.#source = await this.#deps.openSource(
       kernelSyscalls(this.#rules.syscalls, c.base_syscalls),
       c,
@@ -269,6 +306,7 @@ export class Agent {
       },
     );
     for (const src of await this.#deps.openExtraSources?.(c, this) ?? []) this.#runExtra(src);
+    this.#startFalcoMetrics(c);
     if (c.watch_config_files) this.#watch();
     if (this.#deps.signals ?? true) this.#installSignals();
     log.info("saker running", {
@@ -400,6 +438,50 @@ export class Agent {
     r.counter("saker_reloads_total", "Rules reloads, by outcome.", ["result"]);
   }
 
+  /** What Falco's metrics read from the running parts. */
+  #falcoParts(): ReadableParts {
+    const sources = [this.#source, ...this.#extra.map((x) => x.source)]
+      .filter((s) => s !== undefined && s.source !== "none")
+      .map((s) => ({
+        source: s.source,
+        engine: s.source === "syscall" ? "modern_bpf" : "source_plugin",
+      }));
+    const state = this.#state?.state;
+    return {
+      sources,
+      rules: this.#rules.rulesInfo ?? [],
+      kernel: this.#source?.stats?.().kernel,
+      state: state instanceof StateStore ? state : undefined,
+    };
+  }
+
+  /** Falco's names on /metrics and the periodic snapshots, as the config asks. */
+  #startFalcoMetrics(c: Config): void {
+    const options = falcoMetricsOptions(c);
+    if (c.webserver.prometheus_falco_metrics) {
+      this.#falcoText = this.registry.addText(() => prometheusText(this.#falco.read(), options));
+    }
+    if (c.metrics.enabled && (c.metrics.output_rule || c.metrics.output_file)) {
+      this.#snapshots = new MetricsSnapshots({
+        intervalMs: c.metrics.interval * 1000,
+        outputRule: c.metrics.output_rule,
+        outputFile: c.metrics.output_file,
+        reader: this.#falco,
+        composer: new SnapshotComposer(options),
+        sources: () => this.#falcoParts().sources.map((s) => s.source),
+        publish: (a) => this.#fanout.publish(a),
+      });
+      this.#snapshots.start();
+    }
+  }
+
+  async #stopFalcoMetrics(): Promise<void> {
+    this.#falcoText?.();
+    this.#falcoText = undefined;
+    await this.#snapshots?.stop();
+    this.#snapshots = undefined;
+  }
+
   #makeDropMonitor(c: Config): DropMonitor | undefined {
     const d = c.syscall_event_drops;
     const stats = this.#source.stats?.bind(this.#source);
@@ -510,6 +592,7 @@ export class Agent {
     // Let the kernel deliver what both rulesets need while they change places.
     const oldSys = kernelSyscalls(this.#rules.syscalls, this.config.base_syscalls);
     const newSys = kernelSyscalls(rules.syscalls, next.base_syscalls);
+    logSyscallChoice(rules.syscalls, next.base_syscalls);
     const setSys = this.#source.setSyscalls?.bind(this.#source);
     if (setSys) {
       setSys(oldSys === "all" || newSys === "all" ? "all" : new Set([...oldSys, ...newSys]));
@@ -520,6 +603,7 @@ export class Agent {
     this.#rules = rules;
 
     await this.#applyConfig(next);
+    await this.#falco.loaded(rules.files, this.#deps.configFiles ?? []);
     this.reloads++;
     outcome.labels("ok").inc();
     log.info("rules reloaded", { reason, rules: rules.ruleCount });
@@ -573,6 +657,13 @@ export class Agent {
         log.error("outputs not rebuilt; the previous ones stay", { error: err });
       }
     }
+    if (
+      !sameJson(prev.metrics, next.metrics) ||
+      prev.webserver.prometheus_falco_metrics !== next.webserver.prometheus_falco_metrics
+    ) {
+      await this.#stopFalcoMetrics();
+      this.#startFalcoMetrics(next);
+    }
     if (!sameJson(prev.syscall_event_drops, next.syscall_event_drops)) {
       this.#drops = this.#makeDropMonitor(next);
     }
@@ -609,6 +700,7 @@ export class Agent {
     for (const x of this.#extra) await x.source.close();
     for (const x of this.#extra) await x.running;
     this.#drops?.logSummary();
+    await this.#stopFalcoMetrics();
     await this.#capture?.close();
     await this.#state?.close?.();
     if (this.#fanout) {
@@ -630,9 +722,30 @@ function threadTable(state: StateTracker | undefined): ThreadTable | undefined {
   return state && "threads" in state ? state as unknown as ThreadTable : undefined;
 }
 
-function applyLogging(c: Config): void {
+/** The metric categories and snapshot options of the config's `metrics` section. */
+function falcoMetricsOptions(c: Config): FalcoMetricsOptions {
+  const m = c.metrics;
+  return {
+    rules_counters_enabled: m.rules_counters_enabled,
+    resource_utilization_enabled: m.resource_utilization_enabled,
+    state_counters_enabled: m.state_counters_enabled,
+    kernel_event_counters_enabled: m.kernel_event_counters_enabled,
+    kernel_event_counters_per_cpu_enabled: m.kernel_event_counters_per_cpu_enabled,
+    plugins_metrics_enabled: m.plugins_metrics_enabled,
+    convert_memory_to_mb: m.convert_memory_to_mb,
+    include_empty_values: m.include_empty_values,
+  };
+}
+
+let syslogSink: { path: string; sink: ReturnType<typeof syslogLogSink> } | undefined;
+
+/** Applies the config's logging keys: level, format, stderr, syslog. */
+export function applyLogging(c: Config): void {
   setLogLevel(logLevelOf(c.log_level));
   setLogFormat(c.log_format);
+  const path = c.syslog_output.path;
+  if (c.log_syslog && syslogSink?.path !== path) syslogSink = { path, sink: syslogLogSink(path) };
+  setLogSinks({ stderr: c.log_stderr, extra: c.log_syslog ? syslogSink?.sink : undefined });
 }
 
 /** The evaluator type, re-exported for callers building agents. */

@@ -87,6 +87,9 @@ export async function channelOutputs(config: Config): Promise<AlertOutput[]> {
           compress: h.compress_uploads,
           timeoutMs: config.output_timeout,
           headers: h.headers,
+          insecure: h.insecure,
+          keepAlive: h.keep_alive,
+          maxConsecutiveTimeouts: h.max_consecutive_timeouts,
         }),
       );
     } catch (err) {

@@ -14,6 +14,7 @@
  * @module
  */
 import { log } from "../log.ts";
+import { flagWithoutCommandMessage } from "./falco_flags.ts";
 
 type CommandModule = { main(args: string[]): Promise<number> };
 
@@ -66,6 +67,10 @@ export async function main(argv: string[]): Promise<number> {
   }
   const name = ALIASES[first] ?? first;
   const cmd = COMMANDS[name];
+  if (!cmd && first.startsWith("-")) {
+    console.error(flagWithoutCommandMessage(argv));
+    return 2;
+  }
   if (!cmd) {
     console.error(`saker: unknown command '${first}'\n\n${usage()}`);
     return 2;

@@ -11,13 +11,13 @@ import { parseArgs } from "node:util";
 import { ConfigError, loadConfig, type LoadedConfig } from "../config/load.ts";
 import type { Config } from "../config/spec.ts";
 import type { StateStore } from "../state/store.ts";
-import { log, setLogFormat, setLogLevel } from "../log.ts";
+import { log } from "../log.ts";
 import {
   Agent,
   type AgentSource,
   type AgentState,
+  applyLogging,
   kernelSyscalls,
-  logLevelOf,
 } from "../agent/agent.ts";
 import { metrics } from "../metrics.ts";
 import { buildEngineRules } from "../agent/build_rules.ts";
@@ -25,6 +25,15 @@ import { RulesError } from "../agent/rules_builder.ts";
 import { channelOutputs } from "../agent/outputs.ts";
 import { chooseSources, openAuditSources, type SourceChoice } from "../agent/audit_sources.ts";
 import { idleSource } from "../sources/idle.ts";
+import { loadRulesFiles } from "../rules/loader.ts";
+import { formatMessage } from "../rules/result.ts";
+import {
+  describeRulesJson,
+  describeRulesText,
+  ignoredEventsText,
+  listFields,
+  supportJson,
+} from "./run_info.ts";
 import { auditInputs, describeAuditInput } from "../k8saudit/audit_inputs.ts";
 import {
   capabilityProblem,
@@ -37,6 +46,16 @@ import {
 } from "../agent/preflight.ts";
 import { SystemdNotifier } from "../agent/systemd.ts";
 import { assetText, BUILTIN_PREFIX, builtinFiles, DEFAULT_RULES, isBuiltin } from "../assets.ts";
+import {
+  FALCO_RUN_OPTIONS,
+  FALCO_RUN_USAGE,
+  type FalcoAction,
+  falcoAction,
+  falcoOverrides,
+  flagSpellings,
+  optionalListValue,
+  unknownFlagMessage,
+} from "./falco_flags.ts";
 
 const USAGE = `usage: saker run [options]
 
@@ -54,7 +73,9 @@ options:
   --disable-source S  run every event source but these (--disable-source syscall: a Kubernetes
                     audit receiver without the kernel probe); repeatable
   --dry-run         load the config and rules, report, and exit
-  -h, --help        this help`;
+  -h, --help        this help
+
+${FALCO_RUN_USAGE}`;
 
 /** Picks the config file: -c, $SAKER_CONFIG, /etc/saker/config.yaml, ./config.yaml. */
 export function defaultConfigFile(): string | undefined {
@@ -89,6 +110,8 @@ async function openLive(syscalls: ReadonlySet<string> | "all", c: Config): Promi
   const src = await openLiveSource({
     ringBytes: c.kernel.ring_buffer_size,
     syscalls,
+    // kernelSyscalls has added what state tracking needs, as base_syscalls chose it.
+    withState: false,
     pollMs: c.kernel.poll_interval,
     maxDelayMs: c.kernel.max_delay,
     wakeupMs: c.kernel.max_delay / 2,
@@ -100,7 +123,18 @@ async function openLive(syscalls: ReadonlySet<string> | "all", c: Config): Promi
     setSyscalls: (names) => src.setSyscalls(names),
     stats: () => {
       const s = src.stats();
-      return { received: s.received, events: s.events, drops: s.drops };
+      return {
+        received: s.received,
+        events: s.events,
+        drops: s.drops,
+        kernel: {
+          events: s.events + s.drops,
+          drops: s.drops,
+          dropsByKind: s.dropsByKind,
+          eventsPerCpu: s.eventsPerCpu.map((n, cpu) => n + (s.dropsPerCpu[cpu] ?? 0)),
+          dropsPerCpu: s.dropsPerCpu,
+        },
+      };
     },
   };
 }
@@ -165,31 +199,52 @@ export async function liveState(
 
 /** Entry point of the subcommand. */
 export async function main(args: string[]): Promise<number> {
+  const options = {
+    c: { type: "string" },
+    r: { type: "string", multiple: true },
+    o: { type: "string", multiple: true },
+    json: { type: "boolean" },
+    M: { type: "string" },
+    "enable-source": { type: "string", multiple: true },
+    "disable-source": { type: "string", multiple: true },
+    "dry-run": { type: "boolean" },
+    help: { type: "boolean", short: "h" },
+    ...FALCO_RUN_OPTIONS,
+  } as const;
   let parsed;
+  let action: FalcoAction | undefined;
+  let falcoOptions: string[];
   try {
-    parsed = parseArgs({
-      args,
-      options: {
-        c: { type: "string" },
-        r: { type: "string", multiple: true },
-        o: { type: "string", multiple: true },
-        json: { type: "boolean" },
-        M: { type: "string" },
-        "enable-source": { type: "string", multiple: true },
-        "disable-source": { type: "string", multiple: true },
-        "dry-run": { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-      allowPositionals: false,
-    });
+    parsed = parseArgs({ args: optionalListValue(args), options, allowPositionals: false });
+    action = falcoAction(parsed.values);
+    falcoOptions = falcoOverrides(parsed.values);
   } catch (err) {
-    console.error(`saker run: ${(err as Error).message}\n\n${USAGE}`);
+    const e = err as Error & { code?: string };
+    const flag = /'([^']+)'/.exec(e.message)?.[1];
+    const msg = e.code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" && flag
+      ? unknownFlagMessage(flag, flagSpellings(options))
+      : e.message;
+    console.error(`saker run: ${msg}\n\nRun \`saker run --help\` for the options.`);
     return 2;
   }
   const v = parsed.values;
   if (v.help) {
     console.log(USAGE);
     return 0;
+  }
+  // Listings that need neither config nor rules.
+  if (action?.kind === "ignored") {
+    console.log(ignoredEventsText());
+    return 0;
+  }
+  if (action?.kind === "fields") {
+    try {
+      console.log(listFields(action.source, action.format, action.namesOnly));
+      return 0;
+    } catch (err) {
+      console.error(`saker run: ${(err as Error).message}`);
+      return 1;
+    }
   }
   let stopAfter: number | undefined;
   if (v.M !== undefined) {
@@ -207,7 +262,7 @@ export async function main(args: string[]): Promise<number> {
     return 2;
   }
   const file = v.c ?? defaultConfigFile();
-  const overrides = [...(v.o ?? []), ...(v.json ? ["json_output=true"] : [])];
+  const overrides = [...(v.o ?? []), ...(v.json ? ["json_output=true"] : []), ...falcoOptions];
   // Without a config file, the config Saker carries (its config.yaml) applies.
   const load = () =>
     file ? loadConfig({ file, overrides }) : loadConfig({
@@ -233,13 +288,13 @@ export async function main(args: string[]): Promise<number> {
     if (config.rules_files.length === 0) config.rules_files = [DEFAULT_RULES];
     config.rules_files = config.rules_files.map(builtinIfMissing);
   }
-  setLogLevel(logLevelOf(config.log_level));
-  setLogFormat(config.log_format);
+  applyLogging(config);
   if (file) log.info("config loaded", { file, files: loaded.files.length });
   else log.info("no config file found; using Saker's default config.yaml");
   for (const w of loaded.warnings) log.warn("config", { warning: w });
 
   const rulesFiles = v.r ?? [];
+  if (action) return await printInfo(action, config, rulesFiles, args);
   if (v["dry-run"]) return await dryRun(config, rulesFiles);
 
   const hostRoot = hostRootFrom(Deno.env.get("SAKER_HOST_ROOT"));
@@ -289,6 +344,40 @@ export async function main(args: string[]): Promise<number> {
     agent.done.finally(() => clearTimeout(t));
   }
   return await agent.done;
+}
+
+/** `-L`, `-l RULE` and `--support`: print what the config and rules say, and exit. */
+async function printInfo(
+  action: FalcoAction,
+  config: Config,
+  rulesFiles: string[],
+  args: string[],
+): Promise<number> {
+  const files = rulesFiles.length > 0 ? rulesFiles : config.rules_files;
+  const loaded = await loadRulesFiles(files);
+  const errors = loaded.results.flatMap((r) =>
+    r.errors.map((m) => formatMessage(m, loaded.contents))
+  );
+  if (action.kind === "support") {
+    const cmdline = ["saker", "run", ...args];
+    console.log(JSON.stringify(supportJson({ ...config }, cmdline, loaded.contents)));
+    return 0;
+  }
+  if (errors.length > 0) {
+    for (const e of errors) console.error(e);
+    return 1;
+  }
+  if (action.kind !== "describe") return 0;
+  if (action.rule !== undefined && !loaded.rules.some((r) => r.name === action.rule)) {
+    console.error(`saker run: rule "${action.rule}" is not loaded`);
+    return 1;
+  }
+  if (config.json_output) console.log(JSON.stringify(describeRulesJson(loaded, action.rule)));
+  else {
+    const rules = loaded.rules.filter((r) => action.rule === undefined || r.name === action.rule);
+    console.log(describeRulesText(rules));
+  }
+  return 0;
 }
 
 async function dryRun(config: Config, rulesFiles: string[]): Promise<number> {

@@ -190,7 +190,6 @@ const ignored = (why: string): IgnoredSpec => ({ kind: "ignored", why });
 const any = <T>(what: string, d?: T): AnySpec<T> => ({ kind: "any", what, default: d });
 
 const FALCO_ONLY = "Falco-specific; Saker has no equivalent";
-const ALWAYS_COUNTS = "Saker always counts";
 const NO_GRPC = "Saker has no gRPC server; use GET /alerts/stream";
 
 /** Log levels Falco accepts in `log_level`; Saker maps them onto its four. */
@@ -285,6 +284,8 @@ export const SPEC = section({
     listen_address: str("127.0.0.1", { nonEmpty: true }),
     k8s_healthz_endpoint: str("/healthz", { check: checkPath }),
     prometheus_metrics_enabled: bool(true),
+    /** Also serve Falco's metric names (falcosecurity_*) on /metrics (Saker). */
+    prometheus_falco_metrics: bool(true),
     ssl_enabled: bool(false),
     /** PEM file with the certificate and its private key. */
     ssl_certificate: str("/etc/saker/saker.pem"),
@@ -298,7 +299,8 @@ export const SPEC = section({
     k8s_audit_endpoint: str("/k8s-audit", { check: (s) => s === "" ? undefined : checkPath(s) }),
   }),
   log_stderr: bool(true),
-  log_syslog: ignored("Saker logs to stderr only"),
+  /** Log messages to syslog too (syslog_output.path, facility user). */
+  log_syslog: bool(false),
   log_level: oneOf(FALCO_LOG_LEVELS, "info"),
   /** text or json log lines (Saker). */
   log_format: oneOf(["text", "json"], "text"),
@@ -313,21 +315,28 @@ export const SPEC = section({
   syscall_event_timeouts: ignored(FALCO_ONLY),
   metrics: section({
     enabled: bool(false),
-    /** Seconds between metrics snapshots. */
-    interval: duration(3600, "s", 1),
+    /** Seconds between metrics snapshots (Falco's least: 100ms). */
+    interval: duration(3600, "s", 0.1),
     output_rule: bool(true),
     output_file: str(""),
-    rules_counters_enabled: ignored(ALWAYS_COUNTS),
-    resource_utilization_enabled: ignored(ALWAYS_COUNTS),
-    state_counters_enabled: ignored(ALWAYS_COUNTS),
-    kernel_event_counters_enabled: ignored(ALWAYS_COUNTS),
-    kernel_event_counters_per_cpu_enabled: ignored("Saker always counts per CPU"),
-    libbpf_stats_enabled: ignored(FALCO_ONLY),
-    plugins_metrics_enabled: ignored(FALCO_ONLY),
-    kernel_iter_event_counters_enabled: ignored(FALCO_ONLY),
-    jemalloc_stats_enabled: ignored(FALCO_ONLY),
-    convert_memory_to_mb: ignored(FALCO_ONLY),
-    include_empty_values: ignored(FALCO_ONLY),
+    /** Categories of the snapshots and of Falco's names on /metrics. */
+    rules_counters_enabled: bool(true),
+    resource_utilization_enabled: bool(true),
+    state_counters_enabled: bool(true),
+    kernel_event_counters_enabled: bool(true),
+    kernel_event_counters_per_cpu_enabled: bool(false),
+    libbpf_stats_enabled: ignored(
+      "the probe's own cost per program is measured by `deno task bench capture` (bpf_stats)",
+    ),
+    plugins_metrics_enabled: bool(true),
+    kernel_iter_event_counters_enabled: ignored(
+      "Saker seeds its state from /proc, not from BPF iterators",
+    ),
+    jemalloc_stats_enabled: ignored("Saker runs on V8, without jemalloc"),
+    /** Snapshot memory in MB rather than kB / bytes. */
+    convert_memory_to_mb: bool(true),
+    /** Snapshot fields whose value is 0 too. */
+    include_empty_values: bool(false),
   }),
   base_syscalls: section({ custom_set: list(str()), repair: bool(false), all: bool(false) }),
   watch_config_files: bool(true),

@@ -11,6 +11,7 @@
  * @module
  */
 import { SYSCALL_ROWS } from "./syscall_data.ts";
+import { EC, EF, eventIdsByName, EVENTS } from "./table.ts";
 
 /** Syscall number by name. */
 export const SYSCALL_NR: ReadonlyMap<string, number> = new Map(
@@ -207,4 +208,118 @@ export function syscallFilterFor(
   for (const name of eventNames) add(name);
   if (withState) { for (const name of STATE_SYSCALLS) add(name); }
   return out;
+}
+
+/** Events of each kind that Falco's syscall selection looks at, from the event table. */
+function eventsWhere(pred: (category: number, flags: number) => boolean): Set<string> {
+  const out = new Set<string>();
+  for (const e of EVENTS) if (pred(e.category & 0x3f, e.flags)) out.add(e.name);
+  out.delete("syscall"); // generic events stand for every other syscall
+  return out;
+}
+
+const CHANGES_STATE = eventsWhere((_, flags) => (flags & EF.MODIFIES_STATE) !== 0);
+const IO_EVENTS = eventsWhere((c) => c === EC.IO_READ || c === EC.IO_WRITE);
+
+/**
+ * Events left out of the kernel filter unless every event is asked for (`base_syscalls.all`,
+ * `saker run -A`), as Falco does: reads and writes of data, which can come at very high rates,
+ * and change no state. `saker run -i` lists them.
+ */
+export const IGNORED_EVENTS: readonly string[] = [...IO_EVENTS]
+  .filter((n) => !CHANGES_STATE.has(n))
+  .sort();
+
+const NET_EVENTS = eventsWhere((c) => c === EC.NET);
+const FD_EVENTS = eventsWhere((c) =>
+  c === EC.FILE || c === EC.IO_READ || c === EC.IO_WRITE || c === EC.IO_OTHER
+);
+
+/** What `base_syscalls.repair` always adds: the calls that build and change a process. */
+const REPAIR_BASE = [
+  "clone",
+  "clone3",
+  "fork",
+  "vfork",
+  "execve",
+  "execveat",
+  "fchdir",
+  "chdir",
+  "chroot",
+  "capset",
+  "setgid",
+  "setpgid",
+  "setresgid",
+  "setresuid",
+  "setsid",
+  "setuid",
+  "prctl",
+];
+
+/**
+ * The least set of state calls that keeps the state right for `names` (Falco's "repair"): the
+ * process calls always; `socket` (and `getsockopt`) with network calls; `bind` with accept or
+ * listen; `close` with network, file or I/O calls.
+ */
+export function repairSyscalls(names: ReadonlySet<string>): Set<string> {
+  const out = new Set([...names, ...REPAIR_BASE]);
+  const any = (set: ReadonlySet<string>) => [...names].some((n) => set.has(n));
+  if (any(NET_EVENTS)) out.add("socket").add("getsockopt").add("close");
+  if (names.has("accept") || names.has("accept4") || names.has("listen")) out.add("bind");
+  if (any(FD_EVENTS)) out.add("close");
+  return out;
+}
+
+/** Falco's `base_syscalls` section. */
+export interface BaseSyscalls {
+  /** Syscall names to add, or `!name` to remove; names given replace the state set. */
+  custom_set: readonly string[];
+  /** Add only the state calls the selected ones need instead of the whole state set. */
+  repair: boolean;
+  /** Keep the {@link IGNORED_EVENTS} the rules name. */
+  all: boolean;
+}
+
+/** The syscalls to capture, and what the choice left out or added (for the logs). */
+export interface SyscallSelection {
+  /** Every event name to capture (state tracking's included), or "all". */
+  names: ReadonlySet<string> | "all";
+  /** Ignored events the rules name that were left out (base_syscalls.all is false). */
+  ignored: string[];
+  /** Names of custom_set that are neither a syscall nor an event. */
+  unknown: string[];
+}
+
+/**
+ * Chooses the system calls to capture as Falco does: the rules' events plus the state set
+ * ({@link STATE_SYSCALLS}), or plus the names `custom_set` gives instead of it; `repair` adds
+ * only what the state needs for the selection; `!name` entries remove; the
+ * {@link IGNORED_EVENTS} stay out unless `all`.
+ *
+ * @example
+ * ```ts
+ * import { selectSyscalls } from "./syscalls.ts";
+ * const s = selectSyscalls(new Set(["openat", "write"]), { custom_set: [], repair: true, all: false });
+ * s.ignored; // ["write"]
+ * ```
+ */
+export function selectSyscalls(
+  rules: ReadonlySet<string> | "all",
+  base: BaseSyscalls,
+): SyscallSelection {
+  const known = (n: string) => SYSCALL_NR.has(n) || eventIdsByName(n).length > 0;
+  const positive = base.custom_set.filter((n) => !n.startsWith("!"));
+  const negative = base.custom_set.filter((n) => n.startsWith("!")).map((n) => n.slice(1));
+  const unknown = [...positive, ...negative].filter((n) => !known(n));
+  if (rules === "all") return { names: "all", ignored: [], unknown };
+  let names = new Set<string>(rules);
+  if (base.repair && positive.length === 0) names = repairSyscalls(names);
+  else for (const n of positive.length > 0 ? positive : STATE_SYSCALLS) names.add(n);
+  for (const n of negative) names.delete(n);
+  const ignored: string[] = [];
+  if (!base.all) {
+    for (const n of IGNORED_EVENTS) if (names.delete(n) && rules.has(n)) ignored.push(n);
+  }
+  if (base.repair && positive.length > 0) names = repairSyscalls(names);
+  return { names, ignored, unknown };
 }

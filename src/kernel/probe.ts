@@ -21,6 +21,7 @@ import { cstr, libbpf } from "./libbpf.ts";
 import { errno, libc, strerror } from "./libc.ts";
 import { RingReader } from "./ring.ts";
 import { HANDLED_SYSCALLS, SCAP_SYSCALL_CODE, SYSCALL_NR } from "../events/syscalls.ts";
+import { DROP_KINDS, type DropKind, dropKindTable } from "../events/drop_kinds.ts";
 import { log, logEnabled } from "../log.ts";
 import { readAsset } from "../assets.ts";
 
@@ -57,6 +58,10 @@ export interface ProbeCounters {
   truncated: number;
   simulatedDrops: number;
   dropsPerCpu: number[];
+  /** Records submitted, per CPU. */
+  eventsPerCpu: number[];
+  /** Drops by the kind of the lost record's event (Falco's n_drops_buffer categories). */
+  dropsByKind: Record<DropKind, number>;
 }
 
 /**
@@ -91,10 +96,22 @@ export const SETTINGS = {
   simulate_drops: 12,
   syscalls: 16,
   wakeup_ns: 16 + 512,
+  drop_kind: 16 + 512 + 8,
 } as const;
-const SETTINGS_SIZE = SETTINGS.wakeup_ns + 8;
-/** The per-CPU counters, in the order of struct saker_counters (bpf/record.h), u64 each. */
-export const COUNTER_FIELDS = ["events", "drops", "truncated", "simulated_drops"] as const;
+const SETTINGS_SIZE = SETTINGS.drop_kind + 512;
+/**
+ * The per-CPU counters, in the order of struct saker_counters (bpf/record.h), u64 each; the last
+ * is an array with one counter per drop kind.
+ */
+export const COUNTER_FIELDS = [
+  "events",
+  "drops",
+  "truncated",
+  "simulated_drops",
+  "drops_by_kind",
+] as const;
+/** u64 values per CPU in struct saker_counters. */
+const COUNTERS_PER_CPU = COUNTER_FIELDS.length - 1 + DROP_KINDS.length;
 
 /** Default of {@link ProbeOptions.wakeupNs}. */
 export const DEFAULT_WAKEUP_NS = 5_000_000;
@@ -291,6 +308,7 @@ export class Probe {
     settings.setUint32(SETTINGS.snaplen, opts.snaplen ?? 0, true);
     settings.setUint32(SETTINGS.simulate_drops, opts.simulateDrops ?? 0, true);
     settings.setBigUint64(SETTINGS.wakeup_ns, BigInt(opts.wakeupNs ?? DEFAULT_WAKEUP_NS), true);
+    new Uint8Array(settings.buffer, SETTINGS.drop_kind, 512).set(dropKindTable());
 
     const links: Deno.PointerObject[] = [];
     cleanup.push(() => links.forEach((l) => bpf.bpf_link__destroy(l)));
@@ -354,7 +372,7 @@ export class Probe {
   /** Reads the per-CPU counters. */
   counters(): ProbeCounters {
     const key = new Uint32Array(1);
-    const n = COUNTER_FIELDS.length;
+    const n = COUNTERS_PER_CPU;
     const vals = new BigUint64Array(this.cpus * n);
     const out: ProbeCounters = {
       events: 0,
@@ -362,19 +380,23 @@ export class Probe {
       truncated: 0,
       simulatedDrops: 0,
       dropsPerCpu: [],
+      eventsPerCpu: [],
+      dropsByKind: Object.fromEntries(DROP_KINDS.map((k) => [k, 0])) as Record<DropKind, number>,
     };
     if (libbpf().bpf_map_lookup_elem(this.#countersFd, key, new Uint8Array(vals.buffer)) !== 0) {
       return out;
     }
-    const at = (cpu: number, f: typeof COUNTER_FIELDS[number]) =>
-      Number(vals[cpu * n + COUNTER_FIELDS.indexOf(f)]);
+    const at = (cpu: number, f: typeof COUNTER_FIELDS[number], i = 0) =>
+      Number(vals[cpu * n + COUNTER_FIELDS.indexOf(f) + i]);
     for (let cpu = 0; cpu < this.cpus; cpu++) {
       out.events += at(cpu, "events");
+      out.eventsPerCpu.push(at(cpu, "events"));
       const d = at(cpu, "drops");
       out.drops += d;
       out.dropsPerCpu.push(d);
       out.truncated += at(cpu, "truncated");
       out.simulatedDrops += at(cpu, "simulated_drops");
+      DROP_KINDS.forEach((k, i) => out.dropsByKind[k] += at(cpu, "drops_by_kind", i));
     }
     return out;
   }

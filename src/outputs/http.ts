@@ -7,7 +7,14 @@
  * counted as failed and logged), since sending it again cannot succeed.
  *
  * TLS: the server certificate is checked against the system roots plus `ca_cert`, `ca_bundle` or
- * the PEM files of `ca_path`; `mtls` presents `client_cert` and `client_key`.
+ * the PEM files of `ca_path`; `mtls` presents `client_cert` and `client_key`; `insecure` checks
+ * nothing (as curl's `-k`; Deno's fetch has no such switch, so those requests go through
+ * node:https).
+ *
+ * Falco's connection keys: `keep_alive` keeps the connection open and reuses it for the next
+ * alert (otherwise each alert opens its own); `max_consecutive_timeouts` is how many timeouts in
+ * a row one alert may meet before it is given up (counted as failed), so that a receiver that
+ * accepts connections but never answers costs each alert a bounded time.
  * @module
  */
 import { log, RateLimitedLog } from "../log.ts";
@@ -36,6 +43,12 @@ export interface HttpOutputOptions {
   timeoutMs?: number;
   /** Extra request headers (e.g. an Authorization header for the receiver). */
   headers?: Record<string, string>;
+  /** Accept any server certificate (`insecure`). */
+  insecure?: boolean;
+  /** Reuse the connection between alerts (`keep_alive`, default true). */
+  keepAlive?: boolean;
+  /** Timeouts in a row one alert may meet before it is given up (default: no limit). */
+  maxConsecutiveTimeouts?: number;
 }
 
 const notes = new RateLimitedLog(10_000);
@@ -78,11 +91,15 @@ export class HttpOutput implements AlertOutput {
   readonly #opts: HttpOutputOptions;
   readonly #client: Deno.HttpClient | undefined;
   readonly #headers: Headers;
+  /** With `insecure` and an https URL: requests through node:https without certificate checks. */
+  readonly #insecure: InsecurePost | undefined;
+  #timeouts = 0;
 
   /** Use {@link HttpOutput.create} (it reads the certificate files). */
-  constructor(opts: HttpOutputOptions, client?: Deno.HttpClient) {
+  constructor(opts: HttpOutputOptions, client?: Deno.HttpClient, insecure?: InsecurePost) {
     this.#opts = opts;
     this.#client = client;
+    this.#insecure = insecure;
     this.#headers = new Headers({
       "content-type": opts.json ? "application/json" : "text/plain",
       "user-agent": opts.userAgent,
@@ -100,6 +117,14 @@ export class HttpOutput implements AlertOutput {
       clientOpts.cert = await Deno.readTextFile(opts.clientCert);
       clientOpts.key = await Deno.readTextFile(opts.clientKey);
     }
+    if (opts.keepAlive === false) clientOpts.poolMaxIdlePerHost = 0;
+    if (opts.insecure && opts.url.startsWith("https:")) {
+      return new HttpOutput(
+        opts,
+        undefined,
+        await insecurePost(clientOpts, opts.keepAlive ?? true),
+      );
+    }
     const client = Object.keys(clientOpts).length > 0
       ? Deno.createHttpClient(clientOpts as Deno.CreateHttpClientOptions)
       : undefined;
@@ -116,19 +141,35 @@ export class HttpOutput implements AlertOutput {
     let refused = 0;
     for (let i = 0; i < batch.length; i++) {
       const timeout = AbortSignal.timeout(this.#opts.timeoutMs ?? 10_000);
+      const init = {
+        method: "POST",
+        headers: this.#headers,
+        body: await this.#body(batch[i].line(this.#opts.json)),
+        signal: AbortSignal.any([signal, timeout]),
+      };
       let res: Response;
       try {
-        res = await fetch(this.#opts.url, {
-          method: "POST",
-          headers: this.#headers,
-          body: await this.#body(batch[i].line(this.#opts.json)),
-          signal: AbortSignal.any([signal, timeout]),
-          client: this.#client,
-        });
+        res = this.#insecure
+          ? await this.#insecure(this.#opts.url, init)
+          : await fetch(this.#opts.url, { ...init, client: this.#client });
       } catch (err) {
-        const why = timeout.aborted ? "timed out" : describeFetchError(err);
-        throw new OutputWriteError(`POST ${this.#opts.url}: ${why}`, i);
+        if (!timeout.aborted) {
+          throw new OutputWriteError(`POST ${this.#opts.url}: ${describeFetchError(err)}`, i);
+        }
+        const max = this.#opts.maxConsecutiveTimeouts;
+        if (max === undefined || ++this.#timeouts <= max) {
+          throw new OutputWriteError(`POST ${this.#opts.url}: timed out`, i);
+        }
+        this.#timeouts = 0;
+        refused++;
+        notes.log("error", "http-timeouts", "http output: alert given up after timeouts", {
+          url: this.#opts.url,
+          timeouts: max + 1,
+          rule: batch[i].alert.rule,
+        });
+        continue;
       }
+      this.#timeouts = 0;
       if (this.#opts.echo) {
         const text = await res.text();
         log.info("http output answer", { status: res.status, body: text });
@@ -151,6 +192,48 @@ export class HttpOutput implements AlertOutput {
 
   close(): Promise<void> {
     this.#client?.close();
+    this.#insecure?.close();
     return Promise.resolve();
   }
+}
+
+/** A POST that checks no certificate, with its connection pool. */
+type InsecurePost =
+  & ((url: string, init: {
+    method: string;
+    headers: Headers;
+    body: BodyInit;
+    signal: AbortSignal;
+  }) => Promise<Response>)
+  & { close(): void };
+
+/** POSTs through node:https with certificate checks off (`insecure`), keeping `tls` options. */
+async function insecurePost(
+  tls: { caCerts?: string[]; cert?: string; key?: string },
+  keepAlive: boolean,
+): Promise<InsecurePost> {
+  const https = await import("node:https");
+  const agent = new https.Agent({ keepAlive, rejectUnauthorized: false });
+  const post = (url: string, init: Parameters<InsecurePost>[1]) =>
+    new Promise<Response>((resolve, reject) => {
+      new Response(init.body).arrayBuffer().then((body) => {
+        const req = https.request(url, {
+          method: init.method,
+          headers: Object.fromEntries(init.headers),
+          agent,
+          rejectUnauthorized: false,
+          cert: tls.cert,
+          key: tls.key,
+          signal: init.signal,
+        }, (res) => {
+          const chunks: Uint8Array<ArrayBuffer>[] = [];
+          res.on("data", (c: Uint8Array<ArrayBuffer>) => chunks.push(c));
+          res.on("end", () => resolve(new Response(new Blob(chunks), { status: res.statusCode })));
+          res.on("error", reject);
+        });
+        req.on("error", reject);
+        req.end(new Uint8Array(body));
+      }, reject);
+    });
+  return Object.assign(post, { close: () => agent.destroy() });
 }

@@ -139,7 +139,7 @@ export class CaptureRecorder {
    * each new ruleset (reload); rules' `capture` and `capture_duration` are read from it.
    */
   wrap(inner: Evaluator): Evaluator {
-    // A Ruleset has its rules; an evaluator wrapping one (append_output) has it as `ruleset`.
+    // A Ruleset has its rules; an evaluator wrapping one has it as `ruleset`.
     const withRules = (inner as Partial<WithRules>).rules
       ? inner as unknown as WithRules
       : (inner as { ruleset?: Partial<WithRules> }).ruleset;

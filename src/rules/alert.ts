@@ -42,9 +42,10 @@ export function priorityRank(p: Priority): number {
 
 /**
  * A value in `output_fields`: typed as Falco types it, null when the field was missing, an array
- * for Falco's list fields (ka.req.pod.containers.image).
+ * for Falco's list fields (ka.req.pod.containers.image), a bigint for integers beyond 2^53 (the
+ * nanosecond times of internal alerts).
  */
-export type OutputFieldValue = string | number | boolean | null | string[];
+export type OutputFieldValue = string | number | bigint | boolean | null | string[];
 
 /** One alert. */
 export interface Alert {

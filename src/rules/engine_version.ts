@@ -3,9 +3,10 @@
  * whose rules language Saker implements. Old files give a bare number N, meaning 0.N.0.
  * @module
  */
+import { ENGINE_VERSION } from "../version.ts";
 
-/** Engine version (semver). */
-export const ENGINE_VERSION = "0.63.0";
+/** Engine version (semver), named once in version.ts. */
+export { ENGINE_VERSION };
 
 /** Parses `N` (as 0.N.0) or `x.y.z`; undefined when neither. */
 export function parseEngineVersion(v: string): [number, number, number] | undefined {

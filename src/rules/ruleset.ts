@@ -28,7 +28,13 @@ import { priorityRank } from "./alert.ts";
 import type { CompiledRule } from "./compiler.ts";
 import type { LoadedRules } from "./loader.ts";
 import { type Evaluator, foldForType, FunctionBuilder, instantiate } from "./codegen.ts";
-import { renderOutput } from "./output_format.ts";
+import { compileOutput, type OutputFormat, renderOutput } from "./output_format.ts";
+import {
+  additionsFor,
+  compileExtraFields,
+  type ExtraField,
+  type OutputAddition,
+} from "./output_additions.ts";
 import { compileGlob } from "./ops.ts";
 import { setNames } from "./evttypes.ts";
 
@@ -51,6 +57,11 @@ export interface RulesetOptions {
   select?: RuleSelector[];
   /** Event source evaluated (rules of other sources are left out); default syscall. */
   source?: string;
+  /**
+   * `append_output` entries that apply to this source (see output_additions.ts), applied to the
+   * outputs of the rules they match when the ruleset is built.
+   */
+  additions?: readonly OutputAddition[];
 }
 
 /** Receives alerts. */
@@ -89,11 +100,28 @@ export class Ruleset {
   readonly matches: Uint32Array;
   readonly #evaluators: Evaluator[];
   readonly #sources = new Map<Evaluator, string>();
+  /** Per rule: its output with the additions, and its extra fields (same order as `rules`). */
+  readonly #outputs: OutputFormat[];
+  readonly #extras: (ExtraField[] | undefined)[];
+  /** Per rule: the output text with the additions (what `-L` and listings show). */
+  readonly outputTexts: readonly string[];
 
   constructor(rules: readonly CompiledRule[], opts: RulesetOptions = {}) {
     this.options = opts;
     this.rules = selectRules(rules, opts).sort((a, b) => a.index - b.index);
     this.matches = new Uint32Array(this.rules.length);
+    const additions = opts.additions ?? [];
+    const texts: string[] = [];
+    this.#outputs = [];
+    this.#extras = [];
+    for (const r of this.rules) {
+      const a = additions.length > 0 ? additionsFor(r, additions) : undefined;
+      const changed = a !== undefined && a.outputText !== r.outputText;
+      texts.push(a?.outputText ?? r.outputText);
+      this.#outputs.push(changed ? compileOutput(a.outputText, r.source) : r.output);
+      this.#extras.push(a?.fields.length ? compileExtraFields(a.fields, r.source) : undefined);
+    }
+    this.outputTexts = texts;
     const first = (opts.ruleMatching ?? "first") === "first";
     const hit = (id: number, ev: Event, emit: Emit) => this.#hit(id, ev, emit);
     const cache = new Map<string, Evaluator>();
@@ -129,7 +157,14 @@ export class Ruleset {
   #hit(id: number, ev: Event, emit: Emit): void {
     const r = this.rules[id];
     this.matches[id]++;
-    const { output, fields } = renderOutput(r.output, ev);
+    const { output, fields } = renderOutput(this.#outputs[id], ev);
+    const extras = this.#extras[id];
+    if (extras) {
+      for (const x of extras) {
+        const v = renderOutput(x.format, ev);
+        fields[x.name] = x.raw ? v.fields[x.format.fields[0]] ?? null : v.output;
+      }
+    }
     emit({
       time: ev.ts,
       rule: r.name,

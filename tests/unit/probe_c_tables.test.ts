@@ -13,6 +13,7 @@ import { LIVE_HEADER, LIVE_HEADER_SIZE, RECORD_TRUNCATED } from "../../src/event
 import { HANDLED_SYSCALLS, SYSCALL_NR } from "../../src/events/syscalls.ts";
 import { flagValue } from "../../src/events/flags.ts";
 import { COUNTER_FIELDS, SETTINGS } from "../../src/kernel/probe.ts";
+import { DROP_KINDS } from "../../src/events/drop_kinds.ts";
 
 const BPF = `${REPO_ROOT}bpf/`;
 const read = (name: string) => Deno.readTextFileSync(`${BPF}${name}`);
@@ -145,9 +146,14 @@ Deno.test("C tables: settings and counters structs match the probe loader", () =
   assertEquals(Object.fromEntries(settings.map((f) => [f.name, f.offset])), { ...SETTINGS });
   const syscalls = /__u8 syscalls\[(\d+)\];/.exec(read("record.h"));
   assertEquals(Number(syscalls?.[1]), 512);
+  const dropKind = /__u8 drop_kind\[(\d+)\];/.exec(read("record.h"));
+  assertEquals(Number(dropKind?.[1]), 512);
   const counters = structFields(read("record.h"), "saker_counters");
   assertEquals(counters.map((f) => f.name), [...COUNTER_FIELDS]);
   assertEquals(counters.map((f) => f.offset), COUNTER_FIELDS.map((_, i) => i * 8));
+  const kinds = /__u64 drops_by_kind\[(\d+)\];/.exec(read("record.h"));
+  assertEquals(Number(kinds?.[1]), DROP_KINDS.length);
+  assertEquals(Number(/#define DROP_KINDS (\d+)/.exec(read("record.h"))?.[1]), DROP_KINDS.length);
 });
 
 /** HANDLER(name) bodies of the probe: name, file and the text up to the next top-level item. */

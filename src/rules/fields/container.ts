@@ -73,6 +73,7 @@ const FIELDS: FieldDef[] = [
   {
     name: "container.id",
     type: "charbuf",
+    suggested: true,
     desc: "Container id, first 12 characters, from the process's cgroup; `host` for processes " +
       "outside containers.",
     extract: (ev) => {
@@ -95,6 +96,7 @@ const FIELDS: FieldDef[] = [
   {
     name: "container.name",
     type: "charbuf",
+    suggested: true,
     desc: "Container name as the runtime reports it; `host` outside containers.",
     extract: c((x) => x.name, "host"),
   },
@@ -113,12 +115,14 @@ const FIELDS: FieldDef[] = [
   {
     name: "container.image.repository",
     type: "charbuf",
+    suggested: true,
     desc: "Repository part of the image name (without tag or digest).",
     extract: c((x) => x.imageRepository),
   },
   {
     name: "container.image.tag",
     type: "charbuf",
+    suggested: true,
     desc: "Tag part of the image name.",
     extract: c((x) => x.imageTag),
   },

@@ -22,12 +22,14 @@ const FIELDS: FieldDef[] = [
   {
     name: "k8s.pod.name",
     type: "charbuf",
+    suggested: true,
     desc: "Name of the pod the container belongs to.",
     extract: label("io.kubernetes.pod.name"),
   },
   {
     name: "k8s.ns.name",
     type: "charbuf",
+    suggested: true,
     desc: "Namespace of the pod.",
     extract: label("io.kubernetes.pod.namespace"),
   },

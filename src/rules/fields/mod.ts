@@ -62,3 +62,8 @@ export function allFields(): IterableIterator<FieldDef> {
 
 export { checkArg };
 export type { FieldClass, FieldDef, FieldRef, FieldResult, FieldType } from "./registry.ts";
+
+/** The fields `suggested_output` appends for rules of `source`, in registry order. */
+export function suggestedFields(source: string): FieldDef[] {
+  return [...FIELDS.all()].filter((f) => f.suggested && fieldUsableFor(f, source));
+}

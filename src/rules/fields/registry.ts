@@ -95,6 +95,11 @@ export interface FieldDef {
   printOnly?: boolean;
   /** Hidden from `saker fields` (kept for compatibility with old rules). */
   deprecated?: boolean;
+  /**
+   * Appended to rule outputs by `append_output` entries with `suggested_output: true`, as
+   * `name_with_underscores=%name` (the fields Falco's container plugin suggests).
+   */
+  suggested?: boolean;
   /** Event names this field is only meaningful for (informational, used for warnings). */
   eventTypes?: string[];
   /**

@@ -1,0 +1,96 @@
+/**
+ * A real `saker run` process for live tests: started from a config text, its API address read
+ * from its start-up log, its stdout and stderr collected, stopped with SIGTERM.
+ *
+ * @example
+ * ```ts
+ * const run = await startSaker(dir, "json_output: true\n", ["-U"]);
+ * await fetch(`${run.api}/metrics`);
+ * await run.stop();
+ * ```
+ * @module
+ */
+import { REPO_ROOT } from "./env.ts";
+
+/** A running agent. */
+export interface SakerProcess {
+  child: Deno.ChildProcess;
+  /** Base URL of its API, e.g. http://127.0.0.1:41234. */
+  api: string;
+  stdout: () => string;
+  stderr: () => string;
+  exited: Promise<Deno.CommandStatus>;
+  /** SIGTERM, then the exit status. */
+  stop(): Promise<Deno.CommandStatus>;
+}
+
+function collect(stream: ReadableStream<Uint8Array>): { text: () => string; done: Promise<void> } {
+  let text = "";
+  const done = stream.pipeThrough(new TextDecoderStream()).pipeTo(
+    new WritableStream({ write: (s) => void (text += s) }),
+  );
+  return { text: () => text, done };
+}
+
+/** Polls `f` until it gives a value (not undefined or false), for up to `ms`. */
+export async function waitFor<T>(
+  what: string,
+  f: () => Promise<T | undefined | false> | T | undefined | false,
+  ms = 30_000,
+): Promise<T> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    const v = await f();
+    if (v !== undefined && v !== false) return v;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+/**
+ * Starts `saker run -c DIR/config.yaml ARGS...` with `config` after a base that listens on a
+ * free port, stores alerts under `dir` and watches no files.
+ */
+export async function startSaker(
+  dir: string,
+  config: string,
+  args: string[] = [],
+): Promise<SakerProcess> {
+  await Deno.writeTextFile(
+    `${dir}/config.yaml`,
+    `alert_store: {path: ${dir}/alerts.db}\nwebserver: {listen_port: 0}\n` +
+      `watch_config_files: false\n${config}`,
+  );
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--no-check", "src/main.ts", "run", "-c", `${dir}/config.yaml`, ...args],
+    cwd: REPO_ROOT,
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const out = collect(child.stdout);
+  const err = collect(child.stderr);
+  const exited = child.status.then(async (s) => {
+    await out.done;
+    await err.done;
+    return s;
+  });
+  let early: Deno.CommandStatus | undefined;
+  exited.then((s) => early = s);
+  const api = await waitFor("saker to start", () => {
+    if (early) throw new Error(`saker exited early (${early.code}):\n${err.text()}`);
+    return /saker running .*api=(\S+)/.exec(err.text())?.[1];
+  }, 60_000);
+  return {
+    child,
+    api,
+    stdout: out.text,
+    stderr: err.text,
+    exited,
+    stop: async () => {
+      try {
+        child.kill("SIGTERM");
+      } catch { /* already gone */ }
+      return await exited;
+    },
+  };
+}
