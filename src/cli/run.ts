@@ -115,6 +115,7 @@ async function openLive(syscalls: ReadonlySet<string> | "all", c: Config): Promi
     pollMs: c.kernel.poll_interval,
     maxDelayMs: c.kernel.max_delay,
     wakeupMs: c.kernel.max_delay / 2,
+    snaplen: c.falco_libs.snaplen,
   });
   return {
     source: src.source,
@@ -180,7 +181,12 @@ export async function liveState(
     ],
   });
   containers.start();
-  const store = new StateStore({ proc, containers, hostRoot });
+  const store = new StateStore({
+    proc,
+    containers,
+    hostRoot,
+    maxThreads: config?.falco_libs.thread_table_size,
+  });
   const { registerStateMetrics } = await import("../state/metrics.ts");
   registerStateMetrics(store, containers);
   const t0 = performance.now();

@@ -375,7 +375,19 @@ export const SPEC = section({
   plugins_hostinfo: ignored(FALCO_ONLY),
   static_fields: ignored(FALCO_ONLY),
   buffer_format_base64: ignored(FALCO_ONLY),
-  falco_libs: ignored(FALCO_ONLY),
+  /** Falco's libs settings that Saker's state and probe have too. */
+  falco_libs: section({
+    /** Most threads in the state's thread table (overflow counted). */
+    thread_table_size: int(262_144, { min: 1 }),
+    thread_table_auto_purging_interval_s: ignored(
+      "threads whose exit was lost are found missing from /proc, a slice every 65536 events",
+    ),
+    thread_table_auto_purging_thread_timeout_s: ignored(
+      "threads whose exit was lost are found missing from /proc, a slice every 65536 events",
+    ),
+    /** Bytes of send/recv payloads the probe captures (0: none). */
+    snaplen: int(0, { min: 0, max: 1024 }),
+  }),
   grpc: ignored(NO_GRPC),
   grpc_output: ignored(NO_GRPC),
   /** Saker: the kernel side. */

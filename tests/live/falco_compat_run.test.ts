@@ -8,6 +8,7 @@
 import { assert, assertEquals } from "../support/assert.ts";
 import { needsRoot, skipNote } from "../support/env.ts";
 import { startSaker, waitFor } from "../support/agent_process.ts";
+import { PYTHON } from "../support/live.ts";
 
 const PROMETHEUS = "/usr/bin/prometheus";
 const RULE = "falcocompat trigger";
@@ -167,6 +168,53 @@ scrape_configs:
         prom.kill("SIGTERM");
         await prom.status;
       }
+      const status = await run.stop();
+      assertEquals(status.code, 0, run.stderr());
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "falco compat: falco_libs.snaplen captures payload bytes, thread_table_size bounds state",
+  ignore: needsRoot(),
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "saker-falcolibs-" });
+    await Deno.writeTextFile(
+      `${dir}/rules.yaml`,
+      `- rule: payload sent
+  desc: a datagram of this test
+  condition: evt.type = sendto and evt.buffer contains falcocompat
+  output: "sent %evt.buffer"
+  priority: NOTICE
+`,
+    );
+    const run = await startSaker(
+      dir,
+      `rules_files: [${dir}/rules.yaml]
+json_output: true
+stdout_output: {enabled: true}
+falco_libs: {snaplen: 16, thread_table_size: 64}
+`,
+    );
+    try {
+      const script = "import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n" +
+        "s.sendto(b'falcocompat-payload-1234567890', ('127.0.0.1', 9))\n";
+      const out = await new Deno.Command(PYTHON, { args: ["-c", script] }).output();
+      assert(out.success, new TextDecoder().decode(out.stderr));
+      const alert = await waitFor(
+        "the payload alert",
+        () =>
+          run.stdout().trim().split("\n").filter((l) => l).map((l) => JSON.parse(l))
+            .find((a) => a.rule === "payload sent"),
+      );
+      assertEquals(alert.output_fields["evt.buffer"], "falcocompat-payl", "16 bytes");
+      const text = await (await fetch(`${run.api}/metrics`)).text();
+      const dropped = /^saker_state_threads_dropped_total (\d+)/m.exec(text);
+      assert(dropped && Number(dropped[1]) > 0, "a 64-thread table overflows on this host");
+      const full = /^falcosecurity_scap_n_drops_full_threadtable_total (\d+)/m.exec(text);
+      assertEquals(Number(full?.[1]), Number(dropped?.[1]), "Falco's name for the same count");
+    } finally {
       const status = await run.stop();
       assertEquals(status.code, 0, run.stderr());
       await Deno.remove(dir, { recursive: true });
