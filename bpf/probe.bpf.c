@@ -131,6 +131,7 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret) {
 	/* tp_btf: regs is a trusted pointer, read directly (no probe-read helper call). */
 	__u64 nr = regs->orig_ax;
 	if (!wanted(nr)) return 0;
+	if (ret < 0 && settings.drop_failed_exit) return 0; /* engine.*.drop_failed_exit */
 	bpf_tail_call(ctx, &handlers, nr & 511);
 	return 0; /* no handler for this syscall */
 }

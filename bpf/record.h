@@ -50,6 +50,7 @@ struct saker_settings {
 	__u8 syscalls[512];    /* 1 = capture this syscall number */
 	__u64 wakeup_ns;       /* wake the reader when this CPU has not for this long (0: never) */
 	__u8 drop_kind[512];   /* per event type: 1..DROP_KINDS, the kind its drops count as */
+	__u32 drop_failed_exit; /* 1: events of failed system calls are not recorded */
 };
 
 /* Kinds of dropped records, Falco's n_drops_buffer categories (src/events/drop_kinds.ts);

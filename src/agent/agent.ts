@@ -153,6 +153,8 @@ function rulesOptions(c: Config): RulesOptions {
     ruleMatching: c.rule_matching,
     selection: c.rules,
     appendOutput: c.append_output,
+    staticFields: c.static_fields,
+    bufferFormatBase64: c.buffer_format_base64,
   };
 }
 

@@ -8,6 +8,8 @@
 import { compileRuleset, type RuleSelector, type Ruleset } from "../rules/ruleset.ts";
 import { knownSources, loadRulesFiles, loadWarnings } from "../rules/loader.ts";
 import { additionsForSource, type OutputAddition } from "../rules/output_additions.ts";
+import { setStaticFields } from "../rules/fields/static.ts";
+import { setBufferFormatBase64 } from "../rules/buffer_format.ts";
 import { formatMessage } from "../rules/result.ts";
 import {
   deriveKernelPredicates,
@@ -53,6 +55,8 @@ function additionsOf(entries: readonly AppendOutputEntry[], source: string): Out
 
 /** Builds the syscall ruleset from rules files. Throws RulesError listing every error. */
 export async function buildEngineRules(files: string[], opts: RulesOptions): Promise<BuiltRules> {
+  setStaticFields(opts.staticFields ?? {});
+  setBufferFormatBase64(opts.bufferFormatBase64 === true);
   const loaded = await loadRulesFiles(files);
   const problems: string[] = [];
   const warnings: string[] = [];

@@ -18,6 +18,10 @@ export interface RulesOptions {
   selection: RuleSelection[];
   /** `append_output` entries. */
   appendOutput: AppendOutputEntry[];
+  /** `static_fields`: the values of the `static.*` fields. */
+  staticFields?: Readonly<Record<string, string>>;
+  /** `buffer_format_base64`: data buffers print as base64. */
+  bufferFormatBase64?: boolean;
 }
 
 /** A built ruleset. */

@@ -140,7 +140,8 @@ export function falcoOverrides(v: FalcoFlagValues): string[] {
 
 /** Falco flags that mean nothing for Saker, and what to use instead. */
 const FALCO_ONLY: Record<string, string> = {
-  "-e": "to run a capture file through the rules use `saker replay FILE`",
+  "-e": "to run a capture file through the rules use `saker replay FILE` (or `saker run -o " +
+    "engine.kind=replay -o engine.replay.capture_file=FILE`)",
   "--list-events": "`saker capture` prints events; -i lists those left out by default",
   "--list-plugins": "Saker has no plugins: Kubernetes audit (k8saudit, json) is built in",
   "--plugin-info": "Saker has no plugins: Kubernetes audit (k8saudit, json) is built in",

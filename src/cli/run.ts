@@ -116,6 +116,7 @@ async function openLive(syscalls: ReadonlySet<string> | "all", c: Config): Promi
     maxDelayMs: c.kernel.max_delay,
     wakeupMs: c.kernel.max_delay / 2,
     snaplen: c.falco_libs.snaplen,
+    dropFailedExit: c.engine.modern_ebpf.drop_failed_exit,
   });
   return {
     source: src.source,
@@ -137,6 +138,18 @@ async function openLive(syscalls: ReadonlySet<string> | "all", c: Config): Promi
         },
       };
     },
+  };
+}
+
+/** A capture file as the agent's source (engine.kind: replay); its lists seed `state`. */
+async function captureSource(file: string, state: StateStore): Promise<AgentSource> {
+  const { openScapSource } = await import("../sources/scap.ts");
+  const src = await openScapSource(file, { state });
+  return {
+    source: src.source,
+    readable: src.readable,
+    close: () => src.close(),
+    stats: () => ({ received: src.stats().events }),
   };
 }
 
@@ -303,10 +316,16 @@ export async function main(args: string[]): Promise<number> {
   if (action) return await printInfo(action, config, rulesFiles, args);
   if (v["dry-run"]) return await dryRun(config, rulesFiles);
 
+  // Falco's engine.kind: replay runs a capture file through the agent (state from the file, no
+  // probe) and ends with it; nodriver runs without the probe.
+  const replayFile = config.engine.kind === "replay"
+    ? config.engine.replay.capture_file
+    : undefined;
+  const live = sources.syscall && config.engine.kind !== "nodriver" && replayFile === undefined;
   const hostRoot = hostRootFrom(Deno.env.get("SAKER_HOST_ROOT"));
   const problems = [
-    sources.syscall ? capabilityProblem() : undefined,
-    sources.syscall ? hostRootProblem(hostRoot) : undefined,
+    live ? capabilityProblem() : undefined,
+    live ? hostRootProblem(hostRoot) : undefined,
     config.alert_store.enabled ? stateDirProblem(config.alert_store.path) : undefined,
   ].filter((p) => p !== undefined);
   if (problems.length > 0) {
@@ -314,13 +333,23 @@ export async function main(args: string[]): Promise<number> {
     return 1;
   }
 
+  const { StateStore } = await import("../state/store.ts");
+  const replayState = new StateStore();
   let agent: Agent;
   try {
     agent = await Agent.start(config, {
       // Without the system call source the agent's main source is idle (no probe, no state).
-      openSource: sources.syscall ? openLive : () => Promise.resolve(idleSource()),
+      openSource: replayFile !== undefined
+        ? () => captureSource(replayFile, replayState)
+        : live
+        ? openLive
+        : () => Promise.resolve(idleSource()),
       buildRules: buildEngineRules,
-      makeState: sources.syscall ? (c) => liveState(c, hostRoot) : undefined,
+      makeState: replayFile !== undefined
+        ? () => ({ state: replayState })
+        : live
+        ? (c) => liveState(c, hostRoot)
+        : undefined,
       openExtraSources: sources.k8sAudit ? openAuditSources : undefined,
       reloadConfig: file ? load : undefined,
       rulesFiles,
@@ -398,6 +427,8 @@ async function dryRun(config: Config, rulesFiles: string[]): Promise<number> {
       ruleMatching: config.rule_matching,
       selection: config.rules,
       appendOutput: config.append_output,
+      staticFields: config.static_fields,
+      bufferFormatBase64: config.buffer_format_base64,
     });
     for (const w of rules.warnings) console.error(w);
     const outputs = await channelOutputs(config);

@@ -174,6 +174,39 @@ function overlay(base: Record<string, unknown>, top: Record<string, unknown>): v
 }
 
 /** Checks that hold between keys, after each key is valid on its own. */
+/**
+ * Falco's engine section in Saker's terms: a `buf_size_preset` given (and no
+ * `kernel.ring_buffer_size`) sizes the one ring as Falco's buffers together (the preset's size
+ * times the buffers `cpus_for_each_buffer` makes of the online CPUs); `kmod` and `ebpf` run
+ * Saker's probe, said once.
+ */
+function engineSettings(
+  c: Config,
+  given: Record<string, unknown>,
+  warn: (key: string[], msg: string) => void,
+): void {
+  const has = (o: unknown, k: string) => typeof o === "object" && o !== null && k in o;
+  const engine = given.engine as Record<string, unknown> | undefined;
+  const modern = engine?.modern_ebpf;
+  if (has(modern, "buf_size_preset") && !has(given.kernel, "ring_buffer_size")) {
+    const preset = c.engine.modern_ebpf.buf_size_preset;
+    if (preset > 0) {
+      const cpus = navigator.hardwareConcurrency || 1;
+      const per = c.engine.modern_ebpf.cpus_for_each_buffer;
+      const buffers = per === 0 ? 1 : Math.ceil(cpus / per);
+      let size = (1 << (preset - 1)) * 1024 * 1024 * buffers;
+      while ((size & (size - 1)) !== 0) size = size & (size - 1); // down to a power of two
+      c.kernel.ring_buffer_size = Math.max(size, 1 << 20);
+    }
+  }
+  if (c.engine.kind === "kmod" || c.engine.kind === "ebpf" || c.engine.kind === "gvisor") {
+    warn(
+      ["engine", "kind"],
+      `${c.engine.kind}: Saker's engine is its CO-RE eBPF probe (modern_ebpf); using it`,
+    );
+  }
+}
+
 function crossChecks(c: Config, add: (key: string, msg: string) => void): void {
   const acts = c.syscall_event_drops.actions;
   if (acts.includes("ignore")) {
@@ -192,12 +225,8 @@ function crossChecks(c: Config, add: (key: string, msg: string) => void): void {
       "required when http_output.enabled is true (an http:// or https:// URL)",
     );
   }
-  if (c.http_output.insecure) {
-    add(
-      "http_output.insecure",
-      "true is not supported: Saker always verifies the server; trust its CA with " +
-        "http_output.ca_cert instead",
-    );
+  if (c.engine.kind === "replay" && c.engine.replay.capture_file === "") {
+    add("engine.replay.capture_file", "required when engine.kind is replay (a .scap file)");
   }
   if (c.program_output.enabled && c.program_output.program.trim() === "") {
     add("program_output.program", "required when program_output.enabled is true (a command)");
@@ -292,6 +321,11 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<LoadedConfig> 
         `using ${config.outputs_queue.capacity}`,
     );
   }
+  engineSettings(
+    config,
+    checked ?? {},
+    (key, msg) => warnings.push(`${origins.describe(key)}: ${msg}`),
+  );
   crossChecks(config, (key, msg) => problems.push(`${origins.describe(key.split("."))}: ${msg}`));
   // Kubernetes audit inputs: the endpoint and the k8saudit plugin entries (src/k8saudit).
   const audit = auditInputs(config);

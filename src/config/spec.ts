@@ -204,6 +204,16 @@ export const FALCO_LOG_LEVELS = [
   "debug",
 ] as const;
 
+/** Falco's engine kinds. */
+export const ENGINE_KINDS = [
+  "modern_ebpf",
+  "ebpf",
+  "kmod",
+  "replay",
+  "nodriver",
+  "gvisor",
+] as const;
+
 /** Actions on kernel event drops. */
 export const DROP_ACTIONS = ["ignore", "log", "alert", "exit"] as const;
 
@@ -348,7 +358,26 @@ export const SPEC = section({
       "a path or a map with path and strategy (append, override, add-only)",
     ),
   ),
-  engine: ignored("Saker always uses its own eBPF probe; see the kernel section"),
+  /**
+   * Falco's engine section: `modern_ebpf` is Saker's probe (`kmod` and `ebpf` are taken as it),
+   * `replay` runs `replay.capture_file` through the agent, `nodriver` runs without the probe.
+   */
+  engine: section({
+    kind: oneOf(ENGINE_KINDS, "modern_ebpf"),
+    modern_ebpf: section({
+      /** Ring size preset 1..10 (1 MB ... 512 MB per buffer; Falco's default 4). */
+      buf_size_preset: int(4, { min: 0, max: 10 }),
+      /** CPUs per Falco ring buffer (0: one for all), for the total size. */
+      cpus_for_each_buffer: int(2, { min: 0 }),
+      /** Drop events of failed system calls in the probe. */
+      drop_failed_exit: bool(false),
+      disable_iterators: ignored("Saker seeds its state from /proc, not from BPF iterators"),
+    }),
+    kmod: ignored("Saker has no kernel module; its eBPF probe (engine.modern_ebpf) is used"),
+    ebpf: ignored("Saker's probe is the CO-RE one (engine.modern_ebpf)"),
+    gvisor: ignored("Saker reads system calls with its eBPF probe, not from gVisor"),
+    replay: section({ capture_file: str("") }),
+  }),
   /** Falco's capture feature (src/pipeline/recorder.ts); pre_duration and format are Saker's. */
   capture: section({
     enabled: bool(false),
@@ -373,8 +402,10 @@ export const SPEC = section({
     open_params: str(),
   })),
   plugins_hostinfo: ignored(FALCO_ONLY),
-  static_fields: ignored(FALCO_ONLY),
-  buffer_format_base64: ignored(FALCO_ONLY),
+  /** Fields of fixed value for rules and outputs (`static.NAME`). */
+  static_fields: map(str()),
+  /** Data buffers in alerts as base64 rather than printable text. */
+  buffer_format_base64: bool(false),
   /** Falco's libs settings that Saker's state and probe have too. */
   falco_libs: section({
     /** Most threads in the state's thread table (overflow counted). */

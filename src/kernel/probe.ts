@@ -35,6 +35,8 @@ export interface ProbeOptions {
   latency?: boolean;
   /** Bytes of I/O buffers (send/recv) captured; 0 captures none. */
   snaplen?: number;
+  /** Record no event of a failed system call (Falco's drop_failed_exit). */
+  dropFailedExit?: boolean;
   /** Drop every Nth record on purpose (tests of drop handling); 0 = never. */
   simulateDrops?: number;
   /**
@@ -97,8 +99,9 @@ export const SETTINGS = {
   syscalls: 16,
   wakeup_ns: 16 + 512,
   drop_kind: 16 + 512 + 8,
+  drop_failed_exit: 16 + 512 + 8 + 512,
 } as const;
-const SETTINGS_SIZE = SETTINGS.drop_kind + 512;
+const SETTINGS_SIZE = SETTINGS.drop_failed_exit + 4;
 /**
  * The per-CPU counters, in the order of struct saker_counters (bpf/record.h), u64 each; the last
  * is an array with one counter per drop kind.
@@ -309,6 +312,7 @@ export class Probe {
     settings.setUint32(SETTINGS.simulate_drops, opts.simulateDrops ?? 0, true);
     settings.setBigUint64(SETTINGS.wakeup_ns, BigInt(opts.wakeupNs ?? DEFAULT_WAKEUP_NS), true);
     new Uint8Array(settings.buffer, SETTINGS.drop_kind, 512).set(dropKindTable());
+    settings.setUint32(SETTINGS.drop_failed_exit, opts.dropFailedExit ? 1 : 0, true);
 
     const links: Deno.PointerObject[] = [];
     cleanup.push(() => links.forEach((l) => bpf.bpf_link__destroy(l)));

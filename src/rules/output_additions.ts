@@ -5,8 +5,9 @@
  * - `extra_output` (a format with %fields) is appended to the output of every matching rule, and
  *   its fields join `output_fields`;
  * - `suggested_output` appends the suggested fields of the rule's source (the container and
- *   Kubernetes fields Falco's container plugin suggests) as `container_id=%container.id ...`;
- *   unlike Falco, a field the output already names is not appended a second time;
+ *   Kubernetes fields Falco's container plugin suggests, then the config's static fields) as
+ *   `container_id=%container.id ... static_env=%static.env`; unlike Falco, a field the output
+ *   already names is not appended a second time;
  * - `extra_fields` add `output_fields` entries without touching the text: a field name gives its
  *   typed value, `{name: format}` the formatted text.
  *
@@ -26,6 +27,7 @@
  */
 import { compileOutput, type OutputFormat } from "./output.ts";
 import { suggestedFields } from "./fields/mod.ts";
+import { staticFieldNames } from "./fields/static.ts";
 
 /** One `append_output` entry. */
 export interface OutputAddition {
@@ -86,8 +88,8 @@ export function additionsFor(
     if (a.format) text += ` ${a.format}`;
     if (a.suggested) {
       const present = named(text);
-      for (const f of suggestedFields(r.source)) {
-        if (!present.has(`%${f.name}`)) text += ` ${suggestedFormat(f.name)}`;
+      for (const f of [...suggestedFields(r.source).map((d) => d.name), ...staticFieldNames()]) {
+        if (!present.has(`%${f}`)) text += ` ${suggestedFormat(f)}`;
       }
     }
     for (const f of a.fields ?? []) {

@@ -15,6 +15,7 @@ import type { OutputFieldValue } from "./alert.ts";
 import { Checker, type Operand } from "./check.ts";
 import { parseFieldOrTransformer } from "./parser.ts";
 import { evalOperand, scalarText } from "./operand.ts";
+import { bufferText } from "./buffer_format.ts";
 import type { FieldResult } from "./fields/registry.ts";
 
 /** A piece of an output string. */
@@ -91,6 +92,7 @@ export function compileOutput(fmt: string, source: string): OutputFormat {
 /** Text of a field value in an output string. */
 export function valueText(v: FieldResult): string {
   if (v === undefined) return "<NA>";
+  if (v instanceof Uint8Array) return bufferText(v);
   if (Array.isArray(v)) return v.map(scalarText).join(",");
   return scalarText(v);
 }

@@ -176,7 +176,9 @@ scrape_configs:
 });
 
 Deno.test({
-  name: "falco compat: falco_libs.snaplen captures payload bytes, thread_table_size bounds state",
+  name:
+    "falco compat: falco_libs.snaplen captures payload bytes (base64 with buffer_format_base64), " +
+    "thread_table_size bounds state",
   ignore: needsRoot(),
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "saker-falcolibs-" });
@@ -195,6 +197,7 @@ Deno.test({
 json_output: true
 stdout_output: {enabled: true}
 falco_libs: {snaplen: 16, thread_table_size: 64}
+buffer_format_base64: true
 `,
     );
     try {
@@ -208,7 +211,8 @@ falco_libs: {snaplen: 16, thread_table_size: 64}
           run.stdout().trim().split("\n").filter((l) => l).map((l) => JSON.parse(l))
             .find((a) => a.rule === "payload sent"),
       );
-      assertEquals(alert.output_fields["evt.buffer"], "falcocompat-payl", "16 bytes");
+      assertEquals(alert.output_fields["evt.buffer"], btoa("falcocompat-payl"), "16 bytes, base64");
+      assertEquals(alert.output, `sent ${btoa("falcocompat-payl")}`);
       const text = await (await fetch(`${run.api}/metrics`)).text();
       const dropped = /^saker_state_threads_dropped_total (\d+)/m.exec(text);
       assert(dropped && Number(dropped[1]) > 0, "a 64-thread table overflows on this host");
@@ -217,6 +221,57 @@ falco_libs: {snaplen: 16, thread_table_size: 64}
     } finally {
       const status = await run.stop();
       assertEquals(status.code, 0, run.stderr());
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "falco compat: engine.modern_ebpf.drop_failed_exit leaves failed calls out",
+  ignore: needsRoot(),
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "saker-dropfailed-" });
+    await Deno.writeTextFile(`${dir}/here`, "x");
+    await Deno.writeTextFile(
+      `${dir}/rules.yaml`,
+      `- rule: open under dir
+  desc: opens under this test's directory, failed or not
+  condition: evt.type in (open, openat, openat2) and fd.name startswith ${dir}/
+  output: "open %fd.name res=%evt.res"
+  priority: NOTICE
+`,
+    );
+    const opened = async (dropFailed: boolean) => {
+      const run = await startSaker(
+        dir,
+        `rules_files: [${dir}/rules.yaml]
+json_output: true
+stdout_output: {enabled: true}
+engine: {modern_ebpf: {drop_failed_exit: ${dropFailed}}}
+`,
+      );
+      try {
+        await Deno.readTextFile(`${dir}/missing`).catch(() => {});
+        await Deno.readTextFile(`${dir}/here`);
+        const lines = () =>
+          run.stdout().trim().split("\n").filter((l) => l).map((l) => JSON.parse(l));
+        await waitFor(
+          "the successful open",
+          () => lines().some((a) => a.output_fields["fd.name"] === `${dir}/here`),
+        );
+        return lines().map((a) => a.output_fields["fd.name"] as string);
+      } finally {
+        const status = await run.stop();
+        assertEquals(status.code, 0, run.stderr());
+      }
+    };
+    try {
+      const all = await opened(false);
+      assert(all.includes(`${dir}/missing`), `the failed open alerts: ${all}`);
+      const kept = await opened(true);
+      assert(!kept.includes(`${dir}/missing`), `no failed open: ${kept}`);
+      assert(kept.includes(`${dir}/here`));
+    } finally {
       await Deno.remove(dir, { recursive: true });
     }
   },

@@ -1,8 +1,9 @@
 /**
- * Falco's `append_output` applied when rules are built: matching by source, tags and rule,
- * `extra_output`, `suggested_output` (the container and Kubernetes fields, as
- * `container_id=%container.id ...`), `extra_fields` raw and formatted, and bad entries reported
- * by index. Through the real loader, ruleset, state store and field extractors.
+ * Falco's output settings applied when rules are built: `append_output` (matching by source, tags
+ * and rule, `extra_output`, `suggested_output` with the container and Kubernetes fields as
+ * `container_id=%container.id ...`, `extra_fields` raw and formatted, bad entries reported by
+ * index), `static_fields` and `buffer_format_base64`. Through the real loader, ruleset, state
+ * store and field extractors.
  */
 import { assert, assertEquals, assertThrows } from "../support/assert.ts";
 import { loadRulesText } from "../../src/rules/loader.ts";
@@ -15,6 +16,8 @@ import { additionsFor, suggestedFormat } from "../../src/rules/output_additions.
 import { buildEngineRules, outputAdditions } from "../../src/agent/build_rules.ts";
 import type { AppendOutputEntry } from "../../src/config/spec.ts";
 import { RulesError } from "../../src/agent/rules_builder.ts";
+import { setStaticFields } from "../../src/rules/fields/static.ts";
+import { bufferText, setBufferFormatBase64 } from "../../src/rules/buffer_format.ts";
 
 const RULES = `
 - rule: Shell in container
@@ -152,4 +155,65 @@ Deno.test("append_output: additions in order, a later extra field replaces an ea
   assertEquals(got.outputText, "x %proc.name one two");
   assertEquals(got.fields, [{ name: "k", format: "v", raw: false }]);
   assertThrows(() => compileRuleset(loaded, { additions: [{ format: "%proc.nosuch" }] }));
+});
+
+Deno.test("static_fields: static.NAME in conditions and in the suggested output", () => {
+  setStaticFields({ env: "prod", team: "sec" });
+  try {
+    const rules = loadRulesText([{
+      name: "s.yaml",
+      text: `
+- rule: prod shell
+  desc: d
+  condition: evt.type = execve and proc.name = sh and static.env = prod
+  output: "shell in %static.env"
+  priority: WARNING
+- rule: dev shell
+  desc: d
+  condition: evt.type = execve and proc.name = sh and static.env = dev
+  output: "never"
+  priority: WARNING
+- rule: unset
+  desc: d
+  condition: evt.type = execve and static.nosuch exists
+  output: "never"
+  priority: WARNING
+`,
+    }]);
+    assertEquals(rules.results.flatMap((r) => r.errors), []);
+    const state = world();
+    const rs = compileRuleset(rules, {
+      ruleMatching: "all",
+      additions: outputAdditions([{ suggested_output: true }]),
+    });
+    const out: Alert[] = [];
+    const ev = buildEvent("execve", { tid: 50, pid: 50, comm: "sh" }, {
+      res: 0,
+      exe: "/bin/sh",
+      args: [],
+      tid: 50,
+      pid: 50,
+      ptid: 1,
+      cwd: "/",
+    });
+    state.update(ev);
+    rs.evaluate(ev, (a) => out.push(a));
+    assertEquals(out.map((a) => a.rule), ["prod shell"]);
+    assert(out[0].output.startsWith("shell in prod container_id=abababababab"), out[0].output);
+    assert(out[0].output.endsWith(" static_team=sec"), "static.env is named already");
+    assertEquals(out[0].outputFields["static.team"], "sec");
+  } finally {
+    setStaticFields({});
+  }
+});
+
+Deno.test("buffer_format_base64: data buffers print as base64 or as printable text", () => {
+  const bytes = new Uint8Array([104, 105, 0, 255]);
+  assertEquals(bufferText(bytes), "hi..");
+  setBufferFormatBase64(true);
+  try {
+    assertEquals(bufferText(bytes), "aGkA/w==");
+  } finally {
+    setBufferFormatBase64(false);
+  }
 });

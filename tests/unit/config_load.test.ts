@@ -63,7 +63,14 @@ Deno.test("config: Falco's default falco.yaml loads, Falco-only keys become warn
   // outputs_queue.capacity 0 means unbounded in Falco: taken as the default bound.
   assertEquals(config.outputs_queue.capacity, 10000);
   const text = warnings.join("\n");
-  assertStringIncludes(text, "key engine: ignored");
+  assertStringIncludes(text, "key engine.kmod: ignored");
+  // Falco's engine: modern_ebpf with 8 MB per pair of CPUs sizes Saker's one ring.
+  assertEquals(config.engine.kind, "modern_ebpf");
+  let ring = 8 * 1024 * 1024 * Math.ceil((navigator.hardwareConcurrency || 1) / 2);
+  while ((ring & (ring - 1)) !== 0) ring &= ring - 1;
+  assertEquals(config.kernel.ring_buffer_size, ring);
+  assertEquals(config.log_syslog, true);
+  assertEquals(config.metrics.kernel_event_counters_per_cpu_enabled, false);
   // Plugin entries are read (k8saudit and json run natively); none is loaded here.
   assertEquals(config.load_plugins, []);
   assertEquals(config.plugins.map((p) => p.name), ["container"]);
@@ -161,9 +168,8 @@ Deno.test("config: cross-key checks", async () => {
       "syscall_event_drops: {actions: [ignore, alert]}",
     ].join("\n"),
   );
-  assertEquals(p.length, 4);
+  assertEquals(p.length, 3);
   assertStringIncludes(p.join("\n"), "key http_output.url: required when http_output.enabled");
-  assertStringIncludes(p.join("\n"), "key http_output.insecure: true is not supported");
   assertStringIncludes(p.join("\n"), "key program_output.program: required");
   assertStringIncludes(p.join("\n"), `action "alert" does not make sense with the "ignore"`);
 });
@@ -293,4 +299,34 @@ Deno.test("config: every key of the table has a default, and the defaults pass i
   // Each call gives fresh lists and maps.
   defaultConfig().rules_files.push("x");
   assertEquals(defaultConfig().rules_files, []);
+});
+
+Deno.test("config: Falco's engine section in Saker's terms", async () => {
+  const cpus = navigator.hardwareConcurrency || 1;
+  const preset = await load(
+    "engine: {kind: modern_ebpf, modern_ebpf: {buf_size_preset: 6, " +
+      "cpus_for_each_buffer: 0}}\n",
+  );
+  assertEquals(preset.config.kernel.ring_buffer_size, 32 * 1024 * 1024, "one 32 MB buffer");
+  const pairs = await load(
+    "engine: {modern_ebpf: {buf_size_preset: 4, cpus_for_each_buffer: 2}}\n",
+  );
+  let want = 8 * 1024 * 1024 * Math.ceil(cpus / 2);
+  while ((want & (want - 1)) !== 0) want &= want - 1;
+  assertEquals(pairs.config.kernel.ring_buffer_size, want, "8 MB per pair of CPUs");
+  const explicit = await load(
+    "engine: {modern_ebpf: {buf_size_preset: 6}}\nkernel: {ring_buffer_size: 4MiB}\n",
+  );
+  assertEquals(explicit.config.kernel.ring_buffer_size, 4 * 1024 * 1024, "Saker's key wins");
+  assertEquals((await load("")).config.kernel.ring_buffer_size, 16 * 1024 * 1024);
+  const kmod = await load("engine: {kind: kmod, kmod: {buf_size_preset: 4}}\n");
+  assert(kmod.warnings.some((w) => w.includes("engine.kind: kmod: Saker's engine is its CO-RE")));
+  assert(kmod.warnings.some((w) => w.includes("engine.kmod") && w.includes("ignored")));
+  const replay = await problems("engine: {kind: replay}\n");
+  assertStringIncludes(replay.join("\n"), "engine.replay.capture_file: required");
+  assertEquals(
+    (await load("engine: {modern_ebpf: {drop_failed_exit: true}}\n")).config.engine
+      .modern_ebpf.drop_failed_exit,
+    true,
+  );
 });

@@ -5,7 +5,7 @@
  * engine version in `saker version` and `saker validate`.
  */
 import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
-import { REPO_ROOT } from "../support/env.ts";
+import { needsReference, REFERENCE_DIR, REPO_ROOT } from "../support/env.ts";
 import {
   falcoOverrides,
   flagSpellings,
@@ -260,4 +260,40 @@ Deno.test("falco flags: translation into config overrides", () => {
   assertEquals(falcoOverrides({ p: ["c"] }), falcoOverrides({ p: ["kubernetes"] }));
   assertEquals(optionalListValue(["--list", "-N"]), ["--list=", "-N"]);
   assertEquals(optionalListValue(["--list", "syscall"]), ["--list=syscall"]);
+});
+
+Deno.test({
+  name: "falco engine: engine.kind=replay runs a capture file through the agent and ends",
+  ignore: needsReference(),
+  async fn() {
+    const trace = `${REFERENCE_DIR}/falco-legacy-tests/trace_files/cat_write.scap`;
+    const dir = await Deno.makeTempDir();
+    try {
+      await Deno.writeTextFile(
+        `${dir}/r.yaml`,
+        "- rule: open from cat\n  desc: d\n  condition: evt.type = open and proc.name = cat\n" +
+          "  output: cat opened %fd.name\n  priority: WARNING\n",
+      );
+      const r = await saker([
+        "run",
+        "-r",
+        `${dir}/r.yaml`,
+        ...QUIET,
+        "-o",
+        "webserver.enabled=false",
+        "-o",
+        "engine.kind=replay",
+        "-o",
+        `engine.replay.capture_file=${trace}`,
+        "--json",
+      ]);
+      assertEquals(r.code, 0, r.err);
+      const alerts = r.out.trim().split("\n").map((l) => JSON.parse(l));
+      // Falco's legacy suite expects 8 detections in this capture (enter and exit events).
+      assertEquals(alerts.filter((a) => a.rule === "open from cat").length, 8);
+      assert(alerts.some((a) => a.output.includes("cat opened /")), r.out);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
 });

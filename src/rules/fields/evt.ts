@@ -4,6 +4,7 @@
  * table and the user database, the way Falco renders `evt.arg.*`.
  * @module
  */
+import { bufferText } from "../buffer_format.ts";
 import type { Event } from "../../events/event.ts";
 import { categoryName, EC, EF, type EventInfo, EVENTS, PT } from "../../events/table.ts";
 import { errnoName, renderFlags, signalName } from "../../events/flags.ts";
@@ -47,15 +48,6 @@ let groupName: IdResolver = passwdResolver("/etc/group");
 export function setIdResolvers(users: IdResolver, groups: IdResolver): void {
   userName = users;
   groupName = groups;
-}
-
-function bufferText(b: Uint8Array): string {
-  let s = "";
-  for (let i = 0; i < b.length; i++) {
-    const c = b[i];
-    s += c >= 32 && c < 127 ? String.fromCharCode(c) : ".";
-  }
-  return s;
 }
 
 /**

@@ -19,6 +19,7 @@ import { FD_FIELDS } from "./fd.ts";
 import { USER_GROUP_FIELDS } from "./user.ts";
 import { CONTAINER_FIELDS } from "./container.ts";
 import { K8S_FIELDS } from "./k8s.ts";
+import { STATIC_FIELDS } from "./static.ts";
 import { K8SAUDIT_FIELDS, K8SAUDIT_SHARED_EVT } from "./k8saudit.ts";
 
 /** Builds the registry of every built-in field class, in the order `saker fields` lists them. */
@@ -27,7 +28,7 @@ export function buildFieldRegistry(): FieldRegistry {
   for (const cls of EVT_FIELDS) reg.define(cls);
   reg.define(PROC_FIELDS).define(THREAD_FIELDS).define(FD_FIELDS);
   for (const cls of USER_GROUP_FIELDS) reg.define(cls);
-  reg.define(CONTAINER_FIELDS).define(K8S_FIELDS);
+  reg.define(CONTAINER_FIELDS).define(K8S_FIELDS).define(STATIC_FIELDS);
   for (const cls of K8SAUDIT_FIELDS) reg.define(cls);
   return reg.share(K8SAUDIT_SHARED_EVT);
 }
