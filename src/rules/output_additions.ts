@@ -25,7 +25,7 @@
  * ```
  * @module
  */
-import { compileOutput, type OutputFormat } from "./output.ts";
+import { compileOutput, type OutputFormat } from "./output_format.ts";
 import { suggestedFields } from "./fields/mod.ts";
 import { staticFieldNames } from "./fields/static.ts";
 
