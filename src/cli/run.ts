@@ -20,12 +20,13 @@ import {
   kernelSyscalls,
 } from "../agent/agent.ts";
 import { metrics } from "../metrics.ts";
-import { buildEngineRules } from "../agent/build_rules.ts";
+import { buildEngineRules, outputAdditions } from "../agent/build_rules.ts";
 import { RulesError } from "../agent/rules_builder.ts";
 import { channelOutputs } from "../agent/outputs.ts";
 import { chooseSources, openAuditSources, type SourceChoice } from "../agent/audit_sources.ts";
 import { idleSource } from "../sources/idle.ts";
 import { loadRulesFiles } from "../rules/loader.ts";
+import { additionsFor, additionsForSource } from "../rules/output_additions.ts";
 import { formatMessage } from "../rules/result.ts";
 import {
   describeRulesJson,
@@ -407,8 +408,12 @@ async function printInfo(
     console.error(`saker run: rule "${action.rule}" is not loaded`);
     return 1;
   }
-  if (config.json_output) console.log(JSON.stringify(describeRulesJson(loaded, action.rule)));
-  else {
+  if (config.json_output) {
+    const additions = outputAdditions(config.append_output);
+    const outputOf = (r: { name: string; source: string; tags: string[]; outputText: string }) =>
+      additionsFor(r, additionsForSource(additions, r.source).usable).outputText;
+    console.log(JSON.stringify(describeRulesJson(loaded, action.rule, outputOf)));
+  } else {
     const rules = loaded.rules.filter((r) => action.rule === undefined || r.name === action.rule);
     console.log(describeRulesText(rules));
   }

@@ -80,7 +80,10 @@ function conditionParts(e: Expr, fields: Set<string>, ops: Set<string>): void {
 }
 
 /** One rule as Falco's `-L` JSON describes it (`info` and the `details` Saker knows). */
-export function describeRuleJson(r: CompiledRule): Record<string, unknown> {
+export function describeRuleJson(
+  r: CompiledRule,
+  outputOf: (r: CompiledRule) => string = (x) => x.outputText,
+): Record<string, unknown> {
   const fields = new Set<string>();
   const ops = new Set<string>();
   conditionParts(r.ast, fields, ops);
@@ -105,15 +108,23 @@ export function describeRuleJson(r: CompiledRule): Record<string, unknown> {
       exception_fields: r.exceptionFields,
       events,
       condition_compiled: r.conditionText,
-      output_compiled: r.outputText,
+      output_compiled: outputOf(r),
     },
   };
 }
 
-/** `-L` / `-l RULE` with json_output: Falco's JSON description of the loaded rules. */
-export function describeRulesJson(loaded: LoadedRules, rule?: string): Record<string, unknown> {
+/**
+ * `-L` / `-l RULE` with json_output: Falco's JSON description of the loaded rules; `outputOf`
+ * gives a rule's output with the config's `append_output` additions (`output_compiled`).
+ */
+export function describeRulesJson(
+  loaded: LoadedRules,
+  rule?: string,
+  outputOf?: (r: CompiledRule) => string,
+): Record<string, unknown> {
   const rules = loaded.rules.filter((r) => rule === undefined || r.name === rule);
-  if (rule !== undefined) return { rules: rules.map(describeRuleJson) };
+  const describe = (r: CompiledRule) => describeRuleJson(r, outputOf);
+  if (rule !== undefined) return { rules: rules.map(describe) };
   return {
     required_engine_version: loaded.requiredEngineVersion ?? "0.0.0",
     required_plugin_versions: loaded.requiredPlugins.map((alts) => ({
@@ -121,7 +132,7 @@ export function describeRulesJson(loaded: LoadedRules, rule?: string): Record<st
       version: alts[0].version,
       alternatives: alts.slice(1),
     })),
-    rules: rules.map(describeRuleJson),
+    rules: rules.map(describe),
     macros: loaded.macros.map((m) => ({ info: { name: m.name, condition: m.condition } })),
     lists: loaded.lists.map((l) => ({ info: { name: l.name, items: l.items } })),
   };

@@ -189,7 +189,6 @@ const either = <A extends Spec, B extends Spec>(
 const ignored = (why: string): IgnoredSpec => ({ kind: "ignored", why });
 const any = <T>(what: string, d?: T): AnySpec<T> => ({ kind: "any", what, default: d });
 
-const FALCO_ONLY = "Falco-specific; Saker has no equivalent";
 const NO_GRPC = "Saker has no gRPC server; use GET /alerts/stream";
 
 /** Log levels Falco accepts in `log_level`; Saker maps them onto its four. */
@@ -314,7 +313,7 @@ export const SPEC = section({
   log_level: oneOf(FALCO_LOG_LEVELS, "info"),
   /** text or json log lines (Saker). */
   log_format: oneOf(["text", "json"], "text"),
-  libs_logger: ignored(FALCO_ONLY),
+  libs_logger: ignored("libbpf's messages are in the debug log (log_level: debug)"),
   syscall_event_drops: section({
     threshold: num(0.1, { min: 0, max: 1 }),
     actions: list(oneOf(DROP_ACTIONS), ["log", "alert"]),
@@ -322,7 +321,10 @@ export const SPEC = section({
     max_burst: int(1, { min: 1 }),
     simulate_drops: bool(false),
   }),
-  syscall_event_timeouts: ignored(FALCO_ONLY),
+  syscall_event_timeouts: ignored(
+    "the reader waits on the ring instead of counting timeouts; a stalled pipeline turns " +
+      "/healthz to 503 (webserver.stall_timeout)",
+  ),
   metrics: section({
     enabled: bool(false),
     /** Seconds between metrics snapshots (Falco's least: 100ms). */
@@ -401,7 +403,7 @@ export const SPEC = section({
     init_config: any<unknown>("a map or a JSON string"),
     open_params: str(),
   })),
-  plugins_hostinfo: ignored(FALCO_ONLY),
+  plugins_hostinfo: ignored("Saker loads no plugin that needs host info"),
   /** Fields of fixed value for rules and outputs (`static.NAME`). */
   static_fields: map(str()),
   /** Data buffers in alerts as base64 rather than printable text. */

@@ -212,7 +212,9 @@ export function auditInputs(c: AuditConfigView): AuditInputs {
     } else if (!NATIVE.includes(name)) {
       out.warnings.push({
         key: `load_plugins[${i}]`,
-        message: `ignored: Saker has no plugin ${name} (k8saudit and json are built in)`,
+        message: name === "container"
+          ? "ignored: container metadata is built in (the containers section)"
+          : `ignored: Saker has no plugin ${name} (k8saudit and json are built in)`,
       });
     }
   }

@@ -101,6 +101,17 @@ Deno.test("falco flags: -L prints Falco's rule table, -l one rule, --json Falco'
     assertEquals(d.macros.map((m: { info: { name: string } }) => m.info.name), ["spawned"]);
     assertEquals(d.lists[0].info, { name: "shells", items: ["sh", "bash"] });
 
+    const withPc = JSON.parse(
+      (await saker(["run", "-l", "Passwd read", "--json", "-pc", "-r", file, ...QUIET])).out,
+    );
+    assertEquals(
+      withPc.rules[0].details.output_compiled,
+      "passwd read by %proc.name container_id=%container.id container_name=%container.name " +
+        "container_image_repository=%container.image.repository " +
+        "container_image_tag=%container.image.tag k8s_pod_name=%k8s.pod.name " +
+        "k8s_ns_name=%k8s.ns.name",
+    );
+
     const missing = await saker(["run", "-l", "No such rule", "-r", file, ...QUIET]);
     assertEquals(missing.code, 1);
     assertStringIncludes(missing.err, 'rule "No such rule" is not loaded');
