@@ -10,7 +10,7 @@ const USAGE = `usage: saker fields [--json | --markdown] [--source NAME] [--all]
 
 Lists the fields of conditions and outputs.
 
-  --json          JSON array of {class, name, type, desc, arg}
+  --json          JSON array of {class, name, type, desc, updated, arg}
   --markdown      a Markdown table per class
   --source NAME   only fields of that event source (syscall, k8s_audit ...)
   --all           include deprecated fields`;
@@ -20,6 +20,11 @@ function argText(f: FieldDef): string {
   const shape = f.numericArg ? "N" : "ARG";
   const text = f.dottedArg ? `[${shape}] or .${shape}` : `[${shape}]`;
   return f.arg === "required" ? text : `${text} (optional)`;
+}
+
+/** The description, with when the value changes for state fields. */
+function describe(f: FieldDef): string {
+  return f.updated ? `${f.desc} Updated: ${f.updated}` : f.desc;
 }
 
 /** Entry point of the subcommand. */
@@ -57,6 +62,7 @@ export function main(args: string[]): Promise<number> {
         name: f.name,
         type: f.type,
         desc: f.desc,
+        ...(f.updated ? { updated: f.updated } : {}),
         arg: f.arg ?? "none",
         list: f.list === true,
         deprecated: f.deprecated === true,
@@ -69,7 +75,7 @@ export function main(args: string[]): Promise<number> {
       lines.push(`## ${c.name}`, "", c.desc, "", "| Field | Type | Description |", "|---|---|---|");
       for (const f of c.fields.filter(visible)) {
         const arg = argText(f);
-        const desc = f.desc.replaceAll("|", "\\|");
+        const desc = describe(f).replaceAll("|", "\\|");
         lines.push(`| \`${f.name}\`${arg ? ` ${arg}` : ""} | ${f.type} | ${desc} |`);
       }
       lines.push("");
@@ -81,7 +87,7 @@ export function main(args: string[]): Promise<number> {
       for (const f of c.fields.filter(visible)) {
         const arg = argText(f);
         console.log(
-          `  ${(f.name + (arg ? " " + arg : "")).padEnd(34)} ${f.type.padEnd(8)} ${f.desc}`,
+          `  ${(f.name + (arg ? " " + arg : "")).padEnd(34)} ${f.type.padEnd(8)} ${describe(f)}`,
         );
       }
       console.log("");

@@ -34,7 +34,6 @@ import {
   O_DIRECTORY,
   O_TMPFILE,
   PR_SET_CHILD_SUBREAPER,
-  PR_SET_NAME,
 } from "../events/flags.ts";
 import { joinPath } from "./paths.ts";
 import { AF, isMappedV4, sockAddrText, tupleName, unmapV4 } from "../events/socket_text.ts";
@@ -68,7 +67,6 @@ const A = {
   NAMESPACE: 22,
   PRCTL: 23,
   SETSID: 24,
-  SETPGID: 25,
   CLOSE_RANGE: 26,
   SENDRECV: 27,
   CONTAINER: 28,
@@ -133,7 +131,6 @@ const EXIT_ACTIONS: Record<string, number> = {
   unshare: A.NAMESPACE,
   prctl: A.PRCTL,
   setsid: A.SETSID,
-  setpgid: A.SETPGID,
   close_range: A.CLOSE_RANGE,
   sendto: A.SENDRECV,
   sendmsg: A.SENDRECV,
@@ -428,25 +425,14 @@ export function applyEvent(
       th.capEffective = bigOf(get(ev, P.cap_effective)) ?? th.capEffective;
       return;
     case A.NAMESPACE:
-      return onNamespace(store, ev, th);
+      return onNamespace(ev, th);
     case A.PRCTL:
       return onPrctl(ev, th);
     case A.SETSID: {
+      // The new session's id; the process group ids are taken at the next exec (libsinsp
+      // follows neither setsid's nor setpgid's group change).
       const res = result(ev);
-      if (res >= 0) {
-        th.proc.sid = res;
-        th.proc.vpgid = res;
-      }
-      return;
-    }
-    case A.SETPGID: {
-      if (result(ev) !== 0) return;
-      const pid = num(arg(ev, th, P.pid)) ?? 0;
-      const pgid = num(arg(ev, th, P.pgid)) ?? 0;
-      const self = th.proc;
-      if (pid === 0 || pid === self.vpid || pid === self.pid) {
-        self.vpgid = pgid === 0 ? (self.vpid >= 0 ? self.vpid : self.pid) : pgid;
-      }
+      if (res >= 0) th.proc.sid = res;
       return;
     }
     case A.CLOSE_RANGE:
@@ -536,6 +522,20 @@ function refineChild(ev: Event, th: ThreadInfo): void {
   if (vpid !== undefined && vpid > 0 && th.isMain) th.proc.vpid = vpid;
 }
 
+function sameStrings(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** argv[0] and the arguments a clone event carries (read from the process's memory). */
+function takeCommandLine(ev: Event, proc: ProcessInfo): void {
+  const exe = str(get(ev, P.exe));
+  if (exe !== undefined) proc.exe = exe;
+  const args = list(ev, P.args);
+  if (args !== undefined) proc.args = args;
+}
+
 function createChild(
   store: StateStore,
   ev: Event,
@@ -576,16 +576,15 @@ function createChild(
       proc.pidnsInitStartTs = src.pidnsInitStartTs;
       proc.fds = flags & CLONE_FILES ? src.fds : new FdTable(src.fds);
     }
-    // What the event itself says about the new process. A fork copies its parent, so with
-    // the parent known, decoding the same argv and paths again would only cost time.
-    if (src === undefined || src.exe === "") {
-      const exe = str(get(ev, P.exe));
-      if (exe !== undefined) proc.exe = exe;
-      const args = list(ev, P.args);
-      if (args !== undefined) proc.args = args;
+    // The command line as the kernel read it from the parent's memory at the fork: a parent
+    // that rewrote its argv (setproctitle) shows the new text in its children, as in libsinsp.
+    takeCommandLine(ev, proc);
+    // The working directory is the parent's as tracked from its chdir calls (a path through
+    // a symbolic link stays as written); the kernel's value only for an unknown parent.
+    if (src === undefined || src.cwd === "") {
+      const cwd = str(get(ev, P.cwd));
+      if (cwd !== undefined && cwd.startsWith("/")) proc.cwd = cwd;
     }
-    const cwd = str(get(ev, P.cwd));
-    if (cwd !== undefined && cwd.startsWith("/")) proc.cwd = cwd;
     const comm = str(get(ev, P.comm));
     if (comm !== undefined) proc.comm = comm;
     else if (src === undefined) proc.comm = ev.commOff >= 0 ? ev.comm : "";
@@ -610,12 +609,15 @@ function createChild(
     }
     proc.startTs = ev.ts;
     store.insertProcess(proc);
-    if (src === undefined || src.cgroups.length === 0) {
-      const cgroups = list(ev, P.cgroups);
-      if (cgroups !== undefined && cgroups.length > 0) store.setCgroups(proc, cgroups);
+    // The kernel's cgroups at the fork: a parent moved to another cgroup since its own exec
+    // shows the new one in its children (the parent's entry keeps its old one).
+    const cgroups = list(ev, P.cgroups);
+    if (cgroups !== undefined && cgroups.length > 0 && !sameStrings(cgroups, proc.cgroups)) {
+      store.setCgroups(proc, cgroups);
     }
   }
   const th = new ThreadInfo(tid, proc);
+  // The kernel's name of the new thread (its creator's, including a name set with prctl).
   th.comm = str(get(ev, P.comm)) ?? creator?.comm ?? proc.comm;
   th.uid = num(get(ev, P.uid)) ?? creator?.uid ?? 0;
   th.gid = num(get(ev, P.gid)) ?? creator?.gid ?? 0;
@@ -645,8 +647,12 @@ function onExecve(store: StateStore, ev: Event, th: ThreadInfo): void {
   if (exe !== undefined) proc.exe = exe;
   const args = list(ev, P.args);
   if (args !== undefined) proc.args = args;
-  const cwd = str(get(ev, P.cwd));
-  if (cwd !== undefined && cwd.startsWith("/")) proc.cwd = cwd;
+  // An exec keeps the working directory; the kernel's path (symbolic links resolved) is used
+  // only when the process's own is unknown, as libsinsp never takes it from an exec.
+  if (proc.cwd === "") {
+    const cwd = str(get(ev, P.cwd));
+    if (cwd !== undefined && cwd.startsWith("/")) proc.cwd = cwd;
+  }
   let comm = str(get(ev, P.comm));
   if (comm === undefined && exe !== undefined) {
     comm = exe.slice(exe.lastIndexOf("/") + 1, undefined);
@@ -674,9 +680,11 @@ function onExecve(store: StateStore, ev: Event, th: ThreadInfo): void {
     : undefined;
   const tty = num(get(ev, P.tty));
   if (tty !== undefined) proc.tty = tty;
-  // Saker's live execve records add the session and the ids inside the pid namespace.
+  // Saker's live execve records add the session and the ids inside the pid namespace. The
+  // session is kept from the fork or setsid (libsinsp does not take it from an exec); the
+  // record's value fills only an unknown one.
   const sid = num(get(ev, P.sid));
-  if (sid !== undefined) proc.sid = sid;
+  if (sid !== undefined && proc.sid < 0) proc.sid = sid;
   const vpid = num(get(ev, P.vpid));
   if (vpid !== undefined && vpid > 0) proc.vpid = vpid;
   const vtid = num(get(ev, P.vtid));
@@ -984,34 +992,31 @@ function onCreds(ev: Event, th: ThreadInfo): void {
   }
 }
 
+/**
+ * prctl: only the child-subreaper flag changes state. A name set with PR_SET_NAME shows in
+ * children and threads created afterwards (their clone carries the kernel's name), not in
+ * the caller's own events, as in libsinsp: a process cannot hide its name from rules by
+ * renaming itself.
+ */
 function onPrctl(ev: Event, th: ThreadInfo): void {
   if (result(ev) < 0) return;
-  const option = num(get(ev, P.option));
-  if (option === PR_SET_NAME) {
-    const name = str(get(ev, P.arg2_str));
-    if (name === undefined) return;
-    th.comm = name.slice(0, 15);
-    if (th.isMain) th.proc.comm = th.comm;
-  } else if (option === PR_SET_CHILD_SUBREAPER) {
+  if (num(get(ev, P.option)) === PR_SET_CHILD_SUBREAPER) {
     th.proc.subreaper = (num(get(ev, P.arg2_int)) ?? 0) !== 0;
   }
 }
 
-function onNamespace(store: StateStore, ev: Event, th: ThreadInfo): void {
+function onNamespace(ev: Event, th: ThreadInfo): void {
   if (result(ev) < 0) return;
   const flags = num(get(ev, ev.info.name === "setns" ? P.nstype : P.flags)) ?? 0;
   if (flags & CLONE_NEWUSER) {
-    // A new (or joined) user namespace grants every capability inside it.
+    // A new (or joined) user namespace grants every capability inside it: from this event on,
+    // as libsinsp sets them when it parses the exit (so a rule on the unshare event itself sees
+    // the full set after a successful CLONE_NEWUSER).
     th.capInheritable = ALL_CAPS;
     th.capPermitted = ALL_CAPS;
     th.capEffective = ALL_CAPS;
   }
-  // Joining another cgroup namespace or container: the cgroup may tell more now.
-  const reader = store.proc;
-  if (reader && ev.origin === "live") {
-    const seed = reader.thread(th.proc.pid, th.proc.pid);
-    if (seed?.cgroups) store.setCgroups(th.proc, seed.cgroups);
-  }
+  // Cgroups (and so the container) are not re-read: they change with the next clone or exec.
 }
 
 // ---------------------------------------------------------------------------------------------

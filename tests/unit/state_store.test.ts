@@ -293,7 +293,8 @@ Deno.test("state: fork, exec and a three-level tree give ancestry fields", () =>
   assertEquals(field(e, "proc.env[TERM]"), "xterm");
   assertEquals(field(e, "proc.env"), "HOME=/root TERM=xterm");
   assertEquals(field(e, "proc.tty"), 34816);
-  assertEquals(field(e, "proc.cwd"), "/root/");
+  // Each child starts in its parent's directory (sshd's "/"); an exec does not move it.
+  assertEquals(field(e, "proc.cwd"), "/");
   assertEquals(field(e, "user.loginuid"), 1000);
   assertEquals(field(e, "thread.cap_effective"), "CAP_CHOWN CAP_SYS_ADMIN");
   assertEquals(field(e, "proc.sname"), "sshd", "session leader is sshd (sid 100)");
@@ -624,8 +625,11 @@ Deno.test("state: credentials, capabilities and thread names follow their syscal
     arg2_str: "renamed-process-x",
   });
   state.update(name);
-  assertEquals(th.comm, "renamed-process");
-  assertEquals(field(name, "proc.name"), "renamed-process");
+  assertEquals(field(name, "proc.name"), "sshd", "a process does not rename itself for rules");
+  // A child forked afterwards carries the kernel's (new) name.
+  const child = cloneChild(state, 100, 110, "renamed-proces");
+  assertEquals(field(child, "proc.name"), "renamed-proces");
+  assertEquals(field(child, "proc.pname"), "sshd");
   state.update(ev("unshare", { tid: 100, pid: 100 }, { res: 0, flags: 1048576 }));
   assertEquals(th.capEffective, (1n << 41n) - 1n);
 });
@@ -738,7 +742,7 @@ Deno.test("state: old capture events (enter + exit, old versions) by parameter n
   state.update(child);
   assertEquals(field(child, "proc.pid"), 700);
   assertEquals(field(child, "proc.pname"), "sshd");
-  assertEquals(field(child, "proc.cwd"), "/tmp/");
+  assertEquals(field(child, "proc.cwd"), "/", "the parent's tracked directory, as libsinsp");
   // execve, oldest version: no comm parameter, derived from exe.
   const execOld = oldId("execve", "<", [
     "res",

@@ -10,6 +10,7 @@ import type { Event } from "../../events/event.ts";
 import type { FieldClassSpec, FieldDef, FieldResult } from "./registry.ts";
 import type { ContainerInfo, ContainerMount, ProcessInfo } from "../../state/model.ts";
 import { globMatch } from "../../state/glob.ts";
+import { UPDATED } from "./updates.ts";
 
 /** The value mount selectors give when nothing matches (what rules compare against). */
 export const NO_MOUNT = "<NA>";
@@ -76,6 +77,7 @@ const FIELDS: FieldDef[] = [
     suggested: true,
     desc: "Container id, first 12 characters, from the process's cgroup; `host` for processes " +
       "outside containers.",
+    updated: UPDATED.cgroups,
     extract: (ev) => {
       const p = procOf(ev);
       if (!p) return undefined;

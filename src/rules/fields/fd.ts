@@ -15,6 +15,7 @@ import { openedPath } from "../../state/resolve.ts";
 import { sockAddrText, sockTupleText } from "../../events/socket_text.ts";
 import type { SockAddr, SockTuple } from "../../events/params.ts";
 import { baseName, dirName, squashSlashes } from "../../state/paths.ts";
+import { UPDATED } from "./updates.ts";
 
 const FD_EVENT = EF.CREATES_FD | EF.USES_FD | EF.DESTROYS_FD;
 
@@ -158,6 +159,7 @@ const FIELDS: FieldDef[] = [
     desc: "Name of the file descriptor: the absolute, normalised path for files and " +
       "directories; `client:port->server:port` for connected sockets; the path for unix " +
       "sockets.",
+    updated: UPDATED.fdName,
     extract: (ev) => {
       if (!isFdEvent(ev)) return undefined;
       const fd = fdOf(ev);

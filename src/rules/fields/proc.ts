@@ -14,6 +14,7 @@ import type { FieldClassSpec, FieldDef, FieldResult } from "./registry.ts";
 import type { ProcessInfo } from "../../state/model.ts";
 import { fdTypeName } from "../../state/model.ts";
 import { ancestor, ancestors, cmdline, groupLeader } from "../../state/ancestry.ts";
+import { UPDATED } from "./updates.ts";
 
 function procOf(ev: Event): ProcessInfo | undefined {
   return ev.thread?.proc;
@@ -141,6 +142,7 @@ const FIELDS: FieldDef[] = [
     name: "proc.vpid",
     type: "int64",
     desc: "Process id as seen inside the process's own pid namespace.",
+    updated: UPDATED.pidns,
     extract: p((x) => (x.vpid >= 0 ? x.vpid : undefined)),
   },
   parentField(
@@ -154,6 +156,7 @@ const FIELDS: FieldDef[] = [
     type: "charbuf",
     desc: "Command name of the thread that made the event (the kernel's comm, at most 15 " +
       "characters).",
+    updated: UPDATED.name,
     extract: (ev) => ev.thread?.comm || undefined,
   },
   parentField("proc.pname", "charbuf", "Command name of the parent process.", name),
@@ -168,6 +171,7 @@ const FIELDS: FieldDef[] = [
     name: "proc.exe",
     type: "charbuf",
     desc: "First command-line argument (argv[0]) the process was started with.",
+    updated: UPDATED.cmdline,
     extract: p((x) => (x.exe === "" && x.comm === "" ? undefined : x.exe)),
   },
   parentField("proc.pexe", "charbuf", "argv[0] of the parent process.", exe),
@@ -181,6 +185,7 @@ const FIELDS: FieldDef[] = [
     name: "proc.exepath",
     type: "charbuf",
     desc: "Full path of the program the process runs, as the kernel resolved it.",
+    updated: UPDATED.exepath,
     extract: p(exepath),
   },
   parentField("proc.pexepath", "charbuf", "Full executable path of the parent process.", exepath),
@@ -195,6 +200,7 @@ const FIELDS: FieldDef[] = [
     type: "charbuf",
     desc: "Command-line arguments after argv[0], joined by spaces; proc.args[n] is the n-th " +
       "argument (0 = the first after argv[0]).",
+    updated: UPDATED.cmdline,
     arg: "optional",
     numericArg: true,
     extract: (ev, arg) => {
@@ -214,6 +220,7 @@ const FIELDS: FieldDef[] = [
     name: "proc.cmdline",
     type: "charbuf",
     desc: "Command name followed by the arguments: what a user would recognise as the command.",
+    updated: UPDATED.cmdline,
     extract: p((x) => (x.comm === "" && x.args.length === 0 ? undefined : cmdline(x))),
   },
   parentField("proc.pcmdline", "charbuf", "Command line (proc.cmdline) of the parent.", cmdline),
@@ -280,6 +287,7 @@ const FIELDS: FieldDef[] = [
     name: "proc.cwd",
     type: "charbuf",
     desc: "Current working directory of the process, ending with a slash.",
+    updated: UPDATED.cwd,
     extract: p((x) => (x.cwd === "" ? "" : x.cwd.endsWith("/") ? x.cwd : x.cwd + "/")),
   },
   {
@@ -299,12 +307,14 @@ const FIELDS: FieldDef[] = [
     name: "proc.tty",
     type: "uint32",
     desc: "Controlling terminal of the process (device number); 0 when it has none.",
+    updated: UPDATED.tty,
     extract: p((x) => x.tty),
   },
   {
     name: "proc.sid",
     type: "int64",
     desc: "Session id of the process.",
+    updated: UPDATED.sid,
     extract: p(sid),
   },
   leaderField(
@@ -321,6 +331,7 @@ const FIELDS: FieldDef[] = [
     name: "proc.vpgid",
     type: "int64",
     desc: "Process group id as seen inside the process's pid namespace.",
+    updated: UPDATED.pgid,
     extract: p(vpgid),
   },
   leaderField(
@@ -342,6 +353,7 @@ const FIELDS: FieldDef[] = [
     name: "proc.pgid",
     type: "int64",
     desc: "Process group id in the host pid namespace.",
+    updated: UPDATED.pgid,
     extract: p(pgid),
   },
   leaderField(
@@ -363,18 +375,21 @@ const FIELDS: FieldDef[] = [
     name: "proc.is_sid_leader",
     type: "bool",
     desc: "True when the process leads its session.",
+    updated: UPDATED.sid,
     extract: p((x) => x.sid === (x.vpid >= 0 ? x.vpid : x.pid)),
   },
   {
     name: "proc.is_vpgid_leader",
     type: "bool",
     desc: "True when the process leads its process group (namespace ids).",
+    updated: UPDATED.pgid,
     extract: p((x) => x.vpgid === (x.vpid >= 0 ? x.vpid : x.pid)),
   },
   {
     name: "proc.is_pgid_leader",
     type: "bool",
     desc: "True when the process leads its process group (host ids).",
+    updated: UPDATED.pgid,
     extract: p((x) => x.pgid === x.pid),
   },
   {
@@ -469,6 +484,7 @@ const FIELDS: FieldDef[] = [
     name: "proc.pidns_init_start_ts",
     type: "uint64",
     desc: "Start time of the process's pid namespace (its init process), ns since the epoch.",
+    updated: UPDATED.pidns,
     extract: p((x) => (x.pidnsInitStartTs !== 0n ? x.pidnsInitStartTs : undefined)),
   },
   {

@@ -72,6 +72,11 @@ export interface FieldDef {
   type: FieldType;
   /** What the field means, in Saker's words. */
   desc: string;
+  /**
+   * For fields read from the process and thread state: which events change the value
+   * (texts from updates.ts), shown by `saker fields`.
+   */
+  updated?: string;
   /** Argument handling; default "none". */
   arg?: FieldArgMode;
   /** The argument may also follow a dot (`evt.arg.fd` as well as `evt.arg[fd]`). */

@@ -8,6 +8,7 @@ import type { Event } from "../../events/event.ts";
 import type { FieldClassSpec, FieldDef, FieldResult } from "./registry.ts";
 import type { ThreadInfo } from "../../state/model.ts";
 import { capsToString } from "../../state/caps.ts";
+import { UPDATED } from "./updates.ts";
 
 function t<T extends FieldResult>(get: (t: ThreadInfo, ev: Event) => T) {
   return (ev: Event): FieldResult => {
@@ -47,6 +48,7 @@ const FIELDS: FieldDef[] = [
     name: "thread.vtid",
     type: "int64",
     desc: "Thread id as seen inside the thread's pid namespace.",
+    updated: UPDATED.pidns,
     extract: t((th) => (th.vtid >= 0 ? th.vtid : undefined)),
   },
   {
@@ -59,30 +61,35 @@ const FIELDS: FieldDef[] = [
     name: "thread.cap_permitted",
     type: "charbuf",
     desc: "Capabilities the thread is permitted to use, by name.",
+    updated: UPDATED.caps,
     extract: t((th) => capsToString(th.capPermitted)),
   },
   {
     name: "thread.cap_inheritable",
     type: "charbuf",
     desc: "Capabilities the thread passes on across execve, by name.",
+    updated: UPDATED.caps,
     extract: t((th) => capsToString(th.capInheritable)),
   },
   {
     name: "thread.cap_effective",
     type: "charbuf",
     desc: "Capabilities in effect for the thread's permission checks, by name.",
+    updated: UPDATED.caps,
     extract: t((th) => capsToString(th.capEffective)),
   },
   {
     name: "thread.cgroups",
     type: "charbuf",
     desc: "Every cgroup the thread belongs to, as `controller=path` joined by spaces.",
+    updated: UPDATED.cgroups,
     extract: t((th) => (th.proc.cgroups.length > 0 ? th.proc.cgroups.join(" ") : undefined)),
   },
   {
     name: "thread.cgroup",
     type: "charbuf",
     desc: "The cgroup path for one controller: thread.cgroup.cpu, thread.cgroup.memory ...",
+    updated: UPDATED.cgroups,
     arg: "required",
     dottedArg: true,
     extract: (ev, arg) => {

@@ -7,6 +7,7 @@
 import type { Event } from "../../events/event.ts";
 import type { FieldClassSpec, FieldDef, FieldResult } from "./registry.ts";
 import type { ThreadInfo, UserEntry } from "../../state/model.ts";
+import { UPDATED } from "./updates.ts";
 
 function userOf(th: ThreadInfo): UserEntry | undefined {
   return th.proc.state.user(th.uid, th.proc);
@@ -24,12 +25,14 @@ const USER_FIELDS: FieldDef[] = [
     name: "user.uid",
     type: "uint32",
     desc: "Effective user id of the thread.",
+    updated: UPDATED.ids,
     extract: t((th) => th.uid),
   },
   {
     name: "user.name",
     type: "charbuf",
     desc: "Name of the effective user, from the passwd file the process sees.",
+    updated: UPDATED.ids,
     extract: t((th) => userOf(th)?.name),
   },
   {
@@ -49,12 +52,14 @@ const USER_FIELDS: FieldDef[] = [
     type: "int64",
     desc: "Audit login user id: the user who logged in, kept across su and sudo; -1 when the " +
       "process descends from no login.",
+    updated: UPDATED.loginuid,
     extract: t((th) => th.proc.loginuid),
   },
   {
     name: "user.loginname",
     type: "charbuf",
     desc: "Name of the audit login user.",
+    updated: UPDATED.loginuid,
     extract: t((th) =>
       th.proc.loginuid >= 0 ? th.proc.state.user(th.proc.loginuid, th.proc)?.name : undefined
     ),
@@ -66,12 +71,14 @@ const GROUP_FIELDS: FieldDef[] = [
     name: "group.gid",
     type: "uint32",
     desc: "Effective group id of the thread.",
+    updated: UPDATED.ids,
     extract: t((th) => th.gid),
   },
   {
     name: "group.name",
     type: "charbuf",
     desc: "Name of the effective group, from the group file the process sees.",
+    updated: UPDATED.ids,
     extract: t((th) => th.proc.state.group(th.gid, th.proc)?.name),
   },
 ];
