@@ -53,7 +53,6 @@ interface KernelProc {
   vpid: number;
   /** The next child is the first process of a new pid namespace. */
   newPidNs: boolean;
-  pidnsDepth: number;
   cgroups: string[];
   fds: Map<number, string>;
   lastFd: number;
@@ -333,7 +332,6 @@ for (const c of SEMANTICS_CASES) {
       tty: 0,
       vpid: 100,
       newPidNs: false,
-      pidnsDepth: 0,
       cgroups: [`pids=${FACTS.CGROUP}`, "memory=/"],
       fds: new Map(),
       lastFd: -1,
