@@ -107,7 +107,7 @@ class Recorder {
       ]),
       ringBytes: 32 << 20,
       pollMs: 2,
-      idleMs: 10,
+      maxDelayMs: 10,
     });
     const reader = new ProcFs();
     const state = new StateStore({ proc: reader });
