@@ -206,6 +206,8 @@ export class Agent {
   readonly #done = Promise.withResolvers<number>();
   reloads = 0;
   rejectedReloads = 0;
+  /** The last reload's trigger and, when rejected, its first error (GET /status). */
+  #lastReload: { reason: string; error?: string } | undefined;
 
   private constructor(config: Config, rules: BuiltRules, deps: AgentDeps) {
     this.config = config;
@@ -418,6 +420,9 @@ export class Agent {
       maxBodyBytes: w.max_request_body_bytes,
       healthzPath: w.k8s_healthz_endpoint,
       metricsEnabled: w.prometheus_metrics_enabled,
+      rules: () => this.#rules.catalog ?? [],
+      lastReload: () => this.#lastReload,
+      dashboard: w.dashboard_enabled,
     });
     this.#server = await serveApi(this.#app, {
       hostname: w.listen_address,
@@ -438,6 +443,21 @@ export class Agent {
     r.gauge("saker_rules_loaded", "Enabled rules in the running ruleset.").labels().collect = () =>
       this.#rules.ruleCount;
     r.counter("saker_reloads_total", "Rules reloads, by outcome.", ["result"]);
+    r.gauge(
+      "saker_last_reload_timestamp_seconds",
+      "When the last reload was tried, seconds since the epoch (0: none yet).",
+    ).labels();
+    r.gauge(
+      "saker_last_reload_success",
+      "1 when the last reload was applied (or none was tried), 0 when it was rejected.",
+    ).set(1);
+  }
+
+  /** Records a reload's outcome for /metrics and /status. */
+  #reloaded(reason: string, error?: string): void {
+    this.registry.gauge("saker_last_reload_timestamp_seconds", "").set(Date.now() / 1000);
+    this.registry.gauge("saker_last_reload_success", "").set(error === undefined ? 1 : 0);
+    this.#lastReload = error === undefined ? { reason } : { reason, error };
   }
 
   /** What Falco's metrics read from the running parts. */
@@ -451,7 +471,7 @@ export class Agent {
     const state = this.#state?.state;
     return {
       sources,
-      rules: this.#rules.rulesInfo ?? [],
+      rules: (this.#rules.catalog ?? []).filter((r) => r.enabled),
       kernel: this.#source?.stats?.().kernel,
       state: state instanceof StateStore ? state : undefined,
     };
@@ -608,6 +628,7 @@ export class Agent {
     await this.#falco.loaded(rules.files, this.#deps.configFiles ?? []);
     this.reloads++;
     outcome.labels("ok").inc();
+    this.#reloaded(reason);
     log.info("rules reloaded", { reason, rules: rules.ruleCount });
     return true;
   }
@@ -618,6 +639,7 @@ export class Agent {
     const problems = err instanceof RulesError
       ? err.problems
       : (err as { problems?: string[] }).problems ?? [(err as Error).message];
+    this.#reloaded(reason, `${what}: ${problems[0].split("\n")[0]}`);
     log.error(`${what} reload rejected; the running rules stay in place`, {
       reason,
       errors: problems.length,

@@ -5,7 +5,7 @@
  * `append_output` additions (src/rules/output_additions.ts).
  * @module
  */
-import { compileRuleset, type RuleSelector, type Ruleset } from "../rules/ruleset.ts";
+import { compileRuleset, type RuleSelector } from "../rules/ruleset.ts";
 import { knownSources, loadRulesFiles, loadWarnings } from "../rules/loader.ts";
 import { additionsForSource, type OutputAddition } from "../rules/output_additions.ts";
 import { setStaticFields } from "../rules/fields/static.ts";
@@ -74,9 +74,7 @@ export async function buildEngineRules(files: string[], opts: RulesOptions): Pro
   });
   // The other sources' rules (Kubernetes audit) get their own rulesets.
   const sources: BuiltRules["sources"] = {};
-  const info = (rs: Ruleset) =>
-    rs.rules.map((r) => ({ name: r.name, source: r.source, priority: r.priority, tags: r.tags }));
-  const rulesInfo = info(ruleset);
+  const running = new Set(ruleset.rules);
   for (const source of knownSources()) {
     if (source === "syscall") continue;
     const rs = compileRuleset(loaded, {
@@ -86,7 +84,7 @@ export async function buildEngineRules(files: string[], opts: RulesOptions): Pro
       source,
       additions: additionsOf(opts.appendOutput, source),
     });
-    rulesInfo.push(...info(rs));
+    for (const r of rs.rules) running.add(r);
     sources[source] = { evaluator: rs, ruleCount: rs.rules.length };
   }
   // Event types no rule can match whatever the event (a contradiction in every rule reading
@@ -102,7 +100,14 @@ export async function buildEngineRules(files: string[], opts: RulesOptions): Pro
     ruleCount: ruleset.rules.length,
     warnings,
     files: [...loaded.contents.keys()],
-    rulesInfo,
+    catalog: loaded.rules.map((r) => ({
+      name: r.name,
+      source: r.source,
+      priority: r.priority,
+      tags: r.tags,
+      description: r.desc,
+      enabled: running.has(r),
+    })),
     sources,
   };
 }

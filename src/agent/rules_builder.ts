@@ -5,7 +5,7 @@
  * @module
  */
 import type { Priority } from "../rules/alert.ts";
-import type { RuleInfo } from "./falco_reading.ts";
+import type { RuleEntry } from "../rules/ruleset.ts";
 import type { Evaluator } from "../pipeline/pipeline.ts";
 import type { AppendOutputEntry, RuleSelection } from "../config/spec.ts";
 
@@ -39,8 +39,8 @@ export interface BuiltRules {
   kernelPredicates?: string[];
   /** Rules that need fd state from earlier events, one line each (for --dry-run). */
   fdStateReaders?: string[];
-  /** Every rule that runs, of every source (names, priorities and tags for the metrics). */
-  rulesInfo?: RuleInfo[];
+  /** Every rule loaded, of every source, in load order, running or not (`enabled`). */
+  catalog?: RuleEntry[];
   /** The rules of other event sources (k8s_audit ...), by source name. */
   sources?: Record<string, { evaluator: Evaluator; ruleCount: number }>;
 }

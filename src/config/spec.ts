@@ -306,6 +306,8 @@ export const SPEC = section({
     stall_timeout: duration(30, "s", 1),
     /** Path taking Kubernetes audit webhooks ("" = none); Falco 0.31's key. */
     k8s_audit_endpoint: str("/k8s-audit", { check: (s) => s === "" ? undefined : checkPath(s) }),
+    /** Serve the alert dashboard at / (Saker); its data come from the token-guarded API. */
+    dashboard_enabled: bool(true),
   }),
   log_stderr: bool(true),
   /** Log messages to syslog too (syslog_output.path, facility user). */

@@ -1,8 +1,9 @@
 /**
- * Alert filters shared by the alert store queries (GET /alerts) and live subscriptions
- * (GET /alerts/stream): time range, rule names, minimum priority, sources and tags. Parsed from
- * URL query parameters with precise errors; matched in memory for live alerts and turned into SQL
- * by the store.
+ * Alert filters shared by the alert store queries (GET /alerts and the counts built on it) and
+ * live subscriptions (GET /alerts/stream): time range, rule names, minimum priority, sources,
+ * tags, containers, process names and free text. Parsed from URL query parameters with precise
+ * errors; matched in memory for live alerts and turned into SQL by the store, with the same
+ * meaning (a test runs one case table through both).
  *
  * @example
  * ```ts
@@ -33,7 +34,20 @@ export interface AlertFilter {
   sources?: string[];
   /** All of these tags. */
   tags?: string[];
+  /** Any of these containers, by `container.name` or `container.id` (output fields). */
+  containers?: string[];
+  /** Any of these process names (`proc.name` output field). */
+  processes?: string[];
+  /** Text in the output or the rule name, ignoring the case of ASCII letters. */
+  text?: string;
 }
+
+/** The output fields the container and process filters read. */
+export const FILTER_FIELDS = {
+  containerName: "container.name",
+  containerId: "container.id",
+  process: "proc.name",
+} as const;
 
 /** A bad filter parameter. */
 export class FilterError extends Error {
@@ -85,7 +99,10 @@ function list(params: URLSearchParams, name: string): string[] | undefined {
   return vals.length > 0 ? vals : undefined;
 }
 
-/** Reads a filter from query parameters: since, until, rule, priority, source, tag. */
+/**
+ * Reads a filter from query parameters: since, until, rule, priority, source, tag, container,
+ * process, q (free text).
+ */
 export function parseAlertFilter(params: URLSearchParams, nowMs = Date.now()): AlertFilter {
   const f: AlertFilter = {};
   for (const name of ["since", "until"] as const) {
@@ -115,11 +132,24 @@ export function parseAlertFilter(params: URLSearchParams, nowMs = Date.now()): A
     }
     f.priority = pr;
   }
-  f.sources = list(params, "source");
-  f.tags = list(params, "tag");
-  if (!f.sources) delete f.sources;
-  if (!f.tags) delete f.tags;
+  const lists = { sources: "source", tags: "tag", containers: "container", processes: "process" };
+  for (const [key, name] of Object.entries(lists) as [keyof typeof lists, string][]) {
+    const vals = list(params, name);
+    if (vals) f[key] = vals;
+  }
+  const q = params.get("q")?.trim();
+  if (q) f.text = q;
   return f;
+}
+
+/** Lower case of ASCII letters only (what SQLite's LIKE folds), so both sides agree. */
+export function foldAscii(s: string): string {
+  return s.replace(/[A-Z]+/g, (m) => m.toLowerCase());
+}
+
+function fieldText(a: Alert, name: string): string | undefined {
+  const v = a.outputFields[name];
+  return v === null || v === undefined ? undefined : String(v);
 }
 
 /** True when the alert passes the filter. */
@@ -130,5 +160,18 @@ export function matchesFilter(a: Alert, f: AlertFilter): boolean {
   if (f.priority && priorityRank(a.priority) > priorityRank(f.priority)) return false;
   if (f.sources && !f.sources.includes(a.source)) return false;
   if (f.tags && !f.tags.every((t) => a.tags.includes(t))) return false;
+  if (f.containers) {
+    const name = fieldText(a, FILTER_FIELDS.containerName);
+    const id = fieldText(a, FILTER_FIELDS.containerId);
+    if (!f.containers.some((c) => c === name || c === id)) return false;
+  }
+  if (f.processes) {
+    const p = fieldText(a, FILTER_FIELDS.process);
+    if (p === undefined || !f.processes.includes(p)) return false;
+  }
+  if (f.text !== undefined) {
+    const t = foldAscii(f.text);
+    if (!foldAscii(a.output).includes(t) && !foldAscii(a.rule).includes(t)) return false;
+  }
   return true;
 }

@@ -1,6 +1,7 @@
 /**
  * The alert store: alerts kept in an embedded SQLite database (node:sqlite), queryable by time,
- * rule, priority, source and tags, with retention by age and by count.
+ * rule, priority, source, tags, container, process and text, summarised per time bucket and per
+ * value (the dashboard's charts and top lists), with retention by age and by count.
  *
  * Durability: WAL journal with `synchronous=NORMAL`, one transaction per batch. A committed batch
  * survives the agent being killed (kill -9) and restarted; only a power loss can take the last
@@ -20,6 +21,7 @@ import { type Alert, PRIORITIES, type Priority, priorityRank } from "../rules/al
 import { log } from "../log.ts";
 import { metrics as globalMetrics, type Registry } from "../metrics.ts";
 import type { AlertFilter } from "./alert_filter.ts";
+import { bucketQuery, type GroupKey, topQuery, whereClause } from "./alert_sql.ts";
 import { jsonValue, RawJson, rfc3339Nano, sortedObject } from "./format.ts";
 import type { AlertOutput, FormattedAlert } from "./output.ts";
 
@@ -42,6 +44,17 @@ export interface AlertPage {
   alerts: StoredAlert[];
   /** Pass as `before` to get the next (older) page; absent on the last page. */
   next?: number;
+}
+
+/** Alerts per time bucket and group value (see {@link AlertStore.counts}). */
+export interface AlertCounts {
+  /** Start of the first bucket, UTC ns. */
+  since: bigint;
+  stepNs: bigint;
+  steps: number;
+  /** One series per group value, most alerts first; `counts[i]` is bucket i. */
+  series: { key: string; counts: number[]; total: number }[];
+  total: number;
 }
 
 /** One stored alert as read back. */
@@ -201,40 +214,12 @@ export class AlertStore {
     return deleted;
   }
 
-  #where(f: AlertFilter, args: (string | number | bigint)[]): string {
-    const parts: string[] = [];
-    if (f.since !== undefined) {
-      parts.push("time >= ?");
-      args.push(f.since);
-    }
-    if (f.until !== undefined) {
-      parts.push("time < ?");
-      args.push(f.until);
-    }
-    if (f.rules?.length) {
-      parts.push(`rule IN (${f.rules.map(() => "?").join(",")})`);
-      args.push(...f.rules);
-    }
-    if (f.priority) {
-      parts.push("priority <= ?");
-      args.push(priorityRank(f.priority));
-    }
-    if (f.sources?.length) {
-      parts.push(`source IN (${f.sources.map(() => "?").join(",")})`);
-      args.push(...f.sources);
-    }
-    for (const t of f.tags ?? []) {
-      parts.push("EXISTS (SELECT 1 FROM json_each(alerts.tags) WHERE value = ?)");
-      args.push(t);
-    }
-    return parts.length > 0 ? "WHERE " + parts.join(" AND ") : "";
-  }
-
   /** Alerts matching `f`, newest first; `before` continues from a previous page's `next`. */
   query(f: AlertFilter = {}, page: { limit?: number; before?: number } = {}): AlertPage {
     const limit = Math.max(1, Math.min(page.limit ?? 100, 10_000));
-    const args: (string | number | bigint)[] = [];
-    let where = this.#where(f, args);
+    const w = whereClause(f);
+    const args = w.args;
+    let where = w.sql;
     if (page.before !== undefined) {
       where += (where ? " AND " : "WHERE ") + "id < ?";
       args.push(page.before);
@@ -245,17 +230,7 @@ export class AlertStore {
     );
     stmt.setReadBigInts(true);
     const rows = stmt.all(...args, limit + 1) as Array<Record<string, bigint | string>>;
-    const alerts = rows.slice(0, limit).map((r) => ({
-      id: Number(r.id),
-      time: r.time as bigint,
-      rule: r.rule as string,
-      priority: PRIORITIES[Number(r.priority)] ?? "Debug",
-      source: r.source as string,
-      hostname: r.hostname as string,
-      tags: JSON.parse(r.tags as string) as string[],
-      output: r.output as string,
-      outputFieldsJson: r.output_fields as string,
-    }));
+    const alerts = rows.slice(0, limit).map(rowToAlert);
     const out: AlertPage = { alerts };
     if (rows.length > limit) out.next = alerts[alerts.length - 1].id;
     return out;
@@ -263,10 +238,55 @@ export class AlertStore {
 
   /** Number of alerts matching `f`. */
   count(f: AlertFilter = {}): number {
-    const args: (string | number | bigint)[] = [];
-    const row = this.#db.prepare(`SELECT count(*) AS n FROM alerts ${this.#where(f, args)}`)
-      .get(...args) as { n: number };
+    const w = whereClause(f);
+    const row = this.#db.prepare(`SELECT count(*) AS n FROM alerts ${w.sql}`)
+      .get(...w.args) as { n: number };
     return Number(row.n);
+  }
+
+  /** The alert with this id, if still stored. */
+  get(id: number): StoredAlert | undefined {
+    const stmt = this.#db.prepare(
+      `SELECT id, time, rule, priority, source, hostname, tags, output, output_fields
+       FROM alerts WHERE id = ?`,
+    );
+    stmt.setReadBigInts(true);
+    const row = stmt.get(id) as Record<string, bigint | string> | undefined;
+    return row && rowToAlert(row);
+  }
+
+  /**
+   * Alerts matching `f` per time bucket (`steps` buckets of `stepNs` from `since`) and per value
+   * of `by`, most frequent values first.
+   */
+  counts(f: AlertFilter, by: GroupKey, since: bigint, stepNs: bigint, steps: number): AlertCounts {
+    const q = bucketQuery(f, by, since, since + stepNs * BigInt(steps), stepNs);
+    const rows = this.#db.prepare(q.sql).all(...q.args) as Array<
+      { b: number; k: string | number | null; n: number }
+    >;
+    const series = new Map<string, number[]>();
+    for (const r of rows) {
+      const key = groupValue(by, r.k);
+      let counts = series.get(key);
+      if (!counts) series.set(key, counts = new Array(steps).fill(0));
+      counts[Number(r.b)] += Number(r.n);
+    }
+    const out = [...series].map(([key, counts]) => ({
+      key,
+      counts,
+      total: counts.reduce((x, y) => x + y, 0),
+    }));
+    out.sort((a, b) => b.total - a.total || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    return { since, stepNs, steps, series: out, total: out.reduce((x, s) => x + s.total, 0) };
+  }
+
+  /** The `limit` most frequent values of `by` among alerts matching `f` (no value: left out). */
+  top(f: AlertFilter, by: GroupKey, limit: number): { value: string; count: number }[] {
+    const q = topQuery(f, by, limit);
+    const rows = this.#db.prepare(q.sql).all(...q.args) as Array<
+      { k: string | number; n: number }
+    >;
+    return rows.map((r) => ({ value: groupValue(by, r.k), count: Number(r.n) }));
   }
 
   /** Closes the database (checkpointing the WAL). */
@@ -278,6 +298,26 @@ export class AlertStore {
     } catch { /* best effort */ }
     this.#db.close();
   }
+}
+
+function rowToAlert(r: Record<string, bigint | string>): StoredAlert {
+  return {
+    id: Number(r.id),
+    time: r.time as bigint,
+    rule: r.rule as string,
+    priority: PRIORITIES[Number(r.priority)] ?? "Debug",
+    source: r.source as string,
+    hostname: r.hostname as string,
+    tags: JSON.parse(r.tags as string) as string[],
+    output: r.output as string,
+    outputFieldsJson: r.output_fields as string,
+  };
+}
+
+/** A group value as text: priorities by name, other values as they are. */
+function groupValue(by: GroupKey, k: string | number | bigint | null): string {
+  if (by === "priority") return PRIORITIES[Number(k)] ?? "Debug";
+  return k === null ? "" : String(k);
 }
 
 /** A stored alert in Falco's JSON shape, plus its store `id` (for pagination). */

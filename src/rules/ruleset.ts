@@ -64,6 +64,17 @@ export interface RulesetOptions {
   additions?: readonly OutputAddition[];
 }
 
+/** A loaded rule as listings show it (the API's GET /rules), running or not. */
+export interface RuleEntry {
+  name: string;
+  source: string;
+  priority: Priority;
+  tags: string[];
+  description: string;
+  /** True when the rule runs: enabled in its file and by the config, at or above `priority`. */
+  enabled: boolean;
+}
+
 /** Receives alerts. */
 export type Emit = (alert: Alert) => void;
 

@@ -9,9 +9,13 @@
  *   tag) and paginated (limit, before = the previous page's `next`).
  * - GET /alerts/stream: server-sent events, one `alert` event per matching alert as it happens
  *   (same filters).
+ * - GET /alerts/counts, /alerts/top, /alerts/ID, /rules, /status: summaries for the dashboard and
+ *   other clients (src/server/summaries.ts).
+ * - GET / and /ui/*: the alert dashboard's page and files (src/server/dashboard.ts).
  * - Webhook sources (Kubernetes audit ...) mount their routes with {@link mountSource}.
  *
- * With a token configured, every route but the health check needs `Authorization: Bearer TOKEN`.
+ * With a token configured, every route but the health check and the dashboard's files (which
+ * hold no data) needs `Authorization: Bearer TOKEN`.
  * Request bodies above the configured size get 413 before they are read.
  * @module
  */
@@ -21,7 +25,10 @@ import { streamSSE } from "hono/streaming";
 import type { Registry } from "../metrics.ts";
 import { FilterError, parseAlertFilter } from "../outputs/alert_filter.ts";
 import { alertPageJson, type AlertStore } from "../outputs/alert_store.ts";
+import type { RuleEntry } from "../rules/ruleset.ts";
 import type { LiveAlerts } from "./live_alerts.ts";
+import { isDashboardPath, mountDashboard } from "./dashboard.ts";
+import { mountSummaries } from "./summaries.ts";
 
 /** What the API serves, provided by the running agent. */
 export interface ApiDeps {
@@ -42,6 +49,12 @@ export interface ApiDeps {
   metricsEnabled?: boolean;
   /** Seconds between SSE keep-alive comments (default 15). */
   keepAliveSeconds?: number;
+  /** Every loaded rule, running or not (GET /rules). */
+  rules?: () => readonly RuleEntry[];
+  /** The last reload's trigger and first error line (GET /status). */
+  lastReload?: () => { reason?: string; error?: string } | undefined;
+  /** Serve the dashboard at / (default true). */
+  dashboard?: boolean;
 }
 
 /** Compares two strings in time independent of where they differ. */
@@ -67,6 +80,7 @@ export function createApp(deps: ApiDeps): Hono {
   const app = new Hono();
   const healthz = deps.healthzPath ?? "/healthz";
   const token = deps.authToken ?? "";
+  const dashboard = deps.dashboard ?? true;
 
   const limit = bodyLimit({
     maxSize: deps.maxBodyBytes,
@@ -81,6 +95,7 @@ export function createApp(deps: ApiDeps): Hono {
 
   app.use("*", async (c, next) => {
     if (token === "" || c.req.path === healthz) return await next();
+    if (dashboard && c.req.method === "GET" && isDashboardPath(c.req.path)) return await next();
     const auth = c.req.header("authorization") ?? "";
     const m = /^Bearer\s+(.+)$/i.exec(auth);
     if (!m) {
@@ -169,6 +184,9 @@ export function createApp(deps: ApiDeps): Hono {
       sub.close();
     });
   });
+
+  mountSummaries(app, deps);
+  if (dashboard) mountDashboard(app);
 
   app.notFound(() => problem(404, "not found"));
   app.onError((err) => problem(500, err.message));
