@@ -152,8 +152,12 @@ function fieldText(a: Alert, name: string): string | undefined {
   return v === null || v === undefined ? undefined : String(v);
 }
 
-/** True when the alert passes the filter. */
-export function matchesFilter(a: Alert, f: AlertFilter): boolean {
+/**
+ * True when the alert passes the filter. `output` is the text the free-text filter reads: the
+ * output as stored and sent (with its time and priority prefix), which callers holding the
+ * formatted alert pass so that live and stored alerts match alike.
+ */
+export function matchesFilter(a: Alert, f: AlertFilter, output: () => string = () => a.output): boolean {
   if (f.since !== undefined && a.time < f.since) return false;
   if (f.until !== undefined && a.time >= f.until) return false;
   if (f.rules && !f.rules.includes(a.rule)) return false;
@@ -171,7 +175,7 @@ export function matchesFilter(a: Alert, f: AlertFilter): boolean {
   }
   if (f.text !== undefined) {
     const t = foldAscii(f.text);
-    if (!foldAscii(a.output).includes(t) && !foldAscii(a.rule).includes(t)) return false;
+    if (!foldAscii(output()).includes(t) && !foldAscii(a.rule).includes(t)) return false;
   }
   return true;
 }

@@ -25,7 +25,8 @@ export class Subscription {
 
   /** Queues a matching alert (dropping it when the client is too far behind). */
   offer(a: FormattedAlert): void {
-    if (this.#closed || !matchesFilter(a.alert, this.filter)) return;
+    if (this.#closed) return;
+    if (!matchesFilter(a.alert, this.filter, () => a.formatter.fullOutput(a.alert))) return;
     if (this.#items.length >= this.capacity) {
       this.dropped++;
       this.droppedCounter.inc();
