@@ -51,6 +51,7 @@ want_test() {
   want libcap2-bin /usr/sbin/capsh # the unit test checks capability names
   want redis-server /usr/bin/redis-server # workload benchmark (redis-benchmark GET/SET)
   want prometheus /usr/bin/prometheus # scrapes the agent in the metrics test
+  want chromium /usr/bin/chromium # the dashboard's browser tests (driven by npm playwright-core)
 }
 
 apt_install() {
