@@ -15,12 +15,12 @@ import { count, h, s, shortDate } from "./dom.js";
  * @property {string} color
  */
 
-/** A round upper bound for the y axis. @param {number} max */
-function niceMax(max) {
-  if (max <= 5) return 5;
-  const mag = 10 ** Math.floor(Math.log10(max));
-  for (const m of [1, 2, 2.5, 5, 10]) if (m * mag >= max) return m * mag;
-  return 10 * mag;
+/** A round upper bound for the y axis: four steps of 1, 2 or 5 times a power of ten. */
+export function niceMax(/** @type {number} */ max) {
+  const raw = Math.max(max, 1) / 4;
+  const mag = 10 ** Math.floor(Math.log10(raw));
+  for (const m of [1, 2, 5, 10]) if (m * mag >= raw) return Math.max(4, 4 * m * mag);
+  return 40 * mag;
 }
 
 /** A bucket's label: time of day within a day, date and time beyond. */

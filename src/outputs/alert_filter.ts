@@ -157,7 +157,11 @@ function fieldText(a: Alert, name: string): string | undefined {
  * output as stored and sent (with its time and priority prefix), which callers holding the
  * formatted alert pass so that live and stored alerts match alike.
  */
-export function matchesFilter(a: Alert, f: AlertFilter, output: () => string = () => a.output): boolean {
+export function matchesFilter(
+  a: Alert,
+  f: AlertFilter,
+  output: () => string = () => a.output,
+): boolean {
   if (f.since !== undefined && a.time < f.since) return false;
   if (f.until !== undefined && a.time >= f.until) return false;
   if (f.rules && !f.rules.includes(a.rule)) return false;

@@ -18,7 +18,9 @@ import { serveApi } from "../../src/server/server.ts";
 import { RateMeter, STATUS_METRICS } from "../../src/server/status.ts";
 import { CONTENT_SECURITY_POLICY, dashboardFiles } from "../../src/server/dashboard.ts";
 import { versions } from "../../src/version.ts";
-import { readEvents } from "../../web/api.js";
+import { webModule } from "../support/web.ts";
+
+const { readEvents } = await webModule("api.js");
 
 const TOKEN = "dash-t0ken";
 const auth = { authorization: `Bearer ${TOKEN}` };

@@ -8,17 +8,17 @@ import { assert, assertEquals } from "../support/assert.ts";
 import { REFERENCE_DIR, REPO_ROOT } from "../support/env.ts";
 import { PRIORITIES } from "../../src/rules/alert.ts";
 import { loadRulesFiles } from "../../src/rules/loader.ts";
-import {
-  parseExact,
-  prettyJson,
-  PRIORITIES as WEB_PRIORITIES,
-  PRIORITY_COLORS,
-} from "../../web/dom.js";
-import { readEvents } from "../../web/api.js";
-import { ancestry } from "../../web/detail.js";
-import { alertKey, outputText, whereText } from "../../web/alerts.js";
-import { mitreName } from "../../web/mitre.js";
-import { rangeStart } from "../../web/overview.js";
+import { webModule } from "../support/web.ts";
+
+const { parseExact, prettyJson, PRIORITIES: WEB_PRIORITIES, PRIORITY_COLORS } = await webModule(
+  "dom.js",
+);
+const { readEvents } = await webModule("api.js");
+const { ancestry } = await webModule("detail.js");
+const { alertKey, outputText, whereText } = await webModule("alerts.js");
+const { mitreName } = await webModule("mitre.js");
+const { rangeStart } = await webModule("overview.js");
+const { niceMax } = await webModule("chart.js");
 
 Deno.test("web: the page's priorities are the engine's, each with a colour", () => {
   assertEquals(WEB_PRIORITIES, [...PRIORITIES]);
@@ -118,6 +118,11 @@ Deno.test("web: a row's output, container and process", () => {
   );
   assertEquals(whereText(a), { container: "abc", process: "cat" });
   assertEquals(alertKey(a), `${a.time}\u0000R\u0000${a.output}`);
+});
+
+Deno.test("web: chart scales end on round numbers in four steps", () => {
+  const got = [0, 1, 3, 4, 5, 9, 13, 41, 99, 101, 1234].map((m) => niceMax(m));
+  assertEquals(got, [4, 4, 4, 4, 8, 20, 20, 80, 200, 200, 2000]);
 });
 
 Deno.test("web: overview ranges end with the current bucket", () => {
