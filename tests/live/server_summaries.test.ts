@@ -13,7 +13,7 @@ import { AlertFormatter } from "../../src/outputs/format.ts";
 import { OutputQueue } from "../../src/outputs/queue.ts";
 import { AlertStore, StoreOutput } from "../../src/outputs/alert_store.ts";
 import { createApp } from "../../src/server/app.ts";
-import { LiveAlerts } from "../../src/server/live.ts";
+import { LiveAlerts } from "../../src/server/live_alerts.ts";
 import { serveApi } from "../../src/server/server.ts";
 import { RateMeter, STATUS_METRICS } from "../../src/server/status.ts";
 import { CONTENT_SECURITY_POLICY, dashboardFiles } from "../../src/server/dashboard.ts";
