@@ -12,6 +12,7 @@
 import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
 import { IS_ROOT, REPO_ROOT, skipNote } from "../support/env.ts";
 import { PRIORITIES, type Priority, priorityRank } from "../../src/rules/alert.ts";
+import { STATUS_METRICS } from "../../src/server/status.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const TOKEN = "dashboard-test-token-7f3a";
@@ -346,6 +347,12 @@ Deno.test({
       });
 
       await t.step("health and rules show the agent's numbers", async () => {
+        // Every metric the status reads is one the running agent registers.
+        const metrics = await (await fetch(`${agent.api}/metrics`, { headers: auth })).text();
+        const unknown = Object.values(STATUS_METRICS).filter((n) =>
+          !metrics.includes(`# TYPE ${n} `)
+        );
+        assertEquals(unknown, []);
         const st = await (await fetch(`${agent.api}/status`, { headers: auth })).json();
         await page.goto(`${agent.api}/#/health`);
         await page.waitForSelector("#rules-loaded");
