@@ -21,6 +21,7 @@ import { log, type LogLevel, setLogFormat, setLogLevel, setLogSinks } from "../l
 import { syslogLogSink } from "./log_syslog.ts";
 import { metrics as globalMetrics, type Registry } from "../metrics.ts";
 import { AlertStore } from "../outputs/alert_store.ts";
+import { AlertAggregator } from "../outputs/aggregator.ts";
 import type { AlertFanout } from "../outputs/fanout.ts";
 import { INTERNAL_SOURCE } from "../outputs/format.ts";
 import { createApp, mountSource } from "../server/app.ts";
@@ -155,6 +156,7 @@ function rulesOptions(c: Config): RulesOptions {
     appendOutput: c.append_output,
     staticFields: c.static_fields,
     bufferFormatBase64: c.buffer_format_base64,
+    aggregation: c.aggregation,
   };
 }
 
@@ -185,6 +187,8 @@ export class Agent {
   #pipeline!: Pipeline;
   #extra: ExtraInput[] = [];
   #fanout!: AlertFanout;
+  /** Open aggregation windows: kept across output rebuilds, flushed at stop. */
+  readonly #aggregator: AlertAggregator;
   #store: AlertStore | undefined;
   #server: RunningServer | undefined;
   #app: Hono | undefined;
@@ -216,6 +220,7 @@ export class Agent {
     this.registry = deps.registry ?? globalMetrics;
     this.hostname = deps.hostname ?? alertHostname();
     this.live = new LiveAlerts(this.registry);
+    this.#aggregator = new AlertAggregator(aggregatorOptions(config));
   }
 
   /** The rules files in effect (-r wins over the config). */
@@ -267,6 +272,7 @@ export class Agent {
       this.live,
       this.hostname,
       this.registry,
+      this.#aggregator,
     );
     if (c.webserver.enabled) await this.#startServer();
     logSyscallChoice(this.#rules.syscalls, c.base_syscalls);
@@ -663,6 +669,7 @@ export class Agent {
     this.config = next;
     if (prev === next) return;
     applyLogging(next);
+    this.#aggregator.configure(aggregatorOptions(next));
     if (OUTPUT_KEYS.some((k) => !sameJson(prev[k], next[k]))) {
       try {
         const fresh = buildFanout(
@@ -672,6 +679,7 @@ export class Agent {
           this.live,
           this.hostname,
           this.registry,
+          this.#aggregator,
         );
         const old = this.#fanout;
         this.#fanout = fresh;
@@ -729,6 +737,8 @@ export class Agent {
     await this.#state?.close?.();
     if (this.#fanout) {
       const t0 = Date.now();
+      // Every open window's repeats go out as summaries: nothing counted is left unsent.
+      this.#fanout.flushAggregates();
       await this.#fanout.close(this.config.outputs_queue.flush_timeout * 1000);
       log.info("outputs flushed", { ms: Date.now() - t0 });
     }
@@ -739,6 +749,11 @@ export class Agent {
     this.live.closeAll();
     await this.#server?.shutdown();
   }
+}
+
+/** The aggregator's settings from the config. */
+function aggregatorOptions(c: Config): { samples: number; maxKeys: number } {
+  return { samples: c.aggregation.samples, maxKeys: c.aggregation.max_keys };
 }
 
 /** The thread table of a state tracker that has one (the StateStore), for capture headers. */

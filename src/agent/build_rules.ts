@@ -1,8 +1,9 @@
 /**
  * The rules builder backed by Saker's rules engine: load the files (src/rules/loader.ts),
  * compile a Ruleset for the syscall source (src/rules/ruleset.ts), and one for each other
- * source (k8s_audit), with the config's priority, rule matching, rule selection and
- * `append_output` additions (src/rules/output_additions.ts).
+ * source (k8s_audit), with the config's priority, rule matching, rule selection,
+ * `append_output` additions (src/rules/output_additions.ts) and aggregation
+ * (src/rules/aggregation.ts).
  * @module
  */
 import { compileRuleset, type RuleSelector } from "../rules/ruleset.ts";
@@ -17,7 +18,9 @@ import {
   formatPredicates,
   unmatchableEvents,
 } from "../rules/kernel_filter.ts";
-import type { AppendOutputEntry, RuleSelection } from "../config/spec.ts";
+import type { AggregationConfig, AppendOutputEntry, RuleSelection } from "../config/spec.ts";
+import type { AggregationPolicy, AggregationSpec } from "../rules/aggregation.ts";
+import { lookupField } from "../rules/fields/mod.ts";
 import { type BuiltRules, RulesError, type RulesOptions } from "./rules_builder.ts";
 
 /** Turns the config's `rules:` entries into ruleset selectors. */
@@ -44,6 +47,42 @@ export function outputAdditions(entries: readonly AppendOutputEntry[]): OutputAd
   }));
 }
 
+/**
+ * The config's `aggregation` section as the rules engine takes it; throws RulesError naming a key
+ * field that is a field of no source.
+ */
+export function aggregationPolicy(c: AggregationConfig | undefined): AggregationPolicy | undefined {
+  if (!c) return undefined;
+  const problems: string[] = [];
+  const checkKey = (where: string, key: readonly string[] | undefined) => {
+    for (const f of key ?? []) {
+      if (!lookupField(f)) problems.push(`${where}: '${f}' is not a field`);
+    }
+  };
+  checkKey("aggregation.key", c.key);
+  const spec = (e: AggregationConfig["rules"][number]): AggregationSpec => {
+    const s: AggregationSpec = {};
+    if (e.enabled !== undefined) s.enabled = e.enabled;
+    if (e.key !== undefined) s.key = e.key;
+    if (e.main_object !== undefined) s.mainObject = e.main_object;
+    if (e.window !== undefined) s.windowMs = Math.round(e.window * 1000);
+    if (e.max_window !== undefined) s.maxWindowMs = Math.round(e.max_window * 1000);
+    return s;
+  };
+  c.rules.forEach((e, i) => checkKey(`aggregation.rules[${i}].key`, e.key));
+  if (problems.length > 0) throw new RulesError(problems);
+  return {
+    defaults: {
+      enabled: c.enabled,
+      key: c.key,
+      mainObject: c.main_object,
+      windowMs: Math.round(c.window * 1000),
+      maxWindowMs: Math.round(c.max_window * 1000),
+    },
+    groups: c.rules.map((e) => ({ match: e.match, spec: spec(e) })),
+  };
+}
+
 /** The additions for `source`; throws RulesError naming each bad `append_output` entry. */
 function additionsOf(entries: readonly AppendOutputEntry[], source: string): OutputAddition[] {
   const { usable, problems } = additionsForSource(outputAdditions(entries), source);
@@ -65,12 +104,14 @@ export async function buildEngineRules(files: string[], opts: RulesOptions): Pro
   }
   for (const w of loadWarnings(loaded)) warnings.push(formatMessage(w.warning, loaded.contents));
   if (problems.length > 0) throw new RulesError(problems);
+  const aggregation = aggregationPolicy(opts.aggregation);
   const ruleset = compileRuleset(loaded, {
     minPriority: opts.priority,
     ruleMatching: opts.ruleMatching,
     select: selectors(opts.selection),
     source: "syscall",
     additions: additionsOf(opts.appendOutput, "syscall"),
+    aggregation,
   });
   // The other sources' rules (Kubernetes audit) get their own rulesets.
   const sources: BuiltRules["sources"] = {};
@@ -83,6 +124,7 @@ export async function buildEngineRules(files: string[], opts: RulesOptions): Pro
       select: selectors(opts.selection),
       source,
       additions: additionsOf(opts.appendOutput, source),
+      aggregation,
     });
     for (const r of rs.rules) running.add(r);
     sources[source] = { evaluator: rs, ruleCount: rs.rules.length };

@@ -16,6 +16,7 @@ import { StdoutOutput } from "../outputs/stdout.ts";
 import { SyslogOutput } from "../outputs/syslog.ts";
 import type { AlertOutput } from "../outputs/output.ts";
 import type { LiveAlerts } from "../server/live_alerts.ts";
+import type { AlertAggregator } from "../outputs/aggregator.ts";
 
 /** The host name in alerts: SAKER_HOSTNAME, else FALCO_HOSTNAME (Falco's), else the system's. */
 export function alertHostname(env = Deno.env.toObject()): string {
@@ -38,6 +39,7 @@ export const OUTPUT_KEYS = [
   "file_output",
   "program_output",
   "http_output",
+  "output_rate_limit",
 ] as const satisfies readonly (keyof Config)[];
 
 /** Builds the formatter for `config`. */
@@ -99,7 +101,10 @@ export async function channelOutputs(config: Config): Promise<AlertOutput[]> {
   return out;
 }
 
-/** Puts outputs, the store and live subscribers behind one fan-out. */
+/**
+ * Puts outputs, the store and live subscribers behind one fan-out, with the agent's aggregator
+ * and, when `output_rate_limit.enabled`, a rate limit per output (the store's included).
+ */
 export function buildFanout(
   config: Config,
   outputs: AlertOutput[],
@@ -107,6 +112,7 @@ export function buildFanout(
   live: LiveAlerts,
   hostname: string,
   registry: Registry,
+  aggregator?: AlertAggregator,
 ): AlertFanout {
   const all = [...outputs];
   // The agent owns the store (it outlives output rebuilds); the queue only writes to it.
@@ -114,5 +120,16 @@ export function buildFanout(
   const queues = all.map((o) =>
     new OutputQueue(o, { capacity: config.outputs_queue.capacity, registry })
   );
-  return new AlertFanout(formatterFor(config, hostname), queues, [live], registry);
+  const r = config.output_rate_limit;
+  return new AlertFanout(formatterFor(config, hostname), queues, [live], registry, {
+    aggregator,
+    throttle: r.enabled
+      ? {
+        rate: r.rate,
+        maxBurst: r.max_burst,
+        summaryIntervalMs: r.summary_interval * 1000,
+        samples: config.aggregation.samples,
+      }
+      : undefined,
+  });
 }

@@ -7,7 +7,7 @@
 import type { Priority } from "../rules/alert.ts";
 import type { RuleEntry } from "../rules/ruleset.ts";
 import type { Evaluator } from "../pipeline/pipeline.ts";
-import type { AppendOutputEntry, RuleSelection } from "../config/spec.ts";
+import type { AggregationConfig, AppendOutputEntry, RuleSelection } from "../config/spec.ts";
 
 /** Rule settings from the config. */
 export interface RulesOptions {
@@ -22,6 +22,8 @@ export interface RulesOptions {
   staticFields?: Readonly<Record<string, string>>;
   /** `buffer_format_base64`: data buffers print as base64. */
   bufferFormatBase64?: boolean;
+  /** `aggregation`: which alerts count as repeats of one another, per rule. */
+  aggregation?: AggregationConfig;
 }
 
 /** A built ruleset. */

@@ -434,6 +434,7 @@ async function dryRun(config: Config, rulesFiles: string[]): Promise<number> {
       appendOutput: config.append_output,
       staticFields: config.static_fields,
       bufferFormatBase64: config.buffer_format_base64,
+      aggregation: config.aggregation,
     });
     for (const w of rules.warnings) console.error(w);
     const outputs = await channelOutputs(config);

@@ -443,6 +443,47 @@ export const SPEC = section({
     /** Podman's event log file; empty: its usual place. */
     podman_event_log: str(""),
   }),
+  /**
+   * Saker: aggregation of repeated alerts (src/rules/aggregation.ts, src/outputs/aggregator.ts):
+   * the defaults for every rule, then each rule's `aggregate:`, then the `rules` entries.
+   */
+  aggregation: section({
+    enabled: bool(false),
+    /** Key fields besides the rule (fields a rule's source lacks are left out). */
+    key: list(str(undefined, { nonEmpty: true }), ["container.id", "proc.exepath"]),
+    /** Add each rule's main object (fd.name, server address, parent, audit target) to the key. */
+    main_object: bool(true),
+    /** Seconds without a repeat that close a key's window. */
+    window: duration(60, "s", 0.001),
+    /** Longest window, seconds: a steady stream is summarised this often. */
+    max_window: duration(600, "s", 0.001),
+    /** Distinct values shown per differing field in a summary. */
+    samples: int(5, { min: 0, max: 100 }),
+    /** Most keys with an open window (past it, new keys aggregate under their rule alone). */
+    max_keys: int(10_000, { min: 1 }),
+    /** Settings for the rules a `match` fits (source, every tag, rule name), in order. */
+    rules: list(entry({
+      match: entry({ source: str(), tags: list(str()), rule: str() }),
+      enabled: bool(),
+      key: list(str(undefined, { nonEmpty: true })),
+      main_object: bool(),
+      window: { kind: "duration", unit: "s", min: 0.001 } as DurationSpec,
+      max_window: { kind: "duration", unit: "s", min: 0.001 } as DurationSpec,
+    })),
+  }),
+  /**
+   * Saker: a rate limit per output (a token bucket) behind aggregation; what it holds back is
+   * counted and summarised every `summary_interval`, never dropped in silence.
+   */
+  output_rate_limit: section({
+    enabled: bool(false),
+    /** Alerts per second each output takes. */
+    rate: num(50, { min: 0 }),
+    /** Most alerts an output takes at once. */
+    max_burst: int(500, { min: 1 }),
+    /** Seconds held alerts wait for their summary. */
+    summary_interval: duration(10, "s", 0.001),
+  }),
   /** Saker: the SQLite alert store. */
   alert_store: section({
     enabled: bool(true),
@@ -458,6 +499,8 @@ export const SPEC = section({
 export type Config = ValueOf<typeof SPEC>;
 /** One `append_output` entry. */
 export type AppendOutputEntry = Config["append_output"][number];
+/** The `aggregation` section. */
+export type AggregationConfig = Config["aggregation"];
 /** A `rules:` entry enabling or disabling rules by name (wildcards) or tag. */
 export type RuleSelection = Config["rules"][number];
 /** An action on kernel event drops. */

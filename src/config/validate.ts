@@ -13,7 +13,7 @@
  * ```
  * @module
  */
-import { parseDuration } from "../outputs/alert_filter.ts";
+import { parseDuration } from "../rules/duration.ts";
 import { ALIASES, type Spec } from "./spec.ts";
 
 /** What a key accepts, in words: the one place it is written. */

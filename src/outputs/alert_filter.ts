@@ -19,6 +19,7 @@ import {
   type Priority,
   priorityRank,
 } from "../rules/alert.ts";
+import { parseDuration } from "../rules/duration.ts";
 
 /** What alerts to return. Every given criterion must hold. */
 export interface AlertFilter {
@@ -55,25 +56,6 @@ export class FilterError extends Error {
     super(`${param}: ${message}`);
     this.name = "FilterError";
   }
-}
-
-const UNITS: Record<string, number> = { ms: 1e-3, s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
-
-/** Parses a duration like `90s`, `15m`, `1h30m`, `7d` into seconds; undefined if malformed. */
-export function parseDuration(s: string): number | undefined {
-  const re = /(\d+(?:\.\d+)?)(ms|s|m|h|d|w)/y;
-  let total = 0;
-  let pos = 0;
-  const t = s.trim();
-  if (t === "") return undefined;
-  while (pos < t.length) {
-    re.lastIndex = pos;
-    const m = re.exec(t);
-    if (!m) return undefined;
-    total += Number(m[1]) * UNITS[m[2]];
-    pos = re.lastIndex;
-  }
-  return total;
 }
 
 /**

@@ -123,7 +123,7 @@ export function bucketQuery(
 ): Sql {
   const w = and(whereClause(f), "time >= ? AND time < ?", since, until);
   return {
-    sql: `SELECT (time - ?) / ? AS b, ${GROUP_KEYS[by]} AS k, count(*) AS n FROM alerts ` +
+    sql: `SELECT (time - ?) / ? AS b, ${GROUP_KEYS[by]} AS k, sum(count) AS n FROM alerts ` +
       `${w.sql} GROUP BY b, k`,
     args: [since, stepNs, ...w.args],
   };
@@ -134,7 +134,7 @@ export function topQuery(f: AlertFilter, by: GroupKey, limit: number): Sql {
   const key = GROUP_KEYS[by];
   const w = and(whereClause(f), `${key} IS NOT NULL`);
   return {
-    sql: `SELECT ${key} AS k, count(*) AS n FROM alerts ${w.sql} GROUP BY k ` +
+    sql: `SELECT ${key} AS k, sum(count) AS n FROM alerts ${w.sql} GROUP BY k ` +
       `ORDER BY n DESC, k LIMIT ?`,
     args: [...w.args, limit],
   };

@@ -3,6 +3,15 @@
  * rule, priority, source, tags, container, process and text, summarised per time bucket and per
  * value (the dashboard's charts and top lists), with retention by age and by count.
  *
+ * Aggregation (aggregator.ts) keeps the store's write rate bounded under an alert storm: the store
+ * records what the outputs receive, and every occurrence is accounted for. A row stands for
+ * `count` occurrences between `first_time` and `time`: 1 for an alert sent on its own (the first
+ * of a key is stored in full), the repeats of a window for a summary (stored in full as the last
+ * occurrence, with its `aggregate` object: count, times, key, samples of the differing values).
+ * The first row of a key's chain of windows (its `head`) keeps the chain's total and last time,
+ * so the aggregated view (one entry per key and chain) is read without grouping. Counts over
+ * time and top lists count occurrences.
+ *
  * Durability: WAL journal with `synchronous=NORMAL`, one transaction per batch. A committed batch
  * survives the agent being killed (kill -9) and restarted; only a power loss can take the last
  * few batches. The database is a regular file: `sqlite3 alerts.db 'select ...'` works too.
@@ -22,7 +31,7 @@ import { log } from "../log.ts";
 import { metrics as globalMetrics, type Registry } from "../metrics.ts";
 import type { AlertFilter } from "./alert_filter.ts";
 import { bucketQuery, type GroupKey, topQuery, whereClause } from "./alert_sql.ts";
-import { jsonValue, RawJson, rfc3339Nano, sortedObject } from "./format.ts";
+import { aggregateJson, jsonValue, RawJson, rfc3339Nano, sortedObject } from "./format.ts";
 import type { AlertOutput, FormattedAlert } from "./output.ts";
 
 /** Store settings (config: alert_store.*). */
@@ -69,9 +78,23 @@ export interface StoredAlert {
   output: string;
   /** `output_fields` as JSON text (integers kept exact). */
   outputFieldsJson: string;
+  /** Occurrences the row stands for (1 unless it is a summary). */
+  count: number;
+  /** Event time of the first of them, UTC ns. */
+  firstTime: bigint;
+  /** A summary's `aggregate` object as JSON text. */
+  aggregateJson?: string;
+  /** The chain of windows the row belongs to (aggregation). */
+  group?: string;
+  /** In the aggregated view: the occurrences of the whole chain, and the last one's time. */
+  total?: number;
+  lastTime?: bigint;
 }
 
-const SCHEMA_VERSION = 1;
+/** Which rows `/alerts` lists. */
+export type AlertView = "each" | "aggregated";
+
+const SCHEMA_VERSION = 2;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS alerts (
@@ -90,11 +113,26 @@ CREATE INDEX IF NOT EXISTS alerts_rule ON alerts(rule, id);
 CREATE INDEX IF NOT EXISTS alerts_priority ON alerts(priority, id);
 `;
 
+/** Columns added by schema version 2 (aggregation), added to an older store when it opens. */
+const AGGREGATION_COLUMNS: [string, string][] = [
+  ["count", "INTEGER NOT NULL DEFAULT 1"],
+  ["first_time", "INTEGER"],
+  ["aggregate", "TEXT"],
+  ["group_key", "TEXT"],
+  ["head", "INTEGER NOT NULL DEFAULT 1"],
+  ["total", "INTEGER"],
+  ["last_time", "INTEGER"],
+];
+
+const COLUMNS = "id, time, rule, priority, source, hostname, tags, output, output_fields, count, " +
+  "first_time, aggregate, group_key";
+
 /** The SQLite alert store. */
 export class AlertStore {
   readonly path: string;
   readonly #db: DatabaseSync;
   readonly #insert: StatementSync;
+  readonly #addToHead: StatementSync;
   readonly #maxAgeNs: bigint;
   readonly #maxAlerts: number;
   readonly #retentionEvery: number;
@@ -110,8 +148,14 @@ export class AlertStore {
     this.#maxAlerts = opts.maxAlerts ?? 0;
     this.#retentionEvery = opts.retentionIntervalMs ?? 60_000;
     this.#insert = db.prepare(
-      `INSERT INTO alerts (time, rule, priority, source, hostname, tags, output, output_fields)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO alerts (time, rule, priority, source, hostname, tags, output, output_fields,
+         count, first_time, aggregate, group_key, head, total, last_time)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    this.#addToHead = db.prepare(
+      `UPDATE alerts SET total = coalesce(total, count) + ?,
+         last_time = max(coalesce(last_time, time), ?)
+       WHERE group_key = ? AND head = 1`,
     );
     const reg = opts.registry ?? globalMetrics;
     this.#deleted = reg.counter(
@@ -145,6 +189,15 @@ export class AlertStore {
         );
       }
       db.exec(SCHEMA);
+      const have = new Set(
+        (db.prepare("PRAGMA table_info(alerts)").all() as { name: string }[]).map((c) => c.name),
+      );
+      for (const [name, type] of AGGREGATION_COLUMNS) {
+        if (!have.has(name)) db.exec(`ALTER TABLE alerts ADD COLUMN ${name} ${type}`);
+      }
+      db.exec(
+        "CREATE INDEX IF NOT EXISTS alerts_group ON alerts(group_key) WHERE group_key IS NOT NULL",
+      );
       db.exec(`PRAGMA user_version=${SCHEMA_VERSION}`);
     } catch (err) {
       db.close();
@@ -165,6 +218,15 @@ export class AlertStore {
     try {
       for (const fa of batch) {
         const a = fa.alert;
+        const g = a.aggregate;
+        const group = g?.group ?? a.grouping?.group ?? null;
+        const count = g?.count ?? 1;
+        // A window's summary adds to its chain's head; without one (it was never stored, e.g.
+        // held back by the rate limit) the summary heads the chain itself.
+        let head = 1;
+        if (g && group !== null) {
+          head = Number(this.#addToHead.run(count, g.last, group).changes) > 0 ? 0 : 1;
+        }
         this.#insert.run(
           a.time,
           a.rule,
@@ -174,6 +236,13 @@ export class AlertStore {
           JSON.stringify([...new Set(a.tags)].sort()),
           fa.formatter.fullOutput(a),
           fa.formatter.fieldsJson(a),
+          count,
+          g ? g.first : a.time,
+          g ? aggregateJson(g) : null,
+          group,
+          head,
+          head ? count : null,
+          head ? (g ? g.last : a.time) : null,
         );
       }
       db.exec("COMMIT");
@@ -214,29 +283,40 @@ export class AlertStore {
     return deleted;
   }
 
-  /** Alerts matching `f`, newest first; `before` continues from a previous page's `next`. */
-  query(f: AlertFilter = {}, page: { limit?: number; before?: number } = {}): AlertPage {
+  /**
+   * Alerts matching `f`, newest first; `before` continues from a previous page's `next`. The
+   * `each` view lists every row (alerts as sent, summaries with their counts); `aggregated` lists
+   * one entry per key and chain of windows (its first alert, with the chain's total and times).
+   */
+  query(
+    f: AlertFilter = {},
+    page: { limit?: number; before?: number; view?: AlertView } = {},
+  ): AlertPage {
     const limit = Math.max(1, Math.min(page.limit ?? 100, 10_000));
     const w = whereClause(f);
     const args = w.args;
     let where = w.sql;
+    const more = (cond: string) => where += (where ? " AND " : "WHERE ") + cond;
+    if (page.view === "aggregated") more("head = 1");
     if (page.before !== undefined) {
-      where += (where ? " AND " : "WHERE ") + "id < ?";
+      more("id < ?");
       args.push(page.before);
     }
+    const extra = page.view === "aggregated"
+      ? ", coalesce(total, count) AS total, coalesce(last_time, time) AS last_time"
+      : "";
     const stmt = this.#db.prepare(
-      `SELECT id, time, rule, priority, source, hostname, tags, output, output_fields
-       FROM alerts ${where} ORDER BY id DESC LIMIT ?`,
+      `SELECT ${COLUMNS}${extra} FROM alerts ${where} ORDER BY id DESC LIMIT ?`,
     );
     stmt.setReadBigInts(true);
-    const rows = stmt.all(...args, limit + 1) as Array<Record<string, bigint | string>>;
+    const rows = stmt.all(...args, limit + 1) as Array<Record<string, bigint | string | null>>;
     const alerts = rows.slice(0, limit).map(rowToAlert);
     const out: AlertPage = { alerts };
     if (rows.length > limit) out.next = alerts[alerts.length - 1].id;
     return out;
   }
 
-  /** Number of alerts matching `f`. */
+  /** Number of rows matching `f`. */
   count(f: AlertFilter = {}): number {
     const w = whereClause(f);
     const row = this.#db.prepare(`SELECT count(*) AS n FROM alerts ${w.sql}`)
@@ -244,14 +324,20 @@ export class AlertStore {
     return Number(row.n);
   }
 
+  /** Occurrences matching `f`: every alert raised, summaries counted by what they stand for. */
+  occurrences(f: AlertFilter = {}): number {
+    const w = whereClause(f);
+    const row = this.#db.prepare(
+      `SELECT coalesce(sum(count), 0) AS n FROM alerts ${w.sql}`,
+    ).get(...w.args) as { n: number };
+    return Number(row.n);
+  }
+
   /** The alert with this id, if still stored. */
   get(id: number): StoredAlert | undefined {
-    const stmt = this.#db.prepare(
-      `SELECT id, time, rule, priority, source, hostname, tags, output, output_fields
-       FROM alerts WHERE id = ?`,
-    );
+    const stmt = this.#db.prepare(`SELECT ${COLUMNS} FROM alerts WHERE id = ?`);
     stmt.setReadBigInts(true);
-    const row = stmt.get(id) as Record<string, bigint | string> | undefined;
+    const row = stmt.get(id) as Record<string, bigint | string | null> | undefined;
     return row && rowToAlert(row);
   }
 
@@ -300,8 +386,8 @@ export class AlertStore {
   }
 }
 
-function rowToAlert(r: Record<string, bigint | string>): StoredAlert {
-  return {
+function rowToAlert(r: Record<string, bigint | string | null>): StoredAlert {
+  const a: StoredAlert = {
     id: Number(r.id),
     time: r.time as bigint,
     rule: r.rule as string,
@@ -311,7 +397,14 @@ function rowToAlert(r: Record<string, bigint | string>): StoredAlert {
     tags: JSON.parse(r.tags as string) as string[],
     output: r.output as string,
     outputFieldsJson: r.output_fields as string,
+    count: Number(r.count ?? 1),
+    firstTime: (r.first_time ?? r.time) as bigint,
   };
+  if (r.aggregate) a.aggregateJson = r.aggregate as string;
+  if (r.group_key) a.group = r.group_key as string;
+  if (r.total !== undefined && r.total !== null) a.total = Number(r.total);
+  if (r.last_time !== undefined && r.last_time !== null) a.lastTime = r.last_time as bigint;
+  return a;
 }
 
 /** A group value as text: priorities by name, other values as they are. */
@@ -320,9 +413,13 @@ function groupValue(by: GroupKey, k: string | number | bigint | null): string {
   return k === null ? "" : String(k);
 }
 
-/** A stored alert in Falco's JSON shape, plus its store `id` (for pagination). */
+/**
+ * A stored alert in Falco's JSON shape, plus its store `id` (for pagination); a summary carries
+ * its `aggregate` object as sent. In the aggregated view, an entry standing for more than one
+ * occurrence also carries `occurrences` (the chain's total), `first_time` and `last_time`.
+ */
 export function storedAlertJson(a: StoredAlert): string {
-  return sortedObject({
+  const o: Record<string, unknown> = {
     hostname: a.hostname,
     id: a.id,
     output: a.output,
@@ -332,7 +429,14 @@ export function storedAlertJson(a: StoredAlert): string {
     source: a.source,
     tags: a.tags,
     time: rfc3339Nano(a.time),
-  });
+  };
+  if (a.aggregateJson) o.aggregate = new RawJson(a.aggregateJson);
+  if (a.total !== undefined && (a.total > 1 || a.aggregateJson)) {
+    o.occurrences = a.total;
+    o.first_time = rfc3339Nano(a.firstTime);
+    o.last_time = rfc3339Nano(a.lastTime ?? a.time);
+  }
+  return sortedObject(o);
 }
 
 /** A page as the JSON text GET /alerts answers: `{"alerts":[...],"next":ID}`. */

@@ -9,6 +9,11 @@
  *   typed values of the output's fields plus the event time (`evt.time`, or `evt.time.iso8601`)
  *   as integer nanoseconds.
  *
+ * A summary alert (an aggregation window closed, or an output's rate limit held alerts back) is the
+ * last occurrence's alert with ` (N more like this in T)` after its output and, in JSON, an
+ * `aggregate` object: `count`, `first`, `last`, `since` (RFC 3339 times), `reason` (`window` or
+ * `rate_limit`), `key`, `samples` of the fields that differed, `more`, `group` and `output`.
+ *
  * Internal alerts (source `internal`, e.g. the syscall event drop alert) follow Falco's other
  * shape: the message has no time prefix inside `output`, JSON has no tags, and the text form lists
  * the fields after the message as `(key="value" ...)`.
@@ -29,7 +34,8 @@
  * ```
  * @module
  */
-import type { Alert } from "../rules/alert.ts";
+import type { AggregateInfo, Alert } from "../rules/alert.ts";
+import { formatDuration } from "../rules/duration.ts";
 
 /** Source name of alerts that Saker itself raises (drops, reload failures, metrics). */
 export const INTERNAL_SOURCE = "internal";
@@ -208,8 +214,9 @@ export class AlertFormatter {
 
   /** The full output line before escaping: time, priority and the rule's resolved output. */
   fullOutput(a: Alert): string {
-    if (a.source === INTERNAL_SOURCE) return a.output;
-    return `${this.timePrefix(a.time)}: ${a.priority} ${a.output}`;
+    const more = a.aggregate ? moreText(a.aggregate) : "";
+    if (a.source === INTERNAL_SOURCE) return a.output + more;
+    return `${this.timePrefix(a.time)}: ${a.priority} ${a.output}${more}`;
   }
 
   /** The text form of an alert (one line, no newline). */
@@ -217,6 +224,7 @@ export class AlertFormatter {
     if (a.source === INTERNAL_SOURCE) {
       // Internal messages always use the time of day, and list their fields after the message.
       let s = `${timeOfDayNano(a.time, this.#offset)}: ${a.priority} ${a.output}`;
+      if (a.aggregate) s += moreText(a.aggregate);
       const keys = Object.keys(a.outputFields).sort(byCodePoint);
       if (keys.length > 0) {
         s += " (" + keys.map((k) => `${k}=${jsonValue(a.outputFields[k])}`).join(" ") + ")";
@@ -251,7 +259,9 @@ export class AlertFormatter {
   json(a: Alert): string {
     // Keys written directly in sorted order (the order Falco's JSON library uses).
     const internal = a.source === INTERNAL_SOURCE;
-    let s = `{"hostname":${this.#hostnameJson}`;
+    let s = a.aggregate
+      ? `{"aggregate":${aggregateJson(a.aggregate)},"hostname":${this.#hostnameJson}`
+      : `{"hostname":${this.#hostnameJson}`;
     if (!internal && this.includeMessage) s += `,"message":${JSON.stringify(a.output)}`;
     if (internal || this.includeOutput) s += `,"output":${JSON.stringify(this.fullOutput(a))}`;
     if (internal || this.includeOutputFields) s += `,"output_fields":${this.fieldsJson(a)}`;
@@ -263,4 +273,28 @@ export class AlertFormatter {
     }
     return s + `,"time":"${rfc3339Nano(a.time)}"}`;
   }
+}
+
+/** What a summary adds to its output: ` (N more like this in T)`, and why when rate limited. */
+export function moreText(g: AggregateInfo): string {
+  const span = formatDuration(Number(g.last - g.since) / 1e9);
+  const why = g.reason === "rate_limit" ? `, held back by the rate limit of ${g.output}` : "";
+  return ` (${g.count} more like this in ${span}${why})`;
+}
+
+/** The `aggregate` object of a summary alert as JSON (sorted keys, RFC 3339 times). */
+export function aggregateJson(g: AggregateInfo): string {
+  const o: Record<string, unknown> = {
+    count: g.count,
+    first: rfc3339Nano(g.first),
+    last: rfc3339Nano(g.last),
+    reason: g.reason,
+    samples: new RawJson(sortedObject(g.samples)),
+    since: rfc3339Nano(g.since),
+  };
+  if (g.key) o.key = new RawJson(sortedObject(g.key));
+  if (g.more) o.more = g.more;
+  if (g.group) o.group = g.group;
+  if (g.output) o.output = g.output;
+  return sortedObject(o);
 }

@@ -62,4 +62,57 @@ export interface Alert {
   outputFields: Record<string, OutputFieldValue>;
   /** Extra data for outputs that want it (event number, capture file ...). */
   extra?: Record<string, unknown>;
+  /**
+   * Set when the alert's rule aggregates (rules/aggregation.ts): the rule's settings and the
+   * values of its key fields, in the order of `settings.key`.
+   */
+  grouping?: AlertGrouping;
+  /** Set on a summary alert: the occurrences it stands for (outputs/aggregator.ts). */
+  aggregate?: AggregateInfo;
+}
+
+/** How the alerts of one rule are aggregated: the key fields and the windows. */
+export interface AggregationSettings {
+  /** Fields whose values, with the rule, make the key (rule-only when empty). */
+  readonly key: readonly string[];
+  /** A key's window closes after this many ms without a repeat. */
+  readonly windowMs: number;
+  /** ... and at the latest this long after it opened (a steady stream reports this often). */
+  readonly maxWindowMs: number;
+}
+
+/** The aggregation key of one alert. */
+export interface AlertGrouping {
+  readonly settings: AggregationSettings;
+  /** Typed values of `settings.key`, in order. */
+  readonly values: readonly OutputFieldValue[];
+  /** Set by the aggregator on the alert that opens a key's chain of windows (see aggregate). */
+  group?: string;
+}
+
+/**
+ * What a summary alert stands for: `count` occurrences of its rule (and key) between `first` and
+ * `last` (event times, UTC ns), not sent one by one. The summary's own fields and output are the
+ * last occurrence's.
+ */
+export interface AggregateInfo {
+  /** Occurrences summarised (not sent one by one). */
+  count: number;
+  /** Event time of the first and the last of them, UTC ns. */
+  first: bigint;
+  last: bigint;
+  /** Start of the window (UTC ns): the first occurrence sent, or the window's first. */
+  since: bigint;
+  /** Why they were held: an aggregation window, or an output's rate limit. */
+  reason: "window" | "rate_limit";
+  /** The key fields and their values (aggregation). */
+  key?: Record<string, OutputFieldValue>;
+  /** Up to a few distinct values of each output field that differed among the occurrences. */
+  samples: Record<string, OutputFieldValue[]>;
+  /** Fields that had more distinct values than the samples show. */
+  more?: string[];
+  /** Names the chain of windows of one key (the first alert sent and its summaries). */
+  group?: string;
+  /** The output whose rate limit held the alerts back (reason `rate_limit`). */
+  output?: string;
 }

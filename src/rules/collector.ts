@@ -9,6 +9,7 @@ import { type Context, LoadError } from "./result.ts";
 import type { MappedText } from "./source_text.ts";
 import { isOperatorWithModifier, OPERATORS } from "./ast.ts";
 import type { Priority } from "./alert.ts";
+import type { AggregationSpec } from "./aggregation.ts";
 
 /** A scalar or a (nested) list of scalars in an exception definition. */
 export interface ExceptionEntry {
@@ -62,6 +63,8 @@ export interface RuleInfo {
   skipIfUnknownFilter: boolean;
   tags: string[];
   exceptions: ExceptionInfo[];
+  /** Saker's `aggregate:` key, where it was written. */
+  aggregate?: { spec: AggregationSpec; ctx: Context };
   index: number;
   visibility: number;
   ctx: Context;
@@ -85,6 +88,7 @@ export interface RuleUpdate {
   enabled?: boolean;
   warnEvttypes?: boolean;
   skipIfUnknownFilter?: boolean;
+  aggregate?: { spec: AggregationSpec; ctx: Context };
 }
 
 /** Engine and plugin version requirements of the loaded files. */
@@ -297,6 +301,7 @@ export class Collector {
     if (u.enabled !== undefined) prev.enabled = u.enabled;
     if (u.warnEvttypes !== undefined) prev.warnEvttypes = u.warnEvttypes;
     if (u.skipIfUnknownFilter !== undefined) prev.skipIfUnknownFilter = u.skipIfUnknownFilter;
+    if (u.aggregate !== undefined) prev.aggregate = u.aggregate;
     prev.visibility = this.#next++;
   }
 

@@ -18,6 +18,7 @@ import { type Context, LoadError, type LoadResult } from "./result.ts";
 import type { MappedText } from "./source_text.ts";
 import { applyExceptions, substituteList } from "./text_rewrite.ts";
 import type { Priority } from "./alert.ts";
+import { type AggregationSpec, unknownKeyField } from "./aggregation.ts";
 
 /** A rule ready for code generation. */
 export interface CompiledRule {
@@ -38,6 +39,8 @@ export interface CompiledRule {
   output: OutputFormat;
   outputText: string;
   exceptionFields: string[];
+  /** Saker's `aggregate:` key, when the rule has one (see aggregation.ts). */
+  aggregate?: AggregationSpec;
   /** Position among rules (evaluation order). */
   index: number;
   ctx: Context;
@@ -318,6 +321,17 @@ function compileRule(
     throw new LoadError("LOAD_ERR_COMPILE_OUTPUT", e.message, r.outputCtx);
   }
 
+  if (r.aggregate?.spec.key) {
+    const bad = unknownKeyField(r.aggregate.spec.key, r.source);
+    if (bad !== undefined) {
+      throw new LoadError(
+        "LOAD_ERR_VALIDATE",
+        `'aggregate' key names '${bad}', which is not a field of source ${r.source}`,
+        r.aggregate.ctx,
+      );
+    }
+  }
+
   const text = resolveLists(cond);
   let ast: Expr;
   try {
@@ -383,6 +397,7 @@ function compileRule(
     output,
     outputText,
     exceptionFields,
+    ...(r.aggregate ? { aggregate: r.aggregate.spec } : {}),
     index: r.index,
     ctx: r.ctx,
   };

@@ -14,6 +14,7 @@ import { Context, type ItemType, LoadError, type LoadResult } from "./result.ts"
 import { alignScalar, MappedText, type SourceText } from "./source_text.ts";
 import { parsePriority, type Priority } from "./alert.ts";
 import { ENGINE_VERSION, parseEngineVersion, versionCompatible } from "./engine_version.ts";
+import { AGGREGATE_KEYS, type AggregationSpec, parseWindow } from "./aggregation.ts";
 
 type YMap = { items: { key: unknown; value: unknown }[]; range?: [number, number, number] };
 
@@ -124,6 +125,62 @@ class Reader {
       out.push(String(v.value));
     }
     return out;
+  }
+
+  /**
+   * A rule's `aggregate:` (Saker's extension): `true`/`false`, or a mapping of `enabled`, `key`
+   * (field list), `main_object`, `window` and `max_window` (durations). Noted once per use: Falco
+   * warns of an unknown key and ignores it.
+   */
+  aggregate(map: YMap, ctx: Context): { spec: AggregationSpec; ctx: Context } | undefined {
+    const { present, value, keyNode } = this.get(map, "aggregate");
+    if (!present) return undefined;
+    const actx = this.ctxAt(ctx, "value for", "aggregate", value);
+    this.res.note(
+      "LOAD_SAKER_EXTENSION",
+      "'aggregate' is Saker's extension (alert aggregation); Falco warns of an unknown key and " +
+        "ignores it, so the file still loads in Falco, without aggregation",
+      this.ctxAt(ctx, "value for", "aggregate", keyNode),
+    );
+    if (isScalar(value) && !this.isNull(value)) {
+      const t = String(value.value);
+      if (TRUE_WORDS.includes(t)) return { spec: { enabled: true }, ctx: actx };
+      if (FALSE_WORDS.includes(t)) return { spec: { enabled: false }, ctx: actx };
+    }
+    if (!isMap(value)) {
+      fail(
+        "Value of 'aggregate' must be true, false or a mapping (enabled, key, main_object, " +
+          "window, max_window)",
+        actx,
+      );
+    }
+    const m = value as unknown as YMap;
+    for (const p of m.items) {
+      const k = isScalar(p.key) ? String(p.key.value) : "";
+      if (!(AGGREGATE_KEYS as readonly string[]).includes(k)) {
+        fail(
+          `Unknown key '${k}' in 'aggregate': expected ${AGGREGATE_KEYS.join(", ")}`,
+          this.ctxAt(actx, "value for", k, p.key),
+        );
+      }
+    }
+    const spec: AggregationSpec = {};
+    const enabled = this.bool(m, "enabled", actx);
+    if (enabled !== undefined) spec.enabled = enabled;
+    // A mapping turns aggregation on unless it says otherwise.
+    else spec.enabled = true;
+    const key = this.seq(m, "key", actx, true);
+    if (key) spec.key = key;
+    const main = this.bool(m, "main_object", actx);
+    if (main !== undefined) spec.mainObject = main;
+    for (const [k, prop] of [["window", "windowMs"], ["max_window", "maxWindowMs"]] as const) {
+      const v = this.scalar(m, k, actx, true);
+      if (!v) continue;
+      const ms = parseWindow(v.text);
+      if (typeof ms === "string") fail(ms, v.ctx);
+      spec[prop] = ms;
+    }
+    return { spec, ctx: actx };
   }
 
   tags(map: YMap, ctx: Context): string[] | undefined {
@@ -417,6 +474,7 @@ class Reader {
       "enabled",
       "warn_evttypes",
       "skip-if-unknown-filter",
+      "aggregate",
     ];
     const ov = this.overrides(map, appendable, replaceable, ctx);
     const hasOverrides = ov.append.size > 0 || ov.replace.size > 0;
@@ -461,6 +519,7 @@ class Reader {
           if (take(set, kind, "skip-if-unknown-filter")) {
             u.skipIfUnknownFilter = this.bool(map, "skip-if-unknown-filter", ctx, false);
           }
+          if (take(set, kind, "aggregate")) u.aggregate = this.aggregate(map, ctx);
           this.col.replaceRule(u);
         } else this.col.appendRule(u);
       }
@@ -513,6 +572,7 @@ class Reader {
         skipIfUnknownFilter: this.bool(map, "skip-if-unknown-filter", ctx) ?? false,
         tags: this.tags(map, ctx) ?? [],
         exceptions: this.exceptions(map, ctx, false) ?? [],
+        aggregate: this.aggregate(map, ctx),
         index: 0,
         visibility: 0,
         ctx,
@@ -542,6 +602,7 @@ class Reader {
       "exceptions",
       "override",
       "append",
+      "aggregate",
     ], ctx);
   }
 }

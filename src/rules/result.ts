@@ -44,10 +44,20 @@ export const WARNING_CODES = {
   LOAD_UNKNOWN_KEY: "An unknown key in an item; it is ignored",
 } as const;
 
+/**
+ * Note codes: facts worth telling about a file that loads fine (Saker's own). A note never
+ * changes the verdict and is shown by `saker validate` only.
+ */
+export const NOTE_CODES = {
+  LOAD_SAKER_EXTENSION: "A key of Saker's rules language that Falco does not have",
+} as const;
+
 /** An error code. */
 export type ErrorCode = keyof typeof ERROR_CODES;
 /** A warning code. */
 export type WarningCode = keyof typeof WARNING_CODES;
+/** A note code. */
+export type NoteCode = keyof typeof NOTE_CODES;
 
 /** Kinds of items a location can name (Falco's wording, used in JSON output). */
 export type ItemType =
@@ -154,7 +164,7 @@ export class Context {
 
 /** An error or warning. */
 export interface LoadMessage {
-  code: ErrorCode | WarningCode;
+  code: ErrorCode | WarningCode | NoteCode;
   message: string;
   context: Context;
 }
@@ -165,6 +175,8 @@ export class LoadResult {
   readonly name: string;
   readonly errors: LoadMessage[] = [];
   readonly warnings: LoadMessage[] = [];
+  /** Notes (Saker's extensions used ...): shown by validation, never a warning. */
+  readonly notes: LoadMessage[] = [];
 
   constructor(name: string) {
     this.name = name;
@@ -183,6 +195,11 @@ export class LoadResult {
   /** Records a warning. */
   warning(code: WarningCode, message: string, context: Context): void {
     this.warnings.push({ code, message, context });
+  }
+
+  /** Records a note. */
+  note(code: NoteCode, message: string, context: Context): void {
+    this.notes.push({ code, message, context });
   }
 }
 
@@ -240,7 +257,7 @@ function locationText(l: Location): string {
 
 /** One message as text: where, snippet, code and message. */
 export function formatMessage(m: LoadMessage, contents: Contents): string {
-  const kind = m.code in ERROR_CODES ? "error" : "warning";
+  const kind = m.code in ERROR_CODES ? "error" : m.code in NOTE_CODES ? "note" : "warning";
   const last = m.context.last;
   const lines = [`${last.file}:${last.line}:${last.column}: ${kind} ${m.code}: ${m.message}`];
   const chain = m.context.locations.slice(1).map(locationText);
@@ -255,11 +272,12 @@ export function summaryLine(r: LoadResult): string {
   return r.warnings.length > 0 ? `${r.name}: Ok, with warnings` : `${r.name}: Ok`;
 }
 
-/** A result as text: the summary line, then every error and warning with its snippet. */
+/** A result as text: the summary line, then every error, warning and note with its snippet. */
 export function formatResult(r: LoadResult, contents: Contents): string {
   const parts = [summaryLine(r)];
   for (const m of r.errors) parts.push(formatMessage(m, contents));
   for (const m of r.warnings) parts.push(formatMessage(m, contents));
+  for (const m of r.notes) parts.push(formatMessage(m, contents));
   return parts.join("\n");
 }
 
@@ -281,7 +299,8 @@ export interface MessageJson {
 /** A message as JSON. */
 export function messageJson(m: LoadMessage, contents: Contents): MessageJson {
   const desc = (ERROR_CODES as Record<string, string>)[m.code] ??
-    (WARNING_CODES as Record<string, string>)[m.code] ?? "";
+    (WARNING_CODES as Record<string, string>)[m.code] ??
+    (NOTE_CODES as Record<string, string>)[m.code] ?? "";
   return {
     code: m.code,
     codedesc: desc,
@@ -297,17 +316,23 @@ export function messageJson(m: LoadMessage, contents: Contents): MessageJson {
   };
 }
 
-/** A result as JSON (Falco's `falco_load_results` entry shape). */
+/**
+ * A result as JSON (Falco's `falco_load_results` entry shape; `notes` only when the file has
+ * some, so a plain Falco file gives Falco's shape exactly).
+ */
 export function resultJson(r: LoadResult, contents: Contents): {
   name: string;
   successful: boolean;
   errors: MessageJson[];
   warnings: MessageJson[];
+  notes?: MessageJson[];
 } {
-  return {
+  const out: ReturnType<typeof resultJson> = {
     name: r.name,
     successful: r.successful,
     errors: r.errors.map((m) => messageJson(m, contents)),
     warnings: r.warnings.map((m) => messageJson(m, contents)),
   };
+  if (r.notes.length > 0) out.notes = r.notes.map((m) => messageJson(m, contents));
+  return out;
 }

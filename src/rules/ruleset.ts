@@ -23,7 +23,7 @@
  */
 import type { Event } from "../events/event.ts";
 import { EVENT_COUNT, eventIdsByName, EVENTS } from "../events/table.ts";
-import type { Alert, Priority } from "./alert.ts";
+import type { AggregationSettings, Alert, OutputFieldValue, Priority } from "./alert.ts";
 import { priorityRank } from "./alert.ts";
 import type { CompiledRule } from "./compiler.ts";
 import type { LoadedRules } from "./loader.ts";
@@ -36,6 +36,12 @@ import {
   type OutputAddition,
 } from "./output_additions.ts";
 import { compileGlob } from "./ops.ts";
+import {
+  aggregationFor,
+  type AggregationPolicy,
+  conditionFields,
+  NO_AGGREGATION as NO_AGGREGATION_POLICY,
+} from "./aggregation.ts";
 import { setNames } from "./evttypes.ts";
 
 /** One step of rule selection, applied in order after each rule's own `enabled`. */
@@ -62,6 +68,11 @@ export interface RulesetOptions {
    * outputs of the rules they match when the ruleset is built.
    */
   additions?: readonly OutputAddition[];
+  /**
+   * How alerts are aggregated (see aggregation.ts): each rule's key fields and windows are
+   * decided when the ruleset is built, and every alert carries its key's values.
+   */
+  aggregation?: AggregationPolicy;
 }
 
 /** A loaded rule as listings show it (the API's GET /rules), running or not. */
@@ -116,6 +127,9 @@ export class Ruleset {
   readonly #extras: (ExtraField[] | undefined)[];
   /** Per rule: the output text with the additions (what `-L` and listings show). */
   readonly outputTexts: readonly string[];
+  /** Per rule: how its alerts are aggregated (undefined: each is sent). */
+  readonly aggregation: readonly (AggregationSettings | undefined)[];
+  readonly #keys: (OutputFormat | undefined)[];
 
   constructor(rules: readonly CompiledRule[], opts: RulesetOptions = {}) {
     this.options = opts;
@@ -125,7 +139,22 @@ export class Ruleset {
     const texts: string[] = [];
     this.#outputs = [];
     this.#extras = [];
+    const aggregation: (AggregationSettings | undefined)[] = [];
+    this.#keys = [];
     for (const r of this.rules) {
+      const agg = opts.aggregation || r.aggregate
+        ? aggregationFor(
+          { name: r.name, source: r.source, tags: r.tags, fields: conditionFields(r.ast) },
+          r.aggregate,
+          opts.aggregation ?? NO_AGGREGATION_POLICY,
+        )
+        : undefined;
+      aggregation.push(agg);
+      this.#keys.push(
+        agg && agg.key.length > 0
+          ? compileOutput(agg.key.map((f) => `%${f}`).join(" "), r.source)
+          : undefined,
+      );
       const a = additions.length > 0 ? additionsFor(r, additions) : undefined;
       const changed = a !== undefined && a.outputText !== r.outputText;
       texts.push(a?.outputText ?? r.outputText);
@@ -133,6 +162,7 @@ export class Ruleset {
       this.#extras.push(a?.fields.length ? compileExtraFields(a.fields, r.source) : undefined);
     }
     this.outputTexts = texts;
+    this.aggregation = aggregation;
     const first = (opts.ruleMatching ?? "first") === "first";
     const hit = (id: number, ev: Event, emit: Emit) => this.#hit(id, ev, emit);
     const cache = new Map<string, Evaluator>();
@@ -176,7 +206,7 @@ export class Ruleset {
         fields[x.name] = x.raw ? v.fields[x.format.fields[0]] ?? null : v.output;
       }
     }
-    emit({
+    const alert: Alert = {
       time: ev.ts,
       rule: r.name,
       priority: r.priority,
@@ -184,7 +214,18 @@ export class Ruleset {
       tags: r.tags,
       output,
       outputFields: fields,
-    });
+    };
+    const settings = this.aggregation[id];
+    if (settings) alert.grouping = { settings, values: this.#keyValues(id, ev) };
+    emit(alert);
+  }
+
+  /** The values of a rule's aggregation key fields for an event. */
+  #keyValues(id: number, ev: Event): OutputFieldValue[] {
+    const fmt = this.#keys[id];
+    if (!fmt) return [];
+    const f = renderOutput(fmt, ev).fields;
+    return fmt.fields.map((k) => f[k] ?? null);
   }
 
   /** Evaluates the rules for one event (state already applied); returns the number of matches. */

@@ -6,7 +6,9 @@
  * - GET /versions: Saker, engine and runtime versions.
  * - GET /metrics: Prometheus text format.
  * - GET /alerts: stored alerts, newest first, filtered (since, until, rule, priority, source,
- *   tag) and paginated (limit, before = the previous page's `next`).
+ *   tag) and paginated (limit, before = the previous page's `next`); `view=each` (default) lists
+ *   every stored alert (summaries carry their `aggregate` counts), `view=aggregated` one entry per
+ *   aggregation key and chain of windows, with its `occurrences`.
  * - GET /alerts/stream: server-sent events, one `alert` event per matching alert as it happens
  *   (same filters).
  * - GET /alerts/counts, /alerts/top, /alerts/ID, /rules, /status: summaries for the dashboard and
@@ -151,7 +153,15 @@ export function createApp(deps: ApiDeps): Hono {
     if (before !== undefined && (!Number.isInteger(before) || before < 1)) {
       return problem(400, "before: expected an alert id (the previous page's next)");
     }
-    const page = deps.store.query(filter, { limit, before });
+    const view = params.get("view") ?? "each";
+    if (view !== "each" && view !== "aggregated") {
+      return problem(
+        400,
+        "view: expected each (every stored alert; summaries with their counts) or aggregated " +
+          "(one entry per aggregation key and chain of windows)",
+      );
+    }
+    const page = deps.store.query(filter, { limit, before, view });
     return new Response(alertPageJson(page), { headers: { "content-type": JSON_TYPE } });
   });
 

@@ -148,7 +148,7 @@ export function mountSummaries(app: Hono, deps: SummaryDeps): void {
       const filter = parseAlertFilter(params);
       const by = groupParam(params, "rule");
       const limit = intParam(params, "limit", 10, MAX_TOP);
-      return json({ by, total: store.count(filter), entries: store.top(filter, by, limit) });
+      return json({ by, total: store.occurrences(filter), entries: store.top(filter, by, limit) });
     }),
   );
 
