@@ -11,7 +11,8 @@
  * The key is the rule plus `key`'s fields plus, with `main_object`, the rule's main object: what
  * the rule is about, found from the fields its condition reads: a network rule's server address
  * and port (`fd.sip`, `fd.sport`: the same service whatever the client's port), a file rule's
- * `fd.name`, a process rule's parent program (`proc.pexepath`), an audit rule's user and target
+ * `fd.name`, the first path argument a rule on paths reads (`evt.arg.target` of a symlink ...),
+ * a process rule's parent program (`proc.pexepath`), an audit rule's user and target
  * (`ka.user.name`, `ka.target.resource`, `ka.target.namespace`, `ka.target.name`). Fields that do
  * not exist for the rule's source are left out, so one config serves every source.
  *
@@ -118,6 +119,18 @@ const FILE_FIELDS = new Set([
   "evt.is_open_create",
 ]);
 
+/** Path arguments of system calls, what a rule without fd fields is usually about. */
+const PATH_ARGS = new Set([
+  "evt.arg.name",
+  "evt.arg.path",
+  "evt.arg.pathname",
+  "evt.arg.filename",
+  "evt.arg.target",
+  "evt.arg.linkpath",
+  "evt.arg.oldpath",
+  "evt.arg.newpath",
+]);
+
 /** The fields a condition reads (macros already expanded), each once, in order of appearance. */
 export function conditionFields(ast: Expr): string[] {
   const out = new Set<string>();
@@ -139,6 +152,8 @@ export function mainObjectOf(r: { source: string; fields: readonly string[] }): 
   if (r.source !== "syscall") return [];
   if (r.fields.some((f) => NETWORK_FIELDS.has(f))) return ["fd.sip", "fd.sport"];
   if (r.fields.some((f) => FILE_FIELDS.has(f))) return ["fd.name"];
+  const path = r.fields.find((f) => PATH_ARGS.has(f));
+  if (path) return [path];
   return ["proc.pexepath"];
 }
 

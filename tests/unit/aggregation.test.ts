@@ -81,6 +81,10 @@ Deno.test("aggregation: each rule's main object comes from the fields its condit
     "Outbound": ["fd.sip", "fd.sport"],
     "Shell": ["proc.pexepath"],
   });
+  assertEquals(
+    mainObjectOf({ source: "syscall", fields: ["evt.type", "evt.arg.target", "proc.name"] }),
+    ["evt.arg.target"],
+  );
   assertEquals(mainObjectOf({ source: "k8s_audit", fields: ["ka.verb"] }), [
     "ka.user.name",
     "ka.target.resource",
