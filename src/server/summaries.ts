@@ -23,7 +23,8 @@
  */
 import type { Hono } from "hono";
 import type { Registry } from "../metrics.ts";
-import { FilterError, parseAlertFilter, parseDuration } from "../outputs/alert_filter.ts";
+import { FilterError, parseAlertFilter } from "../outputs/alert_filter.ts";
+import { parseDuration } from "../rules/duration.ts";
 import { GROUP_KEYS, type GroupKey, isGroupKey } from "../outputs/alert_sql.ts";
 import { type AlertStore, storedAlertJson } from "../outputs/alert_store.ts";
 import { rfc3339Nano } from "../outputs/format.ts";
