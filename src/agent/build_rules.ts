@@ -19,7 +19,11 @@ import {
   unmatchableEvents,
 } from "../rules/kernel_filter.ts";
 import type { AggregationConfig, AppendOutputEntry, RuleSelection } from "../config/spec.ts";
-import type { AggregationPolicy, AggregationSpec } from "../rules/aggregation.ts";
+import {
+  type AggregationPolicy,
+  type AggregationSpec,
+  conditionFields,
+} from "../rules/aggregation.ts";
 import { lookupField } from "../rules/fields/mod.ts";
 import { type BuiltRules, RulesError, type RulesOptions } from "./rules_builder.ts";
 
@@ -149,6 +153,7 @@ export async function buildEngineRules(files: string[], opts: RulesOptions): Pro
       tags: r.tags,
       description: r.desc,
       enabled: running.has(r),
+      fields: conditionFields(r.ast),
     })),
     sources,
   };

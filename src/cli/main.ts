@@ -42,6 +42,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandMod
     summary: "run attack simulations that the default rules detect",
     load: () => import("./simulate.ts"),
   },
+  tune: {
+    summary: "propose exceptions for the noisiest rules from the alert store",
+    load: () => import("./tune.ts"),
+  },
   version: { summary: "print versions", load: () => import("./version.ts") },
 };
 

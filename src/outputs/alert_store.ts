@@ -26,11 +26,18 @@
  * @module
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
-import { type Alert, PRIORITIES, type Priority, priorityRank } from "../rules/alert.ts";
+import {
+  type Alert,
+  type OutputFieldValue,
+  PRIORITIES,
+  type Priority,
+  priorityRank,
+} from "../rules/alert.ts";
 import { log } from "../log.ts";
-import { metrics as globalMetrics, type Registry } from "../metrics.ts";
+import { metrics as globalMetrics, Registry } from "../metrics.ts";
 import type { AlertFilter } from "./alert_filter.ts";
-import { bucketQuery, type GroupKey, topQuery, whereClause } from "./alert_sql.ts";
+import { bucketQuery, type GroupKey, outputField, topQuery, whereClause } from "./alert_sql.ts";
+import type { TuneQuery } from "../rules/tuning.ts";
 import { aggregateJson, jsonValue, RawJson, rfc3339Nano, sortedObject } from "./format.ts";
 import type { AlertOutput, FormattedAlert } from "./output.ts";
 
@@ -170,6 +177,36 @@ export class AlertStore {
   /** Alerts in the store (kept up to date without a query). */
   get size(): number {
     return this.#count;
+  }
+
+  /**
+   * Opens an existing database for reading only (`saker tune` beside a running agent): nothing is
+   * created, migrated or deleted. Throws naming the file when it is missing or older than this
+   * Saker's schema.
+   */
+  static openReadOnly(path: string): AlertStore {
+    try {
+      Deno.statSync(path);
+    } catch {
+      throw new Error(`${path}: no alert store there (alert_store.path)`);
+    }
+    const db = new DatabaseSync(path, { readOnly: true });
+    try {
+      db.exec("PRAGMA busy_timeout=5000;");
+      const v = Number(
+        (db.prepare("PRAGMA user_version").get() as { user_version: number }).user_version,
+      );
+      if (v !== SCHEMA_VERSION) {
+        throw new Error(
+          `${path}: alert store schema version ${v}, this Saker reads ${SCHEMA_VERSION}` +
+            (v < SCHEMA_VERSION ? " (start the agent once: it upgrades the store)" : ""),
+        );
+      }
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+    return new AlertStore({ path, registry: new Registry() }, db);
   }
 
   /** Opens (creating when needed) the database at `opts.path`. */
@@ -375,6 +412,47 @@ export class AlertStore {
     return rows.map((r) => ({ value: groupValue(by, r.k), count: Number(r.n) }));
   }
 
+  /** Occurrences per rule, priority and source matching `q`, most first (the tuner's input). */
+  ruleTotals(q: TuneQuery): { rule: string; priority: Priority; source: string; count: number }[] {
+    const w = whereClause(tuneFilter(q));
+    const rows = this.#db.prepare(
+      `SELECT rule, priority, source, sum(count) AS n FROM alerts ${w.sql}
+       GROUP BY rule, priority, source ORDER BY n DESC`,
+    ).all(...w.args) as { rule: string; priority: number; source: string; n: number }[];
+    return rows.map((r) => ({
+      rule: r.rule,
+      priority: PRIORITIES[Number(r.priority)] ?? "Debug",
+      source: r.source,
+      count: Number(r.n),
+    }));
+  }
+
+  /**
+   * Occurrences of `rule` per tuple of the output fields' values, most first, at most `limit`
+   * tuples; only rows where the first `required` fields (default: all) have a value.
+   */
+  tupleCounts(
+    q: TuneQuery,
+    rule: string,
+    fields: readonly string[],
+    limit: number,
+    required = fields.length,
+  ): { values: OutputFieldValue[]; count: number }[] {
+    const w = whereClause({ ...tuneFilter(q), rules: [rule] });
+    const cols = fields.map((f, i) => `${outputField(f)} AS v${i}`).join(", ");
+    const present = fields.slice(0, Math.max(1, required)).map((_, i) => `v${i} IS NOT NULL`)
+      .join(" AND ");
+    const group = fields.map((_, i) => `v${i}`).join(", ");
+    const rows = this.#db.prepare(
+      `SELECT ${group}, n FROM (SELECT ${cols}, sum(count) AS n FROM alerts ${w.sql}
+       GROUP BY ${group}) WHERE ${present} ORDER BY n DESC LIMIT ?`,
+    ).all(...w.args, limit) as Record<string, OutputFieldValue>[];
+    return rows.map((r) => ({
+      values: fields.map((_, i) => r[`v${i}`] ?? null),
+      count: Number(r.n),
+    }));
+  }
+
   /** Closes the database (checkpointing the WAL). */
   close(): void {
     if (this.#closed) return;
@@ -384,6 +462,14 @@ export class AlertStore {
     } catch { /* best effort */ }
     this.#db.close();
   }
+}
+
+/** The alert filter of a tuning query. */
+function tuneFilter(q: TuneQuery): AlertFilter {
+  const f: AlertFilter = {};
+  if (q.since !== undefined) f.since = q.since;
+  if (q.rules?.length) f.rules = q.rules;
+  return f;
 }
 
 function rowToAlert(r: Record<string, bigint | string | null>): StoredAlert {

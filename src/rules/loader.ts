@@ -138,13 +138,23 @@ function builtinOrThrow(path: string): string {
   return text;
 }
 
-/** Loads rules files (directories load their .yaml files in name order). */
-export async function loadRulesFiles(paths: readonly string[]): Promise<LoadedRules> {
+/**
+ * Loads rules files (directories load their .yaml files in name order). With `replacement`, that
+ * file's text is the one given (a file about to be written is checked in its place; appended when
+ * the paths do not name it).
+ */
+export async function loadRulesFiles(
+  paths: readonly string[],
+  replacement?: { path: string; text: string },
+): Promise<LoadedRules> {
   const loader = new RulesLoader();
-  for (const p of await expandPaths(paths)) {
+  const list = await expandPaths(paths);
+  if (replacement && !list.includes(replacement.path)) list.push(replacement.path);
+  for (const p of list) {
     let text: string;
     try {
-      text = isBuiltin(p) ? builtinOrThrow(p) : await Deno.readTextFile(p);
+      if (p === replacement?.path) text = replacement.text;
+      else text = isBuiltin(p) ? builtinOrThrow(p) : await Deno.readTextFile(p);
     } catch (e) {
       loader.addUnreadable(p, e as Error);
       continue;

@@ -84,6 +84,8 @@ export interface RuleEntry {
   description: string;
   /** True when the rule runs: enabled in its file and by the config, at or above `priority`. */
   enabled: boolean;
+  /** Fields its condition reads (what the tuning assistant finds its main object from). */
+  fields?: string[];
 }
 
 /** Receives alerts. */

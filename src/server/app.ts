@@ -13,6 +13,7 @@
  *   (same filters).
  * - GET /alerts/counts, /alerts/top, /alerts/ID, /rules, /status: summaries for the dashboard and
  *   other clients (src/server/summaries.ts).
+ * - GET /tune: the tuning assistant's proposals from the store (src/server/tune.ts).
  * - GET / and /ui/*: the alert dashboard's page and files (src/server/dashboard.ts).
  * - Webhook sources (Kubernetes audit ...) mount their routes with {@link mountSource}.
  *
@@ -31,6 +32,7 @@ import type { RuleEntry } from "../rules/ruleset.ts";
 import type { LiveAlerts } from "./live_alerts.ts";
 import { isDashboardPath, mountDashboard } from "./dashboard.ts";
 import { mountSummaries } from "./summaries.ts";
+import { mountTune } from "./tune.ts";
 
 /** What the API serves, provided by the running agent. */
 export interface ApiDeps {
@@ -196,6 +198,7 @@ export function createApp(deps: ApiDeps): Hono {
   });
 
   mountSummaries(app, deps);
+  mountTune(app, deps);
   if (dashboard) mountDashboard(app);
 
   app.notFound(() => problem(404, "not found"));
