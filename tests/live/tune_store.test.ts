@@ -70,7 +70,7 @@ const proc = (exepath: string, file: string) => ({
 });
 
 /** The store of a noisy day: 330 benign alerts of two tools, 18 that must stay. */
-async function noisyStore(path: string): Promise<void> {
+function noisyStore(path: string): void {
   const store = AlertStore.open({ path, registry: new Registry() });
   const batch: Alert[] = [];
   for (let i = 0; i < 100; i++) batch.push(alert(READ, proc("/usr/bin/cp", "/etc/shadow"), i));
@@ -99,7 +99,7 @@ async function rulesMap(): Promise<Map<string, TuneRule>> {
 Deno.test("tune: proposals from a noisy store, and the rules file they make", async () => {
   const dir = await Deno.makeTempDir({ prefix: "saker-tune-" });
   try {
-    await noisyStore(`${dir}/alerts.db`);
+    noisyStore(`${dir}/alerts.db`);
     const store = AlertStore.openReadOnly(`${dir}/alerts.db`);
     const report = proposeExceptions(
       store,
@@ -193,7 +193,7 @@ async function saker(args: string[]): Promise<{ code: number; out: string; err: 
 Deno.test("tune: saker tune writes a file saker validate accepts, and merges the next run", async () => {
   const dir = await Deno.makeTempDir({ prefix: "saker-tune-cli-" });
   try {
-    await noisyStore(`${dir}/alerts.db`);
+    noisyStore(`${dir}/alerts.db`);
     const file = `${dir}/rules.d/saker_tuning.yaml`;
     await Deno.mkdir(`${dir}/rules.d`);
     await Deno.writeTextFile(
@@ -260,7 +260,7 @@ Deno.test("tune: saker tune writes a file saker validate accepts, and merges the
 Deno.test("tune: GET /tune answers the proposals and the file", async () => {
   const dir = await Deno.makeTempDir({ prefix: "saker-tune-api-" });
   try {
-    await noisyStore(`${dir}/alerts.db`);
+    noisyStore(`${dir}/alerts.db`);
     const store = AlertStore.open({ path: `${dir}/alerts.db`, registry: new Registry() });
     const loaded = await loadRulesFiles([RULES]);
     const app = createApp({
