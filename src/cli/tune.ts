@@ -61,8 +61,9 @@ function reportText(r: TuneReport, what: string): string {
   for (const p of r.proposals) {
     lines.push(
       "",
-      `${p.rule} (${p.priority}, ${p.source}): ${p.alerts} alerts; the exception removes ` +
-        `${p.removed} (${pct(p.removed, p.alerts)})`,
+      `${p.rule} (${p.priority}): ${p.alerts} alerts, ${p.removed} removed (${
+        pct(p.removed, p.alerts)
+      })`,
       `  exception ${p.exception.name}: fields [${p.exception.fields.join(", ")}]`,
     );
     for (const v of p.exception.values) {
@@ -70,8 +71,7 @@ function reportText(r: TuneReport, what: string): string {
     }
     if (p.unsafe > 0) {
       lines.push(
-        `  left out: ${p.unsafe} alerts of programs in temporary or writable places (/tmp, ` +
-          `/dev/shm ...), where attackers drop their tools`,
+        `  left out: ${p.unsafe} alerts of programs in /tmp, /dev/shm or other writable places`,
       );
     }
     if (p.rare > 0) lines.push(`  left out: ${p.rare} alerts of programs and objects seen rarely`);
