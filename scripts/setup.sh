@@ -52,6 +52,12 @@ want_test() {
   want redis-server /usr/bin/redis-server # workload benchmark (redis-benchmark GET/SET)
   want prometheus /usr/bin/prometheus # scrapes the agent in the metrics test
   want chromium /usr/bin/chromium # the dashboard's browser tests (driven by npm playwright-core)
+  # the benign workload test: builds, git, Python's own regression tests, ssh-keygen, script
+  want make /usr/bin/make
+  want git /usr/bin/git
+  want openssh-client /usr/bin/ssh-keygen
+  want bsdutils /usr/bin/script
+  want libpython3.11-testsuite /usr/lib/python3.11/test/test_json
 }
 
 apt_install() {

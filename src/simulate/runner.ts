@@ -33,6 +33,23 @@ async function missingNeed(need: ActionNeed): Promise<string | undefined> {
   }
 }
 
+/**
+ * Why `action` cannot run on this machine (the first need that is missing), or undefined when it
+ * can.
+ *
+ * @example
+ * ```ts
+ * const why = await unmetNeed(action); // "needs podman" on a machine without it
+ * ```
+ */
+export async function unmetNeed(action: Action): Promise<string | undefined> {
+  for (const need of action.needs) {
+    const why = await missingNeed(need);
+    if (why) return why;
+  }
+  return undefined;
+}
+
 /** Runs one action and reports what happened; never throws. */
 export async function runAction(action: Action, opts: RunnerOptions = {}): Promise<ActionReport> {
   const log = opts.log ?? (() => {});
@@ -45,12 +62,10 @@ export async function runAction(action: Action, opts: RunnerOptions = {}): Promi
     facts: {},
     evidence: [] as string[],
   };
-  for (const need of action.needs) {
-    const why = await missingNeed(need);
-    if (why) {
-      const now = Date.now();
-      return { ...base, status: "skipped", reason: why, startMs: now, endMs: now };
-    }
+  const why = await unmetNeed(action);
+  if (why) {
+    const now = Date.now();
+    return { ...base, status: "skipped", reason: why, startMs: now, endMs: now };
   }
   const ws = await Workspace.open(`saker-sim-${action.name}-`);
   const ctx: ActionContext = {

@@ -1,9 +1,10 @@
 /**
  * The HTTP API served for real (Deno.serve on a loopback port) and exercised with real requests:
- * authentication, body limits, health, metrics, stored alert queries, live SSE, TLS, and a
- * mounted webhook source.
+ * authentication, body limits, health (from a real pipeline that stalls), metrics, stored alert
+ * queries, live SSE, TLS, and a mounted webhook source. (`saker run` serves the same API: see
+ * agent_endpoints.test.ts for it on a running agent.)
  */
-import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
+import { assert, assertEquals, assertMatch, assertStringIncludes } from "../support/assert.ts";
 import { Hono } from "hono";
 import type { Alert, Priority } from "../../src/rules/alert.ts";
 import { Registry } from "../../src/metrics.ts";
@@ -14,7 +15,10 @@ import { AlertStore, StoreOutput } from "../../src/outputs/alert_store.ts";
 import { createApp, mountSource } from "../../src/server/app.ts";
 import { LiveAlerts } from "../../src/server/live_alerts.ts";
 import { type RunningServer, serveApi } from "../../src/server/server.ts";
-import { versions } from "../../src/version.ts";
+import { NO_RULES, Pipeline } from "../../src/pipeline/pipeline.ts";
+import type { EventSource } from "../../src/sources/source.ts";
+import { buildEvent } from "../../src/events/encode.ts";
+import type { Event } from "../../src/events/event.ts";
 import { makeCa } from "./outputs_tls_support.ts";
 
 const TOKEN = "t0ken-for-tests";
@@ -25,13 +29,22 @@ interface Api {
   store: AlertStore;
   live: LiveAlerts;
   registry: Registry;
-  health: { ok: boolean; reason?: string };
   app: Hono;
   server: RunningServer;
   close(): Promise<void>;
 }
 
-async function startApi(opts: { token?: string; tls?: string; maxBody?: number } = {}) {
+/** What /versions serves in these tests: the app relays what it is given, unchanged. */
+const VERSIONS = { saker_version: "9.8.7", engine_version: "0.50.0", deno: "x" };
+
+async function startApi(
+  opts: {
+    token?: string;
+    tls?: string;
+    maxBody?: number;
+    health?: () => { ok: boolean; reason?: string };
+  } = {},
+) {
   const dir = await Deno.makeTempDir({ prefix: "saker-api-" });
   const registry = new Registry();
   registry.counter("saker_events_received_total", "Events read.").inc(42);
@@ -44,10 +57,9 @@ async function startApi(opts: { token?: string; tls?: string; maxBody?: number }
     [live],
     registry,
   );
-  const health: { ok: boolean; reason?: string } = { ok: true };
   const app = createApp({
-    health: () => health,
-    versions,
+    health: opts.health ?? (() => ({ ok: true })),
+    versions: () => VERSIONS,
     registry,
     store,
     live,
@@ -62,7 +74,6 @@ async function startApi(opts: { token?: string; tls?: string; maxBody?: number }
     store,
     live,
     registry,
-    health,
     app,
     server,
     async close() {
@@ -89,22 +100,102 @@ function alert(i: number, priority: Priority, rule = `Rule ${i}`): Alert {
   };
 }
 
-Deno.test("api: health needs no token; 503 with the reason when the pipeline stalls", async () => {
-  const api = await startApi();
-  try {
-    let r = await fetch(`${api.url}/healthz`);
-    assertEquals(r.status, 200);
-    assertEquals(await r.json(), { status: "ok" });
-    api.health.ok = false;
-    api.health.reason = "stalled: events waiting, none processed for 31 s";
-    r = await fetch(`${api.url}/healthz`);
-    assertEquals(r.status, 503);
-    assertEquals(await r.json(), {
-      error: "stalled: events waiting, none processed for 31 s",
-      status: "unhealthy",
+/**
+ * A source that reads events it does not deliver: the first batch goes through, then it counts
+ * `pending` more events as read (as the live source counts what it took from the ring) and holds
+ * them until `release()`.
+ */
+class StallingSource implements EventSource {
+  readonly source = "syscall";
+  readonly readable: ReadableStream<Event[]>;
+  received = 0;
+  #release!: () => void;
+  #released = new Promise<void>((r) => this.#release = r);
+  #ctl!: ReadableStreamDefaultController<Event[]>;
+  constructor(pending: number) {
+    const batch = (n: number) =>
+      Array.from({ length: n }, (_, i) => {
+        const ev = buildEvent("openat", { tid: 7, pid: 7, comm: "cat" }, {
+          fd: 3,
+          dirfd: -100,
+          name: `/tmp/f${i}`,
+          flags: 1,
+          mode: 0,
+        });
+        ev.ts = BigInt(Date.now()) * 1_000_000n;
+        return ev;
+      });
+    this.readable = new ReadableStream<Event[]>({
+      start: (c) => {
+        this.#ctl = c;
+        this.received += 3;
+        c.enqueue(batch(3));
+        this.received += pending; // read, not delivered
+        this.#released.then(() => c.enqueue(batch(pending)));
+      },
     });
+  }
+  release(): void {
+    this.#release();
+  }
+  close(): Promise<void> {
+    this.#release();
+    this.#released.then(() => this.#ctl.close());
+    return Promise.resolve();
+  }
+}
+
+Deno.test("api: health needs no token; 503 with the reason while the pipeline stalls", async () => {
+  const src = new StallingSource(5);
+  const pipeline = new Pipeline({
+    source: src,
+    ruleset: NO_RULES,
+    onAlerts: () => {},
+    received: () => src.received,
+    stallSeconds: 1,
+    registry: new Registry(),
+  });
+  const running = pipeline.run();
+  const api = await startApi({ health: () => pipeline.health() });
+  const get = async () => {
+    const r = await fetch(`${api.url}/healthz`);
+    return { status: r.status, body: await r.json() };
+  };
+  const until = async (want: number, ms: number) => {
+    const end = Date.now() + ms;
+    let last = await get();
+    while (last.status !== want && Date.now() < end) {
+      await new Promise((r) => setTimeout(r, 50));
+      last = await get();
+    }
+    return last;
+  };
+  try {
+    assertEquals(await get(), { status: 200, body: { status: "ok" } });
+    assertEquals(pipeline.stats().processed, 3);
+    // Five events read and never delivered: unhealthy once they waited over a second.
+    const t0 = Date.now();
+    const stalled = await until(503, 10_000);
+    assertEquals(stalled.status, 503, "the stall was not detected within 10 s");
+    assert(Date.now() - t0 >= 1000, "reported before the stall timeout");
+    assertEquals(stalled.body.status, "unhealthy");
+    assertMatch(stalled.body.error, /^stalled: events waiting, none processed for [1-9]\d* s$/);
+    // The events arrive: healthy again.
+    src.release();
+    assertEquals(await until(200, 10_000), { status: 200, body: { status: "ok" } });
+    assertEquals(pipeline.stats().processed, 8);
   } finally {
+    await src.close();
+    await running;
     await api.close();
+  }
+  // A pipeline whose source ended is unhealthy too.
+  const ended = await startApi({ health: () => pipeline.health() });
+  try {
+    assertEquals((await fetch(`${ended.url}/healthz`)).status, 503);
+    assertEquals((await (await fetch(`${ended.url}/healthz`)).json()).error, "event source ended");
+  } finally {
+    await ended.close();
   }
 });
 
@@ -125,7 +216,7 @@ Deno.test("api: no token and a wrong token get 401; the right one gets through",
     }
     const r = await fetch(`${api.url}/versions`, { headers: auth });
     assertEquals(r.status, 200);
-    assertEquals((await r.json()).saker_version, versions().saker_version);
+    assertEquals(await r.json(), VERSIONS);
   } finally {
     await api.close();
   }

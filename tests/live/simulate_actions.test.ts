@@ -5,7 +5,7 @@
  * action twice works (idempotence).
  */
 import { assert, assertEquals } from "../support/assert.ts";
-import { needsRoot, REPO_ROOT } from "../support/env.ts";
+import { needsRoot, REPO_ROOT, skipIf } from "../support/env.ts";
 import { ACTIONS, selectActions } from "../../src/simulate/catalog.ts";
 import type { ActionReport } from "../../src/simulate/action.ts";
 import { buildHelper } from "../../src/simulate/helper.ts";
@@ -249,12 +249,8 @@ Deno.test({
 
 Deno.test({
   name: "simulate: container actions report their in-container calls and clean up",
-  ignore: needsRoot(),
+  ignore: needsRoot() || skipIf(!(await which("podman")), "podman is not installed"),
   async fn() {
-    if (!(await which("podman"))) {
-      console.warn("SKIP: podman is not installed");
-      return;
-    }
     const before = await leftovers();
     const { reports } = await simulate(CONTAINER.map((a) => a.name));
     for (const r of reports) {

@@ -2,6 +2,20 @@
  * Support for the simulator's live tests: run the real agent (`saker run`, a subprocess with its
  * own config) and collect its JSON alerts; run `saker simulate` in a session of its own; tell
  * which alerts a run caused (same process group, or the containers it made).
+ *
+ * The agent also loads a marker rule: `sync()` opens a marker file and waits for its alert. The
+ * kernel ring is read in order and the pipeline keeps that order, so once the marker's alert is
+ * out, every event that happened before the open has been evaluated — a negative check ("no
+ * other rule fired") made after `sync()` covers everything the workload did.
+ *
+ * @example
+ * ```ts
+ * const agent = await AgentRun.start(["rules/"]);
+ * const run = await simulateInSession(["read-sensitive-file"]);
+ * await agent.sync();
+ * const mine = agent.alerts.filter((a) => causedBy(a, run, []));
+ * await agent.stop();
+ * ```
  * @module
  */
 import { REPO_ROOT } from "../support/env.ts";
@@ -59,12 +73,16 @@ export async function ensurePodmanService(): Promise<() => Promise<void>> {
   };
 }
 
+/** Name of the marker rule every AgentRun loads. */
+export const MARKER_RULE = "saker test marker";
+
 /** A running agent. */
 export class AgentRun {
   readonly alerts: ReceivedAlert[] = [];
   #child: Deno.ChildProcess;
   #stderr = "";
   #tmp: string;
+  #markers = 0;
   #readers: Promise<void>[] = [];
   #ready: Promise<void>;
 
@@ -107,13 +125,19 @@ export class AgentRun {
    * fields so tests can tell which alerts their own processes caused.
    */
   static async start(rules: string[], extraConfig = ""): Promise<AgentRun> {
-    const tmp = await Deno.makeTempDir({ prefix: "saker-sim-agent-" });
+    const tmp = await Deno.realPath(await Deno.makeTempDir({ prefix: "saker-sim-agent-" }));
     const config = `${tmp}/config.yaml`;
+    await Deno.writeTextFile(
+      `${tmp}/marker.yaml`,
+      `- rule: ${MARKER_RULE}\n  desc: the test opened a marker file (see sync())\n` +
+        `  condition: evt.type in (open, openat, openat2) and fd.name startswith ${tmp}/marker-\n` +
+        `  output: "marker %fd.name"\n  priority: DEBUG\n  tags: [test]\n`,
+    );
     await Deno.writeTextFile(
       config,
       [
         "rules_files:",
-        ...rules.map((r) => `  - ${JSON.stringify(r)}`),
+        ...[...rules, `${tmp}/marker.yaml`].map((r) => `  - ${JSON.stringify(r)}`),
         "priority: debug",
         "rule_matching: all",
         "watch_config_files: false",
@@ -170,6 +194,35 @@ export class AgentRun {
       if (hit || Date.now() >= deadlineMs) return hit;
       await new Promise((r) => setTimeout(r, 20));
     }
+  }
+
+  /**
+   * Makes a new marker file and returns its path: any process opening it raises the marker
+   * rule's alert (a canary that proves the agent sees a workload).
+   */
+  async newMarker(): Promise<string> {
+    const path = `${this.#tmp}/marker-${++this.#markers}`;
+    await Deno.writeTextFile(path, "m");
+    return path;
+  }
+
+  /**
+   * Opens a new marker file and waits (up to `timeoutMs`) for the marker rule's alert on it:
+   * when this returns, every event before the open has been evaluated and its alerts received.
+   * Throws when the marker alert does not come.
+   */
+  async sync(timeoutMs = 15_000): Promise<void> {
+    const path = await this.newMarker();
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      await Deno.readTextFile(path);
+      const hit = await this.waitFor(
+        (a) => a.rule === MARKER_RULE && a.fields["fd.name"] === path,
+        Math.min(deadline, Date.now() + 1000),
+      );
+      if (hit) return;
+    }
+    throw new Error(`no marker alert for ${path} within ${timeoutMs} ms`);
   }
 
   /** Stops the agent (SIGINT, then SIGKILL after 15 s) and removes its files. */

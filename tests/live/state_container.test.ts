@@ -6,7 +6,8 @@
  * starts on its own socket); user names must come from the container's own files.
  */
 import { assert, assertEquals } from "../support/assert.ts";
-import { needsRoot, skipNote } from "../support/env.ts";
+import { needsRoot } from "../support/env.ts";
+import { ensureStateImage, havePodman, STATE_IMAGE as IMAGE } from "../support/podman_image.ts";
 import { buildEvent } from "../../src/events/encode.ts";
 import type { Event } from "../../src/events/event.ts";
 import { StateStore } from "../../src/state/store.ts";
@@ -15,18 +16,7 @@ import { ContainerStore } from "../../src/state/containers/runtime.ts";
 import type { ProcessInfo } from "../../src/state/model.ts";
 import { lookupField } from "../../src/rules/fields/mod.ts";
 
-const IMAGE = "localhost/saker-state-bb";
-
-function havePodman(): boolean {
-  try {
-    return new Deno.Command("podman", { args: ["--version"], stdout: "null", stderr: "null" })
-      .outputSync().success;
-  } catch {
-    return false;
-  }
-}
-
-const ignore = needsRoot() || (!havePodman() && (skipNote("podman is not installed"), true));
+const ignore = needsRoot() || !havePodman();
 
 async function run(cmd: string[], check = true): Promise<string> {
   const out = await new Deno.Command(cmd[0], {
@@ -40,42 +30,6 @@ async function run(cmd: string[], check = true): Promise<string> {
     throw new Error(`${cmd.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
   }
   return text.trim();
-}
-
-/** Builds the busybox image (busybox-static, its applet links, passwd/group) if missing. */
-async function ensureImage(): Promise<void> {
-  const exists = await new Deno.Command("podman", { args: ["image", "exists", IMAGE] }).output();
-  if (exists.success) return;
-  const root = await Deno.makeTempDir({ prefix: "saker-state-img-" });
-  try {
-    for (const d of ["bin", "etc", "home/app", "tmp", "proc", "sys", "dev", "data"]) {
-      await Deno.mkdir(`${root}/${d}`, { recursive: true });
-    }
-    await Deno.copyFile("/bin/busybox", `${root}/bin/busybox`);
-    await Deno.chmod(`${root}/bin/busybox`, 0o755);
-    const applets = (await run(["/bin/busybox", "--list"])).split("\n");
-    for (const a of applets) {
-      if (a && a !== "busybox") await Deno.symlink("busybox", `${root}/bin/${a}`);
-    }
-    await Deno.writeTextFile(
-      `${root}/etc/passwd`,
-      "root:x:0:0:root:/root:/bin/sh\nappuser:x:4321:4321:app:/home/app:/bin/sh\n",
-    );
-    await Deno.writeTextFile(`${root}/etc/group`, "root:x:0:\nappgroup:x:4321:\n");
-    const tar = new Deno.Command("tar", { args: ["-C", root, "-c", "."], stdout: "piped" }).spawn();
-    const imp = new Deno.Command("podman", {
-      args: ["import", "-", IMAGE],
-      stdin: "piped",
-      stdout: "null",
-      stderr: "piped",
-    }).spawn();
-    await tar.stdout.pipeTo(imp.stdin);
-    const res = await imp.output();
-    await tar.status;
-    if (!res.success) throw new Error(new TextDecoder().decode(res.stderr));
-  } finally {
-    await Deno.remove(root, { recursive: true });
-  }
 }
 
 function field(e: Event, ref: string): unknown {
@@ -100,7 +54,7 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
-    await ensureImage();
+    await ensureStateImage();
     const tmp = await Deno.makeTempDir({ prefix: "saker-state-ctr-" });
     const sock = `${tmp}/podman.sock`;
     const name = `saker-state-${Deno.pid}-${Date.now() % 100000}`;

@@ -7,6 +7,7 @@
  */
 import { assert, assertEquals } from "../support/assert.ts";
 import { needsRoot } from "../support/env.ts";
+import { ensureStateImage, havePodman, STATE_IMAGE as IMAGE } from "../support/podman_image.ts";
 import { PYTHON } from "../support/live.ts";
 import { type LiveSource, openLiveSource } from "../../src/sources/live.ts";
 import type { Event } from "../../src/events/event.ts";
@@ -115,12 +116,24 @@ let h: Harness;
 let dir: string;
 let service: Deno.ChildProcess | undefined;
 let containers: ContainerStore;
-const IMAGE = "localhost/saker-state-bb"; // built by state_container.test.ts when missing
+const podman = !ignore && havePodman();
 
-const t = (name: string, fn: () => Promise<void>) =>
+/** The kernel objects of this process's BPF fds (bpf-prog, bpf_link, bpf-map ...). */
+function bpfFds(): string[] {
+  const out: string[] = [];
+  for (const e of Deno.readDirSync("/proc/self/fd")) {
+    try {
+      const target = Deno.readLinkSync(`/proc/self/fd/${e.name}`);
+      if (/bpf/.test(target)) out.push(target);
+    } catch { /* closed meanwhile */ }
+  }
+  return out;
+}
+
+const t = (name: string, fn: () => Promise<void>, skip = false) =>
   Deno.test({
     name: `state events: ${name}`,
-    ignore,
+    ignore: ignore || skip,
     sanitizeOps: false,
     sanitizeResources: false,
     fn,
@@ -129,19 +142,28 @@ const t = (name: string, fn: () => Promise<void>) =>
 t("probe loads, state seeded", async () => {
   dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "saker-state-ev-" }));
   // podman's Docker-compatible API on a socket of our own, for container metadata.
-  try {
+  if (podman) {
     service = new Deno.Command("podman", {
       args: ["system", "service", "--time=0", `unix://${dir}/podman.sock`],
       stdout: "null",
       stderr: "null",
     }).spawn();
-  } catch {
-    service = undefined; // no podman: the container scenario skips itself
   }
   containers = new ContainerStore({ sockets: [`${dir}/podman.sock`], retryMs: 200 });
   h = await Harness.start(containers);
-  assert(h.state.procs.size > 5, "seeded from /proc");
+  // Every process /proc lists now is in the table (a process may end in between: re-checked).
+  const missing = [...Deno.readDirSync("/proc")].map((e) => Number(e.name))
+    .filter((pid) => Number.isInteger(pid) && pid > 0 && !h.state.procs.has(pid))
+    .filter((pid) => {
+      try {
+        return Deno.statSync(`/proc/${pid}`).isDirectory;
+      } catch {
+        return false;
+      }
+    });
+  assert(missing.length <= 3, `processes of /proc missing from the table: ${missing}`);
   assert(h.state.procs.has(1), "init is in the table");
+  assert(bpfFds().some((f) => f.includes("bpf_link")), `probe attached: ${bpfFds()}`);
 });
 
 t("three-level process tree: ancestry fields match /proc", async () => {
@@ -170,7 +192,8 @@ t("three-level process tree: ancestry fields match /proc", async () => {
     "  s = open(f'/proc/{p}/stat').read(); r = s[s.rindex(')') + 2:].split()\n" +
     "  return s[s.index('(') + 1:s.rindex(')')], int(r[1]), int(r[3]), int(r[4])\n" +
     "me = os.getpid(); c0, p1, sid, tty = st(me); c1, p2, _, _ = st(p1); c2, p3, _, _ = st(p2)\n" +
-    "print(json.dumps(dict(pid=me, comm=c0, p1=p1, c1=c1, p2=p2, c2=c2, p3=p3, sid=sid, tty=tty, " +
+    "c3 = st(p3)[0]\n" +
+    "print(json.dumps(dict(pid=me, comm=c0, p1=p1, c1=c1, p2=p2, c2=c2, p3=p3, c3=c3, sid=sid, tty=tty, " +
     "exe=os.readlink('/proc/self/exe'), cwd=os.getcwd(), uid=os.geteuid())), flush=True)\n" +
     `open(${JSON.stringify(marker)}).read()\n`;
   // test -> sh -> sh -> python3 (the "; true" keeps each shell from exec'ing its command)
@@ -185,7 +208,7 @@ t("three-level process tree: ancestry fields match /proc", async () => {
   assertEquals(hit["proc.pname"], facts.c1);
   assertEquals(hit["proc.aname[2]"], facts.c2);
   assertEquals(hit["proc.apid[2]"], facts.p2);
-  assertEquals(hit["proc.aname[3]"], h.state.procs.get(facts.p3)?.comm ?? "(gone)");
+  assertEquals(hit["proc.aname[3]"], facts.c3);
   assertEquals(hit["proc.exepath"], facts.exe);
   assert(String(hit["proc.cmdline"]).startsWith(`${facts.comm} -c import os`), "cmdline");
   assert(String(hit["proc.pcmdline"]).startsWith("sh -c "), "parent's cmdline");
@@ -352,23 +375,38 @@ t("chdir then relative open: fd.name resolved, fd.nameraw as given", async () =>
 
 t("the table stays bounded: short-lived processes leave it", async () => {
   const before = h.state.procs.size;
-  await run(["sh", "-c", "for i in $(seq 1 300); do /bin/true; done"]);
+  const marker = `${dir}/bounded-marker`;
+  const trues = h.watch(
+    (e) =>
+      e.name === "execve" && e.res === 0 && e.arg("exe") === "/bin/true" &&
+      e.arg("args") instanceof Uint8Array &&
+      new TextDecoder().decode(e.arg("args") as Uint8Array).startsWith(marker),
+    ["proc.pid"],
+  );
+  // 300 processes, each exec'ing /bin/true with the marker as its argument (seen by the probe).
+  await run(["sh", "-c", `for i in $(seq 1 300); do /bin/true ${marker} $i; done`]);
+  const hits = await h.hits(trues, 300, 15_000);
+  const pids = hits.map((x) => x["proc.pid"] as number);
+  assertEquals(new Set(pids).size, 300, "300 distinct processes were seen");
+  // Each is gone from /proc; each must leave the table.
   const end = Date.now() + 5000;
-  while (h.state.procs.size > before + 20 && Date.now() < end) {
-    await new Promise((r) => setTimeout(r, 50));
+  const kept = () => pids.filter((p) => h.state.procs.get(p)?.exe === "/bin/true");
+  while (kept().length > 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+  for (const p of pids) {
+    let alive = false;
+    try {
+      alive = Deno.readTextFileSync(`/proc/${p}/comm`).trim() === "true";
+    } catch { /* gone */ }
+    assert(!alive, `process ${p} is still running`);
   }
+  assertEquals(kept(), [], "exited processes still in the table");
   assert(h.state.procs.size <= before + 20, `table grew from ${before} to ${h.state.procs.size}`);
 });
 
 t(
   "container: a tty shell exec'd into a podman container carries container and user fields",
   async () => {
-    const exists = service !== undefined &&
-      (await new Deno.Command("podman", { args: ["image", "exists", IMAGE] }).output()).success;
-    if (!exists) {
-      console.warn(`SKIP: podman or the ${IMAGE} image is missing (state_container builds it)`);
-      return;
-    }
+    await ensureStateImage();
     const name = `saker-state-ev-${Deno.pid}`;
     const id = (await run([
       "podman",
@@ -429,10 +467,15 @@ t(
       await run(["podman", "rm", "-f", "-t", "0", name]).catch(() => "");
     }
   },
+  !podman,
 );
 
-t("stop", async () => {
+t("stop: the probe detaches, every BPF object of this process is closed", async () => {
+  assert(h.events > 0, "events went through the state");
+  const received = h.source.stats().received;
   await h.stop();
+  assertEquals(bpfFds(), [], "BPF programs, links or maps still open after stop");
+  assertEquals(h.source.stats().received, received, "no event read after stop");
   await containers.close();
   if (service) {
     try {

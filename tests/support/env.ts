@@ -18,11 +18,44 @@ export const REFERENCE_DIR: string | undefined = referenceDir();
 
 const said = new Set<string>();
 
-/** Prints once why a group of tests is skipped (visible in the test output). */
-export function skipNote(reason: string): void {
-  if (said.has(reason)) return;
-  said.add(reason);
+/**
+ * The test file (`./tests/...`, as the JUnit report names it) that called into this module:
+ * the first stack frame in a `.test.ts` file, else the first outside this file.
+ */
+function callerFile(): string {
+  const frames = (new Error().stack ?? "").split("\n").map((l) =>
+    /(file:\/\/[^\s)]+?):\d+:\d+/.exec(l)?.[1]
+  )
+    .filter((f): f is string => f !== undefined && !f.endsWith("/tests/support/env.ts"));
+  const url = frames.find((f) => f.endsWith(".test.ts")) ?? frames[0] ?? "";
+  const path = url.startsWith("file://") ? new URL(url).pathname : url;
+  return path.startsWith(REPO_ROOT) ? `./${path.slice(REPO_ROOT.length)}` : path;
+}
+
+/**
+ * Says why tests are skipped: prints `SKIP: reason` once, and records the reason with the calling
+ * test file in the file named by `$SAKER_SKIP_LOG` (scripts/test lists every skipped test with
+ * its reason, and fails a skip that has none).
+ *
+ * @example
+ * ```ts
+ * const ignore = !haveTool && skipNote("tool is not installed: its checks are skipped");
+ * ```
+ */
+export function skipNote(reason: string): true {
+  const file = callerFile();
+  const key = `${file}\t${reason}`;
+  if (said.has(key)) return true;
+  said.add(key);
   console.warn(`SKIP: ${reason}`);
+  const log = Deno.env.get("SAKER_SKIP_LOG");
+  if (log) Deno.writeTextFileSync(log, JSON.stringify({ file, reason }) + "\n", { append: true });
+  return true;
+}
+
+/** `ignore` value: true (with the reason printed and recorded) when `missing` is true. */
+export function skipIf(missing: boolean, reason: string): boolean {
+  return missing ? skipNote(reason) : false;
 }
 
 /** `ignore` value for tests that need root; prints the reason when skipping. */

@@ -18,14 +18,89 @@ const find = (pred: (e: Event) => boolean) => {
 };
 
 Deno.test("recorded: every record decodes with the table's parameter count", () => {
-  assert(events.length > 100, `${events.length} events`);
+  assertEquals(events.length, 237);
   for (const e of events) {
     assertEquals(e.nparams, e.info.params.length, `${e.name} parameter count`);
     assert(e.tid > 0 && e.pid > 0 && e.cpu >= 0);
-    formatEventLine(e); // renders without throwing
   }
   const nums = events.map((e) => e.num);
   assertEquals(nums, nums.map((_, i) => i + 1));
+  // The fixture's commands made these system calls, and only these (the recorder's filter).
+  assertEquals(
+    new Set(events.map((e) => e.name)),
+    new Set([
+      "dup2",
+      "chdir",
+      "execve",
+      "openat",
+      "close",
+      "mprotect",
+      "vfork",
+      "procexit",
+      "symlinkat",
+      "renameat",
+      "socket",
+      "connect",
+    ]),
+  );
+});
+
+/** `saker capture`'s line with the wall-clock part of the time (local time zone) masked. */
+const line = (e: Event) => formatEventLine(e).replace(/^(\d+) \d\d:\d\d:\d\d\./, "$1 HH:MM:SS.");
+
+Deno.test("recorded: capture lines, written out by hand from what the commands did", () => {
+  const byNum = (n: number) => line(events[n - 1]);
+  assertEquals(
+    byNum(13),
+    "13 HH:MM:SS.724188616 0 sh (tid=28393 pid=28393 ppid=28370) < openat fd=3 dirfd=-100(AT_FDCWD) name=hello.txt flags=262(O_TRUNC|O_CREAT|O_WRONLY) mode=0666 dev=FE00000 ino=2146334",
+  );
+  assertEquals(
+    byNum(76),
+    "76 HH:MM:SS.727981792 0 cat (tid=28394 pid=28394 ppid=28393) < openat fd=3 dirfd=-100(AT_FDCWD) name=hello.txt flags=1(O_RDONLY) mode=0 dev=FE00000 ino=2146334",
+  );
+  assertEquals(
+    byNum(32),
+    "32 HH:MM:SS.725101405 0 cat (tid=28394 pid=28394 ppid=28393) < openat fd=-2(ENOENT) dirfd=-100(AT_FDCWD) name=/usr/lib/locale/locale-archive flags=4097(O_RDONLY|O_CLOEXEC) mode=0 dev=0 ino=0",
+  );
+  assertEquals(
+    byNum(80),
+    "80 HH:MM:SS.728093228 0 cat (tid=28394 pid=28394 ppid=28393) > procexit status=0 ret=0 sig=0 core=0 reaper_tid=0",
+  );
+  assertEquals(
+    byNum(136),
+    "136 HH:MM:SS.729290750 0 ln (tid=28396 pid=28396 ppid=28393) < symlinkat res=-17(EEXIST) target=hello.txt linkdirfd=-100(AT_FDCWD) linkpath=link",
+  );
+  assertEquals(
+    byNum(233),
+    "233 HH:MM:SS.746106905 1 python3 (tid=28397 pid=28397 ppid=28393) < socket fd=3 domain=2(AF_INET) type=1 proto=0 flags=4096(O_CLOEXEC)",
+  );
+  assertEquals(
+    byNum(234),
+    "234 HH:MM:SS.746203358 1 python3 (tid=28397 pid=28397 ppid=28393) < connect res=-111(ECONNREFUSED) tuple=<NA> fd=3 addr=127.0.0.1:1",
+  );
+});
+
+Deno.test("recorded: every line carries its header and each parameter in table order", () => {
+  const head =
+    /^(\d+) HH:MM:SS\.(\d{9}) (\d+) (\S+) \(tid=(\d+) pid=(\d+) ppid=(\d+)\) ([<>]) (\w+) (.*)$/s;
+  for (const e of events) {
+    const l = line(e);
+    const m = head.exec(l);
+    assert(m, l);
+    assertEquals(
+      [m[1], m[2], m[3], m[4], m[5], m[6], m[7], m[8], m[9]],
+      [e.num, e.ts % 1_000_000_000n, e.cpu, e.comm, e.tid, e.pid, e.ppid, e.dir, e.name].map((x) =>
+        x === e.ts % 1_000_000_000n ? String(x).padStart(9, "0") : String(x)
+      ),
+      l,
+    );
+    let at = 0;
+    for (const p of e.info.params) {
+      const i = m[10].indexOf(`${p.name}=`, at);
+      assert(i >= at, `${e.name}: ${p.name}= missing or out of order in ${l.slice(0, 300)}`);
+      at = i + p.name.length + 1;
+    }
+  }
 });
 
 Deno.test("recorded: shell execve and the redirect's openat", () => {

@@ -80,17 +80,32 @@ Deno.test("queue: a full queue drops and counts without waiting", async () => {
   let release!: () => void;
   out.gate = new Promise((r) => release = r);
   const q = new OutputQueue(out, { capacity: 5, maxBatch: 2, registry: reg });
-  let accepted = 0;
-  for (let i = 0; i < 20; i++) if (q.push(alert(i))) accepted++;
-  // The worker took the first batch (2) before the test pushed on; 5 more fit in the queue.
-  await new Promise((r) => setTimeout(r, 0));
-  assertEquals(accepted + q.stats().dropped, 20);
-  assertEquals(reg.family("saker_output_dropped_total")?.get("scripted"), q.stats().dropped);
-  assertEquals(reg.family("saker_output_queue_depth")?.get("scripted"), q.depth);
+  // Pushes never wait: 20 in one go, before the worker runs, fill the 5 places; 15 are dropped.
+  const first = Array.from({ length: 20 }, (_, i) => q.push(alert(i)));
+  assertEquals(first, Array.from({ length: 20 }, (_, i) => i < 5));
+  assertEquals(q.stats().dropped, 15);
+  // The worker takes one batch of 2 into delivery (held at the gate): 2 places free up.
+  while (out.writes === 0) await new Promise((r) => setTimeout(r, 1));
+  const second = [20, 21, 22].map((i) => q.push(alert(i)));
+  assertEquals(second, [true, true, false]);
+  assertEquals(q.stats().dropped, 16);
+  assertEquals(reg.family("saker_output_dropped_total")?.get("scripted"), 16);
+  assertEquals(q.depth, 7, "5 waiting and 2 in delivery");
+  assertEquals(reg.family("saker_output_queue_depth")?.get("scripted"), 7);
   release();
   await q.flush(5000);
-  assertEquals(out.got.length, accepted);
-  assertEquals(q.stats().sent, accepted);
+  // Exactly the accepted alerts arrive, once each and in order.
+  assertEquals(out.got.map((l) => l.slice(l.lastIndexOf(" ") + 1)), [
+    "0",
+    "1",
+    "2",
+    "3",
+    "4",
+    "20",
+    "21",
+  ]);
+  assertEquals(q.stats().sent, 7);
+  assertEquals(reg.family("saker_output_queue_depth")?.get("scripted"), 0);
   await q.close();
 });
 
