@@ -47,7 +47,7 @@ import {
 import { FalcoReader, type ReadableParts } from "./falco_reading.ts";
 import { MetricsSnapshots } from "./metrics_snapshots.ts";
 import { StateStore } from "../state/store.ts";
-import { CaptureRecorder } from "../pipeline/recorder.ts";
+import { CaptureRecorder, type RecorderOptions } from "../pipeline/recorder.ts";
 import { captureSettingsOf } from "../config/capture_section.ts";
 import type { ThreadTable } from "../capture/snapshot.ts";
 import type { Hono } from "hono";
@@ -100,6 +100,11 @@ export interface AgentDeps {
   /** Config files to watch. */
   configFiles?: string[];
   registry?: Registry;
+  /**
+   * Users and groups written into capture files (the `capture:` feature): the host's by default;
+   * a replayed capture passes its own lists.
+   */
+  captureUsers?: RecorderOptions["users"];
   hostname?: string;
   /** Handle SIGHUP/SIGUSR1/SIGINT/SIGTERM (default true). */
   signals?: boolean;
@@ -286,6 +291,7 @@ export class Agent {
       ? new CaptureRecorder(captureSettingsOf(c.capture), {
         state: threadTable(this.#state?.state),
         registry: this.registry,
+        users: this.#deps.captureUsers,
       })
       : undefined;
     this.#pipeline = new Pipeline({

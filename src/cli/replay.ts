@@ -336,6 +336,7 @@ async function replayThroughAgent(
     loaded.config.rules.push(...names.map((rule) => ({ disable: { rule } })));
   }
   const state = new StateStore();
+  let scap: Awaited<ReturnType<typeof openScapSource>> | undefined;
   let agent;
   try {
     agent = await Agent.start(loaded.config, {
@@ -351,7 +352,7 @@ async function replayThroughAgent(
             stats: () => ({ received: src.stats().received }),
           };
         }
-        const src = await openScapSource(file, { state });
+        const src = scap = await openScapSource(file, { state });
         return {
           source: src.source,
           readable: src.readable,
@@ -361,6 +362,11 @@ async function replayThroughAgent(
       },
       buildRules: buildEngineRules,
       makeState: () => (o.audit ? undefined : { state }),
+      // Capture files written while replaying carry the replayed file's users.
+      captureUsers: () => ({
+        users: scap?.metadata.users ?? [],
+        groups: scap?.metadata.groups ?? [],
+      }),
       rulesFiles: o.rules,
       registry: new Registry(),
     });

@@ -24,9 +24,11 @@ import type { Event } from "../events/event.ts";
 import type { Evaluator } from "./pipeline.ts";
 import type { ScapEventFormat } from "../capture/writer.ts";
 import { ScapWriter } from "../capture/writer.ts";
+import type { ScapGroup, ScapUser } from "../capture/metadata.ts";
 import {
   hostInterfaces,
   hostMachineInfo,
+  hostUsers,
   stateLists,
   type ThreadTable,
 } from "../capture/snapshot.ts";
@@ -86,6 +88,11 @@ export interface RecorderOptions {
   onFile?: (path: string, info: { rule: string; events: number; reason: string }) => void;
   /** Most events queued for writing before a capture is cut short (slow disk). */
   maxQueuedEvents?: number;
+  /**
+   * The user and group lists each file carries, so that a file replayed alone names the same
+   * users: the host's (/etc/passwd, /etc/group) by default; a replay passes its file's lists.
+   */
+  users?: () => { users: ScapUser[]; groups: ScapGroup[] };
 }
 
 const NS_PER_MS = 1_000_000n;
@@ -100,6 +107,7 @@ export class CaptureRecorder {
   readonly settings: CaptureSettings;
   #state: ThreadTable | undefined;
   #onFile: RecorderOptions["onFile"];
+  readonly #users: () => { users: ScapUser[]; groups: ScapGroup[] };
   #maxQueued: number;
   /** Recent batches (newest last), for the events before an alert. */
   #recent: Event[][] = [];
@@ -119,6 +127,7 @@ export class CaptureRecorder {
   constructor(settings: CaptureSettings, opts: RecorderOptions = {}) {
     this.settings = settings;
     this.#state = opts.state;
+    this.#users = opts.users ?? hostUsers;
     this.#onFile = opts.onFile;
     this.#maxQueued = opts.maxQueuedEvents ?? 1_000_000;
     const reg = opts.registry ?? globalMetrics;
@@ -213,9 +222,12 @@ export class CaptureRecorder {
       String(ev.num).padStart(20, "0")
     }_${slug(rule)}.scap`;
     const lists = this.#state ? stateLists(this.#state) : { threads: [], fds: [] };
+    const { users, groups } = this.#users();
     const writer = ScapWriter.create(path, {
       machine: hostMachineInfo(),
       interfaces: hostInterfaces(),
+      users,
+      groups,
       threads: lists.threads,
       fds: lists.fds,
       format: s.format,

@@ -180,7 +180,11 @@ export async function replayCapture(
     onProgress: opts.onProgress ? (b, s) => opts.onProgress!(b, s, read) : undefined,
   });
   const recorder = opts.capture?.enabled
-    ? new CaptureRecorder(opts.capture, { state, registry: new Registry() })
+    ? new CaptureRecorder(opts.capture, {
+      state,
+      registry: new Registry(),
+      users: () => ({ users: source.metadata.users, groups: source.metadata.groups }),
+    })
     : undefined;
   const res = await runReplay({
     source,
