@@ -532,7 +532,7 @@ export class Agent {
         return { events: (s?.events ?? s?.received ?? 0) + drops, drops };
       },
       alert: (a) => this.#fanout.publish(a),
-      exit: () => this.stop(1),
+      exit: (reason) => this.stop(1, reason),
     });
   }
 
