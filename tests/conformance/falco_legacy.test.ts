@@ -1,9 +1,10 @@
 /**
  * Falco's legacy regression suite through the shared runner: every case that only validates
- * rules files must pass; capture cases are counted as unsupported until a replayer is plugged in.
+ * rules files must pass; capture, Kubernetes audit and command-line cases run through
+ * `saker replay`. The README's counts (pass, fail, unsupported) must be this run's.
  */
 import { assert, assertEquals } from "../support/assert.ts";
-import { needsReference, REFERENCE_DIR } from "../support/env.ts";
+import { needsReference, REFERENCE_DIR, REPO_ROOT } from "../support/env.ts";
 import { loadLegacyCases, runLegacySuite } from "./falco_legacy.ts";
 import { replayScap } from "./scap_replayer.ts";
 import { replayK8sAudit } from "./k8saudit_replayer.ts";
@@ -47,5 +48,11 @@ Deno.test({
     const k8s = [...all.outcomes].filter(([n]) => n.startsWith("falco_k8s_audit_tests/"));
     assert(k8s.length >= 66, `found ${k8s.length} Kubernetes audit cases`);
     assertEquals(k8s.filter(([, o]) => o.status !== "pass").map(([n]) => n), []);
+    // Every place the README gives the suite's result gives this one.
+    const readme = await Deno.readTextFile(`${REPO_ROOT}README.md`);
+    const claims = [...readme.matchAll(/(\d+) pass, (\d+) fail,\s+(\d+) unsupported/g)]
+      .map((m) => m.slice(1).map(Number));
+    assert(claims.length >= 2, "the README states the legacy suite's result");
+    for (const c of claims) assertEquals(c, [all.pass, all.fail, all.unsupported]);
   },
 });

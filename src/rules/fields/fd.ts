@@ -163,7 +163,13 @@ const FIELDS: FieldDef[] = [
     extract: (ev) => {
       if (!isFdEvent(ev)) return undefined;
       const fd = fdOf(ev);
-      return fd ? fd.name : nameFromEvent(ev, false);
+      if (!fd) return nameFromEvent(ev, false);
+      // A failed connect is named by the tuple it carries (libsinsp), e.g. a unix socket's peer.
+      if (ev.info.name === "connect" && ev.dir === "<" && (ev.res ?? 0) < 0) {
+        const t = ev.arg("tuple") as SockTuple | null | undefined;
+        if (t) return sockTupleText(t);
+      }
+      return fd.name;
     },
   },
   {

@@ -221,7 +221,14 @@ const FIELDS: FieldDef[] = [
     type: "charbuf",
     desc: "Command name followed by the arguments: what a user would recognise as the command.",
     updated: UPDATED.cmdline,
-    extract: p((x) => (x.comm === "" && x.args.length === 0 ? undefined : cmdline(x))),
+    // The thread's own name, as proc.name (libsinsp): a worker thread named apart shows it.
+    extract: (ev) => {
+      const th = ev.thread;
+      if (!th) return undefined;
+      const args = th.proc.args;
+      if (th.comm === "" && args.length === 0) return undefined;
+      return args.length === 0 ? th.comm : th.comm + " " + args.join(" ");
+    },
   },
   parentField("proc.pcmdline", "charbuf", "Command line (proc.cmdline) of the parent.", cmdline),
   ancestorField(
