@@ -3,12 +3,12 @@
  * (scripts/reference.ts). Tests that need either skip with a visible message when it is missing.
  * @module
  */
-import { referenceCandidates, referenceDir } from "../../scripts/reference.ts";
+import { referenceCandidates, referenceDir, REPO_ROOT } from "../../scripts/reference.ts";
 
 /** True when the tests run as root (needed to load the probe, run containers, make netns). */
 export const IS_ROOT: boolean = Deno.uid() === 0;
 
-export { REPO_ROOT } from "../../scripts/reference.ts";
+export { REPO_ROOT };
 
 /**
  * Path of Falco's reference material (SAKER_REFERENCE, default ../shared/reference beside the

@@ -7,7 +7,7 @@
  * predicates do reduce: what a rule set cannot care about is dropped.
  */
 import { assert, assertEquals } from "../support/assert.ts";
-import { REFERENCE_DIR, REPO_ROOT } from "../support/env.ts";
+import { needsReference, REFERENCE_DIR, REPO_ROOT } from "../support/env.ts";
 import { loadRulesFiles, loadRulesText } from "../../src/rules/loader.ts";
 import { compileRuleset } from "../../src/rules/ruleset.ts";
 import {
@@ -237,7 +237,7 @@ async function checkRules(paths: string[]) {
 
 Deno.test({
   name: "kernel predicates: Falco's stable rules, a dropped event never raises an alert",
-  ignore: REFERENCE_DIR === undefined,
+  ignore: needsReference(),
   fn: async () => {
     const r = await checkRules([`${REFERENCE_DIR}/falco-rules/falco_rules.yaml`]);
     assertEquals(r.failures.slice(0, 20), []);
@@ -285,7 +285,7 @@ Deno.test("fd state: which rules need the fd table kept from earlier events", ()
 
 Deno.test({
   name: "fd state: Falco's stable rules need no fd history once the probe resolves paths",
-  ignore: REFERENCE_DIR === undefined,
+  ignore: needsReference(),
   fn: async () => {
     const loaded = await loadRulesFiles([`${REFERENCE_DIR}/falco-rules/falco_rules.yaml`]);
     const full = {
