@@ -105,6 +105,8 @@ export interface AgentDeps {
    * a replayed capture passes its own lists.
    */
   captureUsers?: RecorderOptions["users"];
+  /** What GET /versions serves (default: versions(); `saker run` adds the build, as `saker version`). */
+  versions?: () => Record<string, string>;
   hostname?: string;
   /** Handle SIGHUP/SIGUSR1/SIGINT/SIGTERM (default true). */
   signals?: boolean;
@@ -424,7 +426,7 @@ export class Agent {
     const w = this.config.webserver;
     this.#app = createApp({
       health: () => this.#health(),
-      versions,
+      versions: this.#deps.versions ?? versions,
       registry: this.registry,
       store: this.#store,
       live: this.live,

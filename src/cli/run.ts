@@ -46,6 +46,8 @@ import {
   stateDirProblem,
 } from "../agent/preflight.ts";
 import { SystemdNotifier } from "../agent/systemd.ts";
+import { buildInfo } from "./version.ts";
+import { versions } from "../version.ts";
 import { assetText, BUILTIN_PREFIX, builtinFiles, DEFAULT_RULES, isBuiltin } from "../assets.ts";
 import {
   FALCO_RUN_OPTIONS,
@@ -355,6 +357,7 @@ export async function main(args: string[]): Promise<number> {
       reloadConfig: file ? load : undefined,
       rulesFiles,
       configFiles: loaded.files,
+      versions: await buildVersions(),
     });
   } catch (err) {
     if (err instanceof RulesError) {
@@ -478,4 +481,10 @@ async function dryRun(config: Config, rulesFiles: string[]): Promise<number> {
     console.error(`saker run: ${(err as Error).message}`);
     return 1;
   }
+}
+
+/** GET /versions: what `saker version --json` prints (versions and the build). */
+async function buildVersions(): Promise<() => Record<string, string>> {
+  const all = { ...versions(), ...await buildInfo() };
+  return () => all;
 }

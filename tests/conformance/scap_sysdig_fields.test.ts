@@ -191,6 +191,8 @@ Deno.test({
     const readme = await Deno.readTextFile(`${REPO_ROOT}README.md`);
     const claimed = /(\d+) open differences remain/.exec(readme)?.[1];
     assertEquals(Number(claimed), total(open), "README's count of open sysdig differences");
+    const events = /for each of the (\d+) events\s+sysdig prints/.exec(readme)?.[1];
+    assertEquals(Number(events), compared, "README's count of compared events");
     assert(total(open) < 100, "open differences must stay under 100");
   },
 });

@@ -87,7 +87,7 @@ export class LiveCollector {
    * Waits (up to `timeoutMs`) until `pred` holds for an event of `pid` (or its children);
    * returns the matching events. Throws with what was seen if none came.
    */
-  async waitFor(pid: number, pred: (e: Event) => boolean, timeoutMs = 3000): Promise<Event[]> {
+  async waitFor(pid: number, pred: (e: Event) => boolean, timeoutMs = 10_000): Promise<Event[]> {
     const deadline = Date.now() + timeoutMs;
     while (true) {
       const found = this.of(pid).filter(pred);

@@ -64,3 +64,8 @@ Deno.test("conditions: all cases in one rule set (remembered tests shared by rul
   }
   assertEquals(failures, []);
 });
+
+Deno.test("conditions: the README gives the case table's size", async () => {
+  const readme = await Deno.readTextFile(new URL("../../README.md", import.meta.url));
+  assertEquals(Number(/(\d+)-case table/.exec(readme)?.[1]), CASES.length);
+});
