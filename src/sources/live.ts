@@ -134,6 +134,16 @@ export async function openLiveSource(opts: LiveSourceOptions): Promise<LiveSourc
     drops.labels(String(cpu)).collect = () => counters().dropsPerCpu[cpu] ?? 0;
   }
 
+  let detached = false;
+  const detach = () => {
+    closed = true;
+    wake?.();
+    if (!detached) {
+      detached = true;
+      probe.close();
+    }
+  };
+
   const readable = new ReadableStream<Event[]>({
     pull: async (controller) => {
       while (!closed) {
@@ -179,9 +189,9 @@ export async function openLiveSource(opts: LiveSourceOptions): Promise<LiveSourc
       }
       controller.close();
     },
-    cancel: () => {
-      closed = true;
-    },
+    // A reader that stops reading (a `break` out of `for await`) cancels the stream: the probe is
+    // detached then, as on close().
+    cancel: () => detach(),
   }, { highWaterMark: 2 });
 
   return {
@@ -195,11 +205,7 @@ export async function openLiveSource(opts: LiveSourceOptions): Promise<LiveSourc
       return { ...probe.counters(), received, batches };
     },
     close() {
-      if (!closed) {
-        closed = true;
-        wake?.();
-        probe.close();
-      }
+      detach();
       return Promise.resolve();
     },
   };
