@@ -3,7 +3,7 @@
 /// <reference lib="dom.iterable" />
 /**
  * The dashboard's entry: the navigation, the views by address (`#/alerts?filters`,
- * `#/overview?range=day`, `#/alert/ID`, `#/health`, `#/rules`), and the sign-in form shown
+ * `#/overview?range=day`, `#/alert/ID`, `#/health`, `#/rules`, `#/tune`), and the sign-in form shown
  * when the API asks for a token. The token lives in this tab's session storage only.
  * @module
  */
@@ -14,6 +14,7 @@ import { overviewView } from "./overview.js";
 import { detailView } from "./detail.js";
 import { healthView } from "./health.js";
 import { rulesView } from "./rules.js";
+import { tuneView } from "./tune.js";
 
 const main = /** @type {HTMLElement} */ (document.getElementById("main"));
 const nav = /** @type {HTMLElement} */ (document.getElementById("nav"));
@@ -70,6 +71,9 @@ function render() {
       break;
     case "rules":
       stopView = rulesView(main, r.params, ctx);
+      break;
+    case "tune":
+      stopView = tuneView(main, r.params, ctx);
       break;
     default:
       stopView = alertsView(main, r.params, ctx);

@@ -81,7 +81,7 @@ function pair(term, value) {
  * served over plain HTTP to another host).
  * @param {string} text
  */
-async function copy(text) {
+export async function copy(text) {
   if (navigator.clipboard && globalThis.isSecureContext) {
     await navigator.clipboard.writeText(text);
     return;

@@ -56,6 +56,7 @@ export function defaultTuningFile(rulesFiles: readonly string[]): string {
 
 /** The report as a table for people. */
 function reportText(r: TuneReport, what: string): string {
+  const alerts = (n: number) => `${n} alert${n === 1 ? "" : "s"}`;
   const pct = (n: number, of: number) => of === 0 ? "0%" : `${(100 * n / of).toFixed(1)}%`;
   const lines: string[] = [`Alerts in the store (${what}): ${r.alerts}`];
   for (const p of r.proposals) {
@@ -71,13 +72,13 @@ function reportText(r: TuneReport, what: string): string {
     }
     if (p.unsafe > 0) {
       lines.push(
-        `  left out: ${p.unsafe} alerts of programs in /tmp, /dev/shm or other writable places`,
+        `  left out: ${alerts(p.unsafe)} of programs in /tmp, /dev/shm or other writable places`,
       );
     }
-    if (p.rare > 0) lines.push(`  left out: ${p.rare} alerts of programs and objects seen rarely`);
+    if (p.rare > 0) lines.push(`  left out: ${alerts(p.rare)} of programs and objects seen rarely`);
   }
   for (const s of r.skipped) {
-    lines.push("", `${s.rule}: ${s.alerts} alerts; no proposal (${s.reason})`);
+    lines.push("", `${s.rule}: ${alerts(s.alerts)}; no proposal (${s.reason})`);
   }
   lines.push(
     "",

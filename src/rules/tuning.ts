@@ -338,11 +338,12 @@ export function tuningFileText(
     }
   }
   const lines = [
-    `# Exceptions proposed by \`saker tune\` from the alert store (${what}). Each value lists the`,
-    "# stored alerts it matched. Review before keeping: an exception silences its rule for that",
-    "# program and object for good. Load this file after the rules it tunes (it appends to them);",
-    "# `saker validate` checks it, and the agent reloads it when it changes. Running `saker tune`",
-    "# again merges its new proposals into this file.",
+    "# Exceptions proposed by `saker tune` from the alert store,",
+    `# ${what}.`,
+    "# Each value lists the stored alerts it matched. Review before keeping: an exception",
+    "# silences its rule for that program and object for good. Load this file after the rules it",
+    "# tunes (it appends to them); `saker validate` checks it, and the agent reloads it when it",
+    "# changes. Running `saker tune` again merges its new proposals into this file.",
   ];
   for (const [rule, exs] of byRule) {
     lines.push("", `- rule: ${yamlScalar(rule)}`, "  exceptions:");

@@ -8,9 +8,8 @@
  */
 import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
 import { REPO_ROOT } from "../support/env.ts";
-import type { Alert, OutputFieldValue } from "../../src/rules/alert.ts";
+import { alert, fmt, noisyStore, NOW, proc, READ, WRITE } from "../support/noisy_store.ts";
 import { Registry } from "../../src/metrics.ts";
-import { AlertFormatter } from "../../src/outputs/format.ts";
 import { AlertStore } from "../../src/outputs/alert_store.ts";
 import { FormattedAlert } from "../../src/outputs/output.ts";
 import { loadRulesFiles } from "../../src/rules/loader.ts";
@@ -28,65 +27,6 @@ import { createApp } from "../../src/server/app.ts";
 import { LiveAlerts } from "../../src/server/live_alerts.ts";
 
 const RULES = `${REPO_ROOT}rules`;
-const READ = "Sensitive file read by untrusted program";
-const WRITE = "File written below /etc";
-const NOW = BigInt(Date.now()) * 1_000_000n;
-const fmt = new AlertFormatter({ hostname: "n1" });
-
-function alert(
-  rule: string,
-  fields: Record<string, OutputFieldValue>,
-  i: number,
-  count = 0,
-): Alert {
-  const a: Alert = {
-    time: NOW - BigInt(i) * 1_000_000_000n,
-    rule,
-    priority: "Warning",
-    source: "syscall",
-    tags: [],
-    output: `${rule} ${JSON.stringify(fields)}`,
-    outputFields: { "container.id": "host", "container.image.repository": null, ...fields },
-  };
-  if (count > 0) {
-    a.aggregate = {
-      count,
-      first: a.time,
-      last: a.time,
-      since: a.time,
-      reason: "window",
-      samples: {},
-    };
-  }
-  return a;
-}
-
-const proc = (exepath: string, file: string) => ({
-  "proc.exepath": exepath,
-  "proc.name": exepath.split("/").pop()!,
-  "proc.pexepath": "/usr/bin/bash",
-  "proc.pname": "bash",
-  "fd.name": file,
-});
-
-/** The store of a noisy day: 330 benign alerts of two tools, 18 that must stay. */
-function noisyStore(path: string): void {
-  const store = AlertStore.open({ path, registry: new Registry() });
-  const batch: Alert[] = [];
-  for (let i = 0; i < 100; i++) batch.push(alert(READ, proc("/usr/bin/cp", "/etc/shadow"), i));
-  // A summary standing for 150 more of the same.
-  batch.push(alert(READ, proc("/usr/bin/cp", "/etc/shadow"), 100, 150));
-  for (let i = 0; i < 40; i++) batch.push(alert(READ, proc("/usr/bin/cp", "/etc/gshadow"), i));
-  for (let i = 0; i < 40; i++) batch.push(alert(WRITE, proc("/usr/bin/tee", "/etc/app conf.d"), i));
-  // To stay: a program in /tmp reading shadow many times, one-off reads by other programs.
-  for (let i = 0; i < 15; i++) batch.push(alert(READ, proc("/tmp/.x/loot", "/etc/shadow"), i));
-  batch.push(alert(READ, proc("/usr/bin/python3.11", "/etc/shadow"), 1));
-  batch.push(alert(READ, proc("/usr/bin/perl", "/etc/shadow"), 2));
-  batch.push(alert(WRITE, proc("/usr/bin/vi", "/etc/hosts"), 3));
-  store.insert(batch.map((a) => new FormattedAlert(a, fmt)));
-  store.close();
-}
-
 async function rulesMap(): Promise<Map<string, TuneRule>> {
   const loaded = await loadRulesFiles([RULES]);
   return new Map(
