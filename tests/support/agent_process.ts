@@ -49,17 +49,18 @@ export async function waitFor<T>(
 
 /**
  * Starts `saker run -c DIR/config.yaml ARGS...` with `config` after a base that listens on a
- * free port, stores alerts under `dir` and watches no files.
+ * free port, stores alerts under `dir` and watches no files (unless `opts.watch`).
  */
 export async function startSaker(
   dir: string,
   config: string,
   args: string[] = [],
+  opts: { watch?: boolean } = {},
 ): Promise<SakerProcess> {
   await Deno.writeTextFile(
     `${dir}/config.yaml`,
     `alert_store: {path: ${dir}/alerts.db}\nwebserver: {listen_port: 0}\n` +
-      `watch_config_files: false\n${config}`,
+      `watch_config_files: ${opts.watch === true}\n${config}`,
   );
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", "--no-check", "src/main.ts", "run", "-c", `${dir}/config.yaml`, ...args],
