@@ -10,7 +10,8 @@
  * aggregation key's fields). A tuple becomes an exception value when it repeats (`minCount`) and
  * is safe to except: a program in a world-writable temporary place (`/tmp`, `/var/tmp`,
  * `/dev/shm`, `/run/user`) or run from memory is where attackers drop their tools, so it is left
- * out and reported; values a condition cannot hold (quotes, control characters) too. The set
+ * out and reported, as is one whose alerts do not carry its path (`proc.exepath`); values a
+ * condition cannot hold (quotes, control characters) too. The set
  * whose values remove the most alerts wins (the more specific one on a tie). Every count is of
  * stored alerts, so "would have removed" is exact for what the store holds.
  *
@@ -217,6 +218,8 @@ function proposalFor(
       ...row.values.slice(fields.length),
     ];
     if (programs.some((p) => typeof p === "string" && UNSAFE_PROGRAM.test(p))) tuple.unsafe = true;
+    // Excepting a program by name is safe only when the alerts say where it ran from.
+    if (guards.length > 0 && row.values[fields.length] === null) tuple.unsafe = true;
   }
   const values: ProposedValue[] = [];
   let unsafe = 0, rare = 0, removed = 0;
