@@ -20,6 +20,9 @@ import { FormattedAlert } from "./output.ts";
 import type { AlertAggregator } from "./aggregator.ts";
 import { OutputThrottle, type ThrottleOptions } from "./throttle.ts";
 
+/** Shortest time between two timer ticks (windows close at most this late). */
+const MIN_TICK_MS = 100;
+
 /** Anything alerts can be pushed to without waiting. */
 export interface AlertSink {
   /** Takes the alert or drops it (counting the drop); never waits. */
@@ -217,9 +220,15 @@ export class AlertFanout {
     return next;
   }
 
-  /** Makes sure the timer fires by `at` (or at the next due time). */
-  #arm(at = this.#nextDue()): void {
-    if (!this.#timer || this.#closed || at === undefined) return;
+  /**
+   * Makes sure the timer fires by `at` (or at the next due time), at most every MIN_TICK_MS: a
+   * storm of distinct keys has a deadline every few microseconds, and each tick looks at every
+   * open window.
+   */
+  #arm(due = this.#nextDue()): void {
+    if (!this.#timer || this.#closed || due === undefined) return;
+    const now = this.#now();
+    const at = Math.max(due, now + MIN_TICK_MS);
     if (this.#armedAt !== undefined && this.#armedAt <= at) return;
     if (this.#timerId !== undefined) clearTimeout(this.#timerId);
     this.#armedAt = at;
@@ -228,7 +237,7 @@ export class AlertFanout {
       this.#armedAt = undefined;
       this.tick();
       this.#arm();
-    }, Math.max(0, at - this.#now()));
+    }, at - now);
     // Windows closing never keep the process alive (a stop flushes them).
     Deno.unrefTimer(id);
     this.#timerId = id;

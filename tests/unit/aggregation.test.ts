@@ -521,3 +521,21 @@ Deno.test("durations: parsed and printed", () => {
     ["250ms", "9.8s", "1m", "2m5s", "1h2m", "1d2h"],
   );
 });
+
+Deno.test("fan-out: the timer closes windows on its own, and close() stops it", async () => {
+  const reg = new Registry();
+  const out = new Collect("stdout", true);
+  const fanout = new AlertFanout(
+    new AlertFormatter({ hostname: "h" }),
+    [new OutputQueue(out, { capacity: 100, registry: reg })],
+    [],
+    reg,
+    { aggregator: new AlertAggregator({ samples: 2, maxKeys: 100 }) },
+  );
+  const settings = { key: ["fd.name"], windowMs: 150, maxWindowMs: 1000 };
+  for (let i = 0; i < 5; i++) fanout.publish(alert(i, { settings }));
+  await new Promise((r) => setTimeout(r, 600));
+  await fanout.flush();
+  assertEquals(out.lines.map((l) => JSON.parse(l).aggregate?.count ?? 1), [1, 4]);
+  await fanout.close();
+});
