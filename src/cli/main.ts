@@ -38,6 +38,14 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandMod
     summary: "list the fields conditions and outputs can use",
     load: () => import("./fields.ts"),
   },
+  test: {
+    summary: "run rule tests (synthetic events, captures, audit events, live attacks)",
+    load: () => import("./test.ts"),
+  },
+  explain: {
+    summary: "show why each rule matched an event or not",
+    load: () => import("./explain.ts"),
+  },
   simulate: {
     summary: "run attack simulations that the default rules detect",
     load: () => import("./simulate.ts"),

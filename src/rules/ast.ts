@@ -65,8 +65,16 @@ export interface TransformerListExpr {
 /** What can appear on the left of a check. */
 export type FieldLike = FieldExpr | TransformerExpr;
 
+/**
+ * Macros an expanded node came from, outermost first (set by macro expansion, so that
+ * explanations can say which macro a failing check belongs to).
+ */
+export interface FromMacros {
+  macros?: string[];
+}
+
 /** `field exists`. */
-export interface UnaryCheck {
+export interface UnaryCheck extends FromMacros {
   kind: "unary";
   left: FieldLike;
   op: "exists";
@@ -74,7 +82,7 @@ export interface UnaryCheck {
 }
 
 /** `field OP value`, `field in (list)`, `field = val(other.field)`. */
-export interface BinaryCheck {
+export interface BinaryCheck extends FromMacros {
   kind: "binary";
   left: FieldLike;
   /** Operator, with a modifier when present (`startswith oneof`). */
@@ -91,21 +99,21 @@ export interface IdentifierExpr {
 }
 
 /** `a and b and ...`. */
-export interface AndExpr {
+export interface AndExpr extends FromMacros {
   kind: "and";
   children: Expr[];
   pos: Pos;
 }
 
 /** `a or b or ...`. */
-export interface OrExpr {
+export interface OrExpr extends FromMacros {
   kind: "or";
   children: Expr[];
   pos: Pos;
 }
 
 /** `not a`. */
-export interface NotExpr {
+export interface NotExpr extends FromMacros {
   kind: "not";
   child: Expr;
   pos: Pos;

@@ -143,7 +143,9 @@ function expandMacros(
       }
       if (path.includes(e.name)) throw new MacroError(`reference loop in macro '${e.name}'`, e.pos);
       used.add(e.name);
-      return expandMacros(cloneExpr(m.ast), visible, [...path, e.name], used);
+      const body = expandMacros(cloneExpr(m.ast), visible, [...path, e.name], used);
+      if (body.kind !== "id") body.macros = [e.name, ...(body.macros ?? [])];
+      return body;
     }
     default:
       return e;

@@ -26,6 +26,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ["pipeline", "server"], // Web Streams pipeline, replay runner, recorder; HTTP API
   ["config"], // the config file
   ["agent", "simulate"], // the running agent; the attack simulator
+  ["ruletest"], // rule tests: test files, synthetic events, runs and reports
   ["cli"], // commands
   ["main.ts"], // entry point
 ];
