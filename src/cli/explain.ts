@@ -20,9 +20,9 @@ import { compileRuleset } from "../rules/ruleset.ts";
 import type { CompiledRule } from "../rules/compiler.ts";
 import type { Event } from "../events/event.ts";
 import {
-  type Explanation,
   explainEvent,
   explainRule,
+  type Explanation,
   formatExplanation,
 } from "../rules/explain.ts";
 import { replayAuditFile, replayCapture } from "../pipeline/replay.ts";
@@ -68,7 +68,11 @@ export function parseEventFields(text: string): FieldEntry[] {
   for (const m of t.matchAll(re)) {
     const raw = m[3] ?? m[4] ?? m[2];
     const num = /^-?\d+$/.test(raw) && m[3] === undefined && m[4] === undefined;
-    out.push({ key: m[1], value: num ? Number(raw) : raw === "true" ? true : raw === "false" ? false : raw, raw });
+    out.push({
+      key: m[1],
+      value: num ? Number(raw) : raw === "true" ? true : raw === "false" ? false : raw,
+      raw,
+    });
     rest = rest.replace(m[0], "");
   }
   if (rest.replace(/[\s,]/g, "") !== "" || out.length === 0) {
@@ -141,7 +145,9 @@ export async function main(args: string[]): Promise<number> {
     throw err;
   }
   const loaded = await loadRulesFiles(files);
-  const errors = loaded.results.flatMap((r) => r.errors.map((e) => `${r.name}: ${e.code}: ${e.message}`));
+  const errors = loaded.results.flatMap((r) =>
+    r.errors.map((e) => `${r.name}: ${e.code}: ${e.message}`)
+  );
   if (errors.length > 0) {
     for (const e of errors) console.error(`saker explain: ${e}`);
     return 1;
@@ -152,7 +158,9 @@ export async function main(args: string[]): Promise<number> {
   if (v.rule) {
     const missing = v.rule.filter((n) => !rules.some((r) => r.name === n));
     if (missing.length > 0) {
-      console.error(`saker explain: no rule named ${missing.map((m) => `'${m}'`).join(", ")} (${source})`);
+      console.error(
+        `saker explain: no rule named ${missing.map((m) => `'${m}'`).join(", ")} (${source})`,
+      );
       return 2;
     }
     rules = rules.filter((r) => v.rule!.includes(r.name));

@@ -20,8 +20,8 @@ import { defaultConfigFile } from "./run.ts";
 import {
   coverage,
   findTestFiles,
-  loadTestFiles,
   type LiveRunner,
+  loadTestFiles,
   runTests,
   type TestResult,
 } from "../ruletest/runner.ts";
@@ -71,7 +71,9 @@ async function defaultTestPaths(rules: string[]): Promise<string[]> {
     if (r.startsWith("builtin:")) continue;
     let dir = r;
     try {
-      if (!(await Deno.stat(r)).isDirectory) dir = r.includes("/") ? r.slice(0, r.lastIndexOf("/")) : ".";
+      if (!(await Deno.stat(r)).isDirectory) {
+        dir = r.includes("/") ? r.slice(0, r.lastIndexOf("/")) : ".";
+      }
     } catch {
       continue;
     }
@@ -131,7 +133,9 @@ export async function main(args: string[]): Promise<number> {
     paths = await defaultTestPaths(rules);
     if (paths.length === 0) {
       console.error(
-        `saker test: no tests directory beside the rules (${rules.join(", ")}); give test files or directories`,
+        `saker test: no tests directory beside the rules (${
+          rules.join(", ")
+        }); give test files or directories`,
       );
       return 2;
     }
@@ -182,7 +186,8 @@ export async function main(args: string[]): Promise<number> {
   out(`${summaryLine(results, problems.length)} (${files.length} files, ${secs} s)`);
   if (v.json) console.log(JSON.stringify(resultsJson(results, problems, cov), null, 2));
   if (v.junit) await Deno.writeTextFile(v.junit, junitXml(results, problems));
-  const bad = problems.length > 0 || results.some((r) => r.status === "fail" || r.status === "error");
+  const bad = problems.length > 0 ||
+    results.some((r) => r.status === "fail" || r.status === "error");
   if (cov) {
     const { covered, total } = coveredShare(cov);
     if (v.json) return bad ? 1 : 0;

@@ -29,7 +29,14 @@
  * @module
  */
 import type { Event } from "../events/event.ts";
-import type { BinaryCheck, Expr, FieldLike, ListExpr, TransformerListExpr, ValueExpr } from "./ast.ts";
+import type {
+  BinaryCheck,
+  Expr,
+  FieldLike,
+  ListExpr,
+  TransformerListExpr,
+  ValueExpr,
+} from "./ast.ts";
 import type { Checked, CheckNode, Operand } from "./check.ts";
 import type { CompiledRule } from "./compiler.ts";
 import type { FieldResult } from "./fields/registry.ts";

@@ -66,7 +66,10 @@ export interface EvtgenTest {
   description?: string;
   /** Why it does not run here (runIf false), if so. */
   skip?: string;
-  context: { container?: { image?: string; name?: string; env?: Record<string, string> } | null; processes: EvtgenProcess[] };
+  context: {
+    container?: { image?: string; name?: string; env?: Record<string, string> } | null;
+    processes: EvtgenProcess[];
+  };
   before?: string;
   after?: string;
   resources: EvtgenResource[];
@@ -172,18 +175,26 @@ export function parseEvtgenTests(
     };
     const raw = node.toJSON() as Record<string, unknown>;
     if (typeof raw.name !== "string" || raw.name === "") r.fail("a test needs a `name`", node);
-    if (typeof raw.rule !== "string" || raw.rule === "") r.fail("a test needs the `rule` it expects", node);
-    if (raw.runner !== "HostRunner") r.fail(`runner '${raw.runner}' is not supported (HostRunner)`, node);
+    if (typeof raw.rule !== "string" || raw.rule === "") {
+      r.fail("a test needs the `rule` it expects", node);
+    }
+    if (raw.runner !== "HostRunner") {
+      r.fail(`runner '${raw.runner}' is not supported (HostRunner)`, node);
+    }
     const { cases, ...template } = raw;
-    const instances = cases === undefined ? [template] : expandCases(cases, fail).map((values) =>
-      fill(template, values, fail) as Record<string, unknown>
-    );
+    const instances = cases === undefined
+      ? [template]
+      : expandCases(cases, fail).map((values) =>
+        fill(template, values, fail) as Record<string, unknown>
+      );
     instances.forEach((t, i) => {
       const name = cases === undefined ? String(t.name) : `${t.name}_testCase#${i}`;
       const test = toTest(t, name, at, fail);
       const eo = test.expectedOutcome;
       const priority = eo.priority ? parsePriority(eo.priority) : undefined;
-      if (eo.priority && !priority) fail(`expectedOutcome.priority '${eo.priority}' is not a priority`);
+      if (eo.priority && !priority) {
+        fail(`expectedOutcome.priority '${eo.priority}' is not a priority`);
+      }
       for (const f of Object.keys(eo.outputFields)) {
         if (!lookupField(f)) fail(`expectedOutcome.outputFields: unknown field '${f}'`);
       }
@@ -279,7 +290,9 @@ function toTest(
   for (const [k, v] of Object.entries((eo.outputFields ?? {}) as Record<string, unknown>)) {
     fields[k] = String(v);
   }
-  const container = ctx.container === undefined ? undefined : ctx.container as EvtgenTest["context"]["container"];
+  const container = ctx.container === undefined
+    ? undefined
+    : ctx.container as EvtgenTest["context"]["container"];
   return {
     name,
     rule: String(t.rule),

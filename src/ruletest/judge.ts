@@ -76,15 +76,20 @@ export function judge(
       if (!ok) {
         const a = mine[0];
         const lines = [`'${e.rule}' fired without the expected output fields:`];
+        let same = 0;
         for (const f of e.outputFields) {
           const actual = a.outputFields[f.field];
-          const mark = valueMatches(f.match, actual) ? " " : "x";
+          if (valueMatches(f.match, actual)) {
+            same++;
+            continue;
+          }
           lines.push(
-            `  ${mark} ${f.field}: expected ${matchText(f.match)}, got ${
+            `  ${f.field}: expected ${matchText(f.match)}, got ${
               actual === null || actual === undefined ? "<NA>" : String(actual)
             }`,
           );
         }
+        if (same > 0) lines.push(`  (${same} other fields as expected)`);
         lines.push(`  output: ${a.output}`);
         out.push(lines.join("\n"));
       }
@@ -98,7 +103,9 @@ export function judge(
   for (const n of expect.never) {
     const mine = byRule(n.rule);
     if (mine.length > 0) {
-      out.push(`'${n.rule}' fired ${mine.length} time(s), expected never:\n  output: ${mine[0].output}`);
+      out.push(
+        `'${n.rule}' fired ${mine.length} time(s), expected never:\n  output: ${mine[0].output}`,
+      );
     }
   }
   if (out.length > 0 && expect.mode !== "none") {

@@ -87,7 +87,10 @@ export function resultsJson(
 }
 
 function xml(s: string): string {
-  return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;")
+  return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(
+    /"/g,
+    "&quot;",
+  )
     // deno-lint-ignore no-control-regex
     .replace(/[\x00-\x08\x0b\x0c\x0e-\x1f]/g, "");
 }
@@ -139,7 +142,11 @@ export function junitXml(
   for (const p of problems) {
     lines.push(`  <testsuite name="${xml(p.path)}" tests="1" failures="0" errors="1" skipped="0">`);
     lines.push(`    <testcase classname="${xml(p.path)}" name="load">`);
-    lines.push(`      <error message="${xml(p.error.message)}">${xml(formatProblem(p.error, p.text))}</error>`);
+    lines.push(
+      `      <error message="${xml(p.error.message)}">${
+        xml(formatProblem(p.error, p.text))
+      }</error>`,
+    );
     lines.push("    </testcase>", "  </testsuite>");
   }
   lines.push("</testsuites>");

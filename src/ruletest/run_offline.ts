@@ -19,7 +19,7 @@
 import type { Event } from "../events/event.ts";
 import type { Alert } from "../rules/alert.ts";
 import type { Ruleset } from "../rules/ruleset.ts";
-import { type Explanation, explainRule } from "../rules/explain.ts";
+import { explainRule, type Explanation } from "../rules/explain.ts";
 import { compileFilter, FilterError } from "../rules/filter.ts";
 import { replayAuditFile, replayCapture } from "../pipeline/replay.ts";
 import { AuditIngest } from "../k8saudit/ingest.ts";
@@ -166,7 +166,9 @@ export async function runCapture(
       },
     },
   });
-  if (res.error) throw new TestFileError(`capture file ${input.file}: ${res.error.message}`, input.at);
+  if (res.error) {
+    throw new TestFileError(`capture file ${input.file}: ${res.error.message}`, input.at);
+  }
   near.unreached(last);
   return { alerts, why: near.why, evaluated: near.evaluated, events: count };
 }

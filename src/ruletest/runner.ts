@@ -84,7 +84,9 @@ export async function findTestFiles(paths: readonly string[]): Promise<string[]>
       if (e.name.startsWith(".")) continue;
       const p = `${dir.replace(/\/$/, "")}/${e.name}`;
       if (e.isDirectory) await walk(p);
-      else if (e.isFile && TEST_FILE.test(e.name) && /^tests\s*:/m.test(await Deno.readTextFile(p))) {
+      else if (
+        e.isFile && TEST_FILE.test(e.name) && /^tests\s*:/m.test(await Deno.readTextFile(p))
+      ) {
         out.push(p);
       }
     }
@@ -105,7 +107,9 @@ export async function findTestFiles(paths: readonly string[]): Promise<string[]>
 /** Reads and parses test files; a file that cannot be parsed gives a problem instead. */
 export async function loadTestFiles(
   paths: readonly string[],
-): Promise<{ files: TestFile[]; problems: { path: string; text?: string; error: TestFileError }[] }> {
+): Promise<
+  { files: TestFile[]; problems: { path: string; text?: string; error: TestFileError }[] }
+> {
   const files: TestFile[] = [];
   const problems: { path: string; text?: string; error: TestFileError }[] = [];
   for (const path of paths) {
@@ -141,13 +145,21 @@ export class RulesCache {
     if (errors.length > 0) {
       const { file, e } = errors[0];
       const more = errors.length > 1 ? ` (and ${errors.length - 1} more errors)` : "";
-      throw new TestFileError(`rules ${file}: ${e.code}: ${e.message}${more}`, test.rulesAt ?? test.at);
+      throw new TestFileError(
+        `rules ${file}: ${e.code}: ${e.message}${more}`,
+        test.rulesAt ?? test.at,
+      );
     }
     return loaded;
   }
 
   /** The rule set of `source` with every matching rule reported, from `minPriority` up. */
-  ruleset(files: readonly string[], loaded: LoadedRules, source: string, minPriority?: Priority): Ruleset {
+  ruleset(
+    files: readonly string[],
+    loaded: LoadedRules,
+    source: string,
+    minPriority?: Priority,
+  ): Ruleset {
     const key = `${files.join("\n")}|${source}|${minPriority ?? ""}`;
     let rs = this.#sets.get(key);
     if (!rs) {
@@ -188,7 +200,10 @@ function checkRuleNames(t: TestCase, loaded: LoadedRules, ruleset: Ruleset): voi
 }
 
 /** Runs tests and judges each; results come in the order of the tests. */
-export async function runTests(files: readonly TestFile[], opts: RunOptions): Promise<TestResult[]> {
+export async function runTests(
+  files: readonly TestFile[],
+  opts: RunOptions,
+): Promise<TestResult[]> {
   const cache = new RulesCache();
   const tests = files.flatMap((f) => f.tests).filter((t) => opts.only?.(t) ?? true);
   const results: (TestResult | undefined)[] = new Array(tests.length);
@@ -218,7 +233,13 @@ function base(t: TestCase): TestResult {
   return { test: t, status: "pass", ms: 0, failures: [], alerts: [], evaluated: new Set() };
 }
 
-function finish(t: TestCase, out: RunOutput, t0: number, rulesKey: string, note?: (r: string) => string | undefined): TestResult {
+function finish(
+  t: TestCase,
+  out: RunOutput,
+  t0: number,
+  rulesKey: string,
+  note?: (r: string) => string | undefined,
+): TestResult {
   const failures = judge(t.expect, out.alerts, out.why, note);
   return {
     ...base(t),
@@ -232,7 +253,9 @@ function finish(t: TestCase, out: RunOutput, t0: number, rulesKey: string, note?
 }
 
 function errorResult(t: TestCase, err: unknown, t0: number): TestResult {
-  const e = err instanceof TestFileError ? err : new TestFileError(String((err as Error)?.message ?? err), t.at);
+  const e = err instanceof TestFileError
+    ? err
+    : new TestFileError(String((err as Error)?.message ?? err), t.at);
   return { ...base(t), status: "error", error: e, ms: performance.now() - t0 };
 }
 
@@ -328,9 +351,16 @@ export interface RuleCoverage {
  * while it was required not to fire (negative: named in `never`, left out of `exactly`, or
  * `expect: none`).
  */
-export async function coverage(results: readonly TestResult[], defaults: string[]): Promise<RuleCoverage[]> {
+export async function coverage(
+  results: readonly TestResult[],
+  defaults: string[],
+): Promise<RuleCoverage[]> {
   const byRule = new Map<string, RuleCoverage>();
-  const sets = new Set(results.filter((r) => r.test.input.kind !== "evtgen").map((r) => (r.test.rules ?? defaults).join("\n")));
+  const sets = new Set(
+    results.filter((r) => r.test.input.kind !== "evtgen").map((r) =>
+      (r.test.rules ?? defaults).join("\n")
+    ),
+  );
   for (const key of sets) {
     const loaded = await loadRulesFiles(key.split("\n"));
     for (const r of loaded.rules) {

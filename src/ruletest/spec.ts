@@ -33,7 +33,7 @@
  * @module
  */
 import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument, type YAMLMap } from "yaml";
-import { type Priority, PRIORITIES, parsePriority } from "../rules/alert.ts";
+import { parsePriority, PRIORITIES, type Priority } from "../rules/alert.ts";
 import { lookupField } from "../rules/fields/mod.ts";
 import type { FieldEntry, SynthValue } from "./synth.ts";
 import { TestFileError, type Where } from "./problem.ts";
@@ -164,12 +164,16 @@ export class YamlReader {
 
   int(node: unknown, what: string, min = 0): number {
     const v = isScalar(node) ? Number(node.value) : NaN;
-    if (!Number.isInteger(v) || v < min) this.fail(`${what} must be a whole number >= ${min}`, node);
+    if (!Number.isInteger(v) || v < min) {
+      this.fail(`${what} must be a whole number >= ${min}`, node);
+    }
     return v;
   }
 
   bool(node: unknown, what: string): boolean {
-    if (!isScalar(node) || typeof node.value !== "boolean") this.fail(`${what} must be true or false`, node);
+    if (!isScalar(node) || typeof node.value !== "boolean") {
+      this.fail(`${what} must be true or false`, node);
+    }
     return (node as { value: boolean }).value;
   }
 
@@ -199,11 +203,18 @@ export class YamlReader {
   }
 }
 
+/** Names within two edits of each other (a likely typo). */
 function similar(a: string, b: string): boolean {
   if (Math.abs(a.length - b.length) > 2) return false;
-  let diff = 0;
-  for (let i = 0; i < Math.max(a.length, b.length); i++) if (a[i] !== b[i]) diff++;
-  return diff <= 2 || a.startsWith(b) || b.startsWith(a);
+  let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) {
+      cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    prev = cur;
+  }
+  return prev[b.length] <= 2;
 }
 
 const FILE_KEYS = ["rules", "priority", "tests"] as const;
@@ -253,12 +264,19 @@ export function parseTestFile(path: string, text: string): TestFile {
   if (doc.errors.length > 0) {
     const e = doc.errors[0];
     const { line, col } = r.lines.linePos(e.pos[0]);
-    throw new TestFileError(`YAML: ${e.message.split("\n")[0]}`, { file: path, line, col });
+    const src = text.split("\n")[line - 1] ?? "";
+    const hint = /\{[^}]*\w\[[^\]]*\]\s*:/.test(src)
+      ? " (in a {...} mapping, quote a field with an argument: 'proc.aname[2]': sshd)"
+      : "";
+    throw new TestFileError(`YAML: ${e.message.split("\n")[0]}${hint}`, { file: path, line, col });
   }
   const root = doc.contents;
   if (!isMap(root)) r.fail("a test file is a mapping with a `tests:` list", root ?? doc);
   const testsNode = (root as YAMLMap).get("tests", true);
-  if (isSeq(testsNode) && testsNode.items.some((t) => isMap(t) && (t.has("expectedOutcome") || t.has("runner")))) {
+  if (
+    isSeq(testsNode) &&
+    testsNode.items.some((t) => isMap(t) && (t.has("expectedOutcome") || t.has("runner")))
+  ) {
     return { path, text, tests: parseEvtgenTests(path, text, r, root as YAMLMap), evtgen: true };
   }
   const top = r.pairs(root as YAMLMap, FILE_KEYS, "a test file");
@@ -407,7 +425,9 @@ function parseAudit(r: YamlReader, file: string, node: unknown): TestInput {
   }
   if (isSeq(node)) return { kind: "audit", events: node.toJSON() as unknown[], at: r.at(node) };
   const keys = r.pairs(r.map(node, "audit"), AUDIT_KEYS, "audit");
-  if (keys.has("file") === keys.has("events")) r.fail("audit needs one of `file` or `events`", node);
+  if (keys.has("file") === keys.has("events")) {
+    r.fail("audit needs one of `file` or `events`", node);
+  }
   if (keys.has("file")) {
     const f = keys.get("file")!.value;
     return { kind: "audit", file: resolveFrom(file, r.string(f, "file")), at: r.at(f) };
@@ -424,14 +444,21 @@ function parseExpect(r: YamlReader, node: unknown): Expectation {
   }
   const keys = r.pairs(r.map(node, "expect"), EXPECT_KEYS, "expect");
   if (keys.has("fire") && keys.has("exactly")) {
-    r.fail("give `fire` (at least these) or `exactly` (these and no other), not both", keys.get("exactly")!.key);
+    r.fail(
+      "give `fire` (at least these) or `exactly` (these and no other), not both",
+      keys.get("exactly")!.key,
+    );
   }
   const never = keys.has("never")
     ? r.strings(keys.get("never")!.value, "never").map((n) => ({ rule: n.value, at: n.at }))
     : [];
   if (keys.has("none")) {
-    if (!r.bool(keys.get("none")!.value, "none")) r.fail("none: false means nothing; leave it out", keys.get("none")!.value);
-    if (keys.has("fire") || keys.has("exactly")) r.fail("`none` with rules to fire", keys.get("none")!.key);
+    if (!r.bool(keys.get("none")!.value, "none")) {
+      r.fail("none: false means nothing; leave it out", keys.get("none")!.value);
+    }
+    if (keys.has("fire") || keys.has("exactly")) {
+      r.fail("`none` with rules to fire", keys.get("none")!.key);
+    }
     return { mode: "none", rules: [], never, at: r.at(node) };
   }
   const mode = keys.has("exactly") ? "exactly" : "fire";

@@ -38,7 +38,7 @@
  */
 import { buildEvent } from "../events/encode.ts";
 import type { Event } from "../events/event.ts";
-import { currentExitId, EF, EVENTS, type EventInfo, type ParamInfo, PT } from "../events/table.ts";
+import { currentExitId, EF, type EventInfo, EVENTS, type ParamInfo, PT } from "../events/table.ts";
 import { flagValue, isEnumTable } from "../events/flags.ts";
 import { ERRNO_NAMES, SIGNAL_NAMES } from "../events/errno_data.ts";
 import { StateStore } from "../state/store.ts";
@@ -262,11 +262,8 @@ export class SyntheticWorld {
         set: (info) => void this.containers.set(info.id, info),
       },
     });
-    for (const [name, id, home, shell] of BASE_USERS) {
-      this.state.users.addUser({ id, name, home, shell });
-      this.state.users.addGroup({ id, name, home: "", shell: "" });
-      this.#users.set(name, id);
-    }
+    for (const [name, id] of BASE_USERS) this.#users.set(name, id);
+    this.#addUsers("");
     this.state.addThread({
       tid: 1,
       pid: 1,
@@ -306,10 +303,22 @@ export class SyntheticWorld {
     if (id === undefined) {
       id = this.#nextUid++;
       this.#users.set(name, id);
-      this.state.users.addUser({ id, name, home: `/home/${name}`, shell: "/bin/bash" });
-      this.state.users.addGroup({ id, name, home: "", shell: "" });
+      for (const view of ["", ...this.containers.keys()]) this.#addUser(view, name, id);
     }
     return id;
+  }
+
+  /** Every known user and group into a view's files (the host's, or a container's). */
+  #addUsers(view: string): void {
+    for (const [name, id] of this.#users) this.#addUser(view, name, id);
+  }
+
+  #addUser(view: string, name: string, id: number): void {
+    const base = BASE_USERS.find((u) => u[1] === id);
+    const home = base?.[2] ?? `/home/${name}`;
+    const shell = base?.[3] ?? "/bin/bash";
+    this.state.users.addUser({ id, name, home, shell }, view);
+    this.state.users.addGroup({ id, name, home: "", shell: "" }, view);
   }
 
   /**
@@ -323,7 +332,10 @@ export class SyntheticWorld {
     for (const e of entries) checkKey(e);
     const typeEntry = f.entry("evt.type") ?? f.entry("syscall.type");
     if (!typeEntry || typeof typeEntry.value !== "string") {
-      throw new TestFileError("an event needs evt.type (openat, execve, connect ...)", entries[0]?.at);
+      throw new TestFileError(
+        "an event needs evt.type (openat, execve, connect ...)",
+        entries[0]?.at,
+      );
     }
     const type = typeEntry.value;
     const id = currentExitId(type);
@@ -567,7 +579,9 @@ export class SyntheticWorld {
       const colon = image.lastIndexOf(":");
       const hasTag = colon > image.lastIndexOf("/");
       const labels: Record<string, string> = {};
-      for (const e of f.withPrefix("container.label[")) labels[splitKey(e.key).arg!] = String(e.value);
+      for (const e of f.withPrefix("container.label[")) {
+        labels[splitKey(e.key).arg!] = String(e.value);
+      }
       const k8s: Record<string, string> = {
         "k8s.pod.name": "io.kubernetes.pod.name",
         "k8s.ns.name": "io.kubernetes.pod.namespace",
@@ -579,7 +593,9 @@ export class SyntheticWorld {
         const v = f.str(field);
         if (v !== undefined) labels[label] = v;
       }
-      for (const e of f.withPrefix("k8s.pod.label[")) labels[splitKey(e.key).arg!] = String(e.value);
+      for (const e of f.withPrefix("k8s.pod.label[")) {
+        labels[splitKey(e.key).arg!] = String(e.value);
+      }
       if (f.has("k8s.pod.name") && !labels["io.kubernetes.pod.namespace"]) {
         labels["io.kubernetes.pod.namespace"] = "default";
       }
@@ -602,6 +618,7 @@ export class SyntheticWorld {
         hostIpc: f.bool("container.host_ipc") ?? false,
         startTs: this.now - SYNTH_DEFAULTS.ageNs - 1_000_000_000n,
       });
+      this.#addUsers(id);
     }
     return id;
   }
@@ -630,7 +647,9 @@ export class SyntheticWorld {
       p.dirfd = AT_FDCWD;
       p.flags = flagValue("file_flags", "O_RDONLY");
       p.mode = 0;
-      if (f.bool("fd.is_upper_layer")) p.flags = (p.flags as number) | fdLayerFlag("FD_UPPER_LAYER");
+      if (f.bool("fd.is_upper_layer")) {
+        p.flags = (p.flags as number) | fdLayerFlag("FD_UPPER_LAYER");
+      }
     } else if (EXEC_EVENTS.has(name)) {
       Object.assign(p, this.#execParams(f, pid, tid));
     } else if (CLONE_EVENTS.has(name)) {
@@ -649,11 +668,7 @@ export class SyntheticWorld {
       p.flags = 0;
     } else if (name === "socket") {
       const type = f.str("fd.type") ?? f.str("fd.sockfamily");
-      p.domain = type === "ipv6" || type === "ip6"
-        ? AF.INET6
-        : type === "unix"
-        ? AF.UNIX
-        : AF.INET;
+      p.domain = type === "ipv6" || type === "ip6" ? AF.INET6 : type === "unix" ? AF.UNIX : AF.INET;
       const l4 = f.str("fd.l4proto");
       p.type = l4 === "udp" ? 2 : l4 === "raw" || l4 === "icmp" ? 3 : 1;
       p.proto = l4 === "icmp" ? 1 : 0;
@@ -953,7 +968,10 @@ function resultOf(f: Fields): number | undefined {
   if (e !== undefined && e.value !== null) {
     const n = errnoValue(e.value);
     if (n === undefined) {
-      throw new TestFileError(`${e.key}: '${e.value}' is not SUCCESS, an errno name or a number`, e.at);
+      throw new TestFileError(
+        `${e.key}: '${e.value}' is not SUCCESS, an errno name or a number`,
+        e.at,
+      );
     }
     return n;
   }
@@ -1060,8 +1078,9 @@ function ancestorsOf(f: Fields): AncestorSpec[] {
   const set = (level: number, prop: string, e: FieldEntry) => {
     const spec = at(level) as Record<string, unknown>;
     if (prop === "pid") spec.pid = Number(e.value);
-    else if (prop === "args") spec.args = Array.isArray(e.value) ? e.value.map(String) : String(e.value).split(/\s+/);
-    else spec[prop] = String(e.value);
+    else if (prop === "args") {
+      spec.args = Array.isArray(e.value) ? e.value.map(String) : String(e.value).split(/\s+/);
+    } else spec[prop] = String(e.value);
   };
   const anyLevel: FieldEntry[] = [];
   for (const e of f.entries) {
@@ -1091,7 +1110,7 @@ function ancestorsOf(f: Fields): AncestorSpec[] {
 /** Rejects keys that are not fields (a typo in a test file). */
 function checkKey(e: FieldEntry): void {
   const ref = lookupField(e.key);
-  if (!ref) throw new TestFileError(`unknown field '${e.key}' (see saker fields)`, e.at);
+  if (!ref) throw new TestFileError(`unknown field '${e.key}' (saker fields lists them)`, e.at);
 }
 
 const DURATIONS = new Set(["proc.duration", "proc.ppid.duration", "container.duration"]);
@@ -1104,22 +1123,31 @@ function readBack(ev: Event, e: FieldEntry): string | undefined {
   let node: CheckNode;
   const pos = { idx: 0, line: 1, col: 1 };
   const shown = () => valueText(evalOperand(node.left, ev));
-  if (name === "thread.cap_effective" || name === "thread.cap_permitted" || name === "thread.cap_inheritable") {
+  if (
+    name === "thread.cap_effective" || name === "thread.cap_permitted" ||
+    name === "thread.cap_inheritable"
+  ) {
     const want = capsFrom(e);
     const th = ev.thread;
-    const have = th === undefined ? undefined : name === "thread.cap_effective"
+    const have = th === undefined
+      ? undefined
+      : name === "thread.cap_effective"
       ? th.capEffective
       : name === "thread.cap_permitted"
       ? th.capPermitted
       : th.capInheritable;
-    return have === want ? undefined : `${e.key}: given ${e.value}, the event shows other capabilities`;
+    return have === want
+      ? undefined
+      : `${e.key}: given ${e.value}, the event shows other capabilities`;
   }
   let text = values.map((v) => String(v));
   if (DURATIONS.has(name)) text = values.map((v) => String(durationNs(v, e.key, e.at)));
   if (name === "proc.cwd") text = text.map((t) => t.endsWith("/") ? t : `${t}/`);
-  if (name === "proc.args" || name === "proc.cmdline" || name === "proc.pcmdline" ||
+  if (
+    name === "proc.args" || name === "proc.cmdline" || name === "proc.pcmdline" ||
     name === "proc.acmdline" || name === "proc.env" || name === "proc.aargs" ||
-    name === "container.mounts") {
+    name === "container.mounts"
+  ) {
     text = [text.join(name === "container.mounts" ? "," : " ")];
   }
   try {
@@ -1148,5 +1176,7 @@ function readBack(ev: Event, e: FieldEntry): string | undefined {
       : `${e.key}: given ${JSON.stringify(values)}, the event shows ${shown()}`;
   }
   if (testValue(node, evalOperand(node.left, ev))) return undefined;
-  return `${e.key}: given ${valueText(text.length === 1 ? text[0] : text)}, the event shows ${shown()}`;
+  return `${e.key}: given ${
+    valueText(text.length === 1 ? text[0] : text)
+  }, the event shows ${shown()}`;
 }

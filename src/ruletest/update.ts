@@ -17,9 +17,11 @@ import { parseTestFile, type TestFile } from "./spec.ts";
 import type { TestResult } from "./runner.ts";
 
 /** Output fields never written: they differ from run to run. */
-const VOLATILE = /^(evt\.(time|rawtime|datetime|num)|container\.start_ts|proc\.(duration|pid\.ts|ppid\.ts))/;
+const VOLATILE =
+  /^(evt\.(time|rawtime|datetime|num)|container\.start_ts|proc\.(duration|pid\.ts|ppid\.ts))/;
 /** Also left out of live tests: ids the kernel hands out. */
-const LIVE_VOLATILE = /^(proc\.(pid|ppid|vpid|pvpid|sid|pgid|vpgid|apid)|thread\.(tid|vtid)|container\.(id|full_id|name|start_ts)|fd\.(num|cport|name)|evt\.arg\.(res|fd))/;
+const LIVE_VOLATILE =
+  /^(proc\.(pid|ppid|vpid|pvpid|sid|pgid|vpgid|apid)|thread\.(tid|vtid)|container\.(id|full_id|name|start_ts)|fd\.(num|cport|name)|evt\.arg\.(res|fd))/;
 
 /** What an update did. */
 export interface UpdateOutcome {
@@ -56,7 +58,11 @@ export async function updateTests(
       const items = isSeq(list) ? list.items : list === undefined ? [] : [list];
       const live = r.test.input.kind === "simulate" || r.test.input.kind === "evtgen";
       items.forEach((item, i) => {
-        const rule = isScalar(item) ? String(item.value) : isMap(item) ? String(item.get("rule")) : "";
+        const rule = isScalar(item)
+          ? String(item.value)
+          : isMap(item)
+          ? String(item.get("rule"))
+          : "";
         const alert = r.alerts.find((a) => a.rule === rule);
         if (!alert) return;
         const fields: Record<string, unknown> = {};
@@ -70,7 +76,9 @@ export async function updateTests(
         else expect.set(key, entry);
         changed = true;
         out.messages.push(
-          `UPDATE ${file.path}: ${r.test.name}: ${Object.keys(fields).length} output fields of '${rule}'`,
+          `UPDATE ${file.path}: ${r.test.name}: ${
+            Object.keys(fields).length
+          } output fields of '${rule}'`,
         );
       });
       if (changed) out.rerun.push({ file: file.path, name: r.test.name });
