@@ -157,15 +157,17 @@ export function isBuiltin(path: string): boolean {
 }
 
 /**
- * The files a `builtin:` path names: `builtin:rules` → every `.yaml` under `rules/` in name
- * order, `builtin:rules/10_x.yaml` → that file. Empty when there is none.
+ * The files a `builtin:` path names: `builtin:rules` → every `.yaml` directly in `rules/` in name
+ * order (as a rules directory on disk loads; `rules/tests/` holds tests, not rules),
+ * `builtin:rules/10_x.yaml` → that file. Empty when there is none.
  */
 export function builtinFiles(path: string): string[] {
   const name = path.slice(BUILTIN_PREFIX.length).replace(/\/+$/, "");
   if (readAsset(name)) return [path];
-  return listAssets(`${name}/`).filter((n) => /\.ya?ml$/.test(n)).map((n) =>
-    `${BUILTIN_PREFIX}${n}`
-  );
+  const prefix = `${name}/`;
+  return listAssets(prefix)
+    .filter((n) => /\.ya?ml$/.test(n) && !n.slice(prefix.length).includes("/"))
+    .map((n) => `${BUILTIN_PREFIX}${n}`);
 }
 
 /** The text of a `builtin:` file, or undefined. */

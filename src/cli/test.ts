@@ -50,6 +50,7 @@ options:
       --json        print the results as one JSON document
       --junit FILE  write a JUnit XML report
       --coverage    per rule: its positive and negative tests, and the share covered
+      --min-coverage PCT  also fail when less than PCT % of the rules are covered
       --update      fill in the expected output fields of tests marked update: true
       --filter TEXT run only tests whose name contains TEXT
       --no-live     skip live tests (simulate, event-generator)
@@ -103,6 +104,7 @@ export async function main(args: string[]): Promise<number> {
         json: { type: "boolean" },
         junit: { type: "string" },
         coverage: { type: "boolean" },
+        "min-coverage": { type: "string" },
         update: { type: "boolean" },
         filter: { type: "string" },
         "no-live": { type: "boolean" },
@@ -117,6 +119,11 @@ export async function main(args: string[]): Promise<number> {
   if (v.help) {
     console.log(USAGE);
     return 0;
+  }
+  const minCoverage = v["min-coverage"] === undefined ? undefined : Number(v["min-coverage"]);
+  if (minCoverage !== undefined && !(minCoverage >= 0 && minCoverage <= 100)) {
+    console.error(`saker test: --min-coverage takes a percentage, got '${v["min-coverage"]}'`);
+    return 2;
   }
   let rules: string[];
   try {
@@ -177,7 +184,7 @@ export async function main(args: string[]): Promise<number> {
       );
     }
   }
-  const cov = v.coverage ? await coverage(results, rules) : undefined;
+  const cov = v.coverage || minCoverage !== undefined ? await coverage(results, rules) : undefined;
   if (cov) {
     out("");
     coverageLines(cov).forEach(out);
@@ -186,12 +193,14 @@ export async function main(args: string[]): Promise<number> {
   out(`${summaryLine(results, problems.length)} (${files.length} files, ${secs} s)`);
   if (v.json) console.log(JSON.stringify(resultsJson(results, problems, cov), null, 2));
   if (v.junit) await Deno.writeTextFile(v.junit, junitXml(results, problems));
-  const bad = problems.length > 0 ||
-    results.some((r) => r.status === "fail" || r.status === "error");
+  let bad = problems.length > 0 || results.some((r) => r.status === "fail" || r.status === "error");
   if (cov) {
     const { covered, total } = coveredShare(cov);
-    if (v.json) return bad ? 1 : 0;
-    if (covered < total && !bad) out(`coverage below 100 %: ${total - covered} rules lack a test`);
+    const pct = total === 0 ? 100 : (covered / total) * 100;
+    if (minCoverage !== undefined && pct < minCoverage) {
+      out(`coverage ${pct.toFixed(1)} % is below --min-coverage ${minCoverage} %`);
+      bad = true;
+    }
   }
   return bad ? 1 : 0;
 }

@@ -49,7 +49,11 @@ export function judge(
   const out: string[] = [];
   const byRule = (r: string) => alerts.filter((a) => a.rule === r);
   if (expect.mode === "none") {
-    if (alerts.length > 0) out.push(`expected no alert; got ${alertSummary(alerts)}`);
+    if (alerts.length > 0) {
+      const shown = alerts.slice(0, 3).map((a) => `  ${a.priority} ${a.rule}: ${a.output}`);
+      const more = alerts.length > 3 ? [`  ... ${alerts.length - 3} more`] : [];
+      out.push([`expected no alert; got ${alertSummary(alerts)}`, ...shown, ...more].join("\n"));
+    }
   }
   for (const e of expect.rules) {
     const mine = byRule(e.rule);
