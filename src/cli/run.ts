@@ -108,7 +108,7 @@ function builtinIfMissing(rel: string): string {
 }
 
 /** Opens the live kernel source (loaded lazily: FFI and libbpf only when running). */
-async function openLive(syscalls: ReadonlySet<string> | "all", c: Config): Promise<AgentSource> {
+export async function openLive(syscalls: ReadonlySet<string> | "all", c: Config): Promise<AgentSource> {
   const { openLiveSource } = await import("../sources/live.ts");
   const src = await openLiveSource({
     ringBytes: c.kernel.ring_buffer_size,

@@ -15,7 +15,9 @@
  */
 import { parseArgs } from "node:util";
 import { ConfigError, loadConfig } from "../config/load.ts";
-import { DEFAULT_RULES } from "../assets.ts";
+import { assetText, BUILTIN_PREFIX, DEFAULT_RULES } from "../assets.ts";
+import type { Alert } from "../rules/alert.ts";
+import type { StartAgent } from "../ruletest/run_live.ts";
 import { defaultConfigFile } from "./run.ts";
 import {
   coverage,
@@ -86,9 +88,63 @@ async function defaultTestPaths(rules: string[]): Promise<string[]> {
   return out;
 }
 
+/**
+ * Starts the agent `saker run` would run (the live source and state, Saker's rules engine), with
+ * the given rules only and no outputs, store or API, reporting each evaluated event.
+ */
+const startAgent: StartAgent = async (files, hooks) => {
+  const { openLive, liveState } = await import("./run.ts");
+  const { Agent } = await import("../agent/agent.ts");
+  const { buildEngineRules } = await import("../agent/build_rules.ts");
+  const { Registry } = await import("../metrics.ts");
+  const { config } = await loadConfig({
+    file: `${BUILTIN_PREFIX}config.yaml`,
+    text: assetText("config.yaml") ?? "",
+    overrides: [
+      "rule_matching=all",
+      "priority=debug",
+      "watch_config_files=false",
+      "stdout_output.enabled=false",
+      "alert_store.enabled=false",
+      "webserver.enabled=false",
+      "log_level=warning",
+    ],
+  });
+  config.rules_files = files;
+  const agent = await Agent.start(config, {
+    openSource: openLive,
+    buildRules: async (f, o) => {
+      const built = await buildEngineRules(f, o);
+      const inner = built.evaluator;
+      return {
+        ...built,
+        evaluator: {
+          evaluate(ev, emit) {
+            const alerts: Alert[] = [];
+            inner.evaluate(ev, (a) => {
+              alerts.push(a);
+              emit(a);
+            });
+            hooks.onEvaluated(ev, alerts);
+          },
+        },
+      };
+    },
+    makeState: (c) => liveState(c),
+    rulesFiles: files,
+    signals: false,
+    registry: new Registry(),
+  });
+  return {
+    stop: async () => {
+      await agent.stop(0, "saker test done");
+    },
+  };
+};
+
 async function liveRunner(): Promise<LiveRunner> {
   const { TemporaryAgentRunner } = await import("../ruletest/run_live.ts");
-  return new TemporaryAgentRunner();
+  return new TemporaryAgentRunner(startAgent);
 }
 
 /** Entry point of the subcommand. */

@@ -46,11 +46,15 @@ export interface TestResult {
 export interface LiveRunner {
   /** Why live tests cannot run here (not root ...), or undefined. */
   unavailable(): Promise<string | undefined>;
-  /** Runs the live tests of one rule set, one after another. */
+  /** Runs the live tests of one rule set, one after another, reporting each as it ends. */
   run(
     tests: TestCase[],
-    rules: { files: string[]; loaded: LoadedRules; ruleset: Ruleset },
-    report: (t: TestCase, out: RunOutput | { skip: string }, ms: number) => void,
+    rules: { files: string[]; ruleset: Ruleset },
+    report: (
+      t: TestCase,
+      out: RunOutput | { skip: string } | { error: string },
+      ms: number,
+    ) => void,
   ): Promise<void>;
 }
 
@@ -326,12 +330,12 @@ async function runLive(
       continue;
     }
     const index = new Map(group.map((x) => [x.t, x.i]));
-    const started = new Map<TestCase, number>();
-    await opts.live!.run(group.map((x) => x.t), { files, loaded, ruleset }, (t, out, ms) => {
-      started.set(t, ms);
+    await opts.live!.run(group.map((x) => x.t), { files, ruleset }, (t, out, ms) => {
       const i = index.get(t)!;
       if ("skip" in out) done(i, { ...base(t), status: "skip", reason: out.skip, ms });
-      else done(i, { ...finish(t, out, performance.now() - ms, key), ms });
+      else if ("error" in out) {
+        done(i, { ...errorResult(t, new TestFileError(out.error, t.at), 0), ms });
+      } else done(i, { ...finish(t, out, 0, key), ms });
     });
   }
 }

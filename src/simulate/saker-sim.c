@@ -29,6 +29,7 @@
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <grp.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -313,7 +314,330 @@ static int do_chmod(int argc, char **argv) {
   return 0;
 }
 
+/*
+ * plan: runs the test plan in $SAKER_SIM_PLAN, as `saker test` builds it for Falco's declarative
+ * event-generator tests. Records are separated by \x1e, their fields by \x1f:
+ *   F PATH / D PATH     a file / directory (parents too) made unless present; removed after
+ *   C PATH              a copy of this program (mode 0755, parents made); removed after
+ *   L TARGET PATH       a symbolic link PATH -> TARGET; removed after
+ *   P EXE ARGV0 UID GID NARGS ARG... ENV...   a process of the chain, each the child of the one
+ *                       before (UID -1: the parent's user); executed through EXE
+ *   B SCRIPT / A SCRIPT `sh -c SCRIPT` in the last process, before the resources / after the steps
+ *   R cs NAME PROTO IP PORT   a connected client and server (PROTO tcp4 tcp6 udp4 udp6)
+ *   R memfd NAME        a fileless process: a memfd copy of this program executed as NAME
+ *   S NAME NR ARG...    the system call NR; ARG is iNUMBER, sTEXT, xHEX (bytes) or
+ *                       rNAME.client / rNAME.server (a resource's descriptor)
+ * The first process (the root) makes the files, starts the chain, waits and removes the files;
+ * the last process of the chain (the root itself when there is none) runs B, R, S and A.
+ * $SAKER_SIM_PLAN_AT counts the processes of the chain already started.
+ */
+#define PLAN_MAX 512
+static char *plan_rec[PLAN_MAX];
+static int plan_n;
+
+static int split(char *s, char sep, char **out, int max) {
+  int n = 0;
+  for (char *p = s; n < max;) {
+    out[n++] = p;
+    char *e = strchr(p, sep);
+    if (!e) break;
+    *e = 0;
+    p = e + 1;
+  }
+  return n;
+}
+
+/* Paths the root made, removed in reverse order at the end. */
+static char *made[PLAN_MAX];
+static char made_dir[PLAN_MAX];
+static int made_n;
+
+static void remember(const char *path, int dir) {
+  if (made_n < PLAN_MAX) {
+    made_dir[made_n] = (char)dir;
+    made[made_n++] = strdup(path);
+  }
+}
+
+static int mkdirs(const char *path) {
+  char buf[4096];
+  snprintf(buf, sizeof buf, "%s", path);
+  for (char *p = buf + 1;; p++) {
+    if (*p == '/' || *p == 0) {
+      char c = *p;
+      *p = 0;
+      struct stat st;
+      if (stat(buf, &st) != 0) {
+        if (mkdir(buf, 0755) != 0) return -1;
+        remember(buf, 1);
+      }
+      *p = c;
+      if (c == 0) return 0;
+    }
+  }
+}
+
+static int parent_dirs(const char *path) {
+  char buf[4096];
+  snprintf(buf, sizeof buf, "%s", path);
+  char *slash = strrchr(buf, '/');
+  if (!slash || slash == buf) return 0;
+  *slash = 0;
+  return mkdirs(buf);
+}
+
+static int copy_self(const char *dst) {
+  if (parent_dirs(dst) != 0) return -1;
+  int in = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+  int out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0755);
+  if (in < 0 || out < 0) return -1;
+  remember(dst, 0);
+  char buf[65536];
+  ssize_t n;
+  while ((n = read(in, buf, sizeof buf)) > 0) {
+    if (write(out, buf, (size_t)n) != n) return -1;
+  }
+  close(in);
+  close(out);
+  return chmod(dst, 0755);
+}
+
+static int run_script(const char *script) {
+  pid_t pid = fork();
+  if (pid < 0) return -1;
+  if (pid == 0) {
+    unsetenv("SAKER_SIM_PLAN");
+    execl("/bin/sh", "sh", "-c", script, (char *)NULL);
+    _exit(127);
+  }
+  int st = 0;
+  waitpid(pid, &st, 0);
+  report("sh", script, WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+  return 0;
+}
+
+static struct {
+  char name[64];
+  int client, server;
+} res[16];
+static int res_n;
+
+static int resource_fd(const char *ref) {
+  const char *dot = strrchr(ref, '.');
+  if (!dot) return -1;
+  for (int i = 0; i < res_n; i++) {
+    if ((size_t)(dot - ref) == strlen(res[i].name) && !strncmp(ref, res[i].name, (size_t)(dot - ref)))
+      return !strcmp(dot + 1, "client") ? res[i].client : res[i].server;
+  }
+  return -1;
+}
+
+static int client_server(char **f, int n) {
+  if (n < 6 || res_n >= 16) return 3;
+  int v6 = f[3][3] == '6', udp = f[3][0] == 'u';
+  struct sockaddr_storage sa;
+  socklen_t len;
+  memset(&sa, 0, sizeof sa);
+  if (v6) {
+    struct sockaddr_in6 *a = (struct sockaddr_in6 *)&sa;
+    a->sin6_family = AF_INET6;
+    a->sin6_port = htons((unsigned short)atoi(f[5]));
+    if (inet_pton(AF_INET6, f[4], &a->sin6_addr) != 1) return 2;
+    len = sizeof *a;
+  } else {
+    struct sockaddr_in *a = (struct sockaddr_in *)&sa;
+    a->sin_family = AF_INET;
+    a->sin_port = htons((unsigned short)atoi(f[5]));
+    if (inet_pton(AF_INET, f[4], &a->sin_addr) != 1) return 2;
+    len = sizeof *a;
+  }
+  int type = udp ? SOCK_DGRAM : SOCK_STREAM, dom = v6 ? AF_INET6 : AF_INET, one = 1;
+  int srv = socket(dom, type, 0);
+  if (srv < 0) return 3;
+  setsockopt(srv, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (bind(srv, (struct sockaddr *)&sa, len) != 0) return 3;
+  if (!udp && listen(srv, 4) != 0) return 3;
+  int cli = socket(dom, type, 0);
+  char args[160];
+  snprintf(args, sizeof args, "%s %s:%s", f[3], f[4], f[5]);
+  long r = rc(connect(cli, (struct sockaddr *)&sa, len));
+  report("connect", args, r);
+  if (r != 0) return 3;
+  if (!udp) {
+    int conn = accept(srv, NULL, NULL);
+    (void)conn;
+  }
+  snprintf(res[res_n].name, sizeof res[res_n].name, "%s", f[2]);
+  res[res_n].client = cli;
+  res[res_n].server = srv;
+  res_n++;
+  return 0;
+}
+
+static int fileless(const char *name) {
+  pid_t pid = fork();
+  if (pid < 0) return 3;
+  if (pid == 0) {
+    unsetenv("SAKER_SIM_PLAN");
+    int mfd = (int)syscall(SYS_memfd_create, name, 0);
+    int src = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+    if (mfd < 0 || src < 0) _exit(3);
+    char buf[65536];
+    ssize_t n;
+    while ((n = read(src, buf, sizeof buf)) > 0) {
+      if (write(mfd, buf, (size_t)n) != n) _exit(3);
+    }
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/fd/%d", mfd);
+    char *args[] = {(char *)name, "noop", NULL};
+    execv(path, args);
+    _exit(127);
+  }
+  int st = 0;
+  waitpid(pid, &st, 0);
+  report("execve", "memfd", WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -ENOEXEC);
+  return 0;
+}
+
+static int step(char **f, int n) {
+  if (n < 3) return 2;
+  long a[6] = {0};
+  char args[1024] = "";
+  size_t used = 0;
+  for (int i = 3; i < n && i < 9; i++) {
+    const char *v = f[i];
+    if (v[0] == 'i') a[i - 3] = strtol(v + 1, NULL, 0);
+    else if (v[0] == 's') a[i - 3] = (long)(v + 1);
+    else if (v[0] == 'r') a[i - 3] = resource_fd(v + 1);
+    else if (v[0] == 'x') {
+      size_t len = strlen(v + 1) / 2;
+      unsigned char *b = calloc(len + 1, 1);
+      for (size_t j = 0; j < len; j++) sscanf(v + 1 + 2 * j, "%2hhx", &b[j]);
+      a[i - 3] = (long)b;
+    }
+    used += (size_t)snprintf(args + used, used < sizeof args ? sizeof args - used : 0, "%s%s",
+                             i > 3 ? " " : "", v);
+    if (used >= sizeof args) used = sizeof args - 1;
+  }
+  long r = syscall(atol(f[2]), a[0], a[1], a[2], a[3], a[4], a[5]);
+  report(f[1], args, rc(r));
+  return 0;
+}
+
+/* The last process of the chain: scripts, resources, steps. */
+static int plan_leaf(void) {
+  char *f[64];
+  for (int i = 0; i < plan_n; i++) {
+    char rec[8192];
+    snprintf(rec, sizeof rec, "%s", plan_rec[i]);
+    int n = split(rec, '\x1f', f, 64);
+    if (!strcmp(f[0], "B") && n > 1) run_script(f[1]);
+  }
+  for (int i = 0; i < plan_n; i++) {
+    char rec[8192];
+    snprintf(rec, sizeof rec, "%s", plan_rec[i]);
+    int n = split(rec, '\x1f', f, 64);
+    int r = 0;
+    if (!strcmp(f[0], "R") && n > 2 && !strcmp(f[1], "cs")) r = client_server(f, n);
+    else if (!strcmp(f[0], "R") && n > 2 && !strcmp(f[1], "memfd")) r = fileless(f[2]);
+    else if (!strcmp(f[0], "S")) r = step(f, n);
+    if (r != 0) {
+      note("plan: a resource or step could not be set up");
+      return r;
+    }
+  }
+  for (int i = 0; i < plan_n; i++) {
+    char rec[8192];
+    snprintf(rec, sizeof rec, "%s", plan_rec[i]);
+    int n = split(rec, '\x1f', f, 64);
+    if (!strcmp(f[0], "A") && n > 1) run_script(f[1]);
+  }
+  return 0;
+}
+
+/* Starts process number `k` of the chain (a child of this one) and waits for it. */
+static int plan_spawn(int k) {
+  int seen = 0;
+  for (int i = 0; i < plan_n; i++) {
+    if (plan_rec[i][0] != 'P') continue;
+    if (seen++ != k) continue;
+    char rec[8192];
+    snprintf(rec, sizeof rec, "%s", plan_rec[i]);
+    char *f[64];
+    int n = split(rec, '\x1f', f, 64);
+    if (n < 6) return 2;
+    int nargs = atoi(f[5]);
+    char *argv[64];
+    int c = 0;
+    argv[c++] = f[2];
+    for (int j = 0; j < nargs && 6 + j < n && c < 62; j++) argv[c++] = f[6 + j];
+    argv[c] = NULL;
+    pid_t pid = fork();
+    if (pid < 0) return 3;
+    if (pid == 0) {
+      char at[16];
+      snprintf(at, sizeof at, "%d", k + 1);
+      setenv("SAKER_SIM_PLAN_AT", at, 1);
+      for (int j = 6 + nargs; j < n; j++) putenv(f[j]);
+      int uid = atoi(f[3]), gid = atoi(f[4]);
+      if (uid >= 0) {
+        if (setgroups(0, NULL) != 0 || setgid((gid_t)gid) != 0 || setuid((uid_t)uid) != 0) _exit(3);
+      }
+      execv(f[1], argv);
+      report("execve", f[1], -errno);
+      _exit(127);
+    }
+    int st = 0;
+    waitpid(pid, &st, 0);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 3;
+  }
+  return plan_leaf();
+}
+
+static int do_plan(void) {
+  char *text = strdup(getenv("SAKER_SIM_PLAN"));
+  plan_n = split(text, '\x1e', plan_rec, PLAN_MAX);
+  const char *at = getenv("SAKER_SIM_PLAN_AT");
+  if (at) return plan_spawn(atoi(at));
+  /* The root: files first, then the chain, then the files go. */
+  int status = 0;
+  for (int i = 0; i < plan_n && status == 0; i++) {
+    char rec[8192];
+    snprintf(rec, sizeof rec, "%s", plan_rec[i]);
+    char *f[8];
+    int n = split(rec, '\x1f', f, 8);
+    struct stat st;
+    if (!strcmp(f[0], "F") && n > 1 && stat(f[1], &st) != 0) {
+      int fd = parent_dirs(f[1]) == 0 ? open(f[1], O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644) : -1;
+      if (fd < 0) status = 3;
+      else {
+        remember(f[1], 0);
+        close(fd);
+      }
+    } else if (!strcmp(f[0], "D") && n > 1) {
+      if (mkdirs(f[1]) != 0) status = 3;
+    } else if (!strcmp(f[0], "C") && n > 1) {
+      if (copy_self(f[1]) != 0) status = 3;
+    } else if (!strcmp(f[0], "L") && n > 2) {
+      if (parent_dirs(f[2]) != 0 || symlink(f[1], f[2]) != 0) status = 3;
+      else remember(f[2], 0);
+    }
+  }
+  if (status == 0) status = plan_spawn(0);
+  else note("plan: the files could not be made");
+  for (int i = made_n - 1; i >= 0; i--) {
+    if (made_dir[i]) rmdir(made[i]);
+    else unlink(made[i]);
+  }
+  return status;
+}
+
 int main(int argc, char **argv) {
+  if (getenv("SAKER_SIM_PLAN")) {
+    int fd = fcntl(1, F_DUPFD_CLOEXEC, 10);
+    if (fd >= 0) report_fd = fd;
+    return do_plan();
+  }
   if (argc < 2) {
     note("usage: saker-sim MODE [ARGS...]");
     return 2;

@@ -20,7 +20,7 @@
  */
 import { REPO_ROOT } from "../support/env.ts";
 import type { ActionReport } from "../../src/simulate/action.ts";
-import { which } from "../../src/simulate/command.ts";
+export { ensurePodmanService } from "../../src/simulate/podman_service.ts";
 import { type Priority, priorityRank } from "../../src/rules/alert.ts";
 
 /** An alert as the agent prints it in JSON, with the time it arrived here. */
@@ -31,46 +31,6 @@ export interface ReceivedAlert {
   fields: Record<string, unknown>;
   /** Date.now() when the test read it. */
   receivedMs: number;
-}
-
-const PODMAN_SOCKET = "/run/podman/podman.sock";
-
-async function socketServes(path: string): Promise<boolean> {
-  try {
-    const c = await Deno.connect({ transport: "unix", path });
-    c.close();
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/**
- * Makes sure podman's Docker-compatible API serves on its default socket (the agent reads
- * container names, images and the privileged flag there). Returns a stop function for a
- * service this call started (none when one was already running).
- */
-export async function ensurePodmanService(): Promise<() => Promise<void>> {
-  if (await socketServes(PODMAN_SOCKET)) return async () => {};
-  if (!(await which("podman"))) return async () => {}; // container actions will skip
-  await Deno.mkdir("/run/podman", { recursive: true });
-  const service = new Deno.Command("podman", {
-    args: ["system", "service", "--time=0", `unix://${PODMAN_SOCKET}`],
-    stdin: "null",
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-  const deadline = Date.now() + 20_000;
-  while (!(await socketServes(PODMAN_SOCKET))) {
-    if (Date.now() > deadline) throw new Error("podman system service did not start");
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return async () => {
-    try {
-      service.kill("SIGTERM");
-    } catch { /* ended */ }
-    await service.status;
-  };
 }
 
 /** Name of the marker rule every AgentRun loads. */
