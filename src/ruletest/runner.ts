@@ -302,7 +302,7 @@ async function runLive(
   opts: RunOptions,
   done: (i: number, r: TestResult) => void,
 ): Promise<void> {
-  const why = opts.live ? await opts.live.unavailable() : "live tests are not available here";
+  const why = opts.live ? await opts.live.unavailable() : "live test, not run (--no-live)";
   const runnable: { t: TestCase; i: number }[] = [];
   for (const x of live) {
     if (x.t.invalid) done(x.i, errorResult(x.t, x.t.invalid, performance.now()));

@@ -216,3 +216,21 @@ Deno.test({
     assertStringIncludes(missing.err, "no event numbered 99999999");
   },
 });
+
+Deno.test("saker test: live tests are skipped with their reason (--no-live, or not root)", async () => {
+  await withDir(async (dir) => {
+    const r = await saker(["test", "--no-live", `${dir}/live.yaml`]);
+    assertEquals(r.code, 0, r.out + r.err);
+    assertMatch(r.out, /^SKIP {2}.*live\.yaml: shadow read: live test, not run \(--no-live\)$/m);
+    assertMatch(r.out, /^0 passed, 0 failed, 1 skipped, 0 errors/m);
+  }, {
+    "live.yaml":
+      `rules: [${RULES}]\ntests:\n  - name: shadow read\n    simulate: read-sensitive-file\n` +
+      "    expect:\n      fire: [Sensitive file read by untrusted program]\n",
+  });
+  const { TemporaryAgentRunner } = await import("../../src/ruletest/run_live.ts");
+  const why = await new TemporaryAgentRunner(() => Promise.reject(new Error("not started")))
+    .unavailable();
+  if (Deno.uid() !== 0) assertStringIncludes(String(why), "needs root");
+  else assertEquals(why, undefined);
+});

@@ -27,7 +27,11 @@ Deno.test("evtgen plans: system calls with Linux values, octal modes and binding
   ]);
   assertEquals(stepArgs("open", { pathname: "/x", flags: "O_RDONLY" }), ["2", "s/x", "i0", "i0"]);
   assertEquals(stepArgs("openat2", { pathname: "/y", how: { flags: "O_RDONLY" } })[4], "i24");
-  assertEquals(stepArgs("dup2", { oldFd: "${ cs.client.fd }", newFd: 1 }), ["33", "rcs.client", "i1"]);
+  assertEquals(stepArgs("dup2", { oldFd: "${ cs.client.fd }", newFd: 1 }), [
+    "33",
+    "rcs.client",
+    "i1",
+  ]);
   assertEquals(stepArgs("socket", { domain: "AF_PACKET", type: "SOCK_RAW", protocol: 0 }), [
     "41",
     "i17",
