@@ -108,7 +108,10 @@ function builtinIfMissing(rel: string): string {
 }
 
 /** Opens the live kernel source (loaded lazily: FFI and libbpf only when running). */
-export async function openLive(syscalls: ReadonlySet<string> | "all", c: Config): Promise<AgentSource> {
+export async function openLive(
+  syscalls: ReadonlySet<string> | "all",
+  c: Config,
+): Promise<AgentSource> {
   const { openLiveSource } = await import("../sources/live.ts");
   const src = await openLiveSource({
     ringBytes: c.kernel.ring_buffer_size,
