@@ -28,6 +28,7 @@ import {
 import { replayAuditFile, replayCapture } from "../pipeline/replay.ts";
 import { K8S_AUDIT_SOURCE } from "../k8saudit/audit_event.ts";
 import { EVENTS } from "../events/table.ts";
+import { lookupField } from "../rules/fields/mod.ts";
 import { ConfigError, loadConfig } from "../config/load.ts";
 import { DEFAULT_RULES } from "../assets.ts";
 import { defaultConfigFile } from "./run.ts";
@@ -91,6 +92,11 @@ async function defaultRules(config?: string): Promise<string[]> {
 function describe(ev: Event): string {
   const th = ev.thread;
   const parts = [`#${ev.num}`, EVENTS[ev.type]?.name ?? String(ev.type)];
+  for (const name of ["ka.verb", "ka.uri"]) {
+    const ref = lookupField(name);
+    const v = ev.thread === undefined && ref ? ref.def.extract(ev, ref.arg) : undefined;
+    if (v !== undefined) parts.push(`${name}=${v}`);
+  }
   if (th) parts.push(`proc.name=${th.proc.comm}`, `proc.pid=${th.proc.pid}`);
   if (ev.fdInfo) parts.push(`fd.name=${ev.fdInfo.name}`);
   return parts.join(" ");

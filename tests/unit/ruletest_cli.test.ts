@@ -184,7 +184,7 @@ Deno.test("saker explain: every rule of the event's type and why, for a syntheti
 });
 
 Deno.test({
-  name: "saker explain: an event of a capture file, by number, with the state before it",
+  name: "saker explain: an event of a capture file or an audit file, by number",
   ignore: needsReference(),
   async fn() {
     const rules = `${REFERENCE_DIR}/falco-legacy-tests/rules/single_rule.yaml`;
@@ -214,6 +214,23 @@ Deno.test({
     ]);
     assertEquals(missing.code, 1);
     assertStringIncludes(missing.err, "no event numbered 99999999");
+    const audit = await saker([
+      "explain",
+      "-r",
+      `${REFERENCE_DIR}/falco-rules/k8s_audit_rules.yaml`,
+      "--audit",
+      `${REFERENCE_DIR}/falco-legacy-tests/trace_files/k8s_audit/create_nginx_pod_privileged.json`,
+      "--evt-num",
+      "1",
+      "--rule",
+      "Create HostNetwork Pod",
+    ]);
+    assertEquals(audit.code, 0, audit.err);
+    assertMatch(
+      audit.out,
+      /^event #1 pluginevent ka.verb=create ka.uri=\/api\/v1\/namespaces\/default\/pods$/m,
+    );
+    assertStringIncludes(audit.out, "false: ka.req.pod.host_network intersects (true)");
   },
 });
 
