@@ -6,9 +6,11 @@
  * `before` script, creates the resources (a connected client and server, a fileless process) and
  * makes the system calls of the steps, then removes what it made.
  *
- * - On the host the helper runs as a child of `saker test`; a test with a client and server runs
- *   in a network namespace of its own, whose dummy interface carries the server's address (the
- *   event-generator adds such an interface to the host; here the host's network is untouched).
+ * - On the host the helper runs as a child of `saker test`; a test whose client and server use
+ *   an address the machine does not have runs in a network namespace of its own whose loopback
+ *   interface carries it (the event-generator adds an interface with it to the host; here the
+ *   host's network is untouched).
+ * - A process run as another user keeps every capability (the event-generator's default).
  * - With `context.container`, the plan runs as the entry point of a privileged container (as the
  *   event-generator runs its own image) made from the simulator's image.
  * - Users a test names and the host lacks are created for the test and removed after it.
@@ -336,28 +338,16 @@ export async function runEvtgenTest(
     let program = helper.host;
     let args: string[] = [];
     if (plan.addresses.some((a) => !loopback(a))) {
-      // A namespace whose dummy interface carries the server addresses.
+      // A namespace of its own whose loopback interface also carries the server addresses.
       const ns = `sakereg${Deno.pid % 100000}${randomSuffix().slice(0, 4)}`;
       await mustRun("ip", ["netns", "add", ns]);
       ws.defer(async () => {
         await runCommand("ip", ["netns", "del", ns]);
       });
       await mustRun("ip", ["-n", ns, "link", "set", "lo", "up"]);
-      await mustRun("ip", ["-n", ns, "link", "add", "eg0", "type", "dummy"]);
-      await mustRun("ip", ["-n", ns, "link", "set", "eg0", "up"]);
-      for (const a of new Set(plan.addresses)) {
-        if (!loopback(a)) {
-          await mustRun("ip", [
-            "-n",
-            ns,
-            "addr",
-            "add",
-            a.includes(":") ? `${a}/128` : `${a}/32`,
-            "dev",
-            "eg0",
-            ...(a.includes(":") ? ["nodad"] : []),
-          ]);
-        }
+      for (const a of new Set(plan.addresses.filter((x) => !loopback(x)))) {
+        const v6 = a.includes(":");
+        await mustRun("ip", ["-n", ns, "addr", "add", `${a}/${v6 ? 128 : 32}`, "dev", "lo"]);
       }
       program = "ip";
       args = ["netns", "exec", ns, helper.host];

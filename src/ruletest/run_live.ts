@@ -73,6 +73,7 @@ class Session {
   #active = 0;
   #buckets = new Map<string, Bucket>();
   #roots = new Set<number>();
+  #ignored = new Set<number>();
   #watch = new Map<string, number>();
   #markers = new Map<string, () => void>();
 
@@ -101,6 +102,12 @@ class Session {
   /** A test's processes descend from `pid`. */
   root(pid: number): void {
     this.#roots.add(pid);
+  }
+
+  /** The events of process `pid` (the marker's) belong to no test. */
+  ignore(pid: number): void {
+    this.#ignored.add(pid);
+    if (this.#ignored.size > 64) this.#ignored.delete(this.#ignored.values().next().value!);
   }
 
   /** What a test caused: the events of `keys` (its root, its containers, or `self`). */
@@ -171,6 +178,7 @@ class Session {
     let p = ev.thread?.proc;
     if (!p) return undefined;
     if (p.containerId !== "") return `c:${p.containerId}`;
+    if (this.#ignored.has(p.pid)) return undefined;
     for (let i = 0; p && i < 64; i++) {
       if (this.#roots.has(p.pid)) return `p:${p.pid}`;
       if (p.pid === Deno.pid) return "self";
@@ -227,7 +235,9 @@ export class TemporaryAgentRunner implements LiveRunner {
       const path = `${dir}/m${n++}`;
       await Deno.writeTextFile(path, "");
       const back = session.marker(path, timeoutMs);
-      await new Deno.Command("cat", { args: [path], stdout: "null", stderr: "null" }).output();
+      const cat = new Deno.Command("cat", { args: [path], stdout: "null", stderr: "null" }).spawn();
+      session.ignore(cat.pid);
+      await cat.status;
       return await back;
     };
     const stopPodman = tests.some(needsContainers) ? await ensurePodmanService() : async () => {};

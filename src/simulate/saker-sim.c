@@ -30,6 +30,8 @@
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <grp.h>
+#include <linux/capability.h>
+#include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -581,7 +583,17 @@ static int plan_spawn(int k) {
       for (int j = 6 + nargs; j < n; j++) putenv(f[j]);
       int uid = atoi(f[3]), gid = atoi(f[4]);
       if (uid >= 0) {
+        /* Another user, keeping every capability across the exec (the event-generator's
+           default, all=iep): kept through setuid, then made inheritable and ambient. */
+        prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0);
         if (setgroups(0, NULL) != 0 || setgid((gid_t)gid) != 0 || setuid((uid_t)uid) != 0) _exit(3);
+        struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
+        struct __user_cap_data_struct d[2];
+        if (syscall(SYS_capget, &h, d) == 0) {
+          for (int j = 0; j < 2; j++) d[j].effective = d[j].inheritable = d[j].permitted;
+          syscall(SYS_capset, &h, d);
+          for (int cap = 0; cap < 64; cap++) prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0);
+        }
       }
       execv(f[1], argv);
       report("execve", f[1], -errno);

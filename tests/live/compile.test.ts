@@ -57,7 +57,8 @@ Deno.test({
       // The default rules come from inside the bundle (no rules/ here, no checkout).
       const dry = await runBundle(js, cwd, ["run", "--dry-run"]);
       assertEquals(dry.code, 0, dry.stderr);
-      const files = listAssets("rules/").filter((n) => n.endsWith(".yaml"));
+      // The rules files directly in rules/ (rules/tests/ holds tests).
+      const files = listAssets("rules/").filter((n) => /^rules\/[^/]+\.yaml$/.test(n));
       assertMatch(
         dry.stdout,
         new RegExp(`rules files: ${files.map((f) => `builtin:${f}`).join(", ")}`),
