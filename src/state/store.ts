@@ -249,6 +249,13 @@ export class StateStore implements StateView {
       if (ev.info.dir === ">" && ev.nparams > 0) th.lastEnter = ev;
     }
     if (act !== 0) applyEvent(this, act, ev, th);
+    // A container's first exec: its user files are read now, while its root is there.
+    if (
+      act !== 0 && th !== undefined && th.proc.containerId !== "" &&
+      (ev.info.name === "execve" || ev.info.name === "execveat")
+    ) {
+      this.#loadContainerUsers(th.proc);
+    }
     // The enter event was needed only until its exit; holding it would pin its whole batch.
     if (th !== undefined && th.lastEnter !== undefined && ev.info.dir === "<") {
       th.lastEnter = undefined;
@@ -629,6 +636,11 @@ export class StateStore implements StateView {
     // gone by the time a field is read).
     const pid = this.#containerPids.get(proc.containerId) ?? proc.pid;
     return [proc.containerId, this.proc ? `${this.proc.root}/${pid}/root` : proc.root];
+  }
+
+  #loadContainerUsers(proc: ProcessInfo): void {
+    const [key, root] = this.#userKey(proc);
+    this.users.load(key, root);
   }
 
   /** Passwd entry of `uid` in the files `proc` sees. */

@@ -38,6 +38,12 @@ export function parseGroup(text: string): Map<number, UserEntry> {
 /** How often a cached file's modification time is checked again, ms. */
 export const RECHECK_MS = 2000;
 
+/**
+ * A lookup that finds nothing checks the file again after this long instead (a user added a
+ * moment ago, e.g. by useradd just before its first process, is known from that process on).
+ */
+export const MISS_RECHECK_MS = 100;
+
 interface CachedFile {
   entries: Map<number, UserEntry>;
   mtime: number;
@@ -64,10 +70,13 @@ class WatchedFile {
     return this.#file.mtime !== -1;
   }
 
-  /** The entries, re-read from `root` + the file's path when its mtime changed. */
-  entries(now: number, root: string): Map<number, UserEntry> {
+  /**
+   * The entries, re-read from `root` + the file's path when its mtime changed. `interval` is how
+   * long a check holds (shorter after a miss).
+   */
+  entries(now: number, root: string, interval = RECHECK_MS): Map<number, UserEntry> {
     const f = this.#file;
-    if (now - f.checkedAt < RECHECK_MS) return f.entries;
+    if (now - f.checkedAt < interval) return f.entries;
     f.checkedAt = now;
     const path = (root === "/" ? "" : root) + this.#rel;
     try {
@@ -126,16 +135,33 @@ export class UserDb {
     const extra = this.#extraUsers.get(key)?.get(uid);
     if (extra !== undefined || !this.#files) return extra;
     const passwd = this.#tables(key).passwd;
-    const found = passwd.entries(this.#now(), root).get(uid);
+    const now = this.#now();
+    const found = passwd.entries(now, root).get(uid) ??
+      passwd.entries(now, root, MISS_RECHECK_MS).get(uid);
     if (found === undefined && uid === 0 && key !== "" && !passwd.loaded) return CONTAINER_ROOT;
     return found;
+  }
+
+  /**
+   * Reads a view's files now, while `root` is still there (a short-lived container's files are
+   * gone once its processes exit, and its events may be evaluated after that).
+   */
+  load(key: string, root: string): void {
+    if (!this.#files) return;
+    const t = this.#tables(key);
+    if (t.passwd.loaded) return;
+    const now = this.#now();
+    t.passwd.entries(now, root, 0);
+    t.group.entries(now, root, 0);
   }
 
   /** The group with `gid` in view `key`, whose files live under `root`. */
   group(gid: number, key = "", root = "/"): UserEntry | undefined {
     const extra = this.#extraGroups.get(key)?.get(gid);
     if (extra !== undefined || !this.#files) return extra;
-    return this.#tables(key).group.entries(this.#now(), root).get(gid);
+    const group = this.#tables(key).group;
+    const now = this.#now();
+    return group.entries(now, root).get(gid) ?? group.entries(now, root, MISS_RECHECK_MS).get(gid);
   }
 
   /** Records a user known from an event rather than a file (view `key`). */

@@ -139,7 +139,7 @@ Deno.test("state parsers: container ids from every runtime's cgroup layout", () 
   assertEquals(containerFromCgroups(["cpu=/", `memory=/docker/${ID}`])?.id, ID);
 });
 
-Deno.test("state parsers: passwd and group files; a changed file is read again", async () => {
+Deno.test("state parsers: passwd and group files; a changed file is read again, at once after a miss", async () => {
   const users = parsePasswd(
     "root:x:0:0:root:/root:/bin/bash\n# c\nbad\nwww:x:33:33::/var/www:/bin/false\n",
   );
@@ -159,6 +159,19 @@ Deno.test("state parsers: passwd and group files; a changed file is read again",
     assertEquals(db.user(1000, "c1", dir)?.name, "alice", "not re-checked within the interval");
     now += 5000;
     assertEquals(db.user(1000, "c1", dir)?.name, "bob");
+    // A user added a moment ago is found at its first lookup (a miss checks again soon).
+    await Deno.writeTextFile(
+      `${dir}/etc/passwd`,
+      "bob:x:1000:1000::/home/bob:/bin/sh\nnew:x:1001:1001::/:/bin/sh\n",
+    );
+    await Deno.utime(`${dir}/etc/passwd`, 1, 2_000_000_100);
+    now += 200;
+    assertEquals(db.user(1001, "c1", dir)?.name, "new");
+    // Files read while a container's root is there are kept when it is gone.
+    db.load("c2", dir);
+    assertEquals(db.user(1000, "c2", `${dir}/gone`)?.name, "bob");
+    now += 5000;
+    assertEquals(db.user(1000, "c2", `${dir}/gone`)?.name, "bob");
     db.addUser({ id: 7, name: "fromcapture", home: "", shell: "" }, "c1");
     assertEquals(db.user(7, "c1", dir)?.name, "fromcapture");
     const noFiles = new UserDb(false);
