@@ -638,9 +638,9 @@ export class StateStore implements StateView {
     return [proc.containerId, this.proc ? `${this.proc.root}/${pid}/root` : proc.root];
   }
 
+  /** Through the process that just exec'd: it is in the container's root and alive now. */
   #loadContainerUsers(proc: ProcessInfo): void {
-    const [key, root] = this.#userKey(proc);
-    this.users.load(key, root);
+    if (this.proc) this.users.load(proc.containerId, `${this.proc.root}/${proc.pid}/root`);
   }
 
   /** Passwd entry of `uid` in the files `proc` sees. */
