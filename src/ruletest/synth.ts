@@ -466,7 +466,8 @@ export class SyntheticWorld {
         exe: p.exe,
         exepath: p.exepath,
         args: p.args,
-        cwd: p.cwd,
+        // An exec keeps the working directory: the one given is the fork's.
+        cwd: f.has("proc.cwd") ? f.str("proc.cwd")!.replace(/(.)\/$/, "$1") : p.cwd,
         ...creds,
         containerId,
         vpid: f.num("proc.vpid") ?? (containerId ? SYNTH_DEFAULTS.containerVpid : pid),
