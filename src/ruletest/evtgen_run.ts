@@ -13,7 +13,8 @@
  * - A process run as another user keeps every capability (the event-generator's default).
  * - With `context.container`, the plan runs as the entry point of a privileged container (as the
  *   event-generator runs its own image) made from the simulator's image.
- * - Users a test names and the host lacks are created for the test and removed after it.
+ * - Users the tests name and the host lacks are created for the run and removed after it
+ *   ({@link ensureHostUsers}).
  *
  * @example
  * ```ts
@@ -267,26 +268,45 @@ const IMAGE_USERS = new Map<string, [number, number]>([
   ["nobody", [65534, 65534]],
 ]);
 
-async function hostUsers(names: string[], ws: Workspace): Promise<Map<string, [number, number]>> {
-  const read = async () => {
-    const m = new Map<string, [number, number]>();
-    for (const line of (await Deno.readTextFile("/etc/passwd")).split("\n")) {
-      const f = line.split(":");
-      if (f.length >= 4) m.set(f[0], [Number(f[2]), Number(f[3])]);
-    }
-    return m;
-  };
-  let users = await read();
-  for (const n of names) {
-    if (users.has(n)) continue;
-    // The event-generator creates a user a test names that does not exist, and removes it.
-    await mustRun("useradd", ["--system", "--no-create-home", "--shell", "/usr/sbin/nologin", n]);
-    ws.defer(async () => {
-      await runCommand("userdel", [n]);
-    });
-    users = await read();
+function passwdIds(text: string): Map<string, [number, number]> {
+  const m = new Map<string, [number, number]>();
+  for (const line of text.split("\n")) {
+    const f = line.split(":");
+    if (f.length >= 4) m.set(f[0], [Number(f[2]), Number(f[3])]);
   }
-  return users;
+  return m;
+}
+
+/**
+ * Creates the users the host tests name that the host lacks (as the event-generator does), once
+ * for a whole run; returns what removes them again.
+ */
+export async function ensureHostUsers(tests: EvtgenTest[]): Promise<() => Promise<void>> {
+  const names = new Set(
+    tests.filter((t) => !t.context.container).flatMap((t) =>
+      t.context.processes.map((p) => p.user).filter((u): u is string => !!u)
+    ),
+  );
+  const have = passwdIds(await Deno.readTextFile("/etc/passwd"));
+  const groups = (await Deno.readTextFile("/etc/group")).split("\n").map((l) => l.split(":")[0]);
+  const made: string[] = [];
+  for (const n of names) {
+    if (have.has(n)) continue;
+    // A group of the same name that is not ours is left alone (the user joins nogroup).
+    const group = groups.includes(n) ? ["-N", "-g", "nogroup"] : ["-U"];
+    await mustRun("useradd", [
+      "--system",
+      "--no-create-home",
+      "--shell",
+      "/usr/sbin/nologin",
+      ...group,
+      n,
+    ]);
+    made.push(n);
+  }
+  return async () => {
+    for (const n of made) await runCommand("userdel", [n]);
+  };
 }
 
 /** Whether an address is on the loopback interface (no namespace of its own needed). */
@@ -333,7 +353,9 @@ export async function runEvtgenTest(
       return { startMs, endMs, containerId: r.id, evidence };
     }
     await Deno.chmod(ws.dir, 0o755);
-    const users = await hostUsers(names, ws);
+    const users = passwdIds(await Deno.readTextFile("/etc/passwd"));
+    const missing = names.filter((n) => !users.has(n));
+    if (missing.length > 0) throw new Error(`users ${missing.join(", ")} do not exist here`);
     const plan = planOf(t, { dir: ws.dir, users });
     let program = helper.host;
     let args: string[] = [];

@@ -30,7 +30,7 @@ import type { LiveRunner } from "./runner.ts";
 import type { TestCase } from "./spec.ts";
 import type { SeenAlert } from "./judge.ts";
 import { NearestMiss, type RunOutput } from "./run_offline.ts";
-import { runEvtgenTest } from "./evtgen_run.ts";
+import { ensureHostUsers, runEvtgenTest } from "./evtgen_run.ts";
 
 /** What a temporary agent reports to the tests. */
 export interface AgentHooks {
@@ -241,9 +241,13 @@ export class TemporaryAgentRunner implements LiveRunner {
       return await back;
     };
     const stopPodman = tests.some(needsContainers) ? await ensurePodmanService() : async () => {};
+    let dropUsers = async () => {};
     let agent: TemporaryAgent | undefined;
     try {
       try {
+        dropUsers = await ensureHostUsers(
+          tests.flatMap((t) => (t.input.kind === "evtgen" ? [t.input.test] : [])),
+        );
         agent = await this.start([...rules.files, markerRules], {
           onEvaluated: (ev, alerts) => session.seen(ev, alerts),
         });
@@ -297,6 +301,7 @@ export class TemporaryAgentRunner implements LiveRunner {
       for (const t of tests.filter((t) => t.input.kind !== "evtgen")) await one(t);
     } finally {
       await agent?.stop();
+      await dropUsers();
       await stopPodman();
       await Deno.remove(dir, { recursive: true });
     }

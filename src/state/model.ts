@@ -261,6 +261,12 @@ export interface ContainerInfo {
   hostPid?: boolean;
   hostNetwork?: boolean;
   hostIpc?: boolean;
+  /**
+   * Host directories holding the container's file system, best first: the merged mount while it
+   * runs, its own layer, then the image's layers (these outlive the container). User names are
+   * read there when the container's processes are gone.
+   */
+  fsRoots?: string[];
 }
 
 /** One mount of a container. */

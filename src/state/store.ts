@@ -646,13 +646,30 @@ export class StateStore implements StateView {
   /** Passwd entry of `uid` in the files `proc` sees. */
   user(uid: number, proc: ProcessInfo): UserEntry | undefined {
     const [key, root] = this.#userKey(proc);
+    const u = this.users.user(uid, key, root);
+    if (u !== undefined || key === "" || uid === 0 || !this.#loadFromLayers(key)) return u;
     return this.users.user(uid, key, root);
   }
 
   /** Group entry of `gid` in the files `proc` sees. */
   group(gid: number, proc: ProcessInfo): UserEntry | undefined {
     const [key, root] = this.#userKey(proc);
+    const g = this.users.group(gid, key, root);
+    if (g !== undefined || key === "" || !this.#loadFromLayers(key)) return g;
     return this.users.group(gid, key, root);
+  }
+
+  /**
+   * A container whose files could not be read through its processes (all gone): its files from
+   * the layers the runtime keeps on the host. True when they could be read.
+   */
+  #loadFromLayers(id: string): boolean {
+    if (this.users.loaded(id)) return false;
+    for (const dir of this.containers?.get(id)?.fsRoots ?? []) {
+      this.users.load(id, this.#hostRoot === "/" ? dir : `${this.#hostRoot}${dir}`);
+      if (this.users.loaded(id)) return true;
+    }
+    return false;
   }
 
   /** Environment of `proc`, read from /proc on first use when live. */

@@ -142,6 +142,11 @@ export class UserDb {
     return found;
   }
 
+  /** True once the passwd file of view `key` has been read. */
+  loaded(key: string): boolean {
+    return this.#roots.get(key)?.passwd.loaded ?? false;
+  }
+
   /**
    * Reads a view's files now, while `root` is still there (a short-lived container's files are
    * gone once its processes exit, and its events may be evaluated after that).

@@ -12,6 +12,7 @@ import {
 } from "../../src/state/procfs.ts";
 import { containerFromCgroups, containerFromPath } from "../../src/state/containers/cgroup.ts";
 import { parseGroup, parsePasswd, UserDb } from "../../src/state/users.ts";
+import { StateStore } from "../../src/state/store.ts";
 import { fromInspect } from "../../src/state/containers/inspect.ts";
 import { parseHttpResponse } from "../../src/state/containers/unix_http.ts";
 import { parseContainerEvent } from "../../src/state/containers/container_json.ts";
@@ -201,8 +202,17 @@ Deno.test("state parsers: Docker-compatible inspect answers and capture containe
       Propagation: "rprivate",
     }],
     NetworkSettings: { IPAddress: "", Networks: { podman: { IPAddress: "10.88.0.5" } } },
+    GraphDriver: {
+      Name: "overlay",
+      Data: {
+        MergedDir: "/s/c1/merged",
+        UpperDir: "/s/c1/diff",
+        LowerDir: "/s/l2/diff:/s/l1/diff",
+      },
+    },
   };
   const c = fromInspect(body, "podman");
+  assertEquals(c.fsRoots, ["/s/c1/merged", "/s/c1/diff", "/s/l2/diff", "/s/l1/diff"]);
   assertEquals(c.name, "web");
   assertEquals(c.imageRepository, "localhost:5000/team/web");
   assertEquals(c.imageTag, "1.2");
@@ -252,4 +262,40 @@ Deno.test("state parsers: paths, globs, capabilities", () => {
   assert(globMatch("/var/lib/[kx]ubelet", "/var/lib/kubelet"));
   assertEquals(capsToString(0n), "");
   assertEquals(capsToString(1n << 40n), "CAP_CHECKPOINT_RESTORE");
+});
+
+Deno.test("state: a container whose processes are gone has its user names read from its image layers", async () => {
+  const layer = await Deno.makeTempDir({ prefix: "saker-layer-" });
+  try {
+    await Deno.mkdir(`${layer}/etc`);
+    await Deno.writeTextFile(
+      `${layer}/etc/passwd`,
+      "root:x:0:0::/root:/bin/sh\napp:x:1001:1001::/app:/bin/sh\n",
+    );
+    await Deno.writeTextFile(`${layer}/etc/group`, "root:x:0:\napp:x:1001:\n");
+    const cid = "c".repeat(64);
+    const info = { id: cid, type: "podman", fsRoots: [`${layer}/no-such-merged`, layer] };
+    const store = new StateStore({
+      userFiles: true,
+      containers: {
+        get: (id) => (id === cid ? info : undefined),
+        request: () => {},
+        set: () => {},
+      },
+    });
+    store.addThread({
+      tid: 7,
+      pid: 7,
+      ppid: 1,
+      comm: "app",
+      containerId: cid,
+      root: `${layer}/gone`,
+    });
+    const proc = store.procs.get(7)!;
+    assertEquals(store.user(1001, proc)?.name, "app");
+    assertEquals(store.group(1001, proc)?.name, "app");
+    assertEquals(store.user(1002, proc), undefined, "an unknown uid stays unknown");
+  } finally {
+    await Deno.remove(layer, { recursive: true });
+  }
 });

@@ -49,6 +49,9 @@ export function fromInspect(body: Json, type: string): ContainerInfo {
   const started = rfc3339Ns(s(state.StartedAt)) ?? rfc3339Ns(s(body.Created));
   const labels: Record<string, string> = {};
   for (const [k, v] of Object.entries(obj(config.Labels))) labels[k] = String(v);
+  const layers = obj(obj(body.GraphDriver).Data);
+  const fsRoots = [s(layers.MergedDir), s(layers.UpperDir), ...s(layers.LowerDir).split(":")]
+    .filter((d) => d.startsWith("/"));
   return {
     id: s(body.Id),
     type,
@@ -66,6 +69,7 @@ export function fromInspect(body: Json, type: string): ContainerInfo {
     hostPid: s(host.PidMode) === "host",
     hostNetwork: s(host.NetworkMode) === "host",
     hostIpc: s(host.IpcMode) === "host",
+    fsRoots,
   };
 }
 
