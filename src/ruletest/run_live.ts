@@ -254,7 +254,7 @@ export class TemporaryAgentRunner implements LiveRunner {
         if (!(await settle(60_000))) throw new Error("the temporary agent saw no event in 60 s");
       } catch (err) {
         for (const t of tests) {
-          report(t, { error: `temporary agent: ${(err as Error).message}` }, 0);
+          report(t, { error: `live tests could not start: ${(err as Error).message}` }, 0);
         }
         return;
       }
