@@ -246,7 +246,8 @@ export async function main(args: string[]): Promise<number> {
     coverageLines(cov).forEach(out);
   }
   const secs = ((performance.now() - t0) / 1000).toFixed(1);
-  out(`${summaryLine(results, problems.length)} (${files.length} files, ${secs} s)`);
+  const nFiles = `${files.length} file${files.length === 1 ? "" : "s"}`;
+  out(`${summaryLine(results, problems.length)} (${nFiles}, ${secs} s)`);
   if (v.json) console.log(JSON.stringify(resultsJson(results, problems, cov), null, 2));
   if (v.junit) await Deno.writeTextFile(v.junit, junitXml(results, problems));
   let bad = problems.length > 0 || results.some((r) => r.status === "fail" || r.status === "error");

@@ -234,9 +234,62 @@ Deno.test({
   },
 });
 
+/** The `saker` commands of the README's CI job for a rules repository, in order. */
+function readmeCiCommands(readme: string): string[] {
+  const section = readme.split(/^### A rules repository's CI job$/m)[1]?.split(/^##/m)[0] ?? "";
+  return [...section.matchAll(/^\s+- run: (saker .*)$/gm)].map((m) => m[1]);
+}
+
+/** A rules repository laid out as the README's CI job has it: one rule, a test of each kind. */
+const MY_RULES = `- macro: open_read
+  condition: (evt.type in (open, openat, openat2) and evt.is_open_read=true and fd.typechar='f')
+- list: shells
+  items: [bash, sh]
+- rule: Shadow file read by a shell
+  desc: a shell reads /etc/shadow
+  condition: open_read and fd.name = /etc/shadow and proc.name in (shells)
+  output: shadow read by a shell (proc.name=%proc.name fd.name=%fd.name)
+  priority: WARNING
+`;
+const MY_TESTS = `rules: [..]
+tests:
+  - name: bash reads /etc/shadow
+    events:
+      - { evt.type: openat, proc.name: bash, fd.name: /etc/shadow }
+    expect:
+      exactly:
+        - rule: Shadow file read by a shell
+          output_fields: { proc.name: bash }
+  - name: passwd reads /etc/shadow
+    events:
+      - { evt.type: openat, proc.name: passwd, fd.name: /etc/shadow }
+    expect: none
+`;
+
+/** Runs the README's CI job in `repo` with `saker` on PATH; the exit status of each command. */
+async function ciJob(commands: string[], repo: string, pathDir: string) {
+  const out: { cmd: string; code: number; text: string }[] = [];
+  for (const cmd of commands) {
+    const r = await new Deno.Command("bash", {
+      args: ["-c", cmd],
+      cwd: repo,
+      env: {
+        PATH: `${pathDir}:${Deno.execPath().replace(/\/[^/]*$/, "")}:/usr/bin:/bin`,
+        DENO_DIR: `${repo}/../.deno`,
+      },
+      clearEnv: true,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    out.push({ cmd, code: r.code, text: dec.decode(r.stdout) + dec.decode(r.stderr) });
+    if (r.code !== 0) break; // a CI job stops at the first failing step
+  }
+  return out;
+}
+
 Deno.test({
   name: "release: the tarball holds the program, config, rules, unit, manifests, licence",
-  async fn() {
+  async fn(t) {
     const r = await new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", `${REPO_ROOT}scripts/release.ts`, ...(denort ? [] : ["--bundle-only"])],
       stdout: "piped",
@@ -284,6 +337,77 @@ Deno.test({
         `rules_files[1]=${base}rules`,
       ]);
       assertEquals(dry.code, 0, dry.stderr);
+
+      // The rules' own tests ship beside them and pass with the program they ship with.
+      const own = await runBundle(`${base}bin/saker.js`, dir, [
+        "test",
+        `${base}rules/tests`,
+        "--min-coverage",
+        "100",
+      ]);
+      assertEquals(own.code, 0, own.stdout + own.stderr);
+      assertMatch(own.stdout, /^rules covered: (\d+)\/\1 \(100 %\)$/m);
+      assertMatch(own.stdout, /^\d+ passed, 0 failed, 0 skipped, 0 errors/m);
+
+      await t.step(
+        "the README's CI job for a rules repository, with the tarball's program",
+        async () => {
+          const commands = readmeCiCommands(await Deno.readTextFile(`${REPO_ROOT}README.md`));
+          assertEquals(commands.map((c) => c.split(" ").slice(0, 2).join(" ")), [
+            "saker validate",
+            "saker test",
+          ]);
+          // `saker` on PATH: the binary, or the bundle (it runs itself through deno).
+          const pathDir = `${dir}/path`;
+          await Deno.mkdir(pathDir);
+          await Deno.symlink(`${base}bin/${denort ? "saker" : "saker.js"}`, `${pathDir}/saker`);
+          const repo = `${dir}/repo`;
+          await Deno.mkdir(`${repo}/rules/tests`, { recursive: true });
+          await Deno.writeTextFile(`${repo}/rules/my_rules.yaml`, MY_RULES);
+          await Deno.writeTextFile(`${repo}/rules/tests/my_rules.yaml`, MY_TESTS);
+
+          const green = await ciJob(commands, repo, pathDir);
+          assertEquals(green.map((s) => s.code), [0, 0], green.map((s) => s.text).join("\n"));
+          assertMatch(green[1].text, /^rules covered: 1\/1 \(100 %\)$/m);
+          const junit = await Deno.readTextFile(`${repo}/junit.xml`);
+          assertMatch(
+            junit,
+            /<testsuite name="rules\/tests\/my_rules.yaml" tests="2" failures="0"/,
+          );
+          assertMatch(junit, /<testcase [^>]*name="bash reads \/etc\/shadow"/);
+
+          // A change that breaks the rule fails the job, and says why.
+          await Deno.writeTextFile(
+            `${repo}/rules/my_rules.yaml`,
+            MY_RULES.replace("items: [bash, sh]", "items: [sh]"),
+          );
+          const red = await ciJob(commands, repo, pathDir);
+          assertEquals(red.map((s) => s.code), [0, 1], red.map((s) => s.text).join("\n"));
+          assertMatch(
+            red[1].text,
+            /^FAIL {2}rules\/tests\/my_rules.yaml: bash reads \/etc\/shadow/m,
+          );
+          assertMatch(
+            red[1].text,
+            /false: proc\.name in \(sh\) {2}\(rules\/my_rules\.yaml:7:\d+\)\n +proc\.name = bash\n/,
+          );
+          // The CI system's test view shows the same explanation.
+          assertMatch(
+            await Deno.readTextFile(`${repo}/junit.xml`),
+            /<failure message="'Shadow file read by a shell' did not fire">[^<]*false: proc\.name in \(sh\)[^<]*proc\.name = bash/,
+          );
+
+          // A rule without a negative test fails it too (--min-coverage 100).
+          await Deno.writeTextFile(`${repo}/rules/my_rules.yaml`, MY_RULES);
+          await Deno.writeTextFile(
+            `${repo}/rules/tests/my_rules.yaml`,
+            MY_TESTS.slice(0, MY_TESTS.indexOf("  - name: passwd")),
+          );
+          const thin = await ciJob(commands, repo, pathDir);
+          assertEquals(thin.map((s) => s.code), [0, 1], thin.map((s) => s.text).join("\n"));
+          assertMatch(thin[1].text, /^coverage 0\.0 % is below --min-coverage 100 %$/m);
+        },
+      );
     } finally {
       await Deno.remove(dir, { recursive: true });
     }

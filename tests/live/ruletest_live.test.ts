@@ -82,6 +82,9 @@ Deno.test({
     for (const t of bad.slice(0, 10)) console.log(JSON.stringify(t).slice(0, 600));
     assertEquals(j.file_errors, []);
     assert(j.tests.length > 600, `${j.tests.length} tests`);
+    const readme = await Deno.readTextFile(`${REPO_ROOT}README.md`);
+    const stated = /Falco's evtgen suite \((\d+) tests/.exec(readme)?.[1];
+    assertEquals(Number(stated), j.tests.length, "the README's count of the suite's tests");
     assertEquals(bad.map((t: { name: string }) => t.name), []);
     assertEquals(r.code, 0);
   },

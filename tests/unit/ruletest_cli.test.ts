@@ -60,7 +60,7 @@ Deno.test("saker test: a line per test, the explanation of a failure, the summar
     assertStringIncludes(r.out, "'Sensitive file read by untrusted program' did not fire");
     assertStringIncludes(r.out, "false: not proc.name in (login, su, sudo");
     assertStringIncludes(r.out, "proc.name = passwd");
-    assertMatch(r.out, /^1 passed, 1 failed, 0 skipped, 0 errors \(1 files, [\d.]+ s\)$/m);
+    assertMatch(r.out, /^1 passed, 1 failed, 0 skipped, 0 errors \(1 file, [\d.]+ s\)$/m);
     const xml = await Deno.readTextFile(`${dir}/junit.xml`);
     assertEquals(xml.match(/<testcase /g)?.length, 2);
     assertEquals(xml.match(/<failure /g)?.length, 1);

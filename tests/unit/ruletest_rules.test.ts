@@ -30,4 +30,11 @@ Deno.test("default rules: every test in rules/tests passes, and every rule is co
   assertEquals(cov.length, loaded.rules.length, "every rule is in the coverage table");
   const uncovered = cov.filter((c) => c.positive === 0 || c.negative === 0);
   assertEquals(uncovered.map((c) => `${c.rule} +${c.positive} -${c.negative}`), []);
+
+  // The README's figures are these.
+  const readme = await Deno.readTextFile(`${REPO_ROOT}README.md`);
+  const stated = /: (\d+) rules, (\d+) tests, 100 %/.exec(readme);
+  assertEquals(stated?.slice(1).map(Number), [cov.length, results.length], "README's counts");
+  const sample = /^(\d+) passed, 0 failed, 0 skipped, 0 errors \((\d+) files, /m.exec(readme);
+  assertEquals(sample?.slice(1).map(Number), [results.length, files.length], "README's example");
 });
