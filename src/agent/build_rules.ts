@@ -26,6 +26,7 @@ import {
 } from "../rules/aggregation.ts";
 import { lookupField } from "../rules/fields/mod.ts";
 import { type BuiltRules, RulesError, type RulesOptions } from "./rules_builder.ts";
+import { pluginRequirementProblems } from "./plugins.ts";
 
 /** Turns the config's `rules:` entries into ruleset selectors. */
 export function selectors(sel: RuleSelection[]): RuleSelector[] {
@@ -107,6 +108,9 @@ export async function buildEngineRules(files: string[], opts: RulesOptions): Pro
     for (const m of r.errors) problems.push(formatMessage(m, loaded.contents));
   }
   for (const w of loadWarnings(loaded)) warnings.push(formatMessage(w.warning, loaded.contents));
+  if (opts.plugins) {
+    problems.push(...pluginRequirementProblems(loaded.requiredPlugins, opts.plugins));
+  }
   if (problems.length > 0) throw new RulesError(problems);
   const aggregation = aggregationPolicy(opts.aggregation);
   const ruleset = compileRuleset(loaded, {

@@ -24,6 +24,10 @@ export interface RulesOptions {
   bufferFormatBase64?: boolean;
   /** `aggregation`: which alerts count as repeats of one another, per rule. */
   aggregation?: AggregationConfig;
+  /**
+   * The plugins loaded, for the rules files' `required_plugin_versions` (absent: not checked).
+   */
+  plugins?: readonly { name: string; version: string }[];
 }
 
 /** A built ruleset. */

@@ -16,7 +16,10 @@ import { compileFilter } from "../rules/filter.ts";
 import { compileRuleset, type RuleSelector, type Ruleset } from "../rules/ruleset.ts";
 import { type Alert, parsePriority, PRIORITIES } from "../rules/alert.ts";
 import { AlertFormatter } from "../outputs/format.ts";
-import { replayAuditFile, replayCapture } from "../pipeline/replay.ts";
+import { replayAuditFile, replayCapture, replayPlugin } from "../pipeline/replay.ts";
+import { BUILTIN_PLUGINS } from "../plugins/builtin.ts";
+import type { Plugin } from "../plugins/api.ts";
+import { looksLikeJson } from "../plugins/files.ts";
 import { EventPrinter } from "./event_printer.ts";
 import { ProgressBar } from "./progress.ts";
 import type { CaptureSettings } from "../pipeline/recorder.ts";
@@ -31,7 +34,10 @@ const USAGE = `usage: saker replay FILE.scap [options] [FILTER]
 
 Runs a capture file through Saker's state tracking and rules, as live events would be.
 A file of Kubernetes audit events (JSON lines or JSON, plain or gzip; a directory of them)
-runs through the rules of source k8s_audit (fields ka.*, jevt.*) instead.
+runs through the rules of source k8s_audit (fields ka.*, jevt.*) instead; CloudTrail, Okta and
+GCP audit log files (JSON or JSON lines, plain or gzip; a directory of them) run through the
+rules of their plugin's source (aws_cloudtrail, okta, gcp_auditlog), told by their content or
+named with --plugin.
 
 With -c or -o, the file is replayed by the agent itself (saker run with the capture as its
 event source): the config's outputs, alert format, drop monitoring and capture settings apply,
@@ -41,6 +47,7 @@ options:
   -c, --config FILE       agent config file (replay through the agent)
   -o, --option KEY=VALUE  set a config key (replay through the agent); repeatable
   -r, --rules PATH        rules file or directory (repeatable; default: the rules/ directory)
+      --plugin NAME       read FILE with this plugin (cloudtrail, okta, gcpaudit)
       --json              alerts as JSON lines
   -p, --print FORMAT      print events with a sysdig-like format (%proc.name %fd.name ...);
                           a leading * prints events whose fields are not all known
@@ -101,6 +108,7 @@ export async function main(args: string[]): Promise<number> {
         "rule-matching": { type: "string" },
         "no-rules": { type: "boolean" },
         "no-progress": { type: "boolean" },
+        plugin: { type: "string" },
         capture: { type: "string" },
         "capture-mode": { type: "string" },
         "capture-duration": { type: "string" },
@@ -123,8 +131,26 @@ export async function main(args: string[]): Promise<number> {
     console.error(`saker replay: a capture file is needed\n\n${USAGE}`);
     return 2;
   }
-  const audit = await isAuditInput(file).catch(() => false);
-  const source = audit ? K8S_AUDIT_SOURCE : "syscall";
+  let plugin: Plugin | undefined;
+  if (v.plugin !== undefined) {
+    plugin = BUILTIN_PLUGINS.find((p) => p.name === v.plugin && p.open);
+    if (!plugin) {
+      const names = BUILTIN_PLUGINS.filter((p) => p.sniff).map((p) => p.name).join(", ");
+      console.error(`saker replay: --plugin: no plugin ${v.plugin} reads files (${names})`);
+      return 2;
+    }
+  }
+  const json = plugin === undefined && await isAuditInput(file).catch(() => false);
+  if (json) {
+    const head = await looksLikeJson(file).catch(() => undefined);
+    if (head !== undefined) plugin = BUILTIN_PLUGINS.find((p) => p.sniff?.(head));
+  }
+  const audit = json && plugin === undefined;
+  const source = plugin?.source ?? (audit ? K8S_AUDIT_SOURCE : "syscall");
+  if ((v.config !== undefined || v.option !== undefined) && plugin !== undefined) {
+    console.error("saker replay: -c and -o replay captures and audit files; not plugin files");
+    return 2;
+  }
   if (v.config !== undefined || v.option !== undefined) {
     return await replayThroughAgent(file, {
       config: v.config,
@@ -148,7 +174,7 @@ export async function main(args: string[]): Promise<number> {
   }
 
   let capture: CaptureSettings | undefined;
-  if (v.capture !== undefined && audit) {
+  if (v.capture !== undefined && (audit || plugin)) {
     console.error("saker replay: --capture saves system call events; not for audit files");
     return 2;
   }
@@ -231,7 +257,15 @@ export async function main(args: string[]): Promise<number> {
   };
   let result;
   try {
-    result = audit
+    result = plugin
+      ? await replayPlugin(plugin, file, {
+        evaluator: ruleset,
+        filter,
+        onEvent,
+        onAlerts,
+        afterBatch: flush,
+      })
+      : audit
       ? await replayAuditFile(file, {
         evaluator: ruleset,
         filter,
@@ -265,6 +299,7 @@ export async function main(args: string[]): Promise<number> {
   console.error(
     `saker replay: ${result.events} events, ${result.alerts} alerts, ` +
       ("rejected" in result ? `${result.rejected} not audit events, ` : "") +
+      ("bad" in result ? `${result.bad} bad events, ` : "") +
       `${result.seconds.toFixed(3)} s (${rate} events/s)`,
   );
   if ("captures" in result) {

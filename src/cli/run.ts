@@ -8,6 +8,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import { dirname } from "node:path";
 import { ConfigError, loadConfig, type LoadedConfig } from "../config/load.ts";
 import type { Config } from "../config/spec.ts";
 import type { StateStore } from "../state/store.ts";
@@ -23,7 +24,15 @@ import { metrics } from "../metrics.ts";
 import { buildEngineRules, outputAdditions } from "../agent/build_rules.ts";
 import { RulesError } from "../agent/rules_builder.ts";
 import { channelOutputs } from "../agent/outputs.ts";
-import { chooseSources, openAuditSources, type SourceChoice } from "../agent/audit_sources.ts";
+import {
+  availablePlugins,
+  chooseRunSources,
+  knownRunSources,
+  type LoadedPlugin,
+  loadPlugins,
+  openPluginSources,
+  PluginLoadError,
+} from "../agent/plugins.ts";
 import { idleSource } from "../sources/idle.ts";
 import { loadRulesFiles } from "../rules/loader.ts";
 import { additionsFor, additionsForSource } from "../rules/output_additions.ts";
@@ -279,13 +288,6 @@ export async function main(args: string[]): Promise<number> {
       return 2;
     }
   }
-  let sources: SourceChoice;
-  try {
-    sources = chooseSources(v["enable-source"] ?? [], v["disable-source"] ?? []);
-  } catch (err) {
-    console.error(`saker run: ${(err as Error).message}`);
-    return 2;
-  }
   const file = v.c ?? defaultConfigFile();
   const overrides = [...(v.o ?? []), ...(v.json ? ["json_output=true"] : []), ...falcoOptions];
   // Without a config file, the config Saker carries (its config.yaml) applies.
@@ -318,6 +320,28 @@ export async function main(args: string[]): Promise<number> {
   else log.info("no config file found; using Saker's default config.yaml");
   for (const w of loaded.warnings) log.warn("config", { warning: w });
 
+  // Plugins load before the rules: their fields are the rules' to use.
+  let plugins: LoadedPlugin[];
+  try {
+    plugins = await loadPlugins(config, { configDir: file ? dirname(file) : undefined });
+  } catch (err) {
+    if (err instanceof PluginLoadError) {
+      for (const p of err.problems) console.error(`saker run: config: ${p}`);
+      return 1;
+    }
+    throw err;
+  }
+  let sources: Set<string>;
+  try {
+    sources = chooseRunSources(
+      knownRunSources(plugins),
+      v["enable-source"] ?? [],
+      v["disable-source"] ?? [],
+    );
+  } catch (err) {
+    console.error(`saker run: ${(err as Error).message}`);
+    return 2;
+  }
   const rulesFiles = v.r ?? [];
   if (action) return await printInfo(action, config, rulesFiles, args);
   if (v["dry-run"]) return await dryRun(config, rulesFiles);
@@ -327,7 +351,8 @@ export async function main(args: string[]): Promise<number> {
   const replayFile = config.engine.kind === "replay"
     ? config.engine.replay.capture_file
     : undefined;
-  const live = sources.syscall && config.engine.kind !== "nodriver" && replayFile === undefined;
+  const live = sources.has("syscall") && config.engine.kind !== "nodriver" &&
+    replayFile === undefined;
   const hostRoot = hostRootFrom(Deno.env.get("SAKER_HOST_ROOT"));
   const problems = [
     live ? capabilityProblem() : undefined,
@@ -350,13 +375,14 @@ export async function main(args: string[]): Promise<number> {
         : live
         ? openLive
         : () => Promise.resolve(idleSource()),
-      buildRules: buildEngineRules,
+      buildRules: (files, opts) =>
+        buildEngineRules(files, { ...opts, plugins: availablePlugins(plugins) }),
       makeState: replayFile !== undefined
         ? () => ({ state: replayState })
         : live
         ? (c) => liveState(c, hostRoot)
         : undefined,
-      openExtraSources: sources.k8sAudit ? openAuditSources : undefined,
+      openExtraSources: openPluginSources(plugins, sources),
       reloadConfig: file ? load : undefined,
       rulesFiles,
       configFiles: loaded.files,

@@ -23,60 +23,46 @@
  * ```
  * @module
  */
-import { Event } from "../events/event.ts";
-import { eventIdsByName } from "../events/table.ts";
+import type { Event } from "../events/event.ts";
+import { PLUGIN_EVENT_TYPE as PLUGIN_EVENT_ID, PluginEvent } from "../events/plugin_event.ts";
 
 /** One audit record: the JSON object of an audit.k8s.io Event, as the API server wrote it. */
 export type AuditRecord = Record<string, unknown>;
 
 /** Event id of `pluginevent` in the scap table (Falco's type for every plugin event). */
-export const PLUGIN_EVENT_TYPE: number = eventIdsByName("pluginevent")[0];
+export const PLUGIN_EVENT_TYPE: number = PLUGIN_EVENT_ID;
 
 /** The event source name of audit events, as rules name it (`source: k8s_audit`). */
 export const K8S_AUDIT_SOURCE = "k8s_audit";
 
-const NO_BYTES = new Uint8Array(0);
-const NO_VIEW = new DataView(NO_BYTES.buffer);
+/** The plugin whose events these are, as Falco names it. */
+export const K8S_AUDIT_PLUGIN = "k8saudit";
 
-/** A Kubernetes audit event: a `pluginevent` whose payload is one parsed audit record. */
-export class AuditEvent extends Event {
+/** A Kubernetes audit event: a plugin event whose payload is one parsed audit record. */
+export class AuditEvent extends PluginEvent {
   /** The audit record. */
   readonly record: AuditRecord;
-  #ts: bigint;
-  #json: string | undefined;
-  #rawtime: string | undefined;
 
   /**
    * An audit event for `record`, at `ts` (UTC ns), numbered `num` within its source; `json` and
    * `rawtime` are the record's JSON and the time's decimal text when already known.
    */
   constructor(record: AuditRecord, ts: bigint, num = 0, json?: string, rawtime?: string) {
-    super(NO_BYTES, NO_VIEW, 0, PLUGIN_EVENT_TYPE, -1, -1);
-    this.origin = "synthetic";
-    this.num = num;
-    this.#ts = ts;
+    super({
+      source: K8S_AUDIT_SOURCE,
+      plugin: K8S_AUDIT_PLUGIN,
+      ts,
+      num,
+      data: json,
+      value: record,
+      rawtime,
+    });
     this.record = record;
-    this.#json = json;
-    this.#rawtime = rawtime;
-  }
-
-  /** Event time, ns since the epoch (the record's stageTimestamp); kept here, not computed. */
-  override get ts(): bigint {
-    return this.#ts;
-  }
-  override set ts(value: bigint) {
-    this.#ts = value;
-    this.#rawtime = undefined;
   }
 
   /** The record as compact JSON (made once, on first use). */
   get json(): string {
-    return this.#json ??= JSON.stringify(this.record);
-  }
-
-  /** The time in nanoseconds since the epoch, as decimal text. */
-  get rawtime(): string {
-    return this.#rawtime ??= String(this.ts);
+    return this.data;
   }
 }
 

@@ -8,8 +8,7 @@
  *   what the plugin would, natively. `open_params` is `http://[host]:port/path` or `https://...`
  *   (a listener of its own, as the plugin runs), `file:///path` (tail a log file) or a path (read
  *   a file or directory once); `init_config` (a map or a JSON string) takes `maxEventSize`,
- *   `webhookMaxBatchSize` and `sslCertificate`. The `json` plugin's fields are built in; other
- *   plugins are not available and are reported.
+ *   `webhookMaxBatchSize` and `sslCertificate`. Other plugins are loaded by src/agent/plugins.ts.
  *
  * @example
  * ```ts
@@ -81,16 +80,13 @@ export interface AuditInputs {
   warnings: AuditConfigIssue[];
 }
 
-/** Plugins whose work Saker does natively. */
-const NATIVE = ["k8saudit", "json"];
-
 function positiveInt(v: unknown): number | undefined {
   const n = typeof v === "string" && /^\d+$/.test(v.trim()) ? Number(v) : v;
   return typeof n === "number" && Number.isInteger(n) && n > 0 ? n : undefined;
 }
 
 /** The k8saudit plugin's init_config: a map, a JSON string, or empty. */
-function initConfig(
+export function initConfig(
   raw: unknown,
   key: string,
   errors: AuditConfigIssue[],
@@ -137,7 +133,7 @@ function initConfig(
 }
 
 /** The input `open_params` names. */
-function openParams(
+export function openParams(
   params: string,
   key: string,
   limits: AuditLimits,
@@ -209,12 +205,10 @@ export function auditInputs(c: AuditConfigView): AuditInputs {
   for (const [i, name] of c.load_plugins.entries()) {
     if (!names.has(name)) {
       out.errors.push({ key: `load_plugins[${i}]`, message: `no plugins entry is named ${name}` });
-    } else if (!NATIVE.includes(name)) {
+    } else if (name === "container") {
       out.warnings.push({
         key: `load_plugins[${i}]`,
-        message: name === "container"
-          ? "ignored: container metadata is built in (the containers section)"
-          : `ignored: Saker has no plugin ${name} (k8saudit and json are built in)`,
+        message: "ignored: container metadata is built in (the containers section)",
       });
     }
   }

@@ -7,6 +7,8 @@
  *   can save the events around alerts while replaying.
  * - A file of Kubernetes audit events (JSON lines, JSON, gzip, or a directory of them): the
  *   events go to a ruleset of `source: k8s_audit` rules, without state.
+ * - What a plugin reads from a log file or directory (CloudTrail, Okta, GCP audit logs): a
+ *   ruleset of the plugin's source, without state.
  *
  * Per event, after the state update, optional hooks see the event as the rules saw it: an event
  * filter (only matching events are evaluated) and a printer (`saker replay -p FORMAT`). Used by
@@ -36,6 +38,8 @@ import { EVENT_STATE_ONLY } from "../capture/reader.ts";
 import { Registry } from "../metrics.ts";
 import type { SeedCounts } from "../capture/seed.ts";
 import { CaptureRecorder, type CaptureSettings } from "./recorder.ts";
+import type { Plugin } from "../plugins/api.ts";
+import { openPluginSource } from "../sources/plugin_source.ts";
 
 /** Options every replay takes. */
 export interface ReplayOptions {
@@ -246,4 +250,32 @@ export async function replayAuditFile(
     rejected: source.stats().rejected,
     seconds: res.seconds,
   };
+}
+
+/** What a plugin replay did. */
+export interface PluginReplayResult {
+  events: number;
+  alerts: number;
+  /** Events the plugin gave without a payload or readable time. */
+  bad: number;
+  seconds: number;
+}
+
+/**
+ * Replays what a plugin's source yields for `params` (a log file or directory for the file
+ * plugins: cloudtrail, okta, gcpaudit) through a ruleset of the plugin's source; throws what
+ * made the plugin's source fail (after replaying what it gave before).
+ */
+export async function replayPlugin(
+  plugin: Plugin,
+  params: string,
+  opts: ReplayOptions = {},
+): Promise<PluginReplayResult> {
+  let failure: unknown;
+  const source = openPluginSource(plugin, params, {
+    onError: (stage, err) => failure ??= stage === "open" ? err : undefined,
+  });
+  const res = await runReplay({ source }, opts);
+  if (failure !== undefined) throw failure;
+  return { events: res.events, alerts: res.alerts, bad: source.stats().bad, seconds: res.seconds };
 }

@@ -20,7 +20,8 @@ import { REPO_ROOT } from "../support/env.ts";
 /** Folders of src/ from the bottom of the data path up; a folder imports only lower layers. */
 const LAYERS: readonly (readonly string[])[] = [
   ["events"], // event table, parameters, flags, errno, syscalls, framing, printing
-  ["state", "kernel", "k8saudit"], // enrichment; FFI, probe loader, ring; audit events
+  ["state", "kernel", "k8saudit", "plugins"], // enrichment; FFI, probe loader, ring; audit events;
+  // the plugin interface and the plugins Saker carries
   ["capture", "rules"], // scap file format; rules language, fields, ruleset, alerts
   ["sources", "outputs"], // live ring, capture file, audit inputs; alert channels
   ["pipeline", "server"], // Web Streams pipeline, replay runner, recorder; HTTP API

@@ -6,6 +6,7 @@
  */
 import { bufferText } from "../buffer_format.ts";
 import type { Event } from "../../events/event.ts";
+import { PluginEvent } from "../../events/plugin_event.ts";
 import { categoryName, EC, EF, type EventInfo, EVENTS, PT } from "../../events/table.ts";
 import { errnoName, renderFlags, signalName } from "../../events/flags.ts";
 import { AT_FDCWD, type SockAddr, type SockTuple } from "../../events/params.ts";
@@ -619,14 +620,14 @@ const fields: FieldDef[] = [
   {
     name: "evt.pluginname",
     type: "charbuf",
-    desc: "Name of the plugin that made the event (not set: Saker has no plugins).",
-    extract: () => undefined,
+    desc: "Name of the plugin that made the event (events of plugin sources).",
+    extract: (ev) => ev instanceof PluginEvent ? ev.plugin : undefined,
   },
   {
     name: "evt.plugininfo",
     type: "charbuf",
-    desc: "Plugin-provided event summary (not set: Saker has no plugins).",
-    extract: () => undefined,
+    desc: "The plugin's one-line summary of the event (events of plugin sources).",
+    extract: (ev) => ev instanceof PluginEvent ? ev.summary : undefined,
   },
   {
     name: "util.cnt",

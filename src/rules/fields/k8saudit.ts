@@ -13,11 +13,14 @@
  * ```
  * @module
  */
-import { auditRecord } from "../../k8saudit/audit_event.ts";
-import { AuditEvent, K8S_AUDIT_SOURCE } from "../../k8saudit/audit_event.ts";
+import {
+  type AuditRecord,
+  K8S_AUDIT_PLUGIN,
+  K8S_AUDIT_SOURCE,
+} from "../../k8saudit/audit_event.ts";
 import { type AuditExtractor, K8S_AUDIT_EXTRACTORS } from "../../k8saudit/extract.ts";
-import { pointer } from "../../k8saudit/json.ts";
-import type { FieldClassSpec, FieldDef, SharedFields } from "./registry.ts";
+import { type Json, pointer } from "../../k8saudit/json.ts";
+import type { Plugin, PluginField } from "../../plugins/api.ts";
 
 /** How a field takes an argument: none, an optional element index, or a required key. */
 type ArgKind = "none" | "index" | "key";
@@ -252,20 +255,22 @@ const SPECS: Spec[] = [
   ...containerSpecs("ephemeralContainers", "ephemeral containers", false),
 ];
 
-/** A `ka.*` field of audit events. */
-function kaField([name, list, arg, desc]: Spec, fn: AuditExtractor): FieldDef {
+/** A `ka.*` field of audit events, as a plugin field. */
+function kaField([name, list, arg, desc]: Spec, fn: AuditExtractor): PluginField {
   return {
     name,
-    type: "charbuf",
+    type: "string",
     desc,
     list: list || undefined,
-    subsetIn: list || undefined,
-    distinct: name === "ka.auditid" || undefined,
-    arg: arg === "none" ? undefined : arg === "index" ? "optional" : "required",
-    numericArg: arg === "index" || undefined,
+    arg: arg === "none"
+      ? undefined
+      : arg === "index"
+      ? { index: true }
+      : { key: true, required: true },
+    unique: name === "ka.auditid" || undefined,
     extract: (ev, a) => {
-      const rec = auditRecord(ev);
-      return rec === undefined ? undefined : fn(rec, a);
+      const rec = ev.value;
+      return rec !== null && typeof rec === "object" ? fn(rec as AuditRecord, a) : undefined;
     },
   };
 }
@@ -277,74 +282,59 @@ const kaFields = SPECS.map((s) => {
 });
 
 /** The JSON fields under both names: json.* and the older jevt.*. */
-function jsonFields(prefix: string, alias?: string): FieldDef[] {
+function jsonFields(prefix: string, alias?: string): PluginField[] {
   const also = alias ? ` (same as ${alias}.*)` : "";
   return [
     {
       name: `${prefix}.value`,
-      type: "charbuf",
-      desc: "The value at a JSON pointer into the audit event: " +
+      type: "string",
+      desc: "The value at a JSON pointer into the event: " +
         `${prefix}.value[/objectRef/namespace]; strings as they are, anything else as JSON${also}.`,
-      arg: "required",
-      extract: (ev, ptr) => {
-        const rec = auditRecord(ev);
-        return rec === undefined ? undefined : pointer(rec, ptr ?? "");
-      },
+      arg: { key: true, required: true },
+      extract: (ev, ptr) =>
+        ev.value === undefined ? undefined : pointer(ev.value as Json, ptr ?? ""),
     },
     {
       name: `${prefix}.obj`,
-      type: "charbuf",
-      desc: `The whole audit event as indented JSON${also}.`,
-      extract: (ev) => ev instanceof AuditEvent ? JSON.stringify(ev.record, null, 2) : undefined,
+      type: "string",
+      desc: `The whole event as indented JSON${also}.`,
+      extract: (ev) => ev.value === undefined ? undefined : JSON.stringify(ev.value, null, 2),
     },
     {
       name: `${prefix}.rawtime`,
-      type: "charbuf",
+      type: "string",
       desc: `Event time in nanoseconds since the Unix epoch, as text${also}.`,
-      distinct: true,
-      extract: (ev) => ev instanceof AuditEvent ? ev.rawtime : undefined,
+      unique: true,
+      extract: (ev) => String(ev.ts),
     },
   ];
 }
 
-/** The ka.*, json.* and jevt.* fields of Kubernetes audit events. */
-export const K8SAUDIT_FIELDS: readonly FieldClassSpec[] = [
-  {
-    name: "ka",
-    desc: "Kubernetes audit events: the request, its user, its target object and what it asks " +
-      "for (Falco's k8saudit fields).",
-    source: K8S_AUDIT_SOURCE,
-    fields: kaFields,
-  },
-  {
-    name: "json",
-    desc: "Any value of a JSON event by JSON pointer (Falco's json plugin fields).",
-    source: K8S_AUDIT_SOURCE,
-    fields: jsonFields("json"),
-  },
-  {
-    name: "jevt",
-    desc: "Older names of the json.* fields, as Falco's Kubernetes audit rules use them.",
-    source: K8S_AUDIT_SOURCE,
-    fields: jsonFields("jevt", "json"),
-  },
-];
+/** Version of Falco's k8saudit plugin whose fields and inputs Saker's provides. */
+export const K8SAUDIT_PLUGIN_VERSION = "0.16.0";
 
-/** The event fields that mean the same for an audit event: its number and its time. */
-export const K8SAUDIT_SHARED_EVT: SharedFields = {
-  cls: { name: "evt", desc: "Event number, time and host, as for every source." },
-  names: [
-    "evt.num",
-    "evt.time",
-    "evt.time.s",
-    "evt.time.iso8601",
-    "evt.datetime",
-    "evt.datetime.s",
-    "evt.rawtime",
-    "evt.rawtime.s",
-    "evt.rawtime.ns",
-    "evt.hostname",
-    "evt.is_async",
-  ],
+/**
+ * The k8saudit plugin's identity and fields (its inputs are opened in src/sources): the `ka.*`
+ * fields of Kubernetes audit events.
+ */
+export const K8SAUDIT_PLUGIN_FIELDS: Plugin = {
+  name: K8S_AUDIT_PLUGIN,
+  version: K8SAUDIT_PLUGIN_VERSION,
+  description: "Kubernetes audit events: the request, its user, its target object and what it " +
+    "asks for",
   source: K8S_AUDIT_SOURCE,
+  fields: kaFields,
+};
+
+/**
+ * The json plugin: any value of a JSON event by JSON pointer (`json.*`, and the older names
+ * `jevt.*` Falco's Kubernetes audit rules use). Its fields read every plugin source whose events
+ * are JSON; each source plugin registered later gets them too.
+ */
+export const JSON_PLUGIN: Plugin = {
+  name: "json",
+  version: "0.7.3",
+  description: "Any value of a JSON event by JSON pointer",
+  extractSources: [K8S_AUDIT_SOURCE],
+  fields: [...jsonFields("json"), ...jsonFields("jevt", "json")],
 };

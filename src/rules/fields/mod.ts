@@ -20,7 +20,9 @@ import { USER_GROUP_FIELDS } from "./user.ts";
 import { CONTAINER_FIELDS } from "./container.ts";
 import { K8S_FIELDS } from "./k8s.ts";
 import { STATIC_FIELDS } from "./static.ts";
-import { K8SAUDIT_FIELDS, K8SAUDIT_SHARED_EVT } from "./k8saudit.ts";
+import { JSON_PLUGIN, K8SAUDIT_PLUGIN_FIELDS } from "./k8saudit.ts";
+import { registerPluginFields } from "./plugin.ts";
+import { BUILTIN_PLUGINS } from "../../plugins/builtin.ts";
 
 /** Builds the registry of every built-in field class, in the order `saker fields` lists them. */
 export function buildFieldRegistry(): FieldRegistry {
@@ -29,8 +31,11 @@ export function buildFieldRegistry(): FieldRegistry {
   reg.define(PROC_FIELDS).define(THREAD_FIELDS).define(FD_FIELDS);
   for (const cls of USER_GROUP_FIELDS) reg.define(cls);
   reg.define(CONTAINER_FIELDS).define(K8S_FIELDS).define(STATIC_FIELDS);
-  for (const cls of K8SAUDIT_FIELDS) reg.define(cls);
-  return reg.share(K8SAUDIT_SHARED_EVT);
+  // Plugins: the json plugin first, so that every source plugin gets its fields.
+  registerPluginFields(reg, JSON_PLUGIN);
+  registerPluginFields(reg, K8SAUDIT_PLUGIN_FIELDS);
+  for (const p of BUILTIN_PLUGINS) registerPluginFields(reg, p);
+  return reg;
 }
 
 /** The registry of every built-in field. */
