@@ -417,7 +417,7 @@ export class Agent {
    * Mounts a webhook event source's routes on the API (same auth; same body limit unless the
    * source enforces its own).
    */
-  mount(path: string, app: Hono, opts: { ownBodyLimit?: boolean } = {}): void {
+  mount(path: string, app: Hono, opts: { ownBodyLimit?: boolean; ownAuth?: boolean } = {}): void {
     if (!this.#app) throw new Error("the web server is disabled (webserver.enabled)");
     mountSource(this.#app, path, app, opts);
   }

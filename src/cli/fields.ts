@@ -5,6 +5,7 @@
  */
 import { parseArgs } from "node:util";
 import { fieldClasses, type FieldDef } from "../rules/fields/mod.ts";
+import { pluginsForCommand } from "./plugins.ts";
 
 const USAGE = `usage: saker fields [--json | --markdown] [--source NAME] [--all]
 
@@ -13,7 +14,8 @@ Lists the fields of conditions and outputs.
   --json          JSON array of {class, name, type, desc, updated, arg}
   --markdown      a Markdown table per class
   --source NAME   only fields of that event source (syscall, k8s_audit ...)
-  --all           include deprecated fields`;
+  --all           include deprecated fields
+  -c FILE         include the fields of this config's plugins (its load_plugins)`;
 
 function argText(f: FieldDef): string {
   if (!f.arg || f.arg === "none") return "";
@@ -28,7 +30,7 @@ function describe(f: FieldDef): string {
 }
 
 /** Entry point of the subcommand. */
-export function main(args: string[]): Promise<number> {
+export async function main(args: string[]): Promise<number> {
   let parsed;
   try {
     parsed = parseArgs({
@@ -38,18 +40,20 @@ export function main(args: string[]): Promise<number> {
         markdown: { type: "boolean" },
         source: { type: "string" },
         all: { type: "boolean" },
+        config: { type: "string", short: "c" },
         help: { type: "boolean", short: "h" },
       },
     });
   } catch (e) {
     console.error(`saker fields: ${(e as Error).message}\n\n${USAGE}`);
-    return Promise.resolve(2);
+    return 2;
   }
   const v = parsed.values;
   if (v.help) {
     console.log(USAGE);
-    return Promise.resolve(0);
+    return 0;
   }
+  if (await pluginsForCommand("fields", v.config) === undefined) return 1;
   const classes = fieldClasses().filter((c) =>
     !v.source || (c.source ?? "syscall") === v.source || c.source === "*"
   );
@@ -93,5 +97,5 @@ export function main(args: string[]): Promise<number> {
       console.log("");
     }
   }
-  return Promise.resolve(0);
+  return 0;
 }

@@ -8,6 +8,8 @@
 import { parseArgs } from "node:util";
 import { loadRulesFiles } from "../rules/loader.ts";
 import { formatResult, resultJson } from "../rules/result.ts";
+import { pluginsForCommand } from "./plugins.ts";
+import { pluginRequirementProblems } from "../agent/plugins.ts";
 
 const USAGE = `usage: saker validate [--json] [--quiet] FILE|DIR...
 
@@ -15,7 +17,11 @@ Checks rules files. Several files load in order into one rule set (later files c
 or override earlier ones), as with several -r options of the agent.
 
   --json    print {"falco_load_results": [...]} (Falco's validation JSON)
-  --quiet   print only the summary line of each file`;
+  --quiet   print only the summary line of each file
+  -c FILE   load the plugins of this config (its load_plugins) too: their fields and versions
+
+The rules files' required_plugin_versions are checked against the plugins Saker carries and
+those of the config.`;
 
 /** Entry point of the subcommand. */
 export async function main(args: string[]): Promise<number> {
@@ -27,6 +33,7 @@ export async function main(args: string[]): Promise<number> {
       options: {
         json: { type: "boolean" },
         quiet: { type: "boolean", short: "q" },
+        config: { type: "string", short: "c" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -44,8 +51,12 @@ export async function main(args: string[]): Promise<number> {
     console.error(`saker validate: no rules file given\n\n${USAGE}`);
     return 2;
   }
+  const plugins = await pluginsForCommand("validate", parsed.values.config);
+  if (plugins === undefined) return 1;
   const loaded = await loadRulesFiles(files);
-  const ok = loaded.results.every((r) => r.successful);
+  const missing = pluginRequirementProblems(loaded.requiredPlugins, plugins);
+  for (const m of missing) console.error(`saker validate: ${m}`);
+  const ok = loaded.results.every((r) => r.successful) && missing.length === 0;
   if (parsed.values.json) {
     console.log(JSON.stringify({
       falco_load_results: loaded.results.map((r) => resultJson(r, loaded.contents)),

@@ -123,14 +123,15 @@ export interface OpenContext {
   /** Writes to Saker's log, with the plugin's name. */
   log(level: "info" | "warning" | "error", message: string, fields?: Record<string, unknown>): void;
   /**
-   * Serves `handler` at `path` on the agent's own HTTP server (same address, TLS and bearer
-   * token as its API); the request's URL keeps its full path. Absent when there is no server
-   * (`saker replay`, `webserver.enabled: false`).
+   * Serves `handler` at `path` on the agent's own HTTP server (same address, TLS, bearer token
+   * and body limit as its API, unless `ownAuth` / `ownBodyLimit` say the handler checks requests
+   * or limits bodies itself); the request's URL keeps its full path. Absent when there is no
+   * server (`saker replay`, `webserver.enabled: false`).
    */
   mount?(
     path: string,
     handler: (req: Request) => Response | Promise<Response>,
-    opts?: { ownBodyLimit?: boolean },
+    opts?: { ownBodyLimit?: boolean; ownAuth?: boolean },
   ): void;
 }
 

@@ -13,6 +13,8 @@
  */
 import type { Plugin } from "./api.ts";
 import { cloudtrailPlugin } from "./cloudtrail.ts";
+import { githubPlugin } from "./github.ts";
+import { oktaPlugin } from "./okta.ts";
 
 /** The built-in source plugins, by name. */
-export const BUILTIN_PLUGINS: readonly Plugin[] = [cloudtrailPlugin];
+export const BUILTIN_PLUGINS: readonly Plugin[] = [cloudtrailPlugin, githubPlugin, oktaPlugin];

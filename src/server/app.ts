@@ -97,8 +97,13 @@ export function createApp(deps: ApiDeps): Hono {
     return limit(c, next);
   });
 
+  const ownAuth = new Set<string>();
+  ownAuthPaths.set(app, ownAuth);
   app.use("*", async (c, next) => {
     if (token === "" || c.req.path === healthz) return await next();
+    for (const p of ownAuth) {
+      if (c.req.path === p || c.req.path.startsWith(`${p}/`)) return await next();
+    }
     if (dashboard && c.req.method === "GET" && isDashboardPath(c.req.path)) return await next();
     const auth = c.req.header("authorization") ?? "";
     const m = /^Bearer\s+(.+)$/i.exec(auth);
@@ -209,17 +214,23 @@ export function createApp(deps: ApiDeps): Hono {
 /** Paths of mounted sources that limit their request bodies themselves, per app. */
 const ownBodyLimits = new WeakMap<Hono, Set<string>>();
 
+/** Paths of mounted sources that authenticate requests themselves (signed webhooks), per app. */
+const ownAuthPaths = new WeakMap<Hono, Set<string>>();
+
 /**
  * Mounts a webhook event source (e.g. Kubernetes audit) under `path` of the API app; it gets the
- * same authentication as every other route, and the same body limit unless `ownBodyLimit` says
- * that the source enforces its own (audit batches are larger than API requests).
+ * same authentication as every other route unless `ownAuth` says that the source checks requests
+ * itself (GitHub signs its webhooks with a shared secret and sends no bearer token), and the same
+ * body limit unless `ownBodyLimit` says that the source enforces its own (audit batches are
+ * larger than API requests).
  */
 export function mountSource(
   app: Hono,
   path: string,
   source: Hono,
-  opts: { ownBodyLimit?: boolean } = {},
+  opts: { ownBodyLimit?: boolean; ownAuth?: boolean } = {},
 ): void {
   if (opts.ownBodyLimit) ownBodyLimits.get(app)?.add(path);
+  if (opts.ownAuth) ownAuthPaths.get(app)?.add(path);
   app.route(path, source);
 }
