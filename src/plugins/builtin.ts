@@ -15,6 +15,12 @@ import type { Plugin } from "./api.ts";
 import { cloudtrailPlugin } from "./cloudtrail.ts";
 import { githubPlugin } from "./github.ts";
 import { oktaPlugin } from "./okta.ts";
+import { gcpauditPlugin } from "./gcpaudit.ts";
 
 /** The built-in source plugins, by name. */
-export const BUILTIN_PLUGINS: readonly Plugin[] = [cloudtrailPlugin, githubPlugin, oktaPlugin];
+export const BUILTIN_PLUGINS: readonly Plugin[] = [
+  cloudtrailPlugin,
+  githubPlugin,
+  oktaPlugin,
+  gcpauditPlugin,
+];

@@ -161,7 +161,8 @@ Deno.test({
     const json = await saker(["fields", "--json"]);
     assertEquals(json.code, 0);
     const all = JSON.parse(json.stdout) as { name: string; source: string; type: string }[];
-    // Falco's field lists (libsinsp, the container and k8saudit plugins) and the json plugin's.
+    // Falco's field lists (libsinsp, the container and k8saudit plugins), the json plugin's, and
+    // the fields of the plugins Saker carries.
     const falco = new Set([
       "json.value",
       "json.obj",
@@ -174,6 +175,11 @@ Deno.test({
       for (const l of (await Deno.readTextFile(`${REFERENCE_DIR}/${f}`)).split("\n")) {
         if (l && !l.startsWith("field\t")) falco.add(l.split("\t")[0].trim());
       }
+    }
+    // The plugins Saker carries: the fields their READMEs list.
+    for (const plugin of ["cloudtrail", "github", "okta", "gcpaudit"]) {
+      const readme = await Deno.readTextFile(`${REFERENCE_DIR}/falco-plugins/${plugin}/README.md`);
+      for (const m of readme.matchAll(/^\| `([A-Za-z0-9_.]+)`\s*\|/gm)) falco.add(m[1]);
     }
     // static.NAME: Falco's static_fields (falco.yaml, "by prepending `static.`"), not a libs field.
     const falcoYaml = await Deno.readTextFile(`${REFERENCE_DIR}/falco-config/falco.yaml`);
