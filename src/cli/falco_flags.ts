@@ -143,8 +143,9 @@ const FALCO_ONLY: Record<string, string> = {
   "-e": "to run a capture file through the rules use `saker replay FILE` (or `saker run -o " +
     "engine.kind=replay -o engine.replay.capture_file=FILE`)",
   "--list-events": "`saker capture` prints events; -i lists those left out by default",
-  "--list-plugins": "Saker has no plugins: Kubernetes audit (k8saudit, json) is built in",
-  "--plugin-info": "Saker has no plugins: Kubernetes audit (k8saudit, json) is built in",
+  "--list-plugins": "`saker fields -c CONFIG` lists the fields of the config's plugins; Saker " +
+    "carries k8saudit, json, cloudtrail, github, okta and gcpaudit",
+  "--plugin-info": "`saker fields -c CONFIG --source SOURCE` lists a plugin's fields",
   "--page-size": "the ring buffer size is kernel.ring_buffer_size (bytes)",
   "--config-schema": "errors name the config key and what it accepts",
   "--rule-schema": "`saker validate FILE` checks rules files",

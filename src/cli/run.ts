@@ -344,7 +344,7 @@ export async function main(args: string[]): Promise<number> {
   }
   const rulesFiles = v.r ?? [];
   if (action) return await printInfo(action, config, rulesFiles, args);
-  if (v["dry-run"]) return await dryRun(config, rulesFiles);
+  if (v["dry-run"]) return await dryRun(config, rulesFiles, plugins);
 
   // Falco's engine.kind: replay runs a capture file through the agent (state from the file, no
   // probe) and ends with it; nodriver runs without the probe.
@@ -452,7 +452,11 @@ async function printInfo(
   return 0;
 }
 
-async function dryRun(config: Config, rulesFiles: string[]): Promise<number> {
+async function dryRun(
+  config: Config,
+  rulesFiles: string[],
+  plugins: readonly LoadedPlugin[],
+): Promise<number> {
   const files = rulesFiles.length > 0 ? rulesFiles : config.rules_files;
   if (files.length === 0) {
     console.error("saker run: no rules files: set rules_files in the config or pass -r FILE");
@@ -467,6 +471,7 @@ async function dryRun(config: Config, rulesFiles: string[]): Promise<number> {
       staticFields: config.static_fields,
       bufferFormatBase64: config.buffer_format_base64,
       aggregation: config.aggregation,
+      plugins: availablePlugins(plugins),
     });
     for (const w of rules.warnings) console.error(w);
     const outputs = await channelOutputs(config);
@@ -481,6 +486,11 @@ async function dryRun(config: Config, rulesFiles: string[]): Promise<number> {
         `k8s audit: ${rules.sources?.k8s_audit?.ruleCount ?? 0} rules; inputs: ${
           auditInputs(config).inputs.map(describeAuditInput).join(", ") || "none"
         }`,
+        ...plugins.filter((p) => p.plugin.source && p.plugin.name !== "k8saudit").map((p) =>
+          `plugin ${p.plugin.name} ${p.plugin.version}: ${p.plugin.source}, ` +
+          `${rules.sources?.[p.plugin.source!]?.ruleCount ?? 0} rules; open_params: ` +
+          `${p.entry.open_params ?? ""}`
+        ),
         `outputs: ${
           [
             ...outputs.map((o) => o.name),

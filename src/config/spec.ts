@@ -396,9 +396,12 @@ export const SPEC = section({
     /** Event format of the files: current (newest events) or sysdig029 (older readers). */
     format: oneOf(["current", "sysdig029"], "current"),
   }),
-  /** Plugins to load: Saker runs k8saudit and json natively (src/k8saudit/audit_inputs.ts). */
+  /** Plugins to load, by their entries' names (src/agent/plugins.ts). */
   load_plugins: list(str()),
-  /** Falco's plugin entries; each plugin checks its own init_config (k8saudit: audit_inputs). */
+  /**
+   * Falco's plugin entries: `library_path` names the module (a Falco library name such as
+   * libcloudtrail.so picks the plugin Saker carries); each plugin checks its own init_config.
+   */
   plugins: list(entry({
     name: str(undefined, { nonEmpty: true }),
     library_path: str(),
