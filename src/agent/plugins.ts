@@ -10,7 +10,7 @@
  * Rules files' `required_plugin_versions` are checked against the loaded plugins as Falco checks
  * them: each requirement (or one of its alternatives) needs a loaded plugin of that name with the
  * same major version and no older. k8saudit and json are always there (the agent's own audit
- * endpoint and the JSON fields need no entry).
+ * endpoint and the JSON fields need no entry), and so is the container plugin's work.
  *
  * @example
  * ```ts
@@ -154,12 +154,21 @@ export async function loadPlugins(
   return out;
 }
 
-/** The name and version of every plugin the rules may require (loaded ones, k8saudit, json). */
+/**
+ * Falco's container plugin: its work (container and k8s fields of system call events) is built
+ * into Saker's state; the version whose fields Saker provides, for Falco's rules that require it.
+ */
+export const CONTAINER_PLUGIN = { name: "container", version: "0.4.0" };
+
+/**
+ * The name and version of every plugin the rules may require: the loaded ones, and those always
+ * there (k8saudit, json, container).
+ */
 export function availablePlugins(
   loaded: readonly LoadedPlugin[],
 ): { name: string; version: string }[] {
   const out = loaded.map((l) => ({ name: l.plugin.name, version: l.plugin.version }));
-  for (const p of [K8SAUDIT_PLUGIN_FIELDS, JSON_PLUGIN]) {
+  for (const p of [K8SAUDIT_PLUGIN_FIELDS, JSON_PLUGIN, CONTAINER_PLUGIN]) {
     if (!out.some((o) => o.name === p.name)) out.push({ name: p.name, version: p.version });
   }
   return out;

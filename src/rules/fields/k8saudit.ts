@@ -310,8 +310,11 @@ function jsonFields(prefix: string, alias?: string): PluginField[] {
   ];
 }
 
-/** Version of Falco's k8saudit plugin whose fields and inputs Saker's provides. */
-export const K8SAUDIT_PLUGIN_VERSION = "0.16.0";
+/**
+ * Version of Falco's k8saudit plugin whose fields and inputs Saker's provides (its field list is
+ * the reference's, which Falco's k8s_audit_rules.yaml requires at 0.18.0).
+ */
+export const K8SAUDIT_PLUGIN_VERSION = "0.18.0";
 
 /**
  * The k8saudit plugin's identity and fields (its inputs are opened in src/sources): the `ka.*`
