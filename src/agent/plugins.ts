@@ -29,7 +29,7 @@ import { checkPlugin, type Plugin, versionSatisfies } from "../plugins/api.ts";
 import { BUILTIN_PLUGINS } from "../plugins/builtin.ts";
 import { JSON_PLUGIN, K8SAUDIT_PLUGIN_FIELDS } from "../rules/fields/k8saudit.ts";
 import { registerPluginFields } from "../rules/fields/plugin.ts";
-import { FIELDS } from "../rules/fields/mod.ts";
+import { FIELDS, wakeSource } from "../rules/fields/mod.ts";
 import { openPluginSource } from "../sources/plugin_source.ts";
 import { K8S_AUDIT_SOURCE } from "../k8saudit/audit_event.ts";
 import { AGENT_ENDPOINT, k8sauditPlugin } from "./k8saudit_plugin.ts";
@@ -148,6 +148,7 @@ export async function loadPlugins(
         continue;
       }
     }
+    if (isBuiltin && plugin.source) wakeSource(plugin.source);
     out.push({ plugin, entry, key, builtin: isBuiltin });
   }
   if (problems.length > 0) throw new PluginLoadError(problems);

@@ -1,7 +1,7 @@
 /**
  * The plugins a command that reads no events still needs to know (`saker validate -c`,
- * `saker fields -c`): those Saker carries, and those the config's `load_plugins` loads (their
- * fields join the registry).
+ * `saker fields -c`): those Saker carries (their sources made known to rules), and those the
+ * config's `load_plugins` loads (their fields join the registry).
  *
  * @example
  * ```ts
@@ -15,6 +15,7 @@ import { dirname } from "node:path";
 import { ConfigError, loadConfig } from "../config/load.ts";
 import { availablePlugins, loadPlugins, PluginLoadError } from "../agent/plugins.ts";
 import { BUILTIN_PLUGINS } from "../plugins/builtin.ts";
+import { wakeSource } from "../rules/fields/mod.ts";
 
 /**
  * Names and versions of the carried plugins and the config's (loaded); undefined, with the
@@ -24,6 +25,8 @@ export async function pluginsForCommand(
   command: string,
   configFile: string | undefined,
 ): Promise<{ name: string; version: string }[] | undefined> {
+  // Rules of every plugin Saker carries are checked, as with each plugin loaded.
+  for (const p of BUILTIN_PLUGINS) if (p.source) wakeSource(p.source);
   const carried = BUILTIN_PLUGINS.map((p) => ({ name: p.name, version: p.version }));
   if (configFile === undefined) return [...availablePlugins([]), ...carried];
   try {

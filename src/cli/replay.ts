@@ -20,6 +20,7 @@ import { replayAuditFile, replayCapture, replayPlugin } from "../pipeline/replay
 import { BUILTIN_PLUGINS } from "../plugins/builtin.ts";
 import type { Plugin } from "../plugins/api.ts";
 import { looksLikeJson } from "../plugins/files.ts";
+import { wakeSource } from "../rules/fields/mod.ts";
 import { EventPrinter } from "./event_printer.ts";
 import { ProgressBar } from "./progress.ts";
 import type { CaptureSettings } from "../pipeline/recorder.ts";
@@ -146,6 +147,7 @@ export async function main(args: string[]): Promise<number> {
     if (head !== undefined) plugin = BUILTIN_PLUGINS.find((p) => p.sniff?.(head));
   }
   const audit = json && plugin === undefined;
+  if (plugin?.source) wakeSource(plugin.source);
   const source = plugin?.source ?? (audit ? K8S_AUDIT_SOURCE : "syscall");
   if ((v.config !== undefined || v.option !== undefined) && plugin !== undefined) {
     console.error("saker replay: -c and -o replay captures and audit files; not plugin files");

@@ -17,7 +17,7 @@ import { compileCollection, type Compiled, type CompiledRule } from "./compiler.
 import { readRulesFile } from "./reader.ts";
 import { Context, type LoadMessage, LoadResult } from "./result.ts";
 import { SourceText } from "./source_text.ts";
-import { fieldClasses, fieldUsableFor, lookupField } from "./fields/mod.ts";
+import { fieldClasses, FIELDS, fieldUsableFor, lookupField } from "./fields/mod.ts";
 import { builtinFiles, builtinText, isBuiltin } from "../assets.ts";
 
 /** Loaded rules: the compiled rules and one result per file. */
@@ -50,10 +50,16 @@ export function loadWarnings(loaded: LoadedRules): { file: string; warning: Load
   );
 }
 
-/** Event sources whose fields are registered. */
+/**
+ * Event sources rules can be of: those whose fields are registered, but for the sources of
+ * plugins Saker carries and has not loaded (their rules are skipped as of an unknown source, as
+ * Falco skips the rules of a plugin it has not loaded).
+ */
 export function knownSources(): Set<string> {
   const s = new Set(["syscall"]);
-  for (const c of fieldClasses()) if (c.source && c.source !== "*") s.add(c.source);
+  for (const c of fieldClasses()) {
+    if (c.source && c.source !== "*" && !FIELDS.isDormant(c.source)) s.add(c.source);
+  }
   return s;
 }
 

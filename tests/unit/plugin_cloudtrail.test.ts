@@ -9,11 +9,11 @@
  */
 import { assert, assertEquals } from "../support/assert.ts";
 import { needsReference, REFERENCE_DIR } from "../support/env.ts";
-import { loadRulesFiles } from "../../src/rules/loader.ts";
+import { loadRulesFiles, loadRulesText } from "../../src/rules/loader.ts";
 import { compileRuleset } from "../../src/rules/ruleset.ts";
 import { replayPlugin } from "../../src/pipeline/replay.ts";
 import { cloudtrailPlugin } from "../../src/plugins/cloudtrail.ts";
-import { lookupField } from "../../src/rules/fields/mod.ts";
+import { lookupField, wakeSource } from "../../src/rules/fields/mod.ts";
 import { PluginEvent } from "../../src/events/plugin_event.ts";
 import { BUILTIN_PLUGINS } from "../../src/plugins/builtin.ts";
 import { availablePlugins, pluginRequirementProblems } from "../../src/agent/plugins.ts";
@@ -23,6 +23,8 @@ import type { Alert } from "../../src/rules/alert.ts";
 const DIR = `${REFERENCE_DIR}/falco-plugins/cloudtrail`;
 const RULES = `${DIR}/aws_cloudtrail_rules.yaml`;
 const skip = needsReference();
+// As when the plugin is loaded (a plugin Saker carries has its source asleep until then).
+wakeSource("aws_cloudtrail");
 
 const ACCOUNT = "111122223333";
 let n = 0;
@@ -546,4 +548,19 @@ Deno.test({
       await Deno.remove(dir, { recursive: true });
     }
   },
+});
+
+Deno.test("plugins: a carried plugin's rules are skipped as of an unknown source until loaded", () => {
+  const rules = [{
+    name: "r.yaml",
+    text: "- rule: R\n  desc: d\n  condition: gcp.methodName = x\n  output: o\n" +
+      "  priority: INFO\n  source: gcp_auditlog\n",
+  }];
+  const before = loadRulesText(rules);
+  assertEquals(before.results[0].warnings.map((w) => w.code), ["LOAD_UNKNOWN_SOURCE"]);
+  assertEquals(before.rules.length, 0);
+  wakeSource("gcp_auditlog");
+  const after = loadRulesText(rules);
+  assertEquals(after.results[0].warnings.map((w) => w.code), []);
+  assertEquals(after.rules.length, 1);
 });

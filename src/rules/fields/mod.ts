@@ -34,12 +34,21 @@ export function buildFieldRegistry(): FieldRegistry {
   // Plugins: the json plugin first, so that every source plugin gets its fields.
   registerPluginFields(reg, JSON_PLUGIN);
   registerPluginFields(reg, K8SAUDIT_PLUGIN_FIELDS);
-  for (const p of BUILTIN_PLUGINS) registerPluginFields(reg, p);
+  // The plugins Saker carries: fields known (saker fields), sources asleep until loaded.
+  for (const p of BUILTIN_PLUGINS) {
+    registerPluginFields(reg, p);
+    if (p.source) reg.sleep(p.source);
+  }
   return reg;
 }
 
 /** The registry of every built-in field. */
 export const FIELDS: FieldRegistry = buildFieldRegistry();
+
+/** Makes the source of a loaded plugin Saker carries known to rules ({@link FieldRegistry.wake}). */
+export function wakeSource(source: string): void {
+  FIELDS.wake(source);
+}
 
 /** {@link FieldRegistry.lookup} on {@link FIELDS}. */
 export function lookupField(text: string): FieldRef | undefined {

@@ -182,6 +182,7 @@ export class FieldRegistry {
   readonly #byName = new Map<string, FieldDef>();
   readonly #sourceOf = new Map<FieldDef, string>();
   readonly #sharedWith = new Map<FieldDef, Set<string>>();
+  readonly #dormant = new Set<string>();
 
   /** Adds a class of fields. A field name defined twice is a programming error. */
   define(cls: FieldClassSpec): this {
@@ -248,6 +249,26 @@ export class FieldRegistry {
   usableFor(def: FieldDef, source: string): boolean {
     const s = this.sourceOf(def);
     return s === "*" || s === source || this.#sharedWith.get(def)?.has(source) === true;
+  }
+
+  /**
+   * Marks a source whose fields are registered but whose plugin is not loaded: rules of it are
+   * skipped as of an unknown source (Falco's LOAD_UNKNOWN_SOURCE) until {@link wake} is called.
+   */
+  sleep(source: string): this {
+    this.#dormant.add(source);
+    return this;
+  }
+
+  /** Makes a dormant source known to rules (its plugin is loaded). */
+  wake(source: string): this {
+    this.#dormant.delete(source);
+    return this;
+  }
+
+  /** True for a source whose plugin is not loaded. */
+  isDormant(source: string): boolean {
+    return this.#dormant.has(source);
   }
 
   /** Every class, in definition order. */
