@@ -141,10 +141,12 @@ class Queue<T> {
   async take(signal: AbortSignal): Promise<T[] | undefined> {
     while (this.#items.length === 0) {
       if (signal.aborted) return undefined;
+      let onAbort!: () => void;
       await new Promise<void>((r) => {
-        this.#wake = r;
-        signal.addEventListener("abort", () => r(), { once: true });
+        this.#wake = onAbort = () => r();
+        signal.addEventListener("abort", onAbort, { once: true });
       });
+      signal.removeEventListener("abort", onAbort);
       this.#wake = undefined;
     }
     return this.#items.splice(0);
