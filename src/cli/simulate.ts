@@ -12,6 +12,7 @@ import { parseArgs } from "node:util";
 import { selectActions } from "../simulate/catalog.ts";
 import { runActions } from "../simulate/runner.ts";
 import type { Action, ActionReport } from "../simulate/action.ts";
+import { NOT_SIMULATED } from "../simulate/coverage.ts";
 
 const HELP = `usage: saker simulate [options] [ACTION...]
 
@@ -19,7 +20,8 @@ Runs attack simulations (all of them when no ACTION is named). ACTION is a name 
 --list or a glob such as 'container-*'.
 
 options:
-  -l, --list       list the actions and the rule each one targets
+  -l, --list       list the actions, the rules each one targets (Saker's, Falco's stable,
+                   incubating and sandbox rules) and the Falco rules none can trigger here
       --json       print JSON (the list, or one report per action)
   -v, --verbose    print each action's evidence (system calls made, program output)
       --gap MS     pause between actions (default 0)
@@ -57,7 +59,11 @@ export async function main(args: string[]): Promise<number> {
     return 2;
   }
   if (values.list) {
-    console.log(values.json ? JSON.stringify(actions.map(listEntry), null, 2) : listTable(actions));
+    console.log(
+      values.json
+        ? JSON.stringify({ actions: actions.map(listEntry), notSimulated: NOT_SIMULATED }, null, 2)
+        : listTable(actions),
+    );
     return 0;
   }
   const gapMs = values.gap === undefined ? 0 : Number(values.gap);
@@ -83,8 +89,9 @@ function listEntry(a: Action) {
   return {
     name: a.name,
     kind: a.kind,
-    rule: a.rule,
+    rule: a.rule ?? null,
     falcoRule: a.falcoRule ?? null,
+    falcoTargets: a.falcoTargets ?? [],
     technique: a.technique,
     summary: a.summary,
     needs: a.needs,
@@ -95,19 +102,27 @@ function listEntry(a: Action) {
 
 function listTable(actions: Action[]): string {
   const w = Math.max(...actions.map((a) => a.name.length));
+  const pad = "".padEnd(w + 13);
   const lines: string[] = [];
   for (const a of actions) {
-    lines.push(`${a.name.padEnd(w)}  ${a.kind.padEnd(9)}  ${a.rule}`);
-    const falco = a.falcoRule ? `  [Falco: ${a.falcoRule}]` : "";
-    lines.push(`${"".padEnd(w)}  ${"".padEnd(9)}  ${a.technique}: ${a.summary}${falco}`);
+    lines.push(`${a.name.padEnd(w)}  ${a.kind.padEnd(9)}  ${a.technique}: ${a.summary}`);
+    if (a.rule) lines.push(`${pad}Saker: ${a.rule}`);
+    if (a.falcoRule) lines.push(`${pad}Falco stable: ${a.falcoRule}`);
+    for (const t of a.falcoTargets ?? []) lines.push(`${pad}Falco ${t.ruleset}: ${t.rule}`);
+  }
+  lines.push("", "Falco rules no action triggers here:");
+  for (const n of NOT_SIMULATED) {
+    lines.push(`  ${n.ruleset}: ${n.rule}`, `      ${n.reason}`);
   }
   return lines.join("\n");
 }
 
 function reportLine(r: ActionReport, verbose: boolean): string {
   const ms = r.endMs - r.startMs;
+  const rules = [r.rule, r.falcoRule, ...(r.falcoTargets ?? []).map((t) => t.rule)]
+    .filter((x) => x !== undefined);
   const head = r.status === "ok"
-    ? `ok      ${r.action} -> ${r.rule} (${ms} ms)`
+    ? `ok      ${r.action} -> ${rules.join(", ")} (${ms} ms)`
     : `${r.status.padEnd(7)} ${r.action}: ${r.reason}`;
   if (!verbose || r.evidence.length === 0) return head;
   return [head, ...r.evidence.map((e) => `        | ${e}`)].join("\n");

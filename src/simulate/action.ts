@@ -34,18 +34,35 @@ export interface ActionOutcome {
    * alert of the targeted rule must show these.
    */
   facts: Record<string, FieldValue>;
+  /**
+   * Facts that differ for one targeted rule (by rule name), over `facts`: an action whose
+   * steps trigger several rules (mkdir, then mv) names each step's process.
+   */
+  factsFor?: Record<string, Record<string, FieldValue>>;
   /** Full id of the container the attack ran in, when it ran in one. */
   containerId?: string;
   /** Evidence that the system calls happened: the helper's `call ...` lines, command output. */
   evidence: string[];
 }
 
+/** Falco's rulesets beyond the stable one, as Falco's rules repository names them. */
+export type FalcoRuleset = "incubating" | "sandbox";
+
+/** A rule of Falco's incubating or sandbox ruleset an action triggers. */
+export interface FalcoTarget {
+  ruleset: FalcoRuleset;
+  /** The rule's name, exactly as in the ruleset. */
+  rule: string;
+  /** Names of `facts` the alert must show: output fields of the rule the action controls. */
+  expect: string[];
+}
+
 /** One simulated attack behaviour. */
 export interface Action {
   /** Short kebab-case name used on the command line. */
   name: string;
-  /** Saker default rule this action is aimed at. */
-  rule: string;
+  /** Saker default rule this action is aimed at, when there is one. */
+  rule?: string;
   /** Falco stable rule (falco_rules.yaml) the same behaviour triggers, when there is one. */
   falcoRule?: string;
   /** MITRE ATT&CK technique id. */
@@ -61,6 +78,11 @@ export interface Action {
    * end-to-end expectations list for that rule.
    */
   falcoExpect?: string[];
+  /**
+   * Rules of Falco's incubating and sandbox rulesets the behaviour triggers (each fires with
+   * Falco's stable rules and its own ruleset loaded, as Falco loads them).
+   */
+  falcoTargets?: FalcoTarget[];
   /** Performs the attack; throws when it could not. Cleanup goes on `ctx.ws`. */
   run(ctx: ActionContext): Promise<ActionOutcome>;
 }
@@ -68,8 +90,9 @@ export interface Action {
 /** Result of running one action. */
 export interface ActionReport {
   action: string;
-  rule: string;
+  rule?: string;
   falcoRule?: string;
+  falcoTargets?: FalcoTarget[];
   status: "ok" | "skipped" | "failed";
   /** Why it skipped or failed. */
   reason?: string;
@@ -77,8 +100,33 @@ export interface ActionReport {
   startMs: number;
   endMs: number;
   facts: Record<string, FieldValue>;
+  factsFor?: Record<string, Record<string, FieldValue>>;
   expect: string[];
   falcoExpect?: string[];
   containerId?: string;
   evidence: string[];
+}
+
+/**
+ * A target in Falco's incubating ruleset.
+ *
+ * @example
+ * ```ts
+ * incubating("Change thread namespace", "proc.name"); // { ruleset: "incubating", ... }
+ * ```
+ */
+export function incubating(rule: string, ...expect: string[]): FalcoTarget {
+  return { ruleset: "incubating", rule, expect };
+}
+
+/**
+ * A target in Falco's sandbox ruleset.
+ *
+ * @example
+ * ```ts
+ * sandbox("Write below etc", "fd.name"); // { ruleset: "sandbox", ... }
+ * ```
+ */
+export function sandbox(rule: string, ...expect: string[]): FalcoTarget {
+  return { ruleset: "sandbox", rule, expect };
 }

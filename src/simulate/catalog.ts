@@ -9,14 +9,22 @@ import { FILESYSTEM_ACTIONS } from "./actions/filesystem.ts";
 import { PROCESS_ACTIONS } from "./actions/process.ts";
 import { NETWORK_ACTIONS } from "./actions/network.ts";
 import { CONTAINER_ACTIONS } from "./actions/container.ts";
+import { SYSTEM_FILE_ACTIONS } from "./actions/system_files.ts";
+import { PRIVILEGE_ACTIONS } from "./actions/privilege.ts";
+import { NETWORK_MORE_ACTIONS } from "./actions/network_more.ts";
+import { CONTAINER_TOOL_ACTIONS } from "./actions/container_tools.ts";
 
 /** All actions: host ones first (fast), container ones last. */
 export const ACTIONS: readonly Action[] = [
   ...CREDENTIAL_ACTIONS,
   ...FILESYSTEM_ACTIONS,
+  ...SYSTEM_FILE_ACTIONS,
   ...PROCESS_ACTIONS,
+  ...PRIVILEGE_ACTIONS,
   ...NETWORK_ACTIONS,
+  ...NETWORK_MORE_ACTIONS,
   ...CONTAINER_ACTIONS,
+  ...CONTAINER_TOOL_ACTIONS,
 ];
 
 /**

@@ -17,6 +17,8 @@ export interface CommandResult {
 export interface RunOptions {
   cwd?: string;
   env?: Record<string, string>;
+  /** Start from an empty environment (only `env`). */
+  clearEnv?: boolean;
   /** Text written to stdin (stdin is /dev/null otherwise). */
   stdin?: string;
   /** Kill the program (SIGKILL, by its pid) after this many ms; default 30 s. */
@@ -41,6 +43,7 @@ export async function runCommand(
     args,
     cwd: opts.cwd,
     env: opts.env,
+    clearEnv: opts.clearEnv,
     stdin: opts.stdin === undefined ? "null" : "piped",
     stdout: "piped",
     stderr: "piped",

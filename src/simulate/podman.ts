@@ -22,6 +22,10 @@ export const IN_IMAGE = {
   helper: "/usr/local/bin/saker-sim",
   /** A copy of the helper named like the file system debugger (the name is what rules see). */
   debugfs: "/usr/sbin/debugfs",
+  /** Copies of the helper named like tools rules look for (they only run the helper's modes). */
+  rsync: "/usr/bin/rsync",
+  kubectl: "/usr/local/bin/kubectl",
+  npm: "/usr/local/bin/npm",
 } as const;
 
 async function imageExists(name: string): Promise<boolean> {
@@ -41,7 +45,14 @@ export function buildImage(helper: HelperBuild): Promise<string> {
 }
 
 async function ensureImage(helper: HelperBuild): Promise<string> {
-  const name = `${IMAGE_REPOSITORY}:${helper.hash}`;
+  // The tag names the helper's version and the image's layout.
+  const layout = await crypto.subtle.digest(
+    "SHA-256",
+    new TextEncoder().encode(helper.hash + JSON.stringify(IN_IMAGE)),
+  );
+  const tag = Array.from(new Uint8Array(layout).slice(0, 6), (b) => b.toString(16).padStart(2, "0"))
+    .join("");
+  const name = `${IMAGE_REPOSITORY}:${tag}`;
   if (await imageExists(name)) return name;
   const busybox = ["/usr/bin/busybox", "/bin/busybox"];
   let bb: string | undefined;
@@ -67,9 +78,10 @@ async function ensureImage(helper: HelperBuild): Promise<string> {
       if (!applet || applet === "busybox" || applet.includes("/")) continue;
       await Deno.symlink("busybox", `${root}/bin/${applet}`);
     }
-    for (const p of [IN_IMAGE.helper, IN_IMAGE.debugfs]) {
-      await Deno.copyFile(helper.static, `${root}${p}`);
-      await Deno.chmod(`${root}${p}`, 0o755);
+    await Deno.copyFile(helper.static, `${root}${IN_IMAGE.helper}`);
+    await Deno.chmod(`${root}${IN_IMAGE.helper}`, 0o755);
+    for (const p of Object.values(IN_IMAGE)) {
+      if (p !== IN_IMAGE.helper) await Deno.link(`${root}${IN_IMAGE.helper}`, `${root}${p}`);
     }
     await Deno.writeTextFile(
       `${root}/etc/passwd`,

@@ -57,6 +57,7 @@ export async function runAction(action: Action, opts: RunnerOptions = {}): Promi
     action: action.name,
     rule: action.rule,
     falcoRule: action.falcoRule,
+    falcoTargets: action.falcoTargets,
     expect: action.expect,
     falcoExpect: action.falcoExpect,
     facts: {},
@@ -93,6 +94,7 @@ export async function runAction(action: Action, opts: RunnerOptions = {}): Promi
       startMs,
       endMs: Date.now(),
       facts: out.facts,
+      factsFor: out.factsFor,
       containerId: out.containerId,
       evidence: out.evidence,
     };

@@ -241,6 +241,17 @@ static int do_connect(int argc, char **argv) {
   long r = rc(connect(s, (struct sockaddr *)&a, sizeof a));
   report("connect", args, r);
   if (r == 0) {
+    /* The local end, so the caller knows the connection's full name (client->server). */
+    struct sockaddr_in l;
+    socklen_t llen = sizeof l;
+    char local[64] = "?";
+    long g = rc(getsockname(s, (struct sockaddr *)&l, &llen));
+    if (g == 0) {
+      char ip[INET_ADDRSTRLEN];
+      inet_ntop(AF_INET, &l.sin_addr, ip, sizeof ip);
+      snprintf(local, sizeof local, "%s:%d", ip, ntohs(l.sin_port));
+    }
+    report("getsockname", local, g);
     const char msg[] = "saker-simulate\n";
     report("write", args, rc(write(s, msg, sizeof msg - 1)));
   }
@@ -644,6 +655,38 @@ static int do_plan(void) {
   return status;
 }
 
+/* setuid UID: ask to become UID (a non-root caller is refused unless it is UID already). */
+static int do_setuid(int argc, char **argv) {
+  if (argc < 3) return 2;
+  report("setuid", argv[2], rc(setuid((uid_t)atoi(argv[2]))));
+  return 0;
+}
+
+/* userfaultfd: create a userfaultfd limited to user-mode faults (allowed without privileges
+   since Linux 5.11), then close it. */
+static int do_userfaultfd(void) {
+  long fd = rc(syscall(SYS_userfaultfd, O_CLOEXEC | 1 /* UFFD_USER_MODE_ONLY */));
+  report("userfaultfd", "O_CLOEXEC|UFFD_USER_MODE_ONLY", fd);
+  if (fd >= 0) close((int)fd);
+  return 0;
+}
+
+/* bpf-prog-load: BPF_PROG_LOAD of a program with no instructions (the kernel refuses it). */
+static int do_bpf_prog_load(void) {
+  union {
+    struct {
+      unsigned int prog_type, insn_cnt;
+      unsigned long long insns, license;
+    } a;
+    char pad[128];
+  } attr;
+  memset(&attr, 0, sizeof attr);
+  attr.a.prog_type = 1; /* BPF_PROG_TYPE_SOCKET_FILTER */
+  attr.a.license = (unsigned long long)(unsigned long)"GPL";
+  report("bpf", "BPF_PROG_LOAD insn_cnt=0", rc(syscall(SYS_bpf, 5 /* BPF_PROG_LOAD */, &attr, sizeof attr)));
+  return 0;
+}
+
 int main(int argc, char **argv) {
   if (getenv("SAKER_SIM_PLAN")) {
     int fd = fcntl(1, F_DUPFD_CLOEXEC, 10);
@@ -674,6 +717,9 @@ int main(int argc, char **argv) {
   if (!strcmp(m, "reverse-shell")) return do_reverse_shell(argc, argv);
   if (!strcmp(m, "proc-mem")) return do_proc_mem();
   if (!strcmp(m, "chmod")) return do_chmod(argc, argv);
+  if (!strcmp(m, "setuid")) return do_setuid(argc, argv);
+  if (!strcmp(m, "userfaultfd")) return do_userfaultfd();
+  if (!strcmp(m, "bpf-prog-load")) return do_bpf_prog_load();
   note("saker-sim: unknown mode");
   return 2;
 }

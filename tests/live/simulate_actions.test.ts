@@ -27,6 +27,17 @@ const TRACED = [
   "dup2",
   "unlinkat",
   "unlink",
+  "setuid",
+  "userfaultfd",
+  "bpf",
+  "rename",
+  "renameat",
+  "renameat2",
+  "mkdir",
+  "mkdirat",
+  "listen",
+  "accept",
+  "accept4",
 ].join(",");
 
 const Q = String.raw`"[^"]*`; // any quoted path prefix
@@ -123,6 +134,57 @@ const SYSCALLS: Record<string, TraceCheck[]> = {
       /execve\("\/bin\/sh", \["sh", "-c", "exit 0"\]/,
     ],
   }],
+  "modify-shell-config": [new RegExp(`openat\\(AT_FDCWD, ${Q}/\\.bashrc", O_WRONLY\\|O_APPEND`)],
+  "read-shell-config": [new RegExp(`openat\\(AT_FDCWD, ${Q}/\\.bashrc", O_RDONLY`)],
+  "crontab-run": [/execve\("[^"]*\/crontab", \["[^"]*\/crontab", "noop"\]/],
+  "hidden-file": [
+    new RegExp(`openat\\(AT_FDCWD, ${Q}/\\.saker-hidden", O_WRONLY\\|O_CREAT\\|O_EXCL`),
+  ],
+  "package-repository-update": [
+    /rename(at2?)?\(.*"\/etc\/apt\/sources\.list\.d\/saker-sim-[0-9a-f]+\.list".*\) = 0/,
+  ],
+  "write-below-root": [/openat\(AT_FDCWD, "\/saker-sim-[0-9a-f]+", O_WRONLY\|O_CREAT\|O_EXCL/],
+  "write-below-rpm-database": [
+    /openat\(AT_FDCWD, "\/var\/lib\/rpm\/saker-sim-[0-9a-f]+", O_WRONLY\|O_CREAT\|O_EXCL/,
+  ],
+  "write-below-monitored-dir": [
+    /openat\(AT_FDCWD, "\/usr\/local\/lib\/saker-sim-[0-9a-f]+", O_WRONLY\|O_CREAT\|O_EXCL/,
+  ],
+  "binary-dir-changes": [
+    /mkdir(at)?\((AT_FDCWD, )?"\/usr\/bin\/saker-sim-[0-9a-f]+\.d", 0777\) = 0/,
+    /openat\(AT_FDCWD, "\/usr\/bin\/saker-sim-[0-9a-f]+", O_WRONLY\|O_CREAT\|O_EXCL/,
+    /rename(at2?)?\(.*"\/usr\/bin\/saker-sim-[0-9a-f]+\.d\/saker-sim-[0-9a-f]+".*\) = 0/,
+  ],
+  "non-sudo-setuid": [{ seq: [/setresuid\(1, 1, 1\) = 0/, /setuid\(0\) = -1 EPERM/] }],
+  "userfaultfd-unprivileged": [{ seq: [/setresuid\(1, 1, 1\) = 0/, /userfaultfd\(.*\) = \d+/] }],
+  "sudoedit-exploit-args": [/execve\("[^"]*\/sudoedit", \["[^"]*\/sudoedit", "-s", "\\\\"\]/],
+  "pkexec-no-args": [/execve\("[^"]*\/pkexec", \["[^"]*\/pkexec"\]/],
+  "glibc-tunables-env": [/execve\("\/bin\/true", \["\/bin\/true"\]/],
+  "http-proxy-env": [/execve\("[^"]*\/curl", \["[^"]*\/curl", "noop"\]/],
+  "bpf-program-load": [/bpf\(BPF_PROG_LOAD, .*\) = -1 E/],
+  "sshd-loads-backdoored-liblzma": [
+    new RegExp(`openat\\(AT_FDCWD, ${Q}/liblzma\\.so\\.5\\.6\\.1", O_RDONLY`),
+  ],
+  "interactive-recon": [/execve\("[^"]*\/whoami", \["whoami"\]/],
+  "known-miner-process": [/execve\("[^"]*\/xmrig", \["[^"]*\/xmrig", "noop"\]/],
+  "web-server-spawns-tool": [
+    /execve\("[^"]*\/nginx", \["[^"]*\/nginx", "spawn", "[^"]*\/id"\]/,
+    /execve\("[^"]*\/id", \["[^"]*\/id"\]/,
+  ],
+  "web-server-reverse-shell": [
+    /execve\("\/bin\/sh", \["\/bin\/sh", "-c", ": 'true bash -i >& \/dev\/tcp\//,
+  ],
+  "udp-unusual-port": [
+    /connect\(\d+, \{sa_family=AF_INET, sin_port=htons\(5060\), sin_addr=inet_addr\("203\.0\.113\.10"\)\}, 16\) = 0/,
+  ],
+  "inbound-connection": [/accept4?\(\d+, NULL, NULL(, 0)?\) = \d+/],
+  "interpreter-listens": [{ seq: [/execve\("[^"]*\/perl", /, /listen\(\d+, 1\) = 0/] }],
+  "interpreter-connects": [{
+    seq: [
+      /execve\("[^"]*\/perl", /,
+      /connect\(\d+, \{sa_family=AF_INET, sin_port=htons\(80\), sin_addr=inet_addr\("203\.0\.113\.10"\)\}, 16\) = 0/,
+    ],
+  }],
   "netcat-exec-host": [{
     seq: [
       /execve\("[^"]*\/nc", /,
@@ -174,8 +236,29 @@ async function simulate(names: string[], prefix: string[] = []) {
 /** Files, namespaces and containers an action could leave behind. */
 async function leftovers(): Promise<string[]> {
   const found: string[] = [];
-  for (const dir of ["/etc", "/usr/bin", "/dev", "/dev/shm", "/tmp"]) {
-    for await (const e of Deno.readDir(dir)) {
+  for (
+    const dir of [
+      "/etc",
+      "/etc/apt",
+      "/etc/apt/sources.list.d",
+      "/usr/bin",
+      "/usr/local/lib",
+      "/var/lib/rpm",
+      "/var/tmp",
+      "/home",
+      "/",
+      "/dev",
+      "/dev/shm",
+      "/tmp",
+    ]
+  ) {
+    let entries;
+    try {
+      entries = await Array.fromAsync(Deno.readDir(dir));
+    } catch {
+      continue; // absent here
+    }
+    for (const e of entries) {
       if (e.name.startsWith("saker-sim-") && !e.name.startsWith("saker-sim-image")) {
         found.push(`${dir}/${e.name}`);
       }
@@ -237,6 +320,12 @@ Deno.test({
           }
           for (const key of action.expect) {
             assert(key in r.facts, `${action.name}: fact ${key} missing from the report`);
+          }
+          for (const t of action.falcoTargets ?? []) {
+            for (const key of t.expect) {
+              const facts = { ...r.facts, ...r.factsFor?.[t.rule] };
+              assert(key in facts, `${action.name}: fact ${key} (for ${t.rule}) missing`);
+            }
           }
         } finally {
           await Deno.remove(log);

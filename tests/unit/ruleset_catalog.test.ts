@@ -83,6 +83,7 @@ Deno.test("ruleset: one simulator action per rule, and its expected fields are i
   const byRule = new Map(rules.map((r) => [r.rule, r]));
   const targeted = new Map<string, string[]>();
   for (const a of ACTIONS) {
+    if (a.rule === undefined) continue; // aimed at Falco's incubating or sandbox rules only
     const r = byRule.get(a.rule);
     assert(r, `action ${a.name} targets '${a.rule}', which is not a rule in rules/`);
     targeted.set(a.rule, [...(targeted.get(a.rule) ?? []), a.name]);

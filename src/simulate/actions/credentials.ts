@@ -5,8 +5,9 @@
  */
 
 import type { Action } from "../action.ts";
+import { incubating } from "../action.ts";
 import { requireCall, runCommand } from "../command.ts";
-import { createFile, evidenceOf, expectExit, helperAs, runHelper } from "./util.ts";
+import { createFile, evidenceOf, expectExit, fakeHome, helperAs, runHelper } from "./util.ts";
 
 /** The host's shadow password file: opened read-only, never changed. */
 const SHADOW = "/etc/shadow";
@@ -145,13 +146,14 @@ export const CREDENTIAL_ACTIONS: Action[] = [
     name: "read-ssh-private-key",
     rule: "SSH private key read by untrusted program",
     technique: "T1552.004",
-    summary: "a program other than the ssh tools reads a private key below a .ssh directory",
+    summary: "a program other than the ssh tools reads a private key in a user's .ssh " +
+      "directory (a home directory made for it, removed after)",
     kind: "host",
     needs: ["root", "gcc"],
     expect: ["fd.name", "proc.name", "proc.pid"],
+    falcoTargets: [incubating("Read ssh information", "fd.name", "proc.name")],
     async run(ctx) {
-      await Deno.mkdir(ctx.ws.path("home/.ssh"), { recursive: true, mode: 0o700 });
-      const key = ctx.ws.path("home/.ssh/id_ed25519");
+      const key = `${await fakeHome(ctx)}/.ssh/id_ed25519`;
       await createFile(key, "-----BEGIN OPENSSH PRIVATE KEY-----\nsimulated\n");
       const r = await runHelper(ctx, ["open", key, "r"]);
       requireCall(r, "openat", true);

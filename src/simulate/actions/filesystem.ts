@@ -6,9 +6,10 @@
  */
 
 import type { Action } from "../action.ts";
+import { incubating, sandbox } from "../action.ts";
 import { requireCall, runCommand } from "../command.ts";
 import { randomSuffix, removeIfPresent } from "../workspace.ts";
-import { createFile, evidenceOf, expectExit, runHelper } from "./util.ts";
+import { createFile, evidenceOf, expectExit, fakeHome, runHelper } from "./util.ts";
 
 /** Creates `dir/saker-sim-<random><ext>` with the helper (O_CREAT|O_EXCL) and removes it later. */
 function writeBelow(
@@ -132,6 +133,7 @@ export const FILESYSTEM_ACTIONS: Action[] = [
     kind: "host",
     needs: ["root", "gcc"],
     expect: ["fd.name", "proc.name", "proc.pid"],
+    falcoTargets: [sandbox("Write below etc", "fd.name", "proc.name")],
     run: writeBelow("/etc", ".conf"),
   },
   {
@@ -152,6 +154,7 @@ export const FILESYSTEM_ACTIONS: Action[] = [
     kind: "host",
     needs: ["root", "gcc"],
     expect: ["fd.name", "proc.name", "proc.pid"],
+    falcoTargets: [incubating("Create files below dev", "fd.name", "proc.name")],
     run: writeBelow("/dev", ""),
   },
   {
@@ -162,6 +165,7 @@ export const FILESYSTEM_ACTIONS: Action[] = [
     kind: "host",
     needs: ["root", "gcc"],
     expect: ["fd.name", "proc.name", "proc.pid"],
+    falcoTargets: [incubating("Delete or rename shell history", "fd.name", "proc.name")],
     async run(ctx) {
       await Deno.mkdir(ctx.ws.path("home"), { mode: 0o700 });
       const hist = ctx.ws.path("home/.bash_history");
@@ -178,13 +182,14 @@ export const FILESYSTEM_ACTIONS: Action[] = [
     name: "add-ssh-authorized-key",
     rule: "SSH authorized keys modified",
     technique: "T1098.004",
-    summary: "a program other than the ssh tools opens an authorized_keys file for writing",
+    summary: "a program other than the ssh tools opens a user's authorized_keys file for " +
+      "writing (in a home directory made for it, removed after)",
     kind: "host",
     needs: ["root", "gcc"],
     expect: ["fd.name", "proc.name", "proc.pid"],
+    falcoTargets: [incubating("Adding ssh keys to authorized_keys", "fd.name", "proc.name")],
     async run(ctx) {
-      await Deno.mkdir(ctx.ws.path("home/.ssh"), { recursive: true, mode: 0o700 });
-      const keys = ctx.ws.path("home/.ssh/authorized_keys");
+      const keys = `${await fakeHome(ctx)}/.ssh/authorized_keys`;
       const r = await runHelper(ctx, ["open", keys, "wca", "600"]);
       requireCall(r, "openat", true);
       return {
@@ -201,13 +206,21 @@ export const FILESYSTEM_ACTIONS: Action[] = [
     kind: "host",
     needs: [],
     expect: ["proc.name", "proc.pid"],
+    falcoTargets: [
+      incubating("Set Setuid or Setgid bit", "evt.arg.filename", "proc.name", "evt.type"),
+    ],
     async run(ctx) {
       const f = ctx.ws.path("helper-binary");
       await createFile(f, "#!/bin/sh\n", 0o755);
       const r = await runCommand("chmod", ["u+s", f]);
       expectExit(r, "chmod");
       return {
-        facts: { "proc.name": "chmod", "proc.pid": r.pid },
+        facts: {
+          "evt.type": "fchmodat",
+          "evt.arg.filename": f,
+          "proc.name": "chmod",
+          "proc.pid": r.pid,
+        },
         evidence: evidenceOf(r, "chmod"),
       };
     },

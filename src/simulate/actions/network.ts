@@ -6,6 +6,7 @@
  */
 
 import type { Action } from "../action.ts";
+import { incubating, sandbox } from "../action.ts";
 import { requireCall, runCommand, which } from "../command.ts";
 import { createNetLab } from "../netlab.ts";
 import { evidenceOf, expectExit, helperAs } from "./util.ts";
@@ -23,6 +24,9 @@ export const NETWORK_ACTIONS: Action[] = [
     kind: "host",
     needs: ["root", "gcc", "netns"],
     expect: ["proc.name", "proc.pid", "fd.sip", "fd.sport"],
+    falcoTargets: [
+      incubating("System procs network activity", "fd.name", "fd.l4proto", "proc.name", "evt.type"),
+    ],
     async run(ctx) {
       const lab = await createNetLab(ctx.ws, await ctx.helper(), { ...LAB, ports: [80] });
       const ls = await helperAs(ctx, "ls");
@@ -37,8 +41,17 @@ export const NETWORK_ACTIONS: Action[] = [
         "tcp",
       ]);
       requireCall(r, "connect", true);
+      const local = requireCall(r, "getsockname", true).args;
       return {
-        facts: { "proc.name": "ls", "proc.pid": r.pid, "fd.sip": lab.serverIp, "fd.sport": 80 },
+        facts: {
+          "proc.name": "ls",
+          "proc.pid": r.pid,
+          "fd.sip": lab.serverIp,
+          "fd.sport": 80,
+          "fd.name": `${local}->${lab.serverIp}:80`,
+          "fd.l4proto": "tcp",
+          "evt.type": "connect",
+        },
         evidence: evidenceOf(r, "ls connect"),
       };
     },
@@ -95,6 +108,10 @@ export const NETWORK_ACTIONS: Action[] = [
     kind: "host",
     needs: ["root", "gcc", "netns"],
     expect: ["proc.name", "proc.pid"],
+    falcoTargets: [
+      incubating("Launch Suspicious Network Tool on Host", "proc.name"),
+      sandbox("Netcat/Socat Remote Code Execution on Host", "proc.name", "proc.cmdline"),
+    ],
     async run(ctx) {
       const busybox = await which("busybox");
       if (!busybox) throw new Error("busybox not installed");
@@ -114,7 +131,14 @@ export const NETWORK_ACTIONS: Action[] = [
         "/bin/true",
       ], { timeoutMs: 15_000 });
       expectExit(r, "nc -e");
-      return { facts: { "proc.name": "nc", "proc.pid": r.pid }, evidence: evidenceOf(r, "nc -e") };
+      return {
+        facts: {
+          "proc.name": "nc",
+          "proc.pid": r.pid,
+          "proc.cmdline": `nc -w 3 ${lab.serverIp} 4444 -e /bin/true`,
+        },
+        evidence: evidenceOf(r, "nc -e"),
+      };
     },
   },
   {

@@ -5,6 +5,7 @@
  */
 
 import type { Action } from "../action.ts";
+import { incubating, sandbox } from "../action.ts";
 import { requireCall, runCommand } from "../command.ts";
 import { randomSuffix, removeIfPresent } from "../workspace.ts";
 import { evidenceOf, expectExit, helperAs, runHelper } from "./util.ts";
@@ -21,6 +22,7 @@ export const PROCESS_ACTIONS: Action[] = [
     needs: ["root", "gcc"],
     expect: ["proc.name", "proc.pname", "proc.ppid"],
     falcoExpect: ["proc.name", "proc.pname"],
+    falcoTargets: [sandbox("Web Server Spawned Shell", "proc.name", "proc.pname")],
     async run(ctx) {
       const httpd = await helperAs(ctx, "httpd");
       const r = await runCommand(httpd, ["spawn", "/bin/sh", "-c", "ls > /dev/null"]);
@@ -39,12 +41,18 @@ export const PROCESS_ACTIONS: Action[] = [
     kind: "host",
     needs: ["root", "gcc"],
     expect: ["proc.name", "proc.pname", "proc.ppid"],
+    falcoTargets: [incubating("DB program spawned process", "proc.name", "proc.pname", "evt.type")],
     async run(ctx) {
       const mysqld = await helperAs(ctx, "mysqld");
       const r = await runCommand(mysqld, ["spawn", "/bin/ls", ctx.ws.dir]);
       requireCall(r, "execve", true);
       return {
-        facts: { "proc.name": "ls", "proc.pname": "mysqld", "proc.ppid": r.pid },
+        facts: {
+          "evt.type": "execve",
+          "proc.name": "ls",
+          "proc.pname": "mysqld",
+          "proc.ppid": r.pid,
+        },
         evidence: evidenceOf(r, "mysqld spawn"),
       };
     },
@@ -85,6 +93,7 @@ export const PROCESS_ACTIONS: Action[] = [
     needs: ["root", "gcc"],
     expect: ["proc.exe", "proc.name", "proc.pid"],
     falcoExpect: ["proc.name"],
+    falcoTargets: [incubating("User mgmt binaries", "proc.name", "evt.type")],
     async run(ctx) {
       const dir = `/dev/shm/saker-sim-${randomSuffix()}`;
       ctx.ws.defer(() => removeIfPresent(dir));
@@ -96,7 +105,12 @@ export const PROCESS_ACTIONS: Action[] = [
       // 126 would mean /dev/shm is mounted noexec: the attempt is still what rules see.
       expectExit(r, exe, [0, 126]);
       return {
-        facts: { "proc.exe": exe, "proc.name": "saker-shm-exec", "proc.pid": r.pid },
+        facts: {
+          "evt.type": "execve",
+          "proc.exe": exe,
+          "proc.name": "saker-shm-exec",
+          "proc.pid": r.pid,
+        },
         evidence: evidenceOf(r, "exec from /dev/shm"),
       };
     },
@@ -195,6 +209,9 @@ export const PROCESS_ACTIONS: Action[] = [
     kind: "host",
     needs: ["gcc"],
     expect: ["proc.name", "proc.pid"],
+    falcoTargets: [
+      sandbox("Detect crypto miners using the Stratum protocol", "proc.name", "evt.type"),
+    ],
     async run(ctx) {
       const miner = await helperAs(ctx, "kworkerds");
       const r = await runCommand(miner, [
@@ -206,7 +223,7 @@ export const PROCESS_ACTIONS: Action[] = [
       ]);
       expectExit(r, "kworkerds");
       return {
-        facts: { "proc.name": "kworkerds", "proc.pid": r.pid },
+        facts: { "evt.type": "execve", "proc.name": "kworkerds", "proc.pid": r.pid },
         evidence: evidenceOf(r, "kworkerds"),
       };
     },
@@ -239,11 +256,12 @@ export const PROCESS_ACTIONS: Action[] = [
     kind: "host",
     needs: ["root", "gcc"],
     expect: ["proc.name", "proc.pid"],
+    falcoTargets: [incubating("Change thread namespace", "proc.name", "evt.type")],
     async run(ctx) {
       const r = await runHelper(ctx, ["setns-self"]);
       requireCall(r, "setns", true);
       return {
-        facts: { "proc.name": "saker-sim", "proc.pid": r.pid },
+        facts: { "evt.type": "setns", "proc.name": "saker-sim", "proc.pid": r.pid },
         evidence: evidenceOf(r, "saker-sim setns-self"),
       };
     },

@@ -5,6 +5,7 @@
 
 import type { ActionContext } from "../action.ts";
 import { type CommandResult, runCommand, type RunOptions } from "../command.ts";
+import { randomSuffix, removeIfPresent } from "../workspace.ts";
 
 /**
  * Copies the helper into the action's workspace under another name, so the process shows that
@@ -49,4 +50,42 @@ export function expectExit(r: CommandResult, label: string, accepted: number[] =
     const why = (r.stderr || r.stdout).trim().split("\n").slice(-2).join(" | ");
     throw new Error(`${label} exited ${r.code}: ${why}`);
   }
+}
+
+/**
+ * Copies the helper, under `name`, into a directory every user can enter (removed after), for
+ * attacks run as an unprivileged user (the helper's cache and the workspace are root's only).
+ */
+export async function helperForAnyone(ctx: ActionContext, name: string): Promise<string> {
+  const dir = await Deno.makeTempDir({ prefix: "saker-sim-any-" });
+  ctx.ws.defer(() => Deno.remove(dir, { recursive: true }));
+  await Deno.chmod(dir, 0o755);
+  const path = `${dir}/${name}`;
+  await Deno.copyFile(await ctx.helper(), path);
+  await Deno.chmod(path, 0o755);
+  return path;
+}
+
+/** The command line that runs `argv` as the unprivileged service account daemon. */
+export function asDaemon(argv: string[]): string[] {
+  return ["setpriv", "--reuid=daemon", "--regid=daemon", "--clear-groups", ...argv];
+}
+
+/**
+ * The command line that runs `argv` with an audit login uid of `uid`, as a logged-in user's
+ * process has (a shell writes /proc/self/loginuid, then becomes the program).
+ */
+export function withLoginUid(uid: number, argv: string[]): string[] {
+  return ["sh", "-c", `echo ${uid} > /proc/self/loginuid && exec "$0" "$@"`, ...argv];
+}
+
+/**
+ * A home directory /home/saker-sim-XXXXXXXX with an empty .ssh directory (removed after): where
+ * rules look for users' ssh files.
+ */
+export async function fakeHome(ctx: ActionContext): Promise<string> {
+  const home = `/home/saker-sim-${randomSuffix()}`;
+  ctx.ws.defer(() => removeIfPresent(home));
+  await Deno.mkdir(`${home}/.ssh`, { recursive: true, mode: 0o700 });
+  return home;
 }

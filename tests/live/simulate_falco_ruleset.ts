@@ -1,0 +1,160 @@
+/**
+ * Proves one of Falco's extra rulesets (incubating or sandbox) live: one agent with Falco's
+ * stable rules and that ruleset loaded unchanged (as Falco loads them; the ruleset's rules that
+ * are disabled by default and that an action targets are switched on with Falco's `rules:`
+ * selection in the config, not by editing the file), every action aimed at the ruleset run in
+ * one `saker simulate` session, and then the benign workload. For each action: every rule it
+ * targets must fire within 2 s of its end, caused by it, with the output fields it controls,
+ * and no rule it does not target may fire at Warning or above. The benign workload's alerts
+ * are counted per rule (false positives).
+ * @module
+ */
+import { assert } from "../support/assert.ts";
+import { REFERENCE_DIR } from "../support/env.ts";
+import { ACTIONS } from "../../src/simulate/catalog.ts";
+import type { FalcoRuleset } from "../../src/simulate/action.ts";
+import { NOT_SIMULATED } from "../../src/simulate/coverage.ts";
+import { buildHelper } from "../../src/simulate/helper.ts";
+import { buildImage } from "../../src/simulate/podman.ts";
+import { loadRulesFiles } from "../../src/rules/loader.ts";
+import {
+  AgentRun,
+  causedBy,
+  ensurePodmanService,
+  type ReceivedAlert,
+  sameValue,
+  simulateInSession,
+  warningOrAbove,
+} from "./simulate_agent.ts";
+import { alertLines, runBenign } from "./benign_support.ts";
+
+const ALERT_WITHIN_MS = 2000;
+
+/** The ruleset files, as Falco's rules repository names them. */
+export const RULESET_FILES: Record<FalcoRuleset, string> = {
+  incubating: "falco-incubating_rules.yaml",
+  sandbox: "falco-sandbox_rules.yaml",
+};
+
+/** What the proof found, for the test's report. */
+export interface RulesetProof {
+  loaded: number;
+  proven: string[];
+  failures: string[];
+  benign: ReceivedAlert[];
+  lines: string[];
+}
+
+/** The time of the event behind an alert, in ms since the epoch. */
+function eventMs(a: ReceivedAlert): number {
+  return Number(a.fields["evt.rawtime"] ?? 0) / 1e6;
+}
+
+/** Runs the proof for `ruleset` (the caller checks root, podman and the reference). */
+export async function proveRuleset(ruleset: FalcoRuleset): Promise<RulesetProof> {
+  const stable = `${REFERENCE_DIR}/falco-rules/falco_rules.yaml`;
+  const file = `${REFERENCE_DIR}/falco-rules/${RULESET_FILES[ruleset]}`;
+  const loadedSet = await loadRulesFiles([stable, file]);
+  const own = (await loadRulesFiles([file])).rules;
+  const actions = ACTIONS.filter((a) => a.falcoTargets?.some((t) => t.ruleset === ruleset));
+  const targeted = new Set(
+    actions.flatMap((a) => a.falcoTargets!.filter((t) => t.ruleset === ruleset).map((t) => t.rule)),
+  );
+  const disabled = own.filter((r) => !r.enabled && targeted.has(r.name)).map((r) => r.name);
+  const extra = disabled.length === 0 ? "" : [
+    "rules:",
+    ...disabled.map((r) => `  - enable:\n      rule: ${JSON.stringify(r)}`),
+  ].join("\n");
+
+  const image = await buildImage(await buildHelper());
+  const stopPodman = await ensurePodmanService();
+  const agent = await AgentRun.start([stable, file], extra);
+  const lines: string[] = [];
+  const failures: string[] = [];
+  const proven = new Set<string>();
+  let benign: ReceivedAlert[] = [];
+  try {
+    const run = await simulateInSession(actions.map((a) => a.name));
+    // Let the last action's alerts arrive.
+    await new Promise((res) => setTimeout(res, ALERT_WITHIN_MS + 500));
+    const reports = run.reports;
+    reports.forEach((r, i) => {
+      const action = actions.find((a) => a.name === r.action)!;
+      const until = reports[i + 1]?.startMs ?? Number.MAX_SAFE_INTEGER;
+      const containers = r.containerId ? [r.containerId] : [];
+      // The action's alerts: caused by its processes or container, from events between its
+      // start and the next action's (its cleanup included).
+      const mine = agent.alerts.filter((a) =>
+        causedBy(a, run, containers) && eventMs(a) >= r.startMs - 5 && eventMs(a) < until
+      );
+      if (r.status !== "ok") {
+        failures.push(`${r.action}: ${r.status}: ${r.reason}`);
+        lines.push(`${r.action.padEnd(34)} ${r.status.toUpperCase()} (${r.reason})`);
+        return;
+      }
+      const targets = action.falcoTargets!.filter((t) => t.ruleset === ruleset);
+      for (const t of targets) {
+        const facts = { ...r.facts, ...r.factsFor?.[t.rule] };
+        const hit = mine.find((a) =>
+          a.rule === t.rule && t.expect.every((k) => sameValue(a.fields[k], facts[k]))
+        );
+        const late = hit && hit.receivedMs > r.endMs + ALERT_WITHIN_MS;
+        if (hit && !late) {
+          proven.add(t.rule);
+          lines.push(
+            `${t.rule.padEnd(70)} fired ${Math.max(0, hit.receivedMs - r.endMs)} ms (${r.action})`,
+          );
+          continue;
+        }
+        const near = mine.filter((a) => a.rule === t.rule);
+        const why = late
+          ? `${hit!.receivedMs - r.endMs} ms after the action`
+          : near.length
+          ? `fields differ: ${JSON.stringify(near[0].fields)} vs ${JSON.stringify(facts)}`
+          : `no alert (the action raised: ${
+            JSON.stringify([...new Set(mine.map((a) => a.rule))])
+          })`;
+        failures.push(`${r.action} -> ${t.rule}: ${why}`);
+        lines.push(`${t.rule.padEnd(70)} MISSING (${r.action}: ${why.slice(0, 300)})`);
+      }
+      const allowed = new Set([
+        ...targets.map((t) => t.rule),
+        ...(action.falcoRule ? [action.falcoRule] : []),
+      ]);
+      const others = mine.filter((a) => !allowed.has(a.rule) && warningOrAbove(a.priority));
+      if (others.length > 0) {
+        const names = [...new Set(others.map((a) => `${a.rule} (${a.priority})`))];
+        failures.push(`${r.action}: other rules at Warning or above: ${names.join(", ")}`);
+        lines.push(`${"".padEnd(70)} others: ${names.join(", ")} (${r.action})`);
+      }
+    });
+    const b = await runBenign(agent, image);
+    benign = b.alerts;
+    lines.push(
+      "",
+      `benign workload (${b.seconds.toFixed(1)} s): ${b.alerts.length} alerts, ` +
+        `${b.alerts.filter((a) => warningOrAbove(a.priority)).length} at Warning or above`,
+      alertLines(b.alerts),
+    );
+  } finally {
+    await agent.stop();
+    await stopPodman();
+  }
+  const notHere = NOT_SIMULATED.filter((n) => n.ruleset === ruleset);
+  lines.unshift(
+    `Falco stable + ${ruleset}: ${own.length} rules in the ruleset (${loadedSet.rules.length} ` +
+      `loaded with the stable ones), ${proven.size} proven live, ${notHere.length} not ` +
+      `triggerable here${disabled.length ? `; enabled for the test: ${disabled.join(", ")}` : ""}`,
+  );
+  assert(own.length > 20, `${RULESET_FILES[ruleset]} loaded only ${own.length} rules`);
+  return { loaded: own.length, proven: [...proven], failures, benign, lines };
+}
+
+/** Counts alerts by rule: `rule (priority): n`, most frequent first. */
+export function countByRule(alerts: ReceivedAlert[]): string[] {
+  const n = new Map<string, number>();
+  for (const a of alerts) {
+    n.set(`${a.rule} (${a.priority})`, (n.get(`${a.rule} (${a.priority})`) ?? 0) + 1);
+  }
+  return [...n].sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k}: ${v}`);
+}
