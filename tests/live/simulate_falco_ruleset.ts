@@ -124,7 +124,12 @@ export async function proveRuleset(ruleset: FalcoRuleset): Promise<RulesetProof>
       const others = mine.filter((a) => !allowed.has(a.rule) && warningOrAbove(a.priority));
       if (others.length > 0) {
         const names = [...new Set(others.map((a) => `${a.rule} (${a.priority})`))];
-        failures.push(`${r.action}: other rules at Warning or above: ${names.join(", ")}`);
+        const detail = others.map((a) =>
+          `${a.rule} at +${(eventMs(a) - r.startMs).toFixed(1)} ms (action took ${
+            r.endMs - r.startMs
+          } ms): ${a.output.slice(0, 240)}`
+        );
+        failures.push(`${r.action}: other rules at Warning or above:\n  ${detail.join("\n  ")}`);
         lines.push(`${"".padEnd(70)} others: ${names.join(", ")} (${r.action})`);
       }
     });

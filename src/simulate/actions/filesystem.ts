@@ -165,7 +165,11 @@ export const FILESYSTEM_ACTIONS: Action[] = [
     kind: "host",
     needs: ["root", "gcc"],
     expect: ["fd.name", "proc.name", "proc.pid"],
-    falcoTargets: [incubating("Delete or rename shell history", "fd.name", "proc.name")],
+    falcoTargets: [
+      incubating("Delete or rename shell history", "fd.name", "proc.name"),
+      // .bash_history is one of the shell configuration files that rule watches.
+      incubating("Modify Shell Configuration File", "fd.name", "proc.name"),
+    ],
     async run(ctx) {
       await Deno.mkdir(ctx.ws.path("home"), { mode: 0o700 });
       const hist = ctx.ws.path("home/.bash_history");

@@ -67,6 +67,7 @@ export const PROCESS_ACTIONS: Action[] = [
     needs: ["root"],
     expect: ["user.name", "proc.name", "proc.pid"],
     falcoExpect: ["user.name", "proc.name"],
+    falcoTargets: [incubating("User mgmt binaries", "proc.name", "evt.type")],
     async run(_ctx) {
       const r = await runCommand("setpriv", [
         "--reuid=daemon",
@@ -78,7 +79,12 @@ export const PROCESS_ACTIONS: Action[] = [
       expectExit(r, "setpriv login", [0, 1]);
       if (!/login/.test(r.stderr + r.stdout)) throw new Error(`login did not run: ${r.stderr}`);
       return {
-        facts: { "user.name": "daemon", "proc.name": "login", "proc.pid": r.pid },
+        facts: {
+          "user.name": "daemon",
+          "proc.name": "login",
+          "proc.pid": r.pid,
+          "evt.type": "execve",
+        },
         evidence: evidenceOf(r, "setpriv login"),
       };
     },
@@ -93,7 +99,6 @@ export const PROCESS_ACTIONS: Action[] = [
     needs: ["root", "gcc"],
     expect: ["proc.exe", "proc.name", "proc.pid"],
     falcoExpect: ["proc.name"],
-    falcoTargets: [incubating("User mgmt binaries", "proc.name", "evt.type")],
     async run(ctx) {
       const dir = `/dev/shm/saker-sim-${randomSuffix()}`;
       ctx.ws.defer(() => removeIfPresent(dir));
@@ -106,7 +111,6 @@ export const PROCESS_ACTIONS: Action[] = [
       expectExit(r, exe, [0, 126]);
       return {
         facts: {
-          "evt.type": "execve",
           "proc.exe": exe,
           "proc.name": "saker-shm-exec",
           "proc.pid": r.pid,
