@@ -44,13 +44,6 @@ export const NOT_SIMULATED: readonly NotSimulated[] = [
       "which needs DNS answers for the pools' names; nothing here may query DNS, and Saker " +
       "does not track DNS answers",
   },
-  {
-    ruleset: "sandbox",
-    rule: "Java Process Class File Download",
-    reason: "matches on the bytes a process received (evt.buffer), which needs I/O payload " +
-      "capture (Falco's falco_libs.snaplen); the agent captures no payload bytes unless " +
-      "configured to",
-  },
 ];
 
 /** Actions by the rule they target in `ruleset`. */

@@ -18,6 +18,8 @@ export interface NetLabOptions {
   server: string;
   /** TCP ports the listener serves on the server address. */
   ports: number[];
+  /** Bytes (hex) the listener sends to each connection before reading. */
+  payload?: string;
 }
 
 /** A running lab; torn down by the workspace's cleanup. */
@@ -74,7 +76,7 @@ export async function createNetLab(
   await ip("-n", serverNs, "link", "set", vethS, "up");
   const serverIp = opts.server.split("/")[0];
   for (const port of opts.ports) {
-    await startListener(ws, helper, serverNs, serverIp, port);
+    await startListener(ws, helper, serverNs, serverIp, port, opts.payload);
     await waitReachable(helper, clientNs, serverIp, port);
   }
   return { clientNs, clientNsPath: `/run/netns/${clientNs}`, serverNs, serverIp };
@@ -108,9 +110,20 @@ async function startListener(
   ns: string,
   ip: string,
   port: number,
+  payload?: string,
 ): Promise<void> {
   const child = new Deno.Command("ip", {
-    args: ["netns", "exec", ns, helper, "listen", ip, String(port), "60"],
+    args: [
+      "netns",
+      "exec",
+      ns,
+      helper,
+      "listen",
+      ip,
+      String(port),
+      "60",
+      ...(payload ? [payload] : []),
+    ],
     stdin: "null",
     stdout: "piped",
     stderr: "piped",

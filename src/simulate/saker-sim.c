@@ -280,7 +280,19 @@ static int do_reverse_shell(int argc, char **argv) {
   return 3;
 }
 
-/* listen IP PORT SECONDS: accept TCP connections and close them, until SECONDS pass. */
+/* Decodes a hex string into buf; returns the number of bytes (at most cap). */
+static size_t unhex(const char *hex, unsigned char *buf, size_t cap) {
+  size_t n = 0;
+  for (; hex[0] && hex[1] && n < cap; hex += 2) {
+    unsigned int b;
+    if (sscanf(hex, "%2x", &b) != 1) break;
+    buf[n++] = (unsigned char)b;
+  }
+  return n;
+}
+
+/* listen IP PORT SECONDS [HEX]: accept TCP connections, send each the bytes of HEX (when
+   given), read what the peer sends and close, until SECONDS pass. */
 static int do_listen(int argc, char **argv) {
   if (argc < 5) return 2;
   struct sockaddr_in a;
@@ -297,10 +309,34 @@ static int do_listen(int argc, char **argv) {
       if (errno == EINTR) continue;
       return 0;
     }
+    if (argc > 5) {
+      unsigned char out[256];
+      size_t n = unhex(argv[5], out, sizeof out);
+      (void)!write(c, out, n);
+    }
     char buf[256];
     (void)!read(c, buf, sizeof buf);
     close(c);
   }
+}
+
+/* recv IP PORT: connect over TCP and receive what the server sends, with recvfrom. */
+static int do_recv(int argc, char **argv) {
+  if (argc < 4) return 2;
+  struct sockaddr_in a;
+  if (parse_addr(argv[2], argv[3], &a) != 0) return 2;
+  int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (s < 0) return 3;
+  char args[128];
+  snprintf(args, sizeof args, "%s:%s tcp", argv[2], argv[3]);
+  long r = rc(connect(s, (struct sockaddr *)&a, sizeof a));
+  report("connect", args, r);
+  if (r == 0) {
+    unsigned char buf[256];
+    report("recvfrom", args, rc(recvfrom(s, buf, sizeof buf, 0, NULL, NULL)));
+  }
+  close(s);
+  return 0;
 }
 
 /* proc-mem: open another process's memory for writing, as code injectors do (writes nothing). */
@@ -714,6 +750,7 @@ int main(int argc, char **argv) {
   if (!strcmp(m, "unshare-uts")) return do_unshare_uts();
   if (!strcmp(m, "connect")) return do_connect(argc, argv);
   if (!strcmp(m, "listen")) return do_listen(argc, argv);
+  if (!strcmp(m, "recv")) return do_recv(argc, argv);
   if (!strcmp(m, "reverse-shell")) return do_reverse_shell(argc, argv);
   if (!strcmp(m, "proc-mem")) return do_proc_mem();
   if (!strcmp(m, "chmod")) return do_chmod(argc, argv);

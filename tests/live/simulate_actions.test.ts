@@ -38,6 +38,7 @@ const TRACED = [
   "listen",
   "accept",
   "accept4",
+  "recvfrom",
 ].join(",");
 
 const Q = String.raw`"[^"]*`; // any quoted path prefix
@@ -183,6 +184,12 @@ const SYSCALLS: Record<string, TraceCheck[]> = {
     seq: [
       /execve\("[^"]*\/perl", /,
       /connect\(\d+, \{sa_family=AF_INET, sin_port=htons\(80\), sin_addr=inet_addr\("203\.0\.113\.10"\)\}, 16\) = 0/,
+    ],
+  }],
+  "java-class-download": [{
+    seq: [
+      /execve\("[^"]*\/java", \["[^"]*\/java", "recv", "203\.0\.113\.10", "8080"\]/,
+      /recvfrom\(\d+, .*, 256, 0, NULL, NULL\) = 8/,
     ],
   }],
   "netcat-exec-host": [{

@@ -115,7 +115,7 @@ export const CONTAINER_TOOL_ACTIONS: Action[] = [
       return {
         facts: {
           "proc.name": "base64",
-          "proc.cmdline": "base64 -d",
+          "proc.cmdline": "base64 -d /tmp/payload.b64",
           ...metadataFacts(c.id, c.name),
         },
         containerId: c.id,

@@ -11,8 +11,11 @@ import { incubating, sandbox } from "../action.ts";
 import { requireCall, runCommand, which } from "../command.ts";
 import { createNetLab } from "../netlab.ts";
 import { IN_IMAGE } from "../podman.ts";
-import { evidenceOf, expectExit } from "./util.ts";
+import { evidenceOf, expectExit, helperAs } from "./util.ts";
 import { METADATA_EXPECT, metadataFacts, sleeper } from "./container.ts";
+
+/** The first bytes of a Java class file: magic, minor and major version (Java 8). */
+const CLASS_FILE_START = "cafebabe00000034";
 
 /** Documentation range (TEST-NET-3): never routed on the internet. */
 const LAB = { client: "203.0.113.1/24", server: "203.0.113.10/24" };
@@ -144,6 +147,53 @@ export const NETWORK_MORE_ACTIONS: Action[] = [
           "evt.type": "connect",
         },
         evidence: evidenceOf(r, "perl connect"),
+      };
+    },
+  },
+  {
+    name: "java-class-download",
+    technique: "T1190",
+    summary: "a process named java receives a Java class file (bytes CAFEBABE...) over TCP from " +
+      "203.0.113.10:8080 (lab namespace), as after a Log4Shell lookup",
+    kind: "host",
+    needs: ["root", "gcc", "netns"],
+    expect: [],
+    falcoTargets: [
+      sandbox(
+        "Java Process Class File Download",
+        "fd.sip",
+        "fd.sport",
+        "proc.name",
+        "evt.type",
+      ),
+    ],
+    async run(ctx) {
+      const lab = await createNetLab(ctx.ws, await ctx.helper(), {
+        ...LAB,
+        ports: [8080],
+        payload: CLASS_FILE_START,
+      });
+      const java = await helperAs(ctx, "java");
+      const r = await runCommand("ip", [
+        "netns",
+        "exec",
+        lab.clientNs,
+        java,
+        "recv",
+        lab.serverIp,
+        "8080",
+      ]);
+      requireCall(r, "connect", true);
+      const got = requireCall(r, "recvfrom", true);
+      if (Number(got.result) < 4) throw new Error(`received ${got.result} bytes`);
+      return {
+        facts: {
+          "fd.sip": lab.serverIp,
+          "fd.sport": 8080,
+          "proc.name": "java",
+          "evt.type": "recvfrom",
+        },
+        evidence: evidenceOf(r, "java recv"),
       };
     },
   },

@@ -222,7 +222,9 @@ export const PRIVILEGE_ACTIONS: Action[] = [
     kind: "host",
     needs: [],
     expect: [],
-    falcoTargets: [sandbox("Basic Interactive Reconnaissance", "proc.name", "evt.type")],
+    falcoTargets: [
+      sandbox("Basic Interactive Reconnaissance", "proc.name", "proc.ppid", "evt.type"),
+    ],
     async run() {
       if (!(await which("script"))) throw new Error("script (util-linux) is not installed");
       // script runs the command through a shell in a new session on a new terminal; the shell
@@ -230,7 +232,8 @@ export const PRIVILEGE_ACTIONS: Action[] = [
       const r = await runCommand("script", ["-qec", "exec whoami", "/dev/null"]);
       expectExit(r, "script whoami");
       return {
-        facts: { "proc.name": "whoami", "evt.type": "execve" },
+        // whoami has a session and process group of its own: its parent (script) names it.
+        facts: { "proc.name": "whoami", "proc.ppid": r.pid, "evt.type": "execve" },
         evidence: evidenceOf(r, "script -qec whoami"),
       };
     },
