@@ -198,11 +198,20 @@ export async function proveRuleset(ruleset: FalcoRuleset): Promise<RulesetProof>
   };
 }
 
-/** Counts alerts by rule: `rule (priority): n`, most frequent first. */
+/**
+ * Counts alerts by rule, most frequent first: `rule (priority): n`, then an example's output
+ * (with its process) on the next line.
+ */
 export function countByRule(alerts: ReceivedAlert[]): string[] {
-  const n = new Map<string, number>();
+  const n = new Map<string, { count: number; example: ReceivedAlert }>();
   for (const a of alerts) {
-    n.set(`${a.rule} (${a.priority})`, (n.get(`${a.rule} (${a.priority})`) ?? 0) + 1);
+    const k = `${a.rule} (${a.priority})`;
+    const e = n.get(k);
+    if (e) e.count++;
+    else n.set(k, { count: 1, example: a });
   }
-  return [...n].sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k}: ${v}`);
+  return [...n].sort((a, b) => b[1].count - a[1].count).flatMap(([k, v]) => [
+    `${k}: ${v.count}`,
+    `    e.g. ${v.example.output.slice(v.example.output.indexOf(": ") + 2, 320)}`,
+  ]);
 }
