@@ -32,7 +32,6 @@ import {
   FD_UPPER_LAYER,
   O_CLOEXEC,
   O_DIRECTORY,
-  O_TMPFILE,
   PR_SET_CHILD_SUBREAPER,
 } from "../events/flags.ts";
 import { joinPath } from "./paths.ts";
@@ -744,7 +743,9 @@ function onOpen(ev: Event, th: ThreadInfo): void {
   if (raw === undefined) return;
   const dirfd = num(arg(ev, th, P.dirfd)) ?? AT_FDCWD;
   const flags = num(arg(ev, th, P.flags)) ?? 0;
-  const isDir = (flags & O_DIRECTORY) !== 0 && (flags & O_TMPFILE) === 0;
+  // As libsinsp: O_DIRECTORY makes a directory fd, O_TMPFILE (which includes O_DIRECTORY's
+  // bit) too, named after the directory its unnamed file was made in.
+  const isDir = (flags & O_DIRECTORY) !== 0;
   const name = isHandle ? raw : resolvePath(th, dirfd, raw);
   const fd = new FdInfo(res, isDir ? FD_TYPE.DIRECTORY : FD_TYPE.FILE, name);
   fd.nameraw = raw;

@@ -26,7 +26,7 @@ import {
   simulateInSession,
   warningOrAbove,
 } from "./simulate_agent.ts";
-import { alertLines, runBenign } from "./benign_support.ts";
+import { runBenign } from "./benign_support.ts";
 
 const ALERT_WITHIN_MS = 2000;
 
@@ -175,7 +175,7 @@ export async function proveRuleset(ruleset: FalcoRuleset): Promise<RulesetProof>
       "",
       `benign workload (${b.seconds.toFixed(1)} s): ${b.alerts.length} alerts, ` +
         `${b.alerts.filter((a) => warningOrAbove(a.priority)).length} at Warning or above`,
-      alertLines(b.alerts),
+      ...countByRule(b.alerts).map((l) => `  ${l}`),
     );
   } finally {
     await agent.stop();

@@ -182,7 +182,9 @@ function py(steps: Step[], facts: Facts, indent = ""): string[] {
         break;
       case "open":
         line(
-          s.write
+          s.tmpfile
+            ? `last = os.open(${q(s.path)}, os.O_WRONLY | os.O_TMPFILE, 0o600)`
+            : s.write
             ? `last = os.open(${q(s.path)}, os.O_WRONLY | os.O_CREAT, 0o644)`
             : `last = os.open(${q(s.path)}, os.O_RDONLY)`,
         );

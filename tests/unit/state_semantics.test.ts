@@ -185,9 +185,13 @@ class Model {
         const fd = 3 + p.fds.size;
         p.fds.set(fd, this.resolve(this.abs(p, path)));
         p.lastFd = fd;
-        const flags = s.write
-          ? flagValue("file_flags", "O_WRONLY")! | flagValue("file_flags", "O_CREAT")!
-          : flagValue("file_flags", "O_RDONLY")!;
+        const flag = (n: string) => flagValue("file_flags", n)!;
+        // The probe encodes O_TMPFILE as scap does: its own bit plus O_DIRECTORY's.
+        const flags = s.tmpfile
+          ? flag("O_WRONLY") | flag("O_TMPFILE") | flag("O_DIRECTORY")
+          : s.write
+          ? flag("O_WRONLY") | flag("O_CREAT")
+          : flag("O_RDONLY");
         const e = this.event(p, "openat", { fd, dirfd: AT_FDCWD, name: path, flags, mode: 0o644 });
         return this.check(label, e, s.check);
       }

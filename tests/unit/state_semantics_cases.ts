@@ -51,8 +51,9 @@ export type Step =
   /** Writes /proc/self/loginuid (the check is at its openat). */
   | { op: "loginuid"; uid: number; check?: Checks }
   | { op: "chdir"; path: string; check?: Checks }
-  /** openat(AT_FDCWD, path): for writing (created) or reading; the fd stays open. */
-  | { op: "open"; path: string; write?: boolean; check?: Checks }
+  /** openat(AT_FDCWD, path): for writing (created), with O_TMPFILE (an unnamed file in the
+   * directory `path`) or reading; the fd stays open. */
+  | { op: "open"; path: string; write?: boolean; tmpfile?: boolean; check?: Checks }
   | { op: "rename"; from: string; to: string; check?: Checks }
   /** dup2 of the last opened fd onto `newfd`. */
   | { op: "dup2"; newfd: number; check?: Checks }
@@ -303,9 +304,18 @@ export const SEMANTICS_CASES: SemanticsCase[] = [
     ],
   },
   {
-    name: "fd names: kept through rename; copied by dup2 and fcntl(F_DUPFD)",
-    libsinsp: "no rename parser; parse_dup_exit and parse_fcntl_exit clone the fd",
+    name: "fd names: kept through rename; copied by dup2 and fcntl(F_DUPFD); O_TMPFILE " +
+      "makes a directory fd",
+    libsinsp: "no rename parser; parse_dup_exit and parse_fcntl_exit clone the fd; " +
+      "parse_open_openat_creat_exit types an fd opened with PPM_O_DIRECTORY (set with " +
+      "O_TMPFILE) a directory",
     steps: [
+      {
+        op: "open",
+        path: "$DIR",
+        tmpfile: true,
+        check: { "fd.name": "$DIR", "fd.typechar": "d", "fd.type": "directory" },
+      },
       { op: "open", path: "$DIR/before", write: true, check: { "fd.name": "$DIR/before" } },
       { op: "rename", from: "$DIR/before", to: "$DIR/after" },
       { op: "dup2", newfd: 50, check: { "fd.name": "$DIR/before" } },

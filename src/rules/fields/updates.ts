@@ -49,7 +49,8 @@ export const UPDATED = {
   cgroups: "clone and exec (the kernel's); a process moved to another cgroup, or entering " +
     "a container's namespaces with setns, shows the new cgroups (and container) at its next " +
     "clone or exec.",
-  fdName: "the call that created the fd (open, socket, connect, accept, bind ...); dup, " +
+  fdName: "the call that created the fd (open, socket, connect, accept, bind ...; an " +
+    "O_TMPFILE open makes a directory fd named after its directory); dup, " +
     "dup2, dup3 and fcntl(F_DUPFD) copy it to the new fd; rename and unlink of the file " +
     "leave it unchanged.",
 } as const;
