@@ -209,7 +209,7 @@ Deno.test({
 });
 
 Deno.test({
-  name: "saker simulate --list: each action names a rule that exists (Saker's and Falco's)",
+  name: "saker simulate --list: each action names rules that exist (Saker's and Falco's rulesets)",
   ignore: needsReference(),
   async fn() {
     const out = await saker(["simulate", "--list"]);
@@ -220,17 +220,34 @@ Deno.test({
         saker_rules.add(n);
       }
     }
-    const falco = new Set(ruleNames(
-      await Deno.readTextFile(`${REFERENCE_DIR}/falco-rules/falco_rules.yaml`),
-    ));
-    const actions = [...out.stdout.matchAll(/^(\S+)\s+(host|container)\s+(.+)$/gm)];
-    assert(actions.length >= 40, `${actions.length} actions listed`);
-    for (const [, name, , rule] of actions) {
-      assert(saker_rules.has(rule.trim()), `${name}: no rule '${rule}' in rules/`);
+    const falcoFile = { stable: "falco_rules", incubating: "falco-incubating_rules" } as const;
+    const falco: Record<string, Set<string>> = {};
+    for (const ruleset of ["stable", "incubating", "sandbox"]) {
+      const file = falcoFile[ruleset as keyof typeof falcoFile] ?? `falco-${ruleset}_rules`;
+      falco[ruleset] = new Set(ruleNames(
+        await Deno.readTextFile(`${REFERENCE_DIR}/falco-rules/${file}.yaml`),
+      ));
     }
-    const aimed = [...out.stdout.matchAll(/\[Falco: ([^\]]+)\]/g)].map((m) => m[1]);
-    assert(aimed.length >= 20, `${aimed.length} actions aimed at Falco rules`);
-    for (const r of aimed) assert(falco.has(r), `no rule '${r}' in falco_rules.yaml`);
+    const [table, untriggered = ""] = out.stdout.split("\nFalco rules no action triggers here:\n");
+    const actions = [...table.matchAll(/^(\S+)\s+(host|container)\s+\S+: .+$/gm)];
+    assert(actions.length >= 40, `${actions.length} actions listed`);
+    // Each action's lines that follow it name its rules: "Saker: ..." or "Falco RULESET: ...".
+    const targets = [...table.matchAll(/^\s+(Saker|Falco (\w+)): (.+)$/gm)];
+    for (const [, who, ruleset, rule] of targets) {
+      if (who === "Saker") assert(saker_rules.has(rule), `no rule '${rule}' in rules/`);
+      else assert(falco[ruleset]?.has(rule), `no rule '${rule}' in Falco's ${ruleset} rules`);
+    }
+    for (const [, name] of actions) {
+      const block = table.slice(table.indexOf(`${name} `)).split("\n").slice(1);
+      const own = block.slice(0, Math.max(0, block.findIndex((l) => !/^\s/.test(l))));
+      assert(own.length > 0, `${name}: names no rule`);
+    }
+    const aimed = targets.filter((t) => t[1] === "Falco stable");
+    assert(aimed.length >= 20, `${aimed.length} actions aimed at Falco's stable rules`);
+    assert(targets.some((t) => t[1] === "Saker"), "actions aimed at Saker's rules");
+    for (const [, ruleset, rule] of untriggered.matchAll(/^ {2}(\w+): (.+)$/gm)) {
+      assert(falco[ruleset]?.has(rule), `untriggered '${rule}' is no rule of Falco's ${ruleset}`);
+    }
     for (const n of ["read-sensitive-file", "container-shell"]) {
       assert(actions.some((a) => a[1] === n || a[1].startsWith("container-")), n);
     }
