@@ -6,11 +6,12 @@
  * one `saker simulate` session, and then the benign workload. For each action: every rule it
  * targets must fire within 2 s of its end, caused by it, with the output fields it controls,
  * and no rule it does not target may fire at Warning or above. The benign workload's alerts
- * are counted per rule (false positives).
+ * are counted per rule (false positives). The README's table row for the ruleset must give
+ * this run's counts ({@linkcode readmeRowProblems}).
  * @module
  */
 import { assert } from "../support/assert.ts";
-import { REFERENCE_DIR } from "../support/env.ts";
+import { REFERENCE_DIR, REPO_ROOT } from "../support/env.ts";
 import { ACTIONS } from "../../src/simulate/catalog.ts";
 import type { FalcoRuleset } from "../../src/simulate/action.ts";
 import { NOT_SIMULATED } from "../../src/simulate/coverage.ts";
@@ -92,8 +93,10 @@ export async function proveRuleset(ruleset: FalcoRuleset): Promise<RulesetProof>
   const runtimeNoise: ReceivedAlert[] = [];
   try {
     const run = await simulateInSession(actions.map((a) => a.name));
-    // Let the last action's alerts arrive.
-    await new Promise((res) => setTimeout(res, ALERT_WITHIN_MS + 500));
+    // Every event of the actions evaluated (the marker alert after them is back); container
+    // events held for their metadata get a moment more.
+    await agent.sync();
+    await new Promise((res) => setTimeout(res, 1000));
     const reports = run.reports;
     reports.forEach((r, i) => {
       const action = actions.find((a) => a.name === r.action)!;
@@ -188,6 +191,16 @@ export async function proveRuleset(ruleset: FalcoRuleset): Promise<RulesetProof>
       `triggerable here${disabled.length ? `; enabled for the test: ${disabled.join(", ")}` : ""}`,
   );
   assert(own.length > 20, `${RULESET_FILES[ruleset]} loaded only ${own.length} rules`);
+  failures.push(
+    ...readmeRowProblems(await Deno.readTextFile(`${REPO_ROOT}README.md`), ruleset, {
+      rules: own.length,
+      disabledByDefault: own.filter((r) => !r.enabled).length,
+      loaded: loadedSet.rules.length,
+      proven: proven.size,
+      provenAfterEnable: disabled.filter((r) => proven.has(r)).length,
+      notHere: notHere.map((n) => n.rule),
+    }),
+  );
   return {
     loaded: own.length,
     proven: [...proven],
@@ -214,4 +227,64 @@ export function countByRule(alerts: ReceivedAlert[]): string[] {
     `${k}: ${v.count}`,
     `    e.g. ${v.example.output.slice(v.example.output.indexOf(": ") + 2, 320)}`,
   ]);
+}
+
+/** A proof's counts, as the README's table states them. */
+export interface RulesetCounts {
+  /** Rules in the ruleset's file. */
+  rules: number;
+  disabledByDefault: number;
+  /** Rules loaded with the stable file. */
+  loaded: number;
+  proven: number;
+  /** Proven rules the test switched on with `rules: - enable:`. */
+  provenAfterEnable: number;
+  /** Rules no action triggers here. */
+  notHere: string[];
+}
+
+/**
+ * Compares the README's table row for `ruleset` (in the section on Falco's incubating and
+ * sandbox rules) with a run's counts; returns what differs, empty when the row is right.
+ *
+ * @example
+ * ```ts
+ * readmeRowProblems(readme, "incubating", counts); // [] when the README states these counts
+ * ```
+ */
+export function readmeRowProblems(
+  readme: string,
+  ruleset: FalcoRuleset,
+  counts: RulesetCounts,
+): string[] {
+  const row = readme.split("\n").find((l) => l.startsWith(`| \`${RULESET_FILES[ruleset]}\``));
+  if (!row) return [`README: no table row for ${RULESET_FILES[ruleset]}`];
+  const cells = row.split("|").slice(2, -1).map((c) => c.trim());
+  const want = [
+    `${counts.rules}, ${
+      counts.disabledByDefault === 0
+        ? "all enabled"
+        : `${counts.disabledByDefault} disabled by default`
+    }`,
+    String(counts.loaded),
+    `${counts.proven}${
+      counts.provenAfterEnable === 0
+        ? ""
+        : ` (${counts.provenAfterEnable} of them after \`rules: - enable:\`)`
+    }`,
+  ];
+  const problems = want.flatMap((w, i) =>
+    cells[i] === w
+      ? []
+      : [`README ${ruleset} row, column ${i + 2}: '${cells[i]}', this run: '${w}'`]
+  );
+  const reasons = cells[3] ?? "";
+  const named = reasons.split("; ").filter((r) => r !== "").map((r) => r.split(":")[0]);
+  if (named.join("\n") !== counts.notHere.join("\n")) {
+    problems.push(
+      `README ${ruleset} row names as not triggerable: ${JSON.stringify(named)}, ` +
+        `the simulator's list: ${JSON.stringify(counts.notHere)}`,
+    );
+  }
+  return problems;
 }
