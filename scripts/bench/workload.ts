@@ -167,6 +167,7 @@ export async function bench(): Promise<Record<string, unknown>> {
   const tools = await buildTools();
   const redis = await startRedis(tools.dir);
   const rounds: Round[] = [];
+  let replay: Record<string, unknown> = {};
   try {
     for (let i = 0; i < ROUNDS; i++) {
       const without = async () => ({
@@ -206,11 +207,11 @@ export async function bench(): Promise<Record<string, unknown>> {
       });
       console.error(`bench workload: round ${i + 1}/${ROUNDS} done`);
     }
+    replay = await replayVersusSysdig(tools.dir).catch((e) => ({ error: String(e) }));
   } finally {
     await redis.stop();
+    await tools.remove();
   }
-  const replay = await replayVersusSysdig(tools.dir).catch((e) => ({ error: String(e) }));
-  await tools.remove();
   const med = (f: (r: Round) => number, digits = 1) => {
     const v = median(rounds.map(f));
     return Math.round(v * 10 ** digits) / 10 ** digits;
