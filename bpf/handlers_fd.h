@@ -16,18 +16,19 @@ static __always_inline void open_tail(struct rec *r, struct task_struct *task, l
 }
 
 HANDLER(open) {
-	BEGIN(EV_OPEN, 6);
+	BEGIN(EV_OPEN, 7);
 	__u32 flags = ARG(regs, 1);
 	p_s64(r, ret);
 	p_str(r, (void *)ARG(regs, 0), MAX_PATH, 1);
 	p_u32(r, open_flags_to_scap(flags));
 	p_u32(r, open_mode_to_scap(flags, ARG(regs, 2)));
 	open_tail(r, task, ret);
+	p_path_dir(r, task, L_AT_FDCWD, (void *)ARG(regs, 0));
 	return rec_submit(r);
 }
 
 HANDLER(openat) {
-	BEGIN(EV_OPENAT, 7);
+	BEGIN(EV_OPENAT, 8);
 	__u32 flags = ARG(regs, 2);
 	p_s64(r, ret);
 	p_s64(r, (__s32)ARG(regs, 0));
@@ -35,11 +36,12 @@ HANDLER(openat) {
 	p_u32(r, open_flags_to_scap(flags));
 	p_u32(r, open_mode_to_scap(flags, ARG(regs, 3)));
 	open_tail(r, task, ret);
+	p_path_dir(r, task, (__s32)ARG(regs, 0), (void *)ARG(regs, 1));
 	return rec_submit(r);
 }
 
 HANDLER(openat2) {
-	BEGIN(EV_OPENAT2, 8);
+	BEGIN(EV_OPENAT2, 9);
 	struct open_how how = {};
 	bpf_probe_read_user(&how, sizeof(how), (void *)ARG(regs, 2));
 	p_s64(r, ret);
@@ -57,16 +59,18 @@ HANDLER(openat2) {
 	if (how.resolve & 0x20) res |= 1 << 5; /* CACHED */
 	p_u32(r, res);
 	open_tail(r, task, ret);
+	p_path_dir(r, task, (__s32)ARG(regs, 0), (void *)ARG(regs, 1));
 	return rec_submit(r);
 }
 
 HANDLER(creat) {
-	BEGIN(EV_CREAT, 6);
+	BEGIN(EV_CREAT, 7);
 	p_s64(r, ret);
 	p_str(r, (void *)ARG(regs, 0), MAX_PATH, 1);
 	p_u32(r, mode_to_scap(ARG(regs, 1)));
 	open_tail(r, task, ret);
 	p_u16(r, 0);
+	p_path_dir(r, task, L_AT_FDCWD, (void *)ARG(regs, 0));
 	return rec_submit(r);
 }
 
@@ -82,26 +86,29 @@ HANDLER(close) {
 }
 
 HANDLER(dup) {
-	BEGIN(EV_DUP, 2);
+	BEGIN(EV_DUP, 3);
 	p_s64(r, ret);
 	p_s64(r, (__s32)ARG(regs, 0));
+	p_u64(r, fd_ino(task, (__s32)ARG(regs, 0)));
 	return rec_submit(r);
 }
 
 HANDLER(dup2) {
-	BEGIN(EV_DUP2, 3);
+	BEGIN(EV_DUP2, 4);
 	p_s64(r, ret);
 	p_s64(r, (__s32)ARG(regs, 0));
 	p_s64(r, (__s32)ARG(regs, 1));
+	p_u64(r, fd_ino(task, (__s32)ARG(regs, 0)));
 	return rec_submit(r);
 }
 
 HANDLER(dup3) {
-	BEGIN(EV_DUP3, 4);
+	BEGIN(EV_DUP3, 5);
 	p_s64(r, ret);
 	p_s64(r, (__s32)ARG(regs, 0));
 	p_s64(r, (__s32)ARG(regs, 1));
 	p_u32(r, (ARG(regs, 2) & L_O_CLOEXEC) ? (1 << 12) : 0);
+	p_u64(r, fd_ino(task, (__s32)ARG(regs, 0)));
 	return rec_submit(r);
 }
 

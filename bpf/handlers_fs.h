@@ -15,11 +15,12 @@ HANDLER(unlink) {
 }
 
 HANDLER(unlinkat) {
-	BEGIN(EV_UNLINKAT, 4);
+	BEGIN(EV_UNLINKAT, 5);
 	p_s64(r, ret);
 	p_s64(r, (__s32)ARG(regs, 0));
 	p_str(r, (void *)ARG(regs, 1), MAX_PATH, 1);
 	p_u32(r, unlinkat_flags_to_scap(ARG(regs, 2)));
+	p_path_dir(r, task, (__s32)ARG(regs, 0), (void *)ARG(regs, 1));
 	return rec_submit(r);
 }
 
@@ -39,16 +40,25 @@ static __always_inline void renameat_common(struct rec *r, struct pt_regs *regs,
 	p_str(r, (void *)ARG(regs, 3), MAX_PATH, 1);
 }
 
+/* Directories of renameat's and linkat's two paths (their extra parameters). */
+static __always_inline void renameat_dirs(struct rec *r, struct pt_regs *regs,
+                                          struct task_struct *task) {
+	p_path_dir(r, task, (__s32)ARG(regs, 0), (void *)ARG(regs, 1));
+	p_path_dir(r, task, (__s32)ARG(regs, 2), (void *)ARG(regs, 3));
+}
+
 HANDLER(renameat) {
-	BEGIN(EV_RENAMEAT, 5);
+	BEGIN(EV_RENAMEAT, 7);
 	renameat_common(r, regs, ret);
+	renameat_dirs(r, regs, task);
 	return rec_submit(r);
 }
 
 HANDLER(renameat2) {
-	BEGIN(EV_RENAMEAT2, 6);
+	BEGIN(EV_RENAMEAT2, 8);
 	renameat_common(r, regs, ret);
 	p_u32(r, ARG(regs, 4) & 0x7); /* RENAME_* keep their values */
+	renameat_dirs(r, regs, task);
 	return rec_submit(r);
 }
 
@@ -61,11 +71,12 @@ HANDLER(mkdir) {
 }
 
 HANDLER(mkdirat) {
-	BEGIN(EV_MKDIRAT, 4);
+	BEGIN(EV_MKDIRAT, 5);
 	p_s64(r, ret);
 	p_s64(r, (__s32)ARG(regs, 0));
 	p_str(r, (void *)ARG(regs, 1), MAX_PATH, 1);
 	p_u32(r, ARG(regs, 2));
+	p_path_dir(r, task, (__s32)ARG(regs, 0), (void *)ARG(regs, 1));
 	return rec_submit(r);
 }
 
@@ -85,11 +96,12 @@ HANDLER(symlink) {
 }
 
 HANDLER(symlinkat) {
-	BEGIN(EV_SYMLINKAT, 4);
+	BEGIN(EV_SYMLINKAT, 5);
 	p_s64(r, ret);
 	p_str(r, (void *)ARG(regs, 0), MAX_PATH, 1);
 	p_s64(r, (__s32)ARG(regs, 1));
 	p_str(r, (void *)ARG(regs, 2), MAX_PATH, 1);
+	p_path_dir(r, task, (__s32)ARG(regs, 1), (void *)ARG(regs, 2));
 	return rec_submit(r);
 }
 
@@ -102,9 +114,10 @@ HANDLER(link) {
 }
 
 HANDLER(linkat) {
-	BEGIN(EV_LINKAT, 6);
+	BEGIN(EV_LINKAT, 8);
 	renameat_common(r, regs, ret);
 	p_u32(r, linkat_flags_to_scap(ARG(regs, 4)));
+	renameat_dirs(r, regs, task);
 	return rec_submit(r);
 }
 
@@ -125,11 +138,12 @@ HANDLER(fchmod) {
 }
 
 HANDLER(fchmodat) {
-	BEGIN(EV_FCHMODAT, 4);
+	BEGIN(EV_FCHMODAT, 5);
 	p_s64(r, ret);
 	p_s64(r, (__s32)ARG(regs, 0));
 	p_str(r, (void *)ARG(regs, 1), MAX_PATH, 1);
 	p_u32(r, mode_to_scap(ARG(regs, 2)));
+	p_path_dir(r, task, (__s32)ARG(regs, 0), (void *)ARG(regs, 1));
 	return rec_submit(r);
 }
 
@@ -162,13 +176,14 @@ HANDLER(fchown) {
 }
 
 HANDLER(fchownat) {
-	BEGIN(EV_FCHOWNAT, 6);
+	BEGIN(EV_FCHOWNAT, 7);
 	p_s64(r, ret);
 	p_s64(r, (__s32)ARG(regs, 0));
 	p_str(r, (void *)ARG(regs, 1), MAX_PATH, 1);
 	p_u32(r, ARG(regs, 2));
 	p_u32(r, ARG(regs, 3));
 	p_u32(r, fchownat_flags_to_scap(ARG(regs, 4)));
+	p_path_dir(r, task, (__s32)ARG(regs, 0), (void *)ARG(regs, 1));
 	return rec_submit(r);
 }
 
@@ -198,16 +213,18 @@ HANDLER(chroot) {
 }
 
 HANDLER(chdir) {
-	BEGIN(EV_CHDIR, 2);
+	BEGIN(EV_CHDIR, 3);
 	p_s64(r, ret);
 	p_str(r, (void *)ARG(regs, 0), MAX_PATH, 1);
+	if (ret == 0) p_cwd(r, 0, task); else p_empty(r);
 	return rec_submit(r);
 }
 
 HANDLER(fchdir) {
-	BEGIN(EV_FCHDIR, 2);
+	BEGIN(EV_FCHDIR, 3);
 	p_s64(r, ret);
 	p_s64(r, (__s32)ARG(regs, 0));
+	if (ret == 0) p_cwd(r, 0, task); else p_empty(r);
 	return rec_submit(r);
 }
 

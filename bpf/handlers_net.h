@@ -6,18 +6,19 @@
 #pragma once
 
 HANDLER(socket) {
-	BEGIN(EV_SOCKET, 5);
+	BEGIN(EV_SOCKET, 6);
 	__u32 type = ARG(regs, 1);
 	p_s64(r, ret);
 	p_u32(r, family_to_scap(ARG(regs, 0)));
 	p_u32(r, type & 0xf); /* SOCK_TYPE_MASK */
 	p_u32(r, ARG(regs, 2));
 	p_u32(r, socket_flags_to_scap(type));
+	p_u64(r, fd_ino(task, ret));
 	return rec_submit(r);
 }
 
 HANDLER(socketpair) {
-	BEGIN(EV_SOCKETPAIR, 8);
+	BEGIN(EV_SOCKETPAIR, 10);
 	int fds[2] = {-1, -1};
 	if (ret == 0) bpf_probe_read_user(fds, sizeof(fds), (void *)ARG(regs, 3));
 	p_s64(r, ret);
@@ -29,11 +30,13 @@ HANDLER(socketpair) {
 	p_u32(r, family_to_scap(ARG(regs, 0)));
 	p_u32(r, ARG(regs, 1) & 0xf);
 	p_u32(r, ARG(regs, 2));
+	p_u64(r, ret == 0 ? fd_ino(task, fds[0]) : 0);
+	p_u64(r, ret == 0 ? fd_ino(task, fds[1]) : 0);
 	return rec_submit(r);
 }
 
 HANDLER(connect) {
-	BEGIN(EV_CONNECT, 4);
+	BEGIN(EV_CONNECT, 5);
 	__s32 fd = ARG(regs, 0);
 	p_s64(r, ret);
 	/* A tuple exists once the connection is set up (or in progress: -EINPROGRESS). */
@@ -43,6 +46,7 @@ HANDLER(connect) {
 		p_empty(r);
 	p_s64(r, fd);
 	p_user_sockaddr(r, (void *)ARG(regs, 1), ARG(regs, 2));
+	p_u64(r, fd_ino(task, fd));
 	return rec_submit(r);
 }
 
@@ -60,15 +64,17 @@ static __always_inline void accept_common(struct rec *r, struct task_struct *tas
 }
 
 HANDLER(accept) {
-	BEGIN(EV_ACCEPT, 5);
+	BEGIN(EV_ACCEPT, 6);
 	accept_common(r, task, ret, ARG(regs, 0));
+	p_u64(r, fd_ino(task, ret));
 	return rec_submit(r);
 }
 
 HANDLER(accept4) {
-	BEGIN(EV_ACCEPT4, 6);
+	BEGIN(EV_ACCEPT4, 7);
 	accept_common(r, task, ret, ARG(regs, 0));
 	p_u32(r, socket_flags_to_scap(ARG(regs, 3)));
+	p_u64(r, fd_ino(task, ret));
 	return rec_submit(r);
 }
 
@@ -99,18 +105,19 @@ static __always_inline void p_snap(struct rec *r, const void *ubuf, long ret) {
 }
 
 HANDLER(sendto) {
-	BEGIN(EV_SENDTO, 5);
+	BEGIN(EV_SENDTO, 6);
 	__s32 fd = ARG(regs, 0);
 	p_s64(r, ret);
 	p_snap(r, (void *)ARG(regs, 1), ret);
 	p_s64(r, fd);
 	p_u32(r, ARG(regs, 2));
 	p_socktuple(r, file_sock(fd_file(task, fd)), 0, (void *)ARG(regs, 4), ARG(regs, 5));
+	p_u64(r, fd_ino(task, fd));
 	return rec_submit(r);
 }
 
 HANDLER(sendmsg) {
-	BEGIN(EV_SENDMSG, 5);
+	BEGIN(EV_SENDMSG, 6);
 	__s32 fd = ARG(regs, 0);
 	struct user_msghdr mh = {};
 	bpf_probe_read_user(&mh, sizeof(mh), (void *)ARG(regs, 1));
@@ -121,6 +128,7 @@ HANDLER(sendmsg) {
 	p_s64(r, fd);
 	p_u32(r, ret > 0 ? ret : 0);
 	p_socktuple(r, file_sock(fd_file(task, fd)), 0, mh.msg_name, mh.msg_namelen);
+	p_u64(r, fd_ino(task, fd));
 	return rec_submit(r);
 }
 

@@ -189,6 +189,9 @@ static __always_inline void p_exec_tail(struct rec *r, struct task_struct *t, in
 	p_u32(r, BPF_CORE_READ(c, gid.val));
 	p_s64(r, task_vpid(t));
 	p_s64(r, task_vtid(t));
+	p_u64(r, fd_ino(t, 0));
+	p_u64(r, fd_ino(t, 1));
+	p_u64(r, fd_ino(t, 2));
 }
 
 /* Failed exec: exe/args from the caller's argv array, one argument per bpf_loop step. */

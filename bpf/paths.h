@@ -166,3 +166,40 @@ static __always_inline void inode_times(struct inode *i, __u64 *ctime, __u64 *mt
 		*mtime = BPF_CORE_READ(o, i_mtime.tv_sec) * 1000000000ULL + BPF_CORE_READ(o, i_mtime.tv_nsec);
 	}
 }
+
+/* Inode number of an fd's file (0: not open): the identity user space checks its fd table
+ * entry against. */
+static __always_inline __u64 fd_ino(struct task_struct *task, __s64 fd) {
+	struct file *f = fd_file(task, fd);
+	return f ? BPF_CORE_READ(f, f_inode, i_ino) : 0;
+}
+
+#define L_AT_FDCWD -100
+
+/*
+ * The directory a path argument is resolved against, as the next parameter: the working
+ * directory (dirfd AT_FDCWD) or the directory fd's path; empty when the path is absolute or
+ * empty, or the directory is unknown. User space joins it with the path (src/state/resolve.ts),
+ * so that it needs neither the process's working directory nor the directory fd's history.
+ */
+static __always_inline void p_path_dir(struct rec *r, struct task_struct *task, __s64 dirfd,
+                                       const char *upath) {
+	char first = 0;
+	if (!upath || bpf_probe_read_user(&first, 1, upath) != 0 || first == '/' || first == 0 ||
+	    rpos(r) >= DATA_LIMIT) {
+		p_empty(r);
+		return;
+	}
+	struct path p = {};
+	if (dirfd == L_AT_FDCWD) {
+		p = BPF_CORE_READ(task, fs, pwd);
+	} else {
+		struct file *f = fd_file(task, dirfd);
+		if (f) p = BPF_CORE_READ(f, f_path);
+	}
+	if (!p.dentry) {
+		p_empty(r);
+		return;
+	}
+	p_path_result(r, path_at(0, rpos(r), (__u64)p.dentry, (__u64)p.mnt));
+}

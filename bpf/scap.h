@@ -99,7 +99,7 @@
 #define NP_CLONE 21
 #define NP_EXECVE 31 /* + Saker's extra parameters, see EXECVE_EXTRA */
 #define NP_EXECVEAT 30
-#define EXECVE_EXTRA 5 /* sid, ruid, rgid, vpid, vtid */
+#define EXECVE_EXTRA 8 /* sid, ruid, rgid, vpid, vtid, stdin_ino, stdout_ino, stderr_ino */
 
 /* scap address families */
 #define S_AF_UNIX 1

@@ -110,11 +110,14 @@ export function formatParam(
   }
 }
 
-/** All parameters as `name=value` separated by spaces (Falco's evt.args / evt.info). */
+/**
+ * All parameters as `name=value` separated by spaces (Falco's evt.args / evt.info): those of the
+ * scap layout, as sysdig prints them; the facts Saker's probe appends are left out.
+ */
 export function formatArgs(ev: Event, resolveFd?: FdResolver): string {
   const params = ev.info.params;
   const out: string[] = [];
-  const n = Math.min(params.length, ev.nparams);
+  const n = Math.min(ev.info.scapParamCount, ev.nparams);
   for (let i = 0; i < n; i++) {
     out.push(`${params[i].name}=${formatParam(ev, params[i], ev.param(i), resolveFd)}`);
   }

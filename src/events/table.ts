@@ -178,6 +178,11 @@ export interface ParamInfo {
   readonly table?: string;
   /** For relative paths: index of the parameter holding the directory fd. */
   readonly dirfdParam?: number;
+  /**
+   * For paths the probe resolves: index of the (extra) parameter holding the directory the
+   * kernel resolved a relative path against (empty when the path is absolute).
+   */
+  readonly dirParam?: number;
 }
 
 /** One event type. */
@@ -208,18 +213,69 @@ export interface EventInfo {
 }
 
 /**
- * Parameters Saker's probe appends to some events beyond the scap layout, by event id: things
- * state needs that the format's execve record lacks (session id, real uid/gid, namespace ids).
+ * Parameters Saker's probe appends to some events beyond the scap layout, by event name (the
+ * newest exit version, the one the probe writes): facts that would otherwise come from earlier
+ * events, so that state can do without them.
+ *
+ * - execve: session id, real uid/gid, namespace ids, and the inode of standard input, output and
+ *   error (0: not open), which tell whether the fd table's entries for them are current.
+ * - `P_dir` after a path parameter `P` that may be relative: the directory the kernel resolved
+ *   it against (the working directory or the directory fd's path); empty for absolute paths.
+ * - chdir, fchdir: `cwd`, the working directory after the call.
+ * - socket, accept, accept4, socketpair: the inode of the socket(s) created; connect, sendto,
+ *   sendmsg and the dups: `fd_ino`, the inode of the fd they use (identity of the socket).
  */
+const U64 = { type: 8, fmt: 1 }; // PT.UINT64, PF.DEC
+const DIR = { type: 17, fmt: 0 }; // PT.FSPATH, PF.NA
+const EXEC_EXTRA: ParamInfo[] = [
+  { name: "sid", type: 15, fmt: 1 },
+  { name: "ruid", type: 31, fmt: 1 },
+  { name: "rgid", type: 32, fmt: 1 },
+  { name: "vpid", type: 15, fmt: 1 },
+  { name: "vtid", type: 15, fmt: 1 },
+  { name: "stdin_ino", ...U64 },
+  { name: "stdout_ino", ...U64 },
+  { name: "stderr_ino", ...U64 },
+];
+const dirOf = (...paths: string[]): ParamInfo[] => paths.map((p) => ({ name: `${p}_dir`, ...DIR }));
+const EXTRA_BY_NAME: Record<string, ParamInfo[]> = {
+  execve: EXEC_EXTRA,
+  execveat: EXEC_EXTRA,
+  open: dirOf("name"),
+  openat: dirOf("name"),
+  openat2: dirOf("name"),
+  creat: dirOf("name"),
+  unlinkat: dirOf("name"),
+  mkdirat: dirOf("path"),
+  symlinkat: dirOf("linkpath"),
+  fchmodat: dirOf("filename"),
+  fchownat: dirOf("pathname"),
+  linkat: dirOf("oldpath", "newpath"),
+  renameat: dirOf("oldpath", "newpath"),
+  renameat2: dirOf("oldpath", "newpath"),
+  chdir: [{ name: "cwd", ...DIR }],
+  fchdir: [{ name: "cwd", ...DIR }],
+  socket: [{ name: "ino", ...U64 }],
+  accept: [{ name: "ino", ...U64 }],
+  accept4: [{ name: "ino", ...U64 }],
+  socketpair: [{ name: "ino1", ...U64 }, { name: "ino2", ...U64 }],
+  connect: [{ name: "fd_ino", ...U64 }],
+  sendto: [{ name: "fd_ino", ...U64 }],
+  sendmsg: [{ name: "fd_ino", ...U64 }],
+  dup: [{ name: "fd_ino", ...U64 }],
+  dup2: [{ name: "fd_ino", ...U64 }],
+  dup3: [{ name: "fd_ino", ...U64 }],
+};
+
+/** Extra parameters by event id: the newest exit version of each name above. */
 const EXTRA_PARAMS: Record<number, ParamInfo[]> = {};
-for (const id of [293, 331]) { // execve, execveat (exit)
-  EXTRA_PARAMS[id] = [
-    { name: "sid", type: 15, fmt: 1 },
-    { name: "ruid", type: 31, fmt: 1 },
-    { name: "rgid", type: 32, fmt: 1 },
-    { name: "vpid", type: 15, fmt: 1 },
-    { name: "vtid", type: 15, fmt: 1 },
-  ];
+for (const [name, extra] of Object.entries(EXTRA_BY_NAME)) {
+  let id = -1;
+  EVENT_ROWS.forEach((row, i) => {
+    if (row[0] === name && i % 2 === 1 && !row[2].split("|").includes("OLD_VERSION")) id = i;
+  });
+  if (id < 0) throw new Error(`event table: no exit event ${name}`);
+  EXTRA_PARAMS[id] = extra;
 }
 
 /** The value of `name` in `table`; a name the table lacks is a programming error. */
@@ -253,6 +309,11 @@ function decodeRow(id: number, row: readonly [string, string, string, string]): 
   });
   const scapParamCount = params.length;
   params.push(...(EXTRA_PARAMS[id] ?? []));
+  // A path parameter names the extra parameter holding its resolution directory.
+  for (let i = 0; i < scapParamCount; i++) {
+    const d = params.findIndex((p) => p.name === `${params[i].name}_dir`);
+    if (d >= 0) params[i] = { ...params[i], dirParam: d };
+  }
   return {
     id,
     name,

@@ -179,6 +179,9 @@ for (const e of EVENTS) {
   }
 }
 
+/** Index of the `fd_ino` parameter (inode of the fd used, live records), by event id; -1. */
+export const FD_INO: Int8Array = paramIndexTable("fd_ino");
+
 /** True when applying `ev` can change the state (it creates, changes or ends something). */
 export function changesState(ev: Event): boolean {
   return ACTION[ev.type] !== 0;
@@ -206,6 +209,9 @@ const P = {
   container_id: paramIndexTable("container_id"),
   creat_flags: paramIndexTable("creat_flags"),
   cwd: paramIndexTable("cwd"),
+  ino: paramIndexTable("ino"),
+  ino1: paramIndexTable("ino1"),
+  ino2: paramIndexTable("ino2"),
   dev: paramIndexTable("dev"),
   dirfd: paramIndexTable("dirfd"),
   domain: paramIndexTable("domain"),
@@ -226,11 +232,11 @@ const P = {
   home: paramIndexTable("home"),
   id: paramIndexTable("id"),
   image: paramIndexTable("image"),
-  ino: paramIndexTable("ino"),
   json: paramIndexTable("json"),
   last: paramIndexTable("last"),
   loginuid: paramIndexTable("loginuid"),
   name: paramIndexTable("name"),
+  name_dir: paramIndexTable("name_dir"),
   nstype: paramIndexTable("nstype"),
   option: paramIndexTable("option"),
   path: paramIndexTable("path"),
@@ -262,6 +268,12 @@ const P = {
 function get(ev: Event, at: Int8Array) {
   return ev.param(at[ev.type]);
 }
+
+const STD_INO: [number, Int8Array][] = [
+  [0, paramIndexTable("stdin_ino")],
+  [1, paramIndexTable("stdout_ino")],
+  [2, paramIndexTable("stderr_ino")],
+];
 
 /** A parameter, falling back to the thread's enter event of the same syscall. */
 function arg(ev: Event, th: ThreadInfo | undefined, at: Int8Array) {
@@ -394,8 +406,13 @@ export function applyEvent(
       return setFd(ev, th, res, fd);
     }
     case A.CHDIR: {
-      const path = str(arg(ev, th, P.path));
-      if (result(ev) === 0 && path !== undefined) th.proc.cwd = joinPath(th.proc.cwd, path);
+      if (result(ev) !== 0) return;
+      const cwd = str(get(ev, P.cwd)); // the kernel's, when the record carries it
+      if (cwd !== undefined && cwd.startsWith("/")) th.proc.cwd = cwd;
+      else {
+        const path = str(arg(ev, th, P.path));
+        if (path !== undefined) th.proc.cwd = joinPath(th.proc.cwd, path);
+      }
       return;
     }
     case A.GETCWD: {
@@ -406,8 +423,11 @@ export function applyEvent(
       return;
     }
     case A.FCHDIR: {
+      if (result(ev) !== 0) return;
+      const cwd = str(get(ev, P.cwd));
       const fd = ev.fdInfo;
-      if (result(ev) === 0 && fd !== undefined && fd.name.startsWith("/")) th.proc.cwd = fd.name;
+      if (cwd !== undefined && cwd.startsWith("/")) th.proc.cwd = cwd;
+      else if (fd !== undefined && fd.name.startsWith("/")) th.proc.cwd = fd.name;
       return;
     }
     case A.CHROOT: {
@@ -679,6 +699,13 @@ function onExecve(store: StateStore, ev: Event, th: ThreadInfo): void {
     : undefined;
   const tty = num(get(ev, P.tty));
   if (tty !== undefined) proc.tty = tty;
+  if (store.fdIdentity) {
+    // Standard fds the table may not have followed: keep an entry only if it is still the file.
+    for (const [n, at] of STD_INO) {
+      const i = num(get(ev, at));
+      if (i !== undefined) store.checkFd(th, n, i);
+    }
+  }
   // Saker's live execve records add the session and the ids inside the pid namespace. The
   // session is kept from the fork or setsid (libsinsp does not take it from an exec); the
   // record's value fills only an unknown one.
@@ -688,6 +715,13 @@ function onExecve(store: StateStore, ev: Event, th: ThreadInfo): void {
   if (vpid !== undefined && vpid > 0) proc.vpid = vpid;
   const vtid = num(get(ev, P.vtid));
   if (vtid !== undefined && vtid > 0) th.vtid = vtid;
+  if (store.fdIdentity) {
+    // Standard fds the table may not have followed: keep an entry only if it is still the file.
+    for (const [n, at] of STD_INO) {
+      const i = num(get(ev, at));
+      if (i !== undefined) store.checkFd(th, n, i);
+    }
+  }
   const vpgid = num(get(ev, P.vpgid));
   if (vpgid !== undefined) proc.vpgid = vpgid;
   const pgid = num(get(ev, P.pgid));
@@ -746,7 +780,7 @@ function onOpen(ev: Event, th: ThreadInfo): void {
   // As libsinsp: O_DIRECTORY makes a directory fd, O_TMPFILE (which includes O_DIRECTORY's
   // bit) too, named after the directory its unnamed file was made in.
   const isDir = (flags & O_DIRECTORY) !== 0;
-  const name = isHandle ? raw : resolvePath(th, dirfd, raw);
+  const name = isHandle ? raw : resolvePath(th, dirfd, raw, str(get(ev, P.name_dir)));
   const fd = new FdInfo(res, isDir ? FD_TYPE.DIRECTORY : FD_TYPE.FILE, name);
   fd.nameraw = raw;
   fd.openFlags = flags;
@@ -818,6 +852,10 @@ function onPair(ev: Event, th: ThreadInfo, pipe: boolean): void {
     }
   }
   const b = a.clone(fd2);
+  if (!pipe) {
+    a.ino = num(get(ev, P.ino1)) ?? 0;
+    b.ino = num(get(ev, P.ino2)) ?? 0;
+  }
   // As Falco: a pipe event refers to its second (write) end, a socketpair to its first.
   if (pipe) {
     th.proc.fds.set(fd1, a);
@@ -856,6 +894,7 @@ function onSocket(ev: Event, th: ThreadInfo): void {
     else fd.l4proto = L4.UNKNOWN;
   }
   fd.openFlags = num(get(ev, P.flags)) ?? 0;
+  fd.ino = num(get(ev, P.ino)) ?? 0;
   setFd(ev, th, res, fd);
 }
 
@@ -944,6 +983,7 @@ function onAccept(ev: Event, th: ThreadInfo): void {
   }
   fd.role = ROLE.SERVER;
   fd.connected = true;
+  fd.ino = num(get(ev, P.ino)) ?? 0;
   const flags = num(get(ev, P.flags)) ?? 0;
   if (flags & O_CLOEXEC) fd.openFlags = O_CLOEXEC;
   setFd(ev, th, res, fd);

@@ -45,6 +45,11 @@ export function registerStateMetrics(store: StateStore, containers?: ContainerSt
     "Events naming an fd the state did not know.",
     () => s.fdMisses,
   );
+  counter(
+    "saker_state_fd_stale_total",
+    "fd table entries dropped because the kernel showed the number names another file now.",
+    () => s.fdStale,
+  );
   if (containers) {
     const c = containers.stats;
     counter("saker_container_lookups_total", "Container metadata lookups.", () => c.lookups);

@@ -1,6 +1,11 @@
 /**
  * Names of the files an event refers to by path: resolution of a path parameter against the
  * thread's working directory or a directory fd (AT_FDCWD is -100 in the scap encoding).
+ *
+ * Live records carry, after a relative path, the directory the kernel resolved it against (the
+ * path's `dirParam`, see src/events/table.ts); it wins over the thread's working directory and
+ * the fd table, which may not have followed (an fd table kept only for sockets, a directory fd
+ * opened before the agent started). Capture files from other tools lack it.
  * @module
  */
 import type { Event } from "../events/event.ts";
@@ -16,11 +21,30 @@ export function dirOf(th: ThreadInfo | undefined, dirfd: number): string | undef
 }
 
 /** Resolves `name` as the process would: absolute paths as they are, relative ones against
- * `dirfd` (or the cwd). Unknown directories give the raw name, slashes squashed. */
-export function resolvePath(th: ThreadInfo | undefined, dirfd: number, name: string): string {
+ * `kernelDir` (the directory the kernel resolved it against, when the record says) or `dirfd`
+ * (or the cwd). Unknown directories give the raw name, slashes squashed. */
+export function resolvePath(
+  th: ThreadInfo | undefined,
+  dirfd: number,
+  name: string,
+  kernelDir?: string,
+): string {
   if (name.charCodeAt(0) === 47) return joinPath("/", name);
-  const dir = dirOf(th, dirfd);
+  const dir = kernelDir !== undefined && kernelDir.charCodeAt(0) === 47
+    ? kernelDir
+    : dirOf(th, dirfd);
   return dir !== undefined && dir.charCodeAt(0) === 47 ? joinPath(dir, name) : squashSlashes(name);
+}
+
+/**
+ * The directory the kernel resolved parameter `i` (a path) against, from the record; undefined
+ * when the record does not say (absolute path, capture files).
+ */
+export function kernelDirOf(ev: Event, i: number): string | undefined {
+  const d = ev.info.params[i]?.dirParam;
+  if (d === undefined) return undefined;
+  const v = ev.param(d);
+  return typeof v === "string" && v.charCodeAt(0) === 47 ? v : undefined;
 }
 
 const PATH_EVENTS = new Set(["open", "creat", "openat", "openat2", "open_by_handle_at"]);
@@ -36,9 +60,15 @@ export function openedPath(ev: Event, raw: boolean): string | undefined {
     const p = ev.arg("path");
     return typeof p === "string" ? p : undefined;
   }
-  const name = ev.arg("name");
+  const i = ev.info.paramIndex.get("name");
+  const name = i === undefined ? undefined : ev.param(i);
   if (typeof name !== "string") return undefined;
   if (raw) return squashSlashes(name);
   const dirfd = ev.arg("dirfd");
-  return resolvePath(ev.thread, typeof dirfd === "number" ? dirfd : AT_FDCWD, name);
+  return resolvePath(
+    ev.thread,
+    typeof dirfd === "number" ? dirfd : AT_FDCWD,
+    name,
+    kernelDirOf(ev, i!),
+  );
 }

@@ -34,7 +34,7 @@ import {
   ThreadInfo,
   type UserEntry,
 } from "./model.ts";
-import { ACTION, applyEvent, FD_PARAM } from "./handlers.ts";
+import { ACTION, applyEvent, FD_INO, FD_PARAM } from "./handlers.ts";
 import { rawInt } from "./raw.ts";
 import { UserDb } from "./users.ts";
 import { containerFromCgroups } from "./containers/cgroup.ts";
@@ -84,6 +84,8 @@ export interface StateStats {
   threadMisses: number;
   /** fd lookups that found nothing. */
   fdMisses: number;
+  /** fd table entries dropped because the record showed the number now names another file. */
+  fdStale: number;
   /** Threads removed because /proc no longer had them (their exit event was lost). */
   threadsPurged: number;
 }
@@ -173,6 +175,7 @@ export class StateStore implements StateView {
     threadsRemoved: 0,
     threadMisses: 0,
     fdMisses: 0,
+    fdStale: 0,
     threadsPurged: 0,
   };
   /** Where missing threads, environments and user files are read from (live only). */
@@ -180,6 +183,13 @@ export class StateStore implements StateView {
   readonly users: UserDb;
   readonly containers: ContainerSource | undefined;
   readonly maxThreads: number;
+  /**
+   * Check fd table entries against the inode a record carries for the fd it uses (and execve
+   * for the standard fds), and drop an entry that names another file. Set when the kernel
+   * leaves out the calls that close and replace fds (see src/rules/state_needs.ts): the table
+   * then keeps what rules need (sockets) and a reused number must not show a closed socket.
+   */
+  fdIdentity = false;
 
   #seq = 0;
   #strings = new Interner();
@@ -241,7 +251,8 @@ export class StateStore implements StateView {
         let fd = rawInt(ev, fi);
         if (fd !== fd) fd = th.lastFd; // NaN: this version lacks the parameter
         ev.fdNum = fd;
-        const info = th.proc.fds.get(fd);
+        let info = th.proc.fds.get(fd);
+        if (info !== undefined && this.fdIdentity) info = this.#current(th, fd, info, ev);
         ev.fdInfo = info;
         if (info === undefined && fd >= 0) this.stats.fdMisses++;
         if (ev.info.dir === ">") th.lastFd = fd;
@@ -261,6 +272,26 @@ export class StateStore implements StateView {
       th.lastEnter = undefined;
     }
     if ((seq & 0xffff) === 0 && this.proc !== undefined) this.#purgeSome();
+  }
+
+  /** `info` if the record's inode for fd `n` says it is still that file; else drops it. */
+  #current(th: ThreadInfo, n: number, info: FdInfo, ev: Event): FdInfo | undefined {
+    const at = FD_INO[ev.type];
+    if (at < 0 || at >= ev.nparams) return info;
+    const ino = rawInt(ev, at);
+    if (ino !== ino || ino === info.ino) return info;
+    th.proc.fds.delete(n);
+    this.stats.fdStale++;
+    return undefined;
+  }
+
+  /** @internal Drops fd `n` of `th` unless it is the file of inode `ino` (see fdIdentity). */
+  checkFd(th: ThreadInfo, n: number, ino: number): void {
+    const info = th.proc.fds.get(n);
+    if (info !== undefined && info.ino !== ino) {
+      th.proc.fds.delete(n);
+      this.stats.fdStale++;
+    }
   }
 
   /** Applies deferred removals now (at the end of a stream, or before inspecting tables). */

@@ -116,6 +116,11 @@ Deno.test("recorded: shell execve and the redirect's openat", () => {
   assertEquals(renderFlags("file_flags", w.arg("flags") as number), "O_TRUNC|O_CREAT|O_WRONLY");
   assertEquals(renderFlags("chmod_mode", w.arg("mode") as number).split("|").length, 6); // 0666
   assertEquals(w.arg("dirfd"), -100);
+  // Facts the probe adds: the directory a relative path was resolved against, the working
+  // directory after chdir.
+  assertEquals(w.arg("name_dir"), "/tmp/saker-fixture");
+  const cd = find((e) => e.name === "chdir" && e.comm === "sh");
+  assertEquals([cd.arg("path"), cd.arg("cwd")], ["/tmp/saker-fixture", "/tmp/saker-fixture"]);
 });
 
 Deno.test("recorded: cat reads the file; the vfork child record comes first", () => {
@@ -144,6 +149,9 @@ Deno.test("recorded: symlinkat and a refused connect", () => {
   assertEquals(renderFlags("socket_families", sock.arg("domain") as number), "AF_INET");
   const c = find((e) => e.name === "connect");
   assertEquals(c.res, -111);
+  // The connect names its socket by inode, the one the socket record created.
+  assert((sock.arg("ino") as number) > 0);
+  assertEquals(c.arg("fd_ino"), sock.arg("ino"));
   assertEquals(c.arg("addr") as SockAddr, { family: 2, addr: "127.0.0.1", port: 1 });
   assertEquals(c.arg("tuple"), null, "no tuple for a refused connection");
   assertEquals(

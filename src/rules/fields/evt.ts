@@ -13,6 +13,7 @@ import { AT_FDCWD, type SockAddr, type SockTuple } from "../../events/params.ts"
 import { sockAddrText, sockTupleText } from "../../events/socket_text.ts";
 import { O_CREAT, O_F_CREATED, O_RDONLY, O_TMPFILE, O_WRONLY } from "../../events/flags.ts";
 import { joinPath } from "../../state/paths.ts";
+import { kernelDirOf } from "../../state/resolve.ts";
 import { type FieldClassSpec, type FieldDef, type FieldType, NOT_CONSTANT } from "./registry.ts";
 import { SYSCALL_NAME_BY_SCAP_CODE } from "../../events/syscalls.ts";
 
@@ -111,8 +112,9 @@ export function renderParam(ev: Event, i: number): string | undefined {
     case PT.FSRELPATH: {
       const path = String(v);
       if (path === "" || path.startsWith("/") || path === "<NA>") return path;
-      let base = ev.thread?.cwd;
-      if (p.dirfdParam !== undefined) {
+      const kernelDir = kernelDirOf(ev, i);
+      let base = kernelDir ?? ev.thread?.cwd;
+      if (kernelDir === undefined && p.dirfdParam !== undefined) {
         const dirfd = Number(ev.param(p.dirfdParam));
         if (dirfd !== AT_FDCWD) base = ev.thread?.fds.get(dirfd)?.name;
       }
@@ -373,7 +375,8 @@ const fields: FieldDef[] = [
     desc: "Every argument as name=value, space separated, with resolved forms in parentheses.",
     extract: (ev) => {
       const parts: string[] = [];
-      for (let i = 0; i < ev.nparams && i < ev.info.params.length; i++) {
+      // The arguments of Falco's event layout; facts Saker's probe adds stay out.
+      for (let i = 0; i < ev.nparams && i < ev.info.scapParamCount; i++) {
         const p = ev.info.params[i];
         const raw = ev.param(i);
         const r = renderParam(ev, i) ?? "";
