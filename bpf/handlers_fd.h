@@ -16,8 +16,9 @@ static __always_inline void open_tail(struct rec *r, struct task_struct *task, l
 }
 
 HANDLER(open) {
-	BEGIN(EV_OPEN, 7);
 	__u32 flags = ARG(regs, 1);
+	PRED_GATE(PK_OPEN, ARG(regs, 0), L_AT_FDCWD, open_flags_to_scap(flags));
+	BEGIN(EV_OPEN, 7);
 	p_s64(r, ret);
 	p_str(r, (void *)ARG(regs, 0), MAX_PATH, 1);
 	p_u32(r, open_flags_to_scap(flags));
@@ -28,8 +29,9 @@ HANDLER(open) {
 }
 
 HANDLER(openat) {
-	BEGIN(EV_OPENAT, 8);
 	__u32 flags = ARG(regs, 2);
+	PRED_GATE(PK_OPEN, ARG(regs, 1), (__s32)ARG(regs, 0), open_flags_to_scap(flags));
+	BEGIN(EV_OPENAT, 8);
 	p_s64(r, ret);
 	p_s64(r, (__s32)ARG(regs, 0));
 	p_str(r, (void *)ARG(regs, 1), MAX_PATH, 1);
@@ -41,9 +43,10 @@ HANDLER(openat) {
 }
 
 HANDLER(openat2) {
-	BEGIN(EV_OPENAT2, 9);
 	struct open_how how = {};
 	bpf_probe_read_user(&how, sizeof(how), (void *)ARG(regs, 2));
+	PRED_GATE(PK_OPEN, ARG(regs, 1), (__s32)ARG(regs, 0), open_flags_to_scap(how.flags));
+	BEGIN(EV_OPENAT2, 9);
 	p_s64(r, ret);
 	p_s64(r, (__s32)ARG(regs, 0));
 	p_str(r, (void *)ARG(regs, 1), MAX_PATH, 1);
@@ -64,6 +67,7 @@ HANDLER(openat2) {
 }
 
 HANDLER(creat) {
+	PRED_GATE(PK_OPEN, ARG(regs, 0), L_AT_FDCWD, 0); /* creat is not an "open" for is_open_* */
 	BEGIN(EV_CREAT, 7);
 	p_s64(r, ret);
 	p_str(r, (void *)ARG(regs, 0), MAX_PATH, 1);

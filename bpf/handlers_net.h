@@ -36,8 +36,9 @@ HANDLER(socketpair) {
 }
 
 HANDLER(connect) {
-	BEGIN(EV_CONNECT, 5);
 	__s32 fd = ARG(regs, 0);
+	PRED_GATE(PK_SOCK, fd, 0, 0);
+	BEGIN(EV_CONNECT, 5);
 	p_s64(r, ret);
 	/* A tuple exists once the connection is set up (or in progress: -EINPROGRESS). */
 	if (ret == 0 || ret == -115)
@@ -105,8 +106,9 @@ static __always_inline void p_snap(struct rec *r, const void *ubuf, long ret) {
 }
 
 HANDLER(sendto) {
-	BEGIN(EV_SENDTO, 6);
 	__s32 fd = ARG(regs, 0);
+	PRED_GATE(PK_SOCK, fd, 0, 0);
+	BEGIN(EV_SENDTO, 6);
 	p_s64(r, ret);
 	p_snap(r, (void *)ARG(regs, 1), ret);
 	p_s64(r, fd);
@@ -117,8 +119,9 @@ HANDLER(sendto) {
 }
 
 HANDLER(sendmsg) {
-	BEGIN(EV_SENDMSG, 6);
 	__s32 fd = ARG(regs, 0);
+	PRED_GATE(PK_SOCK, fd, 0, 0);
+	BEGIN(EV_SENDMSG, 6);
 	struct user_msghdr mh = {};
 	bpf_probe_read_user(&mh, sizeof(mh), (void *)ARG(regs, 1));
 	struct iovec iov = {};

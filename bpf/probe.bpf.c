@@ -27,6 +27,7 @@
 #include <bpf/bpf_endian.h>
 #include "record.h"
 #include "scap.h"
+#include "predicate_types.h"
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
@@ -50,10 +51,11 @@ struct scratch_buf {
 };
 
 /* Slot 0: syscall handlers; slot 1: scheduler tracepoints (they can interrupt a handler's
- * preemptible section on the same CPU, so they never share its buffer). */
+ * preemptible section on the same CPU, so they never share its buffer); slot 2: the facts the
+ * kernel predicates test (predicates.h). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 2);
+	__uint(max_entries, 3);
 	__type(key, __u32);
 	__type(value, struct scratch_buf);
 } scratch SEC(".maps");
@@ -90,12 +92,45 @@ struct {
 	__type(value, __u64);
 } last_wakeup SEC(".maps");
 
+/* Kernel predicates (predicates.h): by generation * 512 + syscall number, the program's slot
+ * (0: none); the programs by generation * PRED_SLOTS + slot; string and number sets; address
+ * sets. Filled by user space. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, __u32);
+} pred_index SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 256); /* 2 * PRED_SLOTS */
+	__type(key, __u32);
+	__type(value, struct pred_prog);
+} pred_progs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct pred_key);
+	__type(value, __u8);
+} pred_strs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 4096);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct pred_net_key);
+	__type(value, __u8);
+} pred_nets SEC(".maps");
+
 struct saker_settings settings = {};
 
 #include "record_writer.h"
 #include "paths.h"
 #include "task.h"
 #include "net.h"
+#include "predicates.h"
 #include "handler.h"
 #include "handlers_fd.h"
 #include "handlers_fs.h"
@@ -132,6 +167,14 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret) {
 	__u64 nr = regs->orig_ax;
 	if (!wanted(nr)) return 0;
 	if (ret < 0 && settings.drop_failed_exit) return 0; /* engine.*.drop_failed_exit */
+	if (settings.pred_on) {
+		if (settings.pred_audit) {
+			struct pred_facts *f = pred_facts();
+			if (f) f->audit_drop = 0;
+		}
+		/* Predicates on the result alone are decided here; the others in the handler. */
+		if (!pred_keep(nr & 511, ret, PK_GENERIC, 0, 0)) return 0;
+	}
 	bpf_tail_call(ctx, &handlers, nr & 511);
 	return 0; /* no handler for this syscall */
 }

@@ -21,6 +21,7 @@
 #define MAX_PARAMS 40
 
 #define RECORD_TRUNCATED 1
+#define RECORD_PRED_DROP 2  /* audit mode: the kernel predicates would have dropped this record */
 
 /* Per-CPU scratch where a record is built before it is copied into the ring. Parameter data
  * lives in [0, DATA_LIMIT + largest single write); paths are assembled backwards in the
@@ -51,6 +52,9 @@ struct saker_settings {
 	__u64 wakeup_ns;       /* wake the reader when this CPU has not for this long (0: never) */
 	__u8 drop_kind[512];   /* per event type: 1..DROP_KINDS, the kind its drops count as */
 	__u32 drop_failed_exit; /* 1: events of failed system calls are not recorded */
+	__u32 pred_on;         /* 1: kernel predicates are loaded (predicates.h) */
+	__u32 pred_gen;        /* the generation of predicate maps in use (0 or 1) */
+	__u32 pred_audit;      /* 1: mark (RECORD_PRED_DROP) instead of dropping (tests) */
 };
 
 /* Kinds of dropped records, Falco's n_drops_buffer categories (src/events/drop_kinds.ts);
@@ -63,5 +67,6 @@ struct saker_counters {
 	__u64 drops;           /* records lost: ring full */
 	__u64 truncated;       /* records with a truncated parameter */
 	__u64 simulated_drops; /* records dropped on purpose (simulate_drops) */
+	__u64 filtered;        /* events the kernel predicates dropped */
 	__u64 drops_by_kind[8];          /* ring-full drops by settings.drop_kind of their type */
 };

@@ -147,6 +147,15 @@ static __always_inline int rec_submit(struct rec *r) {
 	__u32 zero = 0;
 	struct saker_counters *c = bpf_map_lookup_elem(&counters, &zero);
 	__u32 len = rpos(r);
+	if (settings.pred_audit) {
+		__u32 two = 2;
+		struct pred_facts *f = bpf_map_lookup_elem(&scratch, &two);
+		/* set by pred_keep (predicates.h) for the event being recorded */
+		if (f && f->audit_drop) {
+			*(volatile __u16 *)&r->buf[30] |= RECORD_PRED_DROP;
+			f->audit_drop = 0;
+		}
+	}
 	if (c) {
 		if (*(__u16 *)&r->buf[30] & RECORD_TRUNCATED) c->truncated++;
 		if (settings.simulate_drops && (c->events % settings.simulate_drops) == 0) {

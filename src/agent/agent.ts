@@ -37,7 +37,9 @@ import {
   type RulesOptions,
 } from "./rules_builder.ts";
 import { FileWatcher } from "./watch.ts";
-import { selectSyscalls } from "../events/syscalls.ts";
+import { type FdHistory, selectSyscalls } from "../events/syscalls.ts";
+import { kernelPrograms } from "../rules/kernel_program.ts";
+import type { KernelPrograms } from "../kernel/predicates.ts";
 import {
   type FalcoMetricsOptions,
   type KernelCounts,
@@ -59,6 +61,8 @@ export const RELOAD_FAILED_RULE = "Saker internal: rules reload failed";
 export interface SourceControl {
   /** Changes the kernel filter. */
   setSyscalls?(names: ReadonlySet<string> | "all"): void;
+  /** Changes the kernel filter: syscalls and kernel predicates together. */
+  setKernelFilter?(names: ReadonlySet<string> | "all", programs: KernelPrograms | undefined): void;
   /**
    * Counters: events the source handed on, kernel-side events and drops, and (live probe) the
    * kernel counters in detail.
@@ -75,6 +79,8 @@ export interface AgentState {
   /** Which events wait before their rules run (container metadata on its way). */
   hold?: HoldPolicy;
   close?(): Promise<void> | void;
+  /** How much fd history the kernel delivers from now on (see src/rules/state_needs.ts). */
+  setFdHistory?(h: FdHistory): void;
 }
 
 /** How the agent gets its parts (the CLI passes the real ones; tests may pass others). */
@@ -129,15 +135,54 @@ export function logLevelOf(level: Config["log_level"]): LogLevel {
   }
 }
 
+/** What the kernel delivers for a ruleset: syscalls, predicates, and the fd history kept. */
+export interface KernelFilter {
+  /** The rules' syscalls plus what state tracking needs, as base_syscalls chooses them. */
+  syscalls: ReadonlySet<string> | "all";
+  /** Kernel predicates, when `kernel.predicates` is on and some syscall has one. */
+  programs?: KernelPrograms;
+  /** Syscalls with a kernel predicate. */
+  applied: string[];
+  /** Syscalls with a derived predicate the probe does not apply, and why. */
+  skipped: string[];
+  fdHistory: FdHistory;
+}
+
 /**
- * The syscalls the kernel must deliver: the rules' plus what state tracking needs, chosen by
- * base_syscalls as Falco chooses them (src/events/syscalls.ts).
+ * The kernel filter for `rules` under config `c`: the syscalls (src/events/syscalls.ts, the fd
+ * calls state tracking keeps only as far as the rules read fd history) and the kernel
+ * predicates of the syscalls state tracking does not need whole. With `kernel.predicates` off,
+ * or while a capture file records (its fd table must be whole), every fd call as Falco.
  */
-export function kernelSyscalls(
-  rules: ReadonlySet<string> | "all",
-  base: Config["base_syscalls"],
-): ReadonlySet<string> | "all" {
-  return selectSyscalls(rules, base).names;
+export function kernelFilter(rules: BuiltRules, c: Config): KernelFilter {
+  const on = c.kernel.predicates;
+  const fdHistory: FdHistory = on && !c.capture.enabled ? rules.fdHistory ?? "all" : "all";
+  const sel = selectSyscalls(rules.syscalls, c.base_syscalls, fdHistory);
+  if (!on || !rules.predicates || sel.names === "all") {
+    return { syscalls: sel.names, applied: [], skipped: [], fdHistory };
+  }
+  const names = sel.names;
+  const captured = new Map([...rules.predicates].filter(([, p]) => names.has(p.event.name)));
+  const p = kernelPrograms(captured, sel.state);
+  return {
+    syscalls: sel.names,
+    programs: p.filter.programs.size > 0 ? p.filter : undefined,
+    applied: p.applied,
+    skipped: p.skipped,
+    fdHistory,
+  };
+}
+
+/** Says what the kernel filters beyond syscall ids (debug: the syscalls left unfiltered). */
+function logKernelFilter(f: KernelFilter): void {
+  log.info("kernel filter", {
+    syscalls: f.syscalls === "all" ? "all" : f.syscalls.size,
+    predicates: f.applied.join(",") || "none",
+    fd_history: f.fdHistory,
+  });
+  if (f.skipped.length > 0) {
+    log.debug("kernel predicates not applied", { why: f.skipped.join("; ") });
+  }
 }
 
 /** Says once what base_syscalls leaves out of what the rules name, or cannot read. */
@@ -283,12 +328,13 @@ export class Agent {
     );
     if (c.webserver.enabled) await this.#startServer();
     logSyscallChoice(this.#rules.syscalls, c.base_syscalls);
-    this.#source = await this.#deps.openSource(
-      kernelSyscalls(this.#rules.syscalls, c.base_syscalls),
-      c,
-    );
+    const filter = kernelFilter(this.#rules, c);
+    this.#source = await this.#deps.openSource(filter.syscalls, c);
     this.#drops = this.#makeDropMonitor(c);
     this.#state = await this.#deps.makeState?.(c);
+    this.#state?.setFdHistory?.(filter.fdHistory);
+    this.#source.setKernelFilter?.(filter.syscalls, filter.programs);
+    logKernelFilter(filter);
     this.#capture = c.capture.enabled && this.#source.source === "syscall"
       ? new CaptureRecorder(captureSettingsOf(c.capture), {
         state: threadTable(this.#state?.state),
@@ -625,17 +671,25 @@ export class Agent {
     if (this.#stopping) return false;
     for (const w of rules.warnings) log.warn("rules warning", { warning: w });
 
-    // Let the kernel deliver what both rulesets need while they change places.
-    const oldSys = kernelSyscalls(this.#rules.syscalls, this.config.base_syscalls);
-    const newSys = kernelSyscalls(rules.syscalls, next.base_syscalls);
+    // Let the kernel deliver what both rulesets need while they change places: the syscalls of
+    // both, no predicate; then the new filter (syscalls and predicates switch at once).
+    const oldSys = kernelFilter(this.#rules, this.config).syscalls;
+    const nextFilter = kernelFilter(rules, next);
+    const newSys = nextFilter.syscalls;
     logSyscallChoice(rules.syscalls, next.base_syscalls);
-    const setSys = this.#source.setSyscalls?.bind(this.#source);
-    if (setSys) {
-      setSys(oldSys === "all" || newSys === "all" ? "all" : new Set([...oldSys, ...newSys]));
-    }
+    const both = oldSys === "all" || newSys === "all" ? "all" : new Set([...oldSys, ...newSys]);
+    const src = this.#source;
+    const setFilter = src.setKernelFilter
+      ? (names: ReadonlySet<string> | "all", p?: KernelPrograms) => src.setKernelFilter!(names, p)
+      : src.setSyscalls
+      ? (names: ReadonlySet<string> | "all") => src.setSyscalls!(names)
+      : undefined;
+    setFilter?.(both, undefined);
+    this.#state?.setFdHistory?.(nextFilter.fdHistory);
     this.#pipeline.setRuleset(this.#mainEvaluator(rules));
     for (const x of this.#extra) x.pipeline.setRuleset(evaluatorFor(rules, x.source.source));
-    if (setSys) setSys(newSys);
+    setFilter?.(newSys, nextFilter.programs);
+    logKernelFilter(nextFilter);
     this.#rules = rules;
 
     await this.#applyConfig(next);

@@ -14,7 +14,6 @@ import { setBufferFormatBase64 } from "../rules/buffer_format.ts";
 import { formatMessage } from "../rules/result.ts";
 import {
   deriveKernelPredicates,
-  fdStateReaders,
   formatPredicates,
   unmatchableEvents,
 } from "../rules/kernel_filter.ts";
@@ -25,6 +24,7 @@ import {
   conditionFields,
 } from "../rules/aggregation.ts";
 import { lookupField } from "../rules/fields/mod.ts";
+import { stateNeeds } from "../rules/state_needs.ts";
 import { type BuiltRules, RulesError, type RulesOptions } from "./rules_builder.ts";
 import { pluginRequirementProblems } from "./plugins.ts";
 
@@ -141,12 +141,17 @@ export async function buildEngineRules(files: string[], opts: RulesOptions): Pro
   // them, e.g. Falco's `outbound` on sendto with `fd.l4proto=tcp`) are not captured for the rules.
   const predicates = deriveKernelPredicates(ruleset.rules);
   const syscalls = ruleset.syscalls();
-  for (const name of unmatchableEvents(predicates)) syscalls.delete(name);
+  const unmatchable = unmatchableEvents(predicates);
+  for (const name of unmatchable) syscalls.delete(name);
+  // What state tracking needs: fd lifecycle calls only as far as the rules read fd history.
+  const needs = stateNeeds(ruleset.rules, unmatchable);
   return {
     evaluator: ruleset,
     syscalls,
     kernelPredicates: formatPredicates(predicates),
-    fdStateReaders: fdStateReaders(ruleset.rules),
+    fdStateReaders: needs.readers,
+    fdHistory: needs.fdHistory,
+    predicates,
     ruleCount: ruleset.rules.length,
     warnings,
     files: [...loaded.contents.keys()],

@@ -8,6 +8,8 @@ import type { Priority } from "../rules/alert.ts";
 import type { RuleEntry } from "../rules/ruleset.ts";
 import type { Evaluator } from "../pipeline/pipeline.ts";
 import type { AggregationConfig, AppendOutputEntry, RuleSelection } from "../config/spec.ts";
+import type { FdHistory } from "../events/syscalls.ts";
+import type { KernelPredicate } from "../rules/kernel_filter.ts";
 
 /** Rule settings from the config. */
 export interface RulesOptions {
@@ -47,6 +49,13 @@ export interface BuiltRules {
   fdStateReaders?: string[];
   /** Every rule loaded, of every source, in load order, running or not (`enabled`). */
   catalog?: RuleEntry[];
+  /**
+   * How much fd history the rules need (src/rules/state_needs.ts); absent: `all`, as Falco.
+   * It decides which fd lifecycle calls the kernel delivers for state tracking.
+   */
+  fdHistory?: FdHistory;
+  /** The kernel predicates by event id (src/rules/kernel_filter.ts). */
+  predicates?: ReadonlyMap<number, KernelPredicate>;
   /** The rules of other event sources (k8s_audit ...), by source name. */
   sources?: Record<string, { evaluator: Evaluator; ruleCount: number }>;
 }

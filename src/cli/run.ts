@@ -18,7 +18,7 @@ import {
   type AgentSource,
   type AgentState,
   applyLogging,
-  kernelSyscalls,
+  kernelFilter,
 } from "../agent/agent.ts";
 import { metrics } from "../metrics.ts";
 import { buildEngineRules, outputAdditions } from "../agent/build_rules.ts";
@@ -125,7 +125,7 @@ export async function openLive(
   const src = await openLiveSource({
     ringBytes: c.kernel.ring_buffer_size,
     syscalls,
-    // kernelSyscalls has added what state tracking needs, as base_syscalls chose it.
+    // kernelFilter has added what state tracking needs, as base_syscalls chose it.
     withState: false,
     pollMs: c.kernel.poll_interval,
     maxDelayMs: c.kernel.max_delay,
@@ -138,6 +138,7 @@ export async function openLive(
     readable: src.readable,
     close: () => src.close(),
     setSyscalls: (names) => src.setSyscalls(names),
+    setKernelFilter: (names, programs) => src.setKernelFilter(names, programs),
     stats: () => {
       const s = src.stats();
       return {
@@ -228,6 +229,10 @@ export async function liveState(
     state: store,
     close: () => containers.close(),
     hold: new ContainerHoldPolicy(containers),
+    // Once fd calls stay in the kernel, entries are checked against the inodes records carry.
+    setFdHistory: (h) => {
+      if (h !== "all") store.fdIdentity = true;
+    },
   };
 }
 
@@ -476,7 +481,8 @@ async function dryRun(
     for (const w of rules.warnings) console.error(w);
     const outputs = await channelOutputs(config);
     for (const o of outputs) await o.close();
-    const sys = kernelSyscalls(rules.syscalls, config.base_syscalls);
+    const filter = kernelFilter(rules, config);
+    const sys = filter.syscalls;
     console.log(
       [
         `rules files: ${rules.files.join(", ")}`,
@@ -505,7 +511,12 @@ async function dryRun(
         }`,
         "kernel predicates (an event failing its type's predicate cannot match any rule):",
         ...(rules.kernelPredicates ?? []).map((l) => `  ${l}`),
-        `fd history needed by:${rules.fdStateReaders?.length ? "" : " no rule"}`,
+        `kernel predicates applied in the probe to: ${filter.applied.join(" ") || "none"}` +
+        (config.kernel.predicates ? "" : " (kernel.predicates is off)"),
+        ...filter.skipped.map((l) => `  not applied: ${l}`),
+        `fd history kept: ${filter.fdHistory}${
+          filter.fdHistory === "all" ? "" : " (the other fd calls stay in the kernel)"
+        }; needed by:${rules.fdStateReaders?.length ? "" : " no rule"}`,
         ...(rules.fdStateReaders ?? []).map((l) => `  ${l}`),
         "dry run: configuration and rules are valid",
       ].join("\n"),

@@ -48,6 +48,11 @@ export const SCAP_HEADER_SIZE = 26;
 
 /** Record flag: a string or buffer parameter was cut at its size bound. */
 export const RECORD_TRUNCATED = 1;
+/**
+ * Record flag of the probe's audit mode: the kernel predicates would have dropped this record
+ * (no rule can match it); set only when the probe was loaded with `predicateAudit`.
+ */
+export const RECORD_PRED_DROP = 2;
 
 /** Where an event came from; decides which header fields exist. */
 export type EventOrigin = "live" | "scap" | "synthetic";

@@ -186,6 +186,64 @@ export const STATE_SYSCALLS: readonly string[] = [
   "setpgid",
 ];
 
+/**
+ * How much of the fd table state tracking keeps, as the rules need it
+ * (src/rules/state_needs.ts): `all` as Falco, `sockets` (only what creates and changes sockets,
+ * the probe naming the fd's inode where rules read them), `none`.
+ */
+export type FdHistory = "none" | "sockets" | "all";
+
+/** State calls kept only for the fd table's files, pipes and other non-socket fds. */
+const FILE_FD_CALLS = new Set([
+  "open",
+  "openat",
+  "openat2",
+  "creat",
+  "close",
+  "pipe",
+  "pipe2",
+  "memfd_create",
+  "userfaultfd",
+  "eventfd",
+  "eventfd2",
+  "signalfd",
+  "signalfd4",
+  "timerfd_create",
+  "inotify_init",
+  "inotify_init1",
+  "epoll_create",
+  "epoll_create1",
+  "pidfd_open",
+  "pidfd_getfd",
+]);
+
+/** State calls kept only for the fd table's sockets (and the calls that copy or replace fds). */
+const SOCKET_FD_CALLS = new Set([
+  "socket",
+  "socketpair",
+  "accept",
+  "accept4",
+  "connect",
+  "bind",
+  "listen",
+  "dup",
+  "dup2",
+  "dup3",
+  "fcntl",
+  "close_range",
+]);
+
+/**
+ * The state calls for an fd history need: {@link STATE_SYSCALLS}, less the fd calls the need
+ * does without (process, credential, working directory and namespace calls always stay).
+ */
+export function stateSyscalls(fdHistory: FdHistory = "all"): string[] {
+  return STATE_SYSCALLS.filter((n) =>
+    fdHistory === "all" ||
+    !(FILE_FD_CALLS.has(n) || (fdHistory === "none" && SOCKET_FD_CALLS.has(n)))
+  );
+}
+
 /** Event names that are not syscalls but come from scheduler tracepoints (always on). */
 const SCHED_EVENTS = new Set(["procexit"]);
 
@@ -288,11 +346,17 @@ export interface SyscallSelection {
   ignored: string[];
   /** Names of custom_set that are neither a syscall nor an event. */
   unknown: string[];
+  /**
+   * The names state tracking needs every event of (no kernel predicate may drop them): the
+   * state set; with custom_set or repair, every name chosen.
+   */
+  state: ReadonlySet<string>;
 }
 
 /**
  * Chooses the system calls to capture as Falco does: the rules' events plus the state set
- * ({@link STATE_SYSCALLS}), or plus the names `custom_set` gives instead of it; `repair` adds
+ * ({@link stateSyscalls} for the fd history the rules need; all of {@link STATE_SYSCALLS} by
+ * default), or plus the names `custom_set` gives instead of it; `repair` adds
  * only what the state needs for the selection; `!name` entries remove; the
  * {@link IGNORED_EVENTS} stay out unless `all`.
  *
@@ -306,20 +370,22 @@ export interface SyscallSelection {
 export function selectSyscalls(
   rules: ReadonlySet<string> | "all",
   base: BaseSyscalls,
+  fdHistory: FdHistory = "all",
 ): SyscallSelection {
   const known = (n: string) => SYSCALL_NR.has(n) || eventIdsByName(n).length > 0;
   const positive = base.custom_set.filter((n) => !n.startsWith("!"));
   const negative = base.custom_set.filter((n) => n.startsWith("!")).map((n) => n.slice(1));
   const unknown = [...positive, ...negative].filter((n) => !known(n));
-  if (rules === "all") return { names: "all", ignored: [], unknown };
+  if (rules === "all") return { names: "all", ignored: [], unknown, state: new Set() };
   let names = new Set<string>(rules);
   if (base.repair && positive.length === 0) names = repairSyscalls(names);
-  else for (const n of positive.length > 0 ? positive : STATE_SYSCALLS) names.add(n);
+  else for (const n of positive.length > 0 ? positive : stateSyscalls(fdHistory)) names.add(n);
   for (const n of negative) names.delete(n);
   const ignored: string[] = [];
   if (!base.all) {
     for (const n of IGNORED_EVENTS) if (names.delete(n) && rules.has(n)) ignored.push(n);
   }
   if (base.repair && positive.length > 0) names = repairSyscalls(names);
-  return { names, ignored, unknown };
+  const custom = base.repair || positive.length > 0;
+  return { names, ignored, unknown, state: custom ? names : new Set(stateSyscalls(fdHistory)) };
 }

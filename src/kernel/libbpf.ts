@@ -20,6 +20,7 @@ const symbols = {
   bpf_link__destroy: { parameters: ["pointer"], result: "i32" },
   bpf_map_update_elem: { parameters: ["i32", "buffer", "buffer", "u64"], result: "i32" },
   bpf_map_lookup_elem: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
+  bpf_map_delete_elem: { parameters: ["i32", "buffer"], result: "i32" },
   libbpf_num_possible_cpus: { parameters: [], result: "i32" },
   libbpf_get_error: { parameters: ["pointer"], result: "i64" },
 } as const;

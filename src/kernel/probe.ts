@@ -20,6 +20,7 @@
 import { cstr, libbpf } from "./libbpf.ts";
 import { errno, libc, strerror } from "./libc.ts";
 import { RingReader } from "./ring.ts";
+import { encodeProgram, type KernelPrograms, memberKey, netKey, PRED_SLOTS } from "./predicates.ts";
 import { HANDLED_SYSCALLS, SCAP_SYSCALL_CODE, SYSCALL_NR } from "../events/syscalls.ts";
 import { DROP_KINDS, type DropKind, dropKindTable } from "../events/drop_kinds.ts";
 import { log, logEnabled } from "../log.ts";
@@ -40,6 +41,11 @@ export interface ProbeOptions {
   /** Drop every Nth record on purpose (tests of drop handling); 0 = never. */
   simulateDrops?: number;
   /**
+   * Kernel predicates mark the records they would drop (RECORD_PRED_DROP) instead of dropping
+   * them (tests compare the probe's verdicts with the rules').
+   */
+  predicateAudit?: boolean;
+  /**
    * The probe wakes the reader with a record when the record's CPU has not woken it for this
    * many ns (default 5 ms); other records go in without a wake-up. 0: never wake (poll only).
    */
@@ -48,6 +54,14 @@ export interface ProbeOptions {
   ignorePid?: number;
   /** Internal: retry count after an interrupted load. */
   attempt?: number;
+}
+
+/** The kernel predicates' maps (bpf/probe.bpf.c). */
+interface PredicateMapFds {
+  index: number;
+  progs: number;
+  strs: number;
+  nets: number;
 }
 
 /** Thrown when the probe cannot be loaded; the message is the one line to show the user. */
@@ -59,6 +73,8 @@ export interface ProbeCounters {
   drops: number;
   truncated: number;
   simulatedDrops: number;
+  /** Events the kernel predicates dropped (no rule could match them). */
+  filtered: number;
   dropsPerCpu: number[];
   /** Records submitted, per CPU. */
   eventsPerCpu: number[];
@@ -100,8 +116,11 @@ export const SETTINGS = {
   wakeup_ns: 16 + 512,
   drop_kind: 16 + 512 + 8,
   drop_failed_exit: 16 + 512 + 8 + 512,
+  pred_on: 16 + 512 + 8 + 512 + 4,
+  pred_gen: 16 + 512 + 8 + 512 + 8,
+  pred_audit: 16 + 512 + 8 + 512 + 12,
 } as const;
-const SETTINGS_SIZE = SETTINGS.drop_failed_exit + 4;
+const SETTINGS_SIZE = SETTINGS.pred_audit + 4;
 /**
  * The per-CPU counters, in the order of struct saker_counters (bpf/record.h), u64 each; the last
  * is an array with one counter per drop kind.
@@ -111,6 +130,7 @@ export const COUNTER_FIELDS = [
   "drops",
   "truncated",
   "simulated_drops",
+  "filtered",
   "drops_by_kind",
 ] as const;
 /** u64 values per CPU in struct saker_counters. */
@@ -185,6 +205,10 @@ export class Probe {
   #settingsFd: number;
   #syscalls: Uint8Array;
   #countersFd: number;
+  #predFds: PredicateMapFds;
+  /** Keys written for the generation in use (deleted when the next one takes over). */
+  #predKeys: { strs: Uint8Array[]; nets: Uint8Array[] } = { strs: [], nets: [] };
+  #predicates: KernelPrograms | undefined;
   #closed = false;
 
   private constructor(
@@ -195,6 +219,7 @@ export class Probe {
     ring: RingReader,
     ringBytes: number,
     countersFd: number,
+    predFds: PredicateMapFds,
   ) {
     this.#obj = obj;
     this.#links = links;
@@ -208,6 +233,7 @@ export class Probe {
     this.ring = ring;
     this.ringBytes = ringBytes;
     this.#countersFd = countersFd;
+    this.#predFds = predFds;
     this.cpus = libbpf().libbpf_num_possible_cpus();
   }
 
@@ -313,6 +339,7 @@ export class Probe {
     settings.setBigUint64(SETTINGS.wakeup_ns, BigInt(opts.wakeupNs ?? DEFAULT_WAKEUP_NS), true);
     new Uint8Array(settings.buffer, SETTINGS.drop_kind, 512).set(dropKindTable());
     settings.setUint32(SETTINGS.drop_failed_exit, opts.dropFailedExit ? 1 : 0, true);
+    settings.setUint32(SETTINGS.pred_audit, opts.predicateAudit ? 1 : 0, true);
 
     const links: Deno.PointerObject[] = [];
     cleanup.push(() => links.forEach((l) => bpf.bpf_link__destroy(l)));
@@ -336,6 +363,12 @@ export class Probe {
       ring,
       ringBytes,
       bpf.bpf_map__fd(map("counters")),
+      {
+        index: bpf.bpf_map__fd(map("pred_index")),
+        progs: bpf.bpf_map__fd(map("pred_progs")),
+        strs: bpf.bpf_map__fd(map("pred_strs")),
+        nets: bpf.bpf_map__fd(map("pred_nets")),
+      },
     );
     settings.setUint32(SETTINGS.enabled, 1, true);
     probe.#push();
@@ -352,12 +385,83 @@ export class Probe {
     }
   }
 
-  /** Sets the syscalls the kernel lets through (numbers); takes effect immediately. */
+  /**
+   * Sets the syscalls the kernel lets through (numbers); takes effect immediately. The kernel
+   * predicates in place stay.
+   */
   setSyscalls(nrs: ReadonlySet<number>): void {
+    this.setFilter(nrs, this.#predicates);
+  }
+
+  /**
+   * Sets the syscalls the kernel lets through and the kernel predicates (none: every event of
+   * those syscalls), together: the predicates are written into the maps' spare generation, then
+   * one settings write switches syscalls and generation, so no event is tested against half of
+   * a filter.
+   */
+  setFilter(nrs: ReadonlySet<number>, predicates: KernelPrograms | undefined): void {
     const next = new Uint8Array(512);
     for (const nr of nrs) if (nr >= 0 && nr < 512) next[nr] = 1;
+    const gen = (this.#settings.getUint32(SETTINGS.pred_gen, true) ^ 1) & 1;
+    const old = this.#predKeys;
+    const written = predicates && predicates.programs.size > 0
+      ? this.#writePredicates(predicates, gen)
+      : undefined;
     this.#syscalls.set(next);
+    if (written) {
+      this.#settings.setUint32(SETTINGS.pred_gen, gen, true);
+      this.#settings.setUint32(SETTINGS.pred_on, 1, true);
+    } else {
+      this.#settings.setUint32(SETTINGS.pred_on, 0, true);
+    }
     this.#push();
+    // The generation no longer in use: its set members go (programs are overwritten in place).
+    const bpf = libbpf();
+    for (const k of old.strs) bpf.bpf_map_delete_elem(this.#predFds.strs, k);
+    for (const k of old.nets) bpf.bpf_map_delete_elem(this.#predFds.nets, k);
+    this.#predKeys = written ?? { strs: [], nets: [] };
+    this.#predicates = predicates;
+  }
+
+  /** Writes `p` as generation `gen`; returns the set keys written. */
+  #writePredicates(p: KernelPrograms, gen: number): { strs: Uint8Array[]; nets: Uint8Array[] } {
+    const bpf = libbpf();
+    const fds = this.#predFds;
+    const one = new Uint8Array([1]);
+    const keys = { strs: [] as Uint8Array[], nets: [] as Uint8Array[] };
+    for (const m of p.members) {
+      const k = memberKey(m, gen);
+      if (bpf.bpf_map_update_elem(fds.strs, k, one, 0n) !== 0) {
+        throw new Error(`cannot write a kernel predicate set: ${strerror(errno())}`);
+      }
+      keys.strs.push(k);
+    }
+    for (const n of p.nets) {
+      const k = netKey(n, gen);
+      if (bpf.bpf_map_update_elem(fds.nets, k, one, 0n) !== 0) {
+        throw new Error(`cannot write a kernel predicate address set: ${strerror(errno())}`);
+      }
+      keys.nets.push(k);
+    }
+    if (p.programs.size >= PRED_SLOTS) throw new Error("too many kernel predicate programs");
+    const slotOf = new Map<number, number>();
+    const key = new Uint32Array(1);
+    let slot = 0;
+    for (const [nr, prog] of p.programs) {
+      slot++;
+      slotOf.set(nr, slot);
+      key[0] = gen * PRED_SLOTS + slot;
+      if (bpf.bpf_map_update_elem(fds.progs, key, encodeProgram(prog, gen), 0n) !== 0) {
+        throw new Error(`cannot write a kernel predicate program: ${strerror(errno())}`);
+      }
+    }
+    const val = new Uint32Array(1);
+    for (let nr = 0; nr < 512; nr++) {
+      key[0] = gen * 512 + nr;
+      val[0] = slotOf.get(nr) ?? 0;
+      bpf.bpf_map_update_elem(fds.index, key, val, 0n);
+    }
+    return keys;
   }
 
   /** The syscall numbers currently let through. */
@@ -383,6 +487,7 @@ export class Probe {
       drops: 0,
       truncated: 0,
       simulatedDrops: 0,
+      filtered: 0,
       dropsPerCpu: [],
       eventsPerCpu: [],
       dropsByKind: Object.fromEntries(DROP_KINDS.map((k) => [k, 0])) as Record<DropKind, number>,
@@ -400,6 +505,7 @@ export class Probe {
       out.dropsPerCpu.push(d);
       out.truncated += at(cpu, "truncated");
       out.simulatedDrops += at(cpu, "simulated_drops");
+      out.filtered += at(cpu, "filtered");
       DROP_KINDS.forEach((k, i) => out.dropsByKind[k] += at(cpu, "drops_by_kind", i));
     }
     return out;

@@ -1,8 +1,9 @@
 /**
  * Kernel predicates derived from the loaded rules: for each event type, a condition over facts
- * the probe reads cheaply (the call's result, open flags, the opened path, the socket's family,
- * protocol, connection state and addresses, the thread's command name) such that an event failing
- * it cannot match any rule. The probe can then drop such events before they cost a record.
+ * the probe reads cheaply (the call's result, open flags, the opened path, the socket's kind,
+ * protocol and peer address) such that an event failing it cannot match any rule. The probe
+ * drops such events before they cost a record (src/rules/kernel_program.ts encodes them for
+ * bpf/predicates.h).
  *
  * Why it is sound: a rule's condition, with negations pushed down to the checks (De Morgan), is
  * monotone in its literals. Each literal the probe can decide exactly stays; every other literal
@@ -21,7 +22,7 @@
  * import { deriveKernelPredicates, formatPredicates } from "./kernel_filter.ts";
  * const preds = deriveKernelPredicates(compiled.rules.filter((r) => r.enabled));
  * console.log(formatPredicates(preds).join("\n"));
- * // sendto: keep when fd.l4proto != tcp and fd.connected = false
+ * // sendto: keep when fd.l4proto != tcp
  * ```
  * @module
  */
@@ -32,7 +33,7 @@ import { evalOperand } from "./operand.ts";
 import { testScalar, testValue } from "./interp.ts";
 import type { FieldScalar } from "./fields/registry.ts";
 import { ipText } from "./ops.ts";
-import { EF, type EventInfo, EVENTS, PT } from "../events/table.ts";
+import { type EventInfo, EVENTS, PT } from "../events/table.ts";
 import type { Event } from "../events/event.ts";
 
 /** Clauses per event type past which the type keeps everything. */
@@ -49,15 +50,16 @@ interface KernelField {
 }
 
 const NUM_OPS = ["=", "!=", "<", "<=", ">", ">=", "in"] as const;
-const STR_OPS = ["=", "!=", "in", "startswith", "endswith", "contains"] as const;
-const SET_OPS = ["=", "!=", "in"] as const;
+const SET_OPS = ["=", "in"] as const;
 const IP_OPS = ["=", "!=", "in"] as const;
 
+// What the probe reads (bpf/predicates.h) and src/rules/kernel_program.ts encodes. The command
+// name is not among them: the kernel's may differ from the name state tracks for a thread (a
+// thread renamed through /proc/self/task/N/comm), so `proc.name = x` is not decided there.
 const RESULT_FIELDS: Record<string, KernelField> = {
   "evt.rawres": { ops: NUM_OPS, negatable: true },
   "evt.failed": { ops: ["=", "!="], negatable: true },
   "evt.res": { ops: ["=", "!=", "in"], negatable: true },
-  "proc.name": { ops: ["=", "in", "startswith"], negatable: false },
 };
 
 const OPEN_EVENTS = ["open", "openat", "openat2", "creat"];
@@ -65,31 +67,26 @@ const OPEN_FIELDS: Record<string, KernelField> = {
   "evt.is_open_read": { ops: ["=", "!="], negatable: true },
   "evt.is_open_write": { ops: ["=", "!="], negatable: true },
   "fd.num": { ops: NUM_OPS, negatable: false },
-  "fd.name": { ops: STR_OPS, negatable: false },
-  "fd.nameraw": { ops: STR_OPS, negatable: false },
+  "fd.name": { ops: ["=", "in", "startswith", "endswith", "contains"], negatable: false },
+  "fd.nameraw": { ops: ["contains"], negatable: false },
   "fd.directory": { ops: SET_OPS, negatable: false },
   "fd.filename": { ops: SET_OPS, negatable: false },
 };
 
+// The socket's own facts. Not fd.connected: state says connected from the first connect that
+// got going (EINPROGRESS), the kernel's socket may have failed since.
 const SOCKET_EVENTS = ["connect", "sendto", "sendmsg"];
 const SOCKET_FIELDS: Record<string, KernelField> = {
-  "fd.typechar": { ops: ["=", "!=", "in"], negatable: false },
+  "fd.typechar": { ops: SET_OPS, negatable: false },
   "fd.sockfamily": { ops: ["=", "!=", "in"], negatable: false },
   "fd.l4proto": { ops: ["=", "!=", "in"], negatable: false },
-  "fd.connected": { ops: ["=", "!="], negatable: false },
-  "fd.lip": { ops: IP_OPS, negatable: false },
-  "fd.rip": { ops: IP_OPS, negatable: false },
-  "fd.lnet": { ops: IP_OPS, negatable: false },
-  "fd.rnet": { ops: IP_OPS, negatable: false },
-  "fd.ip": { ops: ["=", "in"], negatable: false },
-  "fd.net": { ops: ["=", "in"], negatable: false },
 };
-/** On connect the caller is the client: server = remote, client = local. */
+/** On connect the caller is the client: the server and the remote end are the peer. */
 const CONNECT_FIELDS: Record<string, KernelField> = {
   "fd.sip": { ops: IP_OPS, negatable: false },
-  "fd.cip": { ops: IP_OPS, negatable: false },
+  "fd.rip": { ops: IP_OPS, negatable: false },
   "fd.snet": { ops: IP_OPS, negatable: false },
-  "fd.cnet": { ops: IP_OPS, negatable: false },
+  "fd.rnet": { ops: IP_OPS, negatable: false },
 };
 
 /** Whether an event type is a syscall exit event with a result the probe has. */
@@ -150,10 +147,6 @@ export function checkText(n: CheckNode): string {
   return `${n.left.key} ${op} ${list ? `(${vals.join(", ")})` : vals[0]}`;
 }
 
-function literalOf(n: CheckNode, neg: boolean): Literal {
-  return { check: n, neg, key: (neg ? "not " : "") + checkText(n) };
-}
-
 /** Literal the probe decides exactly, or undefined (the literal is then `true`). */
 function decidable(n: CheckNode, neg: boolean, fields: ReadonlyMap<string, KernelField>) {
   if (n.left.kind !== "field" || n.left.arg !== undefined || n.right) return undefined;
@@ -164,15 +157,35 @@ function decidable(n: CheckNode, neg: boolean, fields: ReadonlyMap<string, Kerne
   return literalOf(n, neg);
 }
 
+/**
+ * Which checks a reduction keeps: the literal for check `n` (negated when `neg`), or undefined
+ * when the check becomes `true`.
+ */
+export type Decider = (n: CheckNode, neg: boolean) => Literal | undefined;
+
+/** A check kept as a literal (for deciders). */
+export function literalOf(n: CheckNode, neg: boolean): Literal {
+  return { check: n, neg, key: (neg ? "not " : "") + checkText(n) };
+}
+
 type Dnf = Literal[][] | "all";
 
+/**
+ * The condition with every check the decider does not keep replaced by `true`, in disjunctive
+ * normal form: clauses of literals (an event satisfying the condition satisfies one clause), or
+ * `"all"` when some way of satisfying it keeps no literal (or past the size limits).
+ */
+export function reduceCondition(c: Checked, decide: Decider): Dnf {
+  return dnf(c, false, decide);
+}
+
 /** Clauses of `c` (negated when `neg`), with undecidable literals as `true`. */
-function dnf(c: Checked, neg: boolean, fields: ReadonlyMap<string, KernelField>): Dnf {
+function dnf(c: Checked, neg: boolean, decide: Decider): Dnf {
   switch (c.k) {
     case "not":
-      return dnf(c.c, !neg, fields);
+      return dnf(c.c, !neg, decide);
     case "check": {
-      const lit = decidable(c, neg, fields);
+      const lit = decide(c, neg);
       return lit ? [[lit]] : "all";
     }
     case "and":
@@ -181,7 +194,7 @@ function dnf(c: Checked, neg: boolean, fields: ReadonlyMap<string, KernelField>)
       if (!conj) {
         const out: Literal[][] = [];
         for (const x of c.c) {
-          const d = dnf(x, neg, fields);
+          const d = dnf(x, neg, decide);
           if (d === "all") return "all";
           out.push(...d);
           if (out.length > MAX_CLAUSES) return "all";
@@ -190,7 +203,7 @@ function dnf(c: Checked, neg: boolean, fields: ReadonlyMap<string, KernelField>)
       }
       let acc: Literal[][] = [[]];
       for (const x of c.c) {
-        const d = dnf(x, neg, fields);
+        const d = dnf(x, neg, decide);
         if (d === "all") continue; // `true` in a conjunction
         const next: Literal[][] = [];
         for (const a of acc) {
@@ -278,7 +291,9 @@ export function deriveKernelPredicates(
     for (const r of relevant) {
       const folded = foldForType(r.checked, info);
       if (folded === false) continue;
-      const d: Dnf = folded === true ? "all" : dnf(folded, false, fields);
+      const d: Dnf = folded === true
+        ? "all"
+        : dnf(folded, false, (n, neg) => decidable(n, neg, fields));
       if (d === "all") {
         reason = `rule "${r.name}"`;
         break;
@@ -341,140 +356,6 @@ export function formatPredicates(preds: ReadonlyMap<number, KernelPredicate>): s
     }
   }
   return [...reduced.sort(), ...all.sort()];
-}
-
-/**
- * Calls whose fd facts come from the call itself (the fd they create, its path or socket), so
- * that rules reading fd.* on them need no earlier state. Paths relative to a directory fd are
- * the exception, unless the probe resolves them ({@link FdStateOptions.probeResolvesPaths}).
- */
-const FD_FROM_EVENT = new Set([
-  "open",
-  "openat",
-  "openat2",
-  "creat",
-  "socket",
-  "accept",
-  "accept4",
-  "memfd_create",
-  "pipe",
-  "pipe2",
-  "socketpair",
-  "eventfd",
-  "eventfd2",
-  "signalfd",
-  "signalfd4",
-  "timerfd_create",
-  "inotify_init",
-  "inotify_init1",
-  "epoll_create",
-  "epoll_create1",
-  "userfaultfd",
-  "pidfd_open",
-]);
-
-/** A field reference: name and argument (`evt.arg` and `flags`). */
-type FieldRef = [string, string | undefined];
-
-const FD_PARAM = new Set<number>([PT.FD, PT.FD32]);
-
-/**
- * Whether reading `ref` on events of `info` needs the fd table from earlier events: fd.* of an fd
- * the event did not create, an fd argument rendered with its name, a path relative to a
- * directory fd, the process's standard fds or fd counts.
- */
-function readsFdHistory(ref: FieldRef, info: EventInfo, opts: FdStateOptions): boolean {
-  const [name, arg] = ref;
-  if (name.startsWith("proc.std") || name === "proc.fdopencount" || name === "proc.fdusage") {
-    return true;
-  }
-  const n = info.name;
-  const fromEvent = FD_FROM_EVENT.has(n) && (!OPEN_EVENTS.includes(n) || !!opts.probeResolvesPaths);
-  const fdEvent = (info.flags & (EF.CREATES_FD | EF.USES_FD | EF.DESTROYS_FD)) !== 0;
-  if (name.startsWith("fd.")) {
-    if (!fdEvent || opts.probeFdFacts?.has(n)) return false;
-    return name === "fd.types" || !fromEvent;
-  }
-  const paramNeeds = (i: number) => {
-    const p = info.params[i];
-    if (!p) return false;
-    if (FD_PARAM.has(p.type)) {
-      return !(i === 0 && FD_FROM_EVENT.has(n)) && !opts.probeFdFacts?.has(n);
-    }
-    return p.dirfdParam !== undefined && !opts.probeResolvesPaths;
-  };
-  if (name === "evt.args" || name === "evt.info") return info.params.some((_, i) => paramNeeds(i));
-  if (name === "evt.arg" && arg !== undefined) {
-    const i = /^\d+$/.test(arg) ? Number(arg) : info.params.findIndex((p) => p.name === arg);
-    return paramNeeds(i);
-  }
-  return false;
-}
-
-/** Options of {@link fdStateReaders}. */
-export interface FdStateOptions {
-  /**
-   * The probe resolves the paths of the open family itself (relative to the working directory
-   * or a directory fd), so fd.name on an open needs no earlier directory fd.
-   */
-  probeResolvesPaths?: boolean;
-  /**
-   * Calls whose records carry their fd's facts (socket family, protocol, state, addresses), so
-   * fd.* on them needs no earlier socket or connect.
-   */
-  probeFdFacts?: ReadonlySet<string>;
-}
-
-function fieldsOfChecked(c: Checked, out: FieldRef[]): void {
-  if (c.k === "check") {
-    const add = (o: CheckNode["left"]): void => {
-      if (o.kind === "field") out.push([o.def.name, o.arg]);
-      else if (o.kind === "xform") o.args.forEach(add);
-    };
-    add(c.left);
-    if (c.right) add(c.right);
-  } else if (c.k === "not") fieldsOfChecked(c.c, out);
-  else for (const x of c.c) fieldsOfChecked(x, out);
-}
-
-/**
- * Which rules need the fd table kept from earlier events: `rule "R" reads fd.name on write`,
- * one line per rule and event type. Empty: no rule needs fd history, so calls that only maintain
- * the fd table (close, dup, fcntl, and the fd-creating calls beyond what rules ask of them) can
- * stay in the kernel. The conditions and outputs both count.
- */
-export function fdStateReaders(
-  rules: readonly CompiledRule[],
-  opts: FdStateOptions = {},
-): string[] {
-  const out: string[] = [];
-  for (const r of rules) {
-    if (!r.enabled) continue;
-    const refs: FieldRef[] = [];
-    fieldsOfChecked(r.checked, refs);
-    for (const k of r.output.fields) {
-      const m = /^(evt\.arg|evt\.rawarg)(?:\.(\w+)|\[(\w+)\])$/.exec(k);
-      refs.push(m ? [m[1], m[2] ?? m[3]] : [k.replace(/\[.*$/, ""), undefined]);
-    }
-    const types = new Set<string>();
-    const readers = new Set<string>();
-    for (const info of EVENTS) {
-      if (r.eventTypes[info.id] !== 1 || info.old || info.unused || info.dir !== "<") continue;
-      for (const ref of refs) {
-        if (!readsFdHistory(ref, info, opts)) continue;
-        types.add(info.name);
-        readers.add(ref[1] === undefined ? ref[0] : `${ref[0]}.${ref[1]}`);
-      }
-    }
-    if (types.size > 0) {
-      out.push(
-        `rule "${r.name}" reads ${[...readers].sort().join(", ")} on ${
-          [...types].sort().join(", ")
-        }`,
-      );
-    }
-  }
-  return out;
 }
 
 /**

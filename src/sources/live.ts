@@ -25,6 +25,7 @@
  */
 import { decodeLiveBatch, type Event } from "../events/event.ts";
 import { Probe, type ProbeCounters, type ProbeOptions } from "../kernel/probe.ts";
+import type { KernelPrograms } from "../kernel/predicates.ts";
 import { bootEpochNs } from "../kernel/libc.ts";
 import { syscallFilterFor } from "../events/syscalls.ts";
 import { metrics } from "../metrics.ts";
@@ -70,6 +71,11 @@ export interface LiveSourceStats extends ProbeCounters {
 export interface LiveSource extends EventSource {
   /** Changes the syscalls the kernel lets through (e.g. after a rules reload). */
   setSyscalls(names: ReadonlySet<string> | "all"): void;
+  /**
+   * Changes the syscalls and the kernel predicates together (none: every event of those
+   * syscalls); see {@link Probe.setFilter}.
+   */
+  setKernelFilter(names: ReadonlySet<string> | "all", programs: KernelPrograms | undefined): void;
   /** Counters of the source and the probe. */
   stats(): LiveSourceStats;
   /** The loaded probe. */
@@ -133,6 +139,10 @@ export async function openLiveSource(opts: LiveSourceOptions): Promise<LiveSourc
   for (let cpu = 0; cpu < probe.cpus; cpu++) {
     drops.labels(String(cpu)).collect = () => counters().dropsPerCpu[cpu] ?? 0;
   }
+  metrics.counter(
+    "saker_kernel_filtered_total",
+    "Events the probe dropped because no loaded rule could match them (kernel predicates).",
+  ).labels().collect = () => counters().filtered;
 
   let detached = false;
   const detach = () => {
@@ -200,6 +210,9 @@ export async function openLiveSource(opts: LiveSourceOptions): Promise<LiveSourc
     probe,
     setSyscalls(names) {
       probe.setSyscalls(filter(names));
+    },
+    setKernelFilter(names, programs) {
+      probe.setFilter(filter(names), programs);
     },
     stats() {
       return { ...probe.counters(), received, batches };

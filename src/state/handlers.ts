@@ -655,6 +655,13 @@ function createChild(
 }
 
 function onExecve(store: StateStore, ev: Event, th: ThreadInfo): void {
+  if (store.fdIdentity) {
+    // Standard fds the table may not have followed: keep an entry only if it is still the file.
+    for (const [n, at] of STD_INO) {
+      const i = num(get(ev, at));
+      if (i !== undefined) store.checkFd(th, n, i);
+    }
+  }
   if (result(ev) !== 0) return;
   const proc = th.proc;
   // A thread first seen in a capture without its clone: the exec names its parent.
@@ -699,13 +706,6 @@ function onExecve(store: StateStore, ev: Event, th: ThreadInfo): void {
     : undefined;
   const tty = num(get(ev, P.tty));
   if (tty !== undefined) proc.tty = tty;
-  if (store.fdIdentity) {
-    // Standard fds the table may not have followed: keep an entry only if it is still the file.
-    for (const [n, at] of STD_INO) {
-      const i = num(get(ev, at));
-      if (i !== undefined) store.checkFd(th, n, i);
-    }
-  }
   // Saker's live execve records add the session and the ids inside the pid namespace. The
   // session is kept from the fork or setsid (libsinsp does not take it from an exec); the
   // record's value fills only an unknown one.
@@ -715,13 +715,6 @@ function onExecve(store: StateStore, ev: Event, th: ThreadInfo): void {
   if (vpid !== undefined && vpid > 0) proc.vpid = vpid;
   const vtid = num(get(ev, P.vtid));
   if (vtid !== undefined && vtid > 0) th.vtid = vtid;
-  if (store.fdIdentity) {
-    // Standard fds the table may not have followed: keep an entry only if it is still the file.
-    for (const [n, at] of STD_INO) {
-      const i = num(get(ev, at));
-      if (i !== undefined) store.checkFd(th, n, i);
-    }
-  }
   const vpgid = num(get(ev, P.vpgid));
   if (vpgid !== undefined) proc.vpgid = vpgid;
   const pgid = num(get(ev, P.pgid));

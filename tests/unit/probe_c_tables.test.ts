@@ -9,11 +9,33 @@
 import { assert, assertEquals } from "../support/assert.ts";
 import { REPO_ROOT } from "../support/env.ts";
 import { EVENTS } from "../../src/events/table.ts";
-import { LIVE_HEADER, LIVE_HEADER_SIZE, RECORD_TRUNCATED } from "../../src/events/event.ts";
+import {
+  LIVE_HEADER,
+  LIVE_HEADER_SIZE,
+  RECORD_PRED_DROP,
+  RECORD_TRUNCATED,
+} from "../../src/events/event.ts";
 import { HANDLED_SYSCALLS, SYSCALL_NR } from "../../src/events/syscalls.ts";
 import { flagValue } from "../../src/events/flags.ts";
 import { COUNTER_FIELDS, SETTINGS } from "../../src/kernel/probe.ts";
 import { DROP_KINDS } from "../../src/events/drop_kinds.ts";
+import {
+  KEY_SIZE,
+  LIT_SIZE,
+  NEEDLE_SIZE,
+  PF,
+  PL_NEG,
+  PO,
+  PP,
+  PR_END,
+  PRED_LENS,
+  PRED_LITS,
+  PRED_NEEDLES,
+  PRED_REFS,
+  PRED_SCAN,
+  PRED_SLOTS,
+  PROG_SIZE,
+} from "../../src/kernel/predicates.ts";
 
 const BPF = `${REPO_ROOT}bpf/`;
 const read = (name: string) => Deno.readTextFileSync(`${BPF}${name}`);
@@ -42,20 +64,24 @@ function defines(text: string): Map<string, number> {
 
 const SCAP = defines(read("scap.h"));
 const RECORD = defines(read("record.h"));
+const PRED = defines(read("predicate_types.h"));
 
 /** Byte offsets of a C struct's fields (scalars and arrays of __u8/__u16/__u32/__u64). */
 function structFields(text: string, name: string): { name: string; offset: number }[] {
   const body = new RegExp(`struct ${name} \\{([\\s\\S]*?)\\};`).exec(noComments(text))?.[1];
   assert(body, `struct ${name} not found`);
-  const size: Record<string, number> = { __u8: 1, __u16: 2, __u32: 4, __u64: 8 };
+  const size: Record<string, number> = { __u8: 1, __u16: 2, __u32: 4, __u64: 8, __s64: 8 };
   const out: { name: string; offset: number }[] = [];
   let off = 0;
-  for (const m of body.matchAll(/(__u\d+)\s+(\w+)(?:\[(\d+)\])?;/g)) {
+  for (const m of body.matchAll(/(__[us]\d+)\s+(\w+)(?:\[(\w+)\])?;/g)) {
     const s = size[m[1]];
     off = Math.ceil(off / s) * s; // natural alignment
     out.push({ name: m[2], offset: off });
-    off += s * Number(m[3] ?? 1);
+    const n = m[3] === undefined ? 1 : /^\d+$/.test(m[3]) ? Number(m[3]) : PRED.get(m[3]);
+    assert(n !== undefined, `array size ${m[3]} of struct ${name}`);
+    off += s * n;
   }
+  out.push({ name: "", offset: Math.ceil(off / 8) * 8 }); // the size (8-aligned structs here)
   return out;
 }
 
@@ -142,13 +168,13 @@ Deno.test("C tables: the record header of bpf/record.h is the decoder's layout",
 });
 
 Deno.test("C tables: settings and counters structs match the probe loader", () => {
-  const settings = structFields(read("record.h"), "saker_settings");
+  const settings = structFields(read("record.h"), "saker_settings").filter((f) => f.name !== "");
   assertEquals(Object.fromEntries(settings.map((f) => [f.name, f.offset])), { ...SETTINGS });
   const syscalls = /__u8 syscalls\[(\d+)\];/.exec(read("record.h"));
   assertEquals(Number(syscalls?.[1]), 512);
   const dropKind = /__u8 drop_kind\[(\d+)\];/.exec(read("record.h"));
   assertEquals(Number(dropKind?.[1]), 512);
-  const counters = structFields(read("record.h"), "saker_counters");
+  const counters = structFields(read("record.h"), "saker_counters").filter((f) => f.name !== "");
   assertEquals(counters.map((f) => f.name), [...COUNTER_FIELDS]);
   assertEquals(counters.map((f) => f.offset), COUNTER_FIELDS.map((_, i) => i * 8));
   const kinds = /__u64 drops_by_kind\[(\d+)\];/.exec(read("record.h"));
@@ -219,4 +245,42 @@ Deno.test("C tables: syscall numbers the scheduler programs test are the syscall
   assertEquals(Number(exec[1]), SYSCALL_NR.get("execveat"));
   assertEquals(Number(exec[2]), SYSCALL_NR.get("execve"));
   assertEquals(Number(exec[3]), SYSCALL_NR.get("execveat"));
+});
+
+Deno.test("C tables: kernel predicate numbers and layouts match src/kernel/predicates.ts", () => {
+  const want: Record<string, number> = {
+    PRED_SLOTS,
+    PRED_LITS,
+    PRED_REFS,
+    PRED_NEEDLES,
+    PRED_LENS,
+    PRED_SCAN,
+    PL_NEG,
+    PR_END,
+  };
+  for (const [k, v] of Object.entries(PF)) want[`PF_${k}`] = v;
+  for (const [k, v] of Object.entries(PO)) want[`PO_${k}`] = v;
+  for (const [k, v] of Object.entries(PP)) want[`PP_${k}`] = v;
+  for (const [k, v] of Object.entries(want)) assertEquals(PRED.get(k), v, k);
+  // Every fact and operator the C side defines is one the TypeScript side knows.
+  for (const k of [...PRED.keys()].filter((k) => /^(PF|PO|PP)_/.test(k))) assert(k in want, k);
+  assertEquals(RECORD.get("RECORD_PRED_DROP"), RECORD_PRED_DROP);
+  const types = read("predicate_types.h");
+  const lit = structFields(types, "pred_lit");
+  assertEquals(lit.map((f) => f.name), ["fact", "op", "flags", "arg", "set", "value", "lens", ""]);
+  assertEquals(lit.map((f) => f.offset), [0, 1, 2, 3, 4, 8, 16, LIT_SIZE]);
+  const needle = structFields(types, "pred_needle");
+  assertEquals(needle.map((f) => f.offset), [0, 8, 16, 20, NEEDLE_SIZE]);
+  const key = structFields(types, "pred_key");
+  assertEquals(key.map((f) => f.offset), [0, 8, 12, KEY_SIZE]);
+  // struct pred_prog: counts and flags, then the literals, references and needles in order.
+  const prog = /struct pred_prog \{([\s\S]*?)\};/.exec(noComments(types))?.[1] ?? "";
+  assertEquals(
+    [...prog.matchAll(/(\w+)(?:\[\w+\])?;/g)].map((m) => m[1]),
+    ["nlits", "nrefs", "flags", "pad", "lits", "refs", "needles"],
+  );
+  assertEquals(PROG_SIZE, 8 + PRED_LITS * LIT_SIZE + PRED_REFS + PRED_NEEDLES * NEEDLE_SIZE);
+  const maps = noComments(read("probe.bpf.c"));
+  assert(/max_entries, 256\);[^}]*struct pred_prog/.test(maps), "pred_progs holds 2 * PRED_SLOTS");
+  assertEquals(2 * PRED_SLOTS, 256);
 });

@@ -1,0 +1,120 @@
+// SPDX-License-Identifier: (MIT OR GPL-2.0)
+/*
+ * Layout of the kernel predicates' maps and facts (predicates.h evaluates them). The TypeScript
+ * side writes the same layout (src/rules/kernel_program.ts encodes, src/kernel/probe.ts writes;
+ * tests/unit/probe_c_tables.test.ts compares the two).
+ */
+#pragma once
+
+#define PRED_SLOTS 128    /* programs per generation */
+#define PRED_LITS 64      /* distinct literals per program */
+#define PRED_REFS 256     /* literal references of all clauses of a program */
+#define PRED_NEEDLES 8    /* `contains` needles per program */
+#define PRED_LENS 8       /* prefix or suffix lengths per set literal */
+#define PRED_SCAN 256     /* paths of this length or longer are not decided */
+
+/* Facts (PF_*) and operators (PO_*); src/rules/kernel_program.ts uses the same numbers. */
+#define PF_RES 1
+#define PF_FDNUM 2
+#define PF_OPEN_READ 3
+#define PF_OPEN_WRITE 4
+#define PF_NAME 5
+#define PF_DIRECTORY 6
+#define PF_FILENAME 7
+#define PF_NAMERAW 8
+#define PF_TYPECHAR 9
+#define PF_L4 10
+#define PF_SOCKFAMILY 11
+#define PF_RADDR 12
+
+#define PO_EQ 1
+#define PO_NE 2
+#define PO_LT 3
+#define PO_LE 4
+#define PO_GT 5
+#define PO_GE 6
+#define PO_IN 7       /* member of the literal's set */
+#define PO_NOT_IN 8   /* not a member */
+#define PO_PREFIX 9   /* starts with a member of the set (its lengths in lens) */
+#define PO_SUFFIX 10  /* ends with a member */
+#define PO_CONTAINS 11 /* contains needle `arg` */
+
+#define PL_NEG 1      /* the literal is negated */
+#define PR_END 0x80   /* in refs: the last literal of its clause */
+
+#define PP_GENERIC 1  /* only result facts: decided in sys_exit, before the handler */
+#define PP_DROP_ALL 2 /* no clause: no event of this syscall can match */
+
+/* What a handler can tell the predicates (the kind of facts it has). */
+#define PK_GENERIC 0
+#define PK_OPEN 1
+#define PK_SOCK 2
+
+struct pred_lit {
+	__u8 fact;
+	__u8 op;
+	__u8 flags;
+	__u8 arg;            /* needle index (PO_CONTAINS) */
+	__u32 set;           /* set id (string, number and address sets), generation in bit 31 */
+	__s64 value;         /* number operand */
+	__u8 lens[PRED_LENS]; /* lengths of the set's prefixes or suffixes (0: none) */
+};
+
+struct pred_needle {
+	__u64 lo;            /* first 8 bytes, little-endian, zero padded */
+	__u64 hi;            /* next 8 */
+	__u32 len;           /* 1..16 */
+	__u32 pad;
+};
+
+struct pred_prog {
+	__u16 nlits;
+	__u16 nrefs;
+	__u16 flags;         /* PP_* */
+	__u16 pad;
+	struct pred_lit lits[PRED_LITS];
+	__u8 refs[PRED_REFS]; /* literal index, | PR_END at the end of a clause */
+	struct pred_needle needles[PRED_NEEDLES];
+};
+
+/* A member of a string or number set: hash of the bytes (or the number), set and length
+ * (0xffffffff for numbers). */
+struct pred_key {
+	__u64 hash;
+	__u32 set;
+	__u32 len;
+};
+
+/* A network of an address set (LPM trie): prefixlen counts the 32 bits of `set` too. */
+struct pred_net_key {
+	__u32 prefixlen;
+	__u32 set;           /* set id, generation in bit 31, bit 30 set for IPv6 */
+	__u8 addr[16];
+};
+
+/* The facts of the event being tested, in scratch slot 2 (one per CPU). */
+#define FK_PATH 1        /* path, hpre, hbase, len, dir are set */
+#define FK_PATH_DONE 2   /* the path was tried (FK_PATH or undecided) */
+#define FK_RAW 4         /* raw name read (rawlen), and it has no "//" */
+#define FK_SOCK 8        /* typechar, l4, sockfamily known (0 in one: that fact undecided) */
+#define FK_SOCK_DONE 16
+#define FK_RADDR 32      /* raddr known */
+
+struct pred_facts {
+	__u64 hpre[PRED_SCAN + 1]; /* hash of the path's first i bytes */
+	__u64 hbase;               /* hash of the part after the last slash */
+	__s64 res;
+	__u64 arg_a, arg_b;        /* the handler's arguments (open: path pointer, dirfd) */
+	__u64 done, val;           /* literals evaluated, and their values */
+	__u32 known;               /* FK_* */
+	__u32 oflags;              /* scap open flags */
+	__u32 len;                 /* path length */
+	__u32 dir;                 /* index of its last slash */
+	__u32 rawlen;
+	__u32 audit_drop;          /* audit mode: the next record would have been dropped */
+	__u32 kind;                /* PK_* of the caller */
+	__u32 pathoff;             /* where the path is: PRED_RAW_OFF (absolute) or PRED_PATH_OFF */
+	__u32 typechar, l4, sockfamily, v6;
+	__u8 raddr[16];
+};
+

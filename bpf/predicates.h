@@ -1,0 +1,467 @@
+// SPDX-License-Identifier: (MIT OR GPL-2.0)
+/*
+ * Kernel predicates: per syscall, a condition over facts the probe reads cheaply, derived from
+ * the loaded rules (src/rules/kernel_filter.ts) and encoded by src/rules/kernel_program.ts into
+ * the maps below. An event failing its syscall's condition cannot match any rule, so it costs
+ * no record. The condition is clauses of literals (keep the event when every literal of one
+ * clause holds); literals are kept once per program and referenced by the clauses, and each is
+ * evaluated at most once per event, only when a clause still alive needs it.
+ *
+ * Facts: the result; for opens the fd number, read/write flags and the path (resolved against
+ * the working directory or the directory fd as user space resolves it, from the kernel's own
+ * directory path), its directory and file name, and the raw path; for connect and send calls the
+ * socket's kind, transport and (connect) the remote address. Strings are matched through hashes
+ * (FNV-1a 64 of the bytes): a member of a set always matches, a hash collision only keeps an
+ * event, so string tests are positive only. A fact the probe cannot establish (a path longer than
+ * PRED_SCAN, one that is not in normal form, a socket without an address) makes its literal hold.
+ *
+ * Two generations of every program, set and address entry: user space writes the next one while
+ * the current one runs, then flips settings.pred_gen (rules reload without a gap).
+ *
+ * The maps' layout is in predicate_types.h; included by probe.bpf.c after the maps.
+ */
+#pragma once
+
+#define PRED_PATH_OFF 4096   /* the resolved path, in scratch slot 2 */
+#define PRED_RAW_OFF 12288   /* the raw path */
+
+#define FNV_OFFSET 0xcbf29ce484222325ULL
+#define FNV_PRIME 0x100000001b3ULL
+
+/* buf[at], with `at` masked where the verifier sees it (at < 16 KiB + what follows). */
+static __always_inline __u8 byte_at(__u8 *buf, __u32 at) {
+	BOUND(at, 0x3fff);
+	return buf[at];
+}
+
+static __always_inline struct pred_facts *pred_facts(void) {
+	__u32 two = 2;
+	return bpf_map_lookup_elem(&scratch, &two);
+}
+
+/* Per-byte loops run through bpf_loop, eight bytes per step: the verifier checks a step once. */
+struct hash_walk {
+	__u8 *buf;
+	__u64 h, hb;
+	__u32 off, len, dir, bad;
+	__u32 prev;
+};
+
+static long hash_step(__u32 idx, void *ctx) {
+	struct hash_walk *w = ctx;
+	struct pred_facts *f = (void *)w->buf;
+	__u32 len = w->len;
+	for (int k = 0; k < 8; k++) {
+		__u32 i = idx * 8 + k;
+		if (i >= len) return 1;
+		__u8 ch = byte_at(w->buf, w->off + i);
+		if (ch == '/') {
+			if (w->prev == '/') {
+				w->bad = 1;
+				return 1;
+			}
+			w->dir = i;
+			w->hb = FNV_OFFSET;
+		} else {
+			if (w->prev == '/' && ch == '.') {
+				__u8 n1 = i + 1 < len ? byte_at(w->buf, w->off + i + 1) : '/';
+				__u8 n2 = i + 2 < len ? byte_at(w->buf, w->off + i + 2) : '/';
+				if (n1 == '/' || (n1 == '.' && n2 == '/')) {
+					w->bad = 1;
+					return 1;
+				}
+			}
+			w->hb = (w->hb ^ ch) * FNV_PRIME;
+		}
+		w->h = (w->h ^ ch) * FNV_PRIME;
+		__u32 at = i + 1;
+		BOUND(at, 0xff);
+		f->hpre[at] = w->h;
+		w->prev = ch;
+	}
+	return 0;
+}
+
+/*
+ * Hashes the path at `off` in slot 2 (length `len`): prefix hashes, the file name's hash and the
+ * last slash. Returns 1 when the path is absolute and in normal form (no empty, `.` or `..`
+ * segment, no trailing slash), as user space's normalised fd.name is; 0 otherwise.
+ */
+__attribute__((noinline)) int pred_hash_path(__u32 off, __u32 len) {
+	__u32 two = 2;
+	__u8 *buf = bpf_map_lookup_elem(&scratch, &two);
+	if (!buf || len == 0 || len >= PRED_SCAN || off > PRED_RAW_OFF) return 0;
+	if (byte_at(buf, off) != '/') return 0;
+	struct pred_facts *f = (void *)buf;
+	f->hpre[0] = FNV_OFFSET;
+	struct hash_walk w = {.buf = buf, .h = FNV_OFFSET, .hb = FNV_OFFSET, .off = off, .len = len};
+	bpf_loop((len + 7) / 8, hash_step, &w, 0);
+	if (w.bad || (w.prev == '/' && len > 1)) return 0;
+	f->hbase = w.hb;
+	f->len = len;
+	f->dir = w.dir;
+	return 1;
+}
+
+struct suffix_walk {
+	__u8 *buf;
+	__u64 h;
+	__u32 start, n;
+};
+
+static long suffix_step(__u32 idx, void *ctx) {
+	struct suffix_walk *w = ctx;
+	for (int k = 0; k < 8; k++) {
+		__u32 i = idx * 8 + k;
+		if (i >= w->n) return 1;
+		w->h = (w->h ^ byte_at(w->buf, w->start + i)) * FNV_PRIME;
+	}
+	return 0;
+}
+
+/* Hash of the last `n` bytes of the path at `off` (length `len`). */
+__attribute__((noinline)) __u64 pred_suffix_hash(__u32 off, __u32 len, __u32 n) {
+	__u32 two = 2;
+	__u8 *buf = bpf_map_lookup_elem(&scratch, &two);
+	if (!buf || n > len || len >= PRED_SCAN || off > PRED_RAW_OFF) return 0;
+	struct suffix_walk w = {.buf = buf, .h = FNV_OFFSET, .start = off + len - n, .n = n};
+	bpf_loop((n + 7) / 8, suffix_step, &w, 0);
+	return w.h;
+}
+
+struct contains_walk {
+	__u8 *buf;
+	__u64 lo, hi, m0, m1;
+	__u32 off, len, nlen, raw, found, bad;
+};
+
+static long contains_step(__u32 idx, void *ctx) {
+	struct contains_walk *w = ctx;
+	__u32 len = w->len;
+	for (int k = 0; k < 8; k++) {
+		__u32 i = idx * 8 + k;
+		if (i >= len) return 1;
+		__u32 at = w->off + i;
+		BOUND(at, 0x3fff);
+		if (w->raw && w->buf[at] == '/' && i + 1 < len && byte_at(w->buf, at + 1) == '/') {
+			w->bad = 1;
+			return 1;
+		}
+		if (w->found || i + w->nlen > len) continue;
+		if ((*(__u64 *)&w->buf[at] & w->m0) != w->lo) continue;
+		__u32 at8 = at + 8;
+		BOUND(at8, 0x3fff);
+		if (w->m1 && (*(__u64 *)&w->buf[at8] & w->m1) != w->hi) continue;
+		w->found = 1;
+		if (!w->raw) return 1;
+	}
+	return 0;
+}
+
+/* 1 when the string at `off` (length `len`) contains needle `n` of program `pk`, 0 when not;
+ * 2 when the raw path (raw = 1) has "//" (user space compares it with repeated slashes
+ * squashed). */
+__attribute__((noinline)) int pred_contains(__u32 off, __u32 len, __u32 pk, __u32 n, __u32 raw) {
+	__u32 two = 2;
+	__u8 *buf = bpf_map_lookup_elem(&scratch, &two);
+	struct pred_prog *p = bpf_map_lookup_elem(&pred_progs, &pk);
+	if (!buf || !p || len >= PRED_SCAN || off > PRED_RAW_OFF) return 2;
+	struct pred_needle *nd = &p->needles[n & (PRED_NEEDLES - 1)];
+	__u32 nlen = nd->len;
+	if (nlen == 0 || nlen > 16) return 2;
+	struct contains_walk w = {
+		.buf = buf,
+		.lo = nd->lo,
+		.hi = nd->hi,
+		.m0 = nlen >= 8 ? ~0ULL : ((1ULL << (nlen * 8)) - 1),
+		.m1 = nlen <= 8 ? 0 : nlen >= 16 ? ~0ULL : ((1ULL << ((nlen - 8) * 8)) - 1),
+		.off = off,
+		.len = len,
+		.nlen = nlen,
+		.raw = raw,
+	};
+	bpf_loop((len + 7) / 8, contains_step, &w, 0);
+	return w.bad ? 2 : w.found;
+}
+
+/*
+ * The path facts of an open: reads the raw path and, when it is relative, the directory the
+ * kernel resolves it against, joins them as user space does, and hashes the result.
+ */
+static __always_inline void pred_open_path(struct pred_facts *f, __u8 *buf,
+                                           struct task_struct *task) {
+	f->known |= FK_PATH_DONE;
+	const char *upath = (const char *)f->arg_a;
+	long n = bpf_probe_read_user_str(&buf[PRED_RAW_OFF], PRED_SCAN, upath);
+	if (n <= 1 || n >= PRED_SCAN) return; /* empty, unreadable or too long */
+	__u32 rawlen = n - 1;
+	f->rawlen = rawlen;
+	f->known |= FK_RAW;
+	if (buf[PRED_RAW_OFF] == '/') {
+		f->pathoff = PRED_RAW_OFF;
+		if (pred_hash_path(PRED_RAW_OFF, rawlen)) f->known |= FK_PATH;
+		return;
+	}
+	struct path p = {};
+	__s64 dirfd = (__s64)f->arg_b;
+	if (dirfd == L_AT_FDCWD) {
+		p = BPF_CORE_READ(task, fs, pwd);
+	} else {
+		struct file *fl = fd_file(task, dirfd);
+		if (fl) p = BPF_CORE_READ(fl, f_path);
+	}
+	if (!p.dentry) return;
+	int res = path_at(2, PRED_PATH_OFF, (__u64)p.dentry, (__u64)p.mnt);
+	if (res <= 1 || (res & 0x80000000)) return;
+	__u32 pos = res - 1; /* the directory's length */
+	if (pos > 1) {
+		__u32 at = PRED_PATH_OFF + pos++;
+		BOUND(at, 0x3fff);
+		buf[at] = '/';
+	}
+	if (pos + rawlen >= PRED_SCAN) return;
+	BOUND(pos, 0xff);
+	BOUND(rawlen, 0xff);
+	bpf_probe_read_kernel(&buf[PRED_PATH_OFF + pos], rawlen, &buf[PRED_RAW_OFF]);
+	f->pathoff = PRED_PATH_OFF;
+	if (pred_hash_path(PRED_PATH_OFF, pos + rawlen)) f->known |= FK_PATH;
+}
+
+/* Socket facts of the fd in arg_a: kind, transport, family and (connect) the remote address. */
+static __always_inline void pred_sock(struct pred_facts *f, struct task_struct *task, __u32 nr) {
+	f->known |= FK_SOCK_DONE;
+	f->typechar = f->l4 = f->sockfamily = 0;
+	struct file *fl = fd_file(task, (__s32)f->arg_a);
+	if (!fl) return;
+	__u16 mode = BPF_CORE_READ(fl, f_inode, i_mode);
+	if ((mode & 0170000) != 0140000) return; /* not a socket */
+	struct sock *sk = file_sock(fl);
+	if (!sk) return;
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	__u16 type = BPF_CORE_READ(sk, sk_type);
+	__u16 proto = BPF_CORE_READ(sk, sk_protocol);
+	int connected = f->res == 0 || f->res == -115; /* connect: a tuple exists */
+	if (family == 2 || family == 10) {
+		f->sockfamily = 1; /* ip */
+		if (proto == 1 || proto == 58) f->l4 = 4; /* icmp */
+		else if (type == 1) f->l4 = 2;           /* tcp */
+		else if (type == 2) f->l4 = 3;           /* udp */
+		else if (type == 3) f->l4 = 5;           /* raw */
+		if (family == 2) {
+			f->typechar = '4';
+			if (nr == 42 && connected) {
+				__u32 a = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+				__builtin_memset(f->raddr, 0, 16);
+				__builtin_memcpy(f->raddr, &a, 4);
+				f->v6 = 0;
+				f->known |= FK_RADDR;
+			}
+		} else {
+			struct in6_addr a = BPF_CORE_READ(sk, __sk_common.skc_v6_daddr);
+			__u32 *w = (__u32 *)&a;
+			/* A v4-mapped peer may show as IPv4 in user space: kind and address undecided. */
+			int mapped = w[0] == 0 && w[1] == 0 && w[2] == bpf_htonl(0xffff);
+			if (!mapped) f->typechar = '6';
+			if (nr == 42 && connected && !mapped) {
+				__builtin_memcpy(f->raddr, &a, 16);
+				f->v6 = 1;
+				f->known |= FK_RADDR;
+			}
+		}
+	} else if (family == 1) {
+		f->sockfamily = 2; /* unix */
+		f->typechar = 'u';
+		f->l4 = 1;         /* <NA> */
+	} else if (family == 16) {
+		f->typechar = 'n';
+		f->l4 = 1;
+	}
+	f->known |= FK_SOCK;
+}
+
+static __always_inline int pred_member(__u64 hash, __u32 set, __u32 len) {
+	struct pred_key k = {.hash = hash, .set = set, .len = len};
+	return bpf_map_lookup_elem(&pred_strs, &k) != NULL;
+}
+
+static __always_inline int pred_num(__s64 x, struct pred_lit *l) {
+	switch (l->op) {
+	case PO_EQ: return x == l->value;
+	case PO_NE: return x != l->value;
+	case PO_LT: return x < l->value;
+	case PO_LE: return x <= l->value;
+	case PO_GT: return x > l->value;
+	case PO_GE: return x >= l->value;
+	case PO_IN: return pred_member((__u64)x, l->set, 0xffffffff);
+	case PO_NOT_IN: return !pred_member((__u64)x, l->set, 0xffffffff);
+	}
+	return 1;
+}
+
+/*
+ * Literal `i` of program `pk` for the current event: 1 when it holds (or cannot be decided),
+ * 0 when it does not. Computes the facts it needs on first use.
+ */
+__attribute__((noinline)) int pred_lit(__u32 pk, __u32 i, __u32 nr) {
+	struct pred_prog *p = bpf_map_lookup_elem(&pred_progs, &pk);
+	__u32 two = 2;
+	__u8 *buf = bpf_map_lookup_elem(&scratch, &two);
+	if (!p || !buf || i >= PRED_LITS) return 1;
+	struct pred_facts *f = (void *)buf;
+	__u32 li = i;
+	BOUND(li, 0x3f);
+	struct pred_lit *l = &p->lits[li];
+	struct task_struct *task = bpf_get_current_task_btf();
+	int v = 1;
+	__u8 op = l->op;
+	switch (l->fact) {
+	case PF_RES:
+		v = pred_num(f->res, l);
+		break;
+	case PF_FDNUM:
+		v = pred_num(f->res >= 0 ? f->res : -1, l);
+		break;
+	case PF_OPEN_READ:
+		v = pred_num((f->oflags & 1) != 0, l);
+		break;
+	case PF_OPEN_WRITE:
+		v = pred_num((f->oflags & 2) != 0, l);
+		break;
+	case PF_NAME:
+	case PF_DIRECTORY:
+	case PF_FILENAME: {
+		if (f->kind != PK_OPEN) return 1;
+		if (!(f->known & FK_PATH_DONE)) pred_open_path(f, buf, task);
+		if (!(f->known & FK_PATH)) return 1;
+		__u32 len = f->len;
+		__u32 dir = f->dir;
+		if (len >= PRED_SCAN || dir >= len) return 1;
+		if (l->fact == PF_DIRECTORY) {
+			if (op != PO_IN) return 1;
+			__u32 d = dir == 0 ? 1 : dir;
+			v = pred_member(f->hpre[d & 0xff], l->set, d);
+		} else if (l->fact == PF_FILENAME) {
+			if (op != PO_IN || len < 2) return 1;
+			v = pred_member(f->hbase, l->set, len - dir - 1);
+		} else if (op == PO_IN) {
+			v = pred_member(f->hpre[len & 0xff], l->set, len);
+		} else if (op == PO_PREFIX || op == PO_SUFFIX) {
+			v = 0;
+			for (int k = 0; k < PRED_LENS; k++) {
+				__u32 n = l->lens[k];
+				if (n == 0) break;
+				if (n > len) continue;
+				__u64 h = op == PO_PREFIX ? f->hpre[n & 0xff]
+				                          : pred_suffix_hash(f->pathoff, len, n);
+				if (pred_member(h, l->set, n)) {
+					v = 1;
+					break;
+				}
+			}
+		} else if (op == PO_CONTAINS) {
+			v = pred_contains(f->pathoff, len, pk, l->arg, 0);
+		}
+		break;
+	}
+	case PF_NAMERAW: {
+		if (f->kind != PK_OPEN) return 1;
+		if (!(f->known & FK_PATH_DONE)) pred_open_path(f, buf, task);
+		if (!(f->known & FK_RAW) || op != PO_CONTAINS) return 1;
+		v = pred_contains(PRED_RAW_OFF, f->rawlen, pk, l->arg, 1);
+		if (v == 2) return 1;
+		break;
+	}
+	case PF_TYPECHAR:
+	case PF_L4:
+	case PF_SOCKFAMILY: {
+		if (f->kind != PK_SOCK) return 1;
+		if (!(f->known & FK_SOCK_DONE)) pred_sock(f, task, nr);
+		__u32 x = l->fact == PF_TYPECHAR ? f->typechar : l->fact == PF_L4 ? f->l4 : f->sockfamily;
+		if (!(f->known & FK_SOCK) || x == 0) return 1;
+		v = pred_num(x, l);
+		break;
+	}
+	case PF_RADDR: {
+		if (f->kind != PK_SOCK) return 1;
+		if (!(f->known & FK_SOCK_DONE)) pred_sock(f, task, nr);
+		if (!(f->known & FK_RADDR) || (op != PO_IN && op != PO_NOT_IN)) return 1;
+		struct pred_net_key k = {.prefixlen = 32 + (f->v6 ? 128 : 32),
+		                         .set = l->set | (f->v6 ? 0x40000000 : 0)};
+		__builtin_memcpy(k.addr, f->raddr, 16);
+		int member = bpf_map_lookup_elem(&pred_nets, &k) != NULL;
+		v = op == PO_IN ? member : !member;
+		break;
+	}
+	default:
+		return 1;
+	}
+	return (l->flags & PL_NEG) ? !v : v;
+}
+
+/*
+ * Whether the current event (syscall `nr`, result `ret`) may match a rule: 1 keep, 0 drop.
+ * `kind_flags` is the kind of facts the caller has (PK_*, low byte; a program needing others is
+ * left to the handler that has them) and the scap open flags (above). Audit mode
+ * (settings.pred_audit) keeps the event and marks its record.
+ */
+__attribute__((noinline)) int pred_keep(__u32 nr, __s64 ret, __u32 kind_flags, __u64 a, __u64 b) {
+	__u32 kind = kind_flags & 0xff;
+	__u32 oflags = kind_flags >> 8;
+	__u32 gen = settings.pred_gen & 1;
+	__u32 ik = gen * 512 + (nr & 511);
+	__u32 *slot = bpf_map_lookup_elem(&pred_index, &ik);
+	if (!slot || *slot == 0) return 1;
+	__u32 pk = gen * PRED_SLOTS + (*slot & (PRED_SLOTS - 1));
+	struct pred_prog *p = bpf_map_lookup_elem(&pred_progs, &pk);
+	struct pred_facts *f = pred_facts();
+	if (!p || !f) return 1;
+	if ((kind == PK_GENERIC) != ((p->flags & PP_GENERIC) != 0)) return 1;
+	int keep = 0;
+	if (!(p->flags & PP_DROP_ALL)) {
+		f->known = 0;
+		f->kind = kind;
+		f->res = ret;
+		f->arg_a = a;
+		f->arg_b = b;
+		f->oflags = oflags;
+		f->done = 0;
+		f->val = 0;
+		int dead = 0;
+		__u32 nrefs = p->nrefs;
+		for (__u32 r = 0; r < PRED_REFS; r++) {
+			if (r >= nrefs) break;
+			__u8 ref = p->refs[r];
+			__u32 idx = ref & (PRED_LITS - 1);
+			if (!dead) {
+				__u64 bit = 1ULL << idx;
+				if (!(f->done & bit)) {
+					f->done |= bit;
+					if (pred_lit(pk, idx, nr)) f->val |= bit;
+				}
+				if (!(f->val & bit)) dead = 1;
+			}
+			if (ref & PR_END) {
+				if (!dead) {
+					keep = 1;
+					break;
+				}
+				dead = 0;
+			}
+		}
+	}
+	if (keep) return 1;
+	if (settings.pred_audit) {
+		f->audit_drop = 1;
+		return 1;
+	}
+	__u32 zero = 0;
+	struct saker_counters *c = bpf_map_lookup_elem(&counters, &zero);
+	if (c) c->filtered++;
+	return 0;
+}
+
+/* Drops the event unless its syscall's predicate keeps it (in a handler: `ret` in scope). */
+#define PRED_GATE(kind, a, b, oflags)                                                      \
+	if (settings.pred_on &&                                                                \
+	    !pred_keep(BPF_CORE_READ(regs, orig_ax) & 511, ret, (kind) | ((oflags) << 8), a, b))  \
+		return 0
