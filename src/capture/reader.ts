@@ -83,6 +83,8 @@ export interface ScapReadStats {
   unknownEvents: number;
   /** Blocks of unknown type (skipped). */
   unknownBlocks: number;
+  /** Events not decoded because their type is not kept (ScapReaderOptions.keepTypes). */
+  skipped: number;
 }
 
 /** Options of {@link ScapReader}. */
@@ -99,6 +101,11 @@ export interface ScapReaderOptions {
    * live. 0: no limit.
    */
   maxBatchSpanNs?: number;
+  /**
+   * Event ids to decode (1) by id; the others are counted and numbered but skipped without
+   * building an event (a replay whose filter, rules and state need only some types).
+   */
+  keepTypes?: Uint8Array;
 }
 
 const MIN_BUFFER = 1 << 20;
@@ -211,6 +218,7 @@ export class ScapReader {
     events: 0,
     unknownEvents: 0,
     unknownBlocks: 0,
+    skipped: 0,
   };
   #src: ByteSource;
   #batchSize: number;
@@ -229,6 +237,7 @@ export class ScapReader {
   #batchT0 = 0;
   /** The current batch reached its time span. */
   #full = false;
+  #keep: Uint8Array | undefined;
 
   constructor(src: ByteSource, options: ScapReaderOptions = {}) {
     this.#src = src;
@@ -236,6 +245,7 @@ export class ScapReader {
     this.#name = options.name;
     this.#num = options.firstNum ?? 1;
     this.#spanNs = options.maxBatchSpanNs ?? 1e9;
+    this.#keep = options.keepTypes;
   }
 
   /** Stops reading and releases the source. */
@@ -493,6 +503,12 @@ export class ScapReader {
     }
     if (type >= EVENT_COUNT) {
       this.stats.unknownEvents++;
+      return undefined;
+    }
+    if (this.#keep !== undefined && this.#keep[type] !== 1) {
+      this.#num++;
+      this.stats.events++;
+      this.stats.skipped++;
       return undefined;
     }
     const info = EVENTS[type];

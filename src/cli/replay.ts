@@ -206,10 +206,13 @@ export async function main(args: string[]): Promise<number> {
     }
   }
   let filter: ((ev: Event) => boolean) | undefined;
+  let filterNames: ReadonlySet<string> | "all" = "all";
   const filterText = rest.join(" ").trim();
   if (filterText) {
     try {
-      filter = compileFilter(filterText, source).matches;
+      const f = compileFilter(filterText, source);
+      filter = f.matches;
+      filterNames = f.eventNames;
     } catch (err) {
       console.error(`saker replay: invalid filter: ${(err as Error).message}`);
       return 2;
@@ -284,6 +287,12 @@ export async function main(args: string[]): Promise<number> {
         afterBatch: flush,
         onProgress: (b, s, n) => progress.update(b, s, n),
         capture,
+        // Only the events the filter (else the rules) can see are decoded, with state's.
+        eventNames: filter
+          ? filterNames
+          : printer || !ruleset
+          ? "all"
+          : new Set(ruleset.eventNames()),
       });
   } catch (err) {
     progress.done();

@@ -35,6 +35,8 @@ import { openAuditFileSource } from "../sources/k8saudit_file.ts";
 import type { IngestError } from "../k8saudit/ingest.ts";
 import { ScapFormatError } from "../capture/errors.ts";
 import { EVENT_STATE_ONLY } from "../capture/reader.ts";
+import { eventIdsByName, EVENTS } from "../events/table.ts";
+import { ACTION } from "../state/handlers.ts";
 import { Registry } from "../metrics.ts";
 import type { SeedCounts } from "../capture/seed.ts";
 import { CaptureRecorder, type CaptureSettings } from "./recorder.ts";
@@ -152,6 +154,22 @@ export interface CaptureReplayOptions extends ReplayOptions {
   state?: StateStore;
   /** Capture settings: save the events around alerts of rules marked `capture: true`. */
   capture?: CaptureSettings;
+  /**
+   * Names of the events the filter, the rules and the printer can use ("all": every one).
+   * Given, only those and the events state tracking needs are decoded; the others are counted
+   * and skipped unread (a filter on writes need not decode every read).
+   */
+  eventNames?: ReadonlySet<string> | "all";
+}
+
+/** Event ids to decode: `names`, and every event (enter and exit) that changes state. */
+export function keptEventTypes(names: ReadonlySet<string>): Uint8Array {
+  const keep = new Uint8Array(EVENTS.length);
+  const stateNames = new Set(EVENTS.filter((e) => ACTION[e.id] !== 0).map((e) => e.name));
+  for (const name of [...names, ...stateNames]) {
+    for (const id of eventIdsByName(name)) keep[id] = 1;
+  }
+  return keep;
 }
 
 /** What a capture replay did. */
@@ -178,10 +196,12 @@ export async function replayCapture(
 ): Promise<CaptureReplayResult> {
   const state = opts.state ?? new StateStore();
   let read = 0;
+  const names = opts.capture?.enabled ? "all" : opts.eventNames ?? "all";
   const source = await openScapSource(path, {
     batchSize: opts.batchSize,
     state,
     onProgress: opts.onProgress ? (b, s) => opts.onProgress!(b, s, read) : undefined,
+    keepTypes: names === "all" ? undefined : keptEventTypes(names),
   });
   const recorder = opts.capture?.enabled
     ? new CaptureRecorder(opts.capture, {
@@ -203,7 +223,8 @@ export async function replayCapture(
     close: () => recorder?.close(),
   }, opts);
   return {
-    events: res.events,
+    // Every event of the file, those skipped unread included.
+    events: res.events + source.stats().skipped,
     alerts: res.alerts,
     seconds: res.seconds,
     error: res.error as ScapFormatError | undefined,

@@ -33,6 +33,8 @@ export interface ScapSourceOptions {
   state?: StateSeedTarget;
   /** Called as the file is read: file bytes consumed (compressed for gzip) and file size. */
   onProgress?: (bytes: number, size: number) => void;
+  /** Event ids to decode (see ScapReaderOptions.keepTypes); default every one. */
+  keepTypes?: Uint8Array;
 }
 
 /** A capture file as an event source. */
@@ -50,6 +52,7 @@ export interface ScapSource extends EventSource {
     events: number;
     unknownEvents: number;
     unknownBlocks: number;
+    skipped: number;
   };
 }
 
@@ -58,7 +61,10 @@ export async function openScapSource(
   path: string,
   options: ScapSourceOptions = {},
 ): Promise<ScapSource> {
-  const file: ScapFile = await openScapFile(path, { batchSize: options.batchSize ?? 4096 });
+  const file: ScapFile = await openScapFile(path, {
+    batchSize: options.batchSize ?? 4096,
+    keepTypes: options.keepTypes,
+  });
   const items = file.reader.items();
   let metadata = emptyMetadata();
   let pendingSeed = false;
@@ -159,6 +165,7 @@ export async function openScapSource(
         events: s.events,
         unknownEvents: s.unknownEvents,
         unknownBlocks: s.unknownBlocks,
+        skipped: s.skipped,
       };
     },
     close() {
