@@ -3,9 +3,12 @@
  * the same protocol as libbpf's ring_buffer__consume, done in JavaScript over long-lived views.
  *
  * Layout (kernel ABI): page 0 holds the consumer position (read-write); page 1 the producer
- * position; the data area follows and is mapped twice in a row, so a record never wraps. Each
- * record starts with an 8-byte header whose first 32-bit word is its length plus two flags:
- * BUSY (still being written) and DISCARD (to skip).
+ * position; the data area follows. The kernel lets a mapping cover the data area twice in a row
+ * (so that no record wraps), but every page mapped twice counts twice in the process's resident
+ * size: this reader maps it once and copies a record that wraps in two pieces. Each record starts
+ * with an 8-byte header (never split: records are 8-byte aligned in a power-of-two area) whose
+ * first 32-bit word is its length plus two flags: BUSY (still being written) and DISCARD (to
+ * skip).
  *
  * A drain copies every committed record since the consumer position into a buffer in "framed"
  * form (ring headers included, see {@link forEachFramedRecord}), then publishes the new consumer
@@ -72,14 +75,14 @@ export class RingReader {
     this.#page = pageSize();
     this.#mask = size - 1;
     this.#consPtr = mmap(this.#page, PROT_READ | PROT_WRITE, fd, 0);
-    this.#dataPtr = mmap(this.#page + 2 * size, PROT_READ, fd, this.#page);
+    this.#dataPtr = mmap(this.#page + size, PROT_READ, fd, this.#page);
     this.#cons = new BigUint64Array(
       Deno.UnsafePointerView.getArrayBuffer(this.#consPtr, 8),
     );
-    const prodBuf = Deno.UnsafePointerView.getArrayBuffer(this.#dataPtr, this.#page + 2 * size);
+    const prodBuf = Deno.UnsafePointerView.getArrayBuffer(this.#dataPtr, this.#page + size);
     this.#prod = new BigUint64Array(prodBuf, 0, 1);
-    this.#data = new Uint8Array(prodBuf, this.#page, 2 * size);
-    this.#words = new Uint32Array(prodBuf, this.#page, (2 * size) / 4);
+    this.#data = new Uint8Array(prodBuf, this.#page, size);
+    this.#words = new Uint32Array(prodBuf, this.#page, size / 4);
   }
 
   /**
@@ -112,8 +115,9 @@ export class RingReader {
     let off = 0;
     let records = 0;
     const words = this.#words;
+    const mask = this.#mask;
     while (off + HDR <= avail) {
-      const word = Atomics.load(words, (start + off) >>> 2);
+      const word = Atomics.load(words, ((start + off) & mask) >>> 2);
       if (word & BUSY) break;
       const len = (word & ~(BUSY | DISCARD)) >>> 0;
       const next = off + ((len + HDR + 7) & ~7);
@@ -150,7 +154,10 @@ export class RingReader {
       this.#chunk = c;
     }
     const at = c.used;
-    c.bytes.set(this.#data.subarray(start, start + len), at);
+    const first = Math.min(len, this.size - start);
+    c.bytes.set(this.#data.subarray(start, start + first), at);
+    // The run wraps past the end of the data area: the rest is at its start.
+    if (first < len) c.bytes.set(this.#data.subarray(0, len - first), at + first);
     c.used = (at + len + 7) & ~7;
     const bytes = c.bytes.subarray(at, at + len);
     const view = new DataView(c.bytes.buffer, c.bytes.byteOffset + at, len);
@@ -177,6 +184,6 @@ export class RingReader {
     this.#closed = true;
     this.#waiter?.close();
     munmap(this.#consPtr, this.#page);
-    munmap(this.#dataPtr, this.#page + 2 * this.size);
+    munmap(this.#dataPtr, this.#page + this.size);
   }
 }
