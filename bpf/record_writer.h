@@ -54,6 +54,9 @@ static __always_inline void count_truncated(void) {
 
 static __always_inline int rec_begin(struct rec *r, __u32 slot, __u16 type, __u16 nparams,
                                      struct task_struct *task) {
+#ifdef SAKER_BENCH_NO_RECORD
+	if (slot == 0) return -1; /* benchmark variant: the filter and the tail call alone */
+#endif
 	__u8 *buf = bpf_map_lookup_elem(&scratch, &slot);
 	if (!buf) return -1;
 	r->buf = buf;
@@ -177,6 +180,9 @@ static __always_inline int rec_submit(struct rec *r) {
 			wake = BPF_RB_FORCE_WAKEUP;
 		}
 	}
+#ifdef SAKER_BENCH_NO_SUBMIT
+	return 0; /* benchmark variant: the record built, not copied into the ring */
+#endif
 	if (bpf_ringbuf_output(&ring, r->buf, len & (SCRATCH_SIZE - 1), wake) != 0) {
 		if (c) {
 			c->drops++;

@@ -8,13 +8,15 @@
  * in-kernel filter drops (getppid storm, probe attached vs not). The probe's own programs are
  * timed by the kernel (kernel.bpf_stats_enabled, run_cnt and run_time_ns per program, read with
  * bpftool): ns per run of sys_exit (the filter plus the tail-called handler: path resolution,
- * argument copies, ring reserve and commit) for captured and for filtered calls.
+ * argument copies, ring reserve and commit) for captured and for filtered calls, and by part
+ * with probe variants (no record, no ring copy), a relative path, and a predicate that drops.
  * @module
  */
 import process from "node:process";
 import { openLiveSource } from "../../src/sources/live.ts";
 import { Probe } from "../../src/kernel/probe.ts";
 import { buildProbe } from "../build_bpf.ts";
+import type { KernelPrograms } from "../../src/kernel/predicates.ts";
 
 const SECONDS = Number(Deno.env.get("SAKER_BENCH_SECONDS") ?? 3);
 const STATS_SYSCTL = "/proc/sys/kernel/bpf_stats_enabled";
@@ -84,17 +86,20 @@ const STORM_C = `
 #include <time.h>
 #include <unistd.h>
 static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec / 1e9; }
-/* storm MODE SECONDS [RATE]: MODE open (openat+close pairs) or ppid (getppid); RATE = syscalls/s
-   target (0 = as fast as possible). Prints syscalls per second. */
+/* storm MODE SECONDS [RATE]: MODE open (openat+close pairs of /dev/null), relopen (the same
+   relative to the working directory /dev) or ppid (getppid); RATE = syscalls/s target (0 = as
+   fast as possible). Prints syscalls per second. */
 int main(int argc, char **argv) {
   int ppid = strcmp(argv[1], "ppid") == 0;
+  const char *path = "/dev/null";
+  if (strcmp(argv[1], "relopen") == 0) { if (chdir("/dev") != 0) return 1; path = "null"; }
   double secs = atof(argv[2]), rate = argc > 3 ? atof(argv[3]) : 0;
   double start = now(), end = start + secs;
   unsigned long n = 0;
   while (1) {
     for (int i = 0; i < 256; i++) {
       if (ppid) { getppid(); n++; }
-      else { int fd = open("/dev/null", O_RDONLY); close(fd); n += 2; }
+      else { int fd = open(path, O_RDONLY); close(fd); n += 2; }
     }
     double t = now();
     if (t >= end) break;
@@ -126,8 +131,20 @@ async function storm(bin: string, mode: string, rate = 0, seconds = SECONDS): Pr
 }
 
 /** Runs the storm while the capture path consumes; returns rates and agent CPU per event. */
-async function withAgent(bin: string, mode: string, rate = 0) {
-  const src = await openLiveSource({ syscalls: new Set(["openat", "close"]), ringBytes: 16 << 20 });
+async function withAgent(
+  bin: string,
+  mode: string,
+  rate = 0,
+  probe: { object?: Uint8Array; syscalls?: string[]; programs?: KernelPrograms } = {},
+) {
+  const syscalls = new Set(probe.syscalls ?? ["openat", "close"]);
+  const src = await openLiveSource({
+    syscalls,
+    withState: false,
+    ringBytes: 16 << 20,
+    object: probe.object,
+  });
+  if (probe.programs) src.setKernelFilter(syscalls, probe.programs);
   let events = 0;
   let stormEvents = 0;
   const consumer = (async () => {
@@ -175,11 +192,86 @@ export async function bench(): Promise<Record<string, unknown>> {
   return await withBpfStats(run);
 }
 
+/** sys_exit's ns per run (bpf_stats) while the probe variant built with `defines` captures. */
+async function sysExitNs(
+  bin: string,
+  mode: string,
+  probe: { defines?: string[]; syscalls?: string[]; programs?: KernelPrograms },
+): Promise<number | null> {
+  let object: Uint8Array | undefined;
+  if (probe.defines) {
+    const out = bin.replace(/storm$/, `${probe.defines.join("_") || "full"}.bpf.o`);
+    object = await Deno.readFile(await buildProbe({ defines: probe.defines, out }));
+  }
+  const r = await withAgent(bin, mode, 0, { ...probe, object });
+  return r.bpf_programs.sys_exit?.ns_per_run ?? null;
+}
+
+/**
+ * What a captured open or close costs in the kernel, by part: probe variants built without the
+ * record (the filter and the tail call alone) and without the ring copy, timed by bpf_stats on
+ * the same storm; the path walk a relative open adds; and what an open costs when the kernel
+ * predicates drop it. Medians of three alternating rounds.
+ */
+async function costByPart(bin: string): Promise<Record<string, number | null>> {
+  const { kernelPrograms } = await import("../../src/rules/kernel_program.ts");
+  const { deriveKernelPredicates } = await import("../../src/rules/kernel_filter.ts");
+  const { loadRulesText } = await import("../../src/rules/loader.ts");
+  const { compileRuleset } = await import("../../src/rules/ruleset.ts");
+  await import("../../src/rules/fields/mod.ts");
+  const loaded = loadRulesText([{
+    name: "bench.yaml",
+    text: "- rule: watched\n  desc: d\n  condition: evt.type = openat and fd.name = /etc/shadow\n" +
+      "  output: o\n  priority: WARNING\n",
+  }]);
+  compileRuleset(loaded, {});
+  const { filter } = kernelPrograms(deriveKernelPredicates(loaded.rules), new Set());
+  const variants: [string, string, Parameters<typeof sysExitNs>[2]][] = [
+    ["filter_and_tail_call", "open", { defines: ["SAKER_BENCH_NO_RECORD"] }],
+    ["record_built_not_submitted", "open", { defines: ["SAKER_BENCH_NO_SUBMIT"] }],
+    ["captured", "open", {}],
+    ["captured_relative_path", "relopen", {}],
+    // Only the opens, each tested by a predicate that drops it (no rule names /dev/null).
+    ["open_dropped_by_predicate", "open", { syscalls: ["openat"], programs: filter }],
+  ];
+  const runs = new Map<string, number[]>();
+  for (let round = 0; round < 3; round++) {
+    for (const [name, mode, probe] of round % 2 ? [...variants].reverse() : variants) {
+      const ns = await sysExitNs(bin, mode, probe);
+      if (ns !== null) runs.set(name, [...(runs.get(name) ?? []), ns]);
+    }
+  }
+  const med = (name: string) => {
+    const xs = (runs.get(name) ?? []).sort((a, b) => a - b);
+    return xs.length ? xs[xs.length >> 1] : null;
+  };
+  const part = (a: string, b: string) => {
+    const x = med(a), y = med(b);
+    return x === null || y === null ? null : x - y;
+  };
+  return {
+    // sys_exit ns per run; the predicate row is per storm syscall with closes filtered out.
+    sys_exit_ns_filter_and_tail_call: med("filter_and_tail_call"),
+    sys_exit_ns_record_built_not_submitted: med("record_built_not_submitted"),
+    sys_exit_ns_captured: med("captured"),
+    sys_exit_ns_captured_relative_path: med("captured_relative_path"),
+    sys_exit_ns_open_dropped_by_predicate: med("open_dropped_by_predicate"),
+    // Differences: the parts.
+    record_header_and_argument_copies_ns: part(
+      "record_built_not_submitted",
+      "filter_and_tail_call",
+    ),
+    ring_reserve_and_commit_ns: part("captured", "record_built_not_submitted"),
+    path_walk_of_a_relative_open_ns: part("captured_relative_path", "captured"),
+  };
+}
+
 async function run(): Promise<Record<string, unknown>> {
   const bin = await buildStorm();
   const baseline = await storm(bin, "open");
   const full = await withAgent(bin, "open");
   const limited = await withAgent(bin, "open", 300_000);
+  const parts = await costByPart(bin);
   // Filtered syscalls: getppid is not in the filter. Compare no probe, a probe whose sys_exit
   // program returns at once (the tracepoint's own cost, which any syscall tracer pays), and
   // Saker's probe; best of three alternating runs each, since single runs are noisy here.
@@ -213,6 +305,9 @@ async function run(): Promise<Record<string, unknown>> {
     storm_slowdown_ratio: Number((baseline / full.storm_syscalls_per_s).toFixed(3)),
     probe_ns_per_captured_syscall: Math.round(1e9 / full.storm_syscalls_per_s - 1e9 / baseline),
     rate_limited_300k: limited,
+    // The captured path by part (bpf_stats, probe variants); the tracepoint's own entry cost is
+    // outside bpf_stats: see filtered_syscall.ns_per_call_tracepoint_only.
+    cost_by_part: parts,
     filtered_syscall: {
       ns_per_call_without_probe: Math.round(best.none),
       ns_per_call_tracepoint_only: Math.round(best.empty),
