@@ -48,16 +48,20 @@ export interface AggregatorOptions {
 /** Output fields whose values differ for every alert and say nothing a summary's times do not. */
 const TIME_FIELDS = /^evt\.(time|rawtime|datetime|num)(\.|$)/;
 
-/** How many distinct values of a field are tracked before it is marked as having more. */
-const TRACKED = 64;
-
 /**
  * The distinct values of each output field among a run of alerts, to show in a summary the
- * fields that differed (time fields left out: the summary's times say it).
+ * fields that differed (time fields left out: the summary's times say it). At most `samples`
+ * values of a field are kept (one more tells that it has more), so an open window costs a few
+ * values per field whatever the storm.
  */
 export class FieldSamples {
   #values = new Map<string, Map<string, OutputFieldValue>>();
   #more = new Set<string>();
+  readonly #keep: number;
+
+  constructor(readonly samples: number) {
+    this.#keep = Math.max(samples, 1) + 1;
+  }
 
   /** Notes the output field values of one alert. */
   add(fields: Record<string, OutputFieldValue>): void {
@@ -68,13 +72,14 @@ export class FieldSamples {
       if (!seen) this.#values.set(k, seen = new Map());
       const id = valueId(v);
       if (seen.has(id)) continue;
-      if (seen.size >= TRACKED) this.#more.add(k);
+      if (seen.size >= this.#keep) this.#more.add(k);
       else seen.set(id, v);
     }
   }
 
-  /** Up to `n` values of each field that differed, and the fields that had more than `n`. */
-  result(n: number): { samples: Record<string, OutputFieldValue[]>; more: string[] } {
+  /** Up to `samples` values of each field that differed, and the fields that had more. */
+  result(): { samples: Record<string, OutputFieldValue[]>; more: string[] } {
+    const n = this.samples;
     const samples: Record<string, OutputFieldValue[]> = {};
     const more: string[] = [];
     for (const [k, seen] of this.#values) {
@@ -195,7 +200,7 @@ export class AlertAggregator {
       count: 0,
       first: alert.time,
       last: undefined,
-      samples: new FieldSamples(),
+      samples: new FieldSamples(this.#opts.samples),
     };
     w.samples.add(alert.outputFields);
     return w;
@@ -223,13 +228,13 @@ export class AlertAggregator {
     w.since = w.last.time;
     w.count = 0;
     w.last = undefined;
-    w.samples = new FieldSamples();
+    w.samples = new FieldSamples(this.#opts.samples);
     return summary;
   }
 
   #summary(w: Window): Alert {
     const last = w.last!;
-    const { samples, more } = w.samples.result(this.#opts.samples);
+    const { samples, more } = w.samples.result();
     const aggregate: AggregateInfo = {
       count: w.count,
       first: w.first,

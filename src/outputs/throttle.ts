@@ -96,7 +96,7 @@ export class OutputThrottle {
           first,
           last: alert,
           lastTime: last,
-          samples: new FieldSamples(),
+          samples: new FieldSamples(this.#opts.samples),
         },
       );
     }
@@ -139,7 +139,7 @@ export class OutputThrottle {
   }
 
   #summary(h: Held): Alert {
-    const { samples, more } = h.samples.result(this.#opts.samples);
+    const { samples, more } = h.samples.result();
     const aggregate: AggregateInfo = {
       count: h.count,
       first: h.first,
