@@ -10,6 +10,9 @@
  * - the different attack reaches both within 2 s;
  * - the store accounts for all 10,000 (the summaries' counts, and one aggregated entry), and
  *   /metrics says 10,000 fired, sent + aggregated = fired, nothing dropped.
+ *
+ * The safety net alone: with aggregation off, each output's rate limit holds back what exceeds
+ * it and its summaries count every held alert, on stdout and in the store.
  */
 import { assert, assertEquals } from "../support/assert.ts";
 import { needsRoot, REPO_ROOT } from "../support/env.ts";
@@ -189,6 +192,80 @@ Deno.test({
     } finally {
       const st = await run.stop();
       await receiver.shutdown();
+      await Deno.remove(dir, { recursive: true });
+      assertEquals(st.code, 0, run.stderr().slice(-2000));
+    }
+  },
+});
+
+Deno.test({
+  name: "alert storm without aggregation: the rate limit holds back, counts and summarises",
+  ignore: needsRoot(),
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "saker-storm-rl-" });
+    const helper = `${dir}/storm-reader`;
+    await Deno.writeTextFile(`${dir}/storm.c`, HELPER);
+    const cc = await new Deno.Command("gcc", { args: ["-O2", "-o", helper, `${dir}/storm.c`] })
+      .output();
+    assertEquals(cc.code, 0, new TextDecoder().decode(cc.stderr));
+    const run = await startSaker(
+      dir,
+      [
+        `rules_files: [${JSON.stringify(`${REPO_ROOT}rules`)}]`,
+        "json_output: true",
+        "aggregation: {enabled: false}",
+        "output_rate_limit: {enabled: true, rate: 100, max_burst: 200, summary_interval: 1s}",
+      ].join("\n") + "\n",
+    );
+    const total = 2000;
+    try {
+      const mine = (a: Received) =>
+        a.rule === STORM_RULE && a.output_fields["proc.exepath"] === helper;
+      const onStdout = () =>
+        run.stdout().split("\n").filter((l) => l.startsWith("{")).map((l) =>
+          JSON.parse(l) as Received
+        ).filter(mine);
+      const counted = (list: Received[]) => list.reduce((n, a) => n + (a.aggregate?.count ?? 1), 0);
+      const storm = await new Deno.Command(helper, { args: ["storm", String(total), "2000"] })
+        .output();
+      assertEquals(storm.code, 0);
+      await waitFor("every attack counted on stdout", () => counted(onStdout()) >= total, 20_000);
+      const storedCount = async () => {
+        const stored = await (await fetch(
+          `${run.api}/alerts?rule=${encodeURIComponent(STORM_RULE)}&limit=10000`,
+        )).json();
+        return counted((stored.alerts as Received[]).filter(mine));
+      };
+      await waitFor(
+        "every attack counted in the store",
+        async () => await storedCount() >= total,
+        10_000,
+      )
+        .catch(() => {});
+      const inStore = await storedCount();
+      const out = onStdout();
+      const summaries = out.filter((a) => a.aggregate);
+      const metrics = await (await fetch(`${run.api}/metrics`)).text();
+      const held = (o: string) =>
+        Number(
+          new RegExp(`^saker_output_throttled_total\\{output="${o}"\\} (\\d+)$`, "m")
+            .exec(metrics)?.[1] ?? 0,
+        );
+      console.log(
+        `\nrate limit (100/s, burst 200) under ${total} attacks in 2 s, no aggregation: stdout ` +
+          `${out.length - summaries.length} alerts + ${summaries.length} summaries (counts ` +
+          `${summaries.map((a) => a.aggregate!.count).join("+")}) = ${counted(out)}; store ` +
+          `${inStore}; held back: stdout ${held("stdout")}, store ${held("store")}`,
+      );
+      assertEquals(counted(out), total, "stdout: sent + held back = every attack");
+      assert(out.length - summaries.length <= 200 + 100 * 4, "the rate limit held");
+      assert(summaries.every((a) => a.aggregate!.reason === "rate_limit"));
+      assertEquals(inStore, total, "the store's rate limit counts too");
+      assertEquals(held("stdout"), total - (out.length - summaries.length));
+    } finally {
+      const st = await run.stop();
       await Deno.remove(dir, { recursive: true });
       assertEquals(st.code, 0, run.stderr().slice(-2000));
     }
