@@ -124,6 +124,7 @@ export async function buildEngineRules(files: string[], opts: RulesOptions): Pro
   // The other sources' rules (Kubernetes audit) get their own rulesets.
   const sources: BuiltRules["sources"] = {};
   const running = new Set(ruleset.rules);
+  let aggregating = ruleset.aggregation.filter((x) => x !== undefined).length;
   for (const source of knownSources()) {
     if (source === "syscall") continue;
     const rs = compileRuleset(loaded, {
@@ -136,6 +137,7 @@ export async function buildEngineRules(files: string[], opts: RulesOptions): Pro
     });
     for (const r of rs.rules) running.add(r);
     sources[source] = { evaluator: rs, ruleCount: rs.rules.length };
+    aggregating += rs.aggregation.filter((x) => x !== undefined).length;
   }
   // Event types no rule can match whatever the event (a contradiction in every rule reading
   // them, e.g. Falco's `outbound` on sendto with `fd.l4proto=tcp`) are not captured for the rules.
@@ -153,6 +155,7 @@ export async function buildEngineRules(files: string[], opts: RulesOptions): Pro
     fdHistory: needs.fdHistory,
     predicates,
     ruleCount: ruleset.rules.length,
+    aggregating,
     warnings,
     files: [...loaded.contents.keys()],
     catalog: loaded.rules.map((r) => ({

@@ -56,6 +56,8 @@ export interface BuiltRules {
   fdHistory?: FdHistory;
   /** The kernel predicates by event id (src/rules/kernel_filter.ts). */
   predicates?: ReadonlyMap<number, KernelPredicate>;
+  /** Rules whose alerts are aggregated, of every source (for --dry-run). */
+  aggregating?: number;
   /** The rules of other event sources (k8s_audit ...), by source name. */
   sources?: Record<string, { evaluator: Evaluator; ruleCount: number }>;
 }

@@ -457,6 +457,18 @@ async function printInfo(
   return 0;
 }
 
+/** What --dry-run says of aggregation and rate limits. */
+function aggregationLine(c: Config, aggregating: number): string {
+  const a = c.aggregation;
+  const r = c.output_rate_limit;
+  const key = ["rule", ...a.key, ...(a.main_object ? ["the rule's main object"] : [])];
+  return `${aggregating} rules aggregate` +
+    (a.enabled
+      ? ` (by default: key ${key.join(", ")}; window ${a.window}s, at most ${a.max_window}s)`
+      : "") +
+    `; rate limit: ${r.enabled ? `${r.rate}/s per output, bursts of ${r.max_burst}` : "off"}`;
+}
+
 async function dryRun(
   config: Config,
   rulesFiles: string[],
@@ -497,6 +509,7 @@ async function dryRun(
           `${rules.sources?.[p.plugin.source!]?.ruleCount ?? 0} rules; open_params: ` +
           `${p.entry.open_params ?? ""}`
         ),
+        `aggregation: ${aggregationLine(config, rules.aggregating ?? 0)}`,
         `outputs: ${
           [
             ...outputs.map((o) => o.name),

@@ -29,6 +29,7 @@ import { Registry } from "../../src/metrics.ts";
 import { aggregationPolicy } from "../../src/agent/build_rules.ts";
 import { defaultConfig } from "../../src/config/spec.ts";
 import { formatDuration, parseDuration } from "../../src/rules/duration.ts";
+import { REPO_ROOT } from "../support/env.ts";
 
 const RULES = `
 - macro: outbound
@@ -538,4 +539,46 @@ Deno.test("fan-out: the timer closes windows on its own, and close() stops it", 
   await fanout.flush();
   assertEquals(out.lines.map((l) => JSON.parse(l).aggregate?.count ?? 1), [1, 4]);
   await fanout.close();
+});
+
+Deno.test("aggregation: saker run --dry-run says which rules aggregate and the rate limit", async () => {
+  const run = async (...o: string[]) => {
+    const r = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        "--no-check",
+        `${REPO_ROOT}src/main.ts`,
+        "run",
+        "--dry-run",
+        "-c",
+        "/dev/null",
+        "-r",
+        `${REPO_ROOT}rules`,
+        ...o.flatMap((x) => ["-o", x]),
+      ],
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    const lines = new TextDecoder().decode(r.stdout).split("\n");
+    const enabled = /^rules: (\d+) enabled/.exec(lines.find((l) => l.startsWith("rules: ")) ?? "");
+    return lines.find((l) => l.startsWith("aggregation: "))?.replace(
+      `${enabled?.[1]} rules aggregate`,
+      "ALL rules aggregate",
+    );
+  };
+  assertEquals(await run(), "aggregation: 0 rules aggregate; rate limit: off");
+  const on = await run(
+    "aggregation.enabled=true",
+    "aggregation.window=30s",
+    "output_rate_limit.enabled=true",
+  );
+  assert(
+    on?.startsWith("aggregation: 48 rules aggregate (by default: key rule, container.id, "),
+    on,
+  );
+  assertStringIncludes(
+    on!,
+    "window 30s, at most 600s); rate limit: 50/s per output, bursts of 500",
+  );
 });
