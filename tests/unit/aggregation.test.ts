@@ -574,7 +574,7 @@ Deno.test("aggregation: saker run --dry-run says which rules aggregate and the r
     "output_rate_limit.enabled=true",
   );
   assert(
-    on?.startsWith("aggregation: 48 rules aggregate (by default: key rule, container.id, "),
+    on?.startsWith("aggregation: ALL rules aggregate (by default: key rule, container.id, "),
     on,
   );
   assertStringIncludes(
