@@ -75,7 +75,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: "bundle: the agent from an empty directory loads its embedded probe and alerts",
+  name:
+    "bundle: the agent from an empty directory loads its embedded probe, alerts, serves its page",
   ignore: needsRoot(),
   sanitizeResources: false,
   async fn() {
@@ -127,6 +128,16 @@ Deno.test({
           if (hit) break;
           if (Date.now() > deadline) throw new Error(`no alert; stdout: ${out.join("")}`);
           await new Promise((r) => setTimeout(r, 100));
+        }
+        // The dashboard is served from the bundle itself: the same bytes as web/ here.
+        for (const [path, file] of [["/", "index.html"], ["/ui/app.js", "app.js"]]) {
+          const r = await fetch(`http://127.0.0.1:${port}${path}`);
+          assertEquals(r.status, 200, path);
+          assertEquals(
+            new Uint8Array(await r.arrayBuffer()),
+            await Deno.readFile(`${REPO_ROOT}web/${file}`),
+            path,
+          );
         }
       } finally {
         child.kill("SIGTERM");
