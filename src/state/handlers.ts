@@ -407,12 +407,13 @@ export function applyEvent(
     }
     case A.CHDIR: {
       if (result(ev) !== 0) return;
-      const cwd = str(get(ev, P.cwd)); // the kernel's, when the record carries it
-      if (cwd !== undefined && cwd.startsWith("/")) th.proc.cwd = cwd;
-      else {
-        const path = str(arg(ev, th, P.path));
-        if (path !== undefined) th.proc.cwd = joinPath(th.proc.cwd, path);
-      }
+      // The path as written, as libsinsp keeps it (a symbolic link stays in proc.cwd); the
+      // kernel's directory (live records) only when the thread's working directory is unknown.
+      const path = str(arg(ev, th, P.path));
+      const cwd = str(get(ev, P.cwd));
+      if (path !== undefined && (path.startsWith("/") || th.proc.cwd.startsWith("/"))) {
+        th.proc.cwd = joinPath(th.proc.cwd, path);
+      } else if (cwd !== undefined && cwd.startsWith("/")) th.proc.cwd = cwd;
       return;
     }
     case A.GETCWD: {

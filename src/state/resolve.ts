@@ -3,9 +3,11 @@
  * thread's working directory or a directory fd (AT_FDCWD is -100 in the scap encoding).
  *
  * Live records carry, after a relative path, the directory the kernel resolved it against (the
- * path's `dirParam`, see src/events/table.ts); it wins over the thread's working directory and
- * the fd table, which may not have followed (an fd table kept only for sockets, a directory fd
- * opened before the agent started). Capture files from other tools lack it.
+ * path's `dirParam`, see src/events/table.ts); it wins over the fd table, which may not have
+ * followed (an fd table kept only for sockets, a directory fd opened before the agent started),
+ * and stands in for an unknown working directory. A known working directory wins over it: Falco
+ * names files through the path as written, symbolic links included. Capture files from other
+ * tools lack it.
  * @module
  */
 import type { Event } from "../events/event.ts";
@@ -30,7 +32,13 @@ export function resolvePath(
   kernelDir?: string,
 ): string {
   if (name.charCodeAt(0) === 47) return joinPath("/", name);
-  const dir = kernelDir !== undefined && kernelDir.charCodeAt(0) === 47
+  // A known working directory keeps the path as the process wrote it (symbolic links included,
+  // as libsinsp); directory fds, which an fd table kept only for sockets may not have followed,
+  // take the kernel's directory first.
+  const cwd = dirfd === AT_FDCWD ? th?.proc.cwd : undefined;
+  const dir = cwd !== undefined && cwd.charCodeAt(0) === 47
+    ? cwd
+    : kernelDir !== undefined && kernelDir.charCodeAt(0) === 47
     ? kernelDir
     : dirOf(th, dirfd);
   return dir !== undefined && dir.charCodeAt(0) === 47 ? joinPath(dir, name) : squashSlashes(name);

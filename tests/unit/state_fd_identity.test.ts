@@ -3,7 +3,8 @@
  * closes and most fd creators, so an fd number may name another file than the table says. Records
  * that read an fd carry its inode; a table entry naming another inode is dropped, one naming the
  * same inode stays (with its history). The directory a relative path was resolved against comes
- * from the record, and the working directory from chdir/fchdir records.
+ * from the record where the working directory is unknown or a directory fd is unseen, and the
+ * working directory from chdir/fchdir records where the path does not say.
  */
 import { assert, assertEquals } from "../support/assert.ts";
 import { buildEvent, type EventHeader } from "../../src/events/encode.ts";
@@ -89,9 +90,10 @@ Deno.test("fd identity: execve keeps standard fds only if they are still the sam
   assertEquals(fds.get(1), undefined, "stdout names another file now");
 });
 
-Deno.test("paths: the kernel's directory resolves relative names; chdir sets the kernel's cwd", () => {
+Deno.test("paths: the working directory as written; the kernel's directory where it is unknown", () => {
   const s = store(true);
-  // The tracked cwd (/home/u) went stale: the record's directory wins.
+  // A known working directory keeps the path as the process wrote it (Falco's names go through
+  // symbolic links as written), even where the kernel resolved it elsewhere.
   const o = ev("openat", H, {
     fd: 4,
     dirfd: -100,
@@ -101,7 +103,7 @@ Deno.test("paths: the kernel's directory resolves relative names; chdir sets the
     name_dir: "/srv/app",
   });
   s.update(o);
-  assertEquals(o.fdInfo?.name, "/srv/etc/shadow");
+  assertEquals(o.fdInfo?.name, "/home/etc/shadow");
   // A directory fd the table never saw.
   const p = ev("openat", H, {
     fd: 5,
@@ -114,7 +116,21 @@ Deno.test("paths: the kernel's directory resolves relative names; chdir sets the
   s.update(p);
   assertEquals(p.fdInfo?.name, "/etc/passwd");
   s.update(ev("chdir", H, { res: 0, path: "link", cwd: "/real/target" }));
-  assertEquals(s.procs.get(50)!.cwd, "/real/target");
+  assertEquals(s.procs.get(50)!.cwd, "/home/u/link");
   s.update(ev("fchdir", H, { res: 0, fd: 12, cwd: "/opt" }));
   assertEquals(s.procs.get(50)!.cwd, "/opt");
+  // A thread whose working directory is unknown takes the kernel's.
+  s.addThread({ tid: 60, pid: 60, ppid: 1, comm: "sh", exe: "sh", cwd: "" });
+  const q = ev("openat", { tid: 60, pid: 60 }, {
+    fd: 3,
+    dirfd: -100,
+    name: "notes",
+    flags: 1,
+    mode: 0,
+    name_dir: "/srv/app",
+  });
+  s.update(q);
+  assertEquals(q.fdInfo?.name, "/srv/app/notes");
+  s.update(ev("chdir", { tid: 60, pid: 60 }, { res: 0, path: "data", cwd: "/srv/app/data" }));
+  assertEquals(s.procs.get(60)!.cwd, "/srv/app/data");
 });
