@@ -29,7 +29,14 @@ import { LiveAlerts } from "../server/live_alerts.ts";
 import { type RunningServer, serveApi } from "../server/server.ts";
 import { versions } from "../version.ts";
 import { DropMonitor } from "./drops.ts";
-import { alertHostname, buildFanout, channelOutputs, OUTPUT_KEYS } from "./outputs.ts";
+import {
+  alertHostname,
+  buildFanout,
+  channelOutputs,
+  natsConnectionOf,
+  OUTPUT_KEYS,
+} from "./outputs.ts";
+import type { Collector } from "./collector.ts";
 import {
   type BuiltRules,
   type RulesBuilder,
@@ -242,6 +249,8 @@ export class Agent {
   /** Open aggregation windows: kept across output rebuilds, flushed at stop. */
   readonly #aggregator: AlertAggregator;
   #store: AlertStore | undefined;
+  /** Alerts of other agents read from JetStream (`collector`). */
+  #collector: Collector | undefined;
   #server: RunningServer | undefined;
   #app: Hono | undefined;
   #drops: DropMonitor | undefined;
@@ -270,7 +279,7 @@ export class Agent {
     this.#rules = rules;
     this.#deps = deps;
     this.registry = deps.registry ?? globalMetrics;
-    this.hostname = deps.hostname ?? alertHostname();
+    this.hostname = deps.hostname ?? (config.hostname || alertHostname());
     this.live = new LiveAlerts(this.registry);
     this.#aggregator = new AlertAggregator(aggregatorOptions(config));
   }
@@ -319,7 +328,7 @@ export class Agent {
     }
     this.#fanout = buildFanout(
       c,
-      await channelOutputs(c),
+      await channelOutputs(c, this.registry),
       this.#store,
       this.live,
       this.hostname,
@@ -327,6 +336,7 @@ export class Agent {
       this.#aggregator,
     );
     if (c.webserver.enabled) await this.#startServer();
+    if (c.collector.enabled) await this.#startCollector(c);
     logSyscallChoice(this.#rules.syscalls, c.base_syscalls);
     const filter = kernelFilter(this.#rules, c);
     this.#source = await this.#deps.openSource(filter.syscalls, c);
@@ -489,6 +499,24 @@ export class Agent {
       port: w.listen_port,
       tlsPemFile: w.ssl_enabled ? w.ssl_certificate : undefined,
     });
+  }
+
+  async #startCollector(c: Config): Promise<void> {
+    // The NATS client loads only when a collector is configured.
+    const { Collector } = await import("./collector.ts");
+    const k = c.collector;
+    this.#collector = new Collector({
+      connection: natsConnectionOf(k),
+      stream: k.stream,
+      subjects: k.subjects,
+      durable: k.durable,
+      batch: k.batch,
+      store: this.#store,
+      sinks: [this.live],
+      formatter: this.#fanout.formatter,
+      registry: this.registry,
+    });
+    this.#collector.start();
   }
 
   #registerProcessMetrics(): void {
@@ -736,7 +764,7 @@ export class Agent {
       try {
         const fresh = buildFanout(
           next,
-          await channelOutputs(next),
+          await channelOutputs(next, this.registry),
           this.#store,
           this.live,
           this.hostname,
@@ -761,7 +789,16 @@ export class Agent {
     if (!sameJson(prev.syscall_event_drops, next.syscall_event_drops)) {
       this.#drops = this.#makeDropMonitor(next);
     }
-    for (const k of ["webserver", "kernel", "alert_store", "plugins", "load_plugins"] as const) {
+    const restartKeys = [
+      "webserver",
+      "kernel",
+      "alert_store",
+      "plugins",
+      "load_plugins",
+      "collector",
+      "hostname",
+    ] as const;
+    for (const k of restartKeys) {
       if (!sameJson(prev[k], next[k])) log.warn("config change needs a restart", { key: k });
     }
     if (next.watch_config_files) this.#watch();
@@ -793,6 +830,7 @@ export class Agent {
     }
     for (const x of this.#extra) await x.source.close();
     for (const x of this.#extra) await x.running;
+    await this.#collector?.close();
     this.#drops?.logSummary();
     await this.#stopFalcoMetrics();
     await this.#capture?.close();

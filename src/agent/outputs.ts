@@ -17,6 +17,7 @@ import { SyslogOutput } from "../outputs/syslog.ts";
 import type { AlertOutput } from "../outputs/output.ts";
 import type { LiveAlerts } from "../server/live_alerts.ts";
 import type { AlertAggregator } from "../outputs/aggregator.ts";
+import type { NatsConnectionOptions } from "../outputs/nats.ts";
 
 /** The host name in alerts: SAKER_HOSTNAME, else FALCO_HOSTNAME (Falco's), else the system's. */
 export function alertHostname(env = Deno.env.toObject()): string {
@@ -39,6 +40,7 @@ export const OUTPUT_KEYS = [
   "file_output",
   "program_output",
   "http_output",
+  "nats_output",
   "output_rate_limit",
 ] as const satisfies readonly (keyof Config)[];
 
@@ -54,8 +56,31 @@ export function formatterFor(config: Config, hostname: string): AlertFormatter {
   });
 }
 
+/** The NATS connection settings of `nats_output` or `collector`. */
+export function natsConnectionOf(
+  n: Config["nats_output"] | Config["collector"],
+): NatsConnectionOptions {
+  return {
+    servers: n.servers,
+    token: n.token || undefined,
+    user: n.user || undefined,
+    password: n.password || undefined,
+    credsFile: n.creds_file || undefined,
+    tls: n.tls.enabled
+      ? {
+        caFile: n.tls.ca_cert || undefined,
+        certFile: n.tls.client_cert || undefined,
+        keyFile: n.tls.client_key || undefined,
+      }
+      : undefined,
+  };
+}
+
 /** The configured channel outputs (not yet behind queues). Throws naming the config key. */
-export async function channelOutputs(config: Config): Promise<AlertOutput[]> {
+export async function channelOutputs(
+  config: Config,
+  registry?: Registry,
+): Promise<AlertOutput[]> {
   const json = config.json_output;
   const buffered = config.buffered_outputs;
   const out: AlertOutput[] = [];
@@ -96,6 +121,23 @@ export async function channelOutputs(config: Config): Promise<AlertOutput[]> {
       );
     } catch (err) {
       throw new Error(`http_output: ${(err as Error).message}`);
+    }
+  }
+  if (config.nats_output.enabled) {
+    const n = config.nats_output;
+    // The NATS client loads only when a NATS output is configured.
+    const { NatsOutput } = await import("../outputs/nats.ts");
+    try {
+      out.push(NatsOutput.create({
+        ...natsConnectionOf(n),
+        subject: n.subject,
+        stream: n.stream,
+        ackTimeoutMs: n.ack_timeout,
+        duplicateWindowMs: n.duplicate_window * 1000,
+        registry,
+      }));
+    } catch (err) {
+      throw new Error(`nats_output: ${(err as Error).message}`);
     }
   }
   return out;

@@ -237,6 +237,15 @@ function crossChecks(c: Config, add: (key: string, msg: string) => void): void {
   if (c.webserver.ssl_enabled && c.webserver.ssl_certificate === "") {
     add("webserver.ssl_certificate", "required when webserver.ssl_enabled is true (a PEM file)");
   }
+  for (const key of ["nats_output", "collector"] as const) {
+    const n = c[key];
+    if (!n.enabled) continue;
+    if (n.servers.length === 0) add(`${key}.servers`, `required when ${key}.enabled is true`);
+    if (n.user === "" && n.password !== "") add(`${key}.user`, "required with a password");
+    if (n.tls.enabled && (n.tls.client_cert === "") !== (n.tls.client_key === "")) {
+      add(`${key}.tls`, "client_cert and client_key go together");
+    }
+  }
   if (c.metrics.enabled && !c.metrics.output_rule && c.metrics.output_file === "") {
     add("metrics", "enabled, but neither output_rule nor output_file says where to write");
   }

@@ -16,6 +16,7 @@
  */
 import { parsePriority, type Priority, PRIORITY_NAMES } from "../rules/alert.ts";
 import { FACILITIES } from "../outputs/syslog.ts";
+import { checkSubjectTemplate } from "../outputs/nats_subject.ts";
 
 /** Type-level tag: the value a spec node yields once checked. Never present at run time. */
 declare const VALUE: unique symbol;
@@ -218,6 +219,26 @@ export const DROP_ACTIONS = ["ignore", "log", "alert", "exit"] as const;
 
 const ruleSelector = entry({ rule: str(), tag: str() });
 
+/** How to reach NATS: the same keys in `nats_output` and `collector`. */
+const natsConnection = {
+  /** Server URLs (nats://host:4222, tls://host:4222). */
+  servers: list(str(undefined, { check: checkNatsUrl }), ["nats://127.0.0.1:4222"]),
+  /** Authentication: a token, or a user and password, or a .creds file (JWT and NKey seed). */
+  token: str(""),
+  user: str(""),
+  password: str(""),
+  creds_file: str(""),
+  /** TLS (required when enabled): the CA checking the server, a client certificate and key. */
+  tls: section({
+    enabled: bool(false),
+    ca_cert: str(""),
+    client_cert: str(""),
+    client_key: str(""),
+  }),
+  /** The JetStream stream of alerts. */
+  stream: str("SAKER_ALERTS", { check: checkStreamName }),
+} as const;
+
 /** The whole file. */
 export const SPEC = section({
   /** Rules files and directories, in load order. */
@@ -286,6 +307,34 @@ export const SPEC = section({
     /** Extra request headers (Saker). */
     headers: map(str()),
   }),
+  /**
+   * Saker: each alert published to NATS JetStream (Falco's JSON, Nats-Msg-Id de-duplication,
+   * acknowledged), on a subject from a template; the stream is created when missing.
+   */
+  nats_output: section({
+    enabled: bool(false),
+    ...natsConnection,
+    /** Subject template: {hostname}, {priority}, {rule}, {source}. */
+    subject: str("saker.alerts.{hostname}.{priority}", { check: checkSubjectTemplate }),
+    /** Longest wait for the server's acknowledgement of a publish, ms. */
+    ack_timeout: duration(5000, "ms", 1),
+    /** De-duplication window of a stream the output creates, seconds. */
+    duplicate_window: duration(120, "s", 1),
+  }),
+  /**
+   * Saker: alerts of other agents read from a JetStream stream (a durable consumer) into the
+   * alert store and the live stream: the fleet's view (`saker collect`).
+   */
+  collector: section({
+    enabled: bool(false),
+    ...natsConnection,
+    /** Subjects read from the stream. */
+    subjects: str("saker.alerts.>", { nonEmpty: true }),
+    /** Durable consumer name: a restarted collector continues where it stopped. */
+    durable: str("saker-collector", { check: checkStreamName }),
+    /** Most alerts stored in one transaction. */
+    batch: int(256, { min: 1, max: 10_000 }),
+  }),
   webserver: section({
     enabled: bool(true),
     threadiness: ignored("Saker serves HTTP on its event loop"),
@@ -309,6 +358,8 @@ export const SPEC = section({
     /** Serve the alert dashboard at / (Saker); its data come from the token-guarded API. */
     dashboard_enabled: bool(true),
   }),
+  /** Host name in alerts ("": SAKER_HOSTNAME, FALCO_HOSTNAME, else the system's) (Saker). */
+  hostname: str(""),
   log_stderr: bool(true),
   /** Log messages to syslog too (syslog_output.path, facility user). */
   log_syslog: bool(false),
@@ -525,6 +576,23 @@ function checkUrl(s: string): string | undefined {
     return "an http:// or https:// URL";
   }
   return undefined;
+}
+
+/** A NATS server URL: nats://, tls:// or host:port. */
+function checkNatsUrl(s: string): string | undefined {
+  const what = "a NATS server URL (nats://host:4222, tls://host:4222 or host:port)";
+  if (/^[\w.-]+:\d+$/.test(s)) return undefined;
+  try {
+    const u = new URL(s);
+    return u.protocol === "nats:" || u.protocol === "tls:" ? undefined : what;
+  } catch {
+    return what;
+  }
+}
+
+/** A JetStream stream or consumer name (no spaces, dots, wildcards or slashes). */
+function checkStreamName(s: string): string | undefined {
+  return /^[A-Za-z0-9_-]+$/.test(s) ? undefined : "a name of letters, digits, - and _";
 }
 
 /** A URL path. */

@@ -1,7 +1,7 @@
 /**
  * Alert filters shared by the alert store queries (GET /alerts and the counts built on it) and
  * live subscriptions (GET /alerts/stream): time range, rule names, minimum priority, sources,
- * tags, containers, process names and free text. Parsed from URL query parameters with precise
+ * tags, containers, process names, host names and free text. Parsed from URL query parameters with precise
  * errors; matched in memory for live alerts and turned into SQL by the store, with the same
  * meaning (a test runs one case table through both).
  *
@@ -39,6 +39,8 @@ export interface AlertFilter {
   containers?: string[];
   /** Any of these process names (`proc.name` output field). */
   processes?: string[];
+  /** Any of these host names (the agent that raised the alert: a collector stores many). */
+  hostnames?: string[];
   /** Text in the output or the rule name, ignoring the case of ASCII letters. */
   text?: string;
 }
@@ -83,7 +85,7 @@ function list(params: URLSearchParams, name: string): string[] | undefined {
 
 /**
  * Reads a filter from query parameters: since, until, rule, priority, source, tag, container,
- * process, q (free text).
+ * process, hostname, q (free text).
  */
 export function parseAlertFilter(params: URLSearchParams, nowMs = Date.now()): AlertFilter {
   const f: AlertFilter = {};
@@ -114,7 +116,13 @@ export function parseAlertFilter(params: URLSearchParams, nowMs = Date.now()): A
     }
     f.priority = pr;
   }
-  const lists = { sources: "source", tags: "tag", containers: "container", processes: "process" };
+  const lists = {
+    sources: "source",
+    tags: "tag",
+    containers: "container",
+    processes: "process",
+    hostnames: "hostname",
+  };
   for (const [key, name] of Object.entries(lists) as [keyof typeof lists, string][]) {
     const vals = list(params, name);
     if (vals) f[key] = vals;
@@ -137,13 +145,16 @@ function fieldText(a: Alert, name: string): string | undefined {
 /**
  * True when the alert passes the filter. `output` is the text the free-text filter reads: the
  * output as stored and sent (with its time and priority prefix), which callers holding the
- * formatted alert pass so that live and stored alerts match alike.
+ * formatted alert pass so that live and stored alerts match alike; `hostname` is the host the
+ * alert comes from.
  */
 export function matchesFilter(
   a: Alert,
   f: AlertFilter,
   output: () => string = () => a.output,
+  hostname?: string,
 ): boolean {
+  if (f.hostnames && (hostname === undefined || !f.hostnames.includes(hostname))) return false;
   if (f.since !== undefined && a.time < f.since) return false;
   if (f.until !== undefined && a.time >= f.until) return false;
   if (f.rules && !f.rules.includes(a.rule)) return false;

@@ -77,6 +77,10 @@ export function whereClause(f: AlertFilter): Sql {
     parts.push(`${outputField(FILTER_FIELDS.process)} IN (${placeholders(f.processes.length)})`);
     args.push(...f.processes);
   }
+  if (f.hostnames?.length) {
+    parts.push(`hostname IN (${placeholders(f.hostnames.length)})`);
+    args.push(...f.hostnames);
+  }
   if (f.text !== undefined) {
     // LIKE ignores the case of ASCII letters, as foldAscii does for live alerts.
     parts.push("(output LIKE ? ESCAPE '\\' OR rule LIKE ? ESCAPE '\\')");

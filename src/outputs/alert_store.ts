@@ -101,7 +101,7 @@ export interface StoredAlert {
 /** Which rows `/alerts` lists. */
 export type AlertView = "each" | "aggregated";
 
-const SCHEMA_VERSION = 2;
+const SCHEMA_VERSION = 3;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS alerts (
@@ -120,8 +120,12 @@ CREATE INDEX IF NOT EXISTS alerts_rule ON alerts(rule, id);
 CREATE INDEX IF NOT EXISTS alerts_priority ON alerts(priority, id);
 `;
 
-/** Columns added by schema version 2 (aggregation), added to an older store when it opens. */
-const AGGREGATION_COLUMNS: [string, string][] = [
+/**
+ * Columns added by schema versions 2 (aggregation) and 3 (`alert_id`: the sending agent's id of
+ * an alert a collector received, unique, so a message delivered twice is stored once), added to
+ * an older store when it opens.
+ */
+const ADDED_COLUMNS: [string, string][] = [
   ["count", "INTEGER NOT NULL DEFAULT 1"],
   ["first_time", "INTEGER"],
   ["aggregate", "TEXT"],
@@ -129,6 +133,7 @@ const AGGREGATION_COLUMNS: [string, string][] = [
   ["head", "INTEGER NOT NULL DEFAULT 1"],
   ["total", "INTEGER"],
   ["last_time", "INTEGER"],
+  ["alert_id", "TEXT"],
 ];
 
 const COLUMNS = "id, time, rule, priority, source, hostname, tags, output, output_fields, count, " +
@@ -140,6 +145,7 @@ export class AlertStore {
   readonly #db: DatabaseSync;
   readonly #insert: StatementSync;
   readonly #addToHead: StatementSync;
+  readonly #hasId: StatementSync;
   readonly #maxAgeNs: bigint;
   readonly #maxAlerts: number;
   readonly #retentionEvery: number;
@@ -156,9 +162,10 @@ export class AlertStore {
     this.#retentionEvery = opts.retentionIntervalMs ?? 60_000;
     this.#insert = db.prepare(
       `INSERT INTO alerts (time, rule, priority, source, hostname, tags, output, output_fields,
-         count, first_time, aggregate, group_key, head, total, last_time)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         count, first_time, aggregate, group_key, head, total, last_time, alert_id)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
+    this.#hasId = db.prepare("SELECT 1 FROM alerts WHERE alert_id = ?");
     this.#addToHead = db.prepare(
       `UPDATE alerts SET total = coalesce(total, count) + ?,
          last_time = max(coalesce(last_time, time), ?)
@@ -229,11 +236,15 @@ export class AlertStore {
       const have = new Set(
         (db.prepare("PRAGMA table_info(alerts)").all() as { name: string }[]).map((c) => c.name),
       );
-      for (const [name, type] of AGGREGATION_COLUMNS) {
+      for (const [name, type] of ADDED_COLUMNS) {
         if (!have.has(name)) db.exec(`ALTER TABLE alerts ADD COLUMN ${name} ${type}`);
       }
       db.exec(
         "CREATE INDEX IF NOT EXISTS alerts_group ON alerts(group_key) WHERE group_key IS NOT NULL",
+      );
+      db.exec(
+        "CREATE UNIQUE INDEX IF NOT EXISTS alerts_alert_id ON alerts(alert_id) " +
+          "WHERE alert_id IS NOT NULL",
       );
       db.exec(`PRAGMA user_version=${SCHEMA_VERSION}`);
     } catch (err) {
@@ -248,15 +259,28 @@ export class AlertStore {
     return store;
   }
 
-  /** Stores a batch of alerts in one transaction. */
-  insert(batch: FormattedAlert[]): void {
+  /**
+   * Stores a batch of alerts in one transaction. An alert received from another agent is stored
+   * with its id, and left out when the store holds that id already (a redelivery). Returns how
+   * many alerts were stored.
+   */
+  insert(batch: FormattedAlert[]): number {
     const db = this.#db;
+    let stored = 0;
     db.exec("BEGIN");
     try {
       for (const fa of batch) {
         const a = fa.alert;
+        const received = fa.received;
+        if (received && this.#hasId.get(received.id) !== undefined) continue;
         const g = a.aggregate;
-        const group = g?.group ?? a.grouping?.group ?? null;
+        // Chains of windows are one agent's: a received one is named by its host too.
+        const ownGroup = g?.group ?? a.grouping?.group;
+        const group = ownGroup === undefined
+          ? null
+          : received
+          ? `${received.hostname}/${ownGroup}`
+          : ownGroup;
         const count = g?.count ?? 1;
         // A window's summary adds to its chain's head; without one (it was never stored, e.g.
         // held back by the rate limit) the summary heads the chain itself.
@@ -269,10 +293,10 @@ export class AlertStore {
           a.rule,
           priorityRank(a.priority),
           a.source,
-          fa.formatter.hostname,
+          fa.hostname,
           JSON.stringify([...new Set(a.tags)].sort()),
-          fa.formatter.fullOutput(a),
-          fa.formatter.fieldsJson(a),
+          received ? received.output : fa.formatter.fullOutput(a),
+          received ? received.fieldsJson : fa.formatter.fieldsJson(a),
           count,
           g ? g.first : a.time,
           g ? aggregateJson(g) : null,
@@ -280,16 +304,24 @@ export class AlertStore {
           head,
           head ? count : null,
           head ? (g ? g.last : a.time) : null,
+          received ? received.id : null,
         );
+        stored++;
       }
       db.exec("COMMIT");
-      this.#count += batch.length;
+      this.#count += stored;
     } catch (err) {
       db.exec("ROLLBACK");
       throw err;
     }
     const now = Date.now();
     if (now - this.#lastRetention >= this.#retentionEvery) this.applyRetention(now);
+    return stored;
+  }
+
+  /** Whether an alert received with this id is stored. */
+  hasAlertId(id: string): boolean {
+    return this.#hasId.get(id) !== undefined;
   }
 
   /** Deletes alerts past the age and count limits; returns how many went. */

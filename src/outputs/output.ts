@@ -8,15 +8,59 @@
 import type { Alert } from "../rules/alert.ts";
 import type { AlertFormatter } from "./format.ts";
 
+/**
+ * An alert received from another agent (the collector): its id and its forms as that agent wrote
+ * them, kept as they are rather than formatted again here.
+ */
+export interface ReceivedForms {
+  /** The sending agent's alert id. */
+  id: string;
+  /** The agent's host name. */
+  hostname: string;
+  /** The JSON line as received. */
+  json: string;
+  /** The `output` property (time and priority prefix included). */
+  output: string;
+  /** The `output_fields` object as JSON text. */
+  fieldsJson: string;
+}
+
 /** An alert with its text and JSON forms, each computed at most once and shared by outputs. */
 export class FormattedAlert {
   #text: string | undefined;
   #json: string | undefined;
-  constructor(readonly alert: Alert, readonly formatter: AlertFormatter) {}
+  #id: string | undefined;
+  /**
+   * `received` is set for an alert another agent raised (its forms are kept); otherwise the
+   * formatter writes them.
+   */
+  constructor(
+    readonly alert: Alert,
+    readonly formatter: AlertFormatter,
+    readonly received?: ReceivedForms,
+  ) {
+    if (received) {
+      this.#json = received.json;
+      this.#id = received.id;
+    }
+  }
+
+  /**
+   * A stable id of this alert (a random UUID, or the sender's for a received one): every retry of
+   * a network output carries the same id, so receivers de-duplicate at-least-once delivery.
+   */
+  get id(): string {
+    return this.#id ??= crypto.randomUUID();
+  }
+
+  /** The host name the alert comes from. */
+  get hostname(): string {
+    return this.received?.hostname ?? this.formatter.hostname;
+  }
 
   /** The text line (no newline). */
   get text(): string {
-    return this.#text ??= this.formatter.text(this.alert);
+    return this.#text ??= this.received?.output ?? this.formatter.text(this.alert);
   }
 
   /** The JSON line (no newline). */

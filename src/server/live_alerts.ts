@@ -26,7 +26,8 @@ export class Subscription {
   /** Queues a matching alert (dropping it when the client is too far behind). */
   offer(a: FormattedAlert): void {
     if (this.#closed) return;
-    if (!matchesFilter(a.alert, this.filter, () => a.formatter.fullOutput(a.alert))) return;
+    const output = () => a.received?.output ?? a.formatter.fullOutput(a.alert);
+    if (!matchesFilter(a.alert, this.filter, output, a.hostname)) return;
     if (this.#items.length >= this.capacity) {
       this.dropped++;
       this.droppedCounter.inc();

@@ -189,7 +189,7 @@ Deno.test("store: a store of the earlier schema is extended in place, its rows c
     const check = new DatabaseSync(`${dir}/alerts.db`);
     const v = check.prepare("PRAGMA user_version").get() as { user_version: number };
     check.close();
-    assertEquals(Number(v.user_version), 2);
+    assertEquals(Number(v.user_version), 3);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
