@@ -24,6 +24,7 @@ import {
   AckPolicy,
   connect,
   type Consumer,
+  ConsumerEvents,
   DeliverPolicy,
   type JsMsg,
   type NatsConnection,
@@ -146,6 +147,19 @@ export class Collector {
         const msgs = await consumer.consume({ max_messages: o.batch * 2 });
         const stop = () => msgs.stop();
         signal.addEventListener("abort", stop, { once: true });
+        // A consumer or stream deleted on the server: start again (they are made anew).
+        (async () => {
+          for await (const st of await msgs.status()) {
+            if (
+              st.type === ConsumerEvents.ConsumerDeleted ||
+              st.type === ConsumerEvents.ConsumerNotFound ||
+              st.type === ConsumerEvents.StreamNotFound
+            ) {
+              log.info("collector: consumer gone; making it again", { event: st.type });
+              msgs.stop();
+            }
+          }
+        })().catch(() => {});
         try {
           for await (const m of msgs) {
             pending.push(m);

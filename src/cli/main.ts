@@ -24,6 +24,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandMod
     summary: "run the agent: capture, enrich, evaluate rules, alert",
     load: () => import("./run.ts"),
   },
+  collect: {
+    summary: "read other agents' alerts from NATS JetStream into the store (the fleet's view)",
+    load: () => import("./collect.ts"),
+  },
   capture: {
     summary: "print (or write) every decoded live event",
     load: () => import("./capture.ts"),

@@ -48,14 +48,15 @@ export async function waitFor<T>(
 }
 
 /**
- * Starts `saker run -c DIR/config.yaml ARGS...` with `config` after a base that listens on a
- * free port, stores alerts under `dir` and watches no files (unless `opts.watch`).
+ * Starts `saker run -c DIR/config.yaml ARGS...` (or `opts.command`) with `config` after a base
+ * that listens on a free port, stores alerts under `dir` and watches no files (unless
+ * `opts.watch`).
  */
 export async function startSaker(
   dir: string,
   config: string,
   args: string[] = [],
-  opts: { watch?: boolean } = {},
+  opts: { watch?: boolean; command?: string } = {},
 ): Promise<SakerProcess> {
   await Deno.writeTextFile(
     `${dir}/config.yaml`,
@@ -63,7 +64,16 @@ export async function startSaker(
       `watch_config_files: ${opts.watch === true}\n${config}`,
   );
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--no-check", "src/main.ts", "run", "-c", `${dir}/config.yaml`, ...args],
+    args: [
+      "run",
+      "-A",
+      "--no-check",
+      "src/main.ts",
+      opts.command ?? "run",
+      "-c",
+      `${dir}/config.yaml`,
+      ...args,
+    ],
     cwd: REPO_ROOT,
     stdout: "piped",
     stderr: "piped",
