@@ -123,8 +123,16 @@ Deno.test({
   },
 });
 
+/** An alert as GET /alerts lists it (the fields the test reads). */
+interface ListedAlert {
+  hostname: string;
+  rule: string;
+  output: string;
+  output_fields: Record<string, unknown>;
+}
+
 /** The collector's stored alerts of `hostname` (or every host). */
-async function collected(api: string, hostname?: string): Promise<Record<string, any>[]> {
+async function collected(api: string, hostname?: string): Promise<ListedAlert[]> {
   const q = hostname ? `&hostname=${hostname}` : "";
   const r = await fetch(`${api}/alerts?limit=1000${q}`);
   if (!r.ok) throw new Error(`/alerts: ${r.status} ${await r.text()}`);
@@ -132,7 +140,7 @@ async function collected(api: string, hostname?: string): Promise<Record<string,
 }
 
 /** A marker that names one attack in an alert's output. */
-function markerOf(a: Record<string, any>): string {
+function markerOf(a: ListedAlert): string {
   return (a.output_fields["ka.target.name"] ?? a.output_fields["fd.name"]) as string;
 }
 
