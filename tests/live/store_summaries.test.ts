@@ -84,6 +84,9 @@ const CASES: [string, number[]][] = [
   ["q=event 2", [2]],
   ["q=Warning event", [0, 5]],
   ["priority=error&q=file", [1]],
+  ["hostname=node-3", [0, 1, 2, 3, 4, 5]],
+  ["hostname=node-1,node-3&process=cat", [1, 4]],
+  ["hostname=node-1", []],
 ];
 
 async function withStore(f: (s: AlertStore) => void | Promise<void>) {
@@ -107,7 +110,7 @@ Deno.test("store: every filter keeps the same alerts in SQL and in live matching
       assertEquals(s.count(f), want.length, `count: ${q}`);
       const live = SAMPLE.flatMap((a, i) => {
         const fa = new FormattedAlert(a, fmt);
-        return matchesFilter(a, f, () => fa.formatter.fullOutput(a)) ? [i] : [];
+        return matchesFilter(a, f, () => fa.formatter.fullOutput(a), fa.hostname) ? [i] : [];
       });
       assertEquals(live, want, `live: ${q}`);
     }
