@@ -7,6 +7,8 @@
  *   publish acknowledged once stored), alerts/s and CPU µs per alert;
  * - `http`: the same alerts through the http output (one POST per alert, kept-alive connection)
  *   to a receiver in another process;
+ * - `syslog_tcp`: the same alerts as RFC 5424 messages over TCP (octet counting) to a receiver in
+ *   another process;
  * - `collector`: a stream already holding the alerts, read by the collector into a fresh alert
  *   store (one transaction per batch), alerts/s and CPU µs per alert.
  *
@@ -17,6 +19,7 @@
 import process from "node:process";
 import { NatsOutput } from "../../src/outputs/nats.ts";
 import { HttpOutput } from "../../src/outputs/http.ts";
+import { RemoteSyslogOutput } from "../../src/outputs/syslog_remote.ts";
 import { OutputQueue } from "../../src/outputs/queue.ts";
 import { AlertFormatter } from "../../src/outputs/format.ts";
 import { type AlertOutput, FormattedAlert } from "../../src/outputs/output.ts";
@@ -131,11 +134,24 @@ export async function bench(): Promise<Record<string, unknown>> {
     stderr: "null",
   }).spawn();
   const url = `nats://127.0.0.1:${natsPort}`;
+  // A TCP syslog receiver that reads and discards, in a process of its own.
+  const syslogPort = freePort();
+  const syslogReceiver = new Deno.Command(Deno.execPath(), {
+    args: [
+      "eval",
+      `const l = Deno.listen({hostname: "127.0.0.1", port: ${syslogPort}});` +
+      `for await (const c of l) (async () => { for await (const _ of c.readable) {} })().catch(() => {});`,
+    ],
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
   try {
     await waitPort(natsPort);
     await waitPort(httpPort);
+    await waitPort(syslogPort);
     const natsRuns = [];
     const httpRuns = [];
+    const syslogRuns = [];
     for (let run = 0; run < RUNS; run++) {
       const nats = NatsOutput.create({
         servers: [url],
@@ -150,6 +166,16 @@ export async function bench(): Promise<Record<string, unknown>> {
         userAgent: "saker-bench",
       });
       httpRuns.push(await through(http, alerts(ALERTS, run)));
+      const syslog = new RemoteSyslogOutput({
+        host: "127.0.0.1",
+        port: syslogPort,
+        tls: false,
+        facility: 16,
+        appName: "saker",
+        sdId: "saker@32473",
+        json: true,
+      });
+      syslogRuns.push(await through(syslog, alerts(ALERTS, run)));
     }
     // The stream now holds RUNS * ALERTS alerts: each collector run reads all of them anew.
     const collectorRuns = [];
@@ -182,13 +208,16 @@ export async function bench(): Promise<Record<string, unknown>> {
       alerts: ALERTS,
       nats: summary(natsRuns),
       http: summary(httpRuns),
+      syslog_tcp: summary(syslogRuns),
       collector: { ...summary(collectorRuns), alerts: RUNS * ALERTS },
     };
   } finally {
     nats.kill("SIGTERM");
     receiver.kill("SIGTERM");
+    syslogReceiver.kill("SIGTERM");
     await nats.status;
     await receiver.status;
+    await syslogReceiver.status;
     await Deno.remove(dir, { recursive: true });
   }
 }

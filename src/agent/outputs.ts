@@ -13,7 +13,8 @@ import { ProgramOutput } from "../outputs/program.ts";
 import { OutputQueue } from "../outputs/queue.ts";
 import { type AlertStore, StoreOutput } from "../outputs/alert_store.ts";
 import { StdoutOutput } from "../outputs/stdout.ts";
-import { SyslogOutput } from "../outputs/syslog.ts";
+import { FACILITIES, SyslogOutput } from "../outputs/syslog.ts";
+import { RemoteSyslogOutput } from "../outputs/syslog_remote.ts";
 import type { AlertOutput } from "../outputs/output.ts";
 import type { LiveAlerts } from "../server/live_alerts.ts";
 import type { AlertAggregator } from "../outputs/aggregator.ts";
@@ -37,6 +38,7 @@ export const OUTPUT_KEYS = [
   "output_timeout",
   "stdout_output",
   "syslog_output",
+  "remote_syslog_output",
   "file_output",
   "program_output",
   "http_output",
@@ -92,6 +94,30 @@ export async function channelOutputs(
   if (config.syslog_output.enabled) {
     const s = config.syslog_output;
     out.push(new SyslogOutput({ json, path: s.path, facility: s.facility }));
+  }
+  if (config.remote_syslog_output.enabled) {
+    const r = config.remote_syslog_output;
+    try {
+      const [, host, port] = /^\[?(.*?)\]?:(\d+)$/.exec(r.address)!;
+      const read = (f: string) => f ? Deno.readTextFile(f) : Promise.resolve(undefined);
+      const ca = await read(r.ca_cert);
+      out.push(
+        new RemoteSyslogOutput({
+          host,
+          port: Number(port),
+          tls: r.transport === "tls",
+          caCerts: ca ? [ca] : undefined,
+          cert: await read(r.client_cert),
+          key: await read(r.client_key),
+          facility: FACILITIES[r.facility],
+          appName: r.app_name,
+          sdId: r.sd_id,
+          json,
+        }),
+      );
+    } catch (err) {
+      throw new Error(`remote_syslog_output: ${(err as Error).message}`);
+    }
   }
   if (config.program_output.enabled) {
     const p = config.program_output;

@@ -237,6 +237,10 @@ function crossChecks(c: Config, add: (key: string, msg: string) => void): void {
   if (c.webserver.ssl_enabled && c.webserver.ssl_certificate === "") {
     add("webserver.ssl_certificate", "required when webserver.ssl_enabled is true (a PEM file)");
   }
+  const rs = c.remote_syslog_output;
+  if (rs.enabled && (rs.client_cert === "") !== (rs.client_key === "")) {
+    add("remote_syslog_output.client_cert", "client_cert and client_key go together");
+  }
   for (const key of ["nats_output", "collector"] as const) {
     const n = c[key];
     if (!n.enabled) continue;

@@ -283,6 +283,24 @@ export const SPEC = section({
     path: str("/dev/log", { nonEmpty: true }),
     facility: oneOf(Object.keys(FACILITIES), "user"),
   }),
+  /**
+   * Saker: alerts to a remote syslog server or SIEM over TCP or TLS, RFC 5424 with structured
+   * data (rule, priority, source, tags), octet-counting framing.
+   */
+  remote_syslog_output: section({
+    enabled: bool(false),
+    /** host:port of the server. */
+    address: str("127.0.0.1:6514", { check: checkHostPort }),
+    transport: oneOf(["tcp", "tls"], "tls"),
+    facility: oneOf(Object.keys(FACILITIES), "local0"),
+    app_name: str("saker", { nonEmpty: true }),
+    /** SD-ID of the alert's structured data (name@private-enterprise-number). */
+    sd_id: str("saker@32473", { check: checkSdId }),
+    /** PEM files: a CA checking the server (besides the system's), a client certificate and key. */
+    ca_cert: str(""),
+    client_cert: str(""),
+    client_key: str(""),
+  }),
   file_output: section({
     enabled: bool(false),
     keep_alive: bool(false),
@@ -576,6 +594,19 @@ function checkUrl(s: string): string | undefined {
     return "an http:// or https:// URL";
   }
   return undefined;
+}
+
+/** host:port. */
+function checkHostPort(s: string): string | undefined {
+  const m = /^(\[[0-9a-fA-F:]+\]|[\w.-]+):(\d+)$/.exec(s);
+  return m && Number(m[2]) > 0 && Number(m[2]) < 65536 ? undefined : "host:port";
+}
+
+/** An RFC 5424 SD-ID of the private form name@number. */
+function checkSdId(s: string): string | undefined {
+  return /^[\x21-\x7e]{1,32}$/.test(s) && !/[= \]"]/.test(s) && /^[^@]+@\d+(\.\d+)*$/.test(s)
+    ? undefined
+    : "an SD-ID name@enterprise-number (e.g. saker@32473)";
 }
 
 /** A NATS server URL: nats://, tls:// or host:port. */
