@@ -143,6 +143,8 @@ export async function channelOutputs(
           insecure: h.insecure,
           keepAlive: h.keep_alive,
           maxConsecutiveTimeouts: h.max_consecutive_timeouts,
+          preset: h.preset,
+          index: h.index,
         }),
       );
     } catch (err) {

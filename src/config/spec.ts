@@ -17,6 +17,7 @@
 import { parsePriority, type Priority, PRIORITY_NAMES } from "../rules/alert.ts";
 import { FACILITIES } from "../outputs/syslog.ts";
 import { checkSubjectTemplate } from "../outputs/nats_subject.ts";
+import { HTTP_PRESETS } from "../outputs/http_presets.ts";
 
 /** Type-level tag: the value a spec node yields once checked. Never present at run time. */
 declare const VALUE: unique symbol;
@@ -324,6 +325,10 @@ export const SPEC = section({
     max_consecutive_timeouts: int(5, { min: 0 }),
     /** Extra request headers (Saker). */
     headers: map(str()),
+    /** The receiver's format: falco (one alert per POST), elasticsearch, opensearch, loki. */
+    preset: oneOf(HTTP_PRESETS, "falco"),
+    /** The index of the elasticsearch and opensearch presets. */
+    index: str("saker-alerts", { check: checkIndexName }),
   }),
   /**
    * Saker: each alert published to NATS JetStream (Falco's JSON, Nats-Msg-Id de-duplication,
@@ -594,6 +599,13 @@ function checkUrl(s: string): string | undefined {
     return "an http:// or https:// URL";
   }
   return undefined;
+}
+
+/** An Elasticsearch / OpenSearch index name (lower case, no spaces or reserved characters). */
+function checkIndexName(s: string): string | undefined {
+  return /^[a-z0-9][a-z0-9._+-]*$/.test(s) && s.length <= 255
+    ? undefined
+    : "an index name in lower case (letters, digits, . _ + -)";
 }
 
 /** host:port. */

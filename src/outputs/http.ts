@@ -20,6 +20,7 @@
 import { log, RateLimitedLog } from "../log.ts";
 import type { AlertOutput, FormattedAlert } from "./output.ts";
 import { OutputWriteError } from "./output.ts";
+import { bulkBody, bulkOutcome, type HttpPreset, lokiBody } from "./http_presets.ts";
 
 /** Options of the HTTP output. */
 export interface HttpOutputOptions {
@@ -49,6 +50,10 @@ export interface HttpOutputOptions {
   keepAlive?: boolean;
   /** Timeouts in a row one alert may meet before it is given up (default: no limit). */
   maxConsecutiveTimeouts?: number;
+  /** The receiver's format (http_presets.ts; default falco: one POST per alert). */
+  preset?: HttpPreset;
+  /** Elasticsearch / OpenSearch index of the `_bulk` preset. */
+  index?: string;
 }
 
 const notes = new RateLimitedLog(10_000);
@@ -137,7 +142,72 @@ export class HttpOutput implements AlertOutput {
     return await new Response(gz).arrayBuffer();
   }
 
+  /** One POST of `body` as `contentType`, within the request timeout. */
+  async #post(body: string, contentType: string, signal: AbortSignal): Promise<Response> {
+    const headers = new Headers(this.#headers);
+    headers.set("content-type", contentType);
+    const init = {
+      method: "POST",
+      headers,
+      body: await this.#body(body),
+      signal: AbortSignal.any([signal, AbortSignal.timeout(this.#opts.timeoutMs ?? 10_000)]),
+    };
+    return this.#insecure
+      ? await this.#insecure(this.#opts.url, init)
+      : await fetch(this.#opts.url, { ...init, client: this.#client });
+  }
+
+  /** A batch in one request (the `_bulk` and Loki presets). */
+  async #writeBatch(batch: FormattedAlert[], signal: AbortSignal): Promise<number> {
+    const url = this.#opts.url;
+    const bulk = this.#opts.preset !== "loki";
+    let res: Response;
+    try {
+      res = bulk
+        ? await this.#post(
+          bulkBody(batch, this.#opts.index ?? "saker-alerts"),
+          "application/x-ndjson",
+          signal,
+        )
+        : await this.#post(lokiBody(batch, this.#opts.json), "application/json", signal);
+    } catch (err) {
+      throw new OutputWriteError(`POST ${url}: ${describeFetchError(err)}`, 0);
+    }
+    if (retryableStatus(res.status)) {
+      await res.body?.cancel();
+      throw new OutputWriteError(`POST ${url}: HTTP ${res.status}`, 0);
+    }
+    if (!res.ok) {
+      notes.log("error", "http-refused", "http output: receiver refused a batch", {
+        url,
+        status: res.status,
+        answer: (await res.text()).slice(0, 300),
+        alerts: batch.length,
+      });
+      return batch.length;
+    }
+    if (!bulk) {
+      await res.body?.cancel();
+      return 0;
+    }
+    const outcome = bulkOutcome(await res.json().catch(() => undefined), batch.length);
+    if (outcome.refused > 0) {
+      notes.log("error", "http-refused", "http output: the index refused alerts", {
+        url,
+        refused: outcome.refused,
+        reason: outcome.reason,
+      });
+    }
+    if (outcome.retryFrom !== undefined) {
+      throw new OutputWriteError(`POST ${url}: the index asks to send again`, outcome.retryFrom);
+    }
+    return outcome.refused;
+  }
+
   async write(batch: FormattedAlert[], signal: AbortSignal): Promise<number> {
+    if (this.#opts.preset && this.#opts.preset !== "falco") {
+      return await this.#writeBatch(batch, signal);
+    }
     let refused = 0;
     for (let i = 0; i < batch.length; i++) {
       const timeout = AbortSignal.timeout(this.#opts.timeoutMs ?? 10_000);

@@ -1,7 +1,7 @@
 /**
  * The pure parts of the fleet: NATS subjects from a template, alerts read back from Falco's JSON
- * (what the collector stores), and the config keys of `nats_output` and `collector` with errors
- * naming the key.
+ * (what the collector stores), and the config keys of `nats_output`, `collector`,
+ * `remote_syslog_output` and the http presets, with errors naming the key.
  */
 import { assertEquals, assertStringIncludes, assertThrows } from "../support/assert.ts";
 import {
@@ -127,6 +127,8 @@ Deno.test("config: nats_output and collector keys, errors naming the key", async
       "  stream: 'a.b'",
       "  password: x",
       "collector: {enabled: true, servers: [], tls: {enabled: true, client_cert: c.pem}}",
+      "http_output: {preset: kibana, index: Alerts}",
+      "remote_syslog_output: {address: siem, sd_id: saker}",
     ].join("\n"),
   );
   const text = p.join("\n");
@@ -139,4 +141,8 @@ Deno.test("config: nats_output and collector keys, errors naming the key", async
   assertStringIncludes(text, "key nats_output.user: required with a password");
   assertStringIncludes(text, "key collector.servers: required when collector.enabled is true");
   assertStringIncludes(text, "key collector.tls: client_cert and client_key go together");
+  assertStringIncludes(text, "key http_output.preset: expected one of falco, elasticsearch");
+  assertStringIncludes(text, "key http_output.index: expected an index name in lower case");
+  assertStringIncludes(text, "key remote_syslog_output.address: expected host:port");
+  assertStringIncludes(text, "key remote_syslog_output.sd_id: expected an SD-ID");
 });
