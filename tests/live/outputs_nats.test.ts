@@ -9,13 +9,15 @@
  * - `saker run` (alerts from audit events posted to its webhook, no probe needed): alerts reach
  *   the stream; nats-server is killed and started again mid-test while alerts keep coming: every
  *   alert is stored exactly once; with the server down longer than the queue holds, what the queue could not keep is
- *   counted as dropped and everything else arrives (sent + dropped = fired, sent = stored).
+ *   counted as dropped and everything else arrives (sent + dropped = fired, sent = stored);
+ *   Debian's prometheus scrapes the agent twice and its query API gives the same counts.
  */
 import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
 import { AUDIT_RULE, postAudit, secretGet } from "../support/fleet.ts";
 import { startSaker, waitFor } from "../support/agent_process.ts";
 import { metricValue } from "../support/saker.ts";
 import { haveNats, startNats, streamMessages } from "../support/nats.ts";
+import { havePrometheus, startPrometheus } from "../support/prometheus.ts";
 import { makeCa } from "./outputs_tls_support.ts";
 import { NatsOutput } from "../../src/outputs/nats.ts";
 import { AlertFormatter } from "../../src/outputs/format.ts";
@@ -201,6 +203,19 @@ nats_output:
         (metricValue(settled.m, /^saker_output_retries_total\{output="nats"\} (\d+)/m) ?? 0) > 0,
         "retries counted",
       );
+
+      // Debian's prometheus scrapes the agent: the same accounting through its query API.
+      if (havePrometheus()) {
+        const prom = await startPrometheus(dir, new URL(run.api).host);
+        try {
+          const q = async (expr: string) => Number((await prom.query(expr))[0]?.value[1]);
+          assertEquals(await q('saker_output_sent_total{output="nats"}'), settled.sent);
+          assertEquals(await q('saker_output_dropped_total{output="nats"}'), dropped);
+          assertEquals(await q('sum(saker_alerts_total{rule="fleet secret read"})'), fired);
+        } finally {
+          await prom.stop();
+        }
+      }
     } finally {
       const status = await run.stop();
       await nats.stop();
