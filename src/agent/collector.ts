@@ -238,7 +238,10 @@ export class Collector {
   /** Stops reading and closes the connection (unacknowledged alerts stay in the stream). */
   async close(): Promise<void> {
     this.#stop.abort();
-    await this.#running;
+    // Reading ends at the abort; a read stuck on a server that is away is closed below.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([this.#running, new Promise((r) => timer = setTimeout(r, 3000))]);
+    clearTimeout(timer);
     this.#connected.set(0);
     try {
       await this.#nc?.close();

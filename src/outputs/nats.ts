@@ -127,13 +127,19 @@ export async function ensureStream(
   } catch (err) {
     if (!/not found/i.test((err as Error).message)) throw err;
   }
-  await jsm.streams.add({
-    name,
-    subjects: [subject],
-    storage: StorageType.File,
-    retention: RetentionPolicy.Limits,
-    duplicate_window: duplicateWindowMs * 1_000_000,
-  });
+  try {
+    await jsm.streams.add({
+      name,
+      subjects: [subject],
+      storage: StorageType.File,
+      retention: RetentionPolicy.Limits,
+      duplicate_window: duplicateWindowMs * 1_000_000,
+    });
+  } catch (err) {
+    // Another client (a node, the collector) made it meanwhile: use theirs.
+    if (/already in use/i.test((err as Error).message)) return;
+    throw err;
+  }
   log.info("nats: stream created", { stream: name, subjects: subject });
 }
 
@@ -263,7 +269,10 @@ export class NatsOutput implements AlertOutput {
     const nc = this.#nc;
     if (!nc) return;
     try {
-      await nc.drain();
+      // Draining waits for the server; a server that is away must not hold the shutdown.
+      const drained = nc.drain();
+      const timer = new Promise<"timeout">((r) => setTimeout(() => r("timeout"), 2000));
+      if (await Promise.race([drained, timer]) === "timeout") await nc.close();
     } catch (err) {
       notes.log("warning", "nats-close", "nats output: close", { error: err });
     }
