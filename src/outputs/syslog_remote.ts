@@ -138,9 +138,10 @@ export class RemoteSyslogOutput implements AlertOutput {
     (async () => {
       const buf = new Uint8Array(256);
       while (await conn.read(buf) !== null) { /* nothing is expected */ }
-    })().then(() => {
+    })().catch(() => {}).finally(() => {
+      // Closed by the server, or reset: either way the connection is gone.
       if (this.#conn === conn) this.#drop();
-    }, () => {/* a failing read says nothing of the peer: writes will tell */});
+    });
     return conn;
   }
 
@@ -162,16 +163,28 @@ export class RemoteSyslogOutput implements AlertOutput {
         0,
       );
     }
+    // A connection kept from earlier batches may have been closed by the server without this
+    // side knowing yet: when its first write fails, one new connection is tried at once.
+    let fresh = false;
     for (let i = 0; i < batch.length; i++) {
       const frame = octetCounted(this.#enc.encode(rfc5424(batch[i], o)));
       try {
         let off = 0;
         while (off < frame.length) off += await conn.write(frame.subarray(off));
+        fresh = true;
       } catch (err) {
         const why = this.#conn === conn
           ? (err as Error).message
           : "the server closed the connection";
         this.#drop();
+        if (!fresh) {
+          fresh = true;
+          try {
+            conn = await this.#connect(signal);
+            i--;
+            continue;
+          } catch { /* reported below */ }
+        }
         throw new OutputWriteError(`syslog ${o.host}:${o.port}: ${why}`, i);
       }
     }

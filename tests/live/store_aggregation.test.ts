@@ -4,6 +4,7 @@
  * sum of `count`), the chain heads' totals, both views of /alerts, and a store of the earlier
  * schema opened and extended in place.
  */
+import { FormattedAlert } from "../../src/outputs/output.ts";
 import { assert, assertEquals } from "../support/assert.ts";
 import type { AggregationSettings, Alert } from "../../src/rules/alert.ts";
 import { Registry } from "../../src/metrics.ts";
@@ -144,15 +145,7 @@ Deno.test("store: a summary whose first alert was never stored heads its chain",
         output: "store",
       },
     };
-    new StoreOutput(store).write([summary, limited].map((a) =>
-      ({
-        alert: a,
-        formatter: fmt,
-        text: "",
-        json: "",
-        line: () => "",
-      }) as never
-    ));
+    new StoreOutput(store).write([summary, limited].map((a) => new FormattedAlert(a, fmt)));
     const agg = store.query({}, { view: "aggregated" }).alerts.map((a) =>
       JSON.parse(storedAlertJson(a))
     );
