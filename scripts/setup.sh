@@ -51,7 +51,7 @@ want_test() {
   want libcap2-bin /usr/sbin/capsh # the unit test checks capability names
   want redis-server /usr/bin/redis-server # workload benchmark (redis-benchmark GET/SET)
   want prometheus /usr/bin/prometheus # scrapes the agent in the metrics test
-  want nats-server /usr/bin/nats-server # JetStream for the nats output and the collector
+  want nats-server /usr/sbin/nats-server # JetStream for the nats output and the collector
   want rsyslog-gnutls /usr/lib/x86_64-linux-gnu/rsyslog/lmnsd_gtls.so # syslog over TLS
   want chromium /usr/bin/chromium # the dashboard's browser tests (driven by npm playwright-core)
   # the benign workload test: builds, git, Python's own regression tests, ssh-keygen, script
