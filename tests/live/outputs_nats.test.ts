@@ -106,7 +106,12 @@ Deno.test({
       assert(err instanceof OutputWriteError, `refused: ${err}`);
       assertEquals(err.delivered, 0);
       assertEquals((await streamMessages(nats.url, STREAM, conn)).length, 40);
-      assertStringIncludes(err.message, "Authorization Violation");
+      // The server's refusal, or (when the client's connect attempt outlives it on a loaded
+      // machine) the client's own "no answer": either way nothing was delivered.
+      assert(
+        /Authorization Violation|no answer from the NATS servers/.test(err.message),
+        err.message,
+      );
       assertStringIncludes(await nats.log(), "authentication error");
     } finally {
       await out.close();
