@@ -193,6 +193,23 @@ export const STATE_SYSCALLS: readonly string[] = [
  */
 export type FdHistory = "none" | "sockets" | "all";
 
+/**
+ * Calls that make an fd of an anonymous kernel object (events, signals, timers, inotify, epoll,
+ * pidfds): no path, no socket. One list for state tracking and the rules' fd-history needs.
+ */
+export const ANON_FD_CREATORS: readonly string[] = [
+  "eventfd",
+  "eventfd2",
+  "signalfd",
+  "signalfd4",
+  "timerfd_create",
+  "inotify_init",
+  "inotify_init1",
+  "epoll_create",
+  "epoll_create1",
+  "pidfd_open",
+];
+
 /** State calls kept only for the fd table's files, pipes and other non-socket fds. */
 const FILE_FD_CALLS = new Set([
   "open",
@@ -204,16 +221,7 @@ const FILE_FD_CALLS = new Set([
   "pipe2",
   "memfd_create",
   "userfaultfd",
-  "eventfd",
-  "eventfd2",
-  "signalfd",
-  "signalfd4",
-  "timerfd_create",
-  "inotify_init",
-  "inotify_init1",
-  "epoll_create",
-  "epoll_create1",
-  "pidfd_open",
+  ...ANON_FD_CREATORS,
   "pidfd_getfd",
 ]);
 

@@ -30,7 +30,7 @@ import type { CompiledRule } from "./compiler.ts";
 import { foldForType } from "./codegen.ts";
 import { literalOf, reduceCondition } from "./kernel_filter.ts";
 import { EF, type EventInfo, EVENTS, paramIndexTable, PT } from "../events/table.ts";
-import type { FdHistory } from "../events/syscalls.ts";
+import { ANON_FD_CREATORS, type FdHistory } from "../events/syscalls.ts";
 
 export type { FdHistory };
 
@@ -57,17 +57,8 @@ const FD_FROM_EVENT = new Set([
   "pipe",
   "pipe2",
   "socketpair",
-  "eventfd",
-  "eventfd2",
-  "signalfd",
-  "signalfd4",
-  "timerfd_create",
-  "inotify_init",
-  "inotify_init1",
-  "epoll_create",
-  "epoll_create1",
   "userfaultfd",
-  "pidfd_open",
+  ...ANON_FD_CREATORS,
 ]);
 
 /** Events whose records carry the inode of the fd they use (`fd_ino`). */
