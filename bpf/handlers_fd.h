@@ -15,9 +15,24 @@ static __always_inline void open_tail(struct rec *r, struct task_struct *task, l
 	p_u64(r, ino);
 }
 
+/* Applies `deny` to the opened file (the caller never sees the fd): 1 when the opener was sent
+ * SIGKILL. Decided before the kernel predicates and the record use the scratch slot; a denied
+ * open is always recorded (its alert carries the outcome), whatever the predicates keep. */
+static __always_inline int open_denied(struct task_struct *task, long fd) {
+	if (fd < 0 || !settings.deny_open_n) return 0;
+	return deny_check(&deny_open, 0, fd_file(task, fd), task);
+}
+
+/* PRED_GATE unless the open was denied. */
+#define OPEN_GATE(denied, a, b, oflags)                                                    \
+	if (!(denied)) {                                                                       \
+		PRED_GATE(PK_OPEN, a, b, oflags);                                                  \
+	}
+
 HANDLER(open) {
 	__u32 flags = ARG(regs, 1);
-	PRED_GATE(PK_OPEN, ARG(regs, 0), L_AT_FDCWD, open_flags_to_scap(flags));
+	int denied = open_denied(task, ret);
+	OPEN_GATE(denied, ARG(regs, 0), L_AT_FDCWD, open_flags_to_scap(flags));
 	BEGIN(EV_OPEN, 7);
 	p_s64(r, ret);
 	p_str(r, (void *)ARG(regs, 0), MAX_PATH, 1);
@@ -30,7 +45,8 @@ HANDLER(open) {
 
 HANDLER(openat) {
 	__u32 flags = ARG(regs, 2);
-	PRED_GATE(PK_OPEN, ARG(regs, 1), (__s32)ARG(regs, 0), open_flags_to_scap(flags));
+	int denied = open_denied(task, ret);
+	OPEN_GATE(denied, ARG(regs, 1), (__s32)ARG(regs, 0), open_flags_to_scap(flags));
 	BEGIN(EV_OPENAT, 8);
 	p_s64(r, ret);
 	p_s64(r, (__s32)ARG(regs, 0));
@@ -45,7 +61,8 @@ HANDLER(openat) {
 HANDLER(openat2) {
 	struct open_how how = {};
 	bpf_probe_read_user(&how, sizeof(how), (void *)ARG(regs, 2));
-	PRED_GATE(PK_OPEN, ARG(regs, 1), (__s32)ARG(regs, 0), open_flags_to_scap(how.flags));
+	int denied = open_denied(task, ret);
+	OPEN_GATE(denied, ARG(regs, 1), (__s32)ARG(regs, 0), open_flags_to_scap(how.flags));
 	BEGIN(EV_OPENAT2, 9);
 	p_s64(r, ret);
 	p_s64(r, (__s32)ARG(regs, 0));
@@ -67,7 +84,8 @@ HANDLER(openat2) {
 }
 
 HANDLER(creat) {
-	PRED_GATE(PK_OPEN, ARG(regs, 0), L_AT_FDCWD, 0); /* creat is not an "open" for is_open_* */
+	int denied = open_denied(task, ret);
+	OPEN_GATE(denied, ARG(regs, 0), L_AT_FDCWD, 0); /* creat is not an "open" for is_open_* */
 	BEGIN(EV_CREAT, 7);
 	p_s64(r, ret);
 	p_str(r, (void *)ARG(regs, 0), MAX_PATH, 1);

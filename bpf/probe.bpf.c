@@ -124,6 +124,36 @@ struct {
 	__type(value, __u8);
 } pred_nets SEC(".maps");
 
+/* Response `deny` (rules with a deny action in enforce mode), filled by user space: executables
+ * whose exec, and files whose open, is stopped with SIGKILL before the process runs user code
+ * again. Key: the absolute path as the kernel resolves it, NUL-padded; value: DENY_HOST and/or
+ * DENY_CONTAINER. */
+struct deny_key {
+	char path[DENY_PATH];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, struct deny_key);
+	__type(value, __u32);
+} deny_exec SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, struct deny_key);
+	__type(value, __u32);
+} deny_open SEC(".maps");
+
+/* Where a deny key is assembled. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct deny_key);
+} deny_scratch SEC(".maps");
+
 struct saker_settings settings = {};
 
 #include "record_writer.h"
@@ -132,6 +162,7 @@ struct saker_settings settings = {};
 #include "net.h"
 #include "predicates.h"
 #include "handler.h"
+#include "deny.h"
 #include "handlers_fd.h"
 #include "handlers_fs.h"
 #include "handlers_net.h"
@@ -167,13 +198,15 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret) {
 	__u64 nr = regs->orig_ax;
 	if (!wanted(nr)) return 0;
 	if (ret < 0 && settings.drop_failed_exit) return 0; /* engine.*.drop_failed_exit */
+	/* An open that `deny` may stop reaches its handler whatever the predicates say. */
+	int deny_open_nr = settings.deny_open_n && (nr == 2 || nr == 257 || nr == 437 || nr == 85);
 	if (settings.pred_on) {
 		if (settings.pred_audit) {
 			struct pred_facts *f = pred_facts();
 			if (f) f->audit_drop = 0;
 		}
 		/* Predicates on the result alone are decided here; the others in the handler. */
-		if (!pred_keep(nr & 511, ret, PK_GENERIC, 0, 0)) return 0;
+		if (!deny_open_nr && !pred_keep(nr & 511, ret, PK_GENERIC, 0, 0)) return 0;
 	}
 	bpf_tail_call(ctx, &handlers, nr & 511);
 	return 0; /* no handler for this syscall */
@@ -230,14 +263,19 @@ int BPF_PROG(sched_exec, struct task_struct *p, pid_t old_pid, struct linux_binp
 	if (!settings.syscalls[(is_execve ? 59 : 322) & 511]) return 0;
 	struct rec rr;
 	struct rec *r = &rr;
-	if (rec_begin(r, 1, is_execve ? EV_EXECVE : EV_EXECVEAT,
-	              (is_execve ? NP_EXECVE : NP_EXECVEAT) + EXECVE_EXTRA, p))
-		return 0;
-	p_s64(r, 0);
-	p_process_common(r, 1, p);
-	__u32 extra = is_execve ? 0 : execveat_flags_to_scap(BPF_CORE_READ(regs, r8));
-	p_exec_tail(r, p, 1, is_execve, BPF_CORE_READ(bprm, filename), extra);
-	return rec_submit(r);
+	int rc = 0;
+	if (!rec_begin(r, 1, is_execve ? EV_EXECVE : EV_EXECVEAT,
+	               (is_execve ? NP_EXECVE : NP_EXECVEAT) + EXECVE_EXTRA, p)) {
+		p_s64(r, 0);
+		p_process_common(r, 1, p);
+		__u32 extra = is_execve ? 0 : execveat_flags_to_scap(BPF_CORE_READ(regs, r8));
+		p_exec_tail(r, p, 1, is_execve, BPF_CORE_READ(bprm, filename), extra);
+		rc = rec_submit(r);
+	}
+	/* After the record (the alert needs it), with the slot free again. The new image has not
+	 * run yet: a SIGKILL sent now is taken on the way back to user space. */
+	if (settings.deny_exec_n) deny_check(&deny_exec, 1, BPF_CORE_READ(bprm, file), p);
+	return rc;
 }
 
 SEC("tp_btf/sched_process_exit")

@@ -55,7 +55,15 @@ struct saker_settings {
 	__u32 pred_on;         /* 1: kernel predicates are loaded (predicates.h) */
 	__u32 pred_gen;        /* the generation of predicate maps in use (0 or 1) */
 	__u32 pred_audit;      /* 1: mark (RECORD_PRED_DROP) instead of dropping (tests) */
+	__u32 deny_exec_n;     /* entries in deny_exec (0: no exec is checked) */
+	__u32 deny_open_n;     /* entries in deny_open (0: no open is checked) */
+	__u32 agent_ptgid;     /* the agent's parent: never denied (nor pid 1, nor the agent) */
 };
+
+/* Response `deny`: a path key (absolute, NUL-padded) and where it applies. */
+#define DENY_PATH 256
+#define DENY_HOST 1
+#define DENY_CONTAINER 2
 
 /* Kinds of dropped records, Falco's n_drops_buffer categories (src/events/drop_kinds.ts);
  * saker_counters.drops_by_kind has one counter per kind. */

@@ -60,6 +60,10 @@ import { CaptureRecorder, type RecorderOptions } from "../pipeline/recorder.ts";
 import { captureSettingsOf } from "../config/capture_section.ts";
 import type { ThreadTable } from "../capture/snapshot.ts";
 import type { Hono } from "hono";
+import { ResponseEngine } from "./response.ts";
+import { type DenySets, denySets } from "./response_deny.ts";
+import { hostRootFrom, onHost } from "./preflight.ts";
+import { runtimePaths } from "../state/containers/paths.ts";
 
 /** Rule name of the internal alert raised when a reload is rejected. */
 export const RELOAD_FAILED_RULE = "Saker internal: rules reload failed";
@@ -70,6 +74,8 @@ export interface SourceControl {
   setSyscalls?(names: ReadonlySet<string> | "all"): void;
   /** Changes the kernel filter: syscalls and kernel predicates together. */
   setKernelFilter?(names: ReadonlySet<string> | "all", programs: KernelPrograms | undefined): void;
+  /** Replaces the probe's deny sets (response `deny`). */
+  setDeny?(sets: DenySets): void;
   /**
    * Counters: events the source handed on, kernel-side events and drops, and (live probe) the
    * kernel counters in detail.
@@ -207,8 +213,9 @@ function logSyscallChoice(rules: ReadonlySet<string> | "all", base: Config["base
   }
 }
 
-function rulesOptions(c: Config): RulesOptions {
+function rulesOptions(c: Config, configFiles?: readonly string[]): RulesOptions {
   return {
+    configFiles,
     priority: c.priority,
     ruleMatching: c.rule_matching,
     selection: c.rules,
@@ -246,6 +253,8 @@ export class Agent {
   #pipeline!: Pipeline;
   #extra: ExtraInput[] = [];
   #fanout!: AlertFanout;
+  /** Runs the rules' response actions before their alerts go out. */
+  #response!: ResponseEngine;
   /** Open aggregation windows: kept across output rebuilds, flushed at stop. */
   readonly #aggregator: AlertAggregator;
   #store: AlertStore | undefined;
@@ -297,7 +306,7 @@ export class Agent {
     if (files.length === 0) {
       throw new RulesError(["no rules files: set rules_files in the config or pass -r FILE"]);
     }
-    const rules = await deps.buildRules(files, rulesOptions(config));
+    const rules = await deps.buildRules(files, rulesOptions(config, deps.configFiles));
     for (const w of rules.warnings) log.warn("rules warning", { warning: w });
     const agent = new Agent(config, rules, deps);
     try {
@@ -335,12 +344,21 @@ export class Agent {
       this.registry,
       this.#aggregator,
     );
+    this.#response = new ResponseEngine({
+      config: c.response,
+      audit: (a) => this.#fanout.publish(a),
+      json: (a) => this.#fanout.formatter.json(a),
+      settled: (a) => this.#store?.updateResponse(a),
+      sockets: responseSockets(c),
+      registry: this.registry,
+    });
     if (c.webserver.enabled) await this.#startServer();
     if (c.collector.enabled) await this.#startCollector(c);
     logSyscallChoice(this.#rules.syscalls, c.base_syscalls);
     const filter = kernelFilter(this.#rules, c);
     this.#source = await this.#deps.openSource(filter.syscalls, c);
     this.#drops = this.#makeDropMonitor(c);
+    this.#applyDeny(this.#rules, c);
     this.#state = await this.#deps.makeState?.(c);
     this.#state?.setFdHistory?.(filter.fdHistory);
     this.#source.setKernelFilter?.(filter.syscalls, filter.programs);
@@ -356,7 +374,7 @@ export class Agent {
       source: this.#source,
       state: this.#state?.state,
       ruleset: this.#mainEvaluator(this.#rules),
-      onAlerts: (alerts) => this.#fanout.publishAll(alerts),
+      onAlerts: (alerts) => this.#publish(alerts),
       afterBatch: (batch) => {
         if (batch.length > 0) this.#drops?.check(batch[batch.length - 1].ts);
         this.#capture?.afterBatch(batch);
@@ -393,6 +411,34 @@ export class Agent {
     });
   }
 
+  /** Writes the deny sets of `rules` under `c`'s modes into the probe (response `deny`). */
+  #applyDeny(rules: BuiltRules, c: Config): void {
+    const deny = rules.deny ?? [];
+    if (!this.#source.setDeny) {
+      if (deny.length > 0) {
+        log.warn("deny actions need the live probe; this source records them only", {
+          rules: deny.map((r) => r.name).join(","),
+        });
+      }
+      return;
+    }
+    try {
+      const sets = denySets(deny, c.response);
+      this.#source.setDeny(sets);
+      if (deny.length > 0) {
+        log.info("deny sets in the probe", { exec: sets.exec.size, open: sets.open.size });
+      }
+    } catch (err) {
+      log.error("deny sets not written to the probe", { error: err });
+    }
+  }
+
+  /** A batch's alerts: their actions first (so they leave with the outcomes), then out. */
+  #publish(alerts: Alert[]): void {
+    this.#response.handle(alerts);
+    this.#fanout.publishAll(alerts);
+  }
+
   /** The main source's evaluator (the capture feature records system call events). */
   #mainEvaluator(rules: BuiltRules): Evaluator {
     const ev = evaluatorFor(rules, this.#source.source);
@@ -404,7 +450,7 @@ export class Agent {
     const pipeline = new Pipeline({
       source,
       ruleset: evaluatorFor(this.#rules, source.source),
-      onAlerts: (alerts) => this.#fanout.publishAll(alerts),
+      onAlerts: (alerts) => this.#publish(alerts),
       received: source.stats ? () => source.stats!().received : undefined,
       stallSeconds: this.config.webserver.stall_timeout,
       registry: this.registry,
@@ -692,7 +738,10 @@ export class Agent {
     }
     let rules: BuiltRules;
     try {
-      rules = await this.#deps.buildRules(this.#rulesFiles(next), rulesOptions(next));
+      rules = await this.#deps.buildRules(
+        this.#rulesFiles(next),
+        rulesOptions(next, this.#deps.configFiles),
+      );
     } catch (err) {
       return this.#rejectReload(reason, err, "rules");
     }
@@ -719,6 +768,7 @@ export class Agent {
     setFilter?.(newSys, nextFilter.programs);
     logKernelFilter(nextFilter);
     this.#rules = rules;
+    this.#applyDeny(rules, next);
 
     await this.#applyConfig(next);
     await this.#falco.loaded(rules.files, this.#deps.configFiles ?? []);
@@ -760,6 +810,7 @@ export class Agent {
     if (prev === next) return;
     applyLogging(next);
     this.#aggregator.configure(aggregatorOptions(next));
+    this.#response.configure(next.response);
     if (OUTPUT_KEYS.some((k) => !sameJson(prev[k], next[k]))) {
       try {
         const fresh = buildFanout(
@@ -835,6 +886,15 @@ export class Agent {
     await this.#stopFalcoMetrics();
     await this.#capture?.close();
     await this.#state?.close?.();
+    if (this.#response) {
+      // Actions under way (container calls, commands) end, or the flush deadline passes.
+      let timer: number | undefined;
+      const deadline = new Promise((r) => {
+        timer = setTimeout(r, this.config.outputs_queue.flush_timeout * 1000);
+      });
+      await Promise.race([this.#response.settled(), deadline]);
+      clearTimeout(timer);
+    }
     if (this.#fanout) {
       const t0 = Date.now();
       // Every open window's repeats go out as summaries: nothing counted is left unsent.
@@ -849,6 +909,12 @@ export class Agent {
     this.live.closeAll();
     await this.#server?.shutdown();
   }
+}
+
+/** The container runtime sockets stop_container and pause_container call (under the host root). */
+function responseSockets(c: Config): string[] {
+  const root = hostRootFrom(Deno.env.get("SAKER_HOST_ROOT"));
+  return runtimePaths({ sockets: c.containers.sockets }).sockets.map((p) => onHost(root, p));
 }
 
 /** The aggregator's settings from the config. */

@@ -27,6 +27,7 @@ import { lookupField } from "../rules/fields/mod.ts";
 import { stateNeeds } from "../rules/state_needs.ts";
 import { type BuiltRules, RulesError, type RulesOptions } from "./rules_builder.ts";
 import { pluginRequirementProblems } from "./plugins.ts";
+import { agentNeeds, type DenyRule, selfDenials } from "./response_deny.ts";
 
 /** Turns the config's `rules:` entries into ruleset selectors. */
 export function selectors(sel: RuleSelection[]): RuleSelector[] {
@@ -139,6 +140,18 @@ export async function buildEngineRules(files: string[], opts: RulesOptions): Pro
     sources[source] = { evaluator: rs, ruleCount: rs.rules.length };
     aggregating += rs.aggregation.filter((x) => x !== undefined).length;
   }
+  const deny: DenyRule[] = ruleset.rules.filter((r) => r.deny).map((r) => ({
+    name: r.name,
+    source: r.source,
+    tags: r.tags,
+    ...(r.actions?.mode ? { mode: r.actions.mode } : {}),
+    plan: r.deny!,
+  }));
+  const self = selfDenials(
+    deny,
+    agentNeeds([...loaded.contents.keys(), ...(opts.configFiles ?? [])]),
+  );
+  if (self.length > 0) throw new RulesError(self);
   // Event types no rule can match whatever the event (a contradiction in every rule reading
   // them, e.g. Falco's `outbound` on sendto with `fd.l4proto=tcp`) are not captured for the rules.
   const predicates = deriveKernelPredicates(ruleset.rules);
@@ -156,6 +169,7 @@ export async function buildEngineRules(files: string[], opts: RulesOptions): Pro
     predicates,
     ruleCount: ruleset.rules.length,
     aggregating,
+    deny,
     warnings,
     files: [...loaded.contents.keys()],
     catalog: loaded.rules.map((r) => ({

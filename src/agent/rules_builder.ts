@@ -10,6 +10,7 @@ import type { Evaluator } from "../pipeline/pipeline.ts";
 import type { AggregationConfig, AppendOutputEntry, RuleSelection } from "../config/spec.ts";
 import type { FdHistory } from "../events/syscalls.ts";
 import type { KernelPredicate } from "../rules/kernel_filter.ts";
+import type { DenyRule } from "./response_deny.ts";
 
 /** Rule settings from the config. */
 export interface RulesOptions {
@@ -30,6 +31,8 @@ export interface RulesOptions {
    * The plugins loaded, for the rules files' `required_plugin_versions` (absent: not checked).
    */
   plugins?: readonly { name: string; version: string }[];
+  /** The config files in use (a `deny` rule must not stop the agent reading them). */
+  configFiles?: readonly string[];
 }
 
 /** A built ruleset. */
@@ -58,6 +61,8 @@ export interface BuiltRules {
   predicates?: ReadonlyMap<number, KernelPredicate>;
   /** Rules whose alerts are aggregated, of every source (for --dry-run). */
   aggregating?: number;
+  /** The running syscall rules with a `deny` action (what the probe's deny sets come from). */
+  deny?: DenyRule[];
   /** The rules of other event sources (k8s_audit ...), by source name. */
   sources?: Record<string, { evaluator: Evaluator; ruleCount: number }>;
 }

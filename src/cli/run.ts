@@ -139,6 +139,7 @@ export async function openLive(
     close: () => src.close(),
     setSyscalls: (names) => src.setSyscalls(names),
     setKernelFilter: (names, programs) => src.setKernelFilter(names, programs),
+    setDeny: (sets) => src.setDeny(sets),
     stats: () => {
       const s = src.stats();
       return {

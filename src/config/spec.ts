@@ -567,6 +567,41 @@ export const SPEC = section({
     /** Seconds held alerts wait for their summary. */
     summary_interval: duration(10, "s", 0.001),
   }),
+  /**
+   * Saker: response actions of rules (`actions:`, src/agent/response): monitor or enforce, the
+   * processes and containers never acted on, and how often actions may run.
+   */
+  response: section({
+    /** `monitor` records what would be done; `enforce` does it (a ceiling: monitor wins). */
+    mode: oneOf(["monitor", "enforce"] as const, "monitor"),
+    /** Modes for the rules a `match` fits (source, every tag, rule name), in order. */
+    rules: list(entry({
+      match: entry({ source: str(), tags: list(str()), rule: str() }),
+      mode: oneOf(["monitor", "enforce"] as const),
+    })),
+    /** Processes and containers never acted on. */
+    allowlist: section({
+      /** Executable paths (`*` matches any run of characters). */
+      exe_paths: list(str(undefined, { nonEmpty: true })),
+      /** User names or numeric uids. */
+      users: list(str(undefined, { nonEmpty: true })),
+      /** Container image repositories (`*` wildcards). */
+      images: list(str(undefined, { nonEmpty: true })),
+    }),
+    /** Most actions per rule, and per target (process or container), within `period`. */
+    rate_limit: section({
+      per_rule: int(10, { min: 1 }),
+      per_target: int(3, { min: 1 }),
+      period: duration(60, "s", 0.001),
+    }),
+    /** `exec` actions: default timeout (s) and most commands running at once. */
+    exec: section({
+      timeout: duration(10, "s", 0.001),
+      max_running: int(4, { min: 1 }),
+    }),
+    /** Seconds a stopped container's processes get before the runtime kills them. */
+    stop_timeout: int(10, { min: 0 }),
+  }),
   /** Saker: the SQLite alert store. */
   alert_store: section({
     enabled: bool(true),
@@ -582,6 +617,8 @@ export const SPEC = section({
 export type Config = ValueOf<typeof SPEC>;
 /** One `append_output` entry. */
 export type AppendOutputEntry = Config["append_output"][number];
+/** The `response` section. */
+export type ResponseConfig = Config["response"];
 /** The `aggregation` section. */
 export type AggregationConfig = Config["aggregation"];
 /** A `rules:` entry enabling or disabling rules by name (wildcards) or tag. */

@@ -119,8 +119,20 @@ export const SETTINGS = {
   pred_on: 16 + 512 + 8 + 512 + 4,
   pred_gen: 16 + 512 + 8 + 512 + 8,
   pred_audit: 16 + 512 + 8 + 512 + 12,
+  deny_exec_n: 16 + 512 + 8 + 512 + 16,
+  deny_open_n: 16 + 512 + 8 + 512 + 20,
+  agent_ptgid: 16 + 512 + 8 + 512 + 24,
 } as const;
-const SETTINGS_SIZE = SETTINGS.pred_audit + 4;
+const SETTINGS_SIZE = SETTINGS.agent_ptgid + 4;
+
+/** Longest path a deny set holds, NUL included (DENY_PATH, bpf/record.h). */
+export const DENY_PATH = 256;
+/** Where a deny entry applies (bpf/record.h): processes on the host, in containers. */
+export const DENY_HOST = 1;
+export const DENY_CONTAINER = 2;
+
+/** A deny set: absolute paths and where each applies (DENY_HOST | DENY_CONTAINER). */
+export type DenySet = ReadonlyMap<string, number>;
 /**
  * The per-CPU counters, in the order of struct saker_counters (bpf/record.h), u64 each; the last
  * is an array with one counter per drop kind.
@@ -209,6 +221,8 @@ export class Probe {
   /** Keys written for the generation in use (deleted when the next one takes over). */
   #predKeys: { strs: Uint8Array[]; nets: Uint8Array[] } = { strs: [], nets: [] };
   #predicates: KernelPrograms | undefined;
+  #denyFds: { exec: number; open: number };
+  #denied = { exec: new Set<string>(), open: new Set<string>() };
   #closed = false;
 
   private constructor(
@@ -220,7 +234,9 @@ export class Probe {
     ringBytes: number,
     countersFd: number,
     predFds: PredicateMapFds,
+    denyFds: { exec: number; open: number },
   ) {
+    this.#denyFds = denyFds;
     this.#obj = obj;
     this.#links = links;
     this.#settings = settings;
@@ -340,6 +356,7 @@ export class Probe {
     new Uint8Array(settings.buffer, SETTINGS.drop_kind, 512).set(dropKindTable());
     settings.setUint32(SETTINGS.drop_failed_exit, opts.dropFailedExit ? 1 : 0, true);
     settings.setUint32(SETTINGS.pred_audit, opts.predicateAudit ? 1 : 0, true);
+    settings.setUint32(SETTINGS.agent_ptgid, opts.ignorePid === undefined ? Deno.ppid : 0, true);
 
     const links: Deno.PointerObject[] = [];
     cleanup.push(() => links.forEach((l) => bpf.bpf_link__destroy(l)));
@@ -369,6 +386,7 @@ export class Probe {
         strs: bpf.bpf_map__fd(map("pred_strs")),
         nets: bpf.bpf_map__fd(map("pred_nets")),
       },
+      { exec: bpf.bpf_map__fd(map("deny_exec")), open: bpf.bpf_map__fd(map("deny_open")) },
     );
     settings.setUint32(SETTINGS.enabled, 1, true);
     probe.#push();
@@ -469,6 +487,42 @@ export class Probe {
     const out = new Set<number>();
     this.#syscalls.forEach((v, nr) => v && out.add(nr));
     return out;
+  }
+
+  /**
+   * Replaces a deny set (`exec`: executables; `open`: files): new entries are added before old
+   * ones go, so a path in both sets is never let through meanwhile. Throws on a path the kernel
+   * side cannot hold (not absolute, or DENY_PATH bytes or more).
+   */
+  setDeny(kind: "exec" | "open", set: DenySet): void {
+    const fd = this.#denyFds[kind];
+    const bpf = libbpf();
+    const keyOf = (path: string) => {
+      const bytes = new TextEncoder().encode(path);
+      if (!path.startsWith("/") || bytes.length >= DENY_PATH) {
+        throw new Error(`deny path ${path}: not absolute, or ${DENY_PATH} bytes or longer`);
+      }
+      const key = new Uint8Array(DENY_PATH);
+      key.set(bytes);
+      return key;
+    };
+    const value = new Uint32Array(1);
+    for (const [path, where] of set) {
+      value[0] = where;
+      if (bpf.bpf_map_update_elem(fd, keyOf(path), value, 0n) !== 0) {
+        throw new Error(`cannot add ${path} to the ${kind} deny set: ${strerror(errno())}`);
+      }
+    }
+    for (const path of this.#denied[kind]) {
+      if (!set.has(path)) bpf.bpf_map_delete_elem(fd, keyOf(path));
+    }
+    this.#denied[kind] = new Set(set.keys());
+    this.#settings.setUint32(
+      kind === "exec" ? SETTINGS.deny_exec_n : SETTINGS.deny_open_n,
+      set.size,
+      true,
+    );
+    this.#push();
   }
 
   /** Changes the drop simulation period (0 = off). */

@@ -38,7 +38,14 @@ import { metrics as globalMetrics, Registry } from "../metrics.ts";
 import type { AlertFilter } from "./alert_filter.ts";
 import { bucketQuery, type GroupKey, outputField, topQuery, whereClause } from "./alert_sql.ts";
 import type { TuneQuery } from "../rules/tuning.ts";
-import { aggregateJson, jsonValue, RawJson, rfc3339Nano, sortedObject } from "./format.ts";
+import {
+  aggregateJson,
+  jsonValue,
+  RawJson,
+  responseJson,
+  rfc3339Nano,
+  sortedObject,
+} from "./format.ts";
 import type { AlertOutput, FormattedAlert } from "./output.ts";
 
 /** Store settings (config: alert_store.*). */
@@ -93,6 +100,8 @@ export interface StoredAlert {
   aggregateJson?: string;
   /** The chain of windows the row belongs to (aggregation). */
   group?: string;
+  /** The outcomes of the rule's response actions, as JSON text. */
+  responseJson?: string;
   /** In the aggregated view: the occurrences of the whole chain, and the last one's time. */
   total?: number;
   lastTime?: bigint;
@@ -101,7 +110,7 @@ export interface StoredAlert {
 /** Which rows `/alerts` lists. */
 export type AlertView = "each" | "aggregated";
 
-const SCHEMA_VERSION = 3;
+const SCHEMA_VERSION = 4;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS alerts (
@@ -121,9 +130,10 @@ CREATE INDEX IF NOT EXISTS alerts_priority ON alerts(priority, id);
 `;
 
 /**
- * Columns added by schema versions 2 (aggregation) and 3 (`alert_id`: the sending agent's id of
- * an alert a collector received, unique, so a message delivered twice is stored once), added to
- * an older store when it opens.
+ * Columns added by schema versions 2 (aggregation), 3 (`alert_id`: the sending agent's id of
+ * an alert a collector received, unique, so a message delivered twice is stored once) and 4
+ * (`response`: the outcomes of the rule's response actions), added to an older store when it
+ * opens (each only when missing, so any older version upgrades in one step).
  */
 const ADDED_COLUMNS: [string, string][] = [
   ["count", "INTEGER NOT NULL DEFAULT 1"],
@@ -134,10 +144,11 @@ const ADDED_COLUMNS: [string, string][] = [
   ["total", "INTEGER"],
   ["last_time", "INTEGER"],
   ["alert_id", "TEXT"],
+  ["response", "TEXT"],
 ];
 
 const COLUMNS = "id, time, rule, priority, source, hostname, tags, output, output_fields, count, " +
-  "first_time, aggregate, group_key";
+  "first_time, aggregate, group_key, response";
 
 /** The SQLite alert store. */
 export class AlertStore {
@@ -162,8 +173,8 @@ export class AlertStore {
     this.#retentionEvery = opts.retentionIntervalMs ?? 60_000;
     this.#insert = db.prepare(
       `INSERT INTO alerts (time, rule, priority, source, hostname, tags, output, output_fields,
-         count, first_time, aggregate, group_key, head, total, last_time, alert_id)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         count, first_time, aggregate, group_key, head, total, last_time, alert_id, response)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     this.#hasId = db.prepare("SELECT 1 FROM alerts WHERE alert_id = ?");
     this.#addToHead = db.prepare(
@@ -305,6 +316,7 @@ export class AlertStore {
           head ? count : null,
           head ? (g ? g.last : a.time) : null,
           received ? received.id : null,
+          a.response?.outcomes ? responseJson(a.response.outcomes) : null,
         );
         stored++;
       }
@@ -322,6 +334,19 @@ export class AlertStore {
   /** Whether an alert received with this id is stored. */
   hasAlertId(id: string): boolean {
     return this.#hasId.get(id) !== undefined;
+  }
+
+  /**
+   * Writes the outcomes of an alert's actions again once the last of them ended (an action that
+   * takes time is stored as `pending` first). Returns whether the alert's row was there (when it
+   * was not yet written, its insert carries the final outcomes).
+   */
+  updateResponse(a: Alert): boolean {
+    if (this.#closed || !a.response?.outcomes) return false;
+    const n = this.#db.prepare(
+      "UPDATE alerts SET response = ? WHERE time = ? AND rule = ? AND response IS NOT NULL",
+    ).run(responseJson(a.response.outcomes), a.time, a.rule).changes;
+    return Number(n) > 0;
   }
 
   /** Deletes alerts past the age and count limits; returns how many went. */
@@ -520,6 +545,7 @@ function rowToAlert(r: Record<string, bigint | string | null>): StoredAlert {
   };
   if (r.aggregate) a.aggregateJson = r.aggregate as string;
   if (r.group_key) a.group = r.group_key as string;
+  if (r.response) a.responseJson = r.response as string;
   if (r.total !== undefined && r.total !== null) a.total = Number(r.total);
   if (r.last_time !== undefined && r.last_time !== null) a.lastTime = r.last_time as bigint;
   return a;
@@ -549,6 +575,7 @@ export function storedAlertJson(a: StoredAlert): string {
     time: rfc3339Nano(a.time),
   };
   if (a.aggregateJson) o.aggregate = new RawJson(a.aggregateJson);
+  if (a.responseJson) o.response = new RawJson(a.responseJson);
   if (a.total !== undefined && (a.total > 1 || a.aggregateJson)) {
     o.occurrences = a.total;
     o.first_time = rfc3339Nano(a.firstTime);

@@ -34,7 +34,7 @@
  * ```
  * @module
  */
-import type { AggregateInfo, Alert } from "../rules/alert.ts";
+import type { ActionOutcome, AggregateInfo, Alert } from "../rules/alert.ts";
 import { formatDuration } from "../rules/duration.ts";
 
 /** Source name of alerts that Saker itself raises (drops, reload failures, metrics). */
@@ -265,8 +265,9 @@ export class AlertFormatter {
     if (!internal && this.includeMessage) s += `,"message":${JSON.stringify(a.output)}`;
     if (internal || this.includeOutput) s += `,"output":${JSON.stringify(this.fullOutput(a))}`;
     if (internal || this.includeOutputFields) s += `,"output_fields":${this.fieldsJson(a)}`;
-    s += `,"priority":${JSON.stringify(a.priority)},"rule":${JSON.stringify(a.rule)}` +
-      `,"source":${JSON.stringify(a.source)}`;
+    s += `,"priority":${JSON.stringify(a.priority)}`;
+    if (a.response?.outcomes) s += `,"response":${responseJson(a.response.outcomes)}`;
+    s += `,"rule":${JSON.stringify(a.rule)},"source":${JSON.stringify(a.source)}`;
     if (!internal && this.includeTags) {
       const tags = a.tags.length > 1 ? [...new Set(a.tags)].sort(byCodePoint) : a.tags;
       s += `,"tags":${jsonValue(tags)}`;
@@ -280,6 +281,14 @@ export function moreText(g: AggregateInfo): string {
   const span = formatDuration(Number(g.last - g.since) / 1e9);
   const why = g.reason === "rate_limit" ? `, held back by the rate limit of ${g.output}` : "";
   return ` (${g.count} more like this in ${span}${why})`;
+}
+
+/**
+ * The `response` list of an alert whose rule has actions: one object per action (`action`,
+ * `mode`, `result`, `pid`, `container`, `detail`), sorted keys.
+ */
+export function responseJson(outcomes: readonly ActionOutcome[]): string {
+  return "[" + outcomes.map((o) => sortedObject({ ...o })).join(",") + "]";
 }
 
 /** The `aggregate` object of a summary alert as JSON (sorted keys, RFC 3339 times). */

@@ -4,6 +4,8 @@
  * @module
  */
 
+import type { ResponseMode, ResponseTarget, RuleActions } from "./actions.ts";
+
 /** Rule priorities, most severe first, as Falco names them. */
 export const PRIORITIES = [
   "Emergency",
@@ -69,6 +71,35 @@ export interface Alert {
   grouping?: AlertGrouping;
   /** Set on a summary alert: the occurrences it stands for (outputs/aggregator.ts). */
   aggregate?: AggregateInfo;
+  /**
+   * Set when the alert's rule has actions (rules/actions.ts): what it asks for and whom at; the
+   * response engine adds the outcomes before the alert is sent, so they are stored with it.
+   */
+  response?: AlertResponse;
+}
+
+/** The actions of an alert's rule, their target, and (once decided) their outcomes. */
+export interface AlertResponse {
+  readonly rule: RuleActions;
+  readonly target: ResponseTarget;
+  outcomes?: ActionOutcome[];
+}
+
+/**
+ * What became of one action: `done` (enforced), `would` (monitor mode: what enforce would have
+ * done), `refused` (a protection or the allowlist), `rate_limited`, `failed`, or `pending` (an
+ * action that takes time: its audit alert carries the result).
+ */
+export interface ActionOutcome {
+  action: string;
+  mode: ResponseMode;
+  result: "done" | "would" | "refused" | "rate_limited" | "failed" | "pending";
+  /** Process id acted on (0: none). */
+  pid: number;
+  /** Container acted on ("" when none). */
+  container: string;
+  /** Why it was refused or failed, or what was done (the pids of a tree, an exit code). */
+  detail?: string;
 }
 
 /** How the alerts of one rule are aggregated: the key fields and the windows. */

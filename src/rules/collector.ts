@@ -10,6 +10,7 @@ import type { MappedText } from "./source_text.ts";
 import { isOperatorWithModifier, OPERATORS } from "./ast.ts";
 import type { Priority } from "./alert.ts";
 import type { AggregationSpec } from "./aggregation.ts";
+import type { RuleActions } from "./actions.ts";
 
 /** A scalar or a (nested) list of scalars in an exception definition. */
 export interface ExceptionEntry {
@@ -65,6 +66,8 @@ export interface RuleInfo {
   exceptions: ExceptionInfo[];
   /** Saker's `aggregate:` key, where it was written. */
   aggregate?: { spec: AggregationSpec; ctx: Context };
+  /** Saker's `actions:` key, where it was written. */
+  actions?: { spec: RuleActions; ctx: Context };
   index: number;
   visibility: number;
   ctx: Context;
@@ -89,6 +92,7 @@ export interface RuleUpdate {
   warnEvttypes?: boolean;
   skipIfUnknownFilter?: boolean;
   aggregate?: { spec: AggregationSpec; ctx: Context };
+  actions?: { spec: RuleActions; ctx: Context };
 }
 
 /** Engine and plugin version requirements of the loaded files. */
@@ -302,6 +306,7 @@ export class Collector {
     if (u.warnEvttypes !== undefined) prev.warnEvttypes = u.warnEvttypes;
     if (u.skipIfUnknownFilter !== undefined) prev.skipIfUnknownFilter = u.skipIfUnknownFilter;
     if (u.aggregate !== undefined) prev.aggregate = u.aggregate;
+    if (u.actions !== undefined) prev.actions = u.actions;
     prev.visibility = this.#next++;
   }
 

@@ -19,6 +19,8 @@ import type { MappedText } from "./source_text.ts";
 import { applyExceptions, substituteList } from "./text_rewrite.ts";
 import type { Priority } from "./alert.ts";
 import { type AggregationSpec, unknownKeyField } from "./aggregation.ts";
+import { actionProblem, type RuleActions } from "./actions.ts";
+import { type DenyPlan, denyPlan } from "./deny.ts";
 
 /** A rule ready for code generation. */
 export interface CompiledRule {
@@ -41,6 +43,12 @@ export interface CompiledRule {
   exceptionFields: string[];
   /** Saker's `aggregate:` key, when the rule has one (see aggregation.ts). */
   aggregate?: AggregationSpec;
+  /** Saker's `actions:` key, when the rule has one with at least one action (see actions.ts). */
+  actions?: RuleActions;
+  /** Where `actions:` was written (errors about the actions point there). */
+  actionsCtx?: Context;
+  /** What the probe does for the rule's `deny` action (see deny.ts). */
+  deny?: DenyPlan;
   /** Position among rules (evaluation order). */
   index: number;
   ctx: Context;
@@ -334,6 +342,13 @@ function compileRule(
     }
   }
 
+  if (r.actions) {
+    for (const a of r.actions.spec.actions) {
+      const why = actionProblem(a, r.source);
+      if (why) throw new LoadError("LOAD_ERR_VALIDATE", why, r.actions.ctx);
+    }
+  }
+
   const text = resolveLists(cond);
   let ast: Expr;
   try {
@@ -370,6 +385,13 @@ function compileRule(
     throw new LoadError("LOAD_ERR_COMPILE_CONDITION", e.message, ctx);
   }
 
+  let deny: DenyPlan | undefined;
+  if (r.actions?.spec.actions.some((a) => a.kind === "deny")) {
+    const plan = denyPlan(ast);
+    if (typeof plan === "string") throw new LoadError("LOAD_ERR_VALIDATE", plan, r.actions.ctx);
+    deny = plan;
+  }
+
   let eventTypes: EventSet;
   try {
     eventTypes = inferEventTypes(ast);
@@ -400,6 +422,10 @@ function compileRule(
     outputText,
     exceptionFields,
     ...(r.aggregate ? { aggregate: r.aggregate.spec } : {}),
+    ...(r.actions && r.actions.spec.actions.length > 0
+      ? { actions: r.actions.spec, actionsCtx: r.actions.ctx }
+      : {}),
+    ...(deny ? { deny } : {}),
     index: r.index,
     ctx: r.ctx,
   };

@@ -15,6 +15,16 @@ import { alignScalar, MappedText, type SourceText } from "./source_text.ts";
 import { parsePriority, type Priority } from "./alert.ts";
 import { ENGINE_VERSION, parseEngineVersion, versionCompatible } from "./engine_version.ts";
 import { AGGREGATE_KEYS, type AggregationSpec, parseWindow } from "./aggregation.ts";
+import {
+  ACTION_KINDS,
+  type ActionKind,
+  ACTIONS_KEYS,
+  type ActionSpec,
+  EXEC_KEYS,
+  RESPONSE_MODES,
+  type ResponseMode,
+  type RuleActions,
+} from "./actions.ts";
 
 type YMap = { items: { key: unknown; value: unknown }[]; range?: [number, number, number] };
 
@@ -181,6 +191,113 @@ class Reader {
       spec[prop] = ms;
     }
     return { spec, ctx: actx };
+  }
+
+  /**
+   * A rule's `actions:` (Saker's extension, see actions.ts): a sequence of actions, or a mapping
+   * of `mode` and `run` (the sequence). Noted once per use: Falco warns of an unknown key and
+   * ignores it.
+   */
+  actions(map: YMap, ctx: Context): { spec: RuleActions; ctx: Context } | undefined {
+    const { present, value, keyNode } = this.get(map, "actions");
+    if (!present) return undefined;
+    const actx = this.ctxAt(ctx, "value for", "actions", value);
+    this.res.note(
+      "LOAD_SAKER_EXTENSION",
+      "'actions' is Saker's extension (response actions); Falco warns of an unknown key and " +
+        "ignores it, so the file still loads in Falco, without actions",
+      this.ctxAt(ctx, "value for", "actions", keyNode),
+    );
+    if (this.isNull(value)) return { spec: { actions: [] }, ctx: actx };
+    let mode: ResponseMode | undefined;
+    let items: unknown = value;
+    if (isMap(value)) {
+      const m = value as unknown as YMap;
+      for (const p of m.items) {
+        const k = isScalar(p.key) ? String(p.key.value) : "";
+        if (!(ACTIONS_KEYS as readonly string[]).includes(k)) {
+          fail(
+            `Unknown key '${k}' in 'actions': expected ${ACTIONS_KEYS.join(", ")}`,
+            this.ctxAt(actx, "value for", k, p.key),
+          );
+        }
+      }
+      const md = this.scalar(m, "mode", actx, true);
+      if (md) {
+        if (!(RESPONSE_MODES as readonly string[]).includes(md.text)) {
+          fail(`Invalid 'mode' of actions: '${md.text}' (monitor or enforce)`, md.ctx);
+        }
+        mode = md.text as ResponseMode;
+      }
+      const run = this.get(m, "run");
+      items = run.present ? run.value : null;
+      if (!run.present || this.isNull(run.value)) return { spec: { mode, actions: [] }, ctx: actx };
+    }
+    if (!isSeq(items)) {
+      fail(
+        "Value of 'actions' must be a sequence of actions (kill, kill: tree, stop_container, " +
+          "pause_container, exec, deny) or a mapping of mode and run",
+        this.ctxAt(actx, "value for", "actions", items),
+      );
+    }
+    const actions: ActionSpec[] = [];
+    for (const item of items.items) actions.push(this.action(item, actx));
+    return { spec: mode ? { mode, actions } : { actions }, ctx: actx };
+  }
+
+  /** One item of `actions:`: a name, or a mapping of one name to its argument. */
+  action(node: unknown, parent: Context): ActionSpec {
+    const ctx = this.ctxAt(parent, "list item", "", node);
+    const kindOf = (name: string, at: Context): ActionKind => {
+      if (!(ACTION_KINDS as readonly string[]).includes(name)) {
+        fail(`Unknown action '${name}': expected ${ACTION_KINDS.join(", ")}`, at);
+      }
+      return name as ActionKind;
+    };
+    if (isScalar(node) && !this.isNull(node)) {
+      const kind = kindOf(String(node.value), ctx);
+      if (kind === "exec") fail("'exec' needs a command: exec: COMMAND", ctx);
+      return { kind };
+    }
+    if (!isMap(node) || (node as unknown as YMap).items.length !== 1) {
+      fail("An action is a name (kill) or a mapping of one name to its argument (kill: tree)", ctx);
+    }
+    const pair = (node as unknown as YMap).items[0];
+    const name = isScalar(pair.key) ? String(pair.key.value) : "";
+    const vctx = this.ctxAt(ctx, "value for", name, pair.value);
+    const kind = kindOf(name, this.ctxAt(ctx, "value for", name, pair.key));
+    const arg = pair.value;
+    if (kind === "kill") {
+      const t = isScalar(arg) && !this.isNull(arg) ? String(arg.value) : "";
+      if (t === "tree") return { kind, tree: true };
+      if (t === "process") return { kind };
+      fail("Value of 'kill' must be 'process' or 'tree'", vctx);
+    }
+    if (kind === "exec") {
+      if (isScalar(arg) && !this.isNull(arg) && String(arg.value).trim() !== "") {
+        return { kind, command: String(arg.value) };
+      }
+      if (!isMap(arg)) {
+        fail("Value of 'exec' must be a command or a mapping of command, timeout", vctx);
+      }
+      const m = arg as unknown as YMap;
+      for (const p of m.items) {
+        const k = isScalar(p.key) ? String(p.key.value) : "";
+        if (!(EXEC_KEYS as readonly string[]).includes(k)) {
+          fail(
+            `Unknown key '${k}' in 'exec': expected ${EXEC_KEYS.join(", ")}`,
+            this.ctxAt(vctx, "value for", k, p.key),
+          );
+        }
+      }
+      const command = this.str(m, "command", vctx)!;
+      const t = this.scalar(m, "timeout", vctx, true);
+      if (!t) return { kind, command };
+      const ms = parseWindow(t.text);
+      if (typeof ms === "string") fail(ms, t.ctx);
+      return { kind, command, timeoutMs: ms };
+    }
+    fail(`'${kind}' takes no argument: write it alone (- ${kind})`, vctx);
   }
 
   tags(map: YMap, ctx: Context): string[] | undefined {
@@ -475,6 +592,7 @@ class Reader {
       "warn_evttypes",
       "skip-if-unknown-filter",
       "aggregate",
+      "actions",
     ];
     const ov = this.overrides(map, appendable, replaceable, ctx);
     const hasOverrides = ov.append.size > 0 || ov.replace.size > 0;
@@ -520,6 +638,7 @@ class Reader {
             u.skipIfUnknownFilter = this.bool(map, "skip-if-unknown-filter", ctx, false);
           }
           if (take(set, kind, "aggregate")) u.aggregate = this.aggregate(map, ctx);
+          if (take(set, kind, "actions")) u.actions = this.actions(map, ctx);
           this.col.replaceRule(u);
         } else this.col.appendRule(u);
       }
@@ -573,6 +692,7 @@ class Reader {
         tags: this.tags(map, ctx) ?? [],
         exceptions: this.exceptions(map, ctx, false) ?? [],
         aggregate: this.aggregate(map, ctx),
+        actions: this.actions(map, ctx),
         index: 0,
         visibility: 0,
         ctx,
@@ -603,6 +723,7 @@ class Reader {
       "override",
       "append",
       "aggregate",
+      "actions",
     ], ctx);
   }
 }

@@ -43,6 +43,35 @@ import {
   NO_AGGREGATION as NO_AGGREGATION_POLICY,
 } from "./aggregation.ts";
 import { setNames } from "./evttypes.ts";
+import { type ResponseTarget, TARGET_FIELDS } from "./actions.ts";
+
+/** The format reading an alert's response target from its event (see actions.ts). */
+let targetFormat: OutputFormat | undefined;
+
+/** The process and container an event's actions aim at. */
+function targetOf(ev: Event): ResponseTarget {
+  const f = renderOutput(
+    targetFormat ??= compileOutput(
+      TARGET_FIELDS.map((n) => `%${n}`).join(" "),
+      "syscall",
+    ),
+    ev,
+  ).fields;
+  const str = (k: string) => {
+    const v = f[k];
+    return v === null || v === undefined ? "" : String(v);
+  };
+  const uid = f["user.uid"];
+  return {
+    pid: typeof f["proc.pid"] === "number" ? f["proc.pid"] : 0,
+    name: str("proc.name"),
+    exepath: str("proc.exepath"),
+    user: str("user.name"),
+    uid: typeof uid === "number" ? uid : undefined,
+    containerId: str("container.id") === "host" ? "" : str("container.id"),
+    image: str("container.image.repository") || str("container.image"),
+  };
+}
 
 /** One step of rule selection, applied in order after each rule's own `enabled`. */
 export interface RuleSelector {
@@ -217,6 +246,22 @@ export class Ruleset {
       output,
       outputFields: fields,
     };
+    if (r.actions && r.source === "syscall") {
+      alert.response = { rule: r.actions, target: targetOf(ev) };
+    } else if (r.actions) {
+      alert.response = {
+        rule: r.actions,
+        target: {
+          pid: 0,
+          name: "",
+          exepath: "",
+          user: "",
+          uid: undefined,
+          containerId: "",
+          image: "",
+        },
+      };
+    }
     const settings = this.aggregation[id];
     if (settings) alert.grouping = { settings, values: this.#keyValues(id, ev) };
     emit(alert);

@@ -24,7 +24,7 @@
  * @module
  */
 import { decodeLiveBatch, type Event } from "../events/event.ts";
-import { Probe, type ProbeCounters, type ProbeOptions } from "../kernel/probe.ts";
+import { type DenySet, Probe, type ProbeCounters, type ProbeOptions } from "../kernel/probe.ts";
 import type { KernelPrograms } from "../kernel/predicates.ts";
 import { bootEpochNs } from "../kernel/libc.ts";
 import { syscallFilterFor } from "../events/syscalls.ts";
@@ -76,6 +76,8 @@ export interface LiveSource extends EventSource {
    * syscalls); see {@link Probe.setFilter}.
    */
   setKernelFilter(names: ReadonlySet<string> | "all", programs: KernelPrograms | undefined): void;
+  /** Replaces the probe's deny sets (response `deny`: executables and files). */
+  setDeny(sets: { exec: DenySet; open: DenySet }): void;
   /** Counters of the source and the probe. */
   stats(): LiveSourceStats;
   /** The loaded probe. */
@@ -213,6 +215,10 @@ export async function openLiveSource(opts: LiveSourceOptions): Promise<LiveSourc
     },
     setKernelFilter(names, programs) {
       probe.setFilter(filter(names), programs);
+    },
+    setDeny(sets) {
+      probe.setDeny("exec", sets.exec);
+      probe.setDeny("open", sets.open);
     },
     stats() {
       return { ...probe.counters(), received, batches };

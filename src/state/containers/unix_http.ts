@@ -60,8 +60,17 @@ export function parseHttpResponse(raw: Uint8Array): HttpAnswer {
 }
 
 /** GET `path` from an HTTP server on a unix socket (HTTP/1.0, connection closed after). */
-export async function unixGet(
+export function unixGet(socket: string, path: string, timeoutMs: number): Promise<HttpAnswer> {
+  return unixRequest(socket, "GET", path, timeoutMs);
+}
+
+/**
+ * A request without a body (`POST /containers/ID/stop` ...) to an HTTP server on a unix socket
+ * (HTTP/1.0, connection closed after); the answer, or a throw when it takes over `timeoutMs`.
+ */
+export async function unixRequest(
   socket: string,
+  method: "GET" | "POST" | "DELETE",
   path: string,
   timeoutMs: number,
 ): Promise<HttpAnswer> {
@@ -74,7 +83,10 @@ export async function unixGet(
     }
   }, timeoutMs);
   try {
-    await conn.write(new TextEncoder().encode(`GET ${path} HTTP/1.0\r\nHost: localhost\r\n\r\n`));
+    const length = method === "GET" ? "" : "Content-Length: 0\r\n";
+    await conn.write(
+      new TextEncoder().encode(`${method} ${path} HTTP/1.0\r\nHost: localhost\r\n${length}\r\n`),
+    );
     const parts: Uint8Array[] = [];
     const buf = new Uint8Array(16384);
     let total = 0;

@@ -1,0 +1,472 @@
+/**
+ * Response actions, live: one `saker run` with the probe, rules with `actions:`, real processes
+ * (a small C program that opens a marker file and then waits) and a podman container.
+ *
+ * - kill: the process that opened the marker dies; the time from just before its open to its
+ *   death as this test sees it is measured over many runs (p50, p99, max), and must stay under
+ *   100 ms;
+ * - monitor mode records (`would`) and the process lives; the audit alert says so;
+ * - protections: the agent's parent (this test) opening a kill rule's marker lives, refused;
+ *   an allowlisted executable lives;
+ * - exec: the command reads the alert's JSON on stdin; the stored alert carries the outcome;
+ * - rate limits under a storm: 200 processes, exactly `per_rule` killed, the rest counted as
+ *   rate limited; one process opening a marker many times is acted on `per_target` times;
+ * - stop_container and pause_container through podman's API on a private socket;
+ * - hot reload: the config's `response.mode` turned to monitor stops enforcement at once.
+ * @module
+ */
+import { assert, assertEquals } from "../support/assert.ts";
+import { needsRoot, REPO_ROOT, skipNote } from "../support/env.ts";
+import { type SakerProcess, startSaker, waitFor } from "../support/agent_process.ts";
+import { ensureStateImage, havePodman, STATE_IMAGE } from "../support/podman_image.ts";
+
+const ignore = needsRoot();
+const PODMAN = !ignore && havePodman();
+
+interface Json {
+  [k: string]: unknown;
+}
+
+let dir = "";
+let agent: SakerProcess | undefined;
+let opener = "";
+let podmanService: Deno.ChildProcess | undefined;
+const started: Deno.ChildProcess[] = [];
+
+function rule(name: string, marker: string, actions: string, extra = ""): string {
+  return `- rule: ${name}
+  desc: response test rule
+  condition: evt.type in (open, openat, openat2) and fd.name = ${marker}${extra}
+  output: "${name}: %fd.name opened by %proc.name (pid=%proc.pid)"
+  priority: WARNING
+  actions: ${actions}
+`;
+}
+
+function config(mode: "monitor" | "enforce"): string {
+  return `json_output: true
+rules_files: [${dir}/rules.yaml]
+containers: {sockets: [${dir}/podman.sock]}
+response:
+  mode: ${mode}
+  allowlist: {exe_paths: [${dir}/allowed-opener]}
+  rate_limit: {per_rule: 50, per_target: 3, period: 60s}
+  stop_timeout: 1
+`;
+}
+
+/** The JSON alerts the agent printed. */
+function alerts(): Json[] {
+  return agent!.stdout().split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l));
+}
+
+function alertsOf(rule: string): Json[] {
+  return alerts().filter((a) => a.rule === rule);
+}
+
+function audits(action: string, ruleName: string): Json[] {
+  return alerts().filter((a) => {
+    const f = a.output_fields as Json;
+    return a.rule === "Saker response action" && f["response.rule"] === ruleName &&
+      f["response.action"] === action;
+  });
+}
+
+async function metrics(): Promise<string> {
+  return await (await fetch(`${agent!.api}/metrics`)).text();
+}
+
+function actionCount(text: string, rule: string, result: string): number {
+  const line = text.split("\n").find((l) =>
+    l.startsWith("saker_response_actions_total{") && l.includes(`rule="${rule}"`) &&
+    l.includes(`result="${result}"`)
+  );
+  return line ? Number(line.split(" ").at(-1)) : 0;
+}
+
+/** Starts the opener on `marker` (opening it `times` times); resolves its start time (ns). */
+async function open(
+  marker: string,
+  times = 1,
+  exe = opener,
+): Promise<{ child: Deno.ChildProcess; t0: bigint }> {
+  const child = new Deno.Command(exe, {
+    args: [marker, String(times)],
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  started.push(child);
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  while (!text.includes("\n")) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    text += value;
+  }
+  reader.releaseLock();
+  return { child, t0: BigInt(text.trim()) };
+}
+
+/** Whether the child is still running after `ms`. */
+async function aliveAfter(child: Deno.ChildProcess, ms: number): Promise<boolean> {
+  const t = new Promise<"alive">((r) => setTimeout(() => r("alive"), ms));
+  return (await Promise.race([child.status.then(() => "ended"), t])) === "alive";
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function nowNs(): bigint {
+  return BigInt(Math.round((performance.timeOrigin + performance.now()) * 1e6));
+}
+
+function podman(args: string[]): Promise<Deno.CommandOutput> {
+  return new Deno.Command("podman", { args, stdout: "piped", stderr: "piped" }).output();
+}
+
+async function containerStatus(name: string): Promise<string> {
+  const out = await podman(["inspect", "-f", "{{.State.Status}}", name]);
+  return new TextDecoder().decode(out.stdout).trim();
+}
+
+Deno.test({
+  name: "response live: kill, monitor, protections, exec, rate limits, containers, reload",
+  ignore,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn(t) {
+    dir = await Deno.makeTempDir({ prefix: "saker-response-" });
+    try {
+      opener = `${dir}/opener`;
+      const cc = await new Deno.Command("cc", {
+        args: ["-O2", "-o", opener, `${REPO_ROOT}tests/fixtures/response/opener.c`],
+      }).output();
+      assert(cc.success, new TextDecoder().decode(cc.stderr));
+      const cc2 = await new Deno.Command("cc", {
+        args: [
+          "-static",
+          "-nostdlib",
+          "-O2",
+          "-o",
+          `${dir}/denied`,
+          `${REPO_ROOT}tests/fixtures/response/denied.c`,
+        ],
+      }).output();
+      assert(cc2.success, new TextDecoder().decode(cc2.stderr));
+      await Deno.writeTextFile(`${dir}/secret`, "the secret\n");
+      await Deno.copyFile(opener, `${dir}/allowed-opener`);
+      await Deno.chmod(`${dir}/allowed-opener`, 0o755);
+      for (const m of ["kill", "storm", "monitor", "exec", "parent", "reload"]) {
+        await Deno.writeTextFile(`${dir}/${m}-marker`, "x");
+      }
+      await Deno.writeTextFile(
+        `${dir}/rules.yaml`,
+        rule("Response kill", `${dir}/kill-marker`, "[kill]") +
+          rule("Response storm", `${dir}/storm-marker`, "[kill]") +
+          rule("Response monitor", `${dir}/monitor-marker`, "{mode: monitor, run: [kill]}") +
+          rule("Response parent", `${dir}/parent-marker`, "[kill]") +
+          rule(
+            "Response exec",
+            `${dir}/exec-marker`,
+            `[{exec: {command: "cat > ${dir}/exec.json", timeout: 5s}}]`,
+          ) +
+          rule("Response reload", `${dir}/reload-marker`, "[kill]") +
+          `- rule: Response deny exec
+  desc: response test rule
+  condition: evt.type = execve and proc.exepath = ${dir}/denied
+  output: "denied %proc.exepath (pid=%proc.pid)"
+  priority: WARNING
+  actions: [deny]
+` + rule("Response deny open", `${dir}/secret`, "[deny]") +
+          rule(
+            "Response stop",
+            "/tmp/stop-marker",
+            "[stop_container]",
+            " and container.id != host",
+          ) +
+          rule(
+            "Response pause",
+            "/tmp/pause-marker",
+            "[pause_container]",
+            " and container.id != host",
+          ),
+      );
+      if (PODMAN) {
+        await ensureStateImage();
+        podmanService = new Deno.Command("podman", {
+          args: ["system", "service", "--time=0", `unix://${dir}/podman.sock`],
+          stdout: "null",
+          stderr: "null",
+        }).spawn();
+        await waitFor("podman socket", async () => {
+          try {
+            await Deno.stat(`${dir}/podman.sock`);
+            return true;
+          } catch {
+            return false;
+          }
+        }, 20_000);
+      }
+      agent = await startSaker(dir, config("enforce"), [], { watch: true });
+      // The probe is attached once the agent says it runs; one alert proves rules evaluate.
+      await t.step("kill: the process dies within 100 ms of its open (p99)", async () => {
+        const latencies: number[] = [];
+        for (let i = 0; i < 40; i++) {
+          const { child, t0 } = await open(`${dir}/kill-marker`);
+          const status = await Promise.race([
+            child.status,
+            new Promise<undefined>((r) => setTimeout(() => r(undefined), 5000)),
+          ]);
+          const t1 = nowNs();
+          assert(status, `opener ${child.pid} still alive 5 s after its open`);
+          assertEquals(status.signal, "SIGKILL");
+          latencies.push(Number(t1 - t0) / 1e6);
+        }
+        latencies.sort((a, b) => a - b);
+        const q = (p: number) =>
+          latencies[Math.min(latencies.length - 1, Math.ceil(p * latencies.length) - 1)];
+        console.log(
+          `kill latency over ${latencies.length} runs (open -> death seen by the test): ` +
+            `p50 ${q(0.5).toFixed(1)} ms, p99 ${q(0.99).toFixed(1)} ms, max ${
+              latencies.at(-1)!.toFixed(1)
+            } ms`,
+        );
+        assert(q(0.99) < 100, `p99 ${q(0.99)} ms`);
+        await waitFor("kill alerts", () => alertsOf("Response kill").length >= 40);
+        const a = alertsOf("Response kill")[0];
+        const resp = a.response as Json[];
+        assertEquals(resp.length, 1);
+        assertEquals(resp[0].action, "kill");
+        assertEquals(resp[0].mode, "enforce");
+        assertEquals(resp[0].result, "done");
+        assertEquals(resp[0].pid, (a.output_fields as Json)["proc.pid"]);
+        await waitFor("kill audit alerts", () => audits("kill", "Response kill").length >= 40);
+        const audit = audits("kill", "Response kill")[0];
+        assertEquals((audit.output_fields as Json)["response.result"], "done");
+        assertEquals(actionCount(await metrics(), "Response kill", "done"), 40);
+      });
+
+      await t.step("monitor: records what it would do, the process lives", async () => {
+        const { child } = await open(`${dir}/monitor-marker`);
+        await waitFor("monitor alert", () => alertsOf("Response monitor").length >= 1);
+        assert(await aliveAfter(child, 300), "monitor mode killed the process");
+        const resp = alertsOf("Response monitor")[0].response as Json[];
+        assertEquals(resp[0].mode, "monitor");
+        assertEquals(resp[0].result, "would");
+        await waitFor("monitor audit", () => audits("kill", "Response monitor").length >= 1);
+        child.kill("SIGKILL");
+        await child.status;
+      });
+
+      await t.step("per target: one process, many alerts, 3 actions", async () => {
+        const before = alertsOf("Response monitor").length;
+        const { child } = await open(`${dir}/monitor-marker`, 10);
+        await waitFor("10 alerts", () => alertsOf("Response monitor").length >= before + 10);
+        const results = alertsOf("Response monitor").slice(before).map((a) =>
+          (a.response as Json[])[0].result
+        );
+        assertEquals(results.filter((r) => r === "would").length, 3);
+        assertEquals(results.filter((r) => r === "rate_limited").length, 7);
+        child.kill("SIGKILL");
+        await child.status;
+      });
+
+      await t.step("protections: the agent's parent and an allowlisted program live", async () => {
+        // This test process is the agent's parent.
+        await Deno.readTextFile(`${dir}/parent-marker`);
+        await waitFor("parent alert", () => alertsOf("Response parent").length >= 1);
+        const resp = alertsOf("Response parent")[0].response as Json[];
+        assertEquals(resp[0].result, "refused");
+        assertEquals(resp[0].detail, "the agent's parent");
+        assertEquals(resp[0].pid, Deno.pid);
+        const { child } = await open(`${dir}/kill-marker`, 1, `${dir}/allowed-opener`);
+        await waitFor(
+          "allowlisted alert",
+          () =>
+            alertsOf("Response kill").find((a) =>
+              (a.output_fields as Json)["proc.pid"] === child.pid
+            ),
+        );
+        assert(await aliveAfter(child, 300), "an allowlisted program was killed");
+        const a = alertsOf("Response kill").find((a) =>
+          (a.output_fields as Json)["proc.pid"] === child.pid
+        )!;
+        const r = (a.response as Json[])[0];
+        assertEquals(r.result, "refused");
+        assertEquals(r.detail, `allowlisted executable ${dir}/allowed-opener`);
+        child.kill("SIGKILL");
+        await child.status;
+      });
+
+      await t.step(
+        "exec: the alert's JSON on stdin; the stored alert has the outcome",
+        async () => {
+          const { child } = await open(`${dir}/exec-marker`);
+          const text = await waitFor("exec output", async () => {
+            try {
+              const s = await Deno.readTextFile(`${dir}/exec.json`);
+              return s.endsWith("\n") ? s : undefined;
+            } catch {
+              return undefined;
+            }
+          });
+          const got = JSON.parse(text);
+          assertEquals(got.rule, "Response exec");
+          assertEquals(got.output_fields["proc.pid"], child.pid);
+          const stored = await waitFor("stored outcome", async () => {
+            const r = await fetch(`${agent!.api}/alerts?rule=Response%20exec`);
+            const page = await r.json();
+            const a = page.alerts[0];
+            return a?.response?.[0]?.result === "done" ? a : undefined;
+          });
+          assertEquals(stored.response[0].action, "exec");
+          await waitFor("exec audit", () => audits("exec", "Response exec").length >= 1);
+          child.kill("SIGKILL");
+          await child.status;
+        },
+      );
+
+      await t.step("storm: 200 processes, exactly 50 killed, 150 rate limited", async () => {
+        const children = await Promise.all(
+          Array.from({ length: 200 }, () => open(`${dir}/storm-marker`)),
+        );
+        await waitFor("storm alerts", () => alertsOf("Response storm").length >= 200, 60_000);
+        await waitFor("storm counted", async () => {
+          const m = await metrics();
+          return actionCount(m, "Response storm", "done") +
+              actionCount(m, "Response storm", "rate_limited") >= 200;
+        });
+        const m = await metrics();
+        assertEquals(actionCount(m, "Response storm", "done"), 50);
+        assertEquals(actionCount(m, "Response storm", "rate_limited"), 150);
+        await new Promise((r) => setTimeout(r, 200));
+        let killed = 0;
+        for (const { child } of children) {
+          if (await aliveAfter(child, 0)) child.kill("SIGKILL");
+          else killed++;
+          await child.status;
+        }
+        assertEquals(killed, 50);
+        // Rate-limited actions are counted, not raised one by one.
+        assertEquals(audits("kill", "Response storm").length, 50);
+      });
+
+      await t.step({
+        name: "stop_container and pause_container through podman's API",
+        ignore: !PODMAN,
+        fn: async () => {
+          const run = (name: string, marker: string) =>
+            podman([
+              "--runtime",
+              "runc",
+              "run",
+              "-d",
+              "--name",
+              name,
+              "--ulimit",
+              "nofile=1024:1024",
+              "--ulimit",
+              "nproc=1024:1024",
+              STATE_IMAGE,
+              "sh",
+              "-c",
+              `touch ${marker}; sleep 1; cat ${marker}; sleep 600`,
+            ]);
+          const stopName = `saker-resp-stop-${Deno.pid}`;
+          const pauseName = `saker-resp-pause-${Deno.pid}`;
+          try {
+            const s = await run(stopName, "/tmp/stop-marker");
+            assert(s.success, new TextDecoder().decode(s.stderr));
+            const p = await run(pauseName, "/tmp/pause-marker");
+            assert(p.success, new TextDecoder().decode(p.stderr));
+            await waitFor(
+              "container stopped",
+              async () => (await containerStatus(stopName)) === "exited",
+              30_000,
+            );
+            await waitFor(
+              "container paused",
+              async () => (await containerStatus(pauseName)) === "paused",
+              30_000,
+            );
+            const stop = audits("stop_container", "Response stop")[0];
+            assertEquals((stop.output_fields as Json)["response.result"], "done");
+            const id = new TextDecoder().decode(
+              (await podman(["inspect", "-f", "{{.Id}}", stopName])).stdout,
+            ).trim();
+            assert(id.startsWith((stop.output_fields as Json)["response.container_id"] as string));
+            await waitFor("pause audit", () => audits("pause_container", "Response pause").length);
+          } finally {
+            await podman(["rm", "-f", "-t", "0", stopName, pauseName]);
+          }
+        },
+      });
+
+      await t.step(
+        "deny: an exec of a denied binary dies before its first instruction",
+        async () => {
+          for (let i = 0; i < 20; i++) {
+            const out = await new Deno.Command(`${dir}/denied`, {
+              args: [`${dir}/deny-marker-${i}`],
+            }).output();
+            assertEquals(out.signal, "SIGKILL", `run ${i}: ${JSON.stringify(out)}`);
+            assert(!await exists(`${dir}/deny-marker-${i}`), `run ${i}: the marker was written`);
+          }
+          await waitFor("deny alerts", () => alertsOf("Response deny exec").length >= 20);
+          const r = (alertsOf("Response deny exec")[0].response as Json[])[0];
+          assertEquals([r.action, r.mode, r.result], ["deny", "enforce", "done"]);
+          // An open of a denied file: the reader dies before it can read.
+          const cat = await new Deno.Command("cat", { args: [`${dir}/secret`], stdout: "piped" })
+            .output();
+          assertEquals(cat.signal, "SIGKILL");
+          assertEquals(new TextDecoder().decode(cat.stdout), "");
+          await waitFor("deny open alert", () => alertsOf("Response deny open").length >= 1);
+          // This test process is the agent's parent: never denied.
+          assertEquals(await Deno.readTextFile(`${dir}/secret`), "the secret\n");
+        },
+      );
+
+      await t.step("reload: response.mode monitor takes effect at once", async () => {
+        await Deno.writeTextFile(
+          `${dir}/config.yaml`,
+          `alert_store: {path: ${dir}/alerts.db}
+webserver: {listen_port: 0}
+watch_config_files: true
+${config("monitor")}`,
+        );
+        await waitFor("reload", () => /rules reloaded/.test(agent!.stderr()), 30_000);
+        const { child } = await open(`${dir}/reload-marker`);
+        await waitFor("reload alert", () => alertsOf("Response reload").length >= 1);
+        assert(await aliveAfter(child, 300), "enforcement went on after monitor was set");
+        assertEquals((alertsOf("Response reload")[0].response as Json[])[0].result, "would");
+        child.kill("SIGKILL");
+        await child.status;
+        // Monitor mode: the probe's deny sets are empty again, the denied binary runs.
+        const out = await new Deno.Command(`${dir}/denied`, { args: [`${dir}/deny-after`] })
+          .output();
+        assertEquals(out.code, 0);
+        assert(await exists(`${dir}/deny-after`));
+      });
+    } finally {
+      for (const c of started) {
+        try {
+          c.kill("SIGKILL");
+        } catch { /* ended */ }
+        await c.status.catch(() => {});
+      }
+      await agent?.stop();
+      if (podmanService) {
+        podmanService.kill("SIGTERM");
+        await podmanService.status;
+      }
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+      if (!PODMAN) skipNote("podman is absent: container actions are not tested");
+    }
+  },
+});
