@@ -181,8 +181,11 @@ Deno.test("store: a store of the earlier schema is extended in place, its rows c
     }
     const check = new DatabaseSync(`${dir}/alerts.db`);
     const v = check.prepare("PRAGMA user_version").get() as { user_version: number };
+    const columns = (check.prepare("PRAGMA table_info(alerts)").all() as { name: string }[])
+      .map((c) => c.name);
     check.close();
-    assertEquals(Number(v.user_version), 3);
+    assertEquals(Number(v.user_version), 4);
+    assert(columns.includes("response"), "the response actions' column is added");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
