@@ -888,7 +888,7 @@ export class Agent {
     await this.#state?.close?.();
     if (this.#response) {
       // Actions under way (container calls, commands) end, or the flush deadline passes.
-      let timer: number | undefined;
+      let timer: ReturnType<typeof setTimeout> | undefined;
       const deadline = new Promise((r) => {
         timer = setTimeout(r, this.config.outputs_queue.flush_timeout * 1000);
       });

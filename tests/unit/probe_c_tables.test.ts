@@ -245,6 +245,12 @@ Deno.test("C tables: syscall numbers the scheduler programs test are the syscall
   assertEquals(Number(exec[1]), SYSCALL_NR.get("execveat"));
   assertEquals(Number(exec[2]), SYSCALL_NR.get("execve"));
   assertEquals(Number(exec[3]), SYSCALL_NR.get("execveat"));
+  // The opens `deny` checks pass the result-only predicates: open, openat, openat2, creat.
+  const opens = /int deny_open_nr = settings\.deny_open_n && \(([^;]*)\);/.exec(probe);
+  assert(opens, "the deny open test in sys_exit");
+  const nrs = [...opens[1].matchAll(/nr == (\d+)/g)].map((m) => Number(m[1])).sort();
+  const want = ["open", "openat", "openat2", "creat"].map((n) => SYSCALL_NR.get(n)!).sort();
+  assertEquals(nrs, want);
 });
 
 Deno.test("C tables: kernel predicate numbers and layouts match src/kernel/predicates.ts", () => {
