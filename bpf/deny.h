@@ -33,3 +33,8 @@ static __always_inline int deny_check(void *set, __u32 slot, struct file *f, str
 	bpf_send_signal(9);
 	return 1;
 }
+
+/* Marks a record whose call was denied (its alert then says the probe stopped the process). */
+static __always_inline void mark_denied(struct rec *r, int denied) {
+	if (denied) *(volatile __u16 *)&r->buf[30] |= RECORD_DENIED;
+}

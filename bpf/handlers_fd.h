@@ -17,7 +17,8 @@ static __always_inline void open_tail(struct rec *r, struct task_struct *task, l
 
 /* Applies `deny` to the opened file (the caller never sees the fd): 1 when the opener was sent
  * SIGKILL. Decided before the kernel predicates and the record use the scratch slot; a denied
- * open is always recorded (its alert carries the outcome), whatever the predicates keep. */
+ * open is always recorded, marked RECORD_DENIED (its alert, or the agent's audit of a denial no
+ * rule matched in user space, carries the outcome), whatever the predicates keep. */
 static __always_inline int open_denied(struct task_struct *task, long fd) {
 	if (fd < 0 || !settings.deny_open_n) return 0;
 	return deny_check(&deny_open, 0, fd_file(task, fd), task);
@@ -34,6 +35,7 @@ HANDLER(open) {
 	int denied = open_denied(task, ret);
 	OPEN_GATE(denied, ARG(regs, 0), L_AT_FDCWD, open_flags_to_scap(flags));
 	BEGIN(EV_OPEN, 7);
+	mark_denied(r, denied);
 	p_s64(r, ret);
 	p_str(r, (void *)ARG(regs, 0), MAX_PATH, 1);
 	p_u32(r, open_flags_to_scap(flags));
@@ -48,6 +50,7 @@ HANDLER(openat) {
 	int denied = open_denied(task, ret);
 	OPEN_GATE(denied, ARG(regs, 1), (__s32)ARG(regs, 0), open_flags_to_scap(flags));
 	BEGIN(EV_OPENAT, 8);
+	mark_denied(r, denied);
 	p_s64(r, ret);
 	p_s64(r, (__s32)ARG(regs, 0));
 	p_str(r, (void *)ARG(regs, 1), MAX_PATH, 1);
@@ -64,6 +67,7 @@ HANDLER(openat2) {
 	int denied = open_denied(task, ret);
 	OPEN_GATE(denied, ARG(regs, 1), (__s32)ARG(regs, 0), open_flags_to_scap(how.flags));
 	BEGIN(EV_OPENAT2, 9);
+	mark_denied(r, denied);
 	p_s64(r, ret);
 	p_s64(r, (__s32)ARG(regs, 0));
 	p_str(r, (void *)ARG(regs, 1), MAX_PATH, 1);
@@ -87,6 +91,7 @@ HANDLER(creat) {
 	int denied = open_denied(task, ret);
 	OPEN_GATE(denied, ARG(regs, 0), L_AT_FDCWD, 0); /* creat is not an "open" for is_open_* */
 	BEGIN(EV_CREAT, 7);
+	mark_denied(r, denied);
 	p_s64(r, ret);
 	p_str(r, (void *)ARG(regs, 0), MAX_PATH, 1);
 	p_u32(r, mode_to_scap(ARG(regs, 1)));

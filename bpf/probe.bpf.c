@@ -261,21 +261,20 @@ int BPF_PROG(sched_exec, struct task_struct *p, pid_t old_pid, struct linux_binp
 	__u64 nr = BPF_CORE_READ(regs, orig_ax);
 	int is_execve = nr != 322; /* execveat */
 	if (!settings.syscalls[(is_execve ? 59 : 322) & 511]) return 0;
+	/* Before the record takes the scratch slot. The new image has not run yet: a SIGKILL sent
+	 * now is taken on the way back to user space; the record still goes out, marked. */
+	int denied = settings.deny_exec_n && deny_check(&deny_exec, 1, BPF_CORE_READ(bprm, file), p);
 	struct rec rr;
 	struct rec *r = &rr;
-	int rc = 0;
-	if (!rec_begin(r, 1, is_execve ? EV_EXECVE : EV_EXECVEAT,
-	               (is_execve ? NP_EXECVE : NP_EXECVEAT) + EXECVE_EXTRA, p)) {
-		p_s64(r, 0);
-		p_process_common(r, 1, p);
-		__u32 extra = is_execve ? 0 : execveat_flags_to_scap(BPF_CORE_READ(regs, r8));
-		p_exec_tail(r, p, 1, is_execve, BPF_CORE_READ(bprm, filename), extra);
-		rc = rec_submit(r);
-	}
-	/* After the record (the alert needs it), with the slot free again. The new image has not
-	 * run yet: a SIGKILL sent now is taken on the way back to user space. */
-	if (settings.deny_exec_n) deny_check(&deny_exec, 1, BPF_CORE_READ(bprm, file), p);
-	return rc;
+	if (rec_begin(r, 1, is_execve ? EV_EXECVE : EV_EXECVEAT,
+	              (is_execve ? NP_EXECVE : NP_EXECVEAT) + EXECVE_EXTRA, p))
+		return 0;
+	mark_denied(r, denied);
+	p_s64(r, 0);
+	p_process_common(r, 1, p);
+	__u32 extra = is_execve ? 0 : execveat_flags_to_scap(BPF_CORE_READ(regs, r8));
+	p_exec_tail(r, p, 1, is_execve, BPF_CORE_READ(bprm, filename), extra);
+	return rec_submit(r);
 }
 
 SEC("tp_btf/sched_process_exit")

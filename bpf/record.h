@@ -22,6 +22,7 @@
 
 #define RECORD_TRUNCATED 1
 #define RECORD_PRED_DROP 2  /* audit mode: the kernel predicates would have dropped this record */
+#define RECORD_DENIED 4     /* response deny: the probe sent SIGKILL to the caller (deny.h) */
 
 /* Per-CPU scratch where a record is built before it is copied into the ring. Parameter data
  * lives in [0, DATA_LIMIT + largest single write); paths are assembled backwards in the

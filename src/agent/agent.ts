@@ -61,6 +61,8 @@ import { captureSettingsOf } from "../config/capture_section.ts";
 import type { ThreadTable } from "../capture/snapshot.ts";
 import type { Hono } from "hono";
 import { ResponseEngine } from "./response.ts";
+import { type DeniedCall, deniedCallOf } from "../rules/ruleset.ts";
+import type { Event } from "../events/event.ts";
 import { type DenySets, denySets } from "./response_deny.ts";
 import { hostRootFrom, onHost } from "./preflight.ts";
 import { runtimePaths } from "../state/containers/paths.ts";
@@ -255,6 +257,8 @@ export class Agent {
   #fanout!: AlertFanout;
   /** Runs the rules' response actions before their alerts go out. */
   #response!: ResponseEngine;
+  /** The probe's deny sets are not empty: batches are scanned for denied calls. */
+  #denying = false;
   /** Open aggregation windows: kept across output rebuilds, flushed at stop. */
   readonly #aggregator: AlertAggregator;
   #store: AlertStore | undefined;
@@ -378,6 +382,7 @@ export class Agent {
       afterBatch: (batch) => {
         if (batch.length > 0) this.#drops?.check(batch[batch.length - 1].ts);
         this.#capture?.afterBatch(batch);
+        if (this.#denying) this.#noteDenied(batch);
       },
       received: this.#source.stats ? () => this.#source.stats!().received : undefined,
       stallSeconds: c.webserver.stall_timeout,
@@ -414,6 +419,7 @@ export class Agent {
   /** Writes the deny sets of `rules` under `c`'s modes into the probe (response `deny`). */
   #applyDeny(rules: BuiltRules, c: Config): void {
     const deny = rules.deny ?? [];
+    this.#response.setDenyRules(deny);
     if (!this.#source.setDeny) {
       if (deny.length > 0) {
         log.warn("deny actions need the live probe; this source records them only", {
@@ -425,12 +431,22 @@ export class Agent {
     try {
       const sets = denySets(deny, c.response);
       this.#source.setDeny(sets);
+      this.#denying = sets.exec.size + sets.open.size > 0;
       if (deny.length > 0) {
         log.info("deny sets in the probe", { exec: sets.exec.size, open: sets.open.size });
       }
     } catch (err) {
       log.error("deny sets not written to the probe", { error: err });
     }
+  }
+
+  /** The calls of a batch the probe denied, for the audit of those no alert accounts for. */
+  #noteDenied(batch: readonly Event[]): void {
+    let calls: DeniedCall[] | undefined;
+    for (let i = 0; i < batch.length; i++) {
+      if (batch[i].denied) (calls ??= []).push(deniedCallOf(batch[i]));
+    }
+    if (calls) this.#response.noteDenied(calls);
   }
 
   /** A batch's alerts: their actions first (so they leave with the outcomes), then out. */
@@ -894,6 +910,7 @@ export class Agent {
       });
       await Promise.race([this.#response.settled(), deadline]);
       clearTimeout(timer);
+      this.#response.close();
     }
     if (this.#fanout) {
       const t0 = Date.now();

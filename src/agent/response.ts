@@ -15,7 +15,10 @@
  * - `exec`: `/bin/sh -c COMMAND` with the alert's JSON on stdin and `SAKER_RULE`, `SAKER_PID`,
  *   `SAKER_CONTAINER_ID` in its environment, killed after its timeout, at most
  *   `response.exec.max_running` at once;
- * - `deny`: decided in the kernel before the alert exists; the engine records it.
+ * - `deny`: decided in the kernel before the alert exists; the engine records what the probe
+ *   did, read from the event (`done` when it sent the signal, else why not). A denial no deny
+ *   rule's alert accounts for (a path reached through a symbolic link: the probe matches the path
+ *   the kernel resolved, the rule the path as opened) is audited on its own after a grace time.
  *
  * Each outcome is logged, counted (`saker_response_actions_total{rule,action,mode,result}`) and
  * raised as an audit alert (internal source, rule {@link RESPONSE_AUDIT_RULE}); rate-limited
@@ -45,6 +48,8 @@ import {
   type Self,
 } from "./response_policy.ts";
 import { isKernelThread, killProcess, killTree, ownContainerId } from "./response_proc.ts";
+import type { DeniedCall } from "../rules/ruleset.ts";
+import type { DenyRule } from "./response_deny.ts";
 
 /** Rule name of the audit alerts of actions. */
 export const RESPONSE_AUDIT_RULE = "Saker response action";
@@ -69,6 +74,11 @@ export interface ResponseOptions {
   /** The agent (default this process). */
   self?: Self;
   now?: () => number;
+  /**
+   * How long a denied call waits for its rule's alert before it is audited on its own (ms,
+   * default 5000: longer than an event is held for container metadata).
+   */
+  denyGraceMs?: number;
 }
 
 const limited = new RateLimitedLog(10_000);
@@ -89,6 +99,14 @@ export class ResponseEngine {
   readonly #counters = new Map<string, Counter>();
   readonly #pending = new Set<Promise<void>>();
   #running = 0;
+  readonly #now: () => number;
+  readonly #denyGraceMs: number;
+  #denyRules: readonly DenyRule[] = [];
+  /** Denied calls a deny rule's alert accounted for: `time:pid` -> when (ms). */
+  readonly #claimed = new Map<string, number>();
+  /** Denied calls still waiting for their alert. */
+  #unclaimed: { call: DeniedCall; at: number }[] = [];
+  #sweepTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(o: ResponseOptions) {
     this.#config = o.config;
@@ -102,6 +120,8 @@ export class ResponseEngine {
     this.#sockets = o.sockets;
     this.#proc = o.proc ?? "/proc";
     this.#self = o.self ?? { pid: Deno.pid, ppid: Deno.ppid, containerId: ownContainerId() };
+    this.#now = o.now ?? Date.now;
+    this.#denyGraceMs = o.denyGraceMs ?? 5000;
     const reg = o.registry ?? globalMetrics;
     this.#family = reg.counter(
       "saker_response_actions_total",
@@ -126,9 +146,95 @@ export class ResponseEngine {
     for (const a of alerts) if (a.response && !a.response.outcomes) this.#respond(a);
   }
 
+  /** The running deny rules (what a denial no alert accounts for is attributed to). */
+  setDenyRules(rules: readonly DenyRule[]): void {
+    this.#denyRules = rules;
+  }
+
+  /**
+   * Calls the probe denied (events marked RECORD_DENIED). Each is audited on its own unless the
+   * alert of a deny rule for the same event arrives within the grace time.
+   */
+  noteDenied(calls: readonly DeniedCall[]): void {
+    if (calls.length === 0) return;
+    const at = this.#now();
+    for (const call of calls) this.#unclaimed.push({ call, at });
+    this.#sweepTimer ??= setTimeout(() => this.sweepDenied(), this.#denyGraceMs);
+  }
+
+  /**
+   * Audits the denied calls whose grace time has passed and that no alert accounted for; `all`:
+   * every waiting one (the agent stops). Called by its own timer.
+   */
+  sweepDenied(all = false): void {
+    clearTimeout(this.#sweepTimer);
+    this.#sweepTimer = undefined;
+    const now = this.#now();
+    const due = all ? Infinity : now - this.#denyGraceMs;
+    const waiting: { call: DeniedCall; at: number }[] = [];
+    for (const u of this.#unclaimed) {
+      if (u.at > due) {
+        waiting.push(u);
+        continue;
+      }
+      const key = `${u.call.time}:${u.call.target.pid}`;
+      if (this.#claimed.delete(key)) continue;
+      this.#auditDenial(u.call);
+    }
+    this.#unclaimed = waiting;
+    for (const [key, at] of this.#claimed) {
+      if (at < now - 10 * this.#denyGraceMs) this.#claimed.delete(key);
+    }
+    if (waiting.length > 0) {
+      this.#sweepTimer = setTimeout(
+        () => this.sweepDenied(),
+        Math.max(1, waiting[0].at + this.#denyGraceMs - now),
+      );
+    }
+  }
+
   /** Resolves once every action under way (container calls, commands) has ended. */
   async settled(): Promise<void> {
     while (this.#pending.size > 0) await Promise.allSettled([...this.#pending]);
+  }
+
+  /** Stops the engine's timer; denied calls still waiting are audited now. */
+  close(): void {
+    this.sweepDenied(true);
+    clearTimeout(this.#sweepTimer);
+    this.#sweepTimer = undefined;
+  }
+
+  /** The audit of a denial no alert accounted for, attributed to the deny rule of its path. */
+  #auditDenial(call: DeniedCall): void {
+    let real = call.path;
+    try {
+      real = Deno.realPathSync(call.path);
+    } catch { /* gone, or not reachable from here: the path as opened */ }
+    const rule = this.#denyRules.find((r) =>
+      r.plan.kind === call.kind && (r.plan.paths.includes(real) || r.plan.paths.includes(call.path))
+    );
+    const alert: Alert = {
+      time: call.time,
+      rule: rule?.name ?? "(a deny rule no longer loaded)",
+      priority: "Warning",
+      source: "syscall",
+      tags: rule ? [...rule.tags] : [],
+      output: "",
+      outputFields: {},
+      response: { rule: { actions: [{ kind: "deny" }] }, target: call.target },
+    };
+    const o: ActionOutcome = {
+      action: "deny",
+      mode: "enforce",
+      result: "done",
+      pid: call.target.pid,
+      container: "",
+      detail: `in the kernel: ${call.kind} of ${call.path}${
+        real !== call.path ? ` (${real})` : ""
+      }; the rule's condition did not match the event as user space sees it`,
+    };
+    this.#record(alert, o);
   }
 
   #respond(alert: Alert): void {
@@ -156,8 +262,20 @@ export class ResponseEngine {
     };
     const refuse = (detail: string): ActionOutcome => ({ ...base, result: "refused", detail });
     if (spec.kind === "deny") {
-      // The probe decided at the system call; the alert is its record.
-      return { ...base, result: mode === "enforce" ? "done" : "would", detail: "in the kernel" };
+      // The probe decided at the system call; its event says whether it sent the signal.
+      if (t.denied) {
+        this.#claimed.set(`${alert.time}:${t.pid}`, this.#now());
+        return { ...base, detail: "in the kernel" };
+      }
+      if (mode === "monitor") return { ...base, result: "would", detail: "in the kernel" };
+      const why = protection({ pid: t.pid, kernelThread: false }, this.#self);
+      if (why) return refuse(why);
+      return {
+        ...base,
+        result: "failed",
+        detail: "the probe did not stop it (not a live event, or the path the kernel resolved " +
+          "is not in the deny set)",
+      };
     }
     if (spec.kind !== "exec") {
       const why = onContainer

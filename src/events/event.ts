@@ -53,6 +53,11 @@ export const RECORD_TRUNCATED = 1;
  * (no rule can match it); set only when the probe was loaded with `predicateAudit`.
  */
 export const RECORD_PRED_DROP = 2;
+/**
+ * Record flag of a response `deny`: the probe sent SIGKILL to the process making this call (its
+ * path is in a deny set), so it dies before it runs user code again.
+ */
+export const RECORD_DENIED = 4;
 
 /** Where an event came from; decides which header fields exist. */
 export type EventOrigin = "live" | "scap" | "synthetic";
@@ -287,6 +292,11 @@ export class Event {
   /** True when a parameter was cut at its size bound. */
   get truncated(): boolean {
     return (this.flags & RECORD_TRUNCATED) !== 0;
+  }
+
+  /** True when the probe denied this call (response `deny`, {@link RECORD_DENIED}). */
+  get denied(): boolean {
+    return (this.flags & RECORD_DENIED) !== 0;
   }
 
   /** Start offset of every parameter (and the end of the last). */

@@ -88,6 +88,8 @@ export interface ResponseTarget {
   containerId: string;
   /** Image repository (or the full image), "" when unknown. */
   image: string;
+  /** The probe stopped the process at this call (`deny`, the record's RECORD_DENIED flag). */
+  denied?: boolean;
 }
 
 /** An action's spelling in `actions:` (and in audit alerts). */

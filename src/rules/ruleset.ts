@@ -70,7 +70,34 @@ function targetOf(ev: Event): ResponseTarget {
     uid: typeof uid === "number" ? uid : undefined,
     containerId: str("container.id") === "host" ? "" : str("container.id"),
     image: str("container.image.repository") || str("container.image"),
+    ...(ev.denied ? { denied: true } : {}),
   };
+}
+
+/** A call the probe denied (response `deny`), as user space sees its event. */
+export interface DeniedCall {
+  /** The event's time (ns since the epoch). */
+  time: bigint;
+  kind: "exec" | "open";
+  /** What was executed (`proc.exepath`) or opened (`fd.name`), as the event names it. */
+  path: string;
+  target: ResponseTarget;
+}
+
+let openedFormat: OutputFormat | undefined;
+
+/**
+ * The denied call of an event the probe marked (`ev.denied`), for the agent's audit of a denial
+ * no rule's alert accounts for (e.g. a file reached through a symbolic link: the probe matches
+ * the path the kernel resolved, `fd.name` is the path as opened).
+ */
+export function deniedCallOf(ev: Event): DeniedCall {
+  const target = targetOf(ev);
+  const kind = ev.name.startsWith("exec") ? "exec" : "open";
+  const opened = kind === "open"
+    ? renderOutput(openedFormat ??= compileOutput("%fd.name", "syscall"), ev).fields["fd.name"]
+    : target.exepath;
+  return { time: ev.ts, kind, path: opened === null ? "" : String(opened), target };
 }
 
 /** One step of rule selection, applied in order after each rule's own `enabled`. */

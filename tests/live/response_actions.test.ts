@@ -12,6 +12,10 @@
  * - rate limits under a storm: 150 processes, exactly `per_rule` (100) killed, the rest counted as
  *   rate limited; one process opening a marker many times is acted on `per_target` times;
  * - stop_container and pause_container through podman's API on a private socket;
+ * - deny: executions and opens stopped in the kernel; each alert says what the probe did (`done`,
+ *   or `refused` for the agent's parent); a denial through a symbolic link, which no rule's alert
+ *   accounts for, is audited alone; a containers-only deny stops a container's reader and leaves
+ *   the host's;
  * - hot reload: the config's `response.mode` turned to monitor stops enforcement at once.
  * @module
  */
@@ -186,6 +190,12 @@ Deno.test({
   priority: WARNING
   actions: [deny]
 ` + rule("Response deny open", `${dir}/secret`, "[deny]") +
+          rule(
+            "Response deny container",
+            `/tmp/saker-cdeny-${Deno.pid}`,
+            "[deny]",
+            " and container.id != host",
+          ) +
           rule(
             "Response stop",
             "/tmp/stop-marker",
@@ -429,10 +439,82 @@ Deno.test({
           assertEquals(cat.signal, "SIGKILL");
           assertEquals(new TextDecoder().decode(cat.stdout), "");
           await waitFor("deny open alert", () => alertsOf("Response deny open").length >= 1);
-          // This test process is the agent's parent: never denied.
+          const opened = alertsOf("Response deny open")[0];
+          assertEquals((opened.response as Json[])[0].result, "done");
+          // This test process is the agent's parent: never denied, and its alert says so.
           assertEquals(await Deno.readTextFile(`${dir}/secret`), "the secret\n");
+          const mine = await waitFor(
+            "the parent's deny open alert",
+            () =>
+              alertsOf("Response deny open").find((a) =>
+                (a.output_fields as Json)["proc.pid"] === Deno.pid
+              ),
+          );
+          const r2 = (mine.response as Json[])[0];
+          assertEquals([r2.result, r2.detail], ["refused", "the agent's parent"]);
+          // Through a symbolic link: the probe matches the path the kernel resolved and stops
+          // the reader; no rule sees `fd.name` = the secret, so the agent audits the denial alone.
+          await Deno.symlink(`${dir}/secret`, `${dir}/secret-link`);
+          const viaLink = new Deno.Command("cat", { args: [`${dir}/secret-link`], stdout: "piped" })
+            .spawn();
+          const linked = await viaLink.output();
+          assertEquals(linked.signal, "SIGKILL");
+          assertEquals(new TextDecoder().decode(linked.stdout), "");
+          const alone = await waitFor(
+            "audit of the denial through the link",
+            () =>
+              audits("deny", "Response deny open").find((a) =>
+                (a.output_fields as Json)["response.pid"] === viaLink.pid
+              ),
+          );
+          const f = alone.output_fields as Json;
+          assertEquals(f["response.result"], "done");
+          assert(
+            String(f["response.detail"]).includes(`${dir}/secret-link`),
+            String(f["response.detail"]),
+          );
         },
       );
+
+      await t.step({
+        name: "deny in containers only: a container's reader dies, the host's lives",
+        ignore: !PODMAN,
+        fn: async () => {
+          const marker = `/tmp/saker-cdeny-${Deno.pid}`;
+          await Deno.writeTextFile(marker, "host copy\n");
+          try {
+            const onHost = await new Deno.Command("cat", { args: [marker], stdout: "piped" })
+              .output();
+            assert(onHost.success, "a host process was denied by a containers-only rule");
+            assertEquals(new TextDecoder().decode(onHost.stdout), "host copy\n");
+            const out = await podman([
+              "--runtime",
+              "runc",
+              "run",
+              "--rm",
+              "--ulimit",
+              "nofile=1024:1024",
+              "--ulimit",
+              "nproc=1024:1024",
+              STATE_IMAGE,
+              "sh",
+              "-c",
+              `echo inside > ${marker}.tmp; mv ${marker}.tmp ${marker}; cat ${marker}; echo "cat=$?"`,
+            ]);
+            const text = new TextDecoder().decode(out.stdout);
+            assert(text.includes("cat=137"), `the container's reader lived: ${text}`);
+            assert(!text.includes("inside"), text);
+            const a = await waitFor(
+              "container deny alert",
+              () => alertsOf("Response deny container")[0],
+            );
+            const r = (a.response as Json[])[0];
+            assertEquals([r.action, r.result], ["deny", "done"]);
+          } finally {
+            await Deno.remove(marker).catch(() => {});
+          }
+        },
+      });
 
       await t.step("reload: response.mode monitor takes effect at once", async () => {
         await Deno.writeTextFile(

@@ -12,6 +12,7 @@ import { EVENTS } from "../../src/events/table.ts";
 import {
   LIVE_HEADER,
   LIVE_HEADER_SIZE,
+  RECORD_DENIED,
   RECORD_PRED_DROP,
   RECORD_TRUNCATED,
 } from "../../src/events/event.ts";
@@ -271,6 +272,7 @@ Deno.test("C tables: kernel predicate numbers and layouts match src/kernel/predi
   // Every fact and operator the C side defines is one the TypeScript side knows.
   for (const k of [...PRED.keys()].filter((k) => /^(PF|PO|PP)_/.test(k))) assert(k in want, k);
   assertEquals(RECORD.get("RECORD_PRED_DROP"), RECORD_PRED_DROP);
+  assertEquals(RECORD.get("RECORD_DENIED"), RECORD_DENIED);
   const types = read("predicate_types.h");
   const lit = structFields(types, "pred_lit");
   assertEquals(lit.map((f) => f.name), ["fact", "op", "flags", "arg", "set", "value", "lens", ""]);

@@ -386,3 +386,82 @@ Deno.test("config: response keys are checked, errors name the key", async () => 
     assert((err as Error).message.includes(key), `${text}: ${(err as Error).message}`);
   }
 });
+
+Deno.test("engine: a deny outcome says what the probe did; a denial no alert claims is audited", async () => {
+  const c = { ...defaultConfig().response, mode: "enforce" as const };
+  const audit: Alert[] = [];
+  let now = 1_000;
+  const engine = new ResponseEngine({
+    config: c,
+    audit: (a) => audit.push(a),
+    json: (a) => new AlertFormatter({ hostname: "h" }).json(a),
+    sockets: [],
+    registry: new Registry(),
+    self: { pid: Deno.pid, ppid: Deno.ppid },
+    now: () => now,
+    denyGraceMs: 100,
+  });
+  const dir = await Deno.makeTempDir({ prefix: "saker-deny-audit-" });
+  try {
+    await Deno.writeTextFile(`${dir}/secret`, "s");
+    await Deno.symlink(`${dir}/secret`, `${dir}/link`);
+    engine.setDenyRules([{
+      name: "Protect secret",
+      source: "syscall",
+      tags: ["response"],
+      plan: { kind: "open", paths: [`${dir}/secret`], host: true, container: true },
+    }]);
+    const target = (pid: number, denied: boolean) => ({
+      pid,
+      name: "cat",
+      exepath: "/usr/bin/cat",
+      user: "root",
+      uid: 0,
+      containerId: "",
+      image: "",
+      ...(denied ? { denied } : {}),
+    });
+    const alert = (time: bigint, pid: number, denied: boolean): Alert => ({
+      time,
+      rule: "Protect secret",
+      priority: "Warning",
+      source: "syscall",
+      tags: [],
+      output: "o",
+      outputFields: {},
+      response: { rule: { actions: [{ kind: "deny" }] }, target: target(pid, denied) },
+    });
+    const stopped = alert(10n, 4242, true);
+    const parent = alert(11n, Deno.ppid, false);
+    const missed = alert(12n, 4343, false);
+    engine.handle([stopped, parent, missed]);
+    assertEquals(stopped.response?.outcomes?.[0].result, "done");
+    assertEquals(parent.response?.outcomes?.[0].result, "refused");
+    assertEquals(parent.response?.outcomes?.[0].detail, "the agent's parent");
+    assertEquals(missed.response?.outcomes?.[0].result, "failed");
+    // The stopped call's alert claims its denial; the call through the link has no alert.
+    engine.noteDenied([
+      { time: 10n, kind: "open", path: `${dir}/secret`, target: target(4242, true) },
+      { time: 20n, kind: "open", path: `${dir}/link`, target: target(4444, true) },
+    ]);
+    const before = audit.length;
+    engine.sweepDenied();
+    assertEquals(audit.length, before, "audited before the grace time");
+    now += 100;
+    engine.sweepDenied();
+    const extra = audit.slice(before);
+    assertEquals(extra.length, 1);
+    assertEquals(extra[0].outputFields["response.rule"], "Protect secret");
+    assertEquals(extra[0].outputFields["response.pid"], 4444);
+    assertEquals(extra[0].outputFields["response.result"], "done");
+    assert(
+      String(extra[0].outputFields["response.detail"]).includes(
+        `open of ${dir}/link (${await Deno.realPath(`${dir}/secret`)})`,
+      ),
+      String(extra[0].outputFields["response.detail"]),
+    );
+  } finally {
+    engine.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
