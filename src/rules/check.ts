@@ -62,8 +62,25 @@ export interface ConstOperand {
   multi: boolean;
 }
 
+/**
+ * A value an earlier step of a sequence kept (`${name}` on the right of a check): slot `slot` of
+ * the chain's captured values, typed as the field it was taken from.
+ */
+export interface CaptureOperand {
+  kind: "capture";
+  name: string;
+  slot: number;
+  key: string;
+  type: FieldType;
+  list: boolean;
+  multi: boolean;
+}
+
 /** Something that yields a value for an event. */
-export type Operand = FieldOperand | TransformOperand | ConstOperand;
+export type Operand = FieldOperand | TransformOperand | ConstOperand | CaptureOperand;
+
+/** `${name}`: a value written as a reference to a sequence capture. */
+export const CAPTURE_REF = /^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$/;
 
 /** A parsed constant of a check. */
 export type CheckValue = string | number | bigint | boolean | Uint8Array | IpNet | RegExp;
@@ -265,9 +282,15 @@ const STRING_TYPES: readonly FieldType[] = ["charbuf", "fspath"];
 /** Resolves fields, types and constants of an expanded condition. */
 export class Checker {
   readonly source: string;
+  /**
+   * In a sequence step: the values earlier steps captured, by name (`${name}` refers to one).
+   * Absent elsewhere, where `${name}` is plain text as in Falco.
+   */
+  readonly captures: ReadonlyMap<string, CaptureOperand> | undefined;
 
-  constructor(source: string) {
+  constructor(source: string, captures?: ReadonlyMap<string, CaptureOperand>) {
     this.source = source;
+    this.captures = captures;
   }
 
   field(name: string, arg: string | undefined, pos: Pos): FieldOperand {
@@ -455,6 +478,9 @@ export class Checker {
       return node;
     }
     const raw = r.kind === "list" ? (r as ListExpr).values : [(r as ValueExpr).value];
+    if (this.captures && raw.some((v) => v.includes("${"))) {
+      return this.captureCheck(node, raw, r.kind === "list", r.pos);
+    }
     const isEvtType = left.kind === "field" && !left.arg &&
       (left.def.name === "evt.type" || left.def.name === "syscall.type");
     for (const v of raw) {
@@ -468,6 +494,45 @@ export class Checker {
       }
     }
     if (op === "pmatch") node.paths = new PathPrefixSet(node.values as string[]);
+    return node;
+  }
+
+  /** `field OP ${name}`: the check compares with a captured value, as with a right-hand field. */
+  captureCheck(node: CheckNode, raw: string[], isList: boolean, pos: Pos): CheckNode {
+    const m = CAPTURE_REF.exec(raw[0]);
+    if (isList || raw.length !== 1 || !m) {
+      throw new CheckError(
+        "a captured value stands alone on the right of a check, as in 'fd.name = ${path}'",
+        pos,
+      );
+    }
+    const cap = this.captures!.get(m[1]);
+    if (!cap) {
+      const known = [...this.captures!.keys()];
+      throw new CheckError(
+        `'\${${m[1]}}' is captured by no earlier step` +
+          (known.length ? ` (captured before this step: ${known.join(", ")})` : ""),
+        pos,
+      );
+    }
+    const { op, domain, left } = node;
+    if (op === "pmatch" || op === "regex" || op === "in" || op === "intersects" || node.mod) {
+      throw new CheckError(
+        `operator '${op}${node.mod ? " " + node.mod : ""}' cannot compare with a captured value`,
+        pos,
+      );
+    }
+    if (domain === "net") {
+      throw new CheckError("field type 'IPNET' cannot compare with a captured value", pos);
+    }
+    if (domainOf(cap.type) !== domain && !(domain === "str" && cap.type === "charbuf")) {
+      throw new CheckError(
+        `field '${left.key}' of type '${left.type}' can't be compared with '\${${cap.name}}' ` +
+          `of type '${cap.type}'`,
+        pos,
+      );
+    }
+    node.right = cap;
     return node;
   }
 }

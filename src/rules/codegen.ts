@@ -19,6 +19,7 @@
 import type { EventInfo } from "../events/table.ts";
 import { type Checked, type CheckNode, type CheckValue, domainOf, type Operand } from "./check.ts";
 import { testValue } from "./interp.ts";
+import type { FieldResult } from "./fields/registry.ts";
 import { NOT_CONSTANT } from "./fields/registry.ts";
 import { evalOperand } from "./operand.ts";
 import * as ops from "./ops.ts";
@@ -76,6 +77,7 @@ export const RUNTIME = {
   bytesEqual: ops.bytesEqual,
   evalOperand,
   testPair,
+  testRight: (n: CheckNode, v: FieldResult, w: FieldResult) => testValue(n, v, w),
   num: (x: unknown) => (typeof x === "bigint" ? Number(x) : x),
 };
 
@@ -127,6 +129,8 @@ function soleOperand(c: Checked): Operand | undefined {
  */
 interface RulePlan {
   id: number;
+  /** A match stops evaluation in `first` mode (rules); steps of sequences never stop. */
+  stop: boolean;
   always: boolean;
   parts: (Checked | string)[];
   byOperand: Map<string, Checked[]>;
@@ -171,6 +175,7 @@ export class FunctionBuilder {
   /** Expression yielding the operand's value, extracted once per event. */
   operand(op: Operand): string {
     if (op.kind === "const") return JSON.stringify(op.value);
+    if (op.kind === "capture") return `C[${op.slot}]`;
     const given = this.#given.get(op.key);
     if (given !== undefined) return given;
     let slot = this.#slots.get(op.key);
@@ -281,8 +286,13 @@ export class FunctionBuilder {
     const v = "v";
     const val = this.operand(n.left);
     if (n.right) {
+      // Either side may hold several values (proc.apid, a captured list): any pair that holds.
+      const pair = n.left.list || n.left.multi || n.right.list || n.right.multi ||
+          n.right.kind === "capture"
+        ? "R.testRight"
+        : "R.testPair";
       return `((v = ${val}) !== undefined && (w = ${this.operand(n.right)}) !== undefined && ` +
-        `R.testPair(${this.constant(n)}, v, w))`;
+        `${pair}(${this.constant(n)}, v, w))`;
     }
     if (n.op === "exists") return `(${val} !== undefined)`;
     if (n.left.list || n.left.multi) {
@@ -308,9 +318,10 @@ export class FunctionBuilder {
 
   /**
    * Source of a factory `(K, R, H) => (ev, emit) => number` evaluating `rules` (already folded)
-   * in order; `first` stops at the first match. Returns the number of matches.
+   * in order; `first` stops at the first match of an entry that may stop (`stop` not false:
+   * sequence steps never stop the rules). Returns the number of matches.
    */
-  build(rules: { id: number; cond: Folded }[], first: boolean): string {
+  build(rules: { id: number; cond: Folded; stop?: boolean }[], first: boolean): string {
     const plans = this.#plan(rules);
     const groups = this.#groups(plans);
     const masks = groups.map((g, i) => this.#maskSource(g, i));
@@ -326,7 +337,8 @@ export class FunctionBuilder {
         }
       }
       const cond = p.always || parts.length === 0 ? "true" : parts.join(" && ");
-      body.push(`  if (${cond}) { H(${p.id}, ev, emit); ${first ? "return 1;" : "n++;"} }`);
+      if (!p.stop) body.push(`  if (${cond}) H(${p.id}, ev, emit);`);
+      else body.push(`  if (${cond}) { H(${p.id}, ev, emit); ${first ? "return 1;" : "n++;"} }`);
     }
     const slots = [...this.#slots.values()].map((s) => `${s.name} = U`);
     return [
@@ -348,12 +360,33 @@ export class FunctionBuilder {
     ].filter((l) => l !== "").join("\n");
   }
 
+  /**
+   * Source of a factory `(K, R, H) => (ev, C) => boolean` testing one condition, where `C` holds
+   * the values a sequence chain captured (`${name}` operands read `C[slot]`).
+   */
+  buildPredicate(cond: Folded): string {
+    const body = typeof cond === "boolean" ? String(cond) : this.expr(cond);
+    const slots = [...this.#slots.values()].map((s) => `${s.name} = U`);
+    return [
+      `"use strict";`,
+      `const U = R.U;`,
+      this.consts.length ? `const ${this.consts.map((_, i) => `K${i} = K[${i}]`).join(", ")};` : "",
+      ...this.#helpers,
+      `return function test(ev, C) {`,
+      slots.length ? `  let ${slots.join(", ")};` : "",
+      "  let v, w;",
+      `  return ${body};`,
+      `};`,
+    ].filter((l) => l !== "").join("\n");
+  }
+
   /** Sorts each rule's conjuncts: single text operand (by operand) or other. */
-  #plan(rules: { id: number; cond: Folded }[]): RulePlan[] {
+  #plan(rules: { id: number; cond: Folded; stop?: boolean }[]): RulePlan[] {
     const plans: RulePlan[] = [];
     for (const r of rules) {
       if (r.cond === false) continue;
       const plan: RulePlan = {
+        stop: r.stop !== false,
         id: r.id,
         always: r.cond === true,
         parts: [],
@@ -441,6 +474,19 @@ export class FunctionBuilder {
 
 /** The signature of a generated evaluator. */
 export type Evaluator = (ev: unknown, emit: unknown) => number;
+
+/** The signature of a generated predicate: an event and a chain's captured values. */
+export type Predicate = (ev: unknown, caps: readonly FieldResult[]) => boolean;
+
+/** Compiles generated predicate source (see {@link FunctionBuilder.buildPredicate}). */
+export function instantiatePredicate(source: string, consts: unknown[]): Predicate {
+  const factory = new Function("K", "R", "H", source) as (
+    k: unknown[],
+    r: typeof RUNTIME,
+    h: undefined,
+  ) => Predicate;
+  return factory(consts, RUNTIME, undefined);
+}
 
 /** Compiles generated source into an evaluator. */
 export function instantiate(

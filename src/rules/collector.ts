@@ -95,6 +95,96 @@ export interface RuleUpdate {
   actions?: { spec: RuleActions; ctx: Context };
 }
 
+/** A value a sequence step keeps for later steps (`capture: {path: fd.name}`). */
+export interface CaptureInfo {
+  name: string;
+  /** The field (or transformer) whose value is kept. */
+  field: string;
+  ctx: Context;
+}
+
+/** A field named by a sequence or threshold (`by` keys, `distinct`). */
+export interface FieldInfo {
+  field: string;
+  ctx: Context;
+}
+
+/** One step of a sequence as collected (a threshold has one, from its condition). */
+export interface StepInfo {
+  /** A `not:` step: an event matching it between the steps around it ends the chain. */
+  negated: boolean;
+  cond: MappedText;
+  condCtx: Context;
+  captures: CaptureInfo[];
+  exceptions: ExceptionInfo[];
+  ctx: Context;
+}
+
+/** Additions to one step (`override: {steps: append}`): more condition, more exceptions. */
+export interface StepAppend {
+  /** Whether the entry appends to a `not:` step (undefined: it names no condition). */
+  negated?: boolean;
+  cond?: MappedText;
+  condCtx?: Context;
+  exceptions?: ExceptionInfo[];
+  ctx: Context;
+}
+
+/** A sequence or threshold rule as collected. */
+export interface SequenceInfo {
+  kind: "sequence" | "threshold";
+  name: string;
+  desc: string;
+  output: string;
+  outputCtx: Context;
+  priority: Priority;
+  source: string;
+  enabled: boolean;
+  tags: string[];
+  /** Fields whose values every event of one chain (or count) shares. */
+  by: FieldInfo[];
+  /** Window in seconds: a chain completes, or a count fills, within it. */
+  within: number;
+  steps: StepInfo[];
+  /** Threshold: matching events (or distinct values) that make an alert. */
+  count: number;
+  /** Threshold: count distinct values of this field instead of events. */
+  distinct: FieldInfo | undefined;
+  warnEvttypes: boolean;
+  skipIfUnknownFilter: boolean;
+  index: number;
+  visibility: number;
+  ctx: Context;
+  unknownSource: boolean;
+}
+
+/** Keys an append or a replace of a sequence or threshold may carry. */
+export interface SequenceUpdate {
+  kind: "sequence" | "threshold";
+  name: string;
+  source: string;
+  ctx: Context;
+  desc?: string;
+  output?: string;
+  tags?: string[];
+  priority?: Priority;
+  enabled?: boolean;
+  by?: FieldInfo[];
+  within?: number;
+  count?: number;
+  distinct?: FieldInfo;
+  warnEvttypes?: boolean;
+  skipIfUnknownFilter?: boolean;
+  /** Replace: the new steps (a sequence). */
+  steps?: StepInfo[];
+  /** Replace: the new condition or exceptions (a threshold). */
+  cond?: MappedText;
+  condCtx?: Context;
+  exceptions?: ExceptionInfo[];
+  /** Append: additions to the steps, by position. */
+  stepAppends?: StepAppend[];
+}
+
 /** Engine and plugin version requirements of the loaded files. */
 export interface Requirements {
   engineVersion: string | undefined;
@@ -167,6 +257,8 @@ export class Collector {
   readonly lists = new Map<string, ListInfo>();
   readonly macros = new Map<string, MacroInfo>();
   readonly rules = new Map<string, RuleInfo>();
+  /** Sequence and threshold rules, by name. */
+  readonly sequences = new Map<string, SequenceInfo>();
   readonly requirements: Requirements = { engineVersion: undefined, plugins: [] };
   #next = 0;
   /** Sources whose fields are known (rules of other sources are skipped with a warning). */
@@ -225,6 +317,13 @@ export class Collector {
 
   /** Defines (or redefines) a rule. Returns false when the rule's source is unknown. */
   defineRule(info: RuleInfo): void {
+    if (this.sequences.has(info.name)) {
+      fail(
+        `A ${this.sequences.get(info.name)!.kind} named '${info.name}' exists: rules, ` +
+          "sequences and thresholds share names",
+        info.ctx,
+      );
+    }
     this.#findPrevRule(info.name, info.source, info.ctx);
     info.unknownSource = !this.knownSources.has(info.source);
     for (const ex of info.exceptions) {
@@ -314,6 +413,133 @@ export class Collector {
   enableRule(name: string, enabled: boolean, ctx: Context): void {
     const prev = this.rules.get(name);
     if (!prev) fail("Rule has 'enabled' key but no rule by that name already exists", ctx);
+    prev.enabled = enabled;
+  }
+
+  #findPrevSequence(u: { name: string; kind: string; source: string; ctx: Context }) {
+    const prev = this.sequences.get(u.name);
+    if (prev && prev.kind !== u.kind) {
+      fail(`'${u.name}' is a ${prev.kind}, it cannot be changed as a ${u.kind}`, u.ctx);
+    }
+    if (prev && prev.source !== "" && u.source !== "" && prev.source !== u.source) {
+      fail(`The ${u.kind} has been re-defined with a different source`, u.ctx);
+    }
+    return prev;
+  }
+
+  /** Defines (or redefines) a sequence or threshold rule. */
+  defineSequence(info: SequenceInfo): void {
+    if (this.rules.has(info.name)) {
+      fail(
+        `A rule named '${info.name}' exists: rules, sequences and thresholds share names`,
+        info.ctx,
+      );
+    }
+    this.#findPrevSequence(info);
+    info.unknownSource = !this.knownSources.has(info.source);
+    for (const st of info.steps) this.#checkStepExceptions(st.exceptions, info);
+    this.#define(this.sequences, info);
+  }
+
+  #checkStepExceptions(exceptions: ExceptionInfo[], info: SequenceInfo): void {
+    for (const ex of exceptions) {
+      if (!ex.fields) {
+        fail("Rule exception item must have fields property with a list of fields", ex.ctx);
+      }
+      validateException(ex, info.source, info.unknownSource ? undefined : this.hasField);
+    }
+  }
+
+  /** Appends desc, output, tags, or step conditions and exceptions, to a sequence or threshold. */
+  appendSequence(u: SequenceUpdate): void {
+    const prev = this.#findPrevSequence(u);
+    if (!prev) fail(`The ${u.kind} has 'append' but no ${u.kind} by that name exists`, u.ctx);
+    if (u.output) prev.output += " " + u.output;
+    if (u.desc) prev.desc += " " + u.desc;
+    if (u.tags) prev.tags = [...new Set([...prev.tags, ...u.tags])].sort();
+    const adds = u.stepAppends ?? [];
+    if (adds.length > prev.steps.length) {
+      fail(
+        `${adds.length} steps appended to a ${u.kind} of ${prev.steps.length}: an entry per ` +
+          "existing step, in order ({} leaves a step as it is)",
+        adds[prev.steps.length].ctx,
+      );
+    }
+    const check = prev.unknownSource ? undefined : this.hasField;
+    adds.forEach((a, i) => {
+      const step = prev.steps[i];
+      if (a.negated !== undefined && a.negated !== step.negated) {
+        fail(
+          `Step ${i} is a '${step.negated ? "not" : "condition"}' step: append to it with ` +
+            `'${step.negated ? "not" : "condition"}'`,
+          a.ctx,
+        );
+      }
+      if (a.cond !== undefined && a.cond.text.length > 0) step.cond = step.cond.concat(" ", a.cond);
+      for (const ex of a.exceptions ?? []) {
+        const old = step.exceptions.find((e) => e.name === ex.name);
+        if (!old) {
+          if (!ex.fields) {
+            fail("Rule exception must have fields property with a list of fields", ex.ctx);
+          }
+          if (ex.values.length === 0) {
+            fail("Rule exception must have values property with a list of values", ex.ctx);
+          }
+          validateException(ex, prev.source, check);
+          step.exceptions.push(ex);
+        } else {
+          if (ex.fields || ex.comps) {
+            fail("Can not append exception fields or comps to an existing exception", ex.ctx);
+          }
+          old.values.push(...ex.values);
+        }
+      }
+    });
+    prev.visibility = this.#next++;
+  }
+
+  /** Replaces the given keys of an existing sequence or threshold. */
+  replaceSequence(u: SequenceUpdate): void {
+    const prev = this.#findPrevSequence(u);
+    if (!prev) {
+      fail(
+        `An 'override.<key>: replace' to a ${u.kind} was requested but no ${u.kind} by that ` +
+          "name already exists",
+        u.ctx,
+      );
+    }
+    if (u.desc !== undefined) prev.desc = u.desc;
+    if (u.output !== undefined) prev.output = u.output;
+    if (u.tags !== undefined) prev.tags = u.tags;
+    if (u.priority !== undefined) prev.priority = u.priority;
+    if (u.enabled !== undefined) prev.enabled = u.enabled;
+    if (u.by !== undefined) prev.by = u.by;
+    if (u.within !== undefined) prev.within = u.within;
+    if (u.count !== undefined) prev.count = u.count;
+    if (u.distinct !== undefined) prev.distinct = u.distinct;
+    if (u.warnEvttypes !== undefined) prev.warnEvttypes = u.warnEvttypes;
+    if (u.skipIfUnknownFilter !== undefined) prev.skipIfUnknownFilter = u.skipIfUnknownFilter;
+    if (u.steps !== undefined) {
+      for (const st of u.steps) this.#checkStepExceptions(st.exceptions, prev);
+      prev.steps = u.steps;
+    }
+    if (u.cond !== undefined) {
+      prev.steps[0].cond = u.cond;
+      prev.steps[0].condCtx = u.condCtx ?? prev.steps[0].condCtx;
+    }
+    if (u.exceptions !== undefined) {
+      this.#checkStepExceptions(u.exceptions, prev);
+      prev.steps[0].exceptions = u.exceptions;
+    }
+    prev.visibility = this.#next++;
+  }
+
+  /** Sets `enabled` of an existing sequence or threshold (an item with only its name and it). */
+  enableSequence(kind: SequenceInfo["kind"], name: string, enabled: boolean, ctx: Context): void {
+    const prev = this.sequences.get(name);
+    if (!prev || prev.kind !== kind) {
+      fail(`The ${kind} has 'enabled' but no ${kind} by that name already exists`, ctx);
+    }
     prev.enabled = enabled;
   }
 

@@ -10,7 +10,8 @@
 import type { Expr, Origin, Pos } from "./ast.ts";
 import { cloneExpr } from "./ast.ts";
 import { type Checked, Checker, CheckError } from "./check.ts";
-import { Collector, type RuleInfo } from "./collector.ts";
+import { Collector, type ExceptionInfo, type RuleInfo } from "./collector.ts";
+import { type CompiledSequence, compileSequence } from "./sequence_compiler.ts";
 import { type EventSet, inferEventTypes, setSize } from "./evttypes.ts";
 import { compileOutput, OutputError, type OutputFormat } from "./output_format.ts";
 import { parseCondition, ParseError } from "./parser.ts";
@@ -57,6 +58,8 @@ export interface CompiledRule {
 /** The outcome of compiling a collection. */
 export interface Compiled {
   rules: CompiledRule[];
+  /** Sequence and threshold rules. */
+  sequences: CompiledSequence[];
   /** Names of lists and macros (for listings). */
   lists: { name: string; items: string[] }[];
   macros: { name: string; condition: string }[];
@@ -115,7 +118,8 @@ export function posContext(parent: Context, pos: Pos, text: MappedText | string)
     .withText(plain, pos.idx);
 }
 
-interface MacroState {
+/** A macro as compiled: its expanded tree, or failed. */
+export interface MacroState {
   name: string;
   ast: Expr | undefined;
   failed: boolean;
@@ -261,12 +265,24 @@ export function compileCollection(col: Collector, res: LoadResult): Compiled {
     }
   }
 
+  const env: ConditionEnv = { res, resolveLists, macro: (n) => macros.get(n), usedMacros };
   const rules: CompiledRule[] = [];
   for (const r of Collector.ordered(col.rules)) {
     if (r.unknownSource) continue;
     try {
-      const rule = compileRule(r, res, resolveLists, (n) => macros.get(n), usedMacros);
+      const rule = compileRule(r, env);
       if (rule) rules.push(rule);
+    } catch (e) {
+      if (!(e instanceof LoadError)) throw e;
+      res.error(e.code, e.message, e.context);
+    }
+  }
+  const sequences: CompiledSequence[] = [];
+  for (const q of Collector.ordered(col.sequences)) {
+    if (q.unknownSource) continue;
+    try {
+      const seq = compileSequence(q, env);
+      if (seq) sequences.push(seq);
     } catch (e) {
       if (!(e instanceof LoadError)) throw e;
       res.error(e.code, e.message, e.context);
@@ -289,36 +305,106 @@ export function compileCollection(col: Collector, res: LoadResult): Compiled {
   }
   return {
     rules,
+    sequences,
     lists: lists.map((l) => ({ name: l.name, items: l.items })),
     macros: macroInfos.map((m) => ({ name: m.name, condition: m.cond.text })),
   };
 }
 
-function compileRule(
-  r: RuleInfo,
-  res: LoadResult,
-  resolveLists: (t: MappedText) => MappedText,
-  macro: (name: string) => MacroState | undefined,
-  usedMacros: Set<string>,
-): CompiledRule | undefined {
-  let cond = r.cond;
+/** What compiling a condition needs from its collection: lists, macros, where to report. */
+export interface ConditionEnv {
+  res: LoadResult;
+  resolveLists: (t: MappedText) => MappedText;
+  macro: (name: string) => MacroState | undefined;
+  usedMacros: Set<string>;
+}
+
+/** A condition compiled: the text as parsed, the expanded tree and the checked tree. */
+export interface CompiledCondition {
+  text: string;
+  ast: Expr;
+  checked: Checked;
+  eventTypes: EventSet;
+  exceptionFields: string[];
+}
+
+/**
+ * Compiles one condition as rules do: exceptions appended, lists substituted, parsed, macros
+ * expanded, checked (by `checker`) and its event types inferred. Returns undefined when the item
+ * is skipped (an unknown field with `skipIfUnknownFilter`, reported as a warning); throws
+ * LoadError otherwise. Sequence steps compile through here too.
+ */
+export function compileCondition(
+  cond0: MappedText,
+  condCtx: Context,
+  itemCtx: Context,
+  exceptions: readonly ExceptionInfo[],
+  checker: Checker,
+  skipIfUnknownFilter: boolean,
+  env: ConditionEnv,
+): CompiledCondition | undefined {
+  let cond = cond0;
   let exceptionFields: string[] = [];
-  if (r.exceptions.length > 0) {
-    const ex = applyExceptions(cond, r.exceptions);
+  if (exceptions.length > 0) {
+    const ex = applyExceptions(cond, exceptions);
     cond = ex.cond;
     exceptionFields = [...ex.fields];
   }
-
-  let outputText = r.output;
-  if (outputText.includes("%container.info")) {
-    res.warning(
-      "LOAD_DEPRECATED_ITEM",
-      "%container.info is deprecated: container.id and container.name are added to outputs " +
-        "where needed",
-      r.ctx,
-    );
-    outputText = outputText.replaceAll("%container.info", "").trim();
+  const text = env.resolveLists(cond);
+  let ast: Expr;
+  try {
+    ast = parseCondition(text.text);
+  } catch (e) {
+    if (!(e instanceof ParseError)) throw e;
+    throw new LoadError("LOAD_ERR_COMPILE_CONDITION", e.message, posContext(condCtx, e.pos, text));
   }
+  annotate(ast, text);
+  const used = new Set<string>();
+  try {
+    ast = expandMacros(ast, env.macro, [], used);
+  } catch (e) {
+    if (!(e instanceof MacroError)) throw e;
+    throw new LoadError("LOAD_ERR_VALIDATE", e.message, posContext(itemCtx, e.pos, text));
+  }
+  for (const u of used) env.usedMacros.add(u);
+  warnFields(ast, env.res, condCtx);
+
+  let checked: Checked;
+  try {
+    checked = checker.check(ast);
+  } catch (e) {
+    if (!(e instanceof CheckError)) throw e;
+    const ctx = posContext(condCtx, e.pos, text);
+    if (e.unknown && skipIfUnknownFilter) {
+      env.res.warning("LOAD_UNKNOWN_FILTER", e.message, ctx);
+      return undefined;
+    }
+    throw new LoadError("LOAD_ERR_COMPILE_CONDITION", e.message, ctx);
+  }
+  let eventTypes: EventSet;
+  try {
+    eventTypes = inferEventTypes(ast);
+  } catch (e) {
+    throw new LoadError("LOAD_ERR_COMPILE_CONDITION", (e as Error).message, condCtx);
+  }
+  return { text: text.text, ast, checked, eventTypes, exceptionFields };
+}
+
+/** Applies Falco's deprecation of %container.info to an output text. */
+export function outputWithoutContainerInfo(output: string, res: LoadResult, ctx: Context): string {
+  if (!output.includes("%container.info")) return output;
+  res.warning(
+    "LOAD_DEPRECATED_ITEM",
+    "%container.info is deprecated: container.id and container.name are added to outputs " +
+      "where needed",
+    ctx,
+  );
+  return output.replaceAll("%container.info", "").trim();
+}
+
+function compileRule(r: RuleInfo, env: ConditionEnv): CompiledRule | undefined {
+  const res = env.res;
+  const outputText = outputWithoutContainerInfo(r.output, res, r.ctx);
   let output: OutputFormat;
   try {
     output = compileOutput(outputText, r.source);
@@ -349,56 +435,25 @@ function compileRule(
     }
   }
 
-  const text = resolveLists(cond);
-  let ast: Expr;
-  try {
-    ast = parseCondition(text.text);
-  } catch (e) {
-    if (!(e instanceof ParseError)) throw e;
-    throw new LoadError(
-      "LOAD_ERR_COMPILE_CONDITION",
-      e.message,
-      posContext(r.condCtx, e.pos, text),
-    );
-  }
-  annotate(ast, text);
-  const used = new Set<string>();
-  try {
-    ast = expandMacros(ast, macro, [], used);
-  } catch (e) {
-    if (!(e instanceof MacroError)) throw e;
-    throw new LoadError("LOAD_ERR_VALIDATE", e.message, posContext(r.ctx, e.pos, text));
-  }
-  for (const u of used) usedMacros.add(u);
-  warnFields(ast, res, r.condCtx);
-
-  let checked: Checked;
-  try {
-    checked = new Checker(r.source).check(ast);
-  } catch (e) {
-    if (!(e instanceof CheckError)) throw e;
-    const ctx = posContext(r.condCtx, e.pos, text);
-    if (e.unknown && r.skipIfUnknownFilter) {
-      res.warning("LOAD_UNKNOWN_FILTER", e.message, ctx);
-      return undefined;
-    }
-    throw new LoadError("LOAD_ERR_COMPILE_CONDITION", e.message, ctx);
-  }
+  const c = compileCondition(
+    r.cond,
+    r.condCtx,
+    r.ctx,
+    r.exceptions,
+    new Checker(r.source),
+    r.skipIfUnknownFilter,
+    env,
+  );
+  if (!c) return undefined;
 
   let deny: DenyPlan | undefined;
   if (r.actions?.spec.actions.some((a) => a.kind === "deny")) {
-    const plan = denyPlan(ast);
+    const plan = denyPlan(c.ast);
     if (typeof plan === "string") throw new LoadError("LOAD_ERR_VALIDATE", plan, r.actions.ctx);
     deny = plan;
   }
 
-  let eventTypes: EventSet;
-  try {
-    eventTypes = inferEventTypes(ast);
-  } catch (e) {
-    throw new LoadError("LOAD_ERR_COMPILE_CONDITION", (e as Error).message, r.condCtx);
-  }
-  if (r.source === "syscall" && r.warnEvttypes && setSize(eventTypes) > 100) {
+  if (r.source === "syscall" && r.warnEvttypes && setSize(c.eventTypes) > 100) {
     res.warning(
       "LOAD_NO_EVTTYPE",
       "Rule matches too many evt.type values. This has a significant performance penalty.",
@@ -414,13 +469,13 @@ function compileRule(
     enabled: r.enabled,
     capture: r.capture,
     captureDuration: r.captureDuration,
-    conditionText: text.text,
-    ast,
-    checked,
-    eventTypes,
+    conditionText: c.text,
+    ast: c.ast,
+    checked: c.checked,
+    eventTypes: c.eventTypes,
     output,
     outputText,
-    exceptionFields,
+    exceptionFields: c.exceptionFields,
     ...(r.aggregate ? { aggregate: r.aggregate.spec } : {}),
     ...(r.actions && r.actions.spec.actions.length > 0
       ? { actions: r.actions.spec, actionsCtx: r.actions.ctx }

@@ -1,7 +1,7 @@
 /**
  * Durations as people write them in config and rules files (`500ms`, `90s`, `15m`, `1h30m`,
- * `7d`, `2w`), in one place: the config checker, alert queries (`since=15m`) and the rules'
- * `aggregate:` windows all read them here.
+ * `7d`, `2w`), in one place: the config checker, alert queries (`since=15m`), the rules'
+ * `aggregate:` windows and sequence windows (`within: 60s`) all read them here.
  *
  * @example
  * ```ts

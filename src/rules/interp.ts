@@ -133,18 +133,21 @@ export function testValue(n: CheckNode, v: FieldResult, right?: FieldResult): bo
   return any(v, (x) => testScalar(n, x));
 }
 
-/** Evaluates a checked condition on an event. */
-export function evaluate(c: Checked, ev: Event): boolean {
+/**
+ * Evaluates a checked condition on an event; `caps` are a sequence chain's captured values (for
+ * the `${name}` checks of a step).
+ */
+export function evaluate(c: Checked, ev: Event, caps?: readonly FieldResult[]): boolean {
   switch (c.k) {
     case "and":
-      return c.c.every((x) => evaluate(x, ev));
+      return c.c.every((x) => evaluate(x, ev, caps));
     case "or":
-      return c.c.some((x) => evaluate(x, ev));
+      return c.c.some((x) => evaluate(x, ev, caps));
     case "not":
-      return !evaluate(c.c, ev);
+      return !evaluate(c.c, ev, caps);
     case "check": {
-      const v = evalOperand(c.left, ev);
-      return testValue(c, v, c.right ? evalOperand(c.right, ev) : undefined);
+      const v = evalOperand(c.left, ev, caps);
+      return testValue(c, v, c.right ? evalOperand(c.right, ev, caps) : undefined);
     }
   }
 }

@@ -15,6 +15,7 @@
 import { Collector } from "./collector.ts";
 import { compileCollection, type Compiled, type CompiledRule } from "./compiler.ts";
 import { readRulesFile } from "./reader.ts";
+import type { CompiledSequence } from "./sequence_compiler.ts";
 import { Context, type LoadMessage, LoadResult } from "./result.ts";
 import { SourceText } from "./source_text.ts";
 import { fieldClasses, FIELDS, fieldUsableFor, lookupField } from "./fields/mod.ts";
@@ -23,6 +24,8 @@ import { builtinFiles, builtinText, isBuiltin } from "../assets.ts";
 /** Loaded rules: the compiled rules and one result per file. */
 export interface LoadedRules {
   rules: CompiledRule[];
+  /** Sequence and threshold rules. */
+  sequences: CompiledSequence[];
   lists: Compiled["lists"];
   macros: Compiled["macros"];
   results: LoadResult[];
@@ -68,7 +71,7 @@ export class RulesLoader {
   readonly collector: Collector;
   readonly results: LoadResult[] = [];
   readonly contents = new Map<string, string>();
-  compiled: Compiled = { rules: [], lists: [], macros: [] };
+  compiled: Compiled = { rules: [], sequences: [], lists: [], macros: [] };
 
   constructor() {
     this.collector = new Collector(knownSources(), (source, field) => {
@@ -100,6 +103,7 @@ export class RulesLoader {
   result(): LoadedRules {
     return {
       rules: this.compiled.rules,
+      sequences: this.compiled.sequences,
       lists: this.compiled.lists,
       macros: this.compiled.macros,
       results: this.results,

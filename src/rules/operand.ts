@@ -54,11 +54,16 @@ export function scalarText(v: FieldScalar): string {
   return String(v);
 }
 
-/** The value of an operand for an event; undefined when it cannot be extracted. */
-export function evalOperand(op: Operand, ev: Event): FieldResult {
+/**
+ * The value of an operand for an event; undefined when it cannot be extracted. `caps` are the
+ * values a sequence's earlier steps captured (for `${name}` operands).
+ */
+export function evalOperand(op: Operand, ev: Event, caps?: readonly FieldResult[]): FieldResult {
   switch (op.kind) {
     case "const":
       return op.value;
+    case "capture":
+      return caps?.[op.slot];
     case "field":
       return op.def.extract(ev, op.arg);
     case "xform": {

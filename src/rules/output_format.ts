@@ -18,10 +18,23 @@ import { evalOperand, scalarText } from "./operand.ts";
 import { bufferText } from "./buffer_format.ts";
 import type { FieldResult } from "./fields/registry.ts";
 
-/** A piece of an output string. */
+/**
+ * A piece of an output string: literal text, or a value. A value comes from the event by its
+ * operand, or, for sequence and threshold rules, from the values the rule kept: `%step[N].field`
+ * (`step` set: the field's value on the event of step N) and `%threshold.count` (no operand).
+ */
 export type OutputToken =
   | { text: string }
-  | { key: string; operand: Operand; width: number };
+  | { key: string; operand: Operand | undefined; width: number; step?: number };
+
+/**
+ * Values an output of a sequence or threshold rule may name besides the event's fields: the
+ * fields of each of `steps` steps (`%step[N].field`, N from 0) and the `computed` names.
+ */
+export interface NamedValues {
+  steps?: number;
+  computed?: readonly string[];
+}
 
 /** A compiled output string. */
 export interface OutputFormat {
@@ -33,8 +46,13 @@ export interface OutputFormat {
 /** Thrown for an output string that names an unknown field. */
 export class OutputError extends Error {}
 
-/** Compiles an output string for rules of `source`. */
-export function compileOutput(fmt: string, source: string): OutputFormat {
+const STEP_PREFIX = /^step\[(\d+)\]\./;
+
+/**
+ * Compiles an output string for rules of `source`; `named` admits the values a sequence or
+ * threshold rule keeps.
+ */
+export function compileOutput(fmt: string, source: string, named?: NamedValues): OutputFormat {
   let s = fmt;
   if (s.startsWith("*")) s = s.slice(1);
   const tokens: OutputToken[] = [];
@@ -57,8 +75,27 @@ export function compileOutput(fmt: string, source: string): OutputFormat {
         throw new OutputError("invalid formatting syntax: formatting cannot end with a number");
       }
     }
+    const computed = named?.computed?.find((c) => s.startsWith(c, k));
+    if (computed !== undefined) {
+      if (lit) tokens.push({ text: lit });
+      lit = "";
+      tokens.push({ key: computed, operand: undefined, width });
+      j = k + computed.length - 1;
+      continue;
+    }
+    let step: number | undefined;
+    const sm = STEP_PREFIX.exec(s.slice(k));
+    if (sm && named?.steps !== undefined) {
+      step = Number(sm[1]);
+      if (step >= named.steps) {
+        throw new OutputError(
+          `%step[${step}] names no step: the steps are numbered from 0 to ${named.steps - 1}`,
+        );
+      }
+    }
+    const skip = step === undefined ? 0 : sm![0].length;
     // The longest prefix that parses as a known field (Falco: `%proc.namex` is proc.name + "x").
-    let rest = s.slice(k);
+    let rest = s.slice(k + skip);
     let found: { operand: Operand; length: number } | undefined;
     let lastErr = "";
     while (rest.length > 0 && !found) {
@@ -72,6 +109,9 @@ export function compileOutput(fmt: string, source: string): OutputFormat {
     }
     if (!found) {
       const tok = /^[^\s]*/.exec(s.slice(k))![0];
+      if (tok.startsWith("step[") && named?.steps === undefined) {
+        throw new OutputError(`invalid formatting token ${tok}: %step[N] is for sequence outputs`);
+      }
       throw new OutputError(
         /nonexistent field|unexpected token/.test(lastErr) || lastErr === ""
           ? `invalid formatting token ${tok}`
@@ -80,8 +120,13 @@ export function compileOutput(fmt: string, source: string): OutputFormat {
     }
     if (lit) tokens.push({ text: lit });
     lit = "";
-    tokens.push({ key: s.slice(k, k + found.length), operand: found.operand, width });
-    j = k + found.length - 1;
+    const key = s.slice(k, k + skip + found.length);
+    tokens.push(
+      step === undefined
+        ? { key, operand: found.operand, width }
+        : { key, operand: found.operand, width, step },
+    );
+    j = k + skip + found.length - 1;
   }
   if (lit) tokens.push({ text: lit });
   const fields: string[] = [];
@@ -109,10 +154,14 @@ export function valueTyped(v: FieldResult): OutputFieldValue {
   return valueText(v);
 }
 
-/** Resolves an output for an event: the text and the typed field values. */
+/**
+ * Resolves an output for an event: the text and the typed field values. `kept` gives the values
+ * of the tokens that do not come from the event (`%step[N].field`, `%threshold.count`), by key.
+ */
 export function renderOutput(
   fmt: OutputFormat,
   ev: Event,
+  kept?: ReadonlyMap<string, FieldResult>,
 ): { output: string; fields: Record<string, OutputFieldValue> } {
   let out = "";
   const fields: Record<string, OutputFieldValue> = {};
@@ -122,18 +171,21 @@ export function renderOutput(
       continue;
     }
     let v: FieldResult;
-    try {
-      v = evalOperand(t.operand, ev);
-    } catch {
-      v = undefined;
+    if (t.step !== undefined || t.operand === undefined) v = kept?.get(t.key);
+    else {
+      try {
+        v = evalOperand(t.operand, ev);
+      } catch {
+        v = undefined;
+      }
     }
     // Several values: a list field (fd.types) prints "(a,b)" as Falco does; a multi-valued
     // field without a level (proc.aname, fd.ip) prints its first value, as Falco's output does.
     // Falco's list fields (plugin lists such as ka.req.pod.containers.image) are JSON arrays.
     let typedList: string[] | undefined;
     if (Array.isArray(v)) {
-      const list = t.operand.kind === "field" && t.operand.list;
-      if (t.operand.kind === "field" && t.operand.def.subsetIn) typedList = v.map(scalarText);
+      const list = t.operand?.kind === "field" && t.operand.list;
+      if (t.operand?.kind === "field" && t.operand.def.subsetIn) typedList = v.map(scalarText);
       v = list ? `(${v.map(scalarText).join(",")})` : v[0];
     }
     let text = valueText(v);

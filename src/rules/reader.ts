@@ -25,10 +25,13 @@ import {
   type ResponseMode,
   type RuleActions,
 } from "./actions.ts";
+import { readSequence } from "./reader_sequence.ts";
 
-type YMap = { items: { key: unknown; value: unknown }[]; range?: [number, number, number] };
+/** A YAML mapping node as the reader walks it. */
+export type YMap = { items: { key: unknown; value: unknown }[]; range?: [number, number, number] };
 
-function fail(msg: string, ctx: Context): never {
+/** Throws a shape error at `ctx`. */
+export function fail(msg: string, ctx: Context): never {
   throw new LoadError("LOAD_ERR_YAML_VALIDATE", msg, ctx);
 }
 
@@ -36,7 +39,11 @@ const TRUE_WORDS = ["y", "Y", "yes", "Yes", "YES", "true", "True", "TRUE", "on",
 const FALSE_WORDS = ["n", "N", "no", "No", "NO", "false", "False", "FALSE", "off", "Off", "OFF"];
 const NULL_WORDS = ["", "~", "null", "Null", "NULL"];
 
-class Reader {
+/**
+ * Reads the items of one rules file. Exported for the readers of Saker's own items
+ * (reader_sequence.ts), which use its helpers for keys, scalars and positions.
+ */
+export class Reader {
   readonly file: SourceText;
   readonly res: LoadResult;
   readonly col: Collector;
@@ -428,6 +435,8 @@ class Reader {
     else if (this.has(map, "list")) this.list(map, node);
     else if (this.has(map, "macro")) this.macro(map, node);
     else if (this.has(map, "rule")) this.rule(map, node);
+    else if (this.has(map, "sequence")) readSequence(this, map, node, "sequence");
+    else if (this.has(map, "threshold")) readSequence(this, map, node, "threshold");
     else this.res.warning("LOAD_UNKNOWN_ITEM", "Unknown top level item", tmp);
   }
 

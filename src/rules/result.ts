@@ -83,7 +83,12 @@ export type ItemType =
   | "rule output expression"
   | "rule priority"
   | "overrides"
-  | "extension item";
+  | "extension item"
+  | "sequence"
+  | "threshold"
+  | "sequence step"
+  | "step condition"
+  | "step capture";
 
 /** One step of a context: an item and where it is. Lines and columns count from 1. */
 export interface Location {

@@ -27,7 +27,23 @@ import type { AggregationSettings, Alert, OutputFieldValue, Priority } from "./a
 import { priorityRank } from "./alert.ts";
 import type { CompiledRule } from "./compiler.ts";
 import type { LoadedRules } from "./loader.ts";
-import { type Evaluator, foldForType, FunctionBuilder, instantiate } from "./codegen.ts";
+import {
+  type Evaluator,
+  foldForType,
+  FunctionBuilder,
+  instantiate,
+  instantiatePredicate,
+  type Predicate,
+} from "./codegen.ts";
+import type { CompiledSequence } from "./sequence_compiler.ts";
+import {
+  type ChainTable,
+  type CountTable,
+  SequenceRunner,
+  SequenceStore,
+  ThresholdRunner,
+} from "./sequence_engine.ts";
+import type { FieldResult } from "./fields/registry.ts";
 import { compileOutput, type OutputFormat, renderOutput } from "./output_format.ts";
 import {
   additionsFor,
@@ -129,6 +145,14 @@ export interface RulesetOptions {
    * decided when the ruleset is built, and every alert carries its key's values.
    */
   aggregation?: AggregationPolicy;
+  /**
+   * Where sequence and threshold rules keep their chains and counts. Pass the store of the
+   * ruleset this one replaces to keep chains in progress across a reload; default: a new one
+   * bounded by `maxPartialMatches`.
+   */
+  sequenceStore?: SequenceStore;
+  /** Bound of each sequence's (or threshold's) table when no store is given. */
+  maxPartialMatches?: number;
 }
 
 /** A loaded rule as listings show it (the API's GET /rules), running or not. */
@@ -144,6 +168,15 @@ export interface RuleEntry {
   fields?: string[];
 }
 
+/** The facts rule selection reads (rules, sequences and thresholds alike). */
+interface Selectable {
+  name: string;
+  tags: readonly string[];
+  enabled: boolean;
+  priority: Priority;
+  source: string;
+}
+
 /** Receives alerts. */
 export type Emit = (alert: Alert) => void;
 
@@ -152,7 +185,7 @@ function matchName(pattern: string, name: string): boolean {
 }
 
 /** Decides which rules run: `enabled`, then each selector in order, then the priority floor. */
-export function selectRules(rules: readonly CompiledRule[], opts: RulesetOptions): CompiledRule[] {
+export function selectRules<T extends Selectable>(rules: readonly T[], opts: RulesetOptions): T[] {
   const min = priorityRank(opts.minPriority ?? "Debug");
   const source = opts.source ?? "syscall";
   return rules.filter((r) => {
@@ -188,11 +221,27 @@ export class Ruleset {
   /** Per rule: how its alerts are aggregated (undefined: each is sent). */
   readonly aggregation: readonly (AggregationSettings | undefined)[];
   readonly #keys: (OutputFormat | undefined)[];
+  /** The sequence and threshold rules that run, in listing order. */
+  readonly sequences: readonly CompiledSequence[];
+  /** Alerts per sequence or threshold (same order as `sequences`). */
+  readonly sequenceMatches: Uint32Array;
+  /** Where the sequences keep their chains and counts. */
+  readonly sequenceStore: SequenceStore;
+  /** Per step of a running sequence (generated code calls hit `rules.length + i`). */
+  readonly #steps: { run: (ev: Event) => void }[] = [];
+  /** Emit of the event being evaluated (sequence alerts are raised from step matches). */
+  #emit: Emit = () => {};
 
-  constructor(rules: readonly CompiledRule[], opts: RulesetOptions = {}) {
+  constructor(
+    rules: readonly CompiledRule[],
+    opts: RulesetOptions = {},
+    sequences: readonly CompiledSequence[] = [],
+  ) {
     this.options = opts;
     this.rules = selectRules(rules, opts).sort((a, b) => a.index - b.index);
     this.matches = new Uint32Array(this.rules.length);
+    this.sequences = selectRules(sequences, opts).sort((a, b) => a.index - b.index);
+    this.sequenceMatches = new Uint32Array(this.sequences.length);
     const additions = opts.additions ?? [];
     const texts: string[] = [];
     this.#outputs = [];
@@ -221,6 +270,9 @@ export class Ruleset {
     }
     this.outputTexts = texts;
     this.aggregation = aggregation;
+    this.sequenceStore = opts.sequenceStore ??
+      new SequenceStore({ maxEntries: opts.maxPartialMatches });
+    const stepEntries = this.#runSequences(additions);
     const first = (opts.ruleMatching ?? "first") === "first";
     const hit = (id: number, ev: Event, emit: Emit) => this.#hit(id, ev, emit);
     const cache = new Map<string, Evaluator>();
@@ -231,7 +283,15 @@ export class Ruleset {
     for (let t = 0; t < EVENT_COUNT; t++) {
       if (only >= 0 && t !== only) continue;
       const info = EVENTS[t];
-      const list: { id: number; cond: ReturnType<typeof foldForType> }[] = [];
+      const list: { id: number; cond: ReturnType<typeof foldForType>; stop?: boolean }[] = [];
+      // Sequence steps first: they never stop the rules (rule_matching: first), and a step's
+      // match is handled before the steps that come earlier in its sequence, so one event
+      // never both starts a chain and moves it on.
+      for (const s of stepEntries) {
+        if (!s.eventTypes[t]) continue;
+        const cond = foldForType(s.pre, info);
+        if (cond !== false) list.push({ id: this.rules.length + s.id, cond, stop: false });
+      }
       this.rules.forEach((r, id) => {
         if (!r.eventTypes[t]) return;
         const cond = foldForType(r.checked, info);
@@ -253,7 +313,96 @@ export class Ruleset {
     this.eventTypes = types;
   }
 
+  /**
+   * Builds the runner of each sequence and threshold; returns their steps as entries of the
+   * generated evaluators (each step's event-only condition, latest step first).
+   */
+  #runSequences(additions: readonly OutputAddition[]): {
+    id: number;
+    pre: CompiledSequence["steps"][number]["pre"];
+    eventTypes: Uint8Array;
+  }[] {
+    const entries: {
+      id: number;
+      pre: CompiledSequence["steps"][number]["pre"];
+      eventTypes: Uint8Array;
+    }[] = [];
+    const predicates = new Map<string, Predicate>();
+    const store = this.sequenceStore;
+    this.sequences.forEach((q, qi) => {
+      const a = additions.length > 0 ? additionsFor(q, additions) : undefined;
+      const output = a !== undefined && a.outputText !== q.outputText
+        ? compileOutput(a.outputText, q.source, {
+          steps: q.steps.length,
+          computed: q.kind === "threshold" ? ["threshold.count"] : undefined,
+        })
+        : q.output;
+      const extras = a?.fields.length ? compileExtraFields(a.fields, q.source) : undefined;
+      const fire = (ev: Event, kept: Map<string, FieldResult> | undefined) => {
+        this.sequenceMatches[qi]++;
+        this.#emit(this.#alert(q, output, extras, ev, kept));
+      };
+      const table = store.table(q);
+      if (q.kind === "threshold") {
+        const runner = new ThresholdRunner(q, table as CountTable, store.maxEntries, fire);
+        entries.push({
+          id: this.#steps.length,
+          pre: q.steps[0].checked,
+          eventTypes: q.steps[0].eventTypes,
+        });
+        this.#steps.push({ run: (ev) => runner.count(ev) });
+        return;
+      }
+      const full = q.steps.map((s) => {
+        if (!s.usesCaptures) return undefined;
+        const b = new FunctionBuilder();
+        const src = b.buildPredicate(s.checked);
+        let p = predicates.get(src);
+        if (!p) predicates.set(src, p = instantiatePredicate(src, b.consts));
+        return p;
+      });
+      const runner = new SequenceRunner(q, table as ChainTable, store.maxEntries, full, fire);
+      for (const s of [...q.steps].reverse()) {
+        entries.push({ id: this.#steps.length, pre: s.pre, eventTypes: s.eventTypes });
+        const i = s.index;
+        this.#steps.push({ run: (ev) => runner.step(i, ev) });
+      }
+    });
+    store.retain(new Set(this.sequences.map((q) => q.name)));
+    return entries;
+  }
+
+  #alert(
+    q: CompiledSequence,
+    output: OutputFormat,
+    extras: ExtraField[] | undefined,
+    ev: Event,
+    kept: Map<string, FieldResult> | undefined,
+  ): Alert {
+    const r = renderOutput(output, ev, kept);
+    if (extras) {
+      for (const x of extras) {
+        const v = renderOutput(x.format, ev);
+        r.fields[x.name] = x.raw ? v.fields[x.format.fields[0]] ?? null : v.output;
+      }
+    }
+    return {
+      time: ev.ts,
+      rule: q.name,
+      priority: q.priority,
+      source: q.source,
+      tags: q.tags,
+      output: r.output,
+      outputFields: r.fields,
+    };
+  }
+
   #hit(id: number, ev: Event, emit: Emit): void {
+    if (id >= this.rules.length) {
+      this.#emit = emit;
+      this.#steps[id - this.rules.length].run(ev);
+      return;
+    }
     const r = this.rules[id];
     this.matches[id]++;
     const { output, fields } = renderOutput(this.#outputs[id], ev);
@@ -326,11 +475,12 @@ export class Ruleset {
   }
 }
 
-/** Compiles loaded rules into a rule set. */
+/** Compiles loaded rules (with their sequences and thresholds) into a rule set. */
 export function compileRuleset(
   loaded: LoadedRules | readonly CompiledRule[],
   opts: RulesetOptions = {},
 ): Ruleset {
-  const rules = Array.isArray(loaded) ? loaded : (loaded as LoadedRules).rules;
-  return new Ruleset(rules as CompiledRule[], opts);
+  if (Array.isArray(loaded)) return new Ruleset(loaded as CompiledRule[], opts);
+  const l = loaded as LoadedRules;
+  return new Ruleset(l.rules, opts, l.sequences ?? []);
 }
