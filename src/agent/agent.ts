@@ -225,6 +225,7 @@ function rulesOptions(c: Config, configFiles?: readonly string[]): RulesOptions 
     staticFields: c.static_fields,
     bufferFormatBase64: c.buffer_format_base64,
     aggregation: c.aggregation,
+    maxPartialMatches: c.sequences.max_partial_matches,
   };
 }
 
@@ -601,6 +602,43 @@ export class Agent {
       "saker_last_reload_success",
       "1 when the last reload was applied (or none was tried), 0 when it was rejected.",
     ).set(1);
+    this.#registerSequenceMetrics();
+  }
+
+  /** The tables of sequence and threshold rules on /metrics (again after each reload). */
+  #registerSequenceMetrics(): void {
+    const r = this.registry;
+    const labels = ["rule", "kind"];
+    const entries = r.gauge(
+      "saker_sequence_partial_matches",
+      "Chains in progress of a sequence rule (keys counting, for a threshold rule).",
+      labels,
+    );
+    const evicted = r.counter(
+      "saker_sequence_evicted_total",
+      "Chains (or threshold keys) dropped to make room: the table was full " +
+        "(sequences.max_partial_matches).",
+      labels,
+    );
+    const expired = r.counter(
+      "saker_sequence_expired_total",
+      "Chains (or threshold keys) whose window passed before they completed.",
+      labels,
+    );
+    const cancelled = r.counter(
+      "saker_sequence_cancelled_total",
+      "Chains ended by an event matching one of their 'not' steps.",
+      labels,
+    );
+    for (const store of this.#rules.sequenceStores?.values() ?? []) {
+      for (const st of store.stats()) {
+        const read = () => store.statsOf(st.rule)!;
+        entries.labels(st.rule, st.kind).collect = () => read().entries;
+        evicted.labels(st.rule, st.kind).collect = () => read().evicted;
+        expired.labels(st.rule, st.kind).collect = () => read().expired;
+        cancelled.labels(st.rule, st.kind).collect = () => read().cancelled;
+      }
+    }
   }
 
   /** Records a reload's outcome for /metrics and /status. */
@@ -754,10 +792,10 @@ export class Agent {
     }
     let rules: BuiltRules;
     try {
-      rules = await this.#deps.buildRules(
-        this.#rulesFiles(next),
-        rulesOptions(next, this.#deps.configFiles),
-      );
+      rules = await this.#deps.buildRules(this.#rulesFiles(next), {
+        ...rulesOptions(next, this.#deps.configFiles),
+        sequenceStores: this.#rules.sequenceStores,
+      });
     } catch (err) {
       return this.#rejectReload(reason, err, "rules");
     }
@@ -785,6 +823,7 @@ export class Agent {
     logKernelFilter(nextFilter);
     this.#rules = rules;
     this.#applyDeny(rules, next);
+    this.#registerSequenceMetrics();
 
     await this.#applyConfig(next);
     await this.#falco.loaded(rules.files, this.#deps.configFiles ?? []);

@@ -25,6 +25,8 @@ import {
 } from "../rules/aggregation.ts";
 import { lookupField } from "../rules/fields/mod.ts";
 import { stateNeeds } from "../rules/state_needs.ts";
+import { SequenceStore } from "../rules/sequence_engine.ts";
+import { stepsAsRules } from "../rules/sequence_compiler.ts";
 import { type BuiltRules, RulesError, type RulesOptions } from "./rules_builder.ts";
 import { pluginRequirementProblems } from "./plugins.ts";
 import { agentNeeds, type DenyRule, selfDenials } from "./response_deny.ts";
@@ -114,6 +116,14 @@ export async function buildEngineRules(files: string[], opts: RulesOptions): Pro
   }
   if (problems.length > 0) throw new RulesError(problems);
   const aggregation = aggregationPolicy(opts.aggregation);
+  const stores = new Map<string, SequenceStore>();
+  const storeFor = (source: string) => {
+    const s = opts.sequenceStores?.get(source) ??
+      new SequenceStore({ maxEntries: opts.maxPartialMatches });
+    if (opts.maxPartialMatches !== undefined) s.maxEntries = opts.maxPartialMatches;
+    stores.set(source, s);
+    return s;
+  };
   const ruleset = compileRuleset(loaded, {
     minPriority: opts.priority,
     ruleMatching: opts.ruleMatching,
@@ -121,10 +131,11 @@ export async function buildEngineRules(files: string[], opts: RulesOptions): Pro
     source: "syscall",
     additions: additionsOf(opts.appendOutput, "syscall"),
     aggregation,
+    sequenceStore: storeFor("syscall"),
   });
   // The other sources' rules (Kubernetes audit) get their own rulesets.
   const sources: BuiltRules["sources"] = {};
-  const running = new Set(ruleset.rules);
+  const running = new Set<unknown>([...ruleset.rules, ...ruleset.sequences]);
   let aggregating = ruleset.aggregation.filter((x) => x !== undefined).length;
   for (const source of knownSources()) {
     if (source === "syscall") continue;
@@ -135,9 +146,10 @@ export async function buildEngineRules(files: string[], opts: RulesOptions): Pro
       source,
       additions: additionsOf(opts.appendOutput, source),
       aggregation,
+      sequenceStore: storeFor(source),
     });
-    for (const r of rs.rules) running.add(r);
-    sources[source] = { evaluator: rs, ruleCount: rs.rules.length };
+    for (const r of [...rs.rules, ...rs.sequences]) running.add(r);
+    sources[source] = { evaluator: rs, ruleCount: rs.rules.length + rs.sequences.length };
     aggregating += rs.aggregation.filter((x) => x !== undefined).length;
   }
   const deny: DenyRule[] = ruleset.rules.filter((r) => r.deny).map((r) => ({
@@ -154,12 +166,14 @@ export async function buildEngineRules(files: string[], opts: RulesOptions): Pro
   if (self.length > 0) throw new RulesError(self);
   // Event types no rule can match whatever the event (a contradiction in every rule reading
   // them, e.g. Falco's `outbound` on sendto with `fd.l4proto=tcp`) are not captured for the rules.
-  const predicates = deriveKernelPredicates(ruleset.rules);
+  // Sequence steps count as rules here: the kernel must keep every event a step can match.
+  const conditions = [...ruleset.rules, ...stepsAsRules(ruleset.sequences)];
+  const predicates = deriveKernelPredicates(conditions);
   const syscalls = ruleset.syscalls();
   const unmatchable = unmatchableEvents(predicates);
   for (const name of unmatchable) syscalls.delete(name);
   // What state tracking needs: fd lifecycle calls only as far as the rules read fd history.
-  const needs = stateNeeds(ruleset.rules, unmatchable);
+  const needs = stateNeeds(conditions, unmatchable);
   return {
     evaluator: ruleset,
     syscalls,
@@ -167,7 +181,7 @@ export async function buildEngineRules(files: string[], opts: RulesOptions): Pro
     fdStateReaders: needs.readers,
     fdHistory: needs.fdHistory,
     predicates,
-    ruleCount: ruleset.rules.length,
+    ruleCount: ruleset.rules.length + ruleset.sequences.length,
     aggregating,
     deny,
     warnings,
@@ -180,7 +194,16 @@ export async function buildEngineRules(files: string[], opts: RulesOptions): Pro
       description: r.desc,
       enabled: running.has(r),
       fields: conditionFields(r.ast),
-    })),
+    })).concat(loaded.sequences.map((q) => ({
+      name: q.name,
+      source: q.source,
+      priority: q.priority,
+      tags: q.tags,
+      description: q.desc,
+      enabled: running.has(q),
+      fields: [...new Set(q.steps.flatMap((s) => conditionFields(s.ast)))],
+    }))),
     sources,
+    sequenceStores: stores,
   };
 }

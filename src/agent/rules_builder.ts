@@ -11,6 +11,7 @@ import type { AggregationConfig, AppendOutputEntry, RuleSelection } from "../con
 import type { FdHistory } from "../events/syscalls.ts";
 import type { KernelPredicate } from "../rules/kernel_filter.ts";
 import type { DenyRule } from "./response_deny.ts";
+import type { SequenceStore } from "../rules/sequence_engine.ts";
 
 /** Rule settings from the config. */
 export interface RulesOptions {
@@ -33,6 +34,13 @@ export interface RulesOptions {
   plugins?: readonly { name: string; version: string }[];
   /** The config files in use (a `deny` rule must not stop the agent reading them). */
   configFiles?: readonly string[];
+  /** `sequences.max_partial_matches`: bound of each sequence's (or threshold's) table. */
+  maxPartialMatches?: number;
+  /**
+   * The sequence tables of the rules being replaced, by source: a reload keeps the chains in
+   * progress of every sequence it leaves unchanged.
+   */
+  sequenceStores?: ReadonlyMap<string, SequenceStore>;
 }
 
 /** A built ruleset. */
@@ -65,6 +73,8 @@ export interface BuiltRules {
   deny?: DenyRule[];
   /** The rules of other event sources (k8s_audit ...), by source name. */
   sources?: Record<string, { evaluator: Evaluator; ruleCount: number }>;
+  /** Where each source's sequences and thresholds keep their chains and counts. */
+  sequenceStores?: ReadonlyMap<string, SequenceStore>;
 }
 
 /** The rules could not be built; `problems` has one line per error. */

@@ -1,6 +1,7 @@
 /**
  * `saker rules list -r FILE...`: the rules a set of files loads, in evaluation order, with
- * priority, source, enabled state, tags and the events each rule needs. `--json` for machines.
+ * priority, source, enabled state, tags and the events each rule needs, then the sequence and
+ * threshold rules with their keys, window and the events of each step. `--json` for machines.
  * @module
  */
 import { parseArgs } from "node:util";
@@ -67,6 +68,53 @@ export async function main(args: string[]): Promise<number> {
       console.log(`${r.name}${state}`);
       console.log(`  ${r.priority} · ${r.source} · tags: ${r.tags.join(", ") || "-"}`);
       console.log(`  events: ${events.join(" ")}`);
+    }
+  }
+  for (const q of loaded.sequences) {
+    const stepEvents = q.steps.map((s) =>
+      setSize(s.eventTypes) > 100 ? ["(all)"] : setNames(s.eventTypes)
+    );
+    if (parsed.values.json) {
+      console.log(JSON.stringify({
+        name: q.name,
+        kind: q.kind,
+        priority: q.priority,
+        source: q.source,
+        enabled: q.enabled,
+        tags: q.tags,
+        by: q.byText,
+        within: q.within,
+        ...(q.kind === "threshold"
+          ? { count: q.count, distinct: q.distinctText ?? null, events: stepEvents[0] }
+          : {
+            steps: q.steps.map((s, i) => ({
+              not: s.negated,
+              condition: s.conditionText,
+              captures: s.captures.map((c) => c.name),
+              events: stepEvents[i],
+            })),
+          }),
+        desc: q.desc,
+        output: q.outputText,
+      }));
+    } else {
+      const state = q.enabled ? "" : " (disabled)";
+      console.log(`${q.name}${state}`);
+      console.log(
+        `  ${q.kind} · ${q.priority} · ${q.source} · tags: ${q.tags.join(", ") || "-"}`,
+      );
+      const by = q.byText.length ? q.byText.join(", ") : "-";
+      const what = q.kind === "threshold"
+        ? `${q.count} ${q.distinctText ? `distinct ${q.distinctText}` : "events"}`
+        : `${q.steps.length} steps`;
+      console.log(`  ${what} by ${by} within ${q.within}s`);
+      stepEvents.forEach((ev, i) =>
+        console.log(
+          `  ${
+            q.kind === "threshold" ? "events" : `step ${i}${q.steps[i].negated ? " (not)" : ""}`
+          }: ${ev.join(" ")}`,
+        )
+      );
     }
   }
   return loaded.results.every((r) => r.successful) ? 0 : 1;

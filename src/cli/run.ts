@@ -442,7 +442,8 @@ async function printInfo(
     return 1;
   }
   if (action.kind !== "describe") return 0;
-  if (action.rule !== undefined && !loaded.rules.some((r) => r.name === action.rule)) {
+  const named = (r: { name: string }) => r.name === action.rule;
+  if (action.rule !== undefined && !loaded.rules.some(named) && !loaded.sequences.some(named)) {
     console.error(`saker run: rule "${action.rule}" is not loaded`);
     return 1;
   }
@@ -452,7 +453,8 @@ async function printInfo(
       additionsFor(r, additionsForSource(additions, r.source).usable).outputText;
     console.log(JSON.stringify(describeRulesJson(loaded, action.rule, outputOf)));
   } else {
-    const rules = loaded.rules.filter((r) => action.rule === undefined || r.name === action.rule);
+    const rules = [...loaded.rules, ...loaded.sequences]
+      .filter((r) => action.rule === undefined || r.name === action.rule);
     console.log(describeRulesText(rules));
   }
   return 0;

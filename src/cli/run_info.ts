@@ -14,6 +14,7 @@
  */
 import type { Expr, FieldLike } from "../rules/ast.ts";
 import type { CompiledRule } from "../rules/compiler.ts";
+import type { CompiledSequence } from "../rules/sequence_compiler.ts";
 import type { LoadedRules } from "../rules/loader.ts";
 import { setNames, setSize } from "../rules/evttypes.ts";
 import { fieldClasses, type FieldDef } from "../rules/fields/mod.ts";
@@ -114,17 +115,68 @@ export function describeRuleJson(
 }
 
 /**
+ * A sequence or threshold rule in the shape of `-L` JSON (beside Falco's `rules`, under
+ * `sequences`): its keys, window, steps (or condition and count) and each step's events.
+ */
+export function describeSequenceJson(
+  q: CompiledSequence,
+  outputOf: (r: CompiledSequence) => string = (x) => x.outputText,
+): Record<string, unknown> {
+  const events = (s: CompiledSequence["steps"][number]) =>
+    setSize(s.eventTypes) > 100 ? [] : setNames(s.eventTypes);
+  const what = q.kind === "threshold"
+    ? {
+      condition: q.steps[0].conditionText,
+      count: q.count,
+      distinct: q.distinctText ?? null,
+    }
+    : {
+      steps: q.steps.map((s) => ({
+        [s.negated ? "not" : "condition"]: s.conditionText,
+        capture: Object.fromEntries(s.captures.map((c) => [c.name, c.operand.key])),
+      })),
+    };
+  return {
+    info: {
+      name: q.name,
+      kind: q.kind,
+      priority: q.priority,
+      output: q.outputText,
+      description: q.desc,
+      enabled: q.enabled,
+      source: q.source,
+      tags: q.tags,
+      by: q.byText,
+      within: q.within,
+      ...what,
+    },
+    details: {
+      output_fields: q.output.fields,
+      events: q.steps.map(events),
+      output_compiled: outputOf(q),
+    },
+  };
+}
+
+/**
  * `-L` / `-l RULE` with json_output: Falco's JSON description of the loaded rules; `outputOf`
  * gives a rule's output with the config's `append_output` additions (`output_compiled`).
  */
 export function describeRulesJson(
   loaded: LoadedRules,
   rule?: string,
-  outputOf?: (r: CompiledRule) => string,
+  outputOf?: (r: CompiledRule | CompiledSequence) => string,
 ): Record<string, unknown> {
   const rules = loaded.rules.filter((r) => rule === undefined || r.name === rule);
   const describe = (r: CompiledRule) => describeRuleJson(r, outputOf);
-  if (rule !== undefined) return { rules: rules.map(describe) };
+  const sequences = (loaded.sequences ?? [])
+    .filter((q) => rule === undefined || q.name === rule)
+    .map((q) => describeSequenceJson(q, outputOf));
+  if (rule !== undefined) {
+    return sequences.length ? { rules: rules.map(describe), sequences } : {
+      rules: rules.map(describe),
+    };
+  }
   return {
     required_engine_version: loaded.requiredEngineVersion ?? "0.0.0",
     required_plugin_versions: loaded.requiredPlugins.map((alts) => ({
@@ -133,6 +185,7 @@ export function describeRulesJson(
       alternatives: alts.slice(1),
     })),
     rules: rules.map(describe),
+    sequences,
     macros: loaded.macros.map((m) => ({ info: { name: m.name, condition: m.condition } })),
     lists: loaded.lists.map((l) => ({ info: { name: l.name, items: l.items } })),
   };

@@ -254,6 +254,11 @@ export const SPEC = section({
     default: "Debug",
   } as EnumSpec<Priority>,
   rule_matching: oneOf(["first", "all"], "first"),
+  /** Saker: sequence and threshold rules. */
+  sequences: section({
+    /** Chains in progress of one sequence (keys of one threshold) kept; the oldest make room. */
+    max_partial_matches: int(4096, { min: 1, max: 10_000_000 }),
+  }),
   json_output: bool(false),
   json_include_output_property: bool(true),
   json_include_message_property: bool(false),

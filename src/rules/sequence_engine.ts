@@ -183,7 +183,8 @@ export class CountTable {
  * starts over, an unchanged one keeps its chains.
  */
 export class SequenceStore {
-  readonly maxEntries: number;
+  /** Bound of each table (rulesets built after a change use the new bound). */
+  maxEntries: number;
   readonly #tables = new Map<string, { sig: string; table: ChainTable | CountTable }>();
   readonly #counts = new Map<string, TableCounts>();
   readonly #kinds = new Map<string, CompiledSequence["kind"]>();
@@ -211,13 +212,20 @@ export class SequenceStore {
 
   /** Entries and drops per sequence or threshold (ones no longer loaded show 0 entries). */
   stats(): TableStats[] {
-    return [...this.#counts].map(([rule, counts]) => ({
+    return [...this.#counts.keys()].map((rule) => this.statsOf(rule)!);
+  }
+
+  /** Entries and drops of one sequence or threshold; undefined for a name never loaded. */
+  statsOf(rule: string): TableStats | undefined {
+    const counts = this.#counts.get(rule);
+    if (!counts) return undefined;
+    return {
       rule,
       kind: this.#kinds.get(rule)!,
       entries: this.#tables.get(rule)?.table.size ?? 0,
       maxEntries: this.maxEntries,
       ...counts,
-    }));
+    };
   }
 }
 
