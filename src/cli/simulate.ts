@@ -11,7 +11,12 @@
 import { parseArgs } from "node:util";
 import { selectActions } from "../simulate/catalog.ts";
 import { runActions } from "../simulate/runner.ts";
-import type { Action, ActionReport } from "../simulate/action.ts";
+import {
+  type Action,
+  type ActionReport,
+  CHAIN_VARIANTS,
+  type ChainVariant,
+} from "../simulate/action.ts";
 import { NOT_SIMULATED } from "../simulate/coverage.ts";
 
 const HELP = `usage: saker simulate [options] [ACTION...]
@@ -25,6 +30,11 @@ options:
       --json       print JSON (the list, or one report per action)
   -v, --verbose    print each action's evidence (system calls made, program output)
       --gap MS     pause between actions (default 0)
+      --variant V  how actions aimed at sequence rules perform their chain: chain (all
+                   steps, default), partial (all but the last), split (each step in
+                   another session, container or process tree), slow (a pause before the
+                   last step); only 'chain' may fire the sequence
+      --pause MS   the pause of --variant slow (default 5000)
   -h, --help       this help`;
 
 /** Entry point of the subcommand. */
@@ -39,6 +49,8 @@ export async function main(args: string[]): Promise<number> {
         json: { type: "boolean" },
         verbose: { type: "boolean", short: "v" },
         gap: { type: "string" },
+        variant: { type: "string" },
+        pause: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -71,8 +83,24 @@ export async function main(args: string[]): Promise<number> {
     console.error(`saker simulate: --gap must be a number of milliseconds, got '${values.gap}'`);
     return 2;
   }
+  const variant = (values.variant ?? "chain") as ChainVariant;
+  if (!CHAIN_VARIANTS.includes(variant)) {
+    console.error(
+      `saker simulate: --variant must be one of ${CHAIN_VARIANTS.join(", ")}, got '${variant}'`,
+    );
+    return 2;
+  }
+  const pauseMs = values.pause === undefined ? 5000 : Number(values.pause);
+  if (!Number.isFinite(pauseMs) || pauseMs < 0) {
+    console.error(
+      `saker simulate: --pause must be a number of milliseconds, got '${values.pause}'`,
+    );
+    return 2;
+  }
   const reports = await runActions(actions, {
     gapMs,
+    variant,
+    pauseMs,
     log: values.verbose ? (m) => console.error(m) : undefined,
     onReport: values.json ? undefined : (r) => console.log(reportLine(r, !!values.verbose)),
   });
@@ -97,6 +125,8 @@ function listEntry(a: Action) {
     needs: a.needs,
     expect: a.expect,
     falcoExpect: a.falcoExpect ?? [],
+    chain: a.chain === true,
+    alongside: a.alongside ?? [],
   };
 }
 
@@ -121,8 +151,9 @@ function reportLine(r: ActionReport, verbose: boolean): string {
   const ms = r.endMs - r.startMs;
   const rules = [r.rule, r.falcoRule, ...(r.falcoTargets ?? []).map((t) => t.rule)]
     .filter((x) => x !== undefined);
+  const variant = r.variant && r.variant !== "chain" ? ` [${r.variant}]` : "";
   const head = r.status === "ok"
-    ? `ok      ${r.action} -> ${rules.join(", ")} (${ms} ms)`
+    ? `ok      ${r.action}${variant} -> ${rules.join(", ")} (${ms} ms)`
     : `${r.status.padEnd(7)} ${r.action}: ${r.reason}`;
   if (!verbose || r.evidence.length === 0) return head;
   return [head, ...r.evidence.map((e) => `        | ${e}`)].join("\n");

@@ -15,8 +15,24 @@ export type ActionKind = "host" | "container";
 /** What an action needs from the machine; missing needs make it skip with a reason. */
 export type ActionNeed = "root" | "gcc" | "podman" | "netns";
 
+/**
+ * How an action aimed at a sequence rule performs its chain (`saker simulate --variant`):
+ * `chain` every step (the sequence fires once); `partial` every step but the last; `split` every
+ * step, each where the sequence's key differs (another session, container or process tree);
+ * `slow` every step, with a pause of `pauseMs` before the last (outside a shorter window).
+ * The last three must not fire the sequence.
+ */
+export type ChainVariant = "chain" | "partial" | "split" | "slow";
+
+/** Every chain variant. */
+export const CHAIN_VARIANTS: readonly ChainVariant[] = ["chain", "partial", "split", "slow"];
+
 /** Services an action can use; built lazily and shared by the actions of one run. */
 export interface ActionContext {
+  /** How to perform a chain (actions aimed at sequences); default "chain". */
+  variant: ChainVariant;
+  /** The pause of the `slow` variant, in ms. */
+  pauseMs: number;
   /** Temporary directory and cleanup stack of this action (removed after it). */
   ws: Workspace;
   /** Path of the compiled helper (`saker-sim`) for the host. */
@@ -83,6 +99,16 @@ export interface Action {
    * Falco's stable rules and its own ruleset loaded, as Falco loads them).
    */
   falcoTargets?: FalcoTarget[];
+  /**
+   * The action performs a sequence rule's chain and honours `ctx.variant` (the other actions
+   * perform one behaviour and ignore it).
+   */
+  chain?: boolean;
+  /**
+   * Rules one step of the chain raises on its own (the sequence adds the link between the
+   * steps): expected beside the targeted rule.
+   */
+  alongside?: string[];
   /** Performs the attack; throws when it could not. Cleanup goes on `ctx.ws`. */
   run(ctx: ActionContext): Promise<ActionOutcome>;
 }
@@ -90,6 +116,8 @@ export interface Action {
 /** Result of running one action. */
 export interface ActionReport {
   action: string;
+  /** The chain variant performed (actions aimed at sequences). */
+  variant?: ChainVariant;
   rule?: string;
   falcoRule?: string;
   falcoTargets?: FalcoTarget[];

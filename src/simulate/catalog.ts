@@ -13,8 +13,9 @@ import { SYSTEM_FILE_ACTIONS } from "./actions/system_files.ts";
 import { PRIVILEGE_ACTIONS } from "./actions/privilege.ts";
 import { NETWORK_MORE_ACTIONS } from "./actions/network_more.ts";
 import { CONTAINER_TOOL_ACTIONS } from "./actions/container_tools.ts";
+import { SEQUENCE_ACTIONS } from "./actions/sequences.ts";
 
-/** All actions: host ones first (fast), container ones last. */
+/** All actions: host ones first (fast), container ones, then the chains of sequence rules. */
 export const ACTIONS: readonly Action[] = [
   ...CREDENTIAL_ACTIONS,
   ...FILESYSTEM_ACTIONS,
@@ -25,6 +26,7 @@ export const ACTIONS: readonly Action[] = [
   ...NETWORK_MORE_ACTIONS,
   ...CONTAINER_ACTIONS,
   ...CONTAINER_TOOL_ACTIONS,
+  ...SEQUENCE_ACTIONS,
 ];
 
 /**

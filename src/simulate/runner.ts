@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { Action, ActionContext, ActionNeed, ActionReport } from "./action.ts";
+import type { Action, ActionContext, ActionNeed, ActionReport, ChainVariant } from "./action.ts";
 import { Workspace } from "./workspace.ts";
 import { buildHelper } from "./helper.ts";
 import { buildImage } from "./podman.ts";
@@ -18,6 +18,10 @@ export interface RunnerOptions {
   onReport?: (r: ActionReport) => void;
   /** Pause between actions, so their alerts do not interleave (default 0). */
   gapMs?: number;
+  /** How actions aimed at sequences perform their chain (default "chain"). */
+  variant?: ChainVariant;
+  /** The pause before a chain's last step in the `slow` variant, ms (default 5000). */
+  pauseMs?: number;
 }
 
 async function missingNeed(need: ActionNeed): Promise<string | undefined> {
@@ -53,8 +57,10 @@ export async function unmetNeed(action: Action): Promise<string | undefined> {
 /** Runs one action and reports what happened; never throws. */
 export async function runAction(action: Action, opts: RunnerOptions = {}): Promise<ActionReport> {
   const log = opts.log ?? (() => {});
+  const variant = action.chain ? opts.variant ?? "chain" : undefined;
   const base = {
     action: action.name,
+    ...(variant ? { variant } : {}),
     rule: action.rule,
     falcoRule: action.falcoRule,
     falcoTargets: action.falcoTargets,
@@ -70,6 +76,8 @@ export async function runAction(action: Action, opts: RunnerOptions = {}): Promi
   }
   const ws = await Workspace.open(`saker-sim-${action.name}-`);
   const ctx: ActionContext = {
+    variant: variant ?? "chain",
+    pauseMs: opts.pauseMs ?? 5000,
     ws,
     helper: async () => (await buildHelper()).host,
     image: async () => await buildImage(await buildHelper()),

@@ -196,6 +196,19 @@ const SYSCALLS: Record<string, TraceCheck[]> = {
       /recvfrom\(\d+, .*, 256, 0, NULL, NULL\) = 8/,
     ],
   }],
+  "dropped-binary-chain": [
+    /openat\(AT_FDCWD, "\/tmp\/saker-sim-drop-[0-9a-f]+\/update-agent", O_WRONLY\|O_CREAT\|O_TRUNC/,
+    /fchmodat\(AT_FDCWD, "\/tmp\/saker-sim-drop-[0-9a-f]+\/update-agent", 0755\) = 0/,
+    /execve\("\/tmp\/saker-sim-drop-[0-9a-f]+\/update-agent", \[.*"noop"\].*\) = 0/,
+  ],
+  "service-shell-connects": [
+    /execve\("[^"]*\/nginx", \["[^"]*\/nginx", "spawn", "\/bin\/sh", "-c"/,
+    /connect\(\d+, \{sa_family=AF_INET, sin_port=htons\(80\), sin_addr=inet_addr\("203\.0\.113\.10"\)\}, 16\) = 0/,
+  ],
+  "credential-read-connects": [
+    { seq: [/execve\("[^"]*\/cat", /, /openat\(AT_FDCWD, "[^"]*\/\.kube\/config", O_RDONLY/] },
+    /connect\(\d+, \{sa_family=AF_INET, sin_port=htons\(443\), sin_addr=inet_addr\("203\.0\.113\.10"\)\}, 16\) = 0/,
+  ],
   "netcat-exec-host": [{
     seq: [
       /execve\("[^"]*\/nc", /,
@@ -274,6 +287,11 @@ async function leftovers(): Promise<string[]> {
         found.push(`${dir}/${e.name}`);
       }
     }
+  }
+  const loops = await new Deno.Command("losetup", { args: ["-a"], stdout: "piped" }).output()
+    .catch(() => undefined);
+  for (const l of new TextDecoder().decode(loops?.stdout).split("\n")) {
+    if (l.includes("saker-sim-")) found.push(`loop device ${l}`);
   }
   const ns = await new Deno.Command("ip", { args: ["netns", "list"], stdout: "piped" }).output();
   for (const l of new TextDecoder().decode(ns.stdout).split("\n")) {

@@ -37,10 +37,23 @@ const files = await loadItems(RULES_DIR);
 const rules: RuleItem[] = files.flatMap((f) =>
   f.items.filter((i) => "rule" in i) as unknown as RuleItem[]
 );
+/** Sequence rules, as rule items named by their `sequence` key (their steps' conditions). */
+const sequences: (RuleItem & { source?: string })[] = files.flatMap((f) =>
+  f.items.filter((i) => "sequence" in i).map((i) => ({
+    ...i,
+    rule: String(i.sequence),
+    condition: ((i.steps ?? []) as Record<string, string>[])
+      .map((s) => s.condition ?? s.not ?? "").join(" and "),
+  })) as unknown as (RuleItem & { source?: string })[]
+);
+/** Rules and sequences of system call events (a simulator action can trigger them). */
+const syscallItems: RuleItem[] = [...rules, ...sequences.filter((s) => !s.source)];
 
-/** Field names an output names with %field (argument brackets included). */
+/** Field names an output names with %field (argument brackets and %step[N]. included). */
 function outputFields(output: string): string[] {
-  return [...output.matchAll(/%([a-z0-9_]+(?:\.[a-z0-9_]+)+(?:\[[^\]]*\])?)/g)].map((m) => m[1]);
+  return [
+    ...output.matchAll(/%((?:step\[\d+\]\.)?[a-z0-9_]+(?:\.[a-z0-9_]+)+(?:\[[^\]]*\])?)/g),
+  ].map((m) => m[1]);
 }
 
 const PRIORITIES = [
@@ -59,7 +72,7 @@ Deno.test("ruleset: several theme files, every rule complete", () => {
   assert(files.length >= 5, `expected rules organised in several files, got ${files.length}`);
   assert(rules.length >= 40, `expected at least 40 rules, got ${rules.length}`);
   const names = new Set<string>();
-  for (const r of rules) {
+  for (const r of syscallItems) {
     assert(!names.has(r.rule), `duplicate rule ${r.rule}`);
     names.add(r.rule);
     assert((r.desc ?? "").length > 60, `${r.rule}: desc too short`);
@@ -80,7 +93,7 @@ Deno.test("ruleset: several theme files, every rule complete", () => {
 });
 
 Deno.test("ruleset: one simulator action per rule, and its expected fields are in the output", () => {
-  const byRule = new Map(rules.map((r) => [r.rule, r]));
+  const byRule = new Map(syscallItems.map((r) => [r.rule, r]));
   const targeted = new Map<string, string[]>();
   for (const a of ACTIONS) {
     if (a.rule === undefined) continue; // aimed at Falco's incubating or sandbox rules only
@@ -92,8 +105,14 @@ Deno.test("ruleset: one simulator action per rule, and its expected fields are i
       assert(fields.includes(f), `${a.name}: expects ${f}, but '${a.rule}' does not output it`);
     }
   }
-  for (const r of rules) {
+  for (const r of syscallItems) {
     assertEquals(targeted.get(r.rule)?.length ?? 0, 1, `rule '${r.rule}' needs exactly one action`);
+  }
+  // Sequences of other sources (Kubernetes audit) are complete too; live tests post their events.
+  for (const q of sequences.filter((s) => s.source)) {
+    assert((q.desc ?? "").length > 60, `${q.rule}: desc too short`);
+    assert(q.output?.includes("|"), `${q.rule}: output needs a message and fields`);
+    assert((q.tags ?? []).some((t) => /^T\d{4}/.test(t)), `${q.rule}: no technique id`);
   }
 });
 
@@ -118,7 +137,7 @@ Deno.test("ruleset: action names are unique kebab-case; selection by glob", () =
 function fieldsUsed(text: string): string[] {
   const out = new Set<string>();
   for (
-    const m of text.matchAll(/\b((?:proc|thread|fd|evt|user|group|container|k8s)\.[a-z0-9_.]+)/g)
+    const m of text.matchAll(/\b((?:proc|thread|fd|fs|evt|user|group|container|k8s)\.[a-z0-9_.]+)/g)
   ) {
     let f = m[1].replace(/\.$/, "");
     if (f.startsWith("evt.arg.") || f.startsWith("evt.rawarg.")) {
@@ -142,7 +161,10 @@ Deno.test({
     const unknown: string[] = [];
     for (const { file, items } of files) {
       for (const it of items) {
-        const text = [it.condition, it.output].filter((x) => typeof x === "string").join(" ");
+        const steps = ((it.steps ?? []) as Record<string, unknown>[])
+          .flatMap((s) => [s.condition, s.not, ...Object.values(s.capture ?? {})]);
+        const text = [it.condition, it.output, ...steps]
+          .filter((x) => typeof x === "string").join(" ");
         for (const f of fieldsUsed(text)) {
           // Dotted literals in conditions (host names, file names) are not fields.
           if (f.startsWith("k8s.") && !known.has(f) && /default|svc|local/.test(f)) continue;

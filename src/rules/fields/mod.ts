@@ -16,6 +16,7 @@ import { EVT_FIELDS } from "./evt.ts";
 import { PROC_FIELDS } from "./proc.ts";
 import { THREAD_FIELDS } from "./thread.ts";
 import { FD_FIELDS } from "./fd.ts";
+import { FS_FIELDS } from "./fs.ts";
 import { USER_GROUP_FIELDS } from "./user.ts";
 import { CONTAINER_FIELDS } from "./container.ts";
 import { K8S_FIELDS } from "./k8s.ts";
@@ -28,7 +29,7 @@ import { BUILTIN_PLUGINS } from "../../plugins/builtin.ts";
 export function buildFieldRegistry(): FieldRegistry {
   const reg = new FieldRegistry();
   for (const cls of EVT_FIELDS) reg.define(cls);
-  reg.define(PROC_FIELDS).define(THREAD_FIELDS).define(FD_FIELDS);
+  reg.define(PROC_FIELDS).define(THREAD_FIELDS).define(FD_FIELDS).define(FS_FIELDS);
   for (const cls of USER_GROUP_FIELDS) reg.define(cls);
   reg.define(CONTAINER_FIELDS).define(K8S_FIELDS).define(STATIC_FIELDS);
   // Plugins: the json plugin first, so that every source plugin gets its fields.
