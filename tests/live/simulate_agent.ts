@@ -39,6 +39,8 @@ export const MARKER_RULE = "saker test marker";
 /** A running agent. */
 export class AgentRun {
   readonly alerts: ReceivedAlert[] = [];
+  /** The agent's HTTP API (`http://127.0.0.1:PORT`), when started with `{ api: true }`. */
+  api: string | undefined;
   #child: Deno.ChildProcess;
   #stderr = "";
   #tmp: string;
@@ -73,7 +75,10 @@ export class AgentRun {
     this.#readers.push((async () => {
       for await (const line of lines(child.stderr)) {
         this.#stderr += line + "\n";
-        if (line.includes("saker running")) markReady();
+        if (line.includes("saker running")) {
+          this.api = /api=(http\S+)/.exec(line)?.[1];
+          markReady();
+        }
       }
       fail(new Error(`agent exited before it was ready:\n${this.#stderr.slice(-3000)}`));
     })());
@@ -82,9 +87,14 @@ export class AgentRun {
   /**
    * Starts `saker run` with `rules` and JSON alerts on stdout, every matching rule reported
    * (rule_matching: all), and the process group and container of each alert appended as
-   * fields so tests can tell which alerts their own processes caused.
+   * fields so tests can tell which alerts their own processes caused. With `api`, the HTTP API
+   * serves on a free loopback port (see `api`), the Kubernetes audit webhook included.
    */
-  static async start(rules: string[], extraConfig = ""): Promise<AgentRun> {
+  static async start(
+    rules: string[],
+    extraConfig = "",
+    opts: { api?: boolean } = {},
+  ): Promise<AgentRun> {
     const tmp = await Deno.realPath(await Deno.makeTempDir({ prefix: "saker-sim-agent-" }));
     const config = `${tmp}/config.yaml`;
     await Deno.writeTextFile(
@@ -108,7 +118,9 @@ export class AgentRun {
         "alert_store:",
         "  enabled: false",
         "webserver:",
-        "  enabled: false",
+        `  enabled: ${opts.api === true}`,
+        "  listen_address: 127.0.0.1",
+        "  listen_port: 0",
         "append_output:",
         "  - match:",
         "      source: syscall",
