@@ -3,7 +3,10 @@
  * (execve, openat, connect, dup2, close, read/write, clone ...) with hand-made thread, process
  * and fd state. Each event is evaluated once, as in the pipeline (parameters decode lazily on
  * first use). Reports ns per event for the generated code and, side by side in the same run,
- * for the reference evaluator walking the checked trees.
+ * for the reference evaluator walking the checked trees. Saker's default rules carry sequences
+ * (rules/70_sequences.yaml): the same run also measures the rules without them, on the mix (where
+ * the write below /tmp starts a "Dropped binary executed" chain every round, so chains are in
+ * progress) and on the mix without that write (no sequence in progress).
  * @module
  */
 import { concatRecords, encodeLiveRecord } from "../../src/events/encode.ts";
@@ -12,7 +15,7 @@ import { currentExitId } from "../../src/events/table.ts";
 import { FD_TYPE, FdInfo, L4, ProcessInfo, ThreadInfo } from "../../src/state/model.ts";
 import type { StateView } from "../../src/state/model.ts";
 import { loadRulesFiles } from "../../src/rules/loader.ts";
-import { compileRuleset } from "../../src/rules/ruleset.ts";
+import { compileRuleset, type Ruleset } from "../../src/rules/ruleset.ts";
 import { evaluate } from "../../src/rules/interp.ts";
 import { foldForType } from "../../src/rules/codegen.ts";
 import { EVENTS } from "../../src/events/table.ts";
@@ -59,8 +62,11 @@ function proc(
   return p;
 }
 
+/** One event of the mix: name, params, pid, fd info for the event. */
+type MixEvent = { name: string; params: Record<string, unknown>; pid: number; fd?: FdInfo };
+
 /** Events of one mix round: each entry is [event name, params, pid, fd info for the event]. */
-function mix(): { name: string; params: Record<string, unknown>; pid: number; fd?: FdInfo }[] {
+function mix(): MixEvent[] {
   const file = (num: number, name: string, flags: number) => {
     const f = new FdInfo(num, FD_TYPE.FILE, name);
     f.openFlags = flags;
@@ -225,25 +231,40 @@ async function measure(files: string[]): Promise<Record<string, unknown>> {
   }
 
   const round = mix();
-  const records = round.map((m) => {
-    const t = threads.get(m.pid)!;
-    return encodeLiveRecord(
-      currentExitId(m.name)!,
-      { tid: m.pid, pid: m.pid, comm: t.comm },
-      m.params,
-    );
-  });
+  // The same mix with the write below /tmp moved to /var/log: nothing starts a chain.
+  const logFd = new FdInfo(6, FD_TYPE.FILE, "/var/log/out.txt");
+  logFd.openFlags = 262;
+  const idleRound = round.map((m) =>
+    m.params.name === "/tmp/out.txt"
+      ? { ...m, params: { ...m.params, name: "/var/log/out.txt" }, fd: logFd }
+      : m
+  );
   const rounds = 4000;
-  const all: Uint8Array[] = [];
-  for (let i = 0; i < rounds; i++) all.push(...records);
-  const buf = concatRecords(all);
+  // Events 1 ms apart, so that sequence chains live and expire as they would.
+  const bufOf = (r: MixEvent[]) => {
+    const all: Uint8Array[] = [];
+    for (let i = 0; i < rounds; i++) {
+      r.forEach((m, j) => {
+        const t = threads.get(m.pid)!;
+        const ts = BigInt(i * r.length + j) * 1_000_000n;
+        all.push(encodeLiveRecord(
+          currentExitId(m.name)!,
+          { tid: m.pid, pid: m.pid, comm: t.comm, ts },
+          m.params,
+        ));
+      });
+    }
+    return concatRecords(all);
+  };
+  const buf = bufOf(round);
+  const idleBuf = bufOf(idleRound);
   // In the pipeline the state stage reads an event's parameters before the rules run, so they
   // are decoded already; `lazy` leaves the decoding to the rules (an upper bound).
-  const makeEvents = (lazy = false): Event[] => {
-    const evs = decodeLiveBatch(buf, 1_700_000_000_000_000_000n, 1);
+  const makeEvents = (lazy = false, which = buf, r = round): Event[] => {
+    const evs = decodeLiveBatch(which, 1_700_000_000_000_000_000n, 1);
     evs.forEach((ev, i) => {
       if (!lazy) { for (let p = 0; p < ev.nparams; p++) ev.param(p); }
-      const m = round[i % round.length];
+      const m = r[i % r.length];
       ev.thread = threads.get(m.pid);
       if (m.fd) {
         ev.fdInfo = m.fd;
@@ -258,12 +279,29 @@ async function measure(files: string[]): Promise<Record<string, unknown>> {
   // Warm up the generated code and the extractors.
   for (const ev of makeEvents().slice(0, 20000)) rs.evaluate(ev, emit);
 
-  const runGenerated = (lazy = false) => {
-    const evs = makeEvents(lazy);
+  const timed = (set: Ruleset, evs: Event[]) => {
     const t = performance.now();
-    for (let i = 0; i < evs.length; i++) rs.evaluate(evs[i], emit);
+    for (let i = 0; i < evs.length; i++) set.evaluate(evs[i], emit);
     return ((performance.now() - t) * 1e6) / evs.length;
   };
+  const runGenerated = (lazy = false) => timed(rs, makeEvents(lazy));
+  /**
+   * The rules with and without their sequences on the same events (two fresh copies, made before
+   * either is timed, the order alternating): their ratio. `idle`: the mix that starts no chain.
+   */
+  const pair = (k: number, idle: boolean): [number, number] => {
+    const a = idle ? makeEvents(false, idleBuf, idleRound) : makeEvents();
+    const b = idle ? makeEvents(false, idleBuf, idleRound) : makeEvents();
+    if (k % 2 === 0) {
+      const x = timed(rs, a);
+      return [x, timed(plain, b)];
+    }
+    const y = timed(plain, b);
+    return [timed(rs, a), y];
+  };
+  // The same rules without their sequences, side by side.
+  const plain = compileRuleset(loaded.rules, { ruleMatching: "all" });
+  for (const ev of makeEvents().slice(0, 20000)) plain.evaluate(ev, emit);
   const folded = EVENTS.map((info) =>
     rs.rules.map((r, i) => ({
       i,
@@ -283,11 +321,25 @@ async function measure(files: string[]): Promise<Record<string, unknown>> {
   };
   runInterpreted();
   const gen: number[] = [], interp: number[] = [], lazy: number[] = [];
+  const withSeq = rs.sequences.length > 0;
   for (let k = 0; k < 5; k++) {
     gen.push(runGenerated());
     interp.push(runInterpreted());
     lazy.push(runGenerated(true));
   }
+  const busy: [number, number][] = [], idle: [number, number][] = [];
+  let chains = 0;
+  for (let k = 0; withSeq && k < 7; k++) {
+    busy.push(pair(k, false));
+    chains = Math.max(chains, rs.sequenceStore.stats().reduce((n, x) => n + x.entries, 0));
+    idle.push(pair(k, true));
+  }
+  const col = (a: [number, number][], i: 0 | 1) => median(a.map((x) => x[i]));
+  const ratio = (a: [number, number][]) => median(a.map((x) => x[0] / x[1]));
+  // On a shared machine single runs vary several-fold: the fastest runs show the cost itself.
+  const best = (a: [number, number][]) =>
+    Math.min(...a.map((x) => x[0])) / Math.min(...a.map((x) => x[1]));
+  const r1 = (x: number) => Math.round(x * 10) / 10;
   const median = (a: number[]) => a.slice().sort((x, y) => x - y)[Math.floor(a.length / 2)];
   const g = median(gen), it = median(interp);
   // One alerting event (cat reading /etc/shadow): the cost of a match with its output.
@@ -328,6 +380,22 @@ async function measure(files: string[]): Promise<Record<string, unknown>> {
     interpretedNsPerEvent: Math.round(it * 10) / 10,
     interpretedOverGenerated: Math.round((it / g) * 100) / 100,
     generatedNsPerEventLazyParams: Math.round(median(lazy) * 10) / 10,
+    ...(withSeq
+      ? {
+        sequences: rs.sequences.length,
+        // Chains in progress: the mix's write below /tmp starts one every round.
+        withSequencesNsPerEvent: r1(col(busy, 0)),
+        withoutSequencesNsPerEvent: r1(col(busy, 1)),
+        withOverWithout: Math.round(ratio(busy) * 100) / 100,
+        withOverWithoutFastest: Math.round(best(busy) * 100) / 100,
+        chainsInProgress: chains,
+        // No chain in progress: the same mix with that write elsewhere.
+        idleWithSequencesNsPerEvent: r1(col(idle, 0)),
+        idleWithoutSequencesNsPerEvent: r1(col(idle, 1)),
+        idleWithOverWithout: Math.round(ratio(idle) * 100) / 100,
+        idleWithOverWithoutFastest: Math.round(best(idle) * 100) / 100,
+      }
+      : {}),
     alertingEventNs: Math.round(alertNs),
     alertingEventRules: hits,
     alertingEventsMatched: alerted,

@@ -338,9 +338,26 @@ export class Ruleset {
         })
         : q.output;
       const extras = a?.fields.length ? compileExtraFields(a.fields, q.source) : undefined;
+      // Aggregation as the config sets it for rules; the main object is the last step's.
+      const last = q.steps[q.steps.length - 1];
+      const agg = this.options.aggregation
+        ? aggregationFor(
+          { name: q.name, source: q.source, tags: q.tags, fields: conditionFields(last.ast) },
+          undefined,
+          this.options.aggregation,
+        )
+        : undefined;
+      const keys = agg && agg.key.length > 0
+        ? compileOutput(agg.key.map((f) => `%${f}`).join(" "), q.source)
+        : undefined;
       const fire = (ev: Event, kept: Map<string, FieldResult> | undefined) => {
         this.sequenceMatches[qi]++;
-        this.#emit(this.#alert(q, output, extras, ev, kept));
+        const alert = this.#alert(q, output, extras, ev, kept);
+        if (agg) {
+          const f = keys ? renderOutput(keys, ev).fields : {};
+          alert.grouping = { settings: agg, values: keys?.fields.map((k) => f[k] ?? null) ?? [] };
+        }
+        this.#emit(alert);
       };
       const table = store.table(q);
       if (q.kind === "threshold") {

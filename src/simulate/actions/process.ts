@@ -93,6 +93,8 @@ export const PROCESS_ACTIONS: Action[] = [
     name: "exec-from-dev-shm",
     rule: "Program executed from /dev/shm",
     falcoRule: "Execution from /dev/shm",
+    // Written, made executable and run from a world-writable directory: a dropped binary too.
+    alongside: ["Dropped binary executed"],
     technique: "T1059.004",
     summary: "copies a program into /dev/shm and runs it from there (removed after)",
     kind: "host",

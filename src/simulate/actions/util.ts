@@ -8,13 +8,20 @@ import { type CommandResult, runCommand, type RunOptions } from "../command.ts";
 import { randomSuffix, removeIfPresent } from "../workspace.ts";
 
 /**
- * Copies the helper into the action's workspace under another name, so the process shows that
- * name (`proc.name` comes from the executable's file name), e.g. a fake web server `httpd`.
+ * Gives the helper another name in the action's workspace, so the process shows that name
+ * (`proc.name` comes from the executable's file name), e.g. a fake web server `httpd`. A hard
+ * link where it can be: a copy made executable and run from a temporary directory is itself
+ * what the "Dropped binary executed" sequence looks for.
  */
 export async function helperAs(ctx: ActionContext, name: string): Promise<string> {
   const path = ctx.ws.path(name);
-  await Deno.copyFile(await ctx.helper(), path);
-  await Deno.chmod(path, 0o755);
+  const helper = await ctx.helper();
+  try {
+    await Deno.link(helper, path);
+  } catch {
+    await Deno.copyFile(helper, path);
+    await Deno.chmod(path, 0o755);
+  }
   return path;
 }
 
