@@ -94,6 +94,12 @@ export function readSequence(r: Reader, map: YMap, node: unknown, kind: Kind): v
   const tmp = r.ctxAt(r.root, kind, "", node);
   const name = r.str(map, kind, tmp)!;
   const ctx = r.ctxAt(r.root, kind, name, node);
+  r.res.note(
+    "LOAD_SAKER_EXTENSION",
+    `'${kind}' is Saker's extension (${kind} rules); Falco warns of an unknown top level item ` +
+      `and ignores it, so the file still loads in Falco, without this ${kind}`,
+    ctx,
+  );
   const source = r.scalar(map, "source", ctx, true, true)?.text ?? "";
   const appendFlag = r.bool(map, "append", ctx) ?? false;
   if (appendFlag) r.deprecatedAppend(ctx);

@@ -49,7 +49,7 @@ export const WARNING_CODES = {
  * changes the verdict and is shown by `saker validate` only.
  */
 export const NOTE_CODES = {
-  LOAD_SAKER_EXTENSION: "A key of Saker's rules language that Falco does not have",
+  LOAD_SAKER_EXTENSION: "A key or item of Saker's rules language that Falco does not have",
 } as const;
 
 /** An error code. */
