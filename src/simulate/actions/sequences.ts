@@ -273,8 +273,8 @@ export const SEQUENCE_ACTIONS: Action[] = [
     name: "container-nsenter-escape",
     rule: "Container escape through host namespaces",
     technique: "T1611",
-    summary: "a privileged container sharing the host's pids runs nsenter -t 1 -m and " +
-      "writes a marker file in the host's /tmp",
+    summary: "a privileged container sharing the host's pids enters a host process's mount " +
+      "namespace (nsenter -t PID -m) and writes a marker file in the host's /tmp",
     kind: "container",
     needs: ["root", "podman", "gcc"],
     chain: true,
@@ -291,18 +291,21 @@ export const SEQUENCE_ACTIONS: Action[] = [
         split: "true",
         slow: `sleep ${ctx.pauseMs / 1000}; ${write}`,
       }[ctx.variant];
+      // A host process to enter: this one (PID 1 may refuse, as on micro VMs whose init keeps
+      // capabilities the rest of the host has dropped; any host process's namespace is the host's).
       const c = await runOnce(ctx.ws, image, "nsenter", [
         "nsenter",
         "-t",
-        "1",
+        String(Deno.pid),
         "-m",
         "--",
         "/bin/sh",
         "-c",
         inner,
       ], flags);
-      expectExit(c.result, `nsenter -t 1 -m -- sh -c "${inner}"`);
-      const evidence = evidenceOf(c.result, `podman run nsenter -t 1 -m -- sh -c "${inner}"`);
+      const what = `nsenter -t ${Deno.pid} -m -- sh -c "${inner}"`;
+      expectExit(c.result, what);
+      const evidence = evidenceOf(c.result, `podman run ${what}`);
       const landed = await Deno.stat(marker).then(() => true, () => false);
       if (landed !== (ctx.variant === "chain" || ctx.variant === "slow")) {
         throw new Error(`the host file ${marker} ${landed ? "was" : "was not"} written`);
