@@ -24,7 +24,7 @@ const LAB = { client: "203.0.113.1/24", server: "203.0.113.10/24" };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Runs a step: in a session of its own when the chain is split by session. */
-function step(ctx: ActionContext, split: boolean, program: string, args: string[]) {
+function step(split: boolean, program: string, args: string[]) {
   return split
     ? runCommand("setsid", ["-w", program, ...args], { timeoutMs: 20_000 })
     : runCommand(program, args, { timeoutMs: 20_000 });
@@ -89,10 +89,10 @@ export const SEQUENCE_ACTIONS: Action[] = [
       const file = `${await tmpDir(ctx)}/update-agent`;
       const split = ctx.variant === "split";
       const evidence: string[] = [];
-      const write = await step(ctx, split, "/bin/sh", ["-c", `cat ${q(helper)} > ${q(file)}`]);
+      const write = await step(split, "/bin/sh", ["-c", `cat ${q(helper)} > ${q(file)}`]);
       expectExit(write, "write");
       evidence.push(...evidenceOf(write, `sh -c 'cat saker-sim > ${file}'`));
-      const chmod = await step(ctx, split, helper, ["chmod", file, "755"]);
+      const chmod = await step(split, helper, ["chmod", file, "755"]);
       requireCall(chmod, "fchmodat", true);
       evidence.push(...evidenceOf(chmod, `saker-sim chmod ${file} 755`));
       const facts = {
@@ -102,7 +102,7 @@ export const SEQUENCE_ACTIONS: Action[] = [
       };
       if (ctx.variant === "partial") return { facts, evidence };
       if (ctx.variant === "slow") await sleep(ctx.pauseMs);
-      const run = await step(ctx, split, file, ["noop"]);
+      const run = await step(split, file, ["noop"]);
       expectExit(run, "run");
       evidence.push(...evidenceOf(run, `${file} noop`));
       return { facts: { ...facts, "proc.pid": run.pid }, evidence };
@@ -194,7 +194,7 @@ export const SEQUENCE_ACTIONS: Action[] = [
       const evidence: string[] = [];
       const run = async (script: string, split: boolean) => {
         const [p, ...args] = [...netns, script];
-        const r = await step(ctx, split, p, args);
+        const r = await step(split, p, args);
         expectExit(r, script);
         evidence.push(...evidenceOf(r, `sh -c "${script}"`));
         return r;
