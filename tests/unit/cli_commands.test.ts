@@ -113,9 +113,9 @@ Deno.test("saker validate / -V: verdicts, file:line:column with a caret, --json,
   }
 });
 
-/** Rule names of a rules file, read as plain text. */
+/** Rule names of a rules file (rules, sequences and thresholds), read as plain text. */
 function ruleNames(text: string): string[] {
-  return [...text.matchAll(/^- rule: (.+)$/gm)].map((m) =>
+  return [...text.matchAll(/^- (?:rule|sequence|threshold): (.+)$/gm)].map((m) =>
     m[1].trim().replace(/^(["'])(.*)\1$/, "$2")
   );
 }
@@ -196,12 +196,12 @@ Deno.test({
       assertMatch(text.stdout, new RegExp(`^  ${f.name.replaceAll(".", "\\.")}\\b`, "m"));
       assert(md.stdout.includes(`| \`${f.name}\``), `${f.name} in --markdown`);
     }
-    // The README's count of syscall fields beyond evt.* (proc, thread, fd, user, group,
+    // The README's count of syscall fields beyond evt.* (proc, thread, fd, fs.path, user, group,
     // container, k8s).
     const readme = await Deno.readTextFile(`${REPO_ROOT}README.md`);
-    const claimed = Number(/\((\d+) fields\s+plus evt\.\*\)/.exec(readme)?.[1]);
+    const claimed = Number(/\((\d+)\s+fields\s+plus evt\.\*\)/.exec(readme)?.[1]);
     const counted = new Set(
-      all.filter((f) => /^(proc|thread|fd|user|group|container|k8s)\./.test(f.name))
+      all.filter((f) => /^(proc|thread|fd|fs|user|group|container|k8s)\./.test(f.name))
         .map((f) => f.name),
     ).size;
     assertEquals(counted, claimed, "README field count");
