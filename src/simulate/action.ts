@@ -105,8 +105,9 @@ export interface Action {
    */
   chain?: boolean;
   /**
-   * Rules one step of the chain raises on its own (the sequence adds the link between the
-   * steps): expected beside the targeted rule.
+   * Rules the action raises besides its target, by design: one step of a chain on its own (the
+   * sequence adds the link between the steps), or the preparation of its lab (formatting the
+   * disk a container mounts). Expected beside the targeted rule.
    */
   alongside?: string[];
   /** Performs the attack; throws when it could not. Cleanup goes on `ctx.ws`. */

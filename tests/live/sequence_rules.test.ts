@@ -231,7 +231,7 @@ Deno.test({
         const expired = CHAINS.map((a) => value("saker_sequence_expired_total", a.rule) ?? 0);
         assert(expired.reduce((x, y) => x + y, 0) > 0, `expired: ${expired}`);
         assert(
-          /falcosecurity_falco_rules_matches_total\{rule_name="Dropped binary executed"/
+          /falcosecurity_falco_rules_matches_total\{[^}]*rule_name="Dropped binary executed"/
             .test(text),
           "sequence alerts count as rule matches",
         );
@@ -273,7 +273,11 @@ Deno.test({
             if (rulesOf(a.rule)) replayed.push({ rule: a.rule, output: a.output });
           }
         }
-        const key = (a: { rule: string; output: string }) => `${a.rule}: ${a.output}`;
+        // Capture files carry the events, threads, fds and the host's users, not the container
+        // runtime's metadata: a replayed container's name, image, privileges and the user names
+        // of its own passwd are unknown (<NA>); everything else must be the same.
+        const key = (a: { rule: string; output: string }) =>
+          `${a.rule}: ${a.output.replace(/\b(user|container_name|image|privileged)=\S+/g, "$1=*")}`;
         const liveKeys = live.map(key).sort();
         assertEquals([...new Set(replayed.map(key))].sort(), liveKeys);
       },

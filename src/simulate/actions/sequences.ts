@@ -226,6 +226,8 @@ export const SEQUENCE_ACTIONS: Action[] = [
   {
     name: "container-mount-escape",
     rule: "Container escape through a mounted device",
+    // The disk the container mounts is formatted first (mkfs.ext4 on the host).
+    alongside: ["Data destruction tool run"],
     technique: "T1611",
     summary: "a privileged container mounts a block device (a loop device made for the " +
       "purpose) and writes a file on it",
