@@ -111,6 +111,13 @@ export class ChainTable {
     if (list.length === 0) this.byKey.delete(c.key);
   }
 
+  /** Forgets every chain (not counted as expired) and the latest event time seen. */
+  clear(): void {
+    this.byKey.clear();
+    this.order.clear();
+    this.#now = 0n;
+  }
+
   /** Drops chains whose window ended well before the latest event time seen. */
   sweep(ts: bigint, windowNs: bigint): void {
     if (ts > this.#now) this.#now = ts;
@@ -167,6 +174,12 @@ export class CountTable {
     return s;
   }
 
+  /** Forgets every key (not counted as expired). */
+  clear(): void {
+    this.byKey.clear();
+    this.#lastKey = undefined;
+  }
+
   /** Drops keys with nothing counted in the window before `nowUs`. */
   sweep(nowUs: number, windowUs: number): void {
     for (const [key, s] of this.byKey) {
@@ -203,6 +216,19 @@ export class SequenceStore {
     this.#tables.set(q.name, { sig: q.signature, table });
     this.#kinds.set(q.name, q.kind);
     return table;
+  }
+
+  /**
+   * Empties every table, keeping the definitions they belong to: what runs next starts with no
+   * chain in progress and nothing counted (independent tests on one ruleset).
+   *
+   * @example
+   * ```ts
+   * ruleset.sequenceStore.clear(); // the next event can only start chains
+   * ```
+   */
+  clear(): void {
+    for (const { table } of this.#tables.values()) table.clear();
   }
 
   /** Forgets the tables of sequences no longer loaded (their counts stay for the metrics). */

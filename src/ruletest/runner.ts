@@ -273,6 +273,8 @@ async function runOne(t: TestCase, cache: RulesCache, defaults: string[]): Promi
     const ruleset = cache.ruleset(files, loaded, sourceOf(t), t.priority);
     checkRuleNames(t, loaded, ruleset);
     const watch = t.expect.rules.map((r) => r.rule);
+    // Tests share a ruleset but not its sequences' chains: each starts with none in progress.
+    ruleset.sequenceStore.clear();
     // The time of a test is its run; loading rules is shared by the tests that use them.
     t0 = performance.now();
     let out: RunOutput;

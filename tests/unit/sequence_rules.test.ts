@@ -334,6 +334,34 @@ Deno.test("sequence: a reload that keeps the definition keeps the chains", () =>
   assertEquals(w.named(DB).length, 1);
 });
 
+Deno.test("sequence: clearing the store forgets chains and counts, not the definitions", () => {
+  const w = world(`${DROPPED}
+- threshold: Two opens
+  desc: d
+  condition: evt.type = openat and fd.num >= 0
+  by: [proc.pid]
+  count: 2
+  within: 10s
+  output: "%threshold.count opens"
+  priority: NOTICE
+`);
+  const sh = w.proc("bash");
+  w.write(sh, "/tmp/x");
+  w.chmod(sh, "/tmp/x");
+  assertEquals(w.ruleset.sequenceStore.statsOf(DB)!.entries, 1);
+  w.ruleset.sequenceStore.clear();
+  assertEquals(w.ruleset.sequenceStore.statsOf(DB)!.entries, 0);
+  assertEquals(w.ruleset.sequenceStore.statsOf(DB)!.expired, 0);
+  w.exec(sh, "/tmp/x"); // its chain is gone
+  w.write(sh, "/tmp/y"); // one open counted since the clear
+  assertEquals(w.alerts.map((a) => a.rule), []);
+  // The same ruleset still follows chains and counts.
+  w.chmod(sh, "/tmp/y");
+  w.exec(sh, "/tmp/y");
+  w.write(sh, "/tmp/z");
+  assertEquals(w.alerts.map((a) => a.rule).sort(), [DB, "Two opens"]);
+});
+
 Deno.test("sequence: override, append and enabled work as on rules", () => {
   const local = `
 - sequence: Dropped binary executed
