@@ -259,6 +259,34 @@ static int do_connect(int argc, char **argv) {
   return 0;
 }
 
+/* scan IP FIRST LAST [PAUSE_AT PAUSE_MS]: a connect scan, one blocking TCP connect to each port
+   from FIRST to LAST (what a script or an unprivileged scanner does), each reported; with
+   PAUSE_AT, a pause of PAUSE_MS before the connect to that port. */
+static int do_scan(int argc, char **argv) {
+  if (argc < 5) return 2;
+  int first = atoi(argv[3]), last = atoi(argv[4]);
+  int pause_at = argc > 6 ? atoi(argv[5]) : 0;
+  long pause_ms = argc > 6 ? atol(argv[6]) : 0;
+  if (first < 1 || last > 65535 || first > last || pause_ms < 0) return 2;
+  for (int port = first; port <= last; port++) {
+    if (port == pause_at) {
+      struct timespec ts = {pause_ms / 1000, (pause_ms % 1000) * 1000000L};
+      nanosleep(&ts, NULL);
+    }
+    char p[8];
+    snprintf(p, sizeof p, "%d", port);
+    struct sockaddr_in a;
+    if (parse_addr(argv[2], p, &a) != 0) return 2;
+    int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (s < 0) return 3;
+    char args[128];
+    snprintf(args, sizeof args, "%s:%d tcp", argv[2], port);
+    report("connect", args, rc(connect(s, (struct sockaddr *)&a, sizeof a)));
+    close(s);
+  }
+  return 0;
+}
+
 /* reverse-shell IP PORT: connect out, make the socket stdin/stdout/stderr, run a shell that
    exits at once (a reverse shell whose operator sends nothing). */
 static int do_reverse_shell(int argc, char **argv) {
@@ -749,6 +777,7 @@ int main(int argc, char **argv) {
   if (!strcmp(m, "setns-self")) return do_setns_self();
   if (!strcmp(m, "unshare-uts")) return do_unshare_uts();
   if (!strcmp(m, "connect")) return do_connect(argc, argv);
+  if (!strcmp(m, "scan")) return do_scan(argc, argv);
   if (!strcmp(m, "listen")) return do_listen(argc, argv);
   if (!strcmp(m, "recv")) return do_recv(argc, argv);
   if (!strcmp(m, "reverse-shell")) return do_reverse_shell(argc, argv);

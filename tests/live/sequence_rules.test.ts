@@ -1,10 +1,11 @@
 /**
  * The default sequence rules, live, with one agent for every case: the real agent (`saker run`
  * with rules/ and a local file shortening the windows to 3 s through `override`) runs while
- * `saker simulate` performs each sequence's chain for real. Each chain fires its sequence exactly
- * once; the chain without its last step (`--variant partial`), with each step in another key
- * (`split`: another session, container or process tree) and with its last step after the window
- * (`slow`) fire nothing. The agent records every alert's surroundings (Falco's capture feature,
+ * `saker simulate` performs each sequence's chain (and the threshold's burst) for real. Each chain
+ * fires its sequence exactly once; the chain without its last step (`--variant partial`: for the
+ * threshold, fewer events than its count), with each step in another key (`split`: another
+ * session, container or process tree) and with its last step after the window (`slow`) fire
+ * nothing. The agent records every alert's surroundings (Falco's capture feature,
  * all rules), and replaying those captures gives the same sequence alerts. The Kubernetes audit
  * sequence takes real webhook posts, and /metrics shows the sequences' tables.
  */
@@ -27,14 +28,26 @@ const CHAINS = selectActions([
   "credential-read-connects",
   "container-mount-escape",
   "container-nsenter-escape",
+  "port-scan",
 ]);
 const WINDOW_S = 3;
 const PAUSE_MS = 4500;
 /** How long after an action its alert may take, and how long we wait for stray alerts. */
 const SETTLE_MS = 2000;
 
+/** Names of the default thresholds (the chains' other rules are sequences). */
+const THRESHOLDS = new Set(
+  [
+    ...Deno.readTextFileSync(`${REPO_ROOT}rules/70_sequences.yaml`).matchAll(
+      /^- threshold: (.+)$/gm,
+    ),
+  ]
+    .map((m) => m[1].trim()),
+);
+
 const SHORT_WINDOWS = CHAINS.map((a) =>
-  `- sequence: ${a.rule}\n  within: ${WINDOW_S}s\n  override: {within: replace}\n`
+  `- ${THRESHOLDS.has(a.rule) ? "threshold" : "sequence"}: ${a.rule}\n` +
+  `  within: ${WINDOW_S}s\n  override: {within: replace}\n`
 ).join("");
 
 /** `saker simulate --json` in a session of its own (its process group names its alerts). */

@@ -209,6 +209,14 @@ const SYSCALLS: Record<string, TraceCheck[]> = {
     { seq: [/execve\("[^"]*\/cat", /, /openat\(AT_FDCWD, "[^"]*\/\.kube\/config", O_RDONLY/] },
     /connect\(\d+, \{sa_family=AF_INET, sin_port=htons\(443\), sin_addr=inet_addr\("203\.0\.113\.10"\)\}, 16\) = 0/,
   ],
+  // One process, 25 ports in turn, each refused.
+  "port-scan": [{
+    seq: Array.from({ length: 25 }, (_, i) =>
+      new RegExp(
+        String.raw`connect\(\d+, \{sa_family=AF_INET, sin_port=htons\(${2001 + i}\), ` +
+          String.raw`sin_addr=inet_addr\("203\.0\.113\.10"\)\}, 16\) = -1 ECONNREFUSED`,
+      )),
+  }],
   "netcat-exec-host": [{
     seq: [
       /execve\("[^"]*\/nc", /,

@@ -46,8 +46,16 @@ const sequences: (RuleItem & { source?: string })[] = files.flatMap((f) =>
       .map((s) => s.condition ?? s.not ?? "").join(" and "),
   })) as unknown as (RuleItem & { source?: string })[]
 );
-/** Rules and sequences of system call events (a simulator action can trigger them). */
-const syscallItems: RuleItem[] = [...rules, ...sequences.filter((s) => !s.source)];
+/** Threshold rules, as rule items named by their `threshold` key. */
+const thresholds: (RuleItem & { source?: string })[] = files.flatMap((f) =>
+  f.items.filter((i) => "threshold" in i).map((i) => ({ ...i, rule: String(i.threshold) }))
+) as unknown as (RuleItem & { source?: string })[];
+/** Rules, sequences and thresholds of system call events (a simulator action can trigger them). */
+const syscallItems: RuleItem[] = [
+  ...rules,
+  ...sequences.filter((s) => !s.source),
+  ...thresholds.filter((s) => !s.source),
+];
 
 /** Field names an output names with %field (argument brackets and %step[N]. included). */
 function outputFields(output: string): string[] {

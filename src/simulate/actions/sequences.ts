@@ -12,7 +12,13 @@
  */
 
 import type { Action, ActionContext } from "../action.ts";
-import { type CommandResult, requireCall, runCommand, which } from "../command.ts";
+import {
+  type CommandResult,
+  parseHelperCalls,
+  requireCall,
+  runCommand,
+  which,
+} from "../command.ts";
 import { createNetLab } from "../netlab.ts";
 import { IMAGE_REPOSITORY, runOnce } from "../podman.ts";
 import { randomSuffix, removeIfPresent } from "../workspace.ts";
@@ -219,6 +225,58 @@ export const SEQUENCE_ACTIONS: Action[] = [
       }
       return {
         facts: { "step[0].fd.name": config, "step[0].proc.name": "cat", "proc.name": "saker-sim" },
+        evidence,
+      };
+    },
+  },
+  {
+    name: "port-scan",
+    rule: "Port scan by a process",
+    technique: "T1046",
+    summary: "one process connects to 25 closed ports of 203.0.113.10 in turn, each refused " +
+      "(lab namespace)",
+    kind: "host",
+    needs: ["root", "gcc", "netns"],
+    chain: true,
+    expect: ["proc.name", "proc.pid", "fd.sip"],
+    async run(ctx) {
+      const helper = await ctx.helper();
+      const lab = await createNetLab(ctx.ws, helper, { ...LAB, ports: [80] });
+      // Ports nothing listens on: each connect is refused at once.
+      const first = 2001;
+      const scans: string[][] = {
+        chain: [[String(first), String(first + 24)]],
+        partial: [[String(first), String(first + 14)]],
+        // Three processes (three keys), 9 ports each: 27 ports, no process past 9.
+        split: [0, 9, 18].map((o) => [String(first + o), String(first + o + 8)]),
+        // 15 ports, a pause, 15 more: never 20 within a window shorter than the pause.
+        slow: [[String(first), String(first + 29), String(first + 15), String(ctx.pauseMs)]],
+      }[ctx.variant];
+      const evidence: string[] = [];
+      let pid = 0;
+      for (const args of scans) {
+        const r = await runCommand("ip", [
+          "netns",
+          "exec",
+          lab.clientNs,
+          helper,
+          "scan",
+          lab.serverIp,
+          ...args,
+        ], { timeoutMs: 30_000 + ctx.pauseMs });
+        expectExit(r, `saker-sim scan ${args.join(" ")}`);
+        const refused = parseHelperCalls(r.stdout).filter((c) =>
+          c.name === "connect" && c.result === "ECONNREFUSED"
+        ).length;
+        const wanted = Number(args[1]) - Number(args[0]) + 1;
+        if (refused !== wanted) {
+          throw new Error(`scan ${args.join(" ")}: ${refused} of ${wanted} connects refused`);
+        }
+        evidence.push(...evidenceOf(r, `saker-sim scan ${lab.serverIp} ${args.join(" ")}`));
+        pid = r.pid;
+      }
+      return {
+        facts: { "proc.name": "saker-sim", "proc.pid": pid, "fd.sip": lab.serverIp },
         evidence,
       };
     },
