@@ -53,6 +53,9 @@ export class NearestMiss {
   /** Looks at one evaluated event; `fired` holds the rules that fired on it. */
   see(ev: Event, fired: ReadonlySet<string>): void {
     for (const r of this.ruleset.rules) if (r.eventTypes[ev.type]) this.evaluated.add(r.name);
+    for (const q of this.ruleset.sequences) {
+      if (q.steps.some((s) => s.eventTypes[ev.type])) this.evaluated.add(q.name);
+    }
     for (const r of this.#watch) {
       if (!r.eventTypes[ev.type] || fired.has(r.name)) continue;
       const x = explainRule(r, ev);

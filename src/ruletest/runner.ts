@@ -18,6 +18,7 @@ import { type Priority, priorityRank } from "../rules/alert.ts";
 import { type LoadedRules, loadRulesFiles } from "../rules/loader.ts";
 import { compileRuleset, type Ruleset } from "../rules/ruleset.ts";
 import type { CompiledRule } from "../rules/compiler.ts";
+import type { CompiledSequence } from "../rules/sequence_compiler.ts";
 import { K8S_AUDIT_SOURCE } from "../k8saudit/audit_event.ts";
 import { parseTestFile, type TestCase, type TestFile } from "./spec.ts";
 import { TestFileError } from "./problem.ts";
@@ -184,8 +185,10 @@ function isLive(t: TestCase): boolean {
 
 /** Checks the rule names a test expects against the loaded rules and the rule set. */
 function checkRuleNames(t: TestCase, loaded: LoadedRules, ruleset: Ruleset): void {
-  const all = new Map<string, CompiledRule>(loaded.rules.map((r) => [r.name, r]));
-  const running = new Set(ruleset.rules.map((r) => r.name));
+  const all = new Map<string, CompiledRule | CompiledSequence>(
+    [...loaded.rules, ...loaded.sequences].map((r) => [r.name, r]),
+  );
+  const running = new Set([...ruleset.rules, ...ruleset.sequences].map((r) => r.name));
   const names = [...t.expect.rules, ...t.expect.never];
   for (const n of names) {
     const r = all.get(n.rule);
@@ -352,10 +355,10 @@ export interface RuleCoverage {
 }
 
 /**
- * Coverage of the rules loaded by the tests (by rules file set): per rule, the passing tests
- * that expected it to fire (positive) and the passing tests whose events its condition ran on
- * while it was required not to fire (negative: named in `never`, left out of `exactly`, or
- * `expect: none`).
+ * Coverage of the rules loaded by the tests (by rules file set; sequences and thresholds too):
+ * per rule, the passing tests that expected it to fire (positive) and the passing tests whose
+ * events its condition (a step's, for a sequence) ran on while it was required not to fire
+ * (negative: named in `never`, left out of `exactly`, or `expect: none`).
  */
 export async function coverage(
   results: readonly TestResult[],
@@ -369,7 +372,7 @@ export async function coverage(
   );
   for (const key of sets) {
     const loaded = await loadRulesFiles(key.split("\n"));
-    for (const r of loaded.rules) {
+    for (const r of [...loaded.rules, ...loaded.sequences]) {
       if (!byRule.has(r.name)) {
         byRule.set(r.name, {
           rule: r.name,

@@ -481,7 +481,9 @@ function ruleList(r: YamlReader, node: unknown, what: string): RuleExpect[] {
     if (keys.has("output_fields")) {
       const fm = r.map(keys.get("output_fields")!.value, "output_fields");
       for (const [field, { key, value }] of r.pairs(fm, undefined, "output_fields")) {
-        if (!lookupField(field)) r.fail(`unknown field '${field}' (saker fields lists them)`, key);
+        if (!outputFieldKnown(field)) {
+          r.fail(`unknown field '${field}' (saker fields lists them)`, key);
+        }
         fields.push({ field, match: valueMatch(r, value, field), at: r.at(key) });
       }
     }
@@ -546,4 +548,13 @@ export function valueMatches(m: ValueMatch, actual: unknown): boolean {
     case "contains":
       return text.includes(m.value);
   }
+}
+
+/**
+ * A field an alert's `output_fields` can hold: a field, a sequence's `step[N].FIELD` or a
+ * threshold's `threshold.count`.
+ */
+function outputFieldKnown(field: string): boolean {
+  if (field === "threshold.count") return true;
+  return lookupField(field.replace(/^step\[\d+\]\./, "")) !== undefined;
 }

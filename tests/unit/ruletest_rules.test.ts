@@ -1,7 +1,8 @@
 /**
  * Saker's default rules against their own tests (rules/tests, the files `saker test` runs):
- * every test passes, and every rule has a positive and a negative test. The tests feed synthetic
- * events through the real loader, compiler, state store and field extractors.
+ * every test passes, and every rule (sequences and thresholds too) has a positive and a negative
+ * test. The tests feed synthetic events through the real loader, compiler, state store and field
+ * extractors.
  */
 import { assert, assertEquals } from "../support/assert.ts";
 import { REPO_ROOT } from "../support/env.ts";
@@ -27,7 +28,11 @@ Deno.test("default rules: every test in rules/tests passes, and every rule is co
   assert(results.length >= 100, `only ${results.length} tests`);
   const cov = await coverage(results, [RULES]);
   const loaded = await loadRulesFiles([RULES]);
-  assertEquals(cov.length, loaded.rules.length, "every rule is in the coverage table");
+  assertEquals(
+    cov.length,
+    loaded.rules.length + loaded.sequences.length,
+    "every rule, sequence and threshold is in the coverage table",
+  );
   const uncovered = cov.filter((c) => c.positive === 0 || c.negative === 0);
   assertEquals(uncovered.map((c) => `${c.rule} +${c.positive} -${c.negative}`), []);
 
