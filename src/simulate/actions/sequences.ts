@@ -238,7 +238,7 @@ export const SEQUENCE_ACTIONS: Action[] = [
     kind: "host",
     needs: ["root", "gcc", "netns"],
     chain: true,
-    expect: ["proc.name", "proc.pid", "fd.sip"],
+    expect: ["proc.name", "proc.pid", "evt.arg.addr", "threshold.count"],
     async run(ctx) {
       const helper = await ctx.helper();
       const lab = await createNetLab(ctx.ws, helper, { ...LAB, ports: [80] });
@@ -276,7 +276,13 @@ export const SEQUENCE_ACTIONS: Action[] = [
         pid = r.pid;
       }
       return {
-        facts: { "proc.name": "saker-sim", "proc.pid": pid, "fd.sip": lab.serverIp },
+        facts: {
+          "proc.name": "saker-sim",
+          "proc.pid": pid,
+          // The alert comes with the 20th refusal.
+          "evt.arg.addr": `${lab.serverIp}:${first + 19}`,
+          "threshold.count": 20,
+        },
         evidence,
       };
     },
