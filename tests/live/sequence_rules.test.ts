@@ -29,7 +29,10 @@ const CHAINS = selectActions([
   "container-mount-escape",
   "container-nsenter-escape",
   "port-scan",
-]);
+]).map((a) => {
+  if (a.rule === undefined) throw new Error(`${a.name} aims at no Saker rule`);
+  return { ...a, rule: a.rule };
+});
 const WINDOW_S = 3;
 const PAUSE_MS = 4500;
 /** How long after an action its alert may take, and how long we wait for stray alerts. */
