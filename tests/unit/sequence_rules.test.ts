@@ -20,6 +20,7 @@ import { evaluate } from "../../src/rules/interp.ts";
 import { stepsAsRules } from "../../src/rules/sequence_compiler.ts";
 import { deriveKernelPredicates, predicateKeeps } from "../../src/rules/kernel_filter.ts";
 import { AuditEvent } from "../../src/k8saudit/audit_event.ts";
+import { buildEngineRules } from "../../src/agent/build_rules.ts";
 
 const S = 1_000_000_000n;
 const T0 = 1_700_000_000n * S;
@@ -662,6 +663,49 @@ Deno.test("sequence: steps feed the kernel's event selection and predicates", ()
   for (const ev of [w.write(sh, "/tmp/x"), w.chmod(sh, "/tmp/x"), w.unlink(sh, "/tmp/x")]) {
     const p = preds.get(ev.type);
     assert(p && predicateKeeps(p, ev), `kept: ${ev.type}`);
+  }
+});
+
+Deno.test("sequence: the agent's build keeps the steps' events and fd-history needs", async () => {
+  const plain = `
+- rule: Shadow read
+  desc: d
+  condition: evt.type = openat and fd.name = /etc/shadow
+  output: o
+  priority: INFO
+`;
+  const connected = `${MACROS}
+- sequence: Written then connected
+  desc: d
+  by: [proc.pid]
+  within: 10s
+  steps:
+    - condition: open_write and fd.name pmatch (tmp_dirs)
+    - condition: evt.type = connect and fd.sip = 10.0.0.1
+  output: o
+  priority: INFO
+`;
+  const dir = await Deno.makeTempDir();
+  try {
+    const opts = { priority: "Debug", ruleMatching: "all", selection: [], appendOutput: [] };
+    await Deno.writeTextFile(`${dir}/plain.yaml`, plain);
+    const alone = await buildEngineRules([`${dir}/plain.yaml`], opts as never);
+    await Deno.writeTextFile(`${dir}/seq.yaml`, connected);
+    const both = await buildEngineRules([`${dir}/plain.yaml`, `${dir}/seq.yaml`], opts as never);
+    // The plain rule alone: no connect, no fd history, the kernel keeps only /etc/shadow opens.
+    assert(alone.syscalls !== "all" && !alone.syscalls.has("connect"));
+    assertEquals(alone.fdHistory, "none");
+    assertEquals(both.ruleCount, 2);
+    // The sequence's steps add connect, the socket history its step reads, and /tmp writes.
+    assert(both.syscalls !== "all" && both.syscalls.has("connect"));
+    assertEquals(both.fdHistory, "sockets");
+    assert(both.fdStateReaders!.some((r) => r.includes("Written then connected")));
+    const w = world(plain);
+    const write = w.write(w.proc("curl"), "/tmp/payload");
+    assert(!predicateKeeps(alone.predicates!.get(write.type)!, write), "dropped without it");
+    assert(predicateKeeps(both.predicates!.get(write.type)!, write), "kept for the step");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });
 
