@@ -136,7 +136,9 @@ export async function buildEngineRules(files: string[], opts: RulesOptions): Pro
   // The other sources' rules (Kubernetes audit) get their own rulesets.
   const sources: BuiltRules["sources"] = {};
   const running = new Set<unknown>([...ruleset.rules, ...ruleset.sequences]);
-  let aggregating = ruleset.aggregation.filter((x) => x !== undefined).length;
+  const aggregated = (rs: typeof ruleset) =>
+    [...rs.aggregation, ...rs.sequenceAggregation].filter((x) => x !== undefined).length;
+  let aggregating = aggregated(ruleset);
   for (const source of knownSources()) {
     if (source === "syscall") continue;
     const rs = compileRuleset(loaded, {
@@ -150,7 +152,7 @@ export async function buildEngineRules(files: string[], opts: RulesOptions): Pro
     });
     for (const r of [...rs.rules, ...rs.sequences]) running.add(r);
     sources[source] = { evaluator: rs, ruleCount: rs.rules.length + rs.sequences.length };
-    aggregating += rs.aggregation.filter((x) => x !== undefined).length;
+    aggregating += aggregated(rs);
   }
   const deny: DenyRule[] = ruleset.rules.filter((r) => r.deny).map((r) => ({
     name: r.name,

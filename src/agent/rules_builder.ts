@@ -67,7 +67,7 @@ export interface BuiltRules {
   fdHistory?: FdHistory;
   /** The kernel predicates by event id (src/rules/kernel_filter.ts). */
   predicates?: ReadonlyMap<number, KernelPredicate>;
-  /** Rules whose alerts are aggregated, of every source (for --dry-run). */
+  /** Rules, sequences and thresholds whose alerts are aggregated, of every source (--dry-run). */
   aggregating?: number;
   /** The running syscall rules with a `deny` action (what the probe's deny sets come from). */
   deny?: DenyRule[];

@@ -225,6 +225,8 @@ export class Ruleset {
   readonly sequences: readonly CompiledSequence[];
   /** Alerts per sequence or threshold (same order as `sequences`). */
   readonly sequenceMatches: Uint32Array;
+  /** Per sequence or threshold: how its alerts are aggregated (same order as `sequences`). */
+  readonly sequenceAggregation: (AggregationSettings | undefined)[] = [];
   /** Where the sequences keep their chains and counts. */
   readonly sequenceStore: SequenceStore;
   /** Per step of a running sequence (generated code calls hit `rules.length + i`). */
@@ -347,6 +349,7 @@ export class Ruleset {
           this.options.aggregation,
         )
         : undefined;
+      this.sequenceAggregation.push(agg);
       const keys = agg && agg.key.length > 0
         ? compileOutput(agg.key.map((f) => `%${f}`).join(" "), q.source)
         : undefined;

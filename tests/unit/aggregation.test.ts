@@ -561,9 +561,13 @@ Deno.test("aggregation: saker run --dry-run says which rules aggregate and the r
       stderr: "null",
     }).output();
     const lines = new TextDecoder().decode(r.stdout).split("\n");
-    const enabled = /^rules: (\d+) enabled/.exec(lines.find((l) => l.startsWith("rules: ")) ?? "");
+    const count = (prefix: string, re: RegExp) =>
+      Number(re.exec(lines.find((l) => l.startsWith(prefix)) ?? "")?.[1] ?? NaN);
+    // Every source's rules, sequences and thresholds aggregate (the audit sequence too).
+    const enabled = count("rules: ", /^rules: (\d+) enabled/) +
+      count("k8s audit: ", /^k8s audit: (\d+) rules/);
     return lines.find((l) => l.startsWith("aggregation: "))?.replace(
-      `${enabled?.[1]} rules aggregate`,
+      `${enabled} rules aggregate`,
       "ALL rules aggregate",
     );
   };
