@@ -295,7 +295,17 @@ Deno.test({
         const key = (a: { rule: string; output: string }) =>
           `${a.rule}: ${a.output.replace(/\b(user|container_name|image|privileged)=\S+/g, "$1=*")}`;
         const liveKeys = live.map(key).sort();
-        assertEquals([...new Set(replayed.map(key))].sort(), liveKeys);
+        // Every live alert comes out of a capture with all its facts.
+        const replayedKeys = new Set(replayed.map(key));
+        for (const k of liveKeys) assert(replayedKeys.has(k), `not replayed: ${k}`);
+        // A capture opened before a chain's last process was spawned learns that process from
+        // its clone record, whose creating thread the capture's thread table may lack: its
+        // parent's name can be unknown there. Every other fact is the live alert's.
+        const noParent = (k: string) => k.replace(/\bparent=\S*/, "parent=*");
+        assertEquals(
+          [...new Set(replayed.map(key).map(noParent))].sort(),
+          liveKeys.map(noParent).sort(),
+        );
       },
     );
     await Deno.remove(dir, { recursive: true });
