@@ -102,8 +102,10 @@ export interface Tools {
 export async function buildTools(): Promise<Tools> {
   const dir = await Deno.makeTempDir({ prefix: "saker-bench-outside-" });
   await Deno.writeTextFile(`${dir}/tools.c`, TOOLS_C);
+  // Named as the trigger calls itself: proc.name is the name a program was executed under (as
+  // libsinsp keeps it; a later prctl(PR_SET_NAME) does not change it), so alerts name it.
   const r = await new Deno.Command("gcc", {
-    args: ["-O2", "-o", `${dir}/tools`, `${dir}/tools.c`],
+    args: ["-O2", "-o", `${dir}/saker-lat`, `${dir}/tools.c`],
     stderr: "piped",
   }).output();
   if (!r.success) throw new Error(new TextDecoder().decode(r.stderr));
@@ -111,7 +113,7 @@ export async function buildTools(): Promise<Tools> {
   await Deno.writeTextFile(quietFile, "x\n");
   return {
     dir,
-    bin: `${dir}/tools`,
+    bin: `${dir}/saker-lat`,
     quietFile,
     remove: () => Deno.remove(dir, { recursive: true }),
   };
