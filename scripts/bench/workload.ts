@@ -6,8 +6,11 @@
  * - redis-benchmark GET and SET with 20 clients against a redis-server on loopback: requests/s
  *   without and with the agent, slowdown;
  * - an open+close storm of one file no rule cares about: syscalls/s without and with the agent,
- *   slowdown and ns added per syscall; the agent's CPU per event it received
- *   ((utime + stime) / saker_events_received_total over the storm);
+ *   slowdown and ns added per syscall, and the agent's CPU per storm syscall (the kernel
+ *   predicates keep that storm in the kernel, so the agent receives next to nothing of it);
+ * - the agent's CPU per event it received ((utime + stime) / saker_events_received_total) over
+ *   the same storm with `kernel.predicates=false`, so that every open reaches user space: what
+ *   an event the rules do see costs;
  * - system call → alert line on stdout (a trigger opens /etc/shadow after random pauses; the
  *   alert of "Read sensitive file untrusted" is stamped when its line arrives): p50/p99/max idle
  *   and while an open+close storm runs at 300k events/s;
@@ -104,7 +107,9 @@ interface Round {
   redis_with: { get: number; set: number };
   storm_without: number;
   storm_with: number;
+  agent_ns_per_storm_syscall: number;
   agent_ns_per_received_event: number;
+  storm_with_predicates_off: number;
   idle_cpu_percent: number;
   idle_events_per_s: number;
   rss_idle_mb: number;
@@ -133,12 +138,10 @@ async function withAgentRun(agent: AgentProcess, tools: Tools, redisPort: number
   const idle = await alertLatency(agent, tools, { samples: LAT_SAMPLES, rule: SENSITIVE_RULE });
   // Warm-up: V8 compiles the hot paths over the first second of traffic.
   await storm(tools, 1);
-  const e0 = await agent.metric("saker_events_received_total");
   const s0 = agent.cpuNs();
   const stormWith = await storm(tools, SECONDS);
   await sleep(200);
-  const perEvent = (agent.cpuNs() - s0) /
-    Math.max(1, (await agent.metric("saker_events_received_total")) - e0);
+  const perSyscall = (agent.cpuNs() - s0) / Math.max(1, stormWith * SECONDS);
   // Latency while an open+close storm runs at 300k events/s beside it.
   const busyStorm = startStorm(tools, 60, 300_000);
   await sleep(1000);
@@ -147,7 +150,7 @@ async function withAgentRun(agent: AgentProcess, tools: Tools, redisPort: number
   const redis = await redisBench(redisPort);
   return {
     stormWith,
-    perEvent,
+    perSyscall,
     idleCpu,
     idleEvents,
     rssIdle,
@@ -157,6 +160,25 @@ async function withAgentRun(agent: AgentProcess, tools: Tools, redisPort: number
     busy,
     redis,
   };
+}
+
+/**
+ * The agent with the kernel predicates off, so that the storm's every open reaches user space:
+ * its CPU per received event, and the storm's rate beside it.
+ */
+async function receivedEventCost(rules: string, tools: Tools) {
+  const agent = await startAgentProcess({ rules: [rules], overrides: ["kernel.predicates=false"] });
+  try {
+    await storm(tools, 1); // warm-up, as above
+    const e0 = await agent.metric("saker_events_received_total");
+    const c0 = agent.cpuNs();
+    const rate = await storm(tools, SECONDS);
+    await sleep(200);
+    const received = (await agent.metric("saker_events_received_total")) - e0;
+    return { rate, perEvent: (agent.cpuNs() - c0) / Math.max(1, received) };
+  } finally {
+    await agent.stop();
+  }
 }
 
 /** Benchmark entry point (see scripts/bench/main.ts). */
@@ -176,11 +198,13 @@ export async function bench(): Promise<Record<string, unknown>> {
       });
       const withAgent = async () => {
         const agent = await startAgentProcess({ rules: [rules] });
+        let run;
         try {
-          return await withAgentRun(agent, tools, redis.port);
+          run = await withAgentRun(agent, tools, redis.port);
         } finally {
           await agent.stop();
         }
+        return { ...run, received: await receivedEventCost(rules, tools) };
       };
       let w0, w1;
       if (i % 2 === 0) {
@@ -195,7 +219,9 @@ export async function bench(): Promise<Record<string, unknown>> {
         redis_with: w1.redis,
         storm_without: w0.storm,
         storm_with: w1.stormWith,
-        agent_ns_per_received_event: w1.perEvent,
+        agent_ns_per_storm_syscall: w1.perSyscall,
+        agent_ns_per_received_event: w1.received.perEvent,
+        storm_with_predicates_off: w1.received.rate,
         idle_cpu_percent: w1.idleCpu,
         idle_events_per_s: w1.idleEvents,
         rss_idle_mb: w1.rssIdle / 2 ** 20,
@@ -229,6 +255,10 @@ export async function bench(): Promise<Record<string, unknown>> {
         (r) => 1e9 / r.storm_with - 1e9 / r.storm_without,
         0,
       ),
+      open_close_storm_slowdown_percent_predicates_off: med((r) =>
+        slow(r.storm_without, r.storm_with_predicates_off)
+      ),
+      agent_cpu_ns_per_storm_syscall: med((r) => r.agent_ns_per_storm_syscall, 1),
       agent_cpu_ns_per_received_event: med((r) => r.agent_ns_per_received_event, 0),
       latency_idle: latencySummary(rounds.flatMap((r) => r.latency_idle_ns), 0),
       latency_at_300k_events_per_s: latencySummary(rounds.flatMap((r) => r.latency_busy_ns), 0),
@@ -254,6 +284,8 @@ export async function bench(): Promise<Record<string, unknown>> {
       redis_with: r.redis_with,
       storm_without: r.storm_without,
       storm_with: r.storm_with,
+      storm_with_predicates_off: r.storm_with_predicates_off,
+      agent_ns_per_storm_syscall: Math.round(r.agent_ns_per_storm_syscall * 10) / 10,
       agent_ns_per_received_event: Math.round(r.agent_ns_per_received_event),
       idle_cpu_percent: Math.round(r.idle_cpu_percent * 100) / 100,
       rss_idle_mb: Math.round(r.rss_idle_mb),
