@@ -182,7 +182,8 @@ let nextPort = 18700 + (Deno.pid % 200);
 
 /**
  * Starts `saker run` with the repository's config.yaml, alerts as JSON on stdout, the alert
- * store off and the web server on a loopback port of its own; resolves once /healthz answers.
+ * store and aggregation off and the web server on a loopback port of its own; resolves once
+ * /healthz answers.
  */
 export async function startAgentProcess(opts: AgentOptions = {}): Promise<AgentProcess> {
   const port = nextPort++;
@@ -197,6 +198,9 @@ export async function startAgentProcess(opts: AgentOptions = {}): Promise<AgentP
     "webserver.listen_address=127.0.0.1",
     `webserver.listen_port=${port}`,
     "log_level=warning",
+    // Every alert counts (latency pairs each trigger with its alert): aggregation would send
+    // the first of a kind and count the repeats.
+    "aggregation.enabled=false",
     ...(opts.overrides ?? []),
   ];
   for (const o of overrides) args.push("-o", o);
