@@ -111,7 +111,9 @@ export interface AgentDeps {
   makeState?(config: Config): Promise<AgentState | undefined> | AgentState | undefined;
   /**
    * Event sources beside the main one (Kubernetes audit webhook or file), each run by its own
-   * pipeline with its source's rules; called once the main pipeline runs (the server is up).
+   * pipeline with its source's rules. Called before the API listens, so that webhook sources
+   * mount their routes ({@link Agent.mount}) before the first request can arrive; their
+   * pipelines start once the main one runs.
    */
   openExtraSources?(config: Config, agent: Agent): Promise<AgentSource[]>;
   /** Reads the config again (on reload); absent: only rules reload. */
@@ -255,6 +257,8 @@ export class Agent {
   #source!: AgentSource;
   #pipeline!: Pipeline;
   #extra: ExtraInput[] = [];
+  /** Every source opened beside the main one, running or not yet (closed at teardown). */
+  #extraSources: AgentSource[] = [];
   #fanout!: AlertFanout;
   /** Runs the rules' response actions before their alerts go out. */
   #response!: ResponseEngine;
@@ -357,7 +361,10 @@ export class Agent {
       sockets: responseSockets(c),
       registry: this.registry,
     });
-    if (c.webserver.enabled) await this.#startServer();
+    if (c.webserver.enabled) this.#app = this.#createApp();
+    // Routes are fixed before the server listens: a request may arrive at once.
+    this.#extraSources = await this.#deps.openExtraSources?.(c, this) ?? [];
+    if (this.#app) await this.#listen(this.#app);
     if (c.collector.enabled) await this.#startCollector(c);
     logSyscallChoice(this.#rules.syscalls, c.base_syscalls);
     const filter = kernelFilter(this.#rules, c);
@@ -403,7 +410,7 @@ export class Agent {
         this.stop(1);
       },
     );
-    for (const src of await this.#deps.openExtraSources?.(c, this) ?? []) this.#runExtra(src);
+    for (const src of this.#extraSources) this.#runExtra(src);
     this.#startFalcoMetrics(c);
     if (c.watch_config_files) this.#watch();
     if (this.#deps.signals ?? true) this.#installSignals();
@@ -507,6 +514,11 @@ export class Agent {
     return this.#server?.addr;
   }
 
+  /** Whether the agent serves an API on which webhook sources can mount routes ({@link mount}). */
+  get hasApi(): boolean {
+    return this.#app !== undefined;
+  }
+
   /** The pipeline (stats, health). */
   get pipeline(): Pipeline {
     return this.#pipeline;
@@ -534,16 +546,18 @@ export class Agent {
 
   /**
    * Mounts a webhook event source's routes on the API (same auth; same body limit unless the
-   * source enforces its own).
+   * source enforces its own). Only while the agent starts, before the API listens
+   * ({@link AgentDeps.openExtraSources}).
    */
   mount(path: string, app: Hono, opts: { ownBodyLimit?: boolean; ownAuth?: boolean } = {}): void {
     if (!this.#app) throw new Error("the web server is disabled (webserver.enabled)");
+    if (this.#server) throw new Error(`cannot mount ${path}: the API listens already`);
     mountSource(this.#app, path, app, opts);
   }
 
-  async #startServer(): Promise<void> {
+  #createApp(): Hono {
     const w = this.config.webserver;
-    this.#app = createApp({
+    return createApp({
       health: () => this.#health(),
       versions: this.#deps.versions ?? versions,
       registry: this.registry,
@@ -557,7 +571,11 @@ export class Agent {
       lastReload: () => this.#lastReload,
       dashboard: w.dashboard_enabled,
     });
-    this.#server = await serveApi(this.#app, {
+  }
+
+  async #listen(app: Hono): Promise<void> {
+    const w = this.config.webserver;
+    this.#server = await serveApi(app, {
       hostname: w.listen_address,
       port: w.listen_port,
       tlsPemFile: w.ssl_enabled ? w.ssl_certificate : undefined,
@@ -934,7 +952,7 @@ export class Agent {
       await this.#source.close();
       await this.#running;
     }
-    for (const x of this.#extra) await x.source.close();
+    for (const s of this.#extraSources) await s.close();
     for (const x of this.#extra) await x.running;
     await this.#collector?.close();
     this.#drops?.logSummary();

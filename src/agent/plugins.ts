@@ -236,7 +236,7 @@ export function chooseRunSources(
 /** Opens one plugin's source for the agent. */
 function openForAgent(plugin: Plugin, params: string, agent: Agent): AgentSource {
   const src = openPluginSource(plugin, params, {
-    mount: agent.apiAddress === undefined ? undefined : (path, handler, o) => {
+    mount: !agent.hasApi ? undefined : (path, handler, o) => {
       const app = new Hono();
       app.all("*", (c) => handler(c.req.raw));
       agent.mount(path, app, o);
