@@ -124,29 +124,64 @@ export interface MacroState {
   ast: Expr | undefined;
   failed: boolean;
   used: boolean;
+  /**
+   * Set once `ast` has every macro reference replaced: it is then shared, never copied, by the
+   * conditions using it (nothing after expansion changes a tree), and `height` is its depth.
+   */
+  expanded?: { height: number };
+}
+
+/** Depth of an expression's boolean structure (a single check: 1). */
+function exprHeight(e: Expr): number {
+  if (e.kind === "and" || e.kind === "or") {
+    let h = 0;
+    for (const c of e.children) h = Math.max(h, exprHeight(c));
+    return h + 1;
+  }
+  return e.kind === "not" ? exprHeight(e.child) + 1 : 1;
 }
 
 class MacroError extends Error {
   readonly pos: Pos;
-  constructor(msg: string, pos: Pos) {
+  constructor(msg: string, pos: Pos, readonly tooDeep = false) {
     super(msg);
     this.pos = pos;
   }
 }
 
-/** Replaces macro identifiers; throws MacroError for the first unknown macro or loop. */
+/**
+ * Deepest condition tree accepted after macro expansion. Each macro is within the parser's
+ * depth limit, but a chain of macros each using the previous one nests without bound; the
+ * passes after expansion walk the tree recursively.
+ */
+export const MAX_EXPANDED_DEPTH = 1000;
+
+/**
+ * Replaces macro identifiers; throws MacroError for the first unknown macro, loop, or a tree
+ * nested deeper than {@link MAX_EXPANDED_DEPTH}.
+ */
 function expandMacros(
   e: Expr,
   visible: (name: string) => MacroState | undefined,
   path: string[],
   used: Set<string>,
+  depth = 0,
 ): Expr {
+  if (depth > MAX_EXPANDED_DEPTH) {
+    throw new MacroError(
+      `condition nested more than ${MAX_EXPANDED_DEPTH} levels deep once macros are expanded` +
+        (path.length > 0 ? ` (through macro '${path[0]}')` : ""),
+      e.pos,
+      true,
+    );
+  }
+  const d = depth + 1;
   switch (e.kind) {
     case "and":
     case "or":
-      return { ...e, children: e.children.map((c) => expandMacros(c, visible, path, used)) };
+      return { ...e, children: e.children.map((c) => expandMacros(c, visible, path, used, d)) };
     case "not":
-      return { ...e, child: expandMacros(e.child, visible, path, used) };
+      return { ...e, child: expandMacros(e.child, visible, path, used, d) };
     case "id": {
       const m = visible(e.name);
       if (!m || !m.ast) throw new MacroError(`Undefined macro '${e.name}' used in filter.`, e.pos);
@@ -155,7 +190,30 @@ function expandMacros(
       }
       if (path.includes(e.name)) throw new MacroError(`reference loop in macro '${e.name}'`, e.pos);
       used.add(e.name);
-      const body = expandMacros(cloneExpr(m.ast), visible, [...path, e.name], used);
+      if (m.expanded) {
+        if (d + m.expanded.height > MAX_EXPANDED_DEPTH + 1) {
+          throw new MacroError(
+            `condition nested more than ${MAX_EXPANDED_DEPTH} levels deep once macros are ` +
+              `expanded (through macro '${path[0] ?? e.name}')`,
+            e.pos,
+            true,
+          );
+        }
+        // The expanded body is shared by every reference; only its root is copied to name
+        // the macro it came from.
+        const shared = m.ast;
+        return shared.kind === "id"
+          ? shared
+          : { ...shared, macros: [e.name, ...(shared.macros ?? [])] };
+      }
+      let body: Expr;
+      try {
+        body = expandMacros(cloneExpr(m.ast), visible, [...path, e.name], used, d);
+      } catch (err) {
+        // Too deep: point at the reference in the condition being compiled.
+        if (path.length > 0 || !(err instanceof MacroError) || !err.tooDeep) throw err;
+        throw new MacroError(err.message, e.pos, true);
+      }
       if (body.kind !== "id") body.macros = [e.name, ...(body.macros ?? [])];
       return body;
     }
@@ -258,6 +316,7 @@ export function compileCollection(col: Collector, res: LoadResult): Compiled {
     };
     try {
       state.ast = expandMacros(state.ast, visible, [], usedMacros);
+      state.expanded = { height: exprHeight(state.ast) };
     } catch (e) {
       if (!(e instanceof MacroError)) throw e;
       state.failed = true;

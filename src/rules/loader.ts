@@ -85,8 +85,15 @@ export class RulesLoader {
     const res = new LoadResult(name);
     this.results.push(res);
     this.contents.set(name, text);
-    if (readRulesFile(new SourceText(name, text), res, this.collector)) {
-      this.compiled = compileCollection(this.collector, res);
+    try {
+      if (readRulesFile(new SourceText(name, text), res, this.collector)) {
+        this.compiled = compileCollection(this.collector, res);
+      }
+    } catch (e) {
+      // Whatever the input does to the loader (a stack exhausted by pathological nesting), the
+      // file gets its verdict and the files after it theirs.
+      const why = e instanceof RangeError ? "input nested too deeply" : (e as Error).message;
+      res.error("LOAD_ERR_VALIDATE", `could not load: ${why}`, Context.file(name));
     }
     return res;
   }

@@ -50,3 +50,44 @@ Deno.test("saker run: requests from the first moment never break the start-up", 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("saker run: SIGHUP with a pathologically nested rules file names the file", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "saker-reload-" });
+  try {
+    const rules = `${dir}/local.yaml`;
+    await Deno.writeTextFile(
+      rules,
+      "- rule: local\n  desc: d\n  condition: evt.type = openat\n  output: o\n  priority: INFO\n",
+    );
+    const run = await SakerProcess.start(
+      dir,
+      `rules_files: [rules, ${rules}]\nwebserver: {listen_port: 0}\nalert_store: {enabled: false}\n` +
+        `watch_config_files: false\nstdout_output: {enabled: true}\njson_output: true\n`,
+      NO_PROBE,
+    );
+    try {
+      await Deno.writeTextFile(rules, "- ".repeat(3000) + "\n x\n");
+      run.child.kill("SIGHUP");
+      const line = await waitFor(
+        "the rejected reload",
+        () => run.stderr.split("\n").find((l) => l.includes("rules error")),
+      );
+      assert(line.includes(`${rules}:1:`), line);
+      assert(line.includes("LOAD_ERR_YAML_PARSE"), line);
+      // The internal alert names the file too, and the agent keeps running its rules.
+      const alert = await waitFor(
+        "the internal alert",
+        () => run.stdout.split("\n").find((l) => l.includes("reload rejected")),
+      );
+      assert(alert.includes(`${rules}:1:`), alert);
+      const res = await fetch(`${run.api}/healthz`);
+      assertEquals(res.status, 200, await res.text());
+      assert(!run.status, "still running");
+      assert(!run.stderr.includes("Maximum call stack"), run.stderr);
+    } finally {
+      assertEquals(await run.stop(), 0, run.stderr);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
