@@ -41,6 +41,7 @@ import type {
 } from "./metadata.ts";
 import { EVENT_STATE_ONLY } from "./reader.ts";
 import { DUMP_STATE_ONLY } from "./format.ts";
+import { openPrivate } from "../files.ts";
 
 /** Event encodings a writer can produce. */
 export type ScapEventFormat = "sysdig029" | "current";
@@ -64,6 +65,11 @@ export interface ScapWriterOptions extends ScapHeader {
   gzip?: boolean;
   /** Bytes buffered before a write to the file (default 1 MiB). */
   flushBytes?: number;
+  /**
+   * A group allowed to read the file (mode 0640); default: owner only (0600). A capture holds
+   * command lines and environments (src/files.ts).
+   */
+  group?: number;
 }
 
 /** Counters of a writer. */
@@ -83,8 +89,8 @@ interface Sink {
   close(): Promise<void>;
 }
 
-async function fileSink(path: string, gzip: boolean): Promise<Sink> {
-  const file = await Deno.open(path, { write: true, create: true, truncate: true });
+function fileSink(path: string, gzip: boolean, group?: number): Sink {
+  const file = openPrivate(path, { truncate: true, group });
   if (!gzip) {
     return {
       async write(b) {
@@ -191,7 +197,7 @@ export class ScapWriter {
 
   /** Creates (truncates) `path` and writes the capture header and metadata. */
   static async create(path: string, options: ScapWriterOptions = {}): Promise<ScapWriter> {
-    const sink = await fileSink(path, options.gzip ?? false);
+    const sink = fileSink(path, options.gzip ?? false, options.group);
     const enc = new ScapEncoder(options.format ?? "sysdig029");
     const w = new ScapWriter(sink, enc, options.flushBytes ?? 1 << 20);
     enc.header(options);
@@ -247,6 +253,8 @@ export interface CaptureWriterOptions {
   state?: ThreadTable;
   format?: ScapEventFormat;
   gzip?: boolean;
+  /** A group allowed to read the file (mode 0640); default: owner only (0600). */
+  group?: number;
 }
 
 /**
@@ -267,5 +275,6 @@ export async function openCaptureWriter(
     ...hostHeader(state),
     format: options.format,
     gzip: options.gzip,
+    group: options.group,
   });
 }

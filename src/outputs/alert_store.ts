@@ -14,7 +14,9 @@
  *
  * Durability: WAL journal with `synchronous=NORMAL`, one transaction per batch. A committed batch
  * survives the agent being killed (kill -9) and restarted; only a power loss can take the last
- * few batches. The database is a regular file: `sqlite3 alerts.db 'select ...'` works too.
+ * few batches. The database is a regular file: `sqlite3 alerts.db 'select ...'` works too. It and
+ * SQLite's companion files are private from their first byte (src/files.ts): 0600, or 0640 with
+ * a group allowed to read them.
  *
  * @example
  * ```ts
@@ -26,6 +28,7 @@
  * @module
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { type FileAccess, narrowFile, preparePrivate, withPrivateUmask } from "../files.ts";
 import {
   type Alert,
   type OutputFieldValue,
@@ -60,7 +63,12 @@ export interface StoreOptions {
   retentionIntervalMs?: number;
   /** Metrics registry (default: the process-wide one). */
   registry?: Registry;
+  /** A group allowed to read the database (mode 0640); default: owner only (0600). */
+  group?: number;
 }
+
+/** Files SQLite keeps next to a database in WAL mode (and while it switches to it). */
+const COMPANIONS = ["-wal", "-shm", "-journal"];
 
 /** A page of stored alerts, newest first. */
 export interface AlertPage {
@@ -231,6 +239,18 @@ export class AlertStore {
   static open(opts: StoreOptions): AlertStore {
     const dir = opts.path.replace(/\/[^/]*$/, "");
     if (dir && dir !== opts.path) Deno.mkdirSync(dir, { recursive: true, mode: 0o750 });
+    const access: FileAccess = { group: opts.group };
+    preparePrivate(opts.path, access);
+    for (const suffix of COMPANIONS) {
+      try {
+        narrowFile(opts.path + suffix, access);
+      } catch { /* absent */ }
+    }
+    // SQLite gives its companions the database's mode; the umask guards what it creates anyway.
+    return withPrivateUmask(access, () => AlertStore.#openDb(opts));
+  }
+
+  static #openDb(opts: StoreOptions): AlertStore {
     const db = new DatabaseSync(opts.path);
     try {
       db.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000;");
@@ -262,9 +282,6 @@ export class AlertStore {
       db.close();
       throw err;
     }
-    try {
-      Deno.chmodSync(opts.path, 0o640);
-    } catch { /* not ours to change */ }
     const store = new AlertStore(opts, db);
     store.applyRetention();
     return store;

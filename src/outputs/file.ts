@@ -1,10 +1,12 @@
 /**
  * `file_output`: alert lines appended to a file. With `keep_alive` the file stays open and
  * SIGUSR1 reopens it (after logrotate moved it away); without, it is opened for each batch, so a
- * rotated file is picked up at once.
+ * rotated file is picked up at once. A file it creates is private (src/files.ts): 0600, or 0640
+ * with a group allowed to read it.
  * @module
  */
 import { encodeLines, LineBuffer, writeAll } from "./lines.ts";
+import { openPrivate } from "../files.ts";
 import type { AlertOutput, FormattedAlert } from "./output.ts";
 
 /** Options of the file output. */
@@ -16,6 +18,8 @@ export interface FileOutputOptions {
   json: boolean;
   /** `buffered_outputs` (only with keep_alive; otherwise every batch is written at once). */
   buffered?: boolean;
+  /** A group allowed to read a file this output creates (mode 0640); default: owner only. */
+  group?: number;
 }
 
 /** Appends alert lines to a file. */
@@ -33,11 +37,9 @@ export class FileOutput implements AlertOutput {
   }
 
   async #open(): Promise<Deno.FsFile> {
-    return this.#file ??= await Deno.open(this.#opts.filename, {
-      append: true,
-      create: true,
-      mode: 0o640,
-    });
+    return await Promise.resolve(
+      this.#file ??= openPrivate(this.#opts.filename, { append: true, group: this.#opts.group }),
+    );
   }
 
   async #append(bytes: Uint8Array): Promise<void> {
