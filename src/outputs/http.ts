@@ -6,6 +6,14 @@
  * head, later alerts queue up behind it); another 4xx answer refuses that alert for good (it is
  * counted as failed and logged), since sending it again cannot succeed.
  *
+ * Delivery is at least once: a request that timed out may still have reached the receiver, so
+ * every request names its alert with an `Idempotency-Key` header, and JSON bodies carry the same
+ * id as `uuid` (the key falcosidekick uses), the same on every retry; receivers drop a key they
+ * have seen. A receiver slower than `output_timeout` is given more time instead of the same
+ * alert again and again: each timeout doubles the time allowed (up to 16 times
+ * `output_timeout`), kept while answers stay slow and reset once an answer comes within
+ * `output_timeout`. A `Retry-After` on a 429 or 503 answer sets the wait before the retry.
+ *
  * TLS: the server certificate is checked against the system roots plus `ca_cert`, `ca_bundle` or
  * the PEM files of `ca_path`; `mtls` presents `client_cert` and `client_key`; `insecure` checks
  * nothing (as curl's `-k`; Deno's fetch has no such switch, so those requests go through
@@ -90,6 +98,23 @@ export function retryableStatus(status: number): boolean {
   return status === 408 || status === 429 || status >= 500;
 }
 
+/** A Retry-After header (seconds or an HTTP date) in ms from `now`; undefined when absent. */
+export function retryAfterMs(value: string | null, now = Date.now()): number | undefined {
+  if (value === null) return undefined;
+  const v = value.trim();
+  if (/^\d+$/.test(v)) return Number(v) * 1000;
+  const at = Date.parse(v);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+/** The JSON alert line with its id added as the last key (`uuid` sorts after Falco's keys). */
+export function jsonWithId(json: string, id: string): string {
+  return `${json.slice(0, -1)},"uuid":${JSON.stringify(id)}}`;
+}
+
+/** Largest time allowed for a request, as a multiple of `output_timeout`. */
+const MAX_TIMEOUT_FACTOR = 16;
+
 /** POSTs alerts to a URL. */
 export class HttpOutput implements AlertOutput {
   readonly name = "http";
@@ -99,6 +124,9 @@ export class HttpOutput implements AlertOutput {
   /** With `insecure` and an https URL: requests through node:https without certificate checks. */
   readonly #insecure: InsecurePost | undefined;
   #timeouts = 0;
+  readonly #baseTimeoutMs: number;
+  /** Time allowed per request now: `output_timeout`, or more after timeouts. */
+  #timeoutMs: number;
 
   /** Use {@link HttpOutput.create} (it reads the certificate files). */
   constructor(opts: HttpOutputOptions, client?: Deno.HttpClient, insecure?: InsecurePost) {
@@ -111,6 +139,12 @@ export class HttpOutput implements AlertOutput {
       ...opts.headers,
     });
     if (opts.compress) this.#headers.set("content-encoding", "gzip");
+    this.#baseTimeoutMs = this.#timeoutMs = opts.timeoutMs ?? 10_000;
+  }
+
+  /** The time currently allowed per request, ms (grows while the receiver is slow). */
+  get timeoutMs(): number {
+    return this.#timeoutMs;
   }
 
   /** Builds the output, loading CA and client certificates. */
@@ -210,13 +244,18 @@ export class HttpOutput implements AlertOutput {
     }
     let refused = 0;
     for (let i = 0; i < batch.length; i++) {
-      const timeout = AbortSignal.timeout(this.#opts.timeoutMs ?? 10_000);
+      const fa = batch[i];
+      const allowed = this.#timeoutMs;
+      const timeout = AbortSignal.timeout(allowed);
+      const headers = new Headers(this.#headers);
+      headers.set("idempotency-key", fa.id);
       const init = {
         method: "POST",
-        headers: this.#headers,
-        body: await this.#body(batch[i].line(this.#opts.json)),
+        headers,
+        body: await this.#body(this.#opts.json ? jsonWithId(fa.json, fa.id) : fa.text),
         signal: AbortSignal.any([signal, timeout]),
       };
+      const started = performance.now();
       let res: Response;
       try {
         res = this.#insecure
@@ -226,9 +265,14 @@ export class HttpOutput implements AlertOutput {
         if (!timeout.aborted) {
           throw new OutputWriteError(`POST ${this.#opts.url}: ${describeFetchError(err)}`, i);
         }
+        this.#timeoutMs = Math.min(allowed * 2, this.#baseTimeoutMs * MAX_TIMEOUT_FACTOR);
         const max = this.#opts.maxConsecutiveTimeouts;
         if (max === undefined || ++this.#timeouts <= max) {
-          throw new OutputWriteError(`POST ${this.#opts.url}: timed out`, i);
+          throw new OutputWriteError(
+            `POST ${this.#opts.url}: no answer within ${allowed} ms; ` +
+              `the next attempt waits up to ${this.#timeoutMs} ms`,
+            i,
+          );
         }
         this.#timeouts = 0;
         refused++;
@@ -240,6 +284,9 @@ export class HttpOutput implements AlertOutput {
         continue;
       }
       this.#timeouts = 0;
+      if (performance.now() - started <= this.#baseTimeoutMs) {
+        this.#timeoutMs = this.#baseTimeoutMs;
+      }
       if (this.#opts.echo) {
         const text = await res.text();
         log.info("http output answer", { status: res.status, body: text });
@@ -248,7 +295,12 @@ export class HttpOutput implements AlertOutput {
       }
       if (res.ok) continue;
       if (retryableStatus(res.status)) {
-        throw new OutputWriteError(`POST ${this.#opts.url}: HTTP ${res.status}`, i);
+        throw new OutputWriteError(
+          `POST ${this.#opts.url}: HTTP ${res.status}`,
+          i,
+          false,
+          retryAfterMs(res.headers.get("retry-after")),
+        );
       }
       refused++;
       notes.log("error", "http-refused", "http output: receiver refused an alert", {

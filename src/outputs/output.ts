@@ -91,9 +91,17 @@ export interface AlertOutput {
   close(): Promise<void>;
 }
 
-/** A failed write: `delivered` alerts of the batch made it; `permanent` means do not retry. */
+/**
+ * A failed write: `delivered` alerts of the batch made it; `permanent` means do not retry;
+ * `retryAfterMs` is how long the receiver asked to be left alone (HTTP Retry-After).
+ */
 export class OutputWriteError extends Error {
-  constructor(message: string, readonly delivered = 0, readonly permanent = false) {
+  constructor(
+    message: string,
+    readonly delivered = 0,
+    readonly permanent = false,
+    readonly retryAfterMs?: number,
+  ) {
     super(message);
     this.name = "OutputWriteError";
   }

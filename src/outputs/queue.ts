@@ -3,7 +3,8 @@
  * waiting: when the queue is full the alert is dropped for this output only, counted in
  * `saker_output_dropped_total{output}` and logged at a limited rate. The worker takes whatever is
  * queued (up to `maxBatch`), hands it to the output, and on failure retries with exponential
- * backoff while new alerts keep queueing up to the capacity, so a receiver that is down for a
+ * backoff (longer when the receiver says Retry-After) while new alerts keep queueing up to the
+ * capacity, so a receiver that is down for a
  * while gets every alert once it is back, up to the queue capacity.
  *
  * @example
@@ -219,7 +220,9 @@ export class OutputQueue {
           attempt,
           error: (err as Error).message,
         });
-        await sleep(Math.min(this.#retryMax, this.#retryInitial * 2 ** (attempt - 1)), signal);
+        const backoff = Math.min(this.#retryMax, this.#retryInitial * 2 ** (attempt - 1));
+        // A receiver's Retry-After is honoured up to a minute.
+        await sleep(Math.max(backoff, Math.min(e?.retryAfterMs ?? 0, 60_000)), signal);
       }
     }
   }

@@ -1,0 +1,133 @@
+/**
+ * The HTTP output against real receivers on loopback that are slow or ask to be left alone:
+ * every alert carries one id (header and body) on every copy, a receiver slower than the
+ * timeout is given more time instead of the same alert at full pace, Retry-After is honoured.
+ */
+import { assert, assertEquals } from "../support/assert.ts";
+import type { Alert } from "../../src/rules/alert.ts";
+import { AlertFormatter } from "../../src/outputs/format.ts";
+import { FormattedAlert } from "../../src/outputs/output.ts";
+import { HttpOutput } from "../../src/outputs/http.ts";
+import { OutputQueue } from "../../src/outputs/queue.ts";
+import { Registry } from "../../src/metrics.ts";
+
+const fmt = new AlertFormatter({ hostname: "test-host", localOffsetMinutes: () => 0 });
+
+function alert(i: number): FormattedAlert {
+  const a: Alert = {
+    time: 1_700_000_000_000_000_000n + BigInt(i),
+    rule: `Rule ${i}`,
+    priority: "Warning",
+    source: "syscall",
+    tags: [],
+    output: `alert number ${i}`,
+    outputFields: { n: String(i) },
+  };
+  return new FormattedAlert(a, fmt);
+}
+
+interface Seen {
+  key: string | null;
+  body: string;
+  at: number;
+}
+
+/** A receiver that answers each request with `answer(n)` (n counts from 0) after `delayMs`. */
+async function receiver(
+  delayMs: number,
+  answer: (n: number) => Response = () => new Response("ok"),
+) {
+  const seen: Seen[] = [];
+  const ready = Promise.withResolvers<number>();
+  const server = Deno.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    onListen: (a) => ready.resolve(a.port),
+  }, async (req) => {
+    const n = seen.length;
+    seen.push({ key: req.headers.get("idempotency-key"), body: await req.text(), at: Date.now() });
+    await new Promise((r) => setTimeout(r, delayMs));
+    return answer(n);
+  });
+  return { url: `http://127.0.0.1:${await ready.promise}/`, seen, stop: () => server.shutdown() };
+}
+
+Deno.test("http output: a receiver slower than the timeout gets more time and one id", async () => {
+  const rx = await receiver(700);
+  const registry = new Registry();
+  const output = new HttpOutput({ url: rx.url, json: true, userAgent: "t", timeoutMs: 300 });
+  const q = new OutputQueue(output, { capacity: 100, registry, retryInitialMs: 50 });
+  try {
+    const alerts = [1, 2, 3, 4, 5].map(alert);
+    for (const a of alerts) q.push(a);
+    assert(await q.flush(30_000), "delivered");
+    assertEquals(q.stats().sent, 5);
+    // Every copy names its alert the same way, in the header and in the body.
+    for (const s of rx.seen) assertEquals(JSON.parse(s.body).uuid, s.key);
+    const copies = new Map<string, number>();
+    for (const s of rx.seen) copies.set(s.key!, (copies.get(s.key!) ?? 0) + 1);
+    assertEquals([...copies.keys()], alerts.map((a) => a.id));
+    // The first alert found out how slow the receiver is (300 ms, 600 ms, then 1200 ms
+    // allowed); the others were sent once each.
+    assert(copies.get(alerts[0].id)! <= 3, `${copies.get(alerts[0].id)} copies of the first`);
+    for (const a of alerts.slice(1)) assertEquals(copies.get(a.id), 1, a.alert.rule);
+    assertEquals(output.timeoutMs, 1200);
+  } finally {
+    await q.close(1000);
+    await rx.stop();
+  }
+});
+
+Deno.test("http output: the body's Falco keys are unchanged; text bodies keep only the header", async () => {
+  const rx = await receiver(0);
+  const json = new OutputQueue(
+    new HttpOutput({ url: rx.url, json: true, userAgent: "t", timeoutMs: 2000 }),
+    { capacity: 10, registry: new Registry() },
+  );
+  const text = new OutputQueue(
+    new HttpOutput({ url: rx.url, json: false, userAgent: "t", timeoutMs: 2000 }),
+    { capacity: 10, registry: new Registry() },
+  );
+  try {
+    const a = alert(7);
+    json.push(a);
+    assert(await json.flush(5000));
+    text.push(a);
+    assert(await text.flush(5000));
+    const body = JSON.parse(rx.seen[0].body);
+    const { uuid, ...falco } = body;
+    assertEquals(uuid, a.id);
+    assertEquals(falco, JSON.parse(a.json));
+    assertEquals(rx.seen[1].body, a.text);
+    assertEquals(rx.seen[1].key, a.id, "the same alert has the same id in every output");
+  } finally {
+    await json.close(1000);
+    await text.close(1000);
+    await rx.stop();
+  }
+});
+
+Deno.test("http output: Retry-After on 503 sets the wait before the retry", async () => {
+  const rx = await receiver(
+    0,
+    (n) =>
+      n === 0
+        ? new Response("busy", { status: 503, headers: { "retry-after": "1" } })
+        : new Response("ok"),
+  );
+  const q = new OutputQueue(
+    new HttpOutput({ url: rx.url, json: true, userAgent: "t", timeoutMs: 2000 }),
+    { capacity: 10, registry: new Registry(), retryInitialMs: 20 },
+  );
+  try {
+    q.push(alert(1));
+    assert(await q.flush(10_000));
+    assertEquals(rx.seen.length, 2);
+    assertEquals(rx.seen[0].key, rx.seen[1].key);
+    const waited = rx.seen[1].at - rx.seen[0].at;
+    assert(waited >= 950, `retried after ${waited} ms`);
+  } finally {
+    await q.close(1000);
+    await rx.stop();
+  }
+});
