@@ -291,6 +291,8 @@ export class Agent {
   rejectedReloads = 0;
   /** The last reload's trigger and, when rejected, its first error (GET /status). */
   #lastReload: { reason: string; error?: string } | undefined;
+  /** The rules warnings of the running rules, as logged. */
+  #warnings = new Set<string>();
 
   private constructor(config: Config, rules: BuiltRules, deps: AgentDeps) {
     this.config = config;
@@ -300,6 +302,21 @@ export class Agent {
     this.hostname = deps.hostname ?? (config.hostname || alertHostname());
     this.live = new LiveAlerts(this.registry);
     this.#aggregator = new AlertAggregator(aggregatorOptions(config));
+  }
+
+  /**
+   * Logs each rules warning once: at start every one, at a reload those the previous rules did
+   * not have (the others are counted in one line).
+   */
+  #logWarnings(warnings: readonly string[]): void {
+    const next = new Set(warnings);
+    let unchanged = 0;
+    for (const w of next) {
+      if (this.#warnings.has(w)) unchanged++;
+      else log.warn("rules warning", { warning: w });
+    }
+    if (unchanged > 0) log.info("rules warnings unchanged since the last load", { unchanged });
+    this.#warnings = next;
   }
 
   /** The rules files in effect (-r wins over the config). */
@@ -316,8 +333,8 @@ export class Agent {
       throw new RulesError(["no rules files: set rules_files in the config or pass -r FILE"]);
     }
     const rules = await deps.buildRules(files, rulesOptions(config, deps.configFiles));
-    for (const w of rules.warnings) log.warn("rules warning", { warning: w });
     const agent = new Agent(config, rules, deps);
+    agent.#logWarnings(rules.warnings);
     try {
       await agent.#start();
     } catch (err) {
@@ -818,7 +835,7 @@ export class Agent {
       return this.#rejectReload(reason, err, "rules");
     }
     if (this.#stopping) return false;
-    for (const w of rules.warnings) log.warn("rules warning", { warning: w });
+    this.#logWarnings(rules.warnings);
 
     // Let the kernel deliver what both rulesets need while they change places: the syscalls of
     // both, no predicate; then the new filter (syscalls and predicates switch at once).

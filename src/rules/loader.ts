@@ -39,16 +39,26 @@ export interface LoadedRules {
 const UNUSED_ITEM = new Set(["LOAD_UNUSED_MACRO", "LOAD_UNUSED_LIST"]);
 
 /**
- * The warnings of a whole load, for a rule set split over several files. As in Falco, each
- * file's load reports the macros and lists nothing uses yet, so shared items of a first file that
- * later files use are reported early and then used; only the last file's report of unused items
- * holds for the set. Every other warning is kept.
+ * The warnings of a whole load, for a rule set split over several files, each once. As in
+ * Falco, each file's load compiles everything loaded so far and reports again what it finds
+ * (a rule of the first file without event types is reported by every later file's result), and
+ * reports the macros and lists nothing uses yet, so shared items of a first file that later files
+ * use are reported early and then used; only the last file's report of unused items holds for
+ * the set, and every other warning is kept once per code, place and message.
  */
 export function loadWarnings(loaded: LoadedRules): { file: string; warning: LoadMessage }[] {
   const last = loaded.results.length - 1;
+  const seen = new Set<string>();
   return loaded.results.flatMap((r, i) =>
     r.warnings
       .filter((w) => i === last || !UNUSED_ITEM.has(w.code))
+      .filter((w) => {
+        const at = w.context.last;
+        const key = `${w.code}\0${at.file}\0${at.offset}\0${at.line}:${at.column}\0${w.message}`;
+        if (seen.has(key)) return false;
+        seen.add(key);
+        return true;
+      })
       .map((warning) => ({ file: r.name, warning }))
   );
 }
