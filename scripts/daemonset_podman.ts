@@ -30,6 +30,10 @@ export interface PodmanOptions {
   hostPaths?: Record<string, string>;
   /** ConfigMap name → directory holding its files (see {@link writeConfigMap}). */
   configMaps?: Record<string, string>;
+  /** Secret name → its keys and values, for env entries taken from Secrets. */
+  secrets?: Record<string, Record<string, string>>;
+  /** A Secret value not in `secrets` comes from the environment podman runs in (`-e NAME`). */
+  secretsFromEnv?: boolean;
   /** Extra arguments after the manifest's (e.g. a test's `-o webserver.listen_port=N`). */
   extraArgs?: string[];
   /** podman flags the machine needs before `run` (e.g. `--runtime runc`). */
@@ -94,8 +98,22 @@ export function podmanArgs(ds: Obj, opts: PodmanOptions = {}): string[] {
   const gid = sc.runAsGroup ?? pod.securityContext?.runAsGroup;
   if (uid !== undefined) args.push("--user", gid !== undefined ? `${uid}:${gid}` : String(uid));
   for (const e of c.env ?? []) {
-    if (e.valueFrom) throw new Error(`env ${e.name}: valueFrom is not handled`);
-    args.push("-e", `${e.name}=${e.value ?? ""}`);
+    let value = e.value ?? "";
+    if (e.valueFrom) {
+      const ref = e.valueFrom.secretKeyRef;
+      if (!ref) throw new Error(`env ${e.name}: only valueFrom.secretKeyRef is handled`);
+      const secret = opts.secrets?.[ref.name]?.[ref.key];
+      if (secret === undefined) {
+        if (opts.secretsFromEnv) {
+          args.push("-e", e.name);
+          continue;
+        }
+        if (ref.optional) continue;
+        throw new Error(`env ${e.name}: Secret ${ref.name} key ${ref.key} needs a value (secrets)`);
+      }
+      value = secret;
+    }
+    args.push("-e", `${e.name}=${value}`);
   }
   const volumes = new Map<string, Obj>((pod.volumes ?? []).map((v: Obj) => [v.name, v]));
   for (const m of c.volumeMounts ?? []) {
@@ -175,6 +193,8 @@ if (import.meta.main) {
     name: "saker",
     configMaps: { "saker-config": "/etc/saker" },
     runFlags: ["-d"],
+    secretsFromEnv: true,
   });
+  console.log("# the API token comes from the environment: export SAKER_API_TOKEN=$(saker token)");
   console.log(["podman", ...args].map((a) => /[^\w@%+=:,./-]/.test(a) ? `'${a}'` : a).join(" "));
 }

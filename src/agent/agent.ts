@@ -26,13 +26,15 @@ import type { AlertFanout } from "../outputs/fanout.ts";
 import { INTERNAL_SOURCE } from "../outputs/format.ts";
 import { createApp, mountSource } from "../server/app.ts";
 import { LiveAlerts } from "../server/live_alerts.ts";
-import { type RunningServer, serveApi } from "../server/server.ts";
+import { type RunningServer, serveApi, type ServerLimits } from "../server/server.ts";
+import { isLoopbackAddress } from "../server/loopback.ts";
 import { versions } from "../version.ts";
 import { DropMonitor } from "./drops.ts";
 import {
   alertHostname,
   buildFanout,
   channelOutputs,
+  fileGroup,
   natsConnectionOf,
   OUTPUT_KEYS,
 } from "./outputs.ts";
@@ -359,6 +361,7 @@ export class Agent {
         maxAgeSeconds: c.alert_store.max_age,
         maxAlerts: c.alert_store.max_alerts,
         registry: this.registry,
+        group: fileGroup(c),
       });
     }
     this.#fanout = buildFanout(
@@ -393,7 +396,7 @@ export class Agent {
     this.#source.setKernelFilter?.(filter.syscalls, filter.programs);
     logKernelFilter(filter);
     this.#capture = c.capture.enabled && this.#source.source === "syscall"
-      ? new CaptureRecorder(captureSettingsOf(c.capture), {
+      ? new CaptureRecorder({ ...captureSettingsOf(c.capture), group: fileGroup(c) }, {
         state: threadTable(this.#state?.state),
         registry: this.registry,
         users: this.#deps.captureUsers,
@@ -574,7 +577,10 @@ export class Agent {
 
   #createApp(): Hono {
     const w = this.config.webserver;
+    const warnings = exposureWarnings(w);
+    for (const warning of warnings) log.warn("api", { warning });
     return createApp({
+      healthWarnings: warnings,
       health: () => this.#health(),
       versions: this.#deps.versions ?? versions,
       registry: this.registry,
@@ -593,6 +599,7 @@ export class Agent {
   async #listen(app: Hono): Promise<void> {
     const w = this.config.webserver;
     this.#server = await serveApi(app, {
+      limits: serverLimits(w),
       hostname: w.listen_address,
       port: w.listen_port,
       tlsPemFile: w.ssl_enabled ? w.ssl_certificate : undefined,
@@ -1011,6 +1018,62 @@ function responseSockets(c: Config): string[] {
 /** The aggregator's settings from the config. */
 function aggregatorOptions(c: Config): { samples: number; maxKeys: number } {
   return { samples: c.aggregation.samples, maxKeys: c.aggregation.max_keys };
+}
+
+/**
+ * The API server's limits from the `webserver` section; the connection cap leaves at least half
+ * of the process's open-file limit to the agent's own files.
+ */
+export function serverLimits(w: Config["webserver"]): ServerLimits {
+  const fileLimit = openFileLimit();
+  const cap = fileLimit === undefined
+    ? w.max_connections
+    : Math.min(w.max_connections, Math.max(16, Math.floor(fileLimit / 2)));
+  if (cap < w.max_connections) {
+    log.info("api connections capped by the open-file limit", {
+      max_connections: cap,
+      open_file_limit: fileLimit,
+    });
+  }
+  return {
+    maxConnections: cap,
+    headersTimeoutMs: w.header_timeout * 1000,
+    requestTimeoutMs: w.request_timeout * 1000,
+    keepAliveTimeoutMs: 5000,
+    maxBodiesInFlight: w.max_bodies_in_flight,
+    maxBodyBytesInFlight: w.max_body_bytes_in_flight,
+  };
+}
+
+/** This process's soft limit of open files (RLIMIT_NOFILE), from /proc. */
+function openFileLimit(): number | undefined {
+  try {
+    const m = /^Max open files\s+(\d+)/m.exec(Deno.readTextFileSync("/proc/self/limits"));
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Shortest token not warned about (`saker token` makes 43 characters). */
+const SHORT_TOKEN = 16;
+
+/** What is unsafe about how the API is exposed (logged at start and shown in /healthz). */
+export function exposureWarnings(w: Config["webserver"]): string[] {
+  const out: string[] = [];
+  const exposed = !isLoopbackAddress(w.listen_address);
+  if (exposed && w.auth_token === "") {
+    out.push(
+      `the API on ${w.listen_address}:${w.listen_port} is open to other hosts without a token ` +
+        "(webserver.allow_unauthenticated)",
+    );
+  } else if (w.auth_token !== "" && w.auth_token.length < SHORT_TOKEN) {
+    out.push(
+      `webserver.auth_token is ${w.auth_token.length} characters long; ` +
+        "use at least 16 (`saker token` makes one)",
+    );
+  }
+  return out;
 }
 
 /** The thread table of a state tracker that has one (the StateStore), for capture headers. */

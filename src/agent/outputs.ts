@@ -7,6 +7,7 @@ import type { Config } from "../config/spec.ts";
 import type { Registry } from "../metrics.ts";
 import { AlertFanout } from "../outputs/fanout.ts";
 import { FileOutput } from "../outputs/file.ts";
+import { resolveGroup } from "../files.ts";
 import { AlertFormatter } from "../outputs/format.ts";
 import { HttpOutput } from "../outputs/http.ts";
 import { ProgramOutput } from "../outputs/program.ts";
@@ -89,7 +90,15 @@ export async function channelOutputs(
   if (config.stdout_output.enabled) out.push(new StdoutOutput({ json, buffered }));
   if (config.file_output.enabled) {
     const f = config.file_output;
-    out.push(new FileOutput({ filename: f.filename, keepAlive: f.keep_alive, json, buffered }));
+    out.push(
+      new FileOutput({
+        filename: f.filename,
+        keepAlive: f.keep_alive,
+        json,
+        buffered,
+        group: fileGroup(config),
+      }),
+    );
   }
   if (config.syslog_output.enabled) {
     const s = config.syslog_output;
@@ -202,4 +211,9 @@ export function buildFanout(
       }
       : undefined,
   });
+}
+
+/** The group of `file_group` as a group id (undefined: none), for files holding alerts or events. */
+export function fileGroup(config: Config): number | undefined {
+  return config.file_group === "" ? undefined : resolveGroup(config.file_group);
 }

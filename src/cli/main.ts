@@ -58,6 +58,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandMod
     summary: "propose exceptions for the noisiest rules from the alert store",
     load: () => import("./tune.ts"),
   },
+  token: {
+    summary: "make a bearer token for the API (webserver.auth_token)",
+    load: () => import("./token.ts"),
+  },
   version: { summary: "print versions", load: () => import("./version.ts") },
 };
 

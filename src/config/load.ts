@@ -19,6 +19,7 @@ import { check, type Issue } from "./validate.ts";
 import { type Config, defaultConfig, SPEC } from "./spec.ts";
 import { applyOverride, expandEnvDeep, formatPath } from "./overrides.ts";
 import { auditInputs } from "../k8saudit/audit_inputs.ts";
+import { isLoopbackAddress } from "../server/loopback.ts";
 
 /** What to load. */
 export interface LoadOptions {
@@ -249,6 +250,17 @@ function crossChecks(c: Config, add: (key: string, msg: string) => void): void {
     if (n.tls.enabled && (n.tls.client_cert === "") !== (n.tls.client_key === "")) {
       add(`${key}.tls`, "client_cert and client_key go together");
     }
+  }
+  const w = c.webserver;
+  if (
+    w.enabled && !isLoopbackAddress(w.listen_address) && w.auth_token === "" &&
+    !w.allow_unauthenticated
+  ) {
+    add(
+      "webserver.listen_address",
+      `${w.listen_address} is reachable from other hosts and webserver.auth_token is empty: ` +
+        "set a token (`saker token` makes one) or webserver.allow_unauthenticated: true",
+    );
   }
   if (c.metrics.enabled && !c.metrics.output_rule && c.metrics.output_file === "") {
     add("metrics", "enabled, but neither output_rule nor output_file says where to write");

@@ -18,6 +18,7 @@ import { parsePriority, type Priority, PRIORITY_NAMES } from "../rules/alert.ts"
 import { FACILITIES } from "../outputs/syslog.ts";
 import { checkSubjectTemplate } from "../outputs/nats_subject.ts";
 import { HTTP_PRESETS } from "../outputs/http_presets.ts";
+import { resolveGroup } from "../files.ts";
 
 /** Type-level tag: the value a spec node yields once checked. Never present at run time. */
 declare const VALUE: unique symbol;
@@ -385,6 +386,21 @@ export const SPEC = section({
     k8s_audit_endpoint: str("/k8s-audit", { check: (s) => s === "" ? undefined : checkPath(s) }),
     /** Serve the alert dashboard at / (Saker); its data come from the token-guarded API. */
     dashboard_enabled: bool(true),
+    /**
+     * Serve a non-loopback address without auth_token (refused otherwise); warned at start and
+     * in /healthz.
+     */
+    allow_unauthenticated: bool(false),
+    /** Most client connections at once (at most half the open-file limit). */
+    max_connections: int(1024, { min: 1 }),
+    /** Time a client has to send its request headers (an idle connection too). */
+    header_timeout: duration(10, "s", 1),
+    /** Time a client has to send its whole request, body included. */
+    request_timeout: duration(60, "s", 1),
+    /** Requests whose bodies are received at once; more get 503 with Retry-After. */
+    max_bodies_in_flight: int(32, { min: 1 }),
+    /** Request body bytes held at once across all requests; more get 503 with Retry-After. */
+    max_body_bytes_in_flight: bytes(32 << 20, { min: 1 }),
   }),
   /** Host name in alerts ("": SAKER_HOSTNAME, FALCO_HOSTNAME, else the system's) (Saker). */
   hostname: str(""),
@@ -607,6 +623,11 @@ export const SPEC = section({
     /** Seconds a stopped container's processes get before the runtime kills them. */
     stop_timeout: int(10, { min: 0 }),
   }),
+  /**
+   * Saker: a group allowed to read the files holding alerts and events (the alert store, the
+   * file output, capture files): they are created 0640 and owned by it; "" = owner only (0600).
+   */
+  file_group: str("", { check: checkGroup }),
   /** Saker: the SQLite alert store. */
   alert_store: section({
     enabled: bool(true),
@@ -678,6 +699,17 @@ function checkNatsUrl(s: string): string | undefined {
 /** A JetStream stream or consumer name (no spaces, dots, wildcards or slashes). */
 function checkStreamName(s: string): string | undefined {
   return /^[A-Za-z0-9_-]+$/.test(s) ? undefined : "a name of letters, digits, - and _";
+}
+
+/** A group name or id on this system, or "" (none). */
+function checkGroup(s: string): string | undefined {
+  if (s === "") return undefined;
+  try {
+    resolveGroup(s);
+    return undefined;
+  } catch (err) {
+    return `a group of this system (${(err as Error).message})`;
+  }
 }
 
 /** A URL path. */

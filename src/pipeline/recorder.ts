@@ -53,6 +53,8 @@ export interface CaptureSettings {
   preDurationMs: number;
   /** Saker: event format of the files (default `current`, see writer.ts). */
   format: ScapEventFormat;
+  /** A group allowed to read the files (mode 0640); default: owner only (0600). */
+  group?: number;
 }
 
 /** The capture-related part of a compiled rule. */
@@ -232,6 +234,7 @@ export class CaptureRecorder {
       fds: lists.fds,
       format: s.format,
       flushBytes: 256 << 10,
+      group: s.group,
     });
     // Errors surface when the capture is written to; keep the rejection handled meanwhile.
     writer.catch(() => {});

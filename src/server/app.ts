@@ -2,7 +2,8 @@
  * The agent's HTTP API as a Hono app (served by Deno.serve, see server.ts):
  *
  * - GET /healthz (path configurable): `{"status":"ok"}`, or 503 with the reason when the pipeline
- *   has stopped or stalled. Never needs a token (Kubernetes probes).
+ *   has stopped or stalled; `warnings` lists what is unsafe about the set-up (an API open to other
+ *   hosts without a token). Never needs a token (Kubernetes probes).
  * - GET /versions: Saker, engine and runtime versions.
  * - GET /metrics: Prometheus text format.
  * - GET /alerts: stored alerts, newest first, filtered (since, until, rule, priority, source,
@@ -33,6 +34,7 @@ import type { LiveAlerts } from "./live_alerts.ts";
 import { isDashboardPath, mountDashboard } from "./dashboard.ts";
 import { mountSummaries } from "./summaries.ts";
 import { mountTune } from "./tune.ts";
+import { BodyError } from "../http_body.ts";
 
 /** What the API serves, provided by the running agent. */
 export interface ApiDeps {
@@ -59,6 +61,8 @@ export interface ApiDeps {
   lastReload?: () => { reason?: string; error?: string } | undefined;
   /** Serve the dashboard at / (default true). */
   dashboard?: boolean;
+  /** What is unsafe about the agent's set-up (an API open without a token), for /healthz. */
+  healthWarnings?: readonly string[];
 }
 
 /** Compares two strings in time independent of where they differ. */
@@ -125,10 +129,15 @@ export function createApp(deps: ApiDeps): Hono {
     await next();
   });
 
+  const warnings = deps.healthWarnings?.length ? { warnings: deps.healthWarnings } : {};
   app.get(healthz, () => {
     const h = deps.health();
-    if (h.ok) return new Response('{"status":"ok"}', { headers: { "content-type": JSON_TYPE } });
-    return problem(503, h.reason ?? "unhealthy", { status: "unhealthy" });
+    if (h.ok) {
+      return new Response(JSON.stringify({ status: "ok", ...warnings }), {
+        headers: { "content-type": JSON_TYPE },
+      });
+    }
+    return problem(503, h.reason ?? "unhealthy", { status: "unhealthy", ...warnings });
   });
 
   app.get("/versions", (c) => c.json(deps.versions()));
@@ -207,7 +216,9 @@ export function createApp(deps: ApiDeps): Hono {
   if (dashboard) mountDashboard(app);
 
   app.notFound(() => problem(404, "not found"));
-  app.onError((err) => problem(500, err.message));
+  app.onError((err) =>
+    err instanceof BodyError ? problem(err.status, err.message) : problem(500, err.message)
+  );
   return app;
 }
 

@@ -1,10 +1,61 @@
 /**
- * Serving the API app with Deno.serve, optionally over TLS from one PEM file holding the
- * certificate chain and the private key (Falco's `webserver.ssl_certificate` format).
+ * Serving the API app over HTTP/1.1 (Node's HTTP server as Deno provides it), optionally over
+ * TLS from one PEM file holding the certificate chain and the private key (Falco's
+ * `webserver.ssl_certificate` format), with the limits a server reachable by untrusted clients
+ * needs:
+ *
+ * - at most `maxConnections` connections; more are closed as they arrive;
+ * - a connection must send its request headers within `headersTimeoutMs` (idle ones included)
+ *   and the whole request within `requestTimeoutMs`, or it gets 408 and is closed; an idle
+ *   keep-alive connection is closed after `keepAliveTimeoutMs`;
+ * - at most `maxBodiesInFlight` requests have their bodies received at once; another one is
+ *   answered 503 (Retry-After) before a byte of its body is read, and its connection closed;
+ * - request bodies reach the app as streams metered against a budget shared by every request
+ *   (`maxBodyBytesInFlight`): a chunk that does not fit errors the body with a 503 (handlers read
+ *   bodies with `readBody`, src/http_body.ts, which also applies their own size limit).
+ *
+ * Deno.serve has neither a connection limit nor header timeouts, which is why this server is
+ * Node's: the same Hono app runs on it through a small adapter (Request in, Response out,
+ * streamed both ways with back-pressure; a client going away cancels the response stream).
+ *
+ * @example
+ * ```ts
+ * import { Hono } from "hono";
+ * import { serveApi } from "./server.ts";
+ * const app = new Hono().get("/", (c) => c.text("hi"));
+ * const server = await serveApi(app, { hostname: "127.0.0.1", port: 0 });
+ * await (await fetch(`http://127.0.0.1:${server.addr.port}/`)).text(); // "hi"
+ * await server.shutdown();
+ * ```
  * @module
  */
+import http from "node:http";
+import https from "node:https";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Hono } from "hono";
+import { BodyBudget, BodyError } from "../http_body.ts";
 import { log } from "../log.ts";
+
+/** Limits on clients (see the module documentation). */
+export interface ServerLimits {
+  maxConnections: number;
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+  /** Requests whose bodies are being received at once; more get 503 before a byte is read. */
+  maxBodiesInFlight: number;
+  maxBodyBytesInFlight: number;
+}
+
+/** Defaults of {@link ServerLimits}. */
+export const DEFAULT_LIMITS: ServerLimits = {
+  maxConnections: 1024,
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 60_000,
+  keepAliveTimeoutMs: 5_000,
+  maxBodiesInFlight: 32,
+  maxBodyBytesInFlight: 32 << 20,
+};
 
 /** Where and how to listen. */
 export interface ServeOptions {
@@ -13,6 +64,8 @@ export interface ServeOptions {
   port: number;
   /** PEM file with certificate(s) and private key; plain HTTP when absent. */
   tlsPemFile?: string;
+  /** Limits on clients (default {@link DEFAULT_LIMITS}, each may be given alone). */
+  limits?: Partial<ServerLimits>;
 }
 
 /** A running server. */
@@ -21,7 +74,11 @@ export interface RunningServer {
   addr: Deno.NetAddr;
   /** https or http. */
   scheme: "http" | "https";
-  /** Stops accepting, lets open requests finish (live streams are cut). */
+  /** Connections open now. */
+  connections(): number;
+  /** Body bytes held by requests now, and bodies cut for the budget so far. */
+  bodyBudget: BodyBudget;
+  /** Stops accepting, lets open requests finish (within 2 s; live streams are cut). */
   shutdown(): Promise<void>;
 }
 
@@ -37,36 +94,208 @@ export function splitPem(pem: string, file = "PEM"): { cert: string; key: string
   return { cert: certs.join("\n") + "\n", key: keys[0] + "\n" };
 }
 
+const NO_BODY = new Set(["GET", "HEAD", "OPTIONS", "TRACE"]);
+
+function problem(res: ServerResponse, status: number, error: string): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  res.writeHead(status, { "content-type": "application/json", connection: "close" });
+  res.end(JSON.stringify({ error }));
+}
+
+/**
+ * The request's body as a stream that pulls from the connection only when read, each chunk
+ * counted against `budget` (given back by `release`).
+ */
+function meteredBody(req: IncomingMessage, budget: BodyBudget): {
+  body: ReadableStream<Uint8Array>;
+  release: () => void;
+} {
+  let held = 0;
+  const it = req[Symbol.asyncIterator]();
+  const body = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      let next: IteratorResult<Uint8Array>;
+      try {
+        next = await it.next();
+      } catch (err) {
+        controller.error(new BodyError(400, (err as Error).message));
+        return;
+      }
+      if (next.done) {
+        controller.close();
+        return;
+      }
+      const chunk = new Uint8Array(next.value.buffer, next.value.byteOffset, next.value.length);
+      if (!budget.take(chunk.length)) {
+        // The connection closes after the answer; no more of this body is read.
+        controller.error(new BodyError(503, "too many request bodies in flight; retry later"));
+        return;
+      }
+      held += chunk.length;
+      controller.enqueue(chunk);
+    },
+    cancel() {
+      it.return?.();
+    },
+  }, { highWaterMark: 0 });
+  return {
+    body,
+    release: () => {
+      budget.give(held);
+      held = 0;
+    },
+  };
+}
+
+/** Writes a Web Response to Node's response, streaming its body with back-pressure. */
+async function send(res: ServerResponse, response: Response, headOnly: boolean): Promise<void> {
+  const headers: Record<string, string | string[]> = {};
+  response.headers.forEach((v, k) => {
+    headers[k] = k === "set-cookie" ? response.headers.getSetCookie() : v;
+  });
+  res.writeHead(response.status, headers);
+  if (!response.body || headOnly) {
+    await response.body?.cancel();
+    res.end();
+    return;
+  }
+  const reader = response.body.getReader();
+  const gone = () => reader.cancel().catch(() => {});
+  res.once("close", gone);
+  try {
+    while (true) {
+      const { done, value } = await reader.read();
+      if (done || res.destroyed) break;
+      if (!res.write(value)) {
+        await new Promise<void>((resolve) => {
+          const go = () => {
+            res.off("drain", go);
+            res.off("close", go);
+            resolve();
+          };
+          res.once("drain", go);
+          res.once("close", go);
+        });
+      }
+    }
+  } catch {
+    /* the client went away, or the stream was cut */
+  } finally {
+    res.off("close", gone);
+    if (!res.destroyed) res.end();
+  }
+}
+
 /** Starts serving `app`; resolves once listening. */
 export async function serveApi(app: Hono, opts: ServeOptions): Promise<RunningServer> {
+  const limits = { ...DEFAULT_LIMITS, ...opts.limits };
   let tls: { cert: string; key: string } | undefined;
   if (opts.tlsPemFile) {
     const pem = await Deno.readTextFile(opts.tlsPemFile);
     tls = splitPem(pem, opts.tlsPemFile);
   }
-  const listening = Promise.withResolvers<Deno.NetAddr>();
-  const server = Deno.serve({
-    hostname: opts.hostname,
-    port: opts.port,
+  const scheme = tls ? "https" : "http";
+  const budget = new BodyBudget(limits.maxBodyBytesInFlight);
+  let bodies = 0;
+  let base = "";
+
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    const method = req.method ?? "GET";
+    let url: URL;
+    const headers = new Headers();
+    try {
+      url = new URL(req.url ?? "/", base);
+      for (const [k, v] of Object.entries(req.headersDistinct)) {
+        for (const one of v ?? []) headers.append(k, one);
+      }
+    } catch {
+      problem(res, 400, "bad request");
+      return;
+    }
+    const length = req.headers["content-length"];
+    const hasBody = !NO_BODY.has(method) &&
+      ((length !== undefined && length !== "0") || req.headers["transfer-encoding"] !== undefined);
+    if (hasBody && bodies >= limits.maxBodiesInFlight) {
+      budget.refused++;
+      res.setHeader("retry-after", "1");
+      problem(res, 503, "too many request bodies in flight; retry later");
+      return;
+    }
+    const aborted = new AbortController();
+    res.once("close", () => aborted.abort());
+    const metered = hasBody ? meteredBody(req, budget) : undefined;
+    if (metered) bodies++;
+    try {
+      const request = new Request(url, {
+        method,
+        headers,
+        body: metered?.body,
+        signal: aborted.signal,
+        ...(metered ? { duplex: "half" } : {}),
+      } as RequestInit);
+      const response = await app.fetch(request);
+      // A body the handler left unread is not drained: the connection closes after the answer.
+      if (metered && !req.complete) res.setHeader("connection", "close");
+      await send(res, response, method === "HEAD");
+    } catch (err) {
+      if (err instanceof BodyError) problem(res, err.status, err.message);
+      else {
+        log.error("http server error", { error: err });
+        problem(res, 500, "internal error");
+      }
+    } finally {
+      if (metered) {
+        metered.release();
+        bodies--;
+      }
+    }
+  };
+
+  const options = {
+    headersTimeout: Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs),
+    requestTimeout: limits.requestTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    connectionsCheckingInterval: Math.min(1000, limits.headersTimeoutMs),
     ...tls,
-    onListen: (addr) => listening.resolve(addr as Deno.NetAddr),
-    onError: (err) => {
-      log.error("http server error", { error: err });
-      return new Response('{"error":"internal error"}', { status: 500 });
-    },
-  }, app.fetch);
-  server.finished.catch(() => {});
-  const addr = await Promise.race([
-    listening.promise,
-    server.finished.then(() => {
-      throw new Error(`could not listen on ${opts.hostname}:${opts.port}`);
-    }),
-  ]);
+  };
+  const server = tls ? https.createServer(options, handle) : http.createServer(options, handle);
+  server.maxConnections = limits.maxConnections;
+  let open = 0;
+  server.on("connection", (socket: { once(e: string, f: () => void): void }) => {
+    open++;
+    socket.once("close", () => open--);
+  });
+
+  const addr = await new Promise<Deno.NetAddr>((resolve, reject) => {
+    server.once(
+      "error",
+      (err: Error) =>
+        reject(new Error(`could not listen on ${opts.hostname}:${opts.port}: ${err.message}`)),
+    );
+    server.listen(opts.port, opts.hostname, () => {
+      const a = server.address() as { address: string; port: number };
+      resolve({ transport: "tcp", hostname: a.address, port: a.port });
+    });
+  });
+  base = `${scheme}://${
+    addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname
+  }:${addr.port}`;
+  server.on("error", (err: Error) => log.error("http server error", { error: err }));
+
   return {
     addr,
-    scheme: tls ? "https" : "http",
+    scheme,
+    bodyBudget: budget,
+    connections: () => open,
     async shutdown() {
-      await server.shutdown();
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const timer = setTimeout(() => server.closeAllConnections(), 2000);
+      await closed;
+      clearTimeout(timer);
     },
   };
 }

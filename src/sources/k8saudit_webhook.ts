@@ -6,9 +6,10 @@
  *
  * Answers: 200 `{"accepted":N,"rejected":M}`; 400 when the body is not JSON or holds no audit
  * event; 405 for other methods; 413 above the body limit (the k8saudit plugin's
- * `webhookMaxBatchSize`); 415 without a JSON content type; 503 with Retry-After while the
- * pipeline is behind by more than the queue holds (the API server retries a failed batch) or
- * once the source is closed. Every event not taken is counted in
+ * `webhookMaxBatchSize`), announced or received: the body is read as a stream, never sized from
+ * `Content-Length`; 415 without a JSON content type; 503 with Retry-After while the pipeline is
+ * behind by more than the queue holds (the API server retries a failed batch), while the
+ * server's budget for bodies in flight is spent, or once the source is closed. Every event not taken is counted in
  * `saker_k8saudit_rejected_total{input="webhook",reason}`.
  *
  * @example
@@ -26,7 +27,7 @@
  * @module
  */
 import { Hono } from "hono";
-import { bodyLimit } from "hono/body-limit";
+import { BodyError, readBody } from "../http_body.ts";
 import type { EventSource } from "./source.ts";
 import { type AuditEvent, K8S_AUDIT_SOURCE } from "../k8saudit/audit_event.ts";
 import { AuditIngest, type IngestError } from "../k8saudit/ingest.ts";
@@ -60,6 +61,7 @@ export class AuditWebhook implements EventSource {
   /** The routes: POST to the app's root (mount the app under the endpoint path). */
   readonly app: Hono;
   readonly #ingest: AuditIngest;
+  readonly #maxBody: number;
   #controller!: ReadableStreamDefaultController<AuditEvent[]>;
   #closed = false;
   /** Requests answered. */
@@ -77,18 +79,9 @@ export class AuditWebhook implements EventSource {
       { start: (c) => void (this.#controller = c) },
       { highWaterMark: opts.queueEvents ?? 65536, size: (batch) => batch.length },
     );
+    this.#maxBody = maxBody;
     const app = new Hono();
-    app.post(
-      "/",
-      bodyLimit({
-        maxSize: maxBody,
-        onError: (c) => {
-          this.#ingest.reject("body_too_large", `body over ${maxBody} bytes`, from(c.req.raw));
-          return reply(413, { error: "request body too large", limit_bytes: maxBody });
-        },
-      }),
-      (c) => this.handle(c.req.raw),
-    );
+    app.post("/", (c) => this.handle(c.req.raw));
     app.all("/", () => reply(405, { error: "use POST" }, { allow: "POST" }));
     this.app = app;
   }
@@ -108,7 +101,23 @@ export class AuditWebhook implements EventSource {
       this.#ingest.reject("busy", "the pipeline is behind; the API server will retry", where);
       return reply(503, { error: "busy, retry later" }, { "retry-after": "1" });
     }
-    const text = await req.text();
+    let bytes: Uint8Array;
+    try {
+      bytes = await readBody(req, this.#maxBody);
+    } catch (err) {
+      if (!(err instanceof BodyError)) throw err;
+      if (err.status === 413) {
+        this.#ingest.reject("body_too_large", err.message, where);
+        return reply(413, { error: "request body too large", limit_bytes: this.#maxBody });
+      }
+      if (err.status === 503) {
+        this.#ingest.reject("busy", err.message, where);
+        return reply(503, { error: err.message }, { "retry-after": "1" });
+      }
+      this.#ingest.reject("bad_request", err.message, where);
+      return reply(400, { error: err.message });
+    }
+    const text = new TextDecoder().decode(bytes);
     const before = this.#ingest.rejected;
     const events = this.#ingest.text(text, where);
     const rejected = this.#ingest.rejected - before;

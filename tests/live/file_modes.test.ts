@@ -34,18 +34,32 @@ function watchModes(dir: string): { seen: Map<string, Set<number>>; stop: () => 
   };
 }
 
-Deno.test({
-  name: "saker run: the store, its -wal/-shm, the file output and captures are 0600 throughout",
-  ignore: needsRoot(),
-  async fn() {
-    const dir = await Deno.makeTempDir({ prefix: "saker-modes-" });
-    const out = `${dir}/out`;
-    await Deno.mkdir(out);
-    const marker = `${dir}/marker-${crypto.randomUUID()}`;
-    await Deno.writeTextFile(marker, "x");
-    await Deno.writeTextFile(
-      `${dir}/capture.yaml`,
-      `- rule: marker read
+/** Files of the output folder that showed other permissions than `allowed` at some point. */
+function wider(seen: Map<string, Set<number>>, allowed: number): string[] {
+  return [...seen]
+    .filter(([, modes]) => [...modes].some((m) => m & ~allowed))
+    .map(([n, modes]) => `${n}: ${[...modes].map((m) => m.toString(8)).join(",")}`);
+}
+
+for (const group of [undefined, 4242]) {
+  const want = group === undefined ? 0o600 : 0o640;
+  Deno.test({
+    name: `saker run: the store, its -wal/-shm, the file output and captures are ` +
+      `${want.toString(8)} throughout${group === undefined ? "" : " with file_group"}`,
+    ignore: needsRoot(),
+    fn: () => checkModes(group, want),
+  });
+}
+
+async function checkModes(group: number | undefined, want: number): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "saker-modes-" });
+  const out = `${dir}/out`;
+  await Deno.mkdir(out);
+  const marker = `${dir}/marker-${crypto.randomUUID()}`;
+  await Deno.writeTextFile(marker, "x");
+  await Deno.writeTextFile(
+    `${dir}/capture.yaml`,
+    `- rule: marker read
   desc: a test reads its marker file
   condition: evt.type in (open, openat, openat2) and fd.name = ${marker}
   output: marker read by %proc.name
@@ -53,11 +67,11 @@ Deno.test({
   capture: true
   capture_duration: 300
 `,
-    );
-    const watch = watchModes(out);
-    const run = await SakerProcess.start(
-      dir,
-      `rules_files: [${dir}/capture.yaml]
+  );
+  const watch = watchModes(out);
+  const run = await SakerProcess.start(
+    dir,
+    `rules_files: [${dir}/capture.yaml]
 json_output: true
 stdout_output: {enabled: false}
 file_output: {enabled: true, filename: ${out}/alerts.log, keep_alive: true}
@@ -65,38 +79,39 @@ alert_store: {enabled: true, path: ${out}/alerts.db}
 capture: {enabled: true, path_prefix: ${out}/cap, mode: rules}
 webserver: {listen_port: 0}
 watch_config_files: false
-`,
-    );
-    try {
-      await new Deno.Command("cat", { args: [marker], stdout: "null" }).output();
-      await waitFor("the capture", () => run.stderr.includes("capture written"), 30_000);
-      await waitFor("the alert in the file", () => {
-        try {
-          return Deno.readTextFileSync(`${out}/alerts.log`).includes("marker read");
-        } catch {
-          return false;
-        }
-      });
-      const res = await fetch(`${run.api}/alerts?rule=marker%20read`);
-      assertEquals((await res.json()).alerts.length, 1);
-    } finally {
-      assertEquals(await run.stop(), 0, run.stderr);
-      await watch.stop();
-    }
-    try {
-      const names = [...watch.seen.keys()].sort();
-      for (const want of ["alerts.db", "alerts.db-shm", "alerts.db-wal", "alerts.log"]) {
-        assert(names.includes(want), `${want} was written (saw ${names.join(", ")})`);
+${group === undefined ? "" : `file_group: "${group}"\n`}`,
+  );
+  try {
+    await new Deno.Command("cat", { args: [marker], stdout: "null" }).output();
+    await waitFor("the capture", () => run.stderr.includes("capture written"), 30_000);
+    await waitFor("the alert in the file", () => {
+      try {
+        return Deno.readTextFileSync(`${out}/alerts.log`).includes("marker read");
+      } catch {
+        return false;
       }
-      assert(names.some((n) => n.startsWith("cap_") && n.endsWith(".scap")), names.join(", "));
-      const wide = [...watch.seen].filter(([, modes]) => [...modes].some((m) => m & 0o077));
-      assertEquals(
-        wide.map(([n, modes]) => `${n}: ${[...modes].map((m) => m.toString(8)).join(",")}`),
-        [],
-        "files readable by others at some point",
-      );
-    } finally {
-      await Deno.remove(dir, { recursive: true });
+    });
+    const res = await fetch(`${run.api}/alerts?rule=marker%20read`);
+    assertEquals((await res.json()).alerts.length, 1);
+  } finally {
+    assertEquals(await run.stop(), 0, run.stderr);
+    await watch.stop();
+  }
+  try {
+    const names = [...watch.seen.keys()].sort();
+    for (const file of ["alerts.db", "alerts.db-shm", "alerts.db-wal", "alerts.log"]) {
+      assert(names.includes(file), `${file} was written (saw ${names.join(", ")})`);
     }
-  },
-});
+    assert(names.some((n) => n.startsWith("cap_") && n.endsWith(".scap")), names.join(", "));
+    assertEquals(wider(watch.seen, want), [], "files readable by others at some point");
+    for (const name of watch.seen.keys()) {
+      let gid: number | null = null;
+      try {
+        gid = Deno.statSync(`${out}/${name}`).gid;
+      } catch { /* SQLite removed it at close */ }
+      if (group !== undefined && gid !== null) assertEquals(gid, group, name);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}

@@ -10,6 +10,7 @@
 import { assertEquals, assertMatch } from "../support/assert.ts";
 import { REPO_ROOT, skipNote } from "../support/env.ts";
 import { ensureImage } from "../../scripts/image.ts";
+import { newToken } from "../../src/cli/token.ts";
 import {
   configMapFiles,
   podmanArgs,
@@ -80,11 +81,13 @@ Deno.test({
     const port = (l.addr as Deno.NetAddr).port;
     l.close();
     const name = `saker-audit-${Deno.pid}`;
+    const token = newToken();
     const containerPort = deployment.spec.template.spec.containers[0].ports[0].containerPort;
     const args = podmanArgs(deployment, {
       name,
       image: img.ref,
       configMaps: { "saker-audit-config": configDir },
+      secrets: { "saker-api-token": { token } },
       runFlags: [
         "-d",
         "--ulimit",
@@ -111,7 +114,8 @@ Deno.test({
       const path = new URL(kubeconfig.clusters[0].cluster.server).pathname;
       const r = await fetch(`${api}${path}`, {
         method: "POST",
-        headers: { "content-type": "application/json" },
+        // The token the webhook kubeconfig's user presents.
+        headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
         body: JSON.stringify({
           kind: "EventList",
           apiVersion: "audit.k8s.io/v1",

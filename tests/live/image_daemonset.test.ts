@@ -13,6 +13,7 @@
 import { assert, assertEquals, assertMatch } from "../support/assert.ts";
 import { needsRoot, REPO_ROOT, skipNote } from "../support/env.ts";
 import { ensureImage, type ImageResult } from "../../scripts/image.ts";
+import { newToken } from "../../src/cli/token.ts";
 import {
   configMapFiles,
   daemonSet,
@@ -121,6 +122,9 @@ function freePort(): number {
   return port;
 }
 
+/** The saker-api-token Secret's token, as `saker token` makes them. */
+const API_TOKEN = newToken();
+
 /** An agent container started from the DaemonSet's spec. */
 class AgentContainer {
   constructor(readonly name: string, readonly port: number) {}
@@ -133,6 +137,7 @@ class AgentContainer {
       image: (await theImage()).ref,
       hostPaths: { "/var/lib/saker": stateDir },
       configMaps: { "saker-config": configDir },
+      secrets: { "saker-api-token": { token: API_TOKEN } },
       runFlags: ["-d", ...ULIMITS],
       extraArgs: ["-o", `webserver.listen_port=${port}`],
     });
@@ -310,7 +315,9 @@ Deno.test({
 
       await t.step("a restart keeps the alert history (state volume)", async () => {
         agent = await AgentContainer.start(stateDir, configDir);
-        const r = await fetch(`http://127.0.0.1:${agent.port}/alerts?limit=1000`);
+        const r = await fetch(`http://127.0.0.1:${agent.port}/alerts?limit=1000`, {
+          headers: { authorization: `Bearer ${API_TOKEN}` },
+        });
         const body = await r.json();
         const alerts = (body.alerts ?? body) as Alert[];
         assert(

@@ -45,10 +45,17 @@ Deno.test("config: the repository's config.yaml loads without problems", async (
 Deno.test("config: Falco's default falco.yaml loads, Falco-only keys become warnings", {
   ignore: needsReference(),
 }, async () => {
+  // Falco's file serves its web server on 0.0.0.0 without a token: Saker's API serves the
+  // stored alerts too, so it asks for a token (or webserver.allow_unauthenticated) first.
+  const file = `${REFERENCE_DIR}/falco-config/falco.yaml`;
+  const refused = await assertRejects(() => loadConfig({ file, env: {} }));
+  assertEquals((refused as ConfigError).problems.length, 1, refused.message);
+  assertStringIncludes(refused.message, "webserver.listen_address: 0.0.0.0 is reachable");
   // Falco's file enables http_output.insecure: false and ships a slack program; all valid.
   const { config, warnings } = await loadConfig({
-    file: `${REFERENCE_DIR}/falco-config/falco.yaml`,
+    file,
     env: {},
+    overrides: ["webserver.auth_token=a-token-of-at-least-16-characters"],
   });
   assertEquals(config.rules_files, [
     "/etc/falco/falco_rules.yaml",

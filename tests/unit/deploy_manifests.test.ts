@@ -102,13 +102,16 @@ Deno.test("manifests: the schema check catches a wrong type (it can fail)", () =
   assert(failed);
 });
 
+/** What the saker-api-token Secret gives the containers (their API refuses to start without). */
+const SECRET_ENV = { SAKER_API_TOKEN: "token-from-the-saker-api-token-secret" };
+
 Deno.test("manifests: config files and rules in the ConfigMaps load without problems", async () => {
   for (const name of ["saker-config", "saker-audit-config"]) {
     const cm = find("ConfigMap", name);
     const { config, warnings } = await loadConfig({
       file: `${name}/config.yaml`,
       text: cm.data["config.yaml"],
-      env: {},
+      env: SECRET_ENV,
     });
     assertEquals(warnings, [], name);
     for (const rf of config.rules_files) {
@@ -140,6 +143,9 @@ Deno.test("manifests: the DaemonSet gives the agent what it needs and nothing mo
   assertEquals(c.image, `localhost/saker:${SAKER_VERSION}`);
   assert(c.resources.requests.cpu && c.resources.limits.memory);
   const env = Object.fromEntries(c.env.map((e: Obj) => [e.name, e.value]));
+  // The API token comes from a Secret, never from the manifest.
+  const token = c.env.find((e: Obj) => e.name === "SAKER_API_TOKEN");
+  assertEquals(token.valueFrom, { secretKeyRef: { name: "saker-api-token", key: "token" } });
   const mounts = Object.fromEntries(c.volumeMounts.map((m: Obj) => [m.mountPath, m]));
   const volumes = Object.fromEntries(pod.volumes.map((v: Obj) => [v.name, v]));
   // The host root, read-only, where SAKER_HOST_ROOT says.
@@ -154,7 +160,7 @@ Deno.test("manifests: the DaemonSet gives the agent what it needs and nothing mo
   const { config } = await loadConfig({
     file: "config.yaml",
     text: cm.data["config.yaml"],
-    env: {},
+    env: SECRET_ENV,
   });
   const stateDir = config.alert_store.path.replace(/\/[^/]+$/, "");
   assert(mounts[stateDir] && !mounts[stateDir].readOnly, `no writable mount at ${stateDir}`);
@@ -208,7 +214,7 @@ Deno.test("manifests: the API server's audit webhook reaches the receiver's endp
   const { config } = await loadConfig({
     file: "config.yaml",
     text: cm.data["config.yaml"],
-    env: {},
+    env: SECRET_ENV,
   });
   assertEquals(url.pathname, config.webserver.k8s_audit_endpoint);
   assertEquals(config.webserver.listen_port, svc.spec.ports[0].port);
@@ -229,6 +235,7 @@ Deno.test("manifests: the podman command line is the DaemonSet's, flag by flag",
     name: "saker",
     hostPaths: { "/var/lib/saker": "/tmp/state" },
     configMaps: { "saker-config": "/tmp/config" },
+    secrets: { "saker-api-token": { token: "t0ken" } },
   });
   const caps = daemonSet().spec.template.spec.containers[0].securityContext.capabilities.add;
   assertEquals(args, [
@@ -249,6 +256,8 @@ Deno.test("manifests: the podman command line is the DaemonSet's, flag by flag",
     "0:0",
     "-e",
     "SAKER_HOST_ROOT=/host",
+    "-e",
+    "SAKER_API_TOKEN=t0ken",
     "-v",
     "/:/host:ro,rslave",
     "-v",
