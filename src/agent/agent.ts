@@ -604,6 +604,21 @@ export class Agent {
       port: w.listen_port,
       tlsPemFile: w.ssl_enabled ? w.ssl_certificate : undefined,
     });
+    const server = this.#server, r = this.registry;
+    r.gauge("saker_api_connections", "Client connections to the API open now.").labels()
+      .collect = () => server.connections();
+    r.counter(
+      "saker_api_connections_closed_total",
+      "API connections closed by the server's limits: evicted (the longest-waiting idle one, to " +
+        "make room) or refused (every connection busy).",
+      ["reason"],
+    ).labels("evicted").collect = () => server.evicted();
+    r.counter("saker_api_connections_closed_total", "", ["reason"]).labels("refused").collect =
+      () => server.refused();
+    r.counter(
+      "saker_api_bodies_refused_total",
+      "Request bodies answered 503 because too many bodies or bytes were in flight.",
+    ).labels().collect = () => server.bodyBudget.refused;
   }
 
   async #startCollector(c: Config): Promise<void> {

@@ -14,12 +14,13 @@
  * ```
  * @module
  */
-import { isMap, LineCounter, parseDocument } from "yaml";
+import { type Document, isMap, LineCounter } from "yaml";
 import { check, type Issue } from "./validate.ts";
 import { type Config, defaultConfig, SPEC } from "./spec.ts";
 import { applyOverride, expandEnvDeep, formatPath } from "./overrides.ts";
 import { auditInputs } from "../k8saudit/audit_inputs.ts";
 import { isLoopbackAddress } from "../server/loopback.ts";
+import { parseYamlDocuments } from "../rules/yaml.ts";
 
 /** What to load. */
 export interface LoadOptions {
@@ -56,7 +57,7 @@ export class ConfigError extends Error {
 
 interface Located {
   file: string;
-  doc: ReturnType<typeof parseDocument>;
+  doc: Document.Parsed;
   lines: LineCounter;
 }
 
@@ -116,14 +117,18 @@ async function readYaml(
     }
   }
   const lines = new LineCounter();
-  const doc = parseDocument(src, { lineCounter: lines, prettyErrors: false });
-  if (doc.errors.length > 0) {
-    for (const e of doc.errors) {
-      const pos = lines.linePos(e.pos[0]);
-      problems.push(`${file}:${pos.line}:${pos.col}: invalid YAML: ${e.message.split("\n")[0]}`);
-    }
+  const { docs, error } = parseYamlDocuments(src, { lineCounter: lines, prettyErrors: false });
+  if (error) {
+    const pos = lines.linePos(error.pos[0]);
+    problems.push(`${file}:${pos.line}:${pos.col}: invalid YAML: ${error.message.split("\n")[0]}`);
     return undefined;
   }
+  if (docs.length > 1) {
+    problems.push(`${file}: holds ${docs.length} YAML documents; a config is one`);
+    return undefined;
+  }
+  const doc = docs[0];
+  if (!doc) return {};
   if (doc.contents !== null && !isMap(doc.contents)) {
     problems.push(`${file}: the config must be a map of keys to values`);
     return undefined;

@@ -419,12 +419,17 @@ export class Event {
   }
 }
 
+/** Live records skipped because their layout did not fit their frame (see decodeLiveBatch). */
+export const liveDecodeStats = { malformed: 0 };
+
 /**
  * Decodes one ring drain into events. `buf` is "framed": every record is preceded by the ring
  * buffer's 8-byte header (u32 length with BUSY/DISCARD bits, u32 page offset) and padded to 8
  * bytes, exactly as the records sit in the ring. `tsBase` turns the probe's boot-time clock into
  * UTC; `firstNum` numbers the events. `dv`, when given, is a DataView over exactly `buf`'s bytes
- * (the ring reader makes one per drain); the events share it.
+ * (the ring reader makes one per drain); the events share it. A record whose event type is
+ * unknown or whose parameter lengths run past its frame is skipped and counted in
+ * {@link liveDecodeStats}, so that no parameter read can leave the record.
  */
 export function decodeLiveBatch(
   buf: Uint8Array,
@@ -443,11 +448,21 @@ export function decodeLiveBatch(
     frame += (frameLen + 15) & ~7;
     if (word & 0x4000_0000) continue; // discarded
     if (frameLen < LIVE_HEADER_SIZE || off + frameLen > end) break;
+    const type = dv.getUint16(off + 24, true);
+    const nparams = dv.getUint16(off + 26, true);
+    let size = LIVE_HEADER_SIZE + 2 * nparams;
+    if (size <= frameLen) {
+      for (let k = 0; k < nparams; k++) size += dv.getUint16(off + LIVE_HEADER_SIZE + 2 * k, true);
+    }
+    if (size > frameLen || type >= EVENTS.length) {
+      liveDecodeStats.malformed++;
+      continue;
+    }
     const ev = new Event(
       buf,
       dv,
       off,
-      dv.getUint16(off + 24, true),
+      type,
       dv.getUint32(off + 8, true),
       dv.getUint32(off + 12, true),
     );

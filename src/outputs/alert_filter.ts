@@ -65,15 +65,25 @@ export class FilterError extends Error {
  * the epoch up to 12 digits, nanoseconds beyond), or a duration meaning "that long ago" (`15m`).
  */
 export function parseTime(s: string, nowMs = Date.now()): bigint | undefined {
-  if (/^\d+$/.test(s)) return s.length <= 12 ? BigInt(s) * 1_000_000_000n : BigInt(s);
+  if (/^\d+$/.test(s)) return clampNs(s.length <= 12 ? BigInt(s) * 1_000_000_000n : BigInt(s));
   const ago = parseDuration(s);
-  if (ago !== undefined) return BigInt(Math.round(nowMs - ago * 1000)) * 1_000_000n;
+  if (ago !== undefined) {
+    const ms = nowMs - ago * 1000;
+    return Number.isFinite(ms) ? clampNs(BigInt(Math.round(ms)) * 1_000_000n) : undefined;
+  }
   const m = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:?\d\d)$/.exec(s);
   if (!m) return undefined;
   const ms = Date.parse(m[1] + (m[3] === "Z" ? "Z" : m[3].replace(/(\d\d)(\d\d)$/, "$1:$2")));
   if (Number.isNaN(ms)) return undefined;
   const frac = BigInt((m[2] ?? "").padEnd(9, "0"));
   return BigInt(ms) * 1_000_000n + frac;
+}
+
+/** Times are kept as signed 64-bit nanoseconds since the epoch: before 1970 is 1970. */
+const MAX_NS = (1n << 63n) - 1n;
+
+function clampNs(ns: bigint): bigint {
+  return ns < 0n ? 0n : ns > MAX_NS ? MAX_NS : ns;
 }
 
 function list(params: URLSearchParams, name: string): string[] | undefined {

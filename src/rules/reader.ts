@@ -3,7 +3,8 @@
  * shape of every item as Falco does and recording errors and warnings with positions.
  * @module
  */
-import { isMap, isScalar, isSeq, type Node, parseAllDocuments, type Scalar } from "yaml";
+import { isMap, isScalar, isSeq, type Node, type Scalar } from "yaml";
+import { parseYamlDocuments } from "./yaml.ts";
 import {
   Collector,
   type ExceptionEntry,
@@ -743,9 +744,9 @@ export class Reader {
  */
 export function readRulesFile(file: SourceText, res: LoadResult, col: Collector): boolean {
   const reader = new Reader(file, res, col);
-  let docs;
+  let parsed;
   try {
-    docs = parseAllDocuments(file.text, { schema: "failsafe", prettyErrors: false });
+    parsed = parseYamlDocuments(file.text, { schema: "failsafe", prettyErrors: false });
   } catch (e) {
     if (!(e instanceof RangeError)) throw e;
     // The YAML parser recurses once per nesting level and runs out of stack on deep nesting.
@@ -758,21 +759,19 @@ export function readRulesFile(file: SourceText, res: LoadResult, col: Collector)
     );
     return false;
   }
-  const list = Array.isArray(docs) ? docs : [];
-  for (const doc of list) {
-    const err = doc.errors[0];
-    if (err) {
-      const off = err.pos[0];
-      const { line, column } = file.lineCol(off);
-      const msg = err.message.split("\n")[0].replace(/ at line \d+, column \d+:?$/, "");
-      res.error(
-        "LOAD_ERR_YAML_PARSE",
-        msg,
-        new Context([{ ...reader.root.last, line, column, offset: off }]),
-      );
-      return false;
-    }
+  const err = parsed.error;
+  if (err) {
+    const off = err.pos[0];
+    const { line, column } = file.lineCol(off);
+    const msg = err.message.split("\n")[0].replace(/ at line \d+, column \d+:?$/, "");
+    res.error(
+      "LOAD_ERR_YAML_PARSE",
+      msg,
+      new Context([{ ...reader.root.last, line, column, offset: off }]),
+    );
+    return false;
   }
+  const list = parsed.docs;
   for (const doc of list) {
     const contents = doc.contents as Node | null;
     if (contents === null || reader.isNull(contents)) continue;

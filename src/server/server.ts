@@ -4,7 +4,10 @@
  * `webserver.ssl_certificate` format), with the limits a server reachable by untrusted clients
  * needs:
  *
- * - at most `maxConnections` connections; more are closed as they arrive;
+ * - at most `maxConnections` connections: when one more arrives, the connection waiting longest
+ *   without a request in progress (an idle client, or one still sending its headers) is closed
+ *   to make room, so that a flood of idle or slow clients cannot lock out a client that sends
+ *   its request at once; when every connection has a request in progress, the new one is closed;
  * - a connection must send its request headers within `headersTimeoutMs` (idle ones included)
  *   and the whole request within `requestTimeoutMs`, or it gets 408 and is closed; an idle
  *   keep-alive connection is closed after `keepAliveTimeoutMs`;
@@ -32,6 +35,7 @@
 import http from "node:http";
 import https from "node:https";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Socket } from "node:net";
 import type { Hono } from "hono";
 import { BodyBudget, BodyError } from "../http_body.ts";
 import { log } from "../log.ts";
@@ -76,6 +80,9 @@ export interface RunningServer {
   scheme: "http" | "https";
   /** Connections open now. */
   connections(): number;
+  /** Connections closed to make room for a newer one, and connections refused (all busy). */
+  evicted(): number;
+  refused(): number;
   /** Body bytes held by requests now, and bodies cut for the budget so far. */
   bodyBudget: BodyBudget;
   /** Stops accepting, lets open requests finish (within 2 s; live streams are cut). */
@@ -203,6 +210,11 @@ export async function serveApi(app: Hono, opts: ServeOptions): Promise<RunningSe
   let base = "";
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    const socket = req.socket;
+    waiting.delete(socket);
+    res.once("finish", () => {
+      if (!socket.destroyed) waiting.set(socket, true);
+    });
     const method = req.method ?? "GET";
     let url: URL;
     const headers = new Headers();
@@ -262,11 +274,22 @@ export async function serveApi(app: Hono, opts: ServeOptions): Promise<RunningSe
     ...tls,
   };
   const server = tls ? https.createServer(options, handle) : http.createServer(options, handle);
-  server.maxConnections = limits.maxConnections;
-  let open = 0;
-  server.on("connection", (socket: { once(e: string, f: () => void): void }) => {
+  // Connections without a request in progress, oldest first (a Map keeps insertion order).
+  const waiting = new Map<Socket, true>();
+  let open = 0, evicted = 0, refused = 0;
+  server.on("connection", (socket: Socket) => {
     open++;
-    socket.once("close", () => open--);
+    waiting.set(socket, true);
+    socket.once("close", () => {
+      open--;
+      waiting.delete(socket);
+    });
+    if (open <= limits.maxConnections) return;
+    const oldest = waiting.keys().next().value!;
+    waiting.delete(oldest);
+    if (oldest === socket) refused++;
+    else evicted++;
+    oldest.destroy();
   });
 
   const addr = await new Promise<Deno.NetAddr>((resolve, reject) => {
@@ -290,6 +313,8 @@ export async function serveApi(app: Hono, opts: ServeOptions): Promise<RunningSe
     scheme,
     bodyBudget: budget,
     connections: () => open,
+    evicted: () => evicted,
+    refused: () => refused,
     async shutdown() {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();

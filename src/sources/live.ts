@@ -23,7 +23,7 @@
  * ```
  * @module
  */
-import { decodeLiveBatch, type Event } from "../events/event.ts";
+import { decodeLiveBatch, type Event, liveDecodeStats } from "../events/event.ts";
 import { type DenySet, Probe, type ProbeCounters, type ProbeOptions } from "../kernel/probe.ts";
 import type { KernelPrograms } from "../kernel/predicates.ts";
 import { bootEpochNs } from "../kernel/libc.ts";
@@ -124,6 +124,10 @@ export async function openLiveSource(opts: LiveSourceOptions): Promise<LiveSourc
     "saker_events_received_total",
     "Events read from the kernel ring buffer.",
   );
+  metrics.counter(
+    "saker_events_malformed_total",
+    "Records from the kernel skipped because their layout did not fit their size.",
+  ).labels().collect = () => liveDecodeStats.malformed;
   const drops = metrics.counter(
     "saker_kernel_drops_total",
     "Events the probe could not submit because the ring buffer was full, per CPU.",

@@ -48,29 +48,54 @@ async function readToEnd(
   return { text, closed: false };
 }
 
-Deno.test("server: connections over the cap are closed as they arrive; idle ones time out", async () => {
-  const server = await start({ maxConnections: 20, headersTimeoutMs: 800 });
+Deno.test("server: over the cap, the longest-waiting idle connection makes room; busy ones stay", async () => {
+  const server = await start({ maxConnections: 20, headersTimeoutMs: 1500 });
   const port = server.addr.port;
   const conns: Deno.TcpConn[] = [];
   try {
     for (let i = 0; i < 30; i++) conns.push(await raw(port));
-    // The ten over the cap are closed at once, before any byte.
-    const over = await Promise.all(conns.slice(20).map((c) => readToEnd(c, 1000)));
-    assertEquals(over.filter((r) => r.closed).length, 10);
-    assert(server.connections() <= 20, `${server.connections()} connections`);
-    // The twenty idle ones send nothing: closed by the header timeout.
-    const t0 = Date.now();
-    const idle = await Promise.all(conns.slice(0, 20).map((c) => readToEnd(c, 5000)));
-    assertEquals(idle.filter((r) => r.closed).length, 20);
-    assert(Date.now() - t0 < 4000, `closed after ${Date.now() - t0} ms`);
-    // Room again for a real client.
+    // The ten that waited longest were closed to make room for the newer ones.
+    const first = await Promise.all(conns.slice(0, 10).map((c) => readToEnd(c, 1000)));
+    assertEquals(first.filter((r) => r.closed).length, 10);
+    assertEquals(server.connections(), 20);
+    assertEquals(server.evicted(), 10);
+    // A client that sends its request at once is served while twenty idle ones hold the cap.
     assertEquals(await (await fetch(`http://127.0.0.1:${port}/ping`)).text(), "pong");
+    // The idle ones send nothing: closed by the header timeout.
+    const t0 = Date.now();
+    const idle = await Promise.all(conns.slice(10).map((c) => readToEnd(c, 5000)));
+    assert(idle.every((r) => r.closed), "all closed");
+    assert(Date.now() - t0 < 4000, `closed after ${Date.now() - t0} ms`);
   } finally {
     for (const c of conns) {
       try {
         c.close();
       } catch { /* closed */ }
     }
+    await server.shutdown();
+  }
+});
+
+Deno.test("server: when every connection has a request in progress, a new one is refused", async () => {
+  const server = await start({ maxConnections: 5, requestTimeoutMs: 3000 });
+  const port = server.addr.port;
+  const conns: Deno.TcpConn[] = [];
+  try {
+    // Five requests whose bodies are still coming.
+    for (let i = 0; i < 5; i++) {
+      conns.push(await raw(port, "POST /body HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nx"));
+    }
+    await new Promise((r) => setTimeout(r, 200));
+    const late = await raw(port);
+    assert((await readToEnd(late, 1000)).closed, "refused");
+    late.close();
+    assertEquals(server.refused(), 1);
+    // The busy ones were not touched: each completes its body and gets its answer.
+    for (const c of conns) await c.write(new TextEncoder().encode("123456789"));
+    const answers = await Promise.all(conns.map((c) => readToEnd(c, 1000)));
+    assert(answers.every((a) => a.text.startsWith("HTTP/1.1 200")), answers[0].text);
+  } finally {
+    for (const c of conns) c.close();
     await server.shutdown();
   }
 });
