@@ -35,7 +35,7 @@ import { formatEventLine } from "../../src/events/print.ts";
 import { StateStore } from "../../src/state/store.ts";
 import { AuditWebhook } from "../../src/sources/k8saudit_webhook.ts";
 import { createApp } from "../../src/server/app.ts";
-import { LiveAlerts } from "../../src/server/live.ts";
+import { LiveAlerts } from "../../src/server/live_alerts.ts";
 import { Registry } from "../../src/metrics.ts";
 import { AlertStore } from "../../src/outputs/alert_store.ts";
 import { mutateBytes, mutateText, pick, type Rng } from "./mutate.ts";
