@@ -117,10 +117,14 @@ async function readYaml(
     }
   }
   const lines = new LineCounter();
-  const { docs, error } = parseYamlDocuments(src, { lineCounter: lines, prettyErrors: false });
+  const { docs, error } = parseYamlDocuments(src, {
+    lineCounter: lines,
+    prettyErrors: false,
+    logLevel: "error",
+  });
   if (error) {
-    const pos = lines.linePos(error.pos[0]);
-    problems.push(`${file}:${pos.line}:${pos.col}: invalid YAML: ${error.message.split("\n")[0]}`);
+    const pos = lines.linePos(error.offset);
+    problems.push(`${file}:${pos.line}:${pos.col}: invalid YAML: ${error.message}`);
     return undefined;
   }
   if (docs.length > 1) {
@@ -133,8 +137,16 @@ async function readYaml(
     problems.push(`${file}: the config must be a map of keys to values`);
     return undefined;
   }
+  let value: Record<string, unknown>;
+  try {
+    value = (doc.toJS() ?? {}) as Record<string, unknown>;
+  } catch (err) {
+    // An alias to no anchor, or aliases expanding beyond the library's bound (alias bombs).
+    problems.push(`${file}: invalid YAML: ${(err as Error).message}`);
+    return undefined;
+  }
   origins.files.push({ file, doc, lines });
-  return (doc.toJS() ?? {}) as Record<string, unknown>;
+  return value;
 }
 
 /** Merges `extra` into `base` (maps recursively; lists per strategy). */

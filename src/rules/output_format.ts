@@ -47,6 +47,10 @@ export interface OutputFormat {
 export class OutputError extends Error {}
 
 const STEP_PREFIX = /^step\[(\d+)\]\./;
+/** Longest `%` token tried (a field with its argument, or a transformer call). */
+const MAX_TOKEN = 512;
+/** Most parse attempts for one output string (each `%` tries ever shorter prefixes). */
+const MAX_ATTEMPTS = 20_000;
 
 /**
  * Compiles an output string for rules of `source`; `named` admits the values a sequence or
@@ -54,6 +58,7 @@ const STEP_PREFIX = /^step\[(\d+)\]\./;
  */
 export function compileOutput(fmt: string, source: string, named?: NamedValues): OutputFormat {
   let s = fmt;
+  let attempts = 0;
   if (s.startsWith("*")) s = s.slice(1);
   const tokens: OutputToken[] = [];
   const checker = new Checker(source);
@@ -95,10 +100,15 @@ export function compileOutput(fmt: string, source: string, named?: NamedValues):
     }
     const skip = step === undefined ? 0 : sm![0].length;
     // The longest prefix that parses as a known field (Falco: `%proc.namex` is proc.name + "x").
-    let rest = s.slice(k + skip);
+    // Fields and transformers start with a letter; a token is at most MAX_TOKEN long.
+    const from = k + skip;
+    let rest = /^[A-Za-z]/.test(s.slice(from, from + 1)) ? s.slice(from, from + MAX_TOKEN) : "";
     let found: { operand: Operand; length: number } | undefined;
     let lastErr = "";
     while (rest.length > 0 && !found) {
+      if (++attempts > MAX_ATTEMPTS) {
+        throw new OutputError("output string too complex: too many % tokens that are no field");
+      }
       try {
         const { expr, length } = parseFieldOrTransformer(rest);
         found = { operand: checker.operand(expr), length };

@@ -744,30 +744,14 @@ export class Reader {
  */
 export function readRulesFile(file: SourceText, res: LoadResult, col: Collector): boolean {
   const reader = new Reader(file, res, col);
-  let parsed;
-  try {
-    parsed = parseYamlDocuments(file.text, { schema: "failsafe", prettyErrors: false });
-  } catch (e) {
-    if (!(e instanceof RangeError)) throw e;
-    // The YAML parser recurses once per nesting level and runs out of stack on deep nesting.
-    const off = deepestOffset(file.text);
-    const { line, column } = file.lineCol(off);
-    res.error(
-      "LOAD_ERR_YAML_PARSE",
-      "nested too deeply to parse",
-      new Context([{ ...reader.root.last, line, column, offset: off }]),
-    );
-    return false;
-  }
+  const parsed = parseYamlDocuments(file.text, { schema: "failsafe", prettyErrors: false });
   const err = parsed.error;
   if (err) {
-    const off = err.pos[0];
-    const { line, column } = file.lineCol(off);
-    const msg = err.message.split("\n")[0].replace(/ at line \d+, column \d+:?$/, "");
+    const { line, column } = file.lineCol(err.offset);
     res.error(
       "LOAD_ERR_YAML_PARSE",
-      msg,
-      new Context([{ ...reader.root.last, line, column, offset: off }]),
+      err.message,
+      new Context([{ ...reader.root.last, line, column, offset: err.offset }]),
     );
     return false;
   }
@@ -798,36 +782,4 @@ export function readRulesFile(file: SourceText, res: LoadResult, col: Collector)
     }
   }
   return true;
-}
-
-/**
- * Offset of the most deeply nested spot of a YAML text, roughly: per line, indentation plus
- * block sequence dashes and open flow brackets. Only used to point at the place a parser could
- * not descend into.
- */
-export function deepestOffset(text: string): number {
-  let best = 0, bestDepth = -1, flow = 0, lineStart = 0;
-  while (lineStart <= text.length) {
-    let end = text.indexOf("\n", lineStart);
-    if (end < 0) end = text.length;
-    let i = lineStart;
-    let depth = flow;
-    while (i < end && (text[i] === " " || text[i] === "-" || text[i] === "\t")) {
-      if (text[i] === "-") depth++;
-      depth++;
-      i++;
-    }
-    for (let j = i; j < end; j++) {
-      const ch = text[j];
-      if (ch === "[" || ch === "{") flow++;
-      else if ((ch === "]" || ch === "}") && flow > 0) flow--;
-      if (flow + (i - lineStart) > depth) depth = flow + (i - lineStart);
-    }
-    if (depth > bestDepth) {
-      bestDepth = depth;
-      best = i;
-    }
-    lineStart = end + 1;
-  }
-  return best;
 }

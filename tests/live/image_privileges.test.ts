@@ -12,6 +12,7 @@ import { assert, assertEquals, assertMatch } from "../support/assert.ts";
 import { needsRoot, REPO_ROOT, skipNote } from "../support/env.ts";
 import { ensureImage } from "../../scripts/image.ts";
 import { daemonSet, podmanArgs, writeConfigMap } from "../../scripts/daemonset_podman.ts";
+import { newToken } from "../../src/cli/token.ts";
 
 const ULIMITS = ["--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024"];
 
@@ -65,6 +66,7 @@ async function runArgs(opts: {
     image: img.ref,
     hostPaths: { "/var/lib/saker": opts.stateDir },
     configMaps: { "saker-config": opts.configDir },
+    secrets: { "saker-api-token": { token: newToken() } },
     runFlags: ["--rm", ...ULIMITS, ...(opts.entrypoint ? ["--entrypoint", opts.entrypoint] : [])],
   });
   if (opts.edit) args = opts.edit(args);

@@ -1,0 +1,173 @@
+/**
+ * Load on the API while the agent detects (a real `saker run` with the probe; root): 1,000
+ * clients sending their request headers a byte at a time and 1,000 clients connecting and
+ * sending nothing, each reconnecting when the agent closes it, for a while; meanwhile a client
+ * asks `/healthz` every 50 ms and a trigger process opens /etc/shadow, each open's alert timed
+ * from the system call to its line on the agent's stdout.
+ *
+ * Figures, before and during the attack: API latency (p50, p99, max) and failed requests,
+ * detection delay (p50, p99, missed alerts), the agent's RSS and its growth, and the
+ * connections the agent closed to make room (evicted) or refused.
+ *
+ * @example
+ * ```ts
+ * import { runLoad } from "./load.ts";
+ * const figures = await runLoad({ slow: 1000, idle: 1000, seconds: 15 });
+ * ```
+ * @module
+ */
+import {
+  type AgentProcess,
+  alertLatency,
+  buildTools,
+  latencySummary,
+  percentile,
+  startAgentProcess,
+  type Tools,
+} from "../bench/_outside.ts";
+import { metricSum } from "./metrics_text.ts";
+
+/** Options of {@link runLoad}. */
+export interface LoadOptions {
+  slow: number;
+  idle: number;
+  /** How long the attack lasts. */
+  seconds: number;
+  /** Alerts timed before and during the attack. */
+  samples?: number;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Keeps `n` connections open (reopening closed ones) until `stop`; `drip` bytes every 200 ms. */
+function holdConnections(port: number, n: number, drip: boolean) {
+  let on = true;
+  let opened = 0;
+  const enc = new TextEncoder();
+  const one = async () => {
+    while (on) {
+      let conn: Deno.TcpConn;
+      try {
+        conn = await Deno.connect({ hostname: "127.0.0.1", port });
+      } catch {
+        await sleep(100);
+        continue;
+      }
+      opened++;
+      const closed = conn.read(new Uint8Array(1024)).then(() => true, () => true);
+      try {
+        if (drip) await conn.write(enc.encode("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: "));
+        while (on) {
+          const r = await Promise.race([closed, sleep(200).then(() => false)]);
+          if (r) break;
+          if (drip) await conn.write(enc.encode("a"));
+        }
+      } catch { /* closed by the agent */ }
+      try {
+        conn.close();
+      } catch { /* closed */ }
+    }
+  };
+  const all = Array.from({ length: n }, one);
+  return {
+    opened: () => opened,
+    stop: async () => {
+      on = false;
+      await Promise.allSettled(all);
+    },
+  };
+}
+
+/** GET /healthz every 50 ms for `ms`: latencies (ms) and failures. */
+async function probeApi(port: number, ms: number): Promise<{ ms: number[]; failed: number }> {
+  const out: number[] = [];
+  let failed = 0;
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    const t0 = performance.now();
+    try {
+      const r = await fetch(`http://127.0.0.1:${port}/healthz`, {
+        signal: AbortSignal.timeout(5000),
+      });
+      await r.body?.cancel();
+      if (r.ok) out.push(performance.now() - t0);
+      else failed++;
+    } catch {
+      failed++;
+    }
+    await sleep(50);
+  }
+  return { ms: out, failed };
+}
+
+function apiSummary(r: { ms: number[]; failed: number }) {
+  const s = [...r.ms].sort((a, b) => a - b);
+  const q = (p: number) => Math.round(percentile(s, p) * 10) / 10;
+  return {
+    requests: s.length + r.failed,
+    failed: r.failed,
+    p50_ms: q(50),
+    p99_ms: q(99),
+    max_ms: q(100),
+  };
+}
+
+async function detect(agent: AgentProcess, tools: Tools, samples: number) {
+  const { ns, missed } = await alertLatency(agent, tools, {
+    samples,
+    minGapMs: 50,
+    maxGapMs: 150,
+    rule: "Read sensitive file untrusted",
+  });
+  return latencySummary(ns, missed);
+}
+
+/** Runs the load scenario; needs root (probe). */
+export async function runLoad(opts: LoadOptions): Promise<Record<string, unknown>> {
+  const samples = opts.samples ?? 40;
+  const tools = await buildTools();
+  const agent = await startAgentProcess({ overrides: ["stdout_output.enabled=true"] });
+  try {
+    await sleep(1000);
+    const apiBefore = probeApi(agent.port, 3000);
+    const detectBefore = await detect(agent, tools, samples);
+    const before = { api: apiSummary(await apiBefore), detection: detectBefore };
+    const rssBefore = agent.rss().now;
+    let rssTop = rssBefore;
+    const sampler = setInterval(() => {
+      try {
+        rssTop = Math.max(rssTop, agent.rss().now);
+      } catch { /* gone */ }
+    }, 100);
+    const slow = holdConnections(agent.port, opts.slow, true);
+    const idle = holdConnections(agent.port, opts.idle, false);
+    await sleep(1000);
+    const apiDuring = probeApi(agent.port, opts.seconds * 1000 - 1000);
+    const detectDuring = await detect(agent, tools, samples);
+    const during = { api: apiSummary(await apiDuring), detection: detectDuring };
+    const connections = await metricSum(agent.port, "saker_api_connections");
+    const closed = "saker_api_connections_closed_total";
+    const evicted = await metricSum(agent.port, closed, 'reason="evicted"');
+    const refused = await metricSum(agent.port, closed, 'reason="refused"');
+    await slow.stop();
+    await idle.stop();
+    clearInterval(sampler);
+    await sleep(1000);
+    return {
+      attackers: { slow: opts.slow, idle: opts.idle, seconds: opts.seconds },
+      connections_opened: slow.opened() + idle.opened(),
+      connections_open_at_end: connections,
+      connections_evicted: evicted,
+      connections_refused: refused,
+      before,
+      during,
+      rss_before_mb: Math.round(rssBefore / 1e6),
+      rss_max_mb: Math.round(rssTop / 1e6),
+      rss_growth_mb: Math.round((rssTop - rssBefore) / 1e6),
+      rss_after_mb: Math.round(agent.rss().now / 1e6),
+    };
+  } finally {
+    await agent.stop();
+    await tools.remove();
+  }
+}

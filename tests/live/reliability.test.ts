@@ -1,0 +1,41 @@
+/**
+ * The short form of the reliability suite's faults and load (`deno task bench reliability` runs
+ * the long form): a real `saker run` with the probe whose outputs go down, slow, missing, full
+ * and read-only while 30 reloads come in 3 s during an alert storm; then 300 slow and 300 idle
+ * API connections while it detects. Every alert is delivered or counted, no event goes
+ * unevaluated, the API keeps answering, detection goes on, memory stays bounded.
+ */
+import { assert, assertEquals } from "../support/assert.ts";
+import { needsRoot } from "../support/env.ts";
+import { runFaults } from "../../scripts/reliability/faults.ts";
+import { runLoad } from "../../scripts/reliability/load.ts";
+
+Deno.test({
+  name: "reliability: faults on every output and a reload storm; every alert delivered or counted",
+  ignore: needsRoot(),
+  async fn() {
+    const f = await runFaults({ alerts: 300, reloads: 30, reloadSeconds: 3 });
+    console.log(JSON.stringify(f, null, 1));
+    assert(f.every_alert_delivered_or_counted, "an alert neither delivered nor counted");
+    assertEquals(f.events_unevaluated, 0, "trigger events without their alert");
+    assertEquals(f.reloads_done as number > 0, true);
+    assert((f.rss_max_mb as number) - (f.rss_start_mb as number) < 100, "RSS bound");
+  },
+});
+
+Deno.test({
+  name: "reliability: 300 slow and 300 idle API connections; the API answers, detection goes on",
+  ignore: needsRoot(),
+  async fn() {
+    const l = await runLoad({ slow: 300, idle: 300, seconds: 6, samples: 20 });
+    console.log(JSON.stringify(l, null, 1));
+    const during = l.during as {
+      api: { failed: number; p99_ms: number };
+      detection: { missed: number; p99_ms: number };
+    };
+    assertEquals(during.api.failed, 0, "API requests failed during the attack");
+    assert(during.api.p99_ms < 1000, `API p99 ${during.api.p99_ms} ms`);
+    assertEquals(during.detection.missed, 0, "alerts missed during the attack");
+    assert((l.rss_growth_mb as number) < 50, `RSS grew by ${l.rss_growth_mb} MB`);
+  },
+});
