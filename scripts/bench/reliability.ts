@@ -6,8 +6,10 @@
  * delivered and counted as dropped, events unevaluated, RSS) and load on its API (1,000 slow and
  * 1,000 idle connections while it detects: RSS growth, API p99, detection delay).
  *
- * Environment: SAKER_BENCH_SEED (default 1), SAKER_FUZZ_INPUTS (default 1000000). Faults and
- * load need root and the probe (run under the shared lock); without root they are skipped.
+ * Environment: SAKER_BENCH_SEED (default 1), SAKER_FUZZ_INPUTS (default 1000000),
+ * SAKER_RELIABILITY_PARTS (default `fuzz,faults,load`; fuzzing takes about an hour and a half on
+ * two cores and needs neither root nor the probe, faults and load need both: run them under the
+ * shared lock on their own). Without root, faults and load are skipped.
  * The test suite runs the short form (tests/unit/fuzz.test.ts, tests/live/reliability.test.ts).
  * @module
  */
@@ -19,25 +21,33 @@ import { runLoad } from "../reliability/load.ts";
 export async function bench(): Promise<Record<string, unknown>> {
   const seed = Number(Deno.env.get("SAKER_BENCH_SEED") ?? 1);
   const count = Number(Deno.env.get("SAKER_FUZZ_INPUTS") ?? 1_000_000);
-  const t0 = Date.now();
-  const fuzz = await fuzzAll({ seed, count, cliRuns: 100, parallel: 2 });
+  const parts = new Set((Deno.env.get("SAKER_RELIABILITY_PARTS") ?? "fuzz,faults,load").split(","));
   const out: Record<string, unknown> = {
     seed,
-    command: `SAKER_BENCH_SEED=${seed} SAKER_FUZZ_INPUTS=${count} deno task bench reliability`,
-    fuzz: {
+    command: `SAKER_BENCH_SEED=${seed} SAKER_FUZZ_INPUTS=${count} ` +
+      `SAKER_RELIABILITY_PARTS=${[...parts].join(",")} deno task bench reliability`,
+  };
+  if (parts.has("fuzz")) {
+    const t0 = Date.now();
+    const fuzz = await fuzzAll({ seed, count, cliRuns: 100, parallel: 2 });
+    out.fuzz = {
       inputs_per_target: count,
       crashes: fuzz.reduce((n, r) => n + r.crashes, 0),
       hangs: fuzz.reduce((n, r) => n + r.hangs, 0),
       bad_exit_codes: fuzz.reduce((n, r) => n + r.bad_exits, 0),
       minutes: Math.round((Date.now() - t0) / 6000) / 10,
       targets: fuzz,
-    },
-  };
-  if (Deno.uid() !== 0) {
-    out.faults = out.load = { skipped: "not root: faults and load need the probe" };
-    return out;
+    };
   }
-  out.faults = await runFaults({ alerts: 2000, reloads: 100, reloadSeconds: 10 });
-  out.load = await runLoad({ slow: 1000, idle: 1000, seconds: 20, samples: 50 });
+  const root = Deno.uid() === 0;
+  const skipped = { skipped: "not root: faults and load need the probe" };
+  if (parts.has("faults")) {
+    out.faults = root
+      ? await runFaults({ alerts: 2000, reloads: 100, reloadSeconds: 10 })
+      : skipped;
+  }
+  if (parts.has("load")) {
+    out.load = root ? await runLoad({ slow: 1000, idle: 1000, seconds: 20, samples: 50 }) : skipped;
+  }
   return out;
 }

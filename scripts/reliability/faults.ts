@@ -6,7 +6,8 @@
  * - syslog: the socket is removed mid-run, then comes back;
  * - program: the program exits after every 25 lines (respawned);
  * - file: the file lives on a tmpfs that fills up, then gets room again;
- * - store: the alert store's tmpfs is remounted read-only mid-run, then read-write;
+ * - store: the alert store's tmpfs fills up mid-run, then gets room again; and an agent started
+ *   with its store on a read-only file system must refuse to start, naming it;
  * - the container runtime socket accepts connections and never answers;
  * - SIGHUP storm: 100 reloads in 10 s during the alert storm.
  *
@@ -26,6 +27,8 @@
 import { buildTools, startAgentProcess } from "../bench/_outside.ts";
 import { UnixDatagramReceiver } from "../../src/outputs/unix_dgram.ts";
 import { metricSum } from "./metrics_text.ts";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
 
 /** Options of {@link runFaults}. */
 export interface FaultOptions {
@@ -124,9 +127,53 @@ async function mountTmpfs(dir: string, size: string): Promise<void> {
   if (!r.success) throw new Error(`mount tmpfs: ${new TextDecoder().decode(r.stderr)}`);
 }
 
-async function remount(dir: string, mode: "ro" | "rw"): Promise<void> {
-  const r = await run("mount", ["-o", `remount,${mode}`, dir]);
-  if (!r.success) throw new Error(`remount ${mode}: ${new TextDecoder().decode(r.stderr)}`);
+/** Fills a file system with one file until it is full; returns the file's path. */
+async function fill(dir: string): Promise<string> {
+  const path = `${dir}/filler`;
+  const f = await Deno.open(path, { write: true, create: true });
+  const chunk = new Uint8Array(4096);
+  try {
+    while (true) await f.write(chunk);
+  } catch {
+    /* ENOSPC: full */
+  } finally {
+    f.close();
+  }
+  return path;
+}
+
+/** `saker run` with its store on a read-only file system: its exit code and last log line. */
+async function readOnlyStoreStart(dir: string): Promise<{ exit: number; said: string }> {
+  const ro = `${dir}/ro-tmpfs`;
+  await mountTmpfs(ro, "1m");
+  await run("mount", ["-o", "remount,ro", ro]);
+  try {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        `${ROOT}src/main.ts`,
+        "run",
+        "--disable-source",
+        "syscall",
+        "-c",
+        `${ROOT}config.yaml`,
+        "-o",
+        `alert_store.path=${ro}/alerts.db`,
+        "-o",
+        "webserver.listen_port=0",
+        "-M",
+        "5",
+      ],
+      cwd: ROOT,
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    const lines = new TextDecoder().decode(out.stderr).trim().split("\n");
+    return { exit: out.code, said: lines[lines.length - 1].slice(0, 300) };
+  } finally {
+    await run("umount", ["-l", ro]);
+  }
 }
 
 /** Runs the fault scenario; needs root (probe, tmpfs mounts). */
@@ -202,12 +249,12 @@ export async function runFaults(opts: FaultOptions): Promise<Record<string, unkn
       http.up();
       http.slow(500);
       syslog.gone();
-      await remount(storeDir, "ro");
+      const filler = await fill(storeDir);
       await sleep(third);
       // Phase 3: everything recovers.
       http.slow(0);
       syslog.listen();
-      await remount(storeDir, "rw");
+      await Deno.remove(filler);
       await Deno.truncate(`${fileDir}/alerts.log`, 0).catch(() => {});
     })();
     const storm = (async () => {
@@ -260,6 +307,7 @@ export async function runFaults(opts: FaultOptions): Promise<Record<string, unkn
       outputs[name] = f;
     }
     const drops = (await metrics("saker_kernel_drops_total")) - dropsBefore;
+    const readOnly = await readOnlyStoreStart(dir);
     const reloadOk = await metrics("saker_reloads_total", 'result="ok"');
     return {
       alerts_generated: generated,
@@ -272,6 +320,7 @@ export async function runFaults(opts: FaultOptions): Promise<Record<string, unkn
       outputs,
       every_alert_delivered_or_counted: Object.values(outputs).every((o) => o.accounted),
       runtime_socket_connections: runtime.connections(),
+      read_only_store_start: readOnly,
       rss_start_mb: Math.round(rssStart / 1e6),
       rss_max_mb: Math.round(rssTop / 1e6),
     };

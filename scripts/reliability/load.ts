@@ -35,6 +35,8 @@ export interface LoadOptions {
   seconds: number;
   /** Alerts timed before and during the attack. */
   samples?: number;
+  /** `webserver.max_connections` (default: the config's). */
+  maxConnections?: number;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -117,7 +119,7 @@ async function detect(agent: AgentProcess, tools: Tools, samples: number) {
     samples,
     minGapMs: 50,
     maxGapMs: 150,
-    rule: "Read sensitive file untrusted",
+    rule: "Sensitive file read by untrusted program",
   });
   return latencySummary(ns, missed);
 }
@@ -126,7 +128,12 @@ async function detect(agent: AgentProcess, tools: Tools, samples: number) {
 export async function runLoad(opts: LoadOptions): Promise<Record<string, unknown>> {
   const samples = opts.samples ?? 40;
   const tools = await buildTools();
-  const agent = await startAgentProcess({ overrides: ["stdout_output.enabled=true"] });
+  const agent = await startAgentProcess({
+    overrides: [
+      "stdout_output.enabled=true",
+      ...(opts.maxConnections ? [`webserver.max_connections=${opts.maxConnections}`] : []),
+    ],
+  });
   try {
     await sleep(1000);
     const apiBefore = probeApi(agent.port, 3000);
@@ -155,6 +162,7 @@ export async function runLoad(opts: LoadOptions): Promise<Record<string, unknown
     await sleep(1000);
     return {
       attackers: { slow: opts.slow, idle: opts.idle, seconds: opts.seconds },
+      max_connections: opts.maxConnections ?? "default",
       connections_opened: slow.opened() + idle.opened(),
       connections_open_at_end: connections,
       connections_evicted: evicted,

@@ -20,6 +20,8 @@ Deno.test({
     assertEquals(f.events_unevaluated, 0, "trigger events without their alert");
     assertEquals(f.reloads_done as number > 0, true);
     assert((f.rss_max_mb as number) - (f.rss_start_mb as number) < 100, "RSS bound");
+    const ro = f.read_only_store_start as { exit: number; said: string };
+    assertEquals(ro.exit, 1, ro.said);
   },
 });
 
@@ -27,7 +29,7 @@ Deno.test({
   name: "reliability: 300 slow and 300 idle API connections; the API answers, detection goes on",
   ignore: needsRoot(),
   async fn() {
-    const l = await runLoad({ slow: 300, idle: 300, seconds: 6, samples: 20 });
+    const l = await runLoad({ slow: 300, idle: 300, seconds: 6, samples: 20, maxConnections: 256 });
     console.log(JSON.stringify(l, null, 1));
     const during = l.during as {
       api: { failed: number; p99_ms: number };
@@ -37,5 +39,6 @@ Deno.test({
     assert(during.api.p99_ms < 1000, `API p99 ${during.api.p99_ms} ms`);
     assertEquals(during.detection.missed, 0, "alerts missed during the attack");
     assert((l.rss_growth_mb as number) < 50, `RSS grew by ${l.rss_growth_mb} MB`);
+    assert((l.connections_evicted as number) > 0, "the cap was reached and idle clients made room");
   },
 });
