@@ -1,8 +1,9 @@
 /**
  * Fuzzing every parser that takes outside input (targets.ts), with a seed: each target's inputs
- * run in a worker that reports the input it is on through a shared counter, so that an input
- * running longer than the hang limit (5 s) is found, the worker is ended and the run goes on
- * with the next input; an uncaught exception or a worker that dies counts as a crash. A sample
+ * run in a worker process that says which input it is on, so that an input running longer than
+ * the hang limit (5 s of CPU time, so that a busy machine does not make hangs; or 30 s in all)
+ * is found, the worker is killed and the run goes on with the next input;
+ * an uncaught exception, or a worker that dies (out of memory), counts as a crash. A sample
  * of the inputs also goes through the command that reads such files (`saker validate`, `saker
  * run --dry-run -c`, `saker replay`), whose exit code must be a documented one.
  *
@@ -19,7 +20,7 @@
  */
 import { TARGETS } from "./targets.ts";
 import { rng } from "./mutate.ts";
-import { streamOf, type WorkerMessage, type WorkerStart } from "./fuzz_worker.ts";
+import { parseWorkerLine, streamOf, type WorkerLine } from "./fuzz_worker.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
@@ -55,8 +56,25 @@ export interface FuzzOptions {
   cliRuns?: number;
 }
 
-/** Runs inputs [from, to) in a worker; resolves when done, or at a hang or a crash of the worker. */
-function runWorker(
+/** CPU time (user + system) a process used so far, ms; 0 once it is gone. */
+function cpuMs(pid: number): number {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(f[11]) + Number(f[12])) * 10;
+  } catch {
+    return 0;
+  }
+}
+
+/** Heap limit of a worker process, MB: a runaway input is a crash, not a swapping machine. */
+const WORKER_HEAP_MB = 1024;
+
+/**
+ * Runs inputs [from, to) in a worker process; resolves when done, or at a hang (the worker is
+ * killed) or its death (a crash of the input it was on).
+ */
+async function runWorker(
   target: string,
   seed: number,
   from: number,
@@ -64,42 +82,65 @@ function runWorker(
   hangMs: number,
   findings: Finding[],
 ): Promise<{ next: number; slowestMs: number; slowestIndex: number; ms: number }> {
-  const progress = new SharedArrayBuffer(8);
-  const view = new Int32Array(progress);
-  Atomics.store(view, 0, from);
-  const worker = new Worker(new URL("./fuzz_worker.ts", import.meta.url), { type: "module" });
-  return new Promise((resolve) => {
-    let lastIndex = from, lastDone = -1, still = 0;
-    const t0 = performance.now();
-    const finish = (v: { next: number; slowestMs: number; slowestIndex: number; ms: number }) => {
-      clearInterval(timer);
-      worker.terminate();
-      resolve(v);
-    };
-    const timer = setInterval(() => {
-      const index = Atomics.load(view, 0), done = Atomics.load(view, 1);
-      if (index === lastIndex && done === lastDone) still += 250;
-      else still = 0;
-      lastIndex = index;
-      lastDone = done;
-      if (still >= hangMs) {
-        findings.push({ kind: "hang", index, error: `no progress for ${hangMs} ms` });
-        finish({ next: index + 1, slowestMs: hangMs, slowestIndex: index, ms: 0 });
-      }
-    }, 250);
-    worker.onmessage = (e: MessageEvent<WorkerMessage>) => {
-      const m = e.data;
-      if (m.kind === "crash") findings.push({ kind: "crash", index: m.index, error: m.error });
-      else finish({ next: to, slowestMs: m.slowestMs, slowestIndex: m.slowestIndex, ms: m.ms });
-    };
-    worker.onerror = (e: ErrorEvent) => {
-      e.preventDefault();
-      const index = Atomics.load(view, 0);
-      findings.push({ kind: "crash", index, error: `worker died: ${e.message}` });
-      finish({ next: index + 1, slowestMs: 0, slowestIndex: -1, ms: performance.now() - t0 });
-    };
-    worker.postMessage({ target, seed, from, to, progress } satisfies WorkerStart);
-  });
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      "--no-check",
+      `--v8-flags=--max-old-space-size=${WORKER_HEAP_MB}`,
+      new URL("./fuzz_worker.ts", import.meta.url).pathname,
+      target,
+      String(seed),
+      String(from),
+      String(to),
+    ],
+    cwd: ROOT,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  let current = from, lastSeen = Date.now(), cpuAtLast = cpuMs(child.pid), hung = false;
+  let done: WorkerLine | undefined;
+  // A hang is an input that used `hangMs` of CPU (so that a busy machine does not make one), or
+  // that made no progress for six times as long in all (blocked).
+  const watch = setInterval(() => {
+    const wall = Date.now() - lastSeen;
+    if (wall < hangMs) return;
+    if (cpuMs(child.pid) - cpuAtLast < hangMs && wall < 6 * hangMs) return;
+    hung = true;
+    try {
+      child.kill("SIGKILL");
+    } catch { /* gone */ }
+  }, 250);
+  let rest = "";
+  const dec = new TextDecoder();
+  for await (const chunk of child.stdout) {
+    lastSeen = Date.now();
+    cpuAtLast = cpuMs(child.pid);
+    rest += dec.decode(chunk, { stream: true });
+    let nl;
+    while ((nl = rest.indexOf("\n")) >= 0) {
+      const m = parseWorkerLine(rest.slice(0, nl));
+      rest = rest.slice(nl + 1);
+      if (m?.kind === "at") current = m.index;
+      else if (m?.kind === "crash") {
+        findings.push({ kind: "crash", index: m.index, error: m.error });
+      } else if (m?.kind === "done") done = m;
+    }
+  }
+  const status = await child.status;
+  clearInterval(watch);
+  if (done?.kind === "done") {
+    return { next: to, slowestMs: done.slowestMs, slowestIndex: done.slowestIndex, ms: done.ms };
+  }
+  findings.push(
+    hung ? { kind: "hang", index: current, error: `no progress for ${hangMs} ms` } : {
+      kind: "crash",
+      index: current,
+      error: `worker died (exit ${status.code}, ${status.signal ?? "no signal"})`,
+    },
+  );
+  return { next: current + 1, slowestMs: hung ? hangMs : 0, slowestIndex: current, ms: 0 };
 }
 
 /** Runs the target's command on one input written to a file; a finding when the exit is wrong. */

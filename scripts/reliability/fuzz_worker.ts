@@ -1,26 +1,35 @@
 /**
- * A fuzz worker: runs inputs `from` to `to` of one target and reports, through a shared counter,
- * the input it is on (so that the parent sees a hang and where), and by message each crash and
- * the slowest input. Started by fuzz.ts; one target per worker.
+ * A fuzz worker process: runs inputs `from` to `to` of one target and says on stdout the input it
+ * is on (so that the parent sees a hang and where), each crash and the slowest input. A process
+ * of its own (started by fuzz.ts) so that its memory is bounded and given back, and a fatal error
+ * (out of memory) is seen as a crash of one input rather than the end of the run.
  * @module
  */
 import { TARGETS } from "./targets.ts";
 import { rng } from "./mutate.ts";
 
-/** The start message. */
-export interface WorkerStart {
-  target: string;
-  seed: number;
-  from: number;
-  to: number;
-  /** Int32Array over a SharedArrayBuffer: [current input, inputs done]. */
-  progress: SharedArrayBuffer;
-}
-
-/** Messages back. */
-export type WorkerMessage =
+/** Lines the worker writes on stdout, one per event. */
+export type WorkerLine =
+  | { kind: "at"; index: number }
   | { kind: "crash"; index: number; error: string }
   | { kind: "done"; slowestMs: number; slowestIndex: number; ms: number };
+
+/** Reads one line a worker wrote. */
+export function parseWorkerLine(line: string): WorkerLine | undefined {
+  const sp = line.indexOf(" ");
+  const tag = sp < 0 ? line : line.slice(0, sp);
+  const rest = sp < 0 ? "" : line.slice(sp + 1);
+  if (tag === "at") return { kind: "at", index: Number(rest) };
+  if (tag === "crash") {
+    const [index, ...msg] = rest.split(" ");
+    return { kind: "crash", index: Number(index), error: msg.join(" ") };
+  }
+  if (tag === "done") {
+    const [slowestMs, slowestIndex, ms] = rest.split(" ").map(Number);
+    return { kind: "done", slowestMs, slowestIndex, ms };
+  }
+  return undefined;
+}
 
 /** The stream number of input `index` of `target` (inputs of two targets never coincide). */
 export function streamOf(target: string, index: number): number {
@@ -49,27 +58,25 @@ export async function runOne(
   return undefined;
 }
 
-// deno-lint-ignore no-explicit-any
-const self_ = globalThis as any;
-if (typeof self_.postMessage === "function" && typeof self_.WorkerGlobalScope !== "undefined") {
-  self_.onmessage = async (e: MessageEvent<WorkerStart>) => {
-    const { target, seed, from, to } = e.data;
-    const progress = new Int32Array(e.data.progress);
-    const corpus = await TARGETS[target].corpus();
-    const t0 = performance.now();
-    let slowestMs = 0, slowestIndex = -1;
-    for (let i = from; i < to; i++) {
-      Atomics.store(progress, 0, i);
-      const s = performance.now();
-      const crash = await runOne(target, seed, i, corpus);
-      const ms = performance.now() - s;
-      if (ms > slowestMs) {
-        slowestMs = ms;
-        slowestIndex = i;
-      }
-      if (crash) self_.postMessage({ kind: "crash", index: i, error: crash });
-      Atomics.store(progress, 1, i + 1 - from);
+if (import.meta.main) {
+  // fuzz_worker.ts TARGET SEED FROM TO: runs inputs FROM..TO-1, writing `at I` before each (so
+  // that a hang names its input), `crash I ERROR` for each crash, `done ...` at the end.
+  const [target, seed, from, to] = Deno.args;
+  const enc = new TextEncoder();
+  const say = (s: string) => Deno.stdout.writeSync(enc.encode(s + "\n"));
+  const corpus = await TARGETS[target].corpus();
+  const t0 = performance.now();
+  let slowestMs = 0, slowestIndex = -1;
+  for (let i = Number(from); i < Number(to); i++) {
+    say(`at ${i}`);
+    const s = performance.now();
+    const crash = await runOne(target, Number(seed), i, corpus);
+    const ms = performance.now() - s;
+    if (ms > slowestMs) {
+      slowestMs = ms;
+      slowestIndex = i;
     }
-    self_.postMessage({ kind: "done", slowestMs, slowestIndex, ms: performance.now() - t0 });
-  };
+    if (crash) say(`crash ${i} ${crash.replace(/\s+/g, " ")}`);
+  }
+  say(`done ${slowestMs} ${slowestIndex} ${performance.now() - t0}`);
 }
