@@ -4,7 +4,7 @@
  *
  * - http: the receiver is down for the first third, then slow (each answer late), then well;
  * - syslog: the socket is removed mid-run, then comes back;
- * - program: the program exits after every 25 lines (respawned);
+ * - program: the program exits after every 25 lines (respawned; lines it took are kept);
  * - file: the file lives on a tmpfs that fills up, then gets room again;
  * - store: the alert store's tmpfs fills up mid-run, then gets room again; and an agent started
  *   with its store on a read-only file system must refuse to start, naming it;
@@ -201,7 +201,9 @@ export async function runFaults(opts: FaultOptions): Promise<Record<string, unkn
       `syslog_output.path=${dir}/syslog.sock`,
       "program_output.enabled=true",
       "program_output.keep_alive=true",
-      `program_output.program=head -n 25 >> ${dir}/program.out`,
+      // Handles each line it reads (the shell reads a pipe a byte at a time), exits after 25.
+      `program_output.program=n=0; while IFS= read -r l; do printf '%s\\n' "$l" >> ` +
+      `${dir}/program.out; n=$((n+1)); [ $n -ge 25 ] && exit 0; done`,
       "file_output.enabled=true",
       "file_output.keep_alive=true",
       `file_output.filename=${fileDir}/alerts.log`,
@@ -274,9 +276,10 @@ export async function runFaults(opts: FaultOptions): Promise<Record<string, unkn
     const storeRows = (await (await fetch(
       `http://127.0.0.1:${agent.port}/alerts?limit=10000`,
     )).json()).alerts.length;
+    // Distinct lines: at-least-once delivery may repeat one.
     const lines = async (p: string) => {
       try {
-        return (await Deno.readTextFile(p)).split("\n").filter(Boolean).length;
+        return new Set((await Deno.readTextFile(p)).split("\n").filter(Boolean)).size;
       } catch {
         return 0;
       }

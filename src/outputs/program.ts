@@ -3,11 +3,44 @@
  * (`sh -c PROGRAM`). With `keep_alive` one process receives every alert and is respawned when it
  * dies (and on SIGUSR1); without, a process is started per batch and waited for. The program's
  * own output goes to Saker's stderr, so it never mixes with alerts on stdout.
+ *
+ * When a kept-alive program dies, the lines it had not read yet are still in the pipe: the
+ * output asks the kernel how many bytes are left unread (FIONREAD on its end of the pipe) and
+ * sends those lines again to the next process, at once (not at the next alert); lines are
+ * written one by one, so that a program dying partway through a batch counts the lines it read
+ * as delivered and leaves the rest to the retry. A line the program read and then dropped (its
+ * own buffering) cannot be seen from outside; a line partly read is sent again whole.
  * @module
  */
 import { log, RateLimitedLog } from "../log.ts";
 import { encodeLines } from "./lines.ts";
-import type { AlertOutput, FormattedAlert } from "./output.ts";
+import { type AlertOutput, type FormattedAlert, OutputWriteError } from "./output.ts";
+import { libc } from "../kernel/libc.ts";
+
+/** Lines kept after they were written, for a pipe's capacity (64 KiB) and more. */
+const KEEP_BYTES = 1 << 20;
+/** ioctl request: bytes waiting in a pipe. */
+const FIONREAD = 0x541b;
+
+/** Our end of the pipe that is `pid`'s standard input (found by the pipe's inode). */
+function stdinPipeFd(pid: number): number | undefined {
+  try {
+    const pipe = Deno.readLinkSync(`/proc/${pid}/fd/0`);
+    for (const e of Deno.readDirSync("/proc/self/fd")) {
+      try {
+        if (Deno.readLinkSync(`/proc/self/fd/${e.name}`) === pipe) return Number(e.name);
+      } catch { /* closed meanwhile */ }
+    }
+  } catch { /* the process is gone already */ }
+  return undefined;
+}
+
+/** Bytes written to `fd` (a pipe) that its reader has not read; undefined when unknown. */
+function unreadBytes(fd: number | undefined): number | undefined {
+  if (fd === undefined) return undefined;
+  const n = new Int32Array(1);
+  return libc().ioctl(fd, BigInt(FIONREAD), new Uint8Array(n.buffer)) === 0 ? n[0] : undefined;
+}
 
 /** Options of the program output. */
 export interface ProgramOutputOptions {
@@ -24,6 +57,8 @@ interface Running {
   child: Deno.ChildProcess;
   writer: WritableStreamDefaultWriter<Uint8Array>;
   exited: boolean;
+  /** Our end of the pipe to its stdin (kept-alive programs; undefined when not found). */
+  fd: number | undefined;
 }
 
 /** Pipes alert lines into a command. */
@@ -31,6 +66,13 @@ export class ProgramOutput implements AlertOutput {
   readonly name = "program";
   readonly #opts: ProgramOutputOptions;
   #running: Running | undefined;
+  /** The lines last written to the running process (at most KEEP_BYTES of them). */
+  #written: Uint8Array[] = [];
+  #writtenBytes = 0;
+  /** Lines a process that died had not read: sent first to the next one. */
+  #unread: Uint8Array[] = [];
+  #queue: Promise<void> = Promise.resolve();
+  #closed = false;
   /** Times a process was started (first start included). */
   spawned = 0;
 
@@ -50,22 +92,79 @@ export class ProgramOutput implements AlertOutput {
     child.stdout.pipeTo(
       new WritableStream({ write: (chunk) => void Deno.stderr.write(chunk).catch(() => {}) }),
     ).catch(() => {});
-    const r: Running = { child, writer: child.stdin.getWriter(), exited: false };
+    const r: Running = {
+      child,
+      writer: child.stdin.getWriter(),
+      exited: false,
+      fd: this.#opts.keepAlive ? stdinPipeFd(child.pid) : undefined,
+    };
     child.status.then((s) => {
       r.exited = true;
       if (this.#running === r) {
         this.#running = undefined;
-        notes.log("warning", "program-exit", "output program exited; respawning on next alert", {
+        this.#unread.push(...this.#unreadTail(r, this.#written.length));
+        this.#forgetWritten();
+        notes.log("warning", "program-exit", "output program exited; respawning", {
           program: this.#opts.program,
           code: s.code,
           signal: s.signal ?? undefined,
         });
+        // Lines it may not have read are sent to the next process now, not at the next alert.
+        if (this.#opts.keepAlive && this.#unread.length > 0 && !this.#closed) {
+          this.#serial(async () => void await this.#resend()).catch(() => {});
+        }
       }
     });
     return r;
   }
 
-  async write(batch: FormattedAlert[]): Promise<void> {
+  /** Runs `f` after whatever runs already (writes and re-sends never interleave). */
+  #serial(f: () => Promise<void>): Promise<void> {
+    const next = this.#queue.then(f);
+    this.#queue = next.catch(() => {});
+    return next;
+  }
+
+  /** Starts a process if none runs, sending it first what the previous one had not read. */
+  async #resend(): Promise<Running> {
+    let r = this.#running;
+    if (r && !r.exited) return r;
+    r = this.#running = this.#spawn();
+    const again = this.#unread;
+    this.#unread = [];
+    for (let i = 0; i < again.length; i++) {
+      try {
+        await this.#writeLine(r, again[i], 0);
+      } catch (err) {
+        // This one died too: what it had not read (written lines, then the rest) waits for the
+        // next.
+        this.#unread.push(...again.slice(i));
+        throw err;
+      }
+    }
+    return r;
+  }
+
+  /** The last of the `count` newest written lines that `r` has not (fully) read. */
+  #unreadTail(r: Running, count: number): Uint8Array[] {
+    const lines = this.#written;
+    const first = lines.length - count;
+    let left = unreadBytes(r.fd) ?? Infinity;
+    let i = lines.length;
+    while (i > first && left > 0) left -= lines[--i].length;
+    return lines.slice(i);
+  }
+
+  #forgetWritten(): void {
+    this.#written = [];
+    this.#writtenBytes = 0;
+  }
+
+  write(batch: FormattedAlert[]): Promise<void> {
+    return this.#serial(() => this.#write(batch));
+  }
+
+  async #write(batch: FormattedAlert[]): Promise<void> {
     const bytes = encodeLines(batch.map((a) => a.line(this.#opts.json)));
     if (!this.#opts.keepAlive) {
       const r = this.#spawn();
@@ -78,15 +177,36 @@ export class ProgramOutput implements AlertOutput {
       }
       return;
     }
-    if (!this.#running || this.#running.exited) this.#running = this.#spawn();
-    const r = this.#running;
+    const r = await this.#resend();
+    const lines = batch.map((a) => encodeLines([a.line(this.#opts.json)]));
+    for (let i = 0; i < lines.length; i++) await this.#writeLine(r, lines[i], i, lines.length - i);
+  }
+
+  /**
+   * Writes one line; when the process is gone, throws an OutputWriteError saying how many lines
+   * of the batch (the first `index`, but those it had not read) were delivered.
+   */
+  async #writeLine(r: Running, line: Uint8Array, index: number, left = 0): Promise<void> {
     try {
-      await r.writer.write(bytes);
+      await r.writer.write(line);
     } catch (err) {
-      // The process died under us: the next attempt respawns it and sends the batch again.
+      // Lines of this batch it had not read are retried by the queue; earlier ones are sent
+      // again to the next process.
+      const unread = this.#unreadTail(r, this.#written.length);
+      const ofBatch = Math.min(index, unread.length);
+      this.#unread.push(...unread.slice(0, unread.length - ofBatch));
+      this.#forgetWritten();
       if (this.#running === r) this.#running = undefined;
       this.#stop(r);
-      throw err;
+      throw new OutputWriteError(
+        `program exited: ${(err as Error).message} (${ofBatch + left} lines to send again)`,
+        index - ofBatch,
+      );
+    }
+    this.#written.push(line);
+    this.#writtenBytes += line.length;
+    while (this.#written.length > 1 && this.#writtenBytes > KEEP_BYTES) {
+      this.#writtenBytes -= this.#written.shift()!.length;
     }
   }
 
@@ -110,11 +230,14 @@ export class ProgramOutput implements AlertOutput {
   async reopen(): Promise<void> {
     const r = this.#running;
     this.#running = undefined;
+    this.#forgetWritten();
     if (r) await this.#stop(r);
     if (this.#opts.keepAlive) this.#running = this.#spawn();
   }
 
   async close(): Promise<void> {
+    this.#closed = true;
+    await this.#queue;
     const r = this.#running;
     this.#running = undefined;
     if (r) await this.#stop(r);

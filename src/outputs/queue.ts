@@ -204,6 +204,7 @@ export class OutputQueue {
         const delivered = Math.min(e?.delivered ?? 0, rest.length);
         this.#sent.inc(delivered);
         rest = rest.slice(delivered);
+        this.#inflight = rest.length;
         if (e?.permanent || signal.aborted) {
           this.#failed.inc(rest.length);
           warnings.log("error", `fail:${this.output.name}`, "output failed, alerts given up", {

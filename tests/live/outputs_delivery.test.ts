@@ -1,13 +1,15 @@
 /**
- * The HTTP output against real receivers on loopback that are slow or ask to be left alone:
- * every alert carries one id (header and body) on every copy, a receiver slower than the
- * timeout is given more time instead of the same alert at full pace, Retry-After is honoured.
+ * Delivery to receivers in trouble: the HTTP output against real receivers on loopback that are
+ * slow or ask to be left alone (every alert carries one id, header and body, on every copy; a
+ * receiver slower than the timeout is given more time instead of the same alert at full pace;
+ * Retry-After is honoured), and the program output to a program that keeps dying.
  */
 import { assert, assertEquals } from "../support/assert.ts";
 import type { Alert } from "../../src/rules/alert.ts";
 import { AlertFormatter } from "../../src/outputs/format.ts";
 import { FormattedAlert } from "../../src/outputs/output.ts";
 import { HttpOutput } from "../../src/outputs/http.ts";
+import { ProgramOutput } from "../../src/outputs/program.ts";
 import { OutputQueue } from "../../src/outputs/queue.ts";
 import { Registry } from "../../src/metrics.ts";
 
@@ -129,5 +131,57 @@ Deno.test("http output: Retry-After on 503 sets the wait before the retry", asyn
   } finally {
     await q.close(1000);
     await rx.stop();
+  }
+});
+
+/** A shell program appending 25 lines to `file`, then exiting. */
+function dying25(file: string): string {
+  return `n=0; while IFS= read -r l; do printf '%s\\n' "$l" >> ${file}; n=$((n+1)); ` +
+    `[ $n -ge 25 ] && exit 0; done`;
+}
+
+Deno.test("program output: a program dying every 25 lines still gets every alert, the queue drains", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "saker-program-" });
+  const registry = new Registry();
+  // A program that handles each line it reads (the shell reads a pipe a byte at a time) and
+  // exits after 25: every line it took is kept.
+  const output = new ProgramOutput({
+    program: dying25(`${dir}/out`),
+    keepAlive: true,
+    json: true,
+  });
+  const q = new OutputQueue(output, {
+    capacity: 1000,
+    registry,
+    retryInitialMs: 10,
+    retryMaxMs: 50,
+  });
+  try {
+    // Alerts of ~1.5 KB, so that a batch is far more than the pipe holds.
+    const alerts = Array.from({ length: 200 }, (_, i) => {
+      const a = alert(i);
+      a.alert.output = `${"x".repeat(1500)} ${i}`;
+      return a;
+    });
+    for (const a of alerts) q.push(a);
+    assert(await q.flush(60_000), "the queue drained");
+    // The last lines written may still sit in the pipe of a program that exits: the output sends
+    // them again to the next one on its own.
+    let missing = alerts;
+    for (let i = 0; i < 100 && missing.length > 0; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      const got = new Set(Deno.readTextFileSync(`${dir}/out`).split("\n").filter(Boolean));
+      missing = alerts.filter((a) => !got.has(a.json));
+    }
+    assertEquals(
+      missing.map((a) => a.alert.rule),
+      [],
+      `${missing.length} alerts never reached the program`,
+    );
+    assertEquals(q.stats().sent + q.stats().failed, 200);
+    assert(output.spawned > 7, `${output.spawned} processes`);
+  } finally {
+    await q.close(1000);
+    await Deno.remove(dir, { recursive: true });
   }
 });
