@@ -4,10 +4,12 @@
  * `webserver.ssl_certificate` format), with the limits a server reachable by untrusted clients
  * needs:
  *
- * - at most `maxConnections` connections: when one more arrives, the connection waiting longest
- *   without a request in progress (an idle client, or one still sending its headers) is closed
- *   to make room, so that a flood of idle or slow clients cannot lock out a client that sends
- *   its request at once; when every connection has a request in progress, the new one is closed;
+ * - at most `maxConnections` connections: when one more arrives, a connection without a request
+ *   in progress is closed to make room: first the one that has waited longest without ever
+ *   completing a request (idle since it connected, or still sending its headers), then the
+ *   longest-idle kept-alive one; so a flood of idle or slow clients cannot lock out a client that
+ *   sends its request at once, nor one keeping its connection between requests. When every
+ *   connection has a request in progress, the new one is closed;
  * - a connection must send its request headers within `headersTimeoutMs` (idle ones included)
  *   and the whole request within `requestTimeoutMs`, or it gets 408 and is closed; an idle
  *   keep-alive connection is closed after `keepAliveTimeoutMs`;
@@ -211,9 +213,10 @@ export async function serveApi(app: Hono, opts: ServeOptions): Promise<RunningSe
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const socket = req.socket;
-    waiting.delete(socket);
+    fresh.delete(socket);
+    idle.delete(socket);
     res.once("finish", () => {
-      if (!socket.destroyed) waiting.set(socket, true);
+      if (!socket.destroyed) idle.set(socket, true);
     });
     const method = req.method ?? "GET";
     let url: URL;
@@ -274,22 +277,29 @@ export async function serveApi(app: Hono, opts: ServeOptions): Promise<RunningSe
     ...tls,
   };
   const server = tls ? https.createServer(options, handle) : http.createServer(options, handle);
-  // Connections without a request in progress, oldest first (a Map keeps insertion order).
-  const waiting = new Map<Socket, true>();
-  let open = 0, evicted = 0, refused = 0;
+  // Connections without a request in progress, oldest first (a Map keeps insertion order):
+  // those that never completed one, and kept-alive ones between requests.
+  const fresh = new Map<Socket, true>(), idle = new Map<Socket, true>();
+  const live = new Set<Socket>();
+  let evicted = 0, refused = 0;
+  const forget = (s: Socket) => {
+    live.delete(s);
+    fresh.delete(s);
+    idle.delete(s);
+  };
   server.on("connection", (socket: Socket) => {
-    open++;
-    waiting.set(socket, true);
-    socket.once("close", () => {
-      open--;
-      waiting.delete(socket);
-    });
-    if (open <= limits.maxConnections) return;
-    const oldest = waiting.keys().next().value!;
-    waiting.delete(oldest);
-    if (oldest === socket) refused++;
-    else evicted++;
-    oldest.destroy();
+    live.add(socket);
+    fresh.set(socket, true);
+    socket.once("close", () => forget(socket));
+    if (live.size <= limits.maxConnections) return;
+    const oldest = (m: Map<Socket, true>) => {
+      for (const s of m.keys()) if (s !== socket) return s;
+    };
+    const victim = oldest(fresh) ?? oldest(idle);
+    if (victim) evicted++;
+    else refused++;
+    forget(victim ?? socket);
+    (victim ?? socket).destroy();
   });
 
   const addr = await new Promise<Deno.NetAddr>((resolve, reject) => {
@@ -312,7 +322,7 @@ export async function serveApi(app: Hono, opts: ServeOptions): Promise<RunningSe
     addr,
     scheme,
     bodyBudget: budget,
-    connections: () => open,
+    connections: () => live.size,
     evicted: () => evicted,
     refused: () => refused,
     async shutdown() {

@@ -76,6 +76,47 @@ Deno.test("server: over the cap, the longest-waiting idle connection makes room;
   }
 });
 
+Deno.test("server: a kept-alive client outlives a flood of new idle connections", async () => {
+  const server = await start({ maxConnections: 10, headersTimeoutMs: 3000 });
+  const port = server.addr.port;
+  const conns: Deno.TcpConn[] = [];
+  const get = new TextEncoder().encode("GET /ping HTTP/1.1\r\nHost: x\r\n\r\n");
+  const client = await raw(port);
+  // Everything the client receives, read by one loop (a read left pending would eat an answer).
+  let received = "";
+  const reading = (async () => {
+    const buf = new Uint8Array(4096);
+    for (let n; (n = await client.read(buf).catch(() => null)) !== null;) {
+      received += new TextDecoder().decode(buf.subarray(0, n));
+    }
+  })();
+  const answers = () => received.split("HTTP/1.1 200").length - 1;
+  const waitAnswers = async (n: number) => {
+    for (let i = 0; i < 100 && answers() < n; i++) await new Promise((r) => setTimeout(r, 10));
+    return answers();
+  };
+  try {
+    await client.write(get);
+    assertEquals(await waitAnswers(1), 1);
+    // Fifty connections that never send a request: they make room for each other.
+    for (let i = 0; i < 50; i++) conns.push(await raw(port));
+    await new Promise((r) => setTimeout(r, 200));
+    assertEquals(server.evicted(), 41);
+    // The client that completed a request keeps its connection and is answered on it.
+    await client.write(get);
+    assertEquals(await waitAnswers(2), 2, "served again on the same connection");
+  } finally {
+    client.close();
+    await reading;
+    for (const c of conns) {
+      try {
+        c.close();
+      } catch { /* closed */ }
+    }
+    await server.shutdown();
+  }
+});
+
 Deno.test("server: when every connection has a request in progress, a new one is refused", async () => {
   const server = await start({ maxConnections: 5, requestTimeoutMs: 3000 });
   const port = server.addr.port;
