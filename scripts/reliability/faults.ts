@@ -193,6 +193,9 @@ export async function runFaults(opts: FaultOptions): Promise<Record<string, unkn
   const agent = await startAgentProcess({
     overrides: [
       "stdout_output.enabled=true",
+      // Every alert on its own: aggregation and rate limits would fold the storm into summaries.
+      "aggregation.enabled=false",
+      "output_rate_limit.enabled=false",
       "outputs_queue.capacity=500",
       "output_timeout=300",
       "http_output.enabled=true",

@@ -131,6 +131,9 @@ export async function runLoad(opts: LoadOptions): Promise<Record<string, unknown
   const agent = await startAgentProcess({
     overrides: [
       "stdout_output.enabled=true",
+      // Every alert on its own (each one is timed): no aggregation, no rate limit.
+      "aggregation.enabled=false",
+      "output_rate_limit.enabled=false",
       ...(opts.maxConnections ? [`webserver.max_connections=${opts.maxConnections}`] : []),
     ],
   });

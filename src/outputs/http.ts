@@ -269,8 +269,8 @@ export class HttpOutput implements AlertOutput {
         const max = this.#opts.maxConsecutiveTimeouts;
         if (max === undefined || ++this.#timeouts <= max) {
           throw new OutputWriteError(
-            `POST ${this.#opts.url}: no answer within ${allowed} ms; ` +
-              `the next attempt waits up to ${this.#timeoutMs} ms`,
+            `POST ${this.#opts.url}: timed out (no answer within ${allowed} ms; ` +
+              `the next attempt waits up to ${this.#timeoutMs} ms)`,
             i,
           );
         }
