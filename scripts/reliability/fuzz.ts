@@ -1,7 +1,7 @@
 /**
  * Fuzzing every parser that takes outside input (targets.ts), with a seed: each target's inputs
  * run in a worker process that says which input it is on, so that an input running longer than
- * the hang limit (5 s of CPU time, so that a busy machine does not make hangs; or 30 s in all)
+ * the hang limit (5 s of CPU time, so that a busy machine does not make hangs; or 5 min in all)
  * is found, the worker is killed and the run goes on with the next input;
  * an uncaught exception, or a worker that dies (out of memory), counts as a crash. A sample
  * of the inputs also goes through the command that reads such files (`saker validate`, `saker
@@ -102,11 +102,11 @@ async function runWorker(
   let current = from, lastSeen = Date.now(), cpuAtLast = cpuMs(child.pid), hung = false;
   let done: WorkerLine | undefined;
   // A hang is an input that used `hangMs` of CPU (so that a busy machine does not make one), or
-  // that made no progress for six times as long in all (blocked).
+  // that made no progress for sixty times as long in all (blocked).
   const watch = setInterval(() => {
     const wall = Date.now() - lastSeen;
     if (wall < hangMs) return;
-    if (cpuMs(child.pid) - cpuAtLast < hangMs && wall < 6 * hangMs) return;
+    if (cpuMs(child.pid) - cpuAtLast < hangMs && wall < 60 * hangMs) return;
     hung = true;
     try {
       child.kill("SIGKILL");
