@@ -6,7 +6,7 @@
  */
 import { assert, assertEquals } from "../support/assert.ts";
 import { IS_ROOT } from "../support/env.ts";
-import { freePort, SakerProcess, waitFor } from "../support/saker_process.ts";
+import { freePort, SakerProcess, sakerRun, waitFor } from "../support/saker.ts";
 
 const NO_PROBE = ["--disable-source", "syscall"];
 /** With the probe (as root), start-up lasts long enough for requests to meet every step of it. */
@@ -17,7 +17,7 @@ Deno.test("saker run: requests from the first moment never break the start-up", 
   try {
     for (let attempt = 0; attempt < 3; attempt++) {
       const port = freePort();
-      const run = await SakerProcess.spawn(
+      const run = await sakerRun(
         dir,
         `rules_files: [rules]\nwebserver: {listen_port: ${port}}\nalert_store: {enabled: false}\n` +
           `watch_config_files: false\nstdout_output: {enabled: false}\n`,
@@ -27,7 +27,7 @@ Deno.test("saker run: requests from the first moment never break the start-up", 
       let answered = 0;
       let runningAt = 0;
       while (!run.status && (runningAt === 0 || Date.now() - runningAt < 300)) {
-        if (runningAt === 0 && run.stderr.includes("saker running")) runningAt = Date.now();
+        if (runningAt === 0 && run.stderr().includes("saker running")) runningAt = Date.now();
         try {
           const res = await fetch(`http://127.0.0.1:${port}/healthz`);
           await res.body?.cancel();
@@ -35,7 +35,7 @@ Deno.test("saker run: requests from the first moment never break the start-up", 
         } catch { /* not listening yet */ }
         await new Promise((r) => setTimeout(r, 2));
       }
-      assert(!run.status, `saker exited during start-up:\n${run.stderr}`);
+      assert(!run.status, `saker exited during start-up:\n${run.stderr()}`);
       assert(answered > 0, "no answer while starting");
       const res = await fetch(`http://127.0.0.1:${port}/k8s-audit`, {
         method: "POST",
@@ -44,7 +44,7 @@ Deno.test("saker run: requests from the first moment never break the start-up", 
       });
       await res.body?.cancel();
       assertEquals(res.status, 200, "the audit webhook is mounted");
-      assertEquals(await run.stop(), 0, run.stderr);
+      assertEquals((await run.stop()).code, 0, run.stderr());
     }
   } finally {
     await Deno.remove(dir, { recursive: true });
@@ -59,33 +59,34 @@ Deno.test("saker run: SIGHUP with a pathologically nested rules file names the f
       rules,
       "- rule: local\n  desc: d\n  condition: evt.type = openat\n  output: o\n  priority: INFO\n",
     );
-    const run = await SakerProcess.start(
+    const run = await sakerRun(
       dir,
       `rules_files: [rules, ${rules}]\nwebserver: {listen_port: 0}\nalert_store: {enabled: false}\n` +
         `watch_config_files: false\nstdout_output: {enabled: true}\njson_output: true\n`,
       NO_PROBE,
     );
+    const api = await run.running();
     try {
       await Deno.writeTextFile(rules, "- ".repeat(3000) + "\n x\n");
       run.child.kill("SIGHUP");
       const line = await waitFor(
         "the rejected reload",
-        () => run.stderr.split("\n").find((l) => l.includes("rules error")),
+        () => run.stderr().split("\n").find((l) => l.includes("rules error")),
       );
       assert(line.includes(`${rules}:1:`), line);
       assert(line.includes("LOAD_ERR_YAML_PARSE"), line);
       // The internal alert names the file too, and the agent keeps running its rules.
       const alert = await waitFor(
         "the internal alert",
-        () => run.stdout.split("\n").find((l) => l.includes("reload rejected")),
+        () => run.stdout().split("\n").find((l) => l.includes("reload rejected")),
       );
       assert(alert.includes(`${rules}:1:`), alert);
-      const res = await fetch(`${run.api}/healthz`);
+      const res = await fetch(`${api}/healthz`);
       assertEquals(res.status, 200, await res.text());
       assert(!run.status, "still running");
-      assert(!run.stderr.includes("Maximum call stack"), run.stderr);
+      assert(!run.stderr().includes("Maximum call stack"), run.stderr());
     } finally {
-      assertEquals(await run.stop(), 0, run.stderr);
+      assertEquals((await run.stop()).code, 0, run.stderr());
     }
   } finally {
     await Deno.remove(dir, { recursive: true });
@@ -147,17 +148,18 @@ async function attack(
 
 Deno.test("saker run: /k8s-audit bodies announced large and sent slowly cost at most 50 MB", async () => {
   const dir = await Deno.makeTempDir({ prefix: "saker-memory-" });
-  const run = await SakerProcess.start(
+  const run = await sakerRun(
     dir,
     `rules_files: [rules]\nwebserver: {listen_port: 0}\nalert_store: {enabled: false}\n` +
       `watch_config_files: false\nstdout_output: {enabled: false}\n`,
     NO_PROBE,
   );
+  const api = await run.running();
   try {
-    const port = Number(new URL(run.api).port);
+    const port = Number(new URL(api).port);
     // Warm up the server and the webhook, then take the baseline.
     for (let i = 0; i < 20; i++) {
-      const res = await fetch(`${run.api}/k8s-audit`, {
+      const res = await fetch(`${api}/k8s-audit`, {
         method: "POST",
         headers: { "content-type": "application/json" },
         body: '{"kind":"EventList","items":[]}',
@@ -181,10 +183,10 @@ Deno.test("saker run: /k8s-audit bodies announced large and sent slowly cost at 
     console.log(`RSS: before ${mb(base)} MB, peak ${mb(top)} MB, after ${mb(after)} MB`);
     assert(top - base <= 50e6, `RSS grew by ${mb(top - base)} MB under the attack`);
     assert(after - base <= 50e6, `RSS still ${mb(after - base)} MB above after the attack`);
-    const res = await fetch(`${run.api}/healthz`);
+    const res = await fetch(`${api}/healthz`);
     assertEquals(res.status, 200, await res.text());
   } finally {
-    assertEquals(await run.stop(), 0, run.stderr);
+    assertEquals((await run.stop()).code, 0, run.stderr());
     await Deno.remove(dir, { recursive: true });
   }
 });
@@ -203,27 +205,28 @@ Deno.test("saker run: each rules warning is logged once at start, and not again 
     for (const n of ["b", "c", "d", "e", "f"]) {
       await Deno.writeTextFile(`${dir}/rules/${n}.yaml`, rule(n, "evt.type = openat"));
     }
-    const run = await SakerProcess.start(
+    const run = await sakerRun(
       dir,
       `rules_files: [${dir}/rules]\nwebserver: {listen_port: 0}\nalert_store: {enabled: false}\n` +
         `watch_config_files: false\nstdout_output: {enabled: false}\n`,
       NO_PROBE,
     );
+    await run.running();
     try {
       const count = (code: string) =>
-        run.stderr.split("\n").filter((l) => l.includes("rules warning") && l.includes(code))
+        run.stderr().split("\n").filter((l) => l.includes("rules warning") && l.includes(code))
           .length;
       for (const code of ["LOAD_NO_EVTTYPE", "LOAD_UNUSED_MACRO", "LOAD_UNUSED_LIST"]) {
-        assertEquals(count(code), 1, `${code} at start:\n${run.stderr}`);
+        assertEquals(count(code), 1, `${code} at start:\n${run.stderr()}`);
       }
       run.child.kill("SIGHUP");
-      await waitFor("the reload", () => run.stderr.includes("rules reloaded"));
+      await waitFor("the reload", () => run.stderr().includes("rules reloaded"));
       for (const code of ["LOAD_NO_EVTTYPE", "LOAD_UNUSED_MACRO", "LOAD_UNUSED_LIST"]) {
-        assertEquals(count(code), 1, `${code} after the reload:\n${run.stderr}`);
+        assertEquals(count(code), 1, `${code} after the reload:\n${run.stderr()}`);
       }
-      assert(/rules warnings unchanged since the last load unchanged=3/.test(run.stderr));
+      assert(/rules warnings unchanged since the last load unchanged=3/.test(run.stderr()));
     } finally {
-      assertEquals(await run.stop(), 0, run.stderr);
+      assertEquals((await run.stop()).code, 0, run.stderr());
     }
   } finally {
     await Deno.remove(dir, { recursive: true });
@@ -237,32 +240,33 @@ Deno.test("saker run: an API open to other hosts without a token is refused, or 
     `stdout_output: {enabled: false}\n`;
   try {
     const port = freePort();
-    const refused = await SakerProcess.spawn(
+    const refused = await sakerRun(
       dir,
       config + `webserver: {listen_address: 0.0.0.0, listen_port: ${port}}\n`,
       NO_PROBE,
     );
     const status = await refused.exited;
-    assertEquals(status.code, 1, refused.stderr);
-    assert(refused.stderr.includes("webserver.listen_address"), refused.stderr);
-    assert(refused.stderr.includes("saker token"), refused.stderr);
+    assertEquals(status.code, 1, refused.stderr());
+    assert(refused.stderr().includes("webserver.listen_address"), refused.stderr());
+    assert(refused.stderr().includes("saker token"), refused.stderr());
     // Nothing ever listened.
     await assertRefused(port);
 
-    const open = await SakerProcess.start(
+    const open = await sakerRun(
       dir,
       config +
         `webserver: {listen_address: 0.0.0.0, listen_port: 0, allow_unauthenticated: true}\n`,
       NO_PROBE,
     );
+    const openApi = await open.running();
     try {
-      assert(/warning api warning=".*without a token/.test(open.stderr), open.stderr);
-      const health = await (await fetch(`${open.api.replace("0.0.0.0", "127.0.0.1")}/healthz`))
+      assert(/warning api warning=".*without a token/.test(open.stderr()), open.stderr());
+      const health = await (await fetch(`${openApi.replace("0.0.0.0", "127.0.0.1")}/healthz`))
         .json();
       assertEquals(health.status, "ok");
       assert(String(health.warnings).includes("without a token"), JSON.stringify(health));
     } finally {
-      assertEquals(await open.stop(), 0, open.stderr);
+      assertEquals((await open.stop()).code, 0, open.stderr());
     }
   } finally {
     await Deno.remove(dir, { recursive: true });

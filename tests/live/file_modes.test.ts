@@ -6,7 +6,7 @@
  */
 import { assert, assertEquals } from "../support/assert.ts";
 import { needsRoot } from "../support/env.ts";
-import { SakerProcess, waitFor } from "../support/saker_process.ts";
+import { sakerRun, waitFor } from "../support/saker.ts";
 
 /** Watches a folder's files; remembers every mode each one was seen with. */
 function watchModes(dir: string): { seen: Map<string, Set<number>>; stop: () => Promise<void> } {
@@ -69,7 +69,7 @@ async function checkModes(group: number | undefined, want: number): Promise<void
 `,
   );
   const watch = watchModes(out);
-  const run = await SakerProcess.start(
+  const run = await sakerRun(
     dir,
     `rules_files: [${dir}/capture.yaml]
 json_output: true
@@ -81,9 +81,10 @@ webserver: {listen_port: 0}
 watch_config_files: false
 ${group === undefined ? "" : `file_group: "${group}"\n`}`,
   );
+  const api = await run.running();
   try {
     await new Deno.Command("cat", { args: [marker], stdout: "null" }).output();
-    await waitFor("the capture", () => run.stderr.includes("capture written"), 30_000);
+    await waitFor("the capture", () => run.stderr().includes("capture written"), 30_000);
     await waitFor("the alert in the file", () => {
       try {
         return Deno.readTextFileSync(`${out}/alerts.log`).includes("marker read");
@@ -91,10 +92,10 @@ ${group === undefined ? "" : `file_group: "${group}"\n`}`,
         return false;
       }
     });
-    const res = await fetch(`${run.api}/alerts?rule=marker%20read`);
+    const res = await fetch(`${api}/alerts?rule=marker%20read`);
     assertEquals((await res.json()).alerts.length, 1);
   } finally {
-    assertEquals(await run.stop(), 0, run.stderr);
+    assertEquals((await run.stop()).code, 0, run.stderr());
     await watch.stop();
   }
   try {

@@ -114,6 +114,17 @@ export class SakerProcess {
     return this.child.pid;
   }
 
+  /** The exit status once the process has ended (and its output was read). */
+  get status(): Deno.CommandStatus | undefined {
+    return this.#status;
+  }
+
+  /** The process's resident memory in bytes (from /proc). */
+  rss(): number {
+    const status = Deno.readTextFileSync(`/proc/${this.child.pid}/status`);
+    return Number(/VmRSS:\s+(\d+)/.exec(status)![1]) * 1024;
+  }
+
   /** Everything printed on stdout so far. */
   stdout(): string {
     return this.#out.text();
@@ -177,6 +188,32 @@ export class SakerProcess {
       clearTimeout(t);
     }
   }
+}
+
+/**
+ * Starts `saker run -c DIR/config.yaml ARGS...` with `config` written there, from the
+ * repository's root (so `rules_files: [rules]` is the default rules); see
+ * {@linkcode SakerProcess.running} to wait for it.
+ */
+export async function sakerRun(
+  dir: string,
+  config: string,
+  args: string[] = [],
+  opts: SakerOptions = {},
+): Promise<SakerProcess> {
+  await Deno.writeTextFile(`${dir}/config.yaml`, config);
+  return SakerProcess.start(["run", "-c", `${dir}/config.yaml`, ...args], {
+    cwd: REPO_ROOT,
+    ...opts,
+  });
+}
+
+/** A free TCP port on loopback (bound, then released). */
+export function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
 }
 
 /** GET (or another request) on the agent's API with its bearer token, as JSON or text. */
