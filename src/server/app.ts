@@ -1,5 +1,5 @@
 /**
- * The agent's HTTP API as a Hono app (served by Deno.serve, see server.ts):
+ * The agent's HTTP API as a Hono app (served by Node's HTTP server, see server.ts):
  *
  * - GET /healthz (path configurable): `{"status":"ok"}`, or 503 with the reason when the pipeline
  *   has stopped or stalled; `warnings` lists what is unsafe about the set-up (an API open to other
