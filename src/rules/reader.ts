@@ -531,7 +531,7 @@ export class Reader {
     const tmp = this.ctxAt(this.root, "macro", "", node);
     const name = this.str(map, "macro", tmp)!;
     const ctx = this.ctxAt(this.root, "macro", name, node);
-    if (!/^[a-zA-Z]+[a-zA-Z0-9_]*$/.test(name)) {
+    if (!/^[a-zA-Z][a-zA-Z0-9_]*$/.test(name)) {
       this.res.warning(
         "LOAD_INVALID_MACRO_NAME",
         "Macro has an invalid name. Macro names should match a regular expression: " +

@@ -77,3 +77,24 @@ Deno.test("saker validate: a pathological file among others; each file gets its 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("loader: a name of 256 KB that is no field or macro name is read in linear time", () => {
+  // Before, two quantifiers over the same letters backtracked quadratically: 64 KB took seconds,
+  // 256 KB would take a minute. The condition is an error, the macro's name a warning, at once.
+  const long = "a".repeat(256 << 10);
+  const t0 = performance.now();
+  const loaded = loadRulesText([
+    {
+      name: "long.yaml",
+      text: `- rule: long\n  desc: d\n  condition: evt.type = openat and ${long}-x = 1\n` +
+        `  output: o\n  priority: INFO\n- macro: ${long}-\n  condition: evt.type = open\n`,
+    },
+  ]);
+  const ms = performance.now() - t0;
+  assertEquals(loaded.results[0].errors.map((e) => e.code), ["LOAD_ERR_COMPILE_CONDITION"]);
+  assert(
+    loaded.results[0].warnings.some((w) => w.code === "LOAD_INVALID_MACRO_NAME"),
+    "the macro's name is warned about",
+  );
+  assert(ms < 2000, `loaded in ${Math.round(ms)} ms`);
+});
