@@ -340,7 +340,9 @@ export class AlertStore {
       db.exec("COMMIT");
       this.#count += stored;
     } catch (err) {
-      db.exec("ROLLBACK");
+      // SQLite rolls back by itself on some errors (a full disk): a second rollback would fail
+      // and hide the error that matters.
+      if (db.isTransaction) db.exec("ROLLBACK");
       throw err;
     }
     const now = Date.now();

@@ -2,12 +2,13 @@
  * `file_output`: alert lines appended to a file. With `keep_alive` the file stays open and
  * SIGUSR1 reopens it (after logrotate moved it away); without, it is opened for each batch, so a
  * rotated file is picked up at once. A file it creates is private (src/files.ts): 0600, or 0640
- * with a group allowed to read it.
+ * with a group allowed to read it. On a full disk the lines that fit are delivered and the rest
+ * is retried once there is room again.
  * @module
  */
 import { encodeLines, LineBuffer, writeAll } from "./lines.ts";
 import { openPrivate } from "../files.ts";
-import type { AlertOutput, FormattedAlert } from "./output.ts";
+import { type AlertOutput, type FormattedAlert, OutputWriteError } from "./output.ts";
 
 /** Options of the file output. */
 export interface FileOutputOptions {
@@ -62,8 +63,27 @@ export class FileOutput implements AlertOutput {
 
   async write(batch: FormattedAlert[]): Promise<void> {
     const lines = batch.map((a) => a.line(this.#opts.json));
-    if (this.#buffer) await this.#buffer.add(lines);
-    else await this.#append(encodeLines(lines));
+    if (this.#buffer) return await this.#buffer.add(lines);
+    const bytes = encodeLines(lines);
+    const f = await this.#open();
+    let off = 0;
+    try {
+      while (off < bytes.length) off += await f.write(bytes.subarray(off));
+    } catch (err) {
+      // A full disk takes part of a batch: the whole lines written are delivered, a torn last
+      // line is cut off again, and only the rest is retried (a batch larger than the room left
+      // would otherwise never go through, and its first lines would be written twice).
+      let whole = 0, end = 0;
+      for (let i = 0; i < off; i++) if (bytes[i] === 10) whole++, end = i + 1;
+      if (off > end) {
+        try {
+          await f.truncate((await f.stat()).size - (off - end));
+        } catch { /* the torn line stays; the retry writes the line whole after it */ }
+      }
+      this.#closeFile();
+      throw new OutputWriteError((err as Error).message, whole);
+    }
+    if (!this.#opts.keepAlive) this.#closeFile();
   }
 
   async reopen(): Promise<void> {

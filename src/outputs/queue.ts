@@ -205,6 +205,9 @@ export class OutputQueue {
         this.#sent.inc(delivered);
         rest = rest.slice(delivered);
         this.#inflight = rest.length;
+        // Progress (a receiver that takes a few alerts at a time: a full datagram queue, a disk
+        // with some room) starts the backoff over: only a receiver that takes nothing waits long.
+        if (delivered > 0) attempt = 0;
         if (e?.permanent || signal.aborted) {
           this.#failed.inc(rest.length);
           warnings.log("error", `fail:${this.output.name}`, "output failed, alerts given up", {

@@ -129,6 +129,28 @@ Deno.test("queue: failures are retried with backoff, keeping what was delivered"
   await q.close();
 });
 
+Deno.test("queue: a retry that delivered some alerts starts the backoff over", async () => {
+  const out = new ScriptedOutput();
+  // A receiver that takes one alert per attempt (a full datagram queue, a nearly full disk).
+  out.failNext = 8;
+  out.failDelivered = 1;
+  const q = new OutputQueue(out, {
+    capacity: 100,
+    maxBatch: 10,
+    retryInitialMs: 20,
+    retryMaxMs: 5000,
+    registry: new Registry(),
+  });
+  for (let i = 0; i < 9; i++) q.push(alert(i));
+  const t0 = performance.now();
+  await q.flush(10_000);
+  const ms = performance.now() - t0;
+  assertEquals(out.got.length, 9);
+  // Eight waits of the first delay (~160 ms), not a doubling one (20 * (2^8 - 1) = 5.1 s).
+  assert(ms < 2000, `took ${Math.round(ms)} ms`);
+  await q.close();
+});
+
 Deno.test("queue: permanent errors give the batch up and count it as failed", async () => {
   const out: AlertOutput = {
     name: "broken",
