@@ -6,8 +6,9 @@
  * from the system call to its line on the agent's stdout.
  *
  * Figures, before and during the attack: API latency (p50, p99, max) and failed requests,
- * detection delay (p50, p99, missed alerts), the agent's RSS and its growth, and the
- * connections the agent closed to make room (evicted) or refused.
+ * detection delay (p50, p99, missed alerts), the agent's RSS, its growth and how much of it came
+ * in the attack's last third (a leak keeps growing; heap sizing levels off), and the connections
+ * the agent closed to make room (evicted) or refused.
  *
  * @example
  * ```ts
@@ -144,9 +145,17 @@ export async function runLoad(opts: LoadOptions): Promise<Record<string, unknown
     const before = { api: apiSummary(await apiBefore), detection: detectBefore };
     const rssBefore = agent.rss().now;
     let rssTop = rssBefore;
+    const attackStart = Date.now();
+    // The highest RSS in the first two thirds of the attack and in the last third: memory that
+    // grows with the connections served (a leak) keeps rising in the last third; the heap and
+    // allocator sizing that a flood of short connections causes levels off before.
+    const rssThirds = [rssBefore, 0];
     const sampler = setInterval(() => {
       try {
-        rssTop = Math.max(rssTop, agent.rss().now);
+        const now = agent.rss().now;
+        rssTop = Math.max(rssTop, now);
+        const late = Date.now() - attackStart > (opts.seconds * 2000) / 3 ? 1 : 0;
+        rssThirds[late] = Math.max(rssThirds[late], now);
       } catch { /* gone */ }
     }, 100);
     const slow = holdConnections(agent.port, opts.slow, true);
@@ -175,6 +184,8 @@ export async function runLoad(opts: LoadOptions): Promise<Record<string, unknown
       rss_before_mb: Math.round(rssBefore / 1e6),
       rss_max_mb: Math.round(rssTop / 1e6),
       rss_growth_mb: Math.round((rssTop - rssBefore) / 1e6),
+      rss_max_first_two_thirds_mb: Math.round(rssThirds[0] / 1e6),
+      rss_growth_last_third_mb: Math.round(Math.max(0, rssThirds[1] - rssThirds[0]) / 1e6),
       rss_after_mb: Math.round(agent.rss().now / 1e6),
     };
   } finally {

@@ -2,7 +2,7 @@
  * The short form of the reliability suite's faults and load (`deno task bench reliability` runs
  * the long form): a real `saker run` with the probe whose outputs go down, slow, missing, full
  * and read-only while 30 reloads come in 3 s during an alert storm; then 300 slow and 300 idle
- * API connections while it detects. Every alert is delivered or counted, no event goes
+ * API connections for 12 s while it detects. Every alert is delivered or counted, no event goes
  * unevaluated, the API keeps answering, detection goes on, memory stays bounded.
  */
 import { assert, assertEquals } from "../support/assert.ts";
@@ -29,7 +29,13 @@ Deno.test({
   name: "reliability: 300 slow and 300 idle API connections; the API answers, detection goes on",
   ignore: needsRoot(),
   async fn() {
-    const l = await runLoad({ slow: 300, idle: 300, seconds: 6, samples: 20, maxConnections: 256 });
+    const l = await runLoad({
+      slow: 300,
+      idle: 300,
+      seconds: 12,
+      samples: 20,
+      maxConnections: 256,
+    });
     console.log(JSON.stringify(l, null, 1));
     const during = l.during as {
       api: { failed: number; p99_ms: number };
@@ -38,7 +44,17 @@ Deno.test({
     assertEquals(during.api.failed, 0, "API requests failed during the attack");
     assert(during.api.p99_ms < 1000, `API p99 ${during.api.p99_ms} ms`);
     assertEquals(during.detection.missed, 0, "alerts missed during the attack");
-    assert((l.rss_growth_mb as number) < 50, `RSS grew by ${l.rss_growth_mb} MB`);
+    // Attackers that reconnect at once make the capped server accept and close ~5,000
+    // connections a second: V8's heap and the allocator size themselves to that garbage rate
+    // once (the API server alone under this attack: +106 MB, then level over four more rounds
+    // of ~37,000 connections, live heap after GC 7 MB before and after; the agent: +129 to
+    // +138 MB). Holding the 600 connections without churn costs +15 MB. A leak shows as growth
+    // in the last third.
+    assert((l.rss_growth_mb as number) < 160, `RSS grew by ${l.rss_growth_mb} MB`);
+    assert(
+      (l.rss_growth_last_third_mb as number) < 15,
+      `RSS still grew by ${l.rss_growth_last_third_mb} MB in the attack's last third`,
+    );
     assert((l.connections_evicted as number) > 0, "the cap was reached and idle clients made room");
   },
 });
