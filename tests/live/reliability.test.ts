@@ -19,7 +19,12 @@ Deno.test({
     assert(f.every_alert_delivered_or_counted, "an alert neither delivered nor counted");
     assertEquals(f.events_unevaluated, 0, "trigger events without their alert");
     assertEquals(f.reloads_done as number > 0, true);
-    assert((f.rss_max_mb as number) - (f.rss_start_mb as number) < 100, "RSS bound");
+    // A reload builds the new rules while the old ones run: each leaves tens of MB of garbage,
+    // and a storm of them sizes the heap once (an agent without events under 8 rounds of 30
+    // SIGHUPs in 3 s: +85 MB after the first round, then level between +125 and +160 MB over
+    // 196 reloads, heap in use 27 to 126 MB with no upward trend, where a leak would climb).
+    const growth = (f.rss_max_mb as number) - (f.rss_start_mb as number);
+    assert(growth < 200, `RSS grew by ${growth} MB`);
     const ro = f.read_only_store_start as { exit: number; said: string };
     assertEquals(ro.exit, 1, ro.said);
   },
