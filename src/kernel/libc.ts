@@ -17,6 +17,7 @@ const symbols = {
   epoll_ctl: { parameters: ["i32", "i32", "i32", "buffer"], result: "i32" },
   close: { parameters: ["i32"], result: "i32" },
   ioctl: { parameters: ["i32", "u64", "buffer"], result: "i32" },
+  fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
 } as const;
 
 /** epoll_wait on a thread of its own: the caller's event loop keeps running while it waits. */

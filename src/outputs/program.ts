@@ -5,8 +5,9 @@
  * own output goes to Saker's stderr, so it never mixes with alerts on stdout.
  *
  * When a kept-alive program dies, the lines it had not read yet are still in the pipe: the
- * output asks the kernel how many bytes are left unread (FIONREAD on its end of the pipe) and
- * sends those lines again to the next process, at once (not at the next alert); lines are
+ * output asks the kernel how many bytes are left unread (FIONREAD on a copy of our end of the
+ * pipe that the output owns: Deno closes its own fd once a write fails, and that number may
+ * then name another file) and sends those lines again to the next process, at once (not at the next alert); lines are
  * written one by one, so that a program dying partway through a batch counts the lines it read
  * as delivered and leaves the rest to the retry. A line the program read and then dropped (its
  * own buffering) cannot be seen from outside; a line partly read is sent again whole.
@@ -22,13 +23,24 @@ const KEEP_BYTES = 1 << 20;
 /** ioctl request: bytes waiting in a pipe. */
 const FIONREAD = 0x541b;
 
-/** Our end of the pipe that is `pid`'s standard input (found by the pipe's inode). */
+/** fcntl command: duplicate an fd, close-on-exec. */
+const F_DUPFD_CLOEXEC = 1030;
+
+/**
+ * A copy (dup) of our end of the pipe that is `pid`'s standard input (found by the pipe's inode),
+ * owned by the caller, who must close it before the program can see the end of its input.
+ */
 function stdinPipeFd(pid: number): number | undefined {
   try {
     const pipe = Deno.readLinkSync(`/proc/${pid}/fd/0`);
     for (const e of Deno.readDirSync("/proc/self/fd")) {
       try {
-        if (Deno.readLinkSync(`/proc/self/fd/${e.name}`) === pipe) return Number(e.name);
+        if (Deno.readLinkSync(`/proc/self/fd/${e.name}`) !== pipe) continue;
+        const fd = libc().fcntl(Number(e.name), F_DUPFD_CLOEXEC, 3);
+        // Still the same pipe once copied (the number was not closed and reused meanwhile).
+        if (fd >= 0 && Deno.readLinkSync(`/proc/self/fd/${fd}`) === pipe) return fd;
+        if (fd >= 0) libc().close(fd);
+        return undefined;
       } catch { /* closed meanwhile */ }
     }
   } catch { /* the process is gone already */ }
@@ -40,6 +52,12 @@ function unreadBytes(fd: number | undefined): number | undefined {
   if (fd === undefined) return undefined;
   const n = new Int32Array(1);
   return libc().ioctl(fd, BigInt(FIONREAD), new Uint8Array(n.buffer)) === 0 ? n[0] : undefined;
+}
+
+/** Closes a process's copy of the pipe's end (once). */
+function release(r: Running): void {
+  if (r.fd !== undefined) libc().close(r.fd);
+  r.fd = undefined;
 }
 
 /** Options of the program output. */
@@ -57,7 +75,10 @@ interface Running {
   child: Deno.ChildProcess;
   writer: WritableStreamDefaultWriter<Uint8Array>;
   exited: boolean;
-  /** Our end of the pipe to its stdin (kept-alive programs; undefined when not found). */
+  /**
+   * Our own copy of our end of the pipe to its stdin, for FIONREAD (kept-alive programs;
+   * undefined when not found or released).
+   */
   fd: number | undefined;
 }
 
@@ -114,6 +135,7 @@ export class ProgramOutput implements AlertOutput {
           this.#serial(async () => void await this.#resend()).catch(() => {});
         }
       }
+      release(r);
     });
     return r;
   }
@@ -212,6 +234,8 @@ export class ProgramOutput implements AlertOutput {
 
   /** Closes the program's stdin and waits for it; kills it when it lingers past `graceMs`. */
   async #stop(r: Running, graceMs = 5000): Promise<void> {
+    // Our copy of the pipe's end first: while it is open the program sees no end of input.
+    release(r);
     r.writer.close().catch(() => {});
     let timer: ReturnType<typeof setTimeout> | undefined;
     const exited = await Promise.race([

@@ -185,3 +185,44 @@ Deno.test("program output: a program dying every 25 lines still gets every alert
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("program output: alerts arriving while programs die: each delivered once, none stuck", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "saker-program-" });
+  const output = new ProgramOutput({ program: dying25(`${dir}/out`), keepAlive: true, json: true });
+  const q = new OutputQueue(output, {
+    capacity: 1000,
+    registry: new Registry(),
+    retryInitialMs: 10,
+    retryMaxMs: 50,
+  });
+  try {
+    // Small batches a few ms apart: programs die between and during writes, their unread
+    // lines are counted on a pipe end that Deno may already have closed (and reused).
+    const alerts = Array.from({ length: 300 }, (_, i) => {
+      const a = alert(i);
+      a.alert.output = `${"x".repeat(900)} ${i}`;
+      return a;
+    });
+    for (let i = 0; i < alerts.length; i++) {
+      q.push(alerts[i]);
+      if (i % 7 === 0) await new Promise((r) => setTimeout(r, (i % 3) * 5));
+    }
+    assert(await q.flush(60_000), "the queue drained");
+    let lines: string[] = [];
+    for (let i = 0; i < 100; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      lines = Deno.readTextFileSync(`${dir}/out`).split("\n").filter(Boolean);
+      if (lines.length >= alerts.length) break;
+    }
+    const got = new Set(lines);
+    const missing = alerts.filter((a) => !got.has(a.json)).map((a) => a.alert.rule);
+    assertEquals(missing, [], `${missing.length} alerts never reached the program`);
+    assertEquals(lines.length - got.size, 0, "alerts delivered twice");
+    assertEquals(q.stats().sent, 300);
+    // One program per 25 lines: no program was handed lines another had taken already.
+    assert(output.spawned <= 13, `${output.spawned} processes for 300 lines`);
+  } finally {
+    await q.close(1000);
+    await Deno.remove(dir, { recursive: true });
+  }
+});
