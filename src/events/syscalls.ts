@@ -34,6 +34,23 @@ export const SYSCALL_NAME_BY_SCAP_CODE: ReadonlyMap<number, string> = new Map(
 );
 
 /**
+ * Calls that make an fd of an anonymous kernel object (events, signals, timers, inotify, epoll,
+ * pidfds): no path, no socket. One list for state tracking and the rules' fd-history needs.
+ */
+export const ANON_FD_CREATORS: readonly string[] = [
+  "eventfd",
+  "eventfd2",
+  "signalfd",
+  "signalfd4",
+  "timerfd_create",
+  "inotify_init",
+  "inotify_init1",
+  "epoll_create",
+  "epoll_create1",
+  "pidfd_open",
+];
+
+/**
  * Syscalls with a dedicated handler in the probe (program `sx_<name>` in bpf/handlers_*.h). The
  * rest, when enabled, produce the generic event.
  */
@@ -109,16 +126,7 @@ export const HANDLED_SYSCALLS: readonly string[] = [
   "chroot",
   "fcntl",
   "close_range",
-  "eventfd",
-  "eventfd2",
-  "signalfd",
-  "signalfd4",
-  "timerfd_create",
-  "inotify_init",
-  "inotify_init1",
-  "epoll_create",
-  "epoll_create1",
-  "pidfd_open",
+  ...ANON_FD_CREATORS,
   "pidfd_getfd",
   "setsid",
   "setpgid",
@@ -192,23 +200,6 @@ export const STATE_SYSCALLS: readonly string[] = [
  * the probe naming the fd's inode where rules read them), `none`.
  */
 export type FdHistory = "none" | "sockets" | "all";
-
-/**
- * Calls that make an fd of an anonymous kernel object (events, signals, timers, inotify, epoll,
- * pidfds): no path, no socket. One list for state tracking and the rules' fd-history needs.
- */
-export const ANON_FD_CREATORS: readonly string[] = [
-  "eventfd",
-  "eventfd2",
-  "signalfd",
-  "signalfd4",
-  "timerfd_create",
-  "inotify_init",
-  "inotify_init1",
-  "epoll_create",
-  "epoll_create1",
-  "pidfd_open",
-];
 
 /** State calls kept only for the fd table's files, pipes and other non-socket fds. */
 const FILE_FD_CALLS = new Set([
