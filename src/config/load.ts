@@ -309,10 +309,17 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<LoadedConfig> 
   // config_files: more files merged after the main one (Falco's config.d).
   const extra = raw.config_files;
   if (Array.isArray(extra)) {
-    for (const item of extra) {
+    for (const [index, item] of extra.entries()) {
       const path = typeof item === "string" ? item : (item as { path?: string })?.path;
-      const strategy = typeof item === "object" ? (item as { strategy?: string }).strategy : "";
-      if (typeof path !== "string" || path === "") continue;
+      const strategy = item !== null && typeof item === "object"
+        ? (item as { strategy?: string }).strategy
+        : "";
+      if (typeof path !== "string" || path === "") {
+        problems.push(
+          `${origins.describe(["config_files", index])}: expected a path or a map with a path`,
+        );
+        continue;
+      }
       let paths: string[];
       try {
         paths = await yamlFilesIn(path);

@@ -272,6 +272,14 @@ Deno.test("config: config_files merges more files (append lists, override, add-o
   }
 });
 
+Deno.test("config: an empty config_files entry is an error naming the key, not a crash", async () => {
+  const err = await assertRejects(() =>
+    loadConfig({ text: "rules_files: [main.yaml]\nconfig_files: [~]\n", env: {} })
+  );
+  assertEquals(err instanceof ConfigError, true);
+  assertStringIncludes(err.message, "config_files");
+});
+
 Deno.test("config: a missing file is an error naming it", async () => {
   const err = await assertRejects(() => loadConfig({ file: "/nonexistent/saker.yaml" }));
   assertStringIncludes(err.message, "/nonexistent/saker.yaml: cannot read the config file");
