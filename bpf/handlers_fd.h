@@ -21,7 +21,7 @@ static __always_inline void open_tail(struct rec *r, struct task_struct *task, l
  * rule matched in user space, carries the outcome), whatever the predicates keep. */
 static __always_inline int open_denied(struct task_struct *task, long fd) {
 	if (fd < 0 || !settings.deny_open_n) return 0;
-	return deny_check(&deny_open, 0, fd_file(task, fd), task);
+	return deny_check(&deny_open, 0, fd_file(task, fd), task, 0);
 }
 
 /* PRED_GATE unless the open was denied. */

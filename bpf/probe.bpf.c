@@ -146,6 +146,37 @@ struct {
 	__type(value, __u32);
 } deny_open SEC(".maps");
 
+/* The config's response allowlist as the probe applies it to `deny` (deny.h), filled by user
+ * space: executables by path (an LPM trie over the path's bytes: a prefix entry covers every
+ * path that starts with it; an exact path's entry ends with its NUL, so it covers that path
+ * alone) and effective uids (user names resolved by user space). */
+struct deny_allow_key {
+	__u32 prefixlen; /* bits */
+	char path[DENY_PATH];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 1024);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct deny_allow_key);
+	__type(value, __u8);
+} deny_allow_exe SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, __u8);
+} deny_allow_uid SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct deny_allow_key);
+} deny_allow_scratch SEC(".maps");
+
 /* Where a deny key is assembled. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -263,7 +294,7 @@ int BPF_PROG(sched_exec, struct task_struct *p, pid_t old_pid, struct linux_binp
 	if (!settings.syscalls[(is_execve ? 59 : 322) & 511]) return 0;
 	/* Before the record takes the scratch slot. The new image has not run yet: a SIGKILL sent
 	 * now is taken on the way back to user space; the record still goes out, marked. */
-	int denied = settings.deny_exec_n && deny_check(&deny_exec, 1, BPF_CORE_READ(bprm, file), p);
+	int denied = settings.deny_exec_n && deny_check(&deny_exec, 1, BPF_CORE_READ(bprm, file), p, 1);
 	struct rec rr;
 	struct rec *r = &rr;
 	if (rec_begin(r, 1, is_execve ? EV_EXECVE : EV_EXECVEAT,

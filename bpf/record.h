@@ -59,6 +59,8 @@ struct saker_settings {
 	__u32 deny_exec_n;     /* entries in deny_exec (0: no exec is checked) */
 	__u32 deny_open_n;     /* entries in deny_open (0: no open is checked) */
 	__u32 agent_ptgid;     /* the agent's parent: never denied (nor pid 1, nor the agent) */
+	__u32 deny_allow_exe_n; /* entries in deny_allow_exe (0: no executable is exempt) */
+	__u32 deny_allow_uid_n; /* entries in deny_allow_uid (0: no uid is exempt) */
 };
 
 /* Response `deny`: a path key (absolute, NUL-padded) and where it applies. */

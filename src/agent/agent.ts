@@ -65,7 +65,8 @@ import type { Hono } from "hono";
 import { ResponseEngine } from "./response.ts";
 import { type DeniedCall, deniedCallOf } from "../rules/ruleset.ts";
 import type { Event } from "../events/event.ts";
-import { type DenySets, denySets } from "./response_deny.ts";
+import { denyAllowlist, type DenySets, denySets } from "./response_deny.ts";
+import { parsePasswd } from "../state/users.ts";
 import { hostRootFrom, onHost } from "./preflight.ts";
 import { runtimePaths } from "../state/containers/paths.ts";
 
@@ -222,6 +223,7 @@ function logSyscallChoice(rules: ReadonlySet<string> | "all", base: Config["base
 function rulesOptions(c: Config, configFiles?: readonly string[]): RulesOptions {
   return {
     configFiles,
+    response: c.response,
     priority: c.priority,
     ruleMatching: c.rule_matching,
     selection: c.rules,
@@ -457,7 +459,9 @@ export class Agent {
       return;
     }
     try {
-      const sets = denySets(deny, c.response);
+      const { allow, notes } = denyAllowlist(c.response.allowlist, hostUid, realOr);
+      if (deny.length > 0) { for (const n of notes) log.warn(n); }
+      const sets = denySets(deny, c.response, allow);
       this.#source.setDeny(sets);
       this.#denying = sets.exec.size + sets.open.size > 0;
       if (deny.length > 0) {
@@ -1021,6 +1025,28 @@ export class Agent {
     }
     this.live.closeAll();
     await this.#server?.shutdown();
+  }
+}
+
+/** The uid of a user name in the host's passwd file (under the host root), for the probe. */
+function hostUid(name: string): number | undefined {
+  const root = hostRootFrom(Deno.env.get("SAKER_HOST_ROOT"));
+  let text = "";
+  try {
+    text = Deno.readTextFileSync(onHost(root, "/etc/passwd"));
+  } catch { /* unreadable: no name is known */ }
+  for (const e of parsePasswd(text).values()) if (e.name === name) return e.id;
+  return undefined;
+}
+
+/** A path with its symbolic links followed (under the host root), or as given. */
+function realOr(path: string): string {
+  const root = hostRootFrom(Deno.env.get("SAKER_HOST_ROOT"));
+  try {
+    const r = Deno.realPathSync(onHost(root, path));
+    return root === "/" ? r : r.startsWith(root + "/") ? r.slice(root.length) : path;
+  } catch {
+    return path;
   }
 }
 

@@ -29,7 +29,7 @@ import { SequenceStore } from "../rules/sequence_engine.ts";
 import { stepsAsRules } from "../rules/sequence_compiler.ts";
 import { type BuiltRules, RulesError, type RulesOptions } from "./rules_builder.ts";
 import { pluginRequirementProblems } from "./plugins.ts";
-import { agentNeeds, type DenyRule, selfDenials } from "./response_deny.ts";
+import { agentNeeds, type DenyRule, imageDenials, selfDenials } from "./response_deny.ts";
 
 /** Turns the config's `rules:` entries into ruleset selectors. */
 export function selectors(sel: RuleSelection[]): RuleSelector[] {
@@ -161,10 +161,10 @@ export async function buildEngineRules(files: string[], opts: RulesOptions): Pro
     ...(r.actions?.mode ? { mode: r.actions.mode } : {}),
     plan: r.deny!,
   }));
-  const self = selfDenials(
-    deny,
-    agentNeeds([...loaded.contents.keys(), ...(opts.configFiles ?? [])]),
-  );
+  const self = [
+    ...selfDenials(deny, agentNeeds([...loaded.contents.keys(), ...(opts.configFiles ?? [])])),
+    ...(opts.response ? imageDenials(deny, opts.response) : []),
+  ];
   if (self.length > 0) throw new RulesError(self);
   // Event types no rule can match whatever the event (a contradiction in every rule reading
   // them, e.g. Falco's `outbound` on sendto with `fd.l4proto=tcp`) are not captured for the rules.

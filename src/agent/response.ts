@@ -16,7 +16,8 @@
  *   `SAKER_CONTAINER_ID` in its environment, killed after its timeout, at most
  *   `response.exec.max_running` at once;
  * - `deny`: decided in the kernel before the alert exists; the engine records what the probe
- *   did, read from the event (`done` when it sent the signal, else why not). A denial no deny
+ *   did, read from the event (`done` when it sent the signal, else why not: `refused` for a
+ *   protected or allowlisted process, which the probe spares too). A denial no deny
  *   rule's alert accounts for (a path reached through a symbolic link: the probe matches the path
  *   the kernel resolved, the rule the path as opened) is audited on its own after a grace time.
  *
@@ -267,9 +268,11 @@ export class ResponseEngine {
         this.#claimed.set(`${alert.time}:${t.pid}`, this.#now());
         return { ...base, detail: "in the kernel" };
       }
-      if (mode === "monitor") return { ...base, result: "would", detail: "in the kernel" };
-      const why = protection({ pid: t.pid, kernelThread: false }, this.#self);
+      // The probe spares what these spare (deny.h): a monitor outcome predicts that too.
+      const why = protection({ pid: t.pid, kernelThread: false }, this.#self) ??
+        this.#allow.match(t);
       if (why) return refuse(why);
+      if (mode === "monitor") return { ...base, result: "would", detail: "in the kernel" };
       return {
         ...base,
         result: "failed",

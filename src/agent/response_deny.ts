@@ -8,6 +8,13 @@
  * and the shell it runs `exec` actions and program outputs with are never denied, nor its rules
  * and config files (a rules file denied to editors could not be fixed).
  *
+ * And the config's allowlist as the probe applies it (the probe kills before user space sees the
+ * call, so the allowlist must be in the kernel too): executables by exact path (and its real
+ * path) or, for a pattern with `*`, by the path prefix before the first wildcard; users as
+ * effective uids (names resolved in the host's passwd file). Images are not visible to the probe:
+ * a rule that could deny in containers is refused while images are allowlisted, unless it only
+ * records (monitor).
+ *
  * @example
  * ```ts
  * import { denySets } from "./response_deny.ts";
@@ -20,6 +27,7 @@ import type { DenyPlan } from "../rules/deny.ts";
 import type { ResponseMode } from "../rules/actions.ts";
 import type { ResponseConfig } from "../config/spec.ts";
 import { modeFor } from "./response_policy.ts";
+import type { DenyAllow } from "../kernel/probe.ts";
 
 /** A running rule that denies. */
 export interface DenyRule {
@@ -31,15 +39,26 @@ export interface DenyRule {
   plan: DenyPlan;
 }
 
-/** Where each path is denied (bit 1: host, bit 2: containers), per kind. */
+/**
+ * Where each path is denied (bit 1: host, bit 2: containers), per kind, and what the probe
+ * never denies (the allowlist as it can apply it).
+ */
 export interface DenySets {
   exec: Map<string, number>;
   open: Map<string, number>;
+  allow: DenyAllow;
 }
 
-/** The deny sets of the rules that enforce now. */
-export function denySets(rules: readonly DenyRule[], c: Pick<ResponseConfig, "mode" | "rules">) {
-  const sets: DenySets = { exec: new Map(), open: new Map() };
+/** An empty allowlist. */
+export const NO_ALLOW: DenyAllow = { exact: [], prefixes: [], uids: [] };
+
+/** The deny sets of the rules that enforce now, with the allowlist the probe applies. */
+export function denySets(
+  rules: readonly DenyRule[],
+  c: Pick<ResponseConfig, "mode" | "rules">,
+  allow: DenyAllow = NO_ALLOW,
+): DenySets {
+  const sets: DenySets = { exec: new Map(), open: new Map(), allow };
   for (const r of rules) {
     if (modeFor(r, r.mode, c) !== "enforce") continue;
     const where = (r.plan.host ? 1 : 0) | (r.plan.container ? 2 : 0);
@@ -86,4 +105,78 @@ export function selfDenials(rules: readonly DenyRule[], needs: AgentNeeds): stri
     }
   }
   return out;
+}
+
+/** The allowlist as the probe applies it, and one note per entry it applies otherwise. */
+export interface DenyAllowPlan {
+  allow: DenyAllow;
+  /** Entries the probe cannot apply as written (for a warning at load). */
+  notes: string[];
+}
+
+const GLOB_CHARS = /[*?[\\]/;
+
+/**
+ * The probe's allowlist from the config's: exact executable paths (with `real`, their real
+ * paths too: the probe sees paths with symbolic links followed); a pattern with `*` as the prefix
+ * before its first wildcard (exact for `PREFIX*`, wider otherwise: noted); users by uid, names
+ * through `uidOf` (the host's passwd file; a name it does not know is noted: the probe cannot
+ * exempt it).
+ */
+export function denyAllowlist(
+  a: ResponseConfig["allowlist"],
+  uidOf: (name: string) => number | undefined,
+  real: (path: string) => string = (p) => p,
+): DenyAllowPlan {
+  const exact = new Set<string>();
+  const prefixes = new Set<string>();
+  const uids = new Set<number>();
+  const notes: string[] = [];
+  for (const p of a.exe_paths) {
+    if (!p.includes("*")) {
+      exact.add(p);
+      exact.add(real(p));
+      continue;
+    }
+    const prefix = p.slice(0, p.search(GLOB_CHARS));
+    prefixes.add(prefix);
+    if (prefix + "*" !== p) {
+      notes.push(
+        `response.allowlist.exe_paths: ${p}: the probe matches path prefixes only; deny spares ` +
+          `every executable whose path starts with '${prefix}'`,
+      );
+    }
+  }
+  for (const u of a.users) {
+    if (/^\d+$/.test(u)) {
+      uids.add(Number(u));
+      continue;
+    }
+    const uid = uidOf(u);
+    if (uid === undefined) {
+      notes.push(
+        `response.allowlist.users: ${u} is not in the host's passwd file: the probe cannot ` +
+          `spare it from deny (give its uid)`,
+      );
+    } else uids.add(uid);
+  }
+  return { allow: { exact: [...exact], prefixes: [...prefixes], uids: [...uids] }, notes };
+}
+
+/**
+ * One line per deny rule refused because images are allowlisted: the probe cannot see a
+ * container's image, so a rule that enforces and could deny in a container might stop an
+ * allowlisted container's process.
+ */
+export function imageDenials(
+  rules: readonly DenyRule[],
+  c: Pick<ResponseConfig, "mode" | "rules" | "allowlist">,
+): string[] {
+  if (c.allowlist.images.length === 0) return [];
+  return rules.filter((r) => r.plan.container && modeFor(r, r.mode, c) === "enforce").map((r) =>
+    `rule '${r.name}': cannot deny in containers while response.allowlist.images is set: the ` +
+    `probe cannot see a container's image, so it could stop an allowlisted container's process; ` +
+    `add 'container.id = host' to the condition (deny on the host only), give the rule ` +
+    `'mode: monitor', or empty response.allowlist.images`
+  );
 }

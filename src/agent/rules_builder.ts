@@ -7,7 +7,12 @@
 import type { Priority } from "../rules/alert.ts";
 import type { RuleEntry } from "../rules/ruleset.ts";
 import type { Evaluator } from "../pipeline/pipeline.ts";
-import type { AggregationConfig, AppendOutputEntry, RuleSelection } from "../config/spec.ts";
+import type {
+  AggregationConfig,
+  AppendOutputEntry,
+  ResponseConfig,
+  RuleSelection,
+} from "../config/spec.ts";
 import type { FdHistory } from "../events/syscalls.ts";
 import type { KernelPredicate } from "../rules/kernel_filter.ts";
 import type { DenyRule } from "./response_deny.ts";
@@ -32,6 +37,11 @@ export interface RulesOptions {
    * The plugins loaded, for the rules files' `required_plugin_versions` (absent: not checked).
    */
   plugins?: readonly { name: string; version: string }[];
+  /**
+   * The config's response modes and allowlist: a `deny` rule that enforces must not be able to
+   * stop a process the allowlist spares and the probe cannot tell (an allowlisted image).
+   */
+  response?: Pick<ResponseConfig, "mode" | "rules" | "allowlist">;
   /** The config files in use (a `deny` rule must not stop the agent reading them). */
   configFiles?: readonly string[];
   /** `sequences.max_partial_matches`: bound of each sequence's (or threshold's) table. */

@@ -484,6 +484,7 @@ async function dryRun(
   }
   try {
     const rules = await buildEngineRules(files, {
+      response: config.response,
       priority: config.priority,
       ruleMatching: config.rule_matching,
       selection: config.rules,

@@ -122,8 +122,11 @@ export const SETTINGS = {
   deny_exec_n: 16 + 512 + 8 + 512 + 16,
   deny_open_n: 16 + 512 + 8 + 512 + 20,
   agent_ptgid: 16 + 512 + 8 + 512 + 24,
+  deny_allow_exe_n: 16 + 512 + 8 + 512 + 28,
+  deny_allow_uid_n: 16 + 512 + 8 + 512 + 32,
 } as const;
-const SETTINGS_SIZE = SETTINGS.agent_ptgid + 4;
+/** sizeof(struct saker_settings): the last field's end, rounded up to the u64's alignment. */
+const SETTINGS_SIZE = Math.ceil((SETTINGS.deny_allow_uid_n + 4) / 8) * 8;
 
 /** Longest path a deny set holds, NUL included (DENY_PATH, bpf/record.h). */
 export const DENY_PATH = 256;
@@ -133,6 +136,34 @@ export const DENY_CONTAINER = 2;
 
 /** A deny set: absolute paths and where each applies (DENY_HOST | DENY_CONTAINER). */
 export type DenySet = ReadonlyMap<string, number>;
+
+/**
+ * What the probe never denies beyond its fixed protections: executables by exact path or by
+ * path prefix, and effective uids (bpf/deny.h).
+ */
+export interface DenyAllow {
+  exact: readonly string[];
+  prefixes: readonly string[];
+  uids: readonly number[];
+}
+
+/**
+ * The deny_allow_exe key of an exact path (its bytes and NUL) or a prefix (its bytes): u32
+ * prefix length in bits, then DENY_PATH bytes.
+ */
+export function denyAllowKey(path: string, prefix: boolean): Uint8Array {
+  let bytes = new TextEncoder().encode(path);
+  // The probe looks a longer path up by its first DENY_PATH bytes, without the NUL: a longer
+  // entry is held as that prefix (it may then cover more paths, never fewer).
+  if (bytes.length + (prefix ? 0 : 1) > DENY_PATH) {
+    bytes = bytes.subarray(0, DENY_PATH);
+    prefix = true;
+  }
+  const key = new Uint8Array(4 + DENY_PATH);
+  new DataView(key.buffer).setUint32(0, (bytes.length + (prefix ? 0 : 1)) * 8, true);
+  key.set(bytes, 4);
+  return key;
+}
 /**
  * The per-CPU counters, in the order of struct saker_counters (bpf/record.h), u64 each; the last
  * is an array with one counter per drop kind.
@@ -147,6 +178,14 @@ export const COUNTER_FIELDS = [
 ] as const;
 /** u64 values per CPU in struct saker_counters. */
 const COUNTERS_PER_CPU = COUNTER_FIELDS.length - 1 + DROP_KINDS.length;
+
+/** The probe's deny maps (deny sets and allowlist). */
+interface DenyFds {
+  exec: number;
+  open: number;
+  allowExe: number;
+  allowUid: number;
+}
 
 /** Default of {@link ProbeOptions.wakeupNs}. */
 export const DEFAULT_WAKEUP_NS = 5_000_000;
@@ -221,8 +260,10 @@ export class Probe {
   /** Keys written for the generation in use (deleted when the next one takes over). */
   #predKeys: { strs: Uint8Array[]; nets: Uint8Array[] } = { strs: [], nets: [] };
   #predicates: KernelPrograms | undefined;
-  #denyFds: { exec: number; open: number };
+  #denyFds: DenyFds;
   #denied = { exec: new Set<string>(), open: new Set<string>() };
+  /** Allowlist keys in the probe: executables (key bytes as text) and uids. */
+  #allowed = { exes: new Map<string, Uint8Array>(), uids: new Set<number>() };
   #closed = false;
 
   private constructor(
@@ -234,7 +275,7 @@ export class Probe {
     ringBytes: number,
     countersFd: number,
     predFds: PredicateMapFds,
-    denyFds: { exec: number; open: number },
+    denyFds: DenyFds,
   ) {
     this.#denyFds = denyFds;
     this.#obj = obj;
@@ -386,7 +427,12 @@ export class Probe {
         strs: bpf.bpf_map__fd(map("pred_strs")),
         nets: bpf.bpf_map__fd(map("pred_nets")),
       },
-      { exec: bpf.bpf_map__fd(map("deny_exec")), open: bpf.bpf_map__fd(map("deny_open")) },
+      {
+        exec: bpf.bpf_map__fd(map("deny_exec")),
+        open: bpf.bpf_map__fd(map("deny_open")),
+        allowExe: bpf.bpf_map__fd(map("deny_allow_exe")),
+        allowUid: bpf.bpf_map__fd(map("deny_allow_uid")),
+      },
     );
     settings.setUint32(SETTINGS.enabled, 1, true);
     probe.#push();
@@ -522,6 +568,46 @@ export class Probe {
       set.size,
       true,
     );
+    this.#push();
+  }
+
+  /**
+   * Replaces the allowlist the probe applies to `deny` (new entries before old ones go, so an
+   * entry in both is never missing meanwhile).
+   */
+  setDenyAllow(allow: DenyAllow): void {
+    const bpf = libbpf();
+    const one = new Uint8Array([1]);
+    const exes = new Map<string, Uint8Array>();
+    for (const [list, prefix] of [[allow.exact, false], [allow.prefixes, true]] as const) {
+      for (const p of list) {
+        const key = denyAllowKey(p, prefix);
+        exes.set(key.join(","), key);
+      }
+    }
+    for (const key of exes.values()) {
+      if (bpf.bpf_map_update_elem(this.#denyFds.allowExe, key, one, 0n) !== 0) {
+        throw new Error(`cannot allowlist an executable in the probe: ${strerror(errno())}`);
+      }
+    }
+    const uid = new Uint32Array(1);
+    for (const u of allow.uids) {
+      uid[0] = u;
+      if (bpf.bpf_map_update_elem(this.#denyFds.allowUid, uid, one, 0n) !== 0) {
+        throw new Error(`cannot allowlist uid ${u} in the probe: ${strerror(errno())}`);
+      }
+    }
+    for (const [k, key] of this.#allowed.exes) {
+      if (!exes.has(k)) bpf.bpf_map_delete_elem(this.#denyFds.allowExe, key);
+    }
+    const uids = new Set(allow.uids);
+    for (const u of this.#allowed.uids) {
+      uid[0] = u;
+      if (!uids.has(u)) bpf.bpf_map_delete_elem(this.#denyFds.allowUid, uid);
+    }
+    this.#allowed = { exes, uids };
+    this.#settings.setUint32(SETTINGS.deny_allow_exe_n, exes.size, true);
+    this.#settings.setUint32(SETTINGS.deny_allow_uid_n, uids.size, true);
     this.#push();
   }
 

@@ -24,7 +24,13 @@
  * @module
  */
 import { decodeLiveBatch, type Event, liveDecodeStats } from "../events/event.ts";
-import { type DenySet, Probe, type ProbeCounters, type ProbeOptions } from "../kernel/probe.ts";
+import {
+  type DenyAllow,
+  type DenySet,
+  Probe,
+  type ProbeCounters,
+  type ProbeOptions,
+} from "../kernel/probe.ts";
 import type { KernelPrograms } from "../kernel/predicates.ts";
 import { bootEpochNs } from "../kernel/libc.ts";
 import { syscallFilterFor } from "../events/syscalls.ts";
@@ -76,8 +82,11 @@ export interface LiveSource extends EventSource {
    * syscalls); see {@link Probe.setFilter}.
    */
   setKernelFilter(names: ReadonlySet<string> | "all", programs: KernelPrograms | undefined): void;
-  /** Replaces the probe's deny sets (response `deny`: executables and files). */
-  setDeny(sets: { exec: DenySet; open: DenySet }): void;
+  /**
+   * Replaces the probe's deny sets (response `deny`: executables and files) and the allowlist it
+   * applies to them (written first: a new entry is never denied before its exemption is in).
+   */
+  setDeny(sets: { exec: DenySet; open: DenySet; allow: DenyAllow }): void;
   /** Counters of the source and the probe. */
   stats(): LiveSourceStats;
   /** The loaded probe. */
@@ -221,6 +230,7 @@ export async function openLiveSource(opts: LiveSourceOptions): Promise<LiveSourc
       probe.setFilter(filter(names), programs);
     },
     setDeny(sets) {
+      probe.setDenyAllow(sets.allow);
       probe.setDeny("exec", sets.exec);
       probe.setDeny("open", sets.open);
     },

@@ -7,7 +7,8 @@
  *   100 ms;
  * - monitor mode records (`would`) and the process lives; the audit alert says so;
  * - protections: the agent's parent (this test) opening a kill rule's marker lives, refused;
- *   an allowlisted executable lives;
+ *   an allowlisted executable lives; the probe's deny spares allowlisted executables (exact
+ *   path, prefix) and uids (by number, by name) and stops the same program otherwise;
  * - exec: the command reads the alert's JSON on stdin; the stored alert carries the outcome;
  * - rate limits under a storm: 150 processes, exactly `per_rule` (100) killed, the rest counted as
  *   rate limited; one process opening a marker many times is acted on `per_target` times;
@@ -28,6 +29,9 @@ const ignore = needsRoot();
 /** Kill latency runs (p99 is the 99th of 100). */
 const RUNS = 100;
 const PODMAN = !ignore && havePodman();
+/** An allowlisted uid, and one that is not (neither needs a passwd entry). */
+const ALLOWED_UID = 4242;
+const OTHER_UID = 4243;
 
 interface Json {
   [k: string]: unknown;
@@ -55,7 +59,7 @@ rules_files: [${dir}/rules.yaml]
 containers: {sockets: [${dir}/podman.sock]}
 response:
   mode: ${mode}
-  allowlist: {exe_paths: [${dir}/allowed-opener]}
+  allowlist: {exe_paths: [${dir}/allowed-opener, ${dir}/backup-*], users: ["${ALLOWED_UID}", nobody]}
   rate_limit: {per_rule: 100, per_target: 3, period: 60s}
   stop_timeout: 1
 `;
@@ -95,12 +99,10 @@ async function open(
   marker: string,
   times = 1,
   exe = opener,
+  uid?: number,
 ): Promise<{ child: Deno.ChildProcess; t0: bigint }> {
-  const child = new Deno.Command(exe, {
-    args: [marker, String(times)],
-    stdout: "piped",
-    stderr: "null",
-  }).spawn();
+  const [cmd, args] = as(uid, exe, [marker, String(times)]);
+  const child = new Deno.Command(cmd, { args, stdout: "piped", stderr: "null" }).spawn();
   started.push(child);
   const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
   let text = "";
@@ -111,6 +113,12 @@ async function open(
   }
   reader.releaseLock();
   return { child, t0: BigInt(text.trim()) };
+}
+
+/** `exe ARGS` as a command line, run under `uid` (setpriv execs it) when given. */
+function as(uid: number | undefined, exe: string, args: string[]): [string, string[]] {
+  if (uid === undefined) return [exe, args];
+  return ["setpriv", [`--reuid=${uid}`, `--regid=${uid}`, "--clear-groups", exe, ...args]];
 }
 
 /** Whether the child is still running after `ms`. */
@@ -166,8 +174,14 @@ Deno.test({
       }).output();
       assert(cc2.success, new TextDecoder().decode(cc2.stderr));
       await Deno.writeTextFile(`${dir}/secret`, "the secret\n");
-      await Deno.copyFile(opener, `${dir}/allowed-opener`);
-      await Deno.chmod(`${dir}/allowed-opener`, 0o755);
+      for (const copy of ["allowed-opener", "backup-opener"]) {
+        await Deno.copyFile(opener, `${dir}/${copy}`);
+        await Deno.chmod(`${dir}/${copy}`, 0o755);
+      }
+      // Other uids read the secret and run the programs; they write markers in `shared`.
+      await Deno.chmod(dir, 0o755);
+      await Deno.mkdir(`${dir}/shared`, { mode: 0o777 });
+      await Deno.chmod(`${dir}/shared`, 0o777);
       for (const m of ["kill", "storm", "monitor", "exec", "parent", "reload"]) {
         await Deno.writeTextFile(`${dir}/${m}-marker`, "x");
       }
@@ -475,6 +489,51 @@ Deno.test({
           );
         },
       );
+
+      await t.step("deny: the probe spares allowlisted executables and uids", async () => {
+        const secret = `${dir}/secret`;
+        const ruleName = "Response deny open";
+        const outcome = (pid: number) =>
+          waitFor(`deny open alert of pid ${pid}`, () => {
+            const a = alertsOf(ruleName).find((a) => (a.output_fields as Json)["proc.pid"] === pid);
+            return a && (a.response as Json[])[0];
+          });
+        // Spared: an exact path, a path under an allowlisted prefix, an allowlisted uid, a
+        // user name resolved to its uid.
+        const spared: [string, string, number | undefined, string][] = [
+          ["exact path", `${dir}/allowed-opener`, undefined, `executable ${dir}/allowed-opener`],
+          ["prefix", `${dir}/backup-opener`, undefined, `executable ${dir}/backup-opener`],
+          ["uid", opener, ALLOWED_UID, `uid ${ALLOWED_UID}`],
+          ["user name", opener, 65534, "user nobody"],
+        ];
+        for (const [what, exe, uid, detail] of spared) {
+          const { child } = await open(secret, 1, exe, uid);
+          const r = await outcome(child.pid);
+          assert(await aliveAfter(child, 300), `${what}: the probe killed an allowlisted process`);
+          assertEquals([r.result, r.detail], ["refused", `allowlisted ${detail}`], what);
+          child.kill("SIGKILL");
+          await child.status;
+        }
+        // Not spared: the same program as root and as another uid.
+        for (const uid of [undefined, OTHER_UID]) {
+          const { child } = await open(secret, 1, opener, uid);
+          const status = await child.status;
+          assertEquals(status.signal, "SIGKILL", `uid ${uid ?? 0}: not denied`);
+          assertEquals((await outcome(child.pid)).result, "done");
+        }
+        // An exec of the denied binary: the allowlisted uid runs it (its first act writes the
+        // marker), another uid dies before it.
+        const run = (uid: number) => {
+          const [cmd, args] = as(uid, `${dir}/denied`, [`${dir}/shared/by-${uid}`]);
+          return new Deno.Command(cmd, { args }).output();
+        };
+        const allowed = await run(ALLOWED_UID);
+        assertEquals(allowed.code, 0);
+        assert(await exists(`${dir}/shared/by-${ALLOWED_UID}`), "the allowlisted uid was denied");
+        const other = await run(OTHER_UID);
+        assertEquals(other.signal, "SIGKILL");
+        assert(!await exists(`${dir}/shared/by-${OTHER_UID}`), "another uid ran the binary");
+      });
 
       await t.step({
         name: "deny in containers only: a container's reader dies, the host's lives",
