@@ -8,18 +8,22 @@
  * x86_64 only: arguments are read from pt_regs by the x86_64 syscall calling convention
  * (di, si, dx, r10, r8, r9), and syscall numbers (orig_ax) are x86_64's. Another architecture
  * needs its own arg_of and number tables.
+ *
+ * The registers are loaded directly: tp_btf gives the program the tracepoint's `struct pt_regs *`
+ * as a BTF pointer, which the verifier lets the program dereference (one load, CO-RE relocated),
+ * where BPF_CORE_READ would copy each register through a bpf_probe_read_kernel call.
  */
 #pragma once
 
 #define ARG(regs, n) arg_of(regs, n)
 static __always_inline unsigned long arg_of(struct pt_regs *regs, int n) {
 	switch (n) {
-	case 0: return BPF_CORE_READ(regs, di);
-	case 1: return BPF_CORE_READ(regs, si);
-	case 2: return BPF_CORE_READ(regs, dx);
-	case 3: return BPF_CORE_READ(regs, r10);
-	case 4: return BPF_CORE_READ(regs, r8);
-	default: return BPF_CORE_READ(regs, r9);
+	case 0: return regs->di;
+	case 1: return regs->si;
+	case 2: return regs->dx;
+	case 3: return regs->r10;
+	case 4: return regs->r8;
+	default: return regs->r9;
 	}
 }
 

@@ -92,6 +92,35 @@ struct pred_net_key {
 	__u8 addr[16];
 };
 
+/*
+ * The path cache: the values of an open's path literals (fd.name, fd.directory, fd.filename,
+ * fd.nameraw tests), keyed by what decides them: the raw path's bytes (two seeded 64-bit hashes
+ * and the length) and, for a relative path, the directory it is resolved against (dentry, mount,
+ * inode number and generation) and the path epoch; the program they belong to and the program
+ * epoch. A program epoch (settings.pred_epoch) starts at every predicate write, so a reload never
+ * reads an older program's values; the path epoch (map path_epoch) starts whenever a directory
+ * may have changed its path (a rename, a mount change), so a relative path's entry never outlives
+ * its directory's name.
+ */
+#define PRED_CACHE_ENTRIES 8192
+
+struct pred_path_key {
+	__u64 h1, h2;        /* seeded hashes of the raw path */
+	__u64 dir_dentry;    /* relative path: its directory (0 for an absolute path) */
+	__u64 dir_mnt;
+	__u64 dir_ino;
+	__u32 dir_gen;
+	__u32 len;           /* raw path length */
+	__u32 pk;            /* program: generation * PRED_SLOTS + slot */
+	__u32 epoch;         /* settings.pred_epoch */
+	__u64 path_epoch;    /* relative path: the path epoch (0 for an absolute path) */
+};
+
+struct pred_path_val {
+	__u64 done;          /* path literals known (bit = literal index) */
+	__u64 val;           /* their values (only bits in done) */
+};
+
 /* The facts of the event being tested, in scratch slot 2 (one per CPU). */
 #define FK_PATH 1        /* path, hpre, hbase, len, dir are set */
 #define FK_PATH_DONE 2   /* the path was tried (FK_PATH or undecided) */
@@ -99,6 +128,8 @@ struct pred_net_key {
 #define FK_SOCK 8        /* typechar, l4, sockfamily known (0 in one: that fact undecided) */
 #define FK_SOCK_DONE 16
 #define FK_RADDR 32      /* raddr known */
+#define FK_KEY_DONE 64   /* the raw path was read and the path cache asked (FK_KEY: key valid) */
+#define FK_KEY 128
 
 struct pred_facts {
 	__u64 hpre[PRED_SCAN + 1]; /* hash of the path's first i bytes */
@@ -116,5 +147,9 @@ struct pred_facts {
 	__u32 pathoff;             /* where the path is: PRED_RAW_OFF (absolute) or PRED_PATH_OFF */
 	__u32 typechar, l4, sockfamily, v6;
 	__u8 raddr[16];
+	__u64 dir_dentry, dir_mnt;  /* a relative path's directory (pred_path_key) */
+	__u64 cdone, cval;          /* path literals the cache knew for this event */
+	__u64 pdone, pval;          /* path literals evaluated for this event */
+	struct pred_path_key ckey;
 };
 

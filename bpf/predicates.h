@@ -184,34 +184,125 @@ __attribute__((noinline)) int pred_contains(__u32 off, __u32 len, __u32 pk, __u3
 	return w.bad ? 2 : w.found;
 }
 
+#define HASH_P1 0x9e3779b97f4a7c15ULL
+#define HASH_P2 0xc2b2ae3d27d4eb4fULL
+
 /*
- * The path facts of an open: reads the raw path and, when it is relative, the directory the
- * kernel resolves it against, joins them as user space does, and hashes the result.
+ * Hashes the raw path (slot 2 at PRED_RAW_OFF, `len` bytes) a word at a time into the path
+ * cache key: two lanes, both seeded by settings.pred_seed (random per load, so that a path
+ * colliding with another cannot be prepared in advance). Returns 1 when done.
  */
-static __always_inline void pred_open_path(struct pred_facts *f, __u8 *buf,
-                                           struct task_struct *task) {
-	f->known |= FK_PATH_DONE;
-	const char *upath = (const char *)f->arg_a;
-	long n = bpf_probe_read_user_str(&buf[PRED_RAW_OFF], PRED_SCAN, upath);
-	if (n <= 1 || n >= PRED_SCAN) return; /* empty, unreadable or too long */
+__attribute__((noinline)) int pred_raw_hash(__u32 len) {
+	__u32 two = 2;
+	__u8 *buf = bpf_map_lookup_elem(&scratch, &two);
+	if (!buf || len == 0 || len >= PRED_SCAN) return 0;
+	struct pred_facts *f = (void *)buf;
+	__u64 seed = settings.pred_seed;
+	__u64 h1 = seed ^ len, h2 = (seed ^ HASH_P2) * HASH_P1;
+	for (__u32 i = 0; i < PRED_SCAN / 8; i++) {
+		__u32 at = i * 8;
+		if (at >= len) break;
+		__u64 w = *(__u64 *)&buf[PRED_RAW_OFF + at];
+		__u32 left = len - at;
+		if (left < 8) w &= (1ULL << (left * 8)) - 1;
+		h1 = (h1 ^ w) * HASH_P1;
+		h1 ^= h1 >> 32;
+		h2 = (h2 + w) * HASH_P2;
+		h2 = (h2 << 31) | (h2 >> 33);
+	}
+	f->ckey.h1 = h1;
+	f->ckey.h2 = h2;
+	return 1;
+}
+
+/*
+ * The first step of an open's path facts, cheap: reads the raw path, finds the directory a
+ * relative one is resolved against (the working directory or the directory fd), builds the path
+ * cache key and takes the values the cache holds for program `pk`'s path literals (they join the
+ * event's evaluated literals). A path that cannot be read, or is PRED_SCAN bytes or longer, has
+ * no facts (its path literals hold) and no key.
+ */
+__attribute__((noinline)) int pred_path_lookup(__u32 pk) {
+	__u32 two = 2;
+	__u8 *buf = bpf_map_lookup_elem(&scratch, &two);
+	if (!buf) return 0;
+	struct pred_facts *f = (void *)buf;
+	f->known |= FK_KEY_DONE;
+	long n = bpf_probe_read_user_str(&buf[PRED_RAW_OFF], PRED_SCAN, (const char *)f->arg_a);
+	if (n <= 1 || n >= PRED_SCAN) {
+		f->known |= FK_PATH_DONE; /* empty, unreadable or too long */
+		return 0;
+	}
 	__u32 rawlen = n - 1;
 	f->rawlen = rawlen;
 	f->known |= FK_RAW;
+	struct pred_path_key *k = &f->ckey;
+	k->dir_dentry = 0;
+	k->dir_mnt = 0;
+	k->dir_ino = 0;
+	k->dir_gen = 0;
+	k->path_epoch = 0;
+	f->dir_dentry = 0;
+	f->dir_mnt = 0;
+	if (buf[PRED_RAW_OFF] != '/') {
+		struct task_struct *task = bpf_get_current_task_btf();
+		struct path p = {};
+		__s64 dirfd = (__s64)f->arg_b;
+		if (dirfd == L_AT_FDCWD) {
+			p = BPF_CORE_READ(task, fs, pwd);
+		} else {
+			struct file *fl = fd_file(task, dirfd);
+			if (fl) p = BPF_CORE_READ(fl, f_path);
+		}
+		if (!p.dentry || !p.mnt) return 0;
+		f->dir_dentry = (__u64)p.dentry;
+		f->dir_mnt = (__u64)p.mnt;
+		struct inode *dir = BPF_CORE_READ(p.dentry, d_inode);
+		k->dir_dentry = (__u64)p.dentry;
+		k->dir_mnt = (__u64)p.mnt;
+		k->dir_ino = BPF_CORE_READ(dir, i_ino);
+		k->dir_gen = BPF_CORE_READ(dir, i_generation);
+		__u32 zero = 0;
+		__u64 *e = bpf_map_lookup_elem(&path_epoch, &zero);
+		if (!e) return 0;
+		k->path_epoch = *e;
+	}
+	if (!pred_raw_hash(rawlen)) return 0;
+	k->len = rawlen;
+	k->pk = pk;
+	k->epoch = settings.pred_epoch;
+#ifdef SAKER_BENCH_NO_PATH_CACHE
+	return 0; /* benchmark variant: every open's path tests computed */
+#endif
+	f->known |= FK_KEY;
+	struct pred_path_val *v = bpf_map_lookup_elem(&path_cache, k);
+	if (v) {
+		__u64 done = v->done;
+		f->cdone = done;
+		f->cval = v->val & done;
+		f->done |= done;
+		f->val |= v->val & done;
+	}
+	return 0;
+}
+
+/*
+ * The rest of an open's path facts, the costly part: joins a relative raw path to its
+ * directory's path (walked from the kernel's dentries) as user space does, and hashes the result
+ * (prefix hashes, file name, last slash).
+ */
+static __always_inline void pred_open_path(struct pred_facts *f, __u8 *buf) {
+	f->known |= FK_PATH_DONE;
+	if (!(f->known & FK_RAW)) return;
+	__u32 rawlen = f->rawlen;
+	if (rawlen == 0 || rawlen >= PRED_SCAN) return;
 	if (buf[PRED_RAW_OFF] == '/') {
 		f->pathoff = PRED_RAW_OFF;
 		if (pred_hash_path(PRED_RAW_OFF, rawlen)) f->known |= FK_PATH;
 		return;
 	}
-	struct path p = {};
-	__s64 dirfd = (__s64)f->arg_b;
-	if (dirfd == L_AT_FDCWD) {
-		p = BPF_CORE_READ(task, fs, pwd);
-	} else {
-		struct file *fl = fd_file(task, dirfd);
-		if (fl) p = BPF_CORE_READ(fl, f_path);
-	}
-	if (!p.dentry) return;
-	int res = path_at(2, PRED_PATH_OFF, (__u64)p.dentry, (__u64)p.mnt);
+	if (!f->dir_dentry) return;
+	int res = path_at(2, PRED_PATH_OFF, f->dir_dentry, f->dir_mnt);
 	if (res <= 1 || (res & 0x80000000)) return;
 	__u32 pos = res - 1; /* the directory's length */
 	if (pos > 1) {
@@ -299,6 +390,63 @@ static __always_inline int pred_num(__s64 x, struct pred_lit *l) {
 }
 
 /*
+ * Path literal `i` (fd.name, fd.directory, fd.filename, fd.nameraw) of program `pk`, computed:
+ * 1 when it holds (or cannot be decided), 0 when not. The path cache (pred_path_lookup) is asked
+ * first, by the caller.
+ */
+__attribute__((noinline)) int pred_path_lit(__u32 pk, __u32 i) {
+	struct pred_prog *p = bpf_map_lookup_elem(&pred_progs, &pk);
+	__u32 two = 2;
+	__u8 *buf = bpf_map_lookup_elem(&scratch, &two);
+	if (!p || !buf || i >= PRED_LITS) return 1;
+	struct pred_facts *f = (void *)buf;
+	__u32 li = i;
+	BOUND(li, 0x3f);
+	struct pred_lit *l = &p->lits[li];
+	__u8 op = l->op;
+	int v = 1;
+	if (l->fact == PF_NAMERAW) {
+		if (!(f->known & FK_RAW) || op != PO_CONTAINS) return 1;
+		v = pred_contains(PRED_RAW_OFF, f->rawlen, pk, l->arg, 1);
+		if (v == 2) return 1;
+		return (l->flags & PL_NEG) ? !v : v;
+	}
+	if (!(f->known & FK_PATH_DONE)) pred_open_path(f, buf);
+	if (!(f->known & FK_PATH)) return 1;
+	__u32 len = f->len;
+	__u32 dir = f->dir;
+	if (len >= PRED_SCAN || dir >= len) return 1;
+	if (l->fact == PF_DIRECTORY) {
+		if (op != PO_IN) return 1;
+		__u32 d = dir == 0 ? 1 : dir;
+		v = pred_member(f->hpre[d & 0xff], l->set, d);
+	} else if (l->fact == PF_FILENAME) {
+		if (op != PO_IN || len < 2) return 1;
+		v = pred_member(f->hbase, l->set, len - dir - 1);
+	} else if (op == PO_IN) {
+		v = pred_member(f->hpre[len & 0xff], l->set, len);
+	} else if (op == PO_PREFIX || op == PO_SUFFIX) {
+		v = 0;
+		for (int k = 0; k < PRED_LENS; k++) {
+			__u32 n = l->lens[k];
+			if (n == 0) break;
+			if (n > len) continue;
+			__u64 h = op == PO_PREFIX ? f->hpre[n & 0xff] : pred_suffix_hash(f->pathoff, len, n);
+			if (pred_member(h, l->set, n)) {
+				v = 1;
+				break;
+			}
+		}
+	} else if (op == PO_CONTAINS) {
+		v = pred_contains(f->pathoff, len, pk, l->arg, 0);
+		if (v == 2) return 1;
+	} else {
+		return 1;
+	}
+	return (l->flags & PL_NEG) ? !v : v;
+}
+
+/*
  * Literal `i` of program `pk` for the current event: 1 when it holds (or cannot be decided),
  * 0 when it does not. Computes the facts it needs on first use.
  */
@@ -329,47 +477,16 @@ __attribute__((noinline)) int pred_lit(__u32 pk, __u32 i, __u32 nr) {
 		break;
 	case PF_NAME:
 	case PF_DIRECTORY:
-	case PF_FILENAME: {
-		if (f->kind != PK_OPEN) return 1;
-		if (!(f->known & FK_PATH_DONE)) pred_open_path(f, buf, task);
-		if (!(f->known & FK_PATH)) return 1;
-		__u32 len = f->len;
-		__u32 dir = f->dir;
-		if (len >= PRED_SCAN || dir >= len) return 1;
-		if (l->fact == PF_DIRECTORY) {
-			if (op != PO_IN) return 1;
-			__u32 d = dir == 0 ? 1 : dir;
-			v = pred_member(f->hpre[d & 0xff], l->set, d);
-		} else if (l->fact == PF_FILENAME) {
-			if (op != PO_IN || len < 2) return 1;
-			v = pred_member(f->hbase, l->set, len - dir - 1);
-		} else if (op == PO_IN) {
-			v = pred_member(f->hpre[len & 0xff], l->set, len);
-		} else if (op == PO_PREFIX || op == PO_SUFFIX) {
-			v = 0;
-			for (int k = 0; k < PRED_LENS; k++) {
-				__u32 n = l->lens[k];
-				if (n == 0) break;
-				if (n > len) continue;
-				__u64 h = op == PO_PREFIX ? f->hpre[n & 0xff]
-				                          : pred_suffix_hash(f->pathoff, len, n);
-				if (pred_member(h, l->set, n)) {
-					v = 1;
-					break;
-				}
-			}
-		} else if (op == PO_CONTAINS) {
-			v = pred_contains(f->pathoff, len, pk, l->arg, 0);
-		}
-		break;
-	}
+	case PF_FILENAME:
 	case PF_NAMERAW: {
 		if (f->kind != PK_OPEN) return 1;
-		if (!(f->known & FK_PATH_DONE)) pred_open_path(f, buf, task);
-		if (!(f->known & FK_RAW) || op != PO_CONTAINS) return 1;
-		v = pred_contains(PRED_RAW_OFF, f->rawlen, pk, l->arg, 1);
-		if (v == 2) return 1;
-		break;
+		if (!(f->known & FK_KEY_DONE)) pred_path_lookup(pk);
+		__u64 bit = 1ULL << li;
+		if (f->cdone & bit) return (f->cval & bit) != 0;
+		int r = pred_path_lit(pk, li);
+		f->pdone |= bit;
+		if (r) f->pval |= bit;
+		return r;
 	}
 	case PF_TYPECHAR:
 	case PF_L4:
@@ -426,6 +543,10 @@ __attribute__((noinline)) int pred_keep(__u32 nr, __s64 ret, __u32 kind_flags, _
 		f->oflags = oflags;
 		f->done = 0;
 		f->val = 0;
+		f->cdone = 0;
+		f->cval = 0;
+		f->pdone = 0;
+		f->pval = 0;
 		int dead = 0;
 		__u32 nrefs = p->nrefs;
 		for (__u32 r = 0; r < PRED_REFS; r++) {
@@ -448,6 +569,12 @@ __attribute__((noinline)) int pred_keep(__u32 nr, __s64 ret, __u32 kind_flags, _
 				dead = 0;
 			}
 		}
+		/* Path literals evaluated here that the cache did not know: kept for the next open of
+		 * the same path (the facts in slot 2 are this event's: nothing ran in between). */
+		if ((f->known & FK_KEY) && f->pdone) {
+			struct pred_path_val nv = {.done = f->cdone | f->pdone, .val = f->cval | f->pval};
+			bpf_map_update_elem(&path_cache, &f->ckey, &nv, BPF_ANY);
+		}
 	}
 	if (keep) return 1;
 	if (settings.pred_audit) {
@@ -463,5 +590,5 @@ __attribute__((noinline)) int pred_keep(__u32 nr, __s64 ret, __u32 kind_flags, _
 /* Drops the event unless its syscall's predicate keeps it (in a handler: `ret` in scope). */
 #define PRED_GATE(kind, a, b, oflags)                                                      \
 	if (settings.pred_on &&                                                                \
-	    !pred_keep(BPF_CORE_READ(regs, orig_ax) & 511, ret, (kind) | ((oflags) << 8), a, b))  \
+	    !pred_keep(regs->orig_ax & 511, ret, (kind) | ((oflags) << 8), a, b))  \
 		return 0

@@ -124,6 +124,23 @@ struct {
 	__type(value, __u8);
 } pred_nets SEC(".maps");
 
+/* The path cache (predicate_types.h): path literal values by raw path, directory and epochs. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, PRED_CACHE_ENTRIES);
+	__type(key, struct pred_path_key);
+	__type(value, struct pred_path_val);
+} path_cache SEC(".maps");
+
+/* The path epoch: counts the system calls that may change a directory's path (renames, mount
+ * changes, new mount namespaces), whoever makes them; the probe alone writes it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} path_epoch SEC(".maps");
+
 /* Response `deny` (rules with a deny action in enforce mode), filled by user space: executables
  * whose exec, and files whose open, is stopped with SIGKILL before the process runs user code
  * again. Key: the absolute path as the kernel resolves it, NUL-padded; value: DENY_HOST and/or
@@ -204,7 +221,7 @@ struct saker_settings settings = {};
 /* Syscalls without a dedicated event: the generic event (scap syscall code, native number). */
 HANDLER(generic) {
 	BEGIN(EV_GENERIC, 2);
-	__u32 nr = BPF_CORE_READ(regs, orig_ax) & 511;
+	__u32 nr = regs->orig_ax & 511;
 	__u16 *code = bpf_map_lookup_elem(&scap_codes, &nr);
 	p_u16(r, code ? *code : 0);
 	p_u16(r, nr);
@@ -213,6 +230,33 @@ HANDLER(generic) {
 
 /* ------------------------------------------------------------------------------------------ */
 /* Attached programs                                                                           */
+
+/* System calls after which a directory may have another path (renames; mounts made, moved or
+ * removed; new mount namespaces, which may reuse freed mounts' addresses): the path cache's
+ * entries for relative paths are keyed by directory, so these start a new path epoch. */
+static __always_inline int path_epoch_call(__u64 nr) {
+	switch (nr) {
+	case 82:  /* rename */
+	case 155: /* pivot_root */
+	case 165: /* mount */
+	case 166: /* umount2 */
+	case 264: /* renameat */
+	case 272: /* unshare */
+	case 316: /* renameat2 */
+	case 428: /* open_tree */
+	case 429: /* move_mount */
+	case 432: /* fsmount */
+	case 442: /* mount_setattr */
+		return 1;
+	}
+	return 0;
+}
+
+static __always_inline void path_epoch_bump(void) {
+	__u32 zero = 0;
+	__u64 *e = bpf_map_lookup_elem(&path_epoch, &zero);
+	if (e) __sync_fetch_and_add(e, 1);
+}
 
 static __always_inline int wanted(__u64 nr) {
 	if (nr >= 512 || !settings.enabled) return 0;
@@ -227,6 +271,7 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret) {
 #endif
 	/* tp_btf: regs is a trusted pointer, read directly (no probe-read helper call). */
 	__u64 nr = regs->orig_ax;
+	if (ret >= 0 && path_epoch_call(nr)) path_epoch_bump();
 	if (!wanted(nr)) return 0;
 	if (ret < 0 && settings.drop_failed_exit) return 0; /* engine.*.drop_failed_exit */
 	/* An open that `deny` may stop reaches its handler whatever the predicates say. */
@@ -255,6 +300,9 @@ int sys_enter(struct bpf_raw_tracepoint_args *ctx) {
 /* The child's first event, from the parent's context right after it was created. */
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(sched_fork, struct task_struct *parent, struct task_struct *child) {
+	/* A new mount namespace (clone with CLONE_NEWNS) starts a new path epoch, as unshare does. */
+	if (child->nsproxy && parent->nsproxy && child->nsproxy->mnt_ns != parent->nsproxy->mnt_ns)
+		path_epoch_bump();
 	if (!settings.enabled) return 0;
 	if ((bpf_get_current_pid_tgid() >> 32) == settings.agent_tgid) return 0;
 	/* Which syscall created it, and its flags, from the parent's registers. */

@@ -61,6 +61,8 @@ struct saker_settings {
 	__u32 agent_ptgid;     /* the agent's parent: never denied (nor pid 1, nor the agent) */
 	__u32 deny_allow_exe_n; /* entries in deny_allow_exe (0: no executable is exempt) */
 	__u32 deny_allow_uid_n; /* entries in deny_allow_uid (0: no uid is exempt) */
+	__u32 pred_epoch;      /* bumped at every predicate write: the path cache's program epoch */
+	__u64 pred_seed;       /* random, per load: seeds the path cache's hashes */
 };
 
 /* Response `deny`: a path key (absolute, NUL-padded) and where it applies. */

@@ -64,13 +64,18 @@ static __always_inline int rec_begin(struct rec *r, __u32 slot, __u16 type, __u1
 	*(__u16 *)&buf[30] = 0;
 	*(__u32 *)&buf[20] = HEADER_SIZE + 2 * nparams;
 	*(__u64 *)&buf[0] = bpf_ktime_get_boot_ns();
-	*(__u32 *)&buf[8] = BPF_CORE_READ(task, pid);
-	*(__u32 *)&buf[12] = BPF_CORE_READ(task, tgid);
-	*(__u32 *)&buf[16] = BPF_CORE_READ(task, real_parent, tgid);
+	/* task is a BTF pointer (the current task, or a scheduler tracepoint's argument): its
+	 * fields are loaded directly rather than copied through bpf_probe_read_kernel; comm as two
+	 * words (the kernel keeps it NUL-padded). */
+	*(__u32 *)&buf[8] = task->pid;
+	*(__u32 *)&buf[12] = task->tgid;
+	*(__u32 *)&buf[16] = task->real_parent->tgid;
 	*(__u16 *)&buf[24] = type;
 	*(__u16 *)&buf[26] = nparams;
 	*(__u16 *)&buf[28] = bpf_get_smp_processor_id();
-	BPF_CORE_READ_STR_INTO((char(*)[16]) & buf[32], task, comm);
+	const __u64 *comm = (const __u64 *)task->comm;
+	*(__u64 *)&buf[32] = comm[0];
+	*(__u64 *)&buf[40] = comm[1];
 	return 0;
 }
 

@@ -17,6 +17,7 @@ import { openLiveSource } from "../../src/sources/live.ts";
 import { Probe } from "../../src/kernel/probe.ts";
 import { buildProbe } from "../build_bpf.ts";
 import type { KernelPrograms } from "../../src/kernel/predicates.ts";
+import { FALCO_RULES } from "./_outside.ts";
 
 const SECONDS = Number(Deno.env.get("SAKER_BENCH_SECONDS") ?? 3);
 const STATS_SYSCTL = "/proc/sys/kernel/bpf_stats_enabled";
@@ -211,12 +212,13 @@ async function sysExitNs(
  * What a captured open or close costs in the kernel, by part: probe variants built without the
  * record (the filter and the tail call alone) and without the ring copy, timed by bpf_stats on
  * the same storm; the path walk a relative open adds; and what an open costs when the kernel
- * predicates drop it. Medians of three alternating rounds.
+ * predicates drop it (one path test; Falco's stable rules' thirteen clauses, with and without
+ * the path cache, absolute and relative paths). Medians of three alternating rounds.
  */
 async function costByPart(bin: string): Promise<Record<string, number | null>> {
   const { kernelPrograms } = await import("../../src/rules/kernel_program.ts");
   const { deriveKernelPredicates } = await import("../../src/rules/kernel_filter.ts");
-  const { loadRulesText } = await import("../../src/rules/loader.ts");
+  const { loadRulesFiles, loadRulesText } = await import("../../src/rules/loader.ts");
   const { compileRuleset } = await import("../../src/rules/ruleset.ts");
   await import("../../src/rules/fields/mod.ts");
   const loaded = loadRulesText([{
@@ -226,6 +228,12 @@ async function costByPart(bin: string): Promise<Record<string, number | null>> {
   }]);
   compileRuleset(loaded, {});
   const { filter } = kernelPrograms(deriveKernelPredicates(loaded.rules), new Set());
+  let stable: KernelPrograms | undefined;
+  if (FALCO_RULES) {
+    const falco = await loadRulesFiles([FALCO_RULES]);
+    compileRuleset(falco, {});
+    stable = kernelPrograms(deriveKernelPredicates(falco.rules), new Set()).filter;
+  }
   const variants: [string, string, Parameters<typeof sysExitNs>[2]][] = [
     ["filter_and_tail_call", "open", { defines: ["SAKER_BENCH_NO_RECORD"] }],
     ["record_built_not_submitted", "open", { defines: ["SAKER_BENCH_NO_SUBMIT"] }],
@@ -233,6 +241,27 @@ async function costByPart(bin: string): Promise<Record<string, number | null>> {
     ["captured_relative_path", "relopen", {}],
     // Only the opens, each tested by a predicate that drops it (no rule names /dev/null).
     ["open_dropped_by_predicate", "open", { syscalls: ["openat"], programs: filter }],
+    // Falco's stable rules' open predicate (13 clauses of path tests), with and without the
+    // path cache (without: the path read, resolved, hashed and tested at every open).
+    ...(stable
+      ? [
+        ["open_dropped_by_stable_rules", "open", { syscalls: ["openat"], programs: stable }],
+        ["open_dropped_by_stable_rules_uncached", "open", {
+          defines: ["SAKER_BENCH_NO_PATH_CACHE"],
+          syscalls: ["openat"],
+          programs: stable,
+        }],
+        ["relative_open_dropped_by_stable_rules", "relopen", {
+          syscalls: ["openat"],
+          programs: stable,
+        }],
+        ["relative_open_dropped_by_stable_rules_uncached", "relopen", {
+          defines: ["SAKER_BENCH_NO_PATH_CACHE"],
+          syscalls: ["openat"],
+          programs: stable,
+        }],
+      ] as [string, string, Parameters<typeof sysExitNs>[2]][]
+      : []),
   ];
   const runs = new Map<string, number[]>();
   for (let round = 0; round < 3; round++) {
@@ -256,6 +285,12 @@ async function costByPart(bin: string): Promise<Record<string, number | null>> {
     sys_exit_ns_captured: med("captured"),
     sys_exit_ns_captured_relative_path: med("captured_relative_path"),
     sys_exit_ns_open_dropped_by_predicate: med("open_dropped_by_predicate"),
+    sys_exit_ns_open_dropped_by_stable_rules: med("open_dropped_by_stable_rules"),
+    sys_exit_ns_open_dropped_by_stable_rules_uncached: med("open_dropped_by_stable_rules_uncached"),
+    sys_exit_ns_relative_open_dropped_by_stable_rules: med("relative_open_dropped_by_stable_rules"),
+    sys_exit_ns_relative_open_dropped_by_stable_rules_uncached: med(
+      "relative_open_dropped_by_stable_rules_uncached",
+    ),
     // Differences: the parts.
     record_header_and_argument_copies_ns: part(
       "record_built_not_submitted",

@@ -124,9 +124,11 @@ export const SETTINGS = {
   agent_ptgid: 16 + 512 + 8 + 512 + 24,
   deny_allow_exe_n: 16 + 512 + 8 + 512 + 28,
   deny_allow_uid_n: 16 + 512 + 8 + 512 + 32,
+  pred_epoch: 16 + 512 + 8 + 512 + 36,
+  pred_seed: 16 + 512 + 8 + 512 + 40,
 } as const;
 /** sizeof(struct saker_settings): the last field's end, rounded up to the u64's alignment. */
-const SETTINGS_SIZE = Math.ceil((SETTINGS.deny_allow_uid_n + 4) / 8) * 8;
+const SETTINGS_SIZE = Math.ceil((SETTINGS.pred_seed + 8) / 8) * 8;
 
 /** Longest path a deny set holds, NUL included (DENY_PATH, bpf/record.h). */
 export const DENY_PATH = 256;
@@ -398,6 +400,12 @@ export class Probe {
     settings.setUint32(SETTINGS.drop_failed_exit, opts.dropFailedExit ? 1 : 0, true);
     settings.setUint32(SETTINGS.pred_audit, opts.predicateAudit ? 1 : 0, true);
     settings.setUint32(SETTINGS.agent_ptgid, opts.ignorePid === undefined ? Deno.ppid : 0, true);
+    // The path cache's hash seed: random per load, so that colliding paths cannot be prepared.
+    settings.setBigUint64(
+      SETTINGS.pred_seed,
+      crypto.getRandomValues(new BigUint64Array(1))[0],
+      true,
+    );
 
     const links: Deno.PointerObject[] = [];
     cleanup.push(() => links.forEach((l) => bpf.bpf_link__destroy(l)));
@@ -474,6 +482,9 @@ export class Probe {
     this.#syscalls.set(next);
     if (written) {
       this.#settings.setUint32(SETTINGS.pred_gen, gen, true);
+      // A new program epoch: the path cache holds no value of an older program.
+      const epoch = this.#settings.getUint32(SETTINGS.pred_epoch, true);
+      this.#settings.setUint32(SETTINGS.pred_epoch, (epoch + 1) >>> 0, true);
       this.#settings.setUint32(SETTINGS.pred_on, 1, true);
     } else {
       this.#settings.setUint32(SETTINGS.pred_on, 0, true);

@@ -9,6 +9,12 @@
  * what the rules' predicates (evaluated in user space on the same event) drop. Run with Saker's
  * rules and, when the reference material is there, Falco's stable rules.
  *
+ * Path cache: the probe keeps the values of an open's path tests by raw path, directory and
+ * epochs. With the audit probe, repeated opens must be decided as the path is now after what can
+ * change the answer: the working directory renamed into a watched directory, the same relative
+ * path in another working directory or through a directory fd, and predicates reloaded (twice,
+ * so that the same program generation comes back with other sets).
+ *
  * Storm: `saker run` with Falco's stable rules (or a one-rule file without the reference
  * material) while a process opens and closes a file no rule names 50 000 times: the opens are
  * dropped in the kernel (saker_kernel_filtered_total), the closes are not even captured (no rule
@@ -27,6 +33,7 @@ import { StateStore } from "../../src/state/store.ts";
 import { ProcFs, seedFromProc } from "../../src/state/seed.ts";
 import { type Event, RECORD_PRED_DROP } from "../../src/events/event.ts";
 import { selectSyscalls } from "../../src/events/syscalls.ts";
+import { kernelDirOf } from "../../src/state/resolve.ts";
 import "../../src/rules/fields/mod.ts";
 
 const ignore = needsRoot();
@@ -184,6 +191,123 @@ Deno.test({
       `reading /etc/shadow alerts:\n${r.alerts.join("\n")}`,
     );
     console.log(`events ${r.events}, marked ${JSON.stringify(Object.fromEntries(r.marked))}`);
+  },
+});
+
+/** A rules file watching reads below `dir` (fd.name startswith), compiled to probe programs. */
+async function watchPrograms(tmp: string, name: string, dir: string) {
+  const path = `${tmp}/${name}.yaml`;
+  await Deno.writeTextFile(
+    path,
+    `- rule: cache watch ${name}
+  desc: reads below a directory
+  condition: evt.type in (open, openat) and evt.is_open_read = true and fd.name startswith ${dir}/
+  output: "read %fd.name"
+  priority: WARNING
+`,
+  );
+  const loaded = await loadRulesFiles([path]);
+  compileRuleset(loaded, {});
+  return kernelPrograms(deriveKernelPredicates(loaded.rules), new Set()).filter;
+}
+
+Deno.test({
+  name: "kernel predicates: the path cache decides as the path is now, after a rename of the " +
+    "working directory, in another directory and after reloads",
+  ignore,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const tmp = await Deno.makeTempDir({ prefix: "saker-pcache-" });
+    const T = `${tmp}/t`;
+    await Deno.mkdir(`${T}/a`, { recursive: true });
+    await Deno.mkdir(`${T}/other`);
+    for (const f of [`${T}/a/f`, `${T}/other/f`, `${T}/q.txt`]) await Deno.writeTextFile(f, "x");
+    const watched = await watchPrograms(tmp, "watched", `${T}/watched`);
+    const quiet = await watchPrograms(tmp, "none", `${tmp}/nothing`);
+    const qwatch = await watchPrograms(tmp, "q", T);
+    const src = await openLiveSource({
+      syscalls: new Set(["openat"]),
+      withState: false,
+      predicateAudit: true,
+    });
+    // Per phase (a python process under one set of programs): each open of the test's files,
+    // named as the kernel resolved it (the record's directory of a relative path; user space
+    // keeps naming a relative path after the working directory as chdir gave it, as libsinsp
+    // does), and whether the probe would have dropped it.
+    const seen: { phase: number; path: string; dropped: boolean }[] = [];
+    let current = { phase: -1, pid: -1, exited: false };
+    const reader = src.readable.getReader();
+    const consume = (async () => {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return;
+        for (const ev of value) {
+          if (ev.pid !== current.pid) continue;
+          if (ev.name === "procexit") current.exited = true;
+          if (ev.name !== "openat" || (ev.res ?? -1) < 0) continue;
+          const i = ev.info.paramIndex.get("name")!;
+          const raw = String(ev.param(i));
+          const path = raw.startsWith("/") ? raw : `${kernelDirOf(ev, i)}/${raw}`;
+          if (!path.startsWith(`${T}/`)) continue;
+          seen.push({
+            phase: current.phase,
+            path: path.slice(T.length + 1),
+            dropped: (ev.flags & RECORD_PRED_DROP) !== 0,
+          });
+        }
+      }
+    })();
+    const phase = async (n: number, programs: typeof watched, script: string) => {
+      src.setKernelFilter(new Set(["openat"]), programs);
+      const child = new Deno.Command("python3", {
+        args: ["-c", `import os\nT = ${JSON.stringify(T)}\n${script}`],
+        stderr: "piped",
+      }).spawn();
+      current = { phase: n, pid: child.pid, exited: false };
+      const out = await child.output();
+      assert(out.success, new TextDecoder().decode(out.stderr));
+      await waitFor(`phase ${n}'s exit`, () => current.exited, 15_000);
+    };
+    const opens = (path: string, extra = "") =>
+      `for i in range(3): os.close(os.open(${JSON.stringify(path)}, os.O_RDONLY${extra}))\n`;
+    try {
+      // 0: "f" in the working directory, which is then renamed into the watched directory; the
+      // same relative path in another directory, through a directory fd, and from above.
+      await phase(
+        0,
+        watched,
+        `os.chdir(T + "/a")\n${opens("f")}os.rename(T + "/a", T + "/watched")\n${opens("f")}` +
+          `os.chdir(T + "/other")\n${opens("f")}d = os.open(T + "/watched", os.O_RDONLY)\n` +
+          opens("f", ", dir_fd=d") + `os.chdir(T)\n${opens("watched/f")}${opens("q.txt")}`,
+      );
+      // 1-4: the same absolute path under programs that drop it, keep it, drop it, keep it (the
+      // program generation alternates: 3 runs where 1 ran, 4 where 2 ran).
+      await phase(1, quiet, opens(`${T}/q.txt`));
+      await phase(2, qwatch, opens(`${T}/q.txt`));
+      await phase(3, watched, opens(`${T}/q.txt`));
+      await phase(4, qwatch, opens(`${T}/q.txt`));
+    } finally {
+      await src.close();
+      await consume.catch(() => {});
+      await Deno.remove(tmp, { recursive: true });
+    }
+    const tally: Record<string, number> = {};
+    for (const s of seen) {
+      const k = `${s.phase} ${s.path} ${s.dropped ? "dropped" : "kept"}`;
+      tally[k] = (tally[k] ?? 0) + 1;
+    }
+    assertEquals(tally, {
+      "0 a/f dropped": 3,
+      "0 watched dropped": 1, // the directory fd
+      "0 watched/f kept": 9,
+      "0 other/f dropped": 3,
+      "0 q.txt dropped": 3,
+      "1 q.txt dropped": 3,
+      "2 q.txt kept": 3,
+      "3 q.txt dropped": 3,
+      "4 q.txt kept": 3,
+    });
   },
 });
 

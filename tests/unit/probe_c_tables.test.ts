@@ -144,15 +144,15 @@ Deno.test("C tables: the record header of bpf/record.h is the decoder's layout",
   for (const m of begin.matchAll(/\*\((__u\d+) \*\)&buf\[(\d+)\] = ([^;]+);/g)) {
     writes.set(Number(m[2]), `${m[1]} ${m[3].trim()}`);
   }
-  const comm = /BPF_CORE_READ_STR_INTO\(\(char\(\*\)\[16\]\) & buf\[(\d+)\], task, comm\)/.exec(
-    begin,
-  );
-  assertEquals(Number(comm?.[1]), LIVE_HEADER.comm);
+  // comm: the task's 16 bytes as two words.
+  assert(/const __u64 \*comm = \(const __u64 \*\)task->comm;/.test(begin), "comm read from task");
+  assertEquals(writes.get(LIVE_HEADER.comm), "__u64 comm[0]");
+  assertEquals(writes.get(LIVE_HEADER.comm + 8), "__u64 comm[1]");
   const expect: [keyof typeof LIVE_HEADER, RegExp][] = [
     ["ts", /^__u64 bpf_ktime_get_boot_ns\(\)$/],
-    ["tid", /^__u32 BPF_CORE_READ\(task, pid\)$/],
-    ["pid", /^__u32 BPF_CORE_READ\(task, tgid\)$/],
-    ["ppid", /^__u32 BPF_CORE_READ\(task, real_parent, tgid\)$/],
+    ["tid", /^__u32 task->pid$/],
+    ["pid", /^__u32 task->tgid$/],
+    ["ppid", /^__u32 task->real_parent->tgid$/],
     ["len", /^__u32 HEADER_SIZE \+ 2 \* nparams$/],
     ["type", /^__u16 type$/],
     ["nparams", /^__u16 nparams$/],
