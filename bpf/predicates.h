@@ -18,6 +18,12 @@
  * Two generations of every program, set and address entry: user space writes the next one while
  * the current one runs, then flips settings.pred_gen (rules reload without a gap).
  *
+ * The path cache (map path_cache, its key in predicate_types.h): an open's path literals are
+ * evaluated once per raw path, directory and epochs; a repeated open reads its raw path, hashes
+ * it a word at a time and takes the values from the cache (pred_path_lookup), and only literals
+ * the cache does not know resolve and hash the path (pred_path_lit). The cache holds what the
+ * tests computed: it changes no decision.
+ *
  * The maps' layout is in predicate_types.h; included by probe.bpf.c after the maps.
  */
 #pragma once
