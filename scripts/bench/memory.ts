@@ -36,11 +36,12 @@ interface Variant {
   ring: string;
 }
 
-/** V8's defaults and a 16 MiB ring; a 1 MiB semi-space; the same with an 8 MiB ring. */
+/** V8's defaults and a 16 MiB ring; a 1 MiB semi-space; with an 8 MiB ring; 2 MiB and 8 MiB. */
 const VARIANTS: Variant[] = [
   { name: "v8_default_ring_16MiB", v8Flags: [], ring: "16MiB" },
   { name: "semi_space_1MiB_ring_16MiB", v8Flags: ["--max-semi-space-size=1"], ring: "16MiB" },
   { name: "semi_space_1MiB_ring_8MiB", v8Flags: ["--max-semi-space-size=1"], ring: "8MiB" },
+  { name: "semi_space_2MiB_ring_8MiB", v8Flags: ["--max-semi-space-size=2"], ring: "8MiB" },
 ];
 
 interface Sample {
