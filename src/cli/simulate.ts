@@ -29,7 +29,7 @@ options:
                    incubating and sandbox rules) and the Falco rules none can trigger here
       --json       print JSON (the list, or one report per action)
   -v, --verbose    print each action's evidence (system calls made, program output)
-      --gap MS     pause between actions (default 0)
+      --gap MS     pause between actions (default and least: 3)
       --variant V  how actions aimed at sequence rules perform their chain: chain (all
                    steps, default), partial (all but the last), split (each step in
                    another session, container or process tree), slow (a pause before the

@@ -10,13 +10,20 @@ import { buildHelper } from "./helper.ts";
 import { buildImage } from "./podman.ts";
 import { which } from "./command.ts";
 
+/**
+ * The least pause between two actions, ms. A report's window runs from its `startMs` to the next
+ * action's, and `Date.now()` counts whole milliseconds: without a pause, an event of one action's
+ * cleanup in the same millisecond as the next start would fall in the next action's window.
+ */
+export const MIN_GAP_MS = 3;
+
 /** Options of {@linkcode runActions}. */
 export interface RunnerOptions {
   /** Progress lines go here (default: nowhere). */
   log?: (msg: string) => void;
   /** Called after each action, e.g. to print its line at once. */
   onReport?: (r: ActionReport) => void;
-  /** Pause between actions, so their alerts do not interleave (default 0). */
+  /** Pause between actions, so their alerts do not interleave (default and least: MIN_GAP_MS). */
   gapMs?: number;
   /** How actions aimed at sequences perform their chain (default "chain"). */
   variant?: ChainVariant;
@@ -127,7 +134,8 @@ export async function runActions(
 ): Promise<ActionReport[]> {
   const reports: ActionReport[] = [];
   for (const [i, a] of actions.entries()) {
-    if (i > 0 && opts.gapMs) await new Promise((r) => setTimeout(r, opts.gapMs));
+    const gapMs = Math.max(opts.gapMs ?? 0, MIN_GAP_MS);
+    if (i > 0) await new Promise((r) => setTimeout(r, gapMs));
     const r = await runAction(a, opts);
     reports.push(r);
     opts.onReport?.(r);

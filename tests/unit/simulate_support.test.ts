@@ -6,6 +6,8 @@ import { assert, assertEquals, assertRejects, assertThrows } from "../support/as
 import { parseHelperCalls, requireCall } from "../../src/simulate/command.ts";
 import { ACTIONS, selectActions } from "../../src/simulate/catalog.ts";
 import { Workspace } from "../../src/simulate/workspace.ts";
+import { MIN_GAP_MS, runActions } from "../../src/simulate/runner.ts";
+import type { Action } from "../../src/simulate/action.ts";
 
 const result = (stdout: string, code = 0) => ({ code, stdout, stderr: "", pid: 42 });
 
@@ -50,4 +52,28 @@ Deno.test("simulate: workspace cleanups run last-first, collect errors, remove t
   await assertRejects(() => Deno.stat(ws.dir));
   assertEquals(await ws.close(), []);
   assertThrows(() => ws.defer(() => {}), "closed");
+});
+
+Deno.test("simulate: actions are apart, so windows of whole ms never overlap", async () => {
+  assert(MIN_GAP_MS >= 3);
+  const quick: Action = {
+    name: "quick",
+    technique: "T0000",
+    summary: "does nothing",
+    kind: "host",
+    needs: [],
+    expect: [],
+    run: () => Promise.resolve({ facts: {}, evidence: [] }),
+  };
+  for (let round = 0; round < 5; round++) {
+    const reports = await runActions([quick, { ...quick, name: "quick2" }, quick]);
+    for (let i = 1; i < reports.length; i++) {
+      // endMs and startMs are whole ms: a pause of 3 ms or more leaves at least 2 between them,
+      // so an event 1 ms after the previous end still falls before the next start.
+      assert(
+        reports[i].startMs - reports[i - 1].endMs >= 2,
+        `${reports[i - 1].endMs} then ${reports[i].startMs}`,
+      );
+    }
+  }
 });
