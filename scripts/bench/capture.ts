@@ -21,6 +21,8 @@ import { FALCO_RULES } from "./_outside.ts";
 
 const SECONDS = Number(Deno.env.get("SAKER_BENCH_SECONDS") ?? 3);
 const STATS_SYSCTL = "/proc/sys/kernel/bpf_stats_enabled";
+/** Files the `many` storm opens in turn: twice the probe's path cache (PRED_CACHE_ENTRIES). */
+const MANY = 16384;
 
 interface ProgStat {
   name: string;
@@ -86,12 +88,18 @@ const STORM_C = `
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#define MANY ${MANY}
 static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec / 1e9; }
 /* storm MODE SECONDS [RATE]: MODE open (openat+close pairs of /dev/null), relopen (the same
-   relative to the working directory /dev) or ppid (getppid); RATE = syscalls/s target (0 = as
-   fast as possible). Prints syscalls per second. */
+   relative to the working directory /dev), many (the same of MANY files in turn, in many/ beside
+   this program: each open names another path than the last MANY - 1) or ppid (getppid); RATE =
+   syscalls/s target (0 = as fast as possible). Prints syscalls per second. */
 int main(int argc, char **argv) {
   int ppid = strcmp(argv[1], "ppid") == 0;
+  int many = strcmp(argv[1], "many") == 0, k = 0;
+  char dir[256], buf[320];
+  snprintf(dir, sizeof dir, "%s", argv[0]);
+  if (strrchr(dir, '/')) *strrchr(dir, '/') = 0;
   const char *path = "/dev/null";
   if (strcmp(argv[1], "relopen") == 0) { if (chdir("/dev") != 0) return 1; path = "null"; }
   double secs = atof(argv[2]), rate = argc > 3 ? atof(argv[3]) : 0;
@@ -100,7 +108,10 @@ int main(int argc, char **argv) {
   while (1) {
     for (int i = 0; i < 256; i++) {
       if (ppid) { getppid(); n++; }
-      else { int fd = open(path, O_RDONLY); close(fd); n += 2; }
+      else {
+        if (many) { snprintf(buf, sizeof buf, "%s/many/%d", dir, k); k = (k + 1) % MANY; path = buf; }
+        int fd = open(path, O_RDONLY); close(fd); n += 2;
+      }
     }
     double t = now();
     if (t >= end) break;
@@ -117,6 +128,8 @@ int main(int argc, char **argv) {
 async function buildStorm(): Promise<string> {
   const dir = await Deno.makeTempDir({ prefix: "saker-bench-" });
   await Deno.writeTextFile(`${dir}/storm.c`, STORM_C);
+  await Deno.mkdir(`${dir}/many`);
+  for (let i = 0; i < MANY; i++) await Deno.writeFile(`${dir}/many/${i}`, new Uint8Array());
   const r = await new Deno.Command("gcc", { args: ["-O2", "-o", `${dir}/storm`, `${dir}/storm.c`] })
     .output();
   if (!r.success) throw new Error(new TextDecoder().decode(r.stderr));
@@ -260,6 +273,16 @@ async function costByPart(bin: string): Promise<Record<string, number | null>> {
           syscalls: ["openat"],
           programs: stable,
         }],
+        // Every open another path than the cache holds: the lookup and insertion on top.
+        ["distinct_opens_dropped_by_stable_rules", "many", {
+          syscalls: ["openat"],
+          programs: stable,
+        }],
+        ["distinct_opens_dropped_by_stable_rules_uncached", "many", {
+          defines: ["SAKER_BENCH_NO_PATH_CACHE"],
+          syscalls: ["openat"],
+          programs: stable,
+        }],
       ] as [string, string, Parameters<typeof sysExitNs>[2]][]
       : []),
   ];
@@ -290,6 +313,12 @@ async function costByPart(bin: string): Promise<Record<string, number | null>> {
     sys_exit_ns_relative_open_dropped_by_stable_rules: med("relative_open_dropped_by_stable_rules"),
     sys_exit_ns_relative_open_dropped_by_stable_rules_uncached: med(
       "relative_open_dropped_by_stable_rules_uncached",
+    ),
+    sys_exit_ns_distinct_opens_dropped_by_stable_rules: med(
+      "distinct_opens_dropped_by_stable_rules",
+    ),
+    sys_exit_ns_distinct_opens_dropped_by_stable_rules_uncached: med(
+      "distinct_opens_dropped_by_stable_rules_uncached",
     ),
     // Differences: the parts.
     record_header_and_argument_copies_ns: part(
