@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: (MIT OR GPL-2.0)
 /*
  * Response `deny`: whether a file is in a deny set (deny_exec, deny_open in probe.bpf.c) for the
- * current task, and if so SIGKILL to it. Called after a successful exec (sched_process_exec: the
+ * current task, by its path, by the task's name (comm) with its path, or for an exec by the name
+ * alone, and if so SIGKILL to it. Called after a successful exec (sched_process_exec: the
  * new image has not run an instruction yet) and after a successful open (sys_exit: the caller
  * never sees the fd). The signal is pending when the task returns to user space, so it dies
  * there. The file's path is resolved as the kernel sees it (mounts crossed, symbolic links
@@ -65,15 +66,35 @@ static __always_inline int deny_check(void *set, __u32 slot, struct file *f, str
 	struct path fp = BPF_CORE_READ(f, f_path);
 	int res = path_at(slot, 0, (__u64)fp.dentry, (__u64)fp.mnt);
 	__u32 len = res & 0x1fff;
-	if (len == 0 || len > DENY_PATH || (res & 0x80000000)) return 0;
+	/* A path no key can hold is matched by no path entry (an exec may still match by name). */
+	int fits = len > 0 && len <= DENY_PATH && !(res & 0x80000000);
+	if (!fits && !(exec && settings.deny_comm_n)) return 0;
 	__builtin_memset(k, 0, sizeof(*k));
-	bpf_probe_read_kernel_str(k->path, sizeof(k->path), buf);
-	__u32 *where = bpf_map_lookup_elem(set, k);
+	__u32 where = 0, *w;
+	if (fits) {
+		bpf_probe_read_kernel_str(k->path, sizeof(k->path), buf);
+		w = bpf_map_lookup_elem(set, k); /* the path, any process */
+		if (w) where |= *w;
+	}
+	if (settings.deny_comm_n) {
+		bpf_get_current_comm(k->comm, sizeof(k->comm));
+		if (fits) {
+			w = bpf_map_lookup_elem(set, k); /* the path, by this name */
+			if (w) where |= *w;
+		}
+		if (exec) {
+			__builtin_memset(k->path, 0, sizeof(k->path));
+			w = bpf_map_lookup_elem(set, k); /* any executable, by this name */
+			if (w) where |= *w;
+		}
+	}
 	if (!where) return 0;
 	int in_container = BPF_CORE_READ(t, thread_pid, level) > 0;
-	if (!(*where & (in_container ? DENY_CONTAINER : DENY_HOST))) return 0;
-	if (deny_exempt(t, slot, exec, len)) return 0;
+	if (!(where & (in_container ? DENY_CONTAINER : DENY_HOST))) return 0;
+	if (deny_exempt(t, slot, exec, (res & 0x80000000) ? 0 : len)) return 0;
 	bpf_send_signal(9);
+	struct saker_counters *c = bpf_map_lookup_elem(&counters, &zero);
+	if (c) c->denied++;
 	return 1;
 }
 

@@ -143,9 +143,11 @@ struct {
 
 /* Response `deny` (rules with a deny action in enforce mode), filled by user space: executables
  * whose exec, and files whose open, is stopped with SIGKILL before the process runs user code
- * again. Key: the absolute path as the kernel resolves it, NUL-padded; value: DENY_HOST and/or
+ * again. Key: the process name (comm, all zero: any process) and the absolute path as the kernel
+ * resolves it (all zero: any executable, for execs by name), NUL-padded; value: DENY_HOST and/or
  * DENY_CONTAINER. */
 struct deny_key {
+	char comm[16];
 	char path[DENY_PATH];
 };
 

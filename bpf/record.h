@@ -62,6 +62,7 @@ struct saker_settings {
 	__u32 deny_allow_exe_n; /* entries in deny_allow_exe (0: no executable is exempt) */
 	__u32 deny_allow_uid_n; /* entries in deny_allow_uid (0: no uid is exempt) */
 	__u32 pred_epoch;      /* bumped at every predicate write: the path cache's program epoch */
+	__u32 deny_comm_n;     /* deny entries that name a process (0: the comm is not read) */
 	__u64 pred_seed;       /* random, per load: seeds the path cache's hashes */
 };
 
@@ -81,5 +82,6 @@ struct saker_counters {
 	__u64 truncated;       /* records with a truncated parameter */
 	__u64 simulated_drops; /* records dropped on purpose (simulate_drops) */
 	__u64 filtered;        /* events the kernel predicates dropped */
+	__u64 denied;          /* calls response deny stopped (SIGKILL sent), record kept or not */
 	__u64 drops_by_kind[8];          /* ring-full drops by settings.drop_kind of their type */
 };

@@ -213,7 +213,10 @@ export class ResponseEngine {
       real = Deno.realPathSync(call.path);
     } catch { /* gone, or not reachable from here: the path as opened */ }
     const rule = this.#denyRules.find((r) =>
-      r.plan.kind === call.kind && (r.plan.paths.includes(real) || r.plan.paths.includes(call.path))
+      r.plan.kind === call.kind &&
+      (r.plan.comms.length === 0 || r.plan.comms.includes(call.target.name)) &&
+      (r.plan.paths.length === 0 || r.plan.paths.includes(real) ||
+        r.plan.paths.includes(call.path))
     );
     const alert: Alert = {
       time: call.time,

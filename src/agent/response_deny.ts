@@ -27,7 +27,7 @@ import type { DenyPlan } from "../rules/deny.ts";
 import type { ResponseMode } from "../rules/actions.ts";
 import type { ResponseConfig } from "../config/spec.ts";
 import { modeFor } from "./response_policy.ts";
-import type { DenyAllow } from "../kernel/probe.ts";
+import { DENY_COMM, type DenyAllow, denyEntry } from "../kernel/probe.ts";
 
 /** A running rule that denies. */
 export interface DenyRule {
@@ -63,15 +63,30 @@ export function denySets(
     if (modeFor(r, r.mode, c) !== "enforce") continue;
     const where = (r.plan.host ? 1 : 0) | (r.plan.container ? 2 : 0);
     const set = sets[r.plan.kind];
-    for (const p of r.plan.paths) set.set(p, (set.get(p) ?? 0) | where);
+    const comms = r.plan.comms.length > 0 ? r.plan.comms : [""];
+    const paths = r.plan.paths.length > 0 ? r.plan.paths : [""];
+    for (const c of comms) {
+      for (const p of paths) {
+        const e = denyEntry(p, c);
+        set.set(e, (set.get(e) ?? 0) | where);
+      }
+    }
   }
   return sets;
 }
 
-/** What the agent itself needs: executables it runs, files it reads. */
+/** What the agent itself needs: executables it runs (and their process names), files it reads. */
 export interface AgentNeeds {
   executables: readonly string[];
+  /** The process names (comm) its executables run as. */
+  names: readonly string[];
   files: readonly string[];
+}
+
+/** The process name (comm) an executable runs as: its file name, cut to the kernel's 15 bytes. */
+export function commOf(path: string): string {
+  const base = new TextEncoder().encode(path.slice(path.lastIndexOf("/") + 1));
+  return new TextDecoder().decode(base.subarray(0, DENY_COMM - 1));
 }
 
 /** The agent's own needs on this machine (its executable, the shell, their real paths). */
@@ -83,9 +98,10 @@ export function agentNeeds(files: readonly string[]): AgentNeeds {
       return p;
     }
   };
-  const exes = [Deno.execPath(), "/bin/sh"];
+  const exes = [...new Set([Deno.execPath(), "/bin/sh"].flatMap((p) => [p, real(p)]))];
   return {
-    executables: [...new Set([...exes, ...exes.map(real)])],
+    executables: exes,
+    names: [...new Set(exes.map(commOf))],
     files: [...new Set([...files, ...files.map(real)])],
   };
 }
@@ -95,10 +111,14 @@ export function selfDenials(rules: readonly DenyRule[], needs: AgentNeeds): stri
   const out: string[] = [];
   for (const r of rules) {
     const own = r.plan.kind === "exec" ? needs.executables : needs.files;
-    const hit = r.plan.paths.find((p) => own.includes(p));
+    // An exec is matched on its path, its name, or both; an open on the file alone matters here.
+    const named = r.plan.kind === "exec" && r.plan.comms.length > 0;
+    const hit = r.plan.paths.length === 0
+      ? needs.executables.find((p) => r.plan.comms.includes(commOf(p)))
+      : r.plan.paths.find((p) => own.includes(p) && (!named || r.plan.comms.includes(commOf(p))));
     if (hit) {
       out.push(
-        `rule '${r.name}': cannot deny ${hit}: ${
+        `rule '${r.name}': cannot deny ${hit}${named ? ` (named ${commOf(hit)})` : ""}: ${
           r.plan.kind === "exec" ? "the agent runs it" : "the agent reads it"
         } (the agent would stop its own work)`,
       );

@@ -75,6 +75,8 @@ export interface ProbeCounters {
   simulatedDrops: number;
   /** Events the kernel predicates dropped (no rule could match them). */
   filtered: number;
+  /** Calls response `deny` stopped (whether or not their record reached the ring). */
+  denied: number;
   dropsPerCpu: number[];
   /** Records submitted, per CPU. */
   eventsPerCpu: number[];
@@ -125,7 +127,8 @@ export const SETTINGS = {
   deny_allow_exe_n: 16 + 512 + 8 + 512 + 28,
   deny_allow_uid_n: 16 + 512 + 8 + 512 + 32,
   pred_epoch: 16 + 512 + 8 + 512 + 36,
-  pred_seed: 16 + 512 + 8 + 512 + 40,
+  deny_comm_n: 16 + 512 + 8 + 512 + 40,
+  pred_seed: 16 + 512 + 8 + 512 + 48,
 } as const;
 /** sizeof(struct saker_settings): the last field's end, rounded up to the u64's alignment. */
 const SETTINGS_SIZE = Math.ceil((SETTINGS.pred_seed + 8) / 8) * 8;
@@ -136,8 +139,37 @@ export const DENY_PATH = 256;
 export const DENY_HOST = 1;
 export const DENY_CONTAINER = 2;
 
-/** A deny set: absolute paths and where each applies (DENY_HOST | DENY_CONTAINER). */
+/** Longest process name a deny entry holds, NUL included (the kernel's TASK_COMM_LEN). */
+export const DENY_COMM = 16;
+
+/**
+ * A deny set: entries and where each applies (DENY_HOST | DENY_CONTAINER). An entry is an
+ * absolute path (any process), or {@link denyEntry}'s `NAME\0PATH` (that process name only; an
+ * empty path: any executable of that name).
+ */
 export type DenySet = ReadonlyMap<string, number>;
+
+/** The deny set entry of a path for processes named `comm` ("": any process). */
+export function denyEntry(path: string, comm = ""): string {
+  return comm === "" ? path : `${comm}\0${path}`;
+}
+
+/** The probe's key of a deny entry (struct deny_key: comm, then path, NUL-padded). */
+export function denyKey(entry: string): Uint8Array {
+  const cut = entry.indexOf("\0");
+  const comm = cut < 0 ? "" : entry.slice(0, cut);
+  const path = cut < 0 ? entry : entry.slice(cut + 1);
+  const enc = new TextEncoder();
+  const c = enc.encode(comm), p = enc.encode(path);
+  if ((path !== "" || comm === "") && (!path.startsWith("/") || p.length >= DENY_PATH)) {
+    throw new Error(`deny path ${path}: not absolute, or ${DENY_PATH} bytes or longer`);
+  }
+  if (c.length >= DENY_COMM) throw new Error(`deny name ${comm}: ${DENY_COMM} bytes or longer`);
+  const key = new Uint8Array(DENY_COMM + DENY_PATH);
+  key.set(c);
+  key.set(p, DENY_COMM);
+  return key;
+}
 
 /**
  * What the probe never denies beyond its fixed protections: executables by exact path or by
@@ -176,6 +208,7 @@ export const COUNTER_FIELDS = [
   "truncated",
   "simulated_drops",
   "filtered",
+  "denied",
   "drops_by_kind",
 ] as const;
 /** u64 values per CPU in struct saker_counters. */
@@ -547,36 +580,42 @@ export class Probe {
   }
 
   /**
-   * Replaces a deny set (`exec`: executables; `open`: files): new entries are added before old
-   * ones go, so a path in both sets is never let through meanwhile. Throws on a path the kernel
-   * side cannot hold (not absolute, or DENY_PATH bytes or more).
+   * Replaces a deny set (`exec`: executables; `open`: files): new entries are added and in
+   * effect before old ones go, so an entry in both sets is never let through meanwhile. Throws on
+   * an entry the kernel side cannot hold (a path not absolute or of DENY_PATH bytes or more, a
+   * name of DENY_COMM bytes or more).
    */
   setDeny(kind: "exec" | "open", set: DenySet): void {
     const fd = this.#denyFds[kind];
     const bpf = libbpf();
-    const keyOf = (path: string) => {
-      const bytes = new TextEncoder().encode(path);
-      if (!path.startsWith("/") || bytes.length >= DENY_PATH) {
-        throw new Error(`deny path ${path}: not absolute, or ${DENY_PATH} bytes or longer`);
-      }
-      const key = new Uint8Array(DENY_PATH);
-      key.set(bytes);
-      return key;
-    };
     const value = new Uint32Array(1);
-    for (const [path, where] of set) {
+    for (const [entry, where] of set) {
       value[0] = where;
-      if (bpf.bpf_map_update_elem(fd, keyOf(path), value, 0n) !== 0) {
-        throw new Error(`cannot add ${path} to the ${kind} deny set: ${strerror(errno())}`);
+      if (bpf.bpf_map_update_elem(fd, denyKey(entry), value, 0n) !== 0) {
+        throw new Error(`cannot add ${entry} to the ${kind} deny set: ${strerror(errno())}`);
       }
     }
-    for (const path of this.#denied[kind]) {
-      if (!set.has(path)) bpf.bpf_map_delete_elem(fd, keyOf(path));
+    const named = (entries: Iterable<string>) =>
+      [...entries].filter((e) => e.includes("\0")).length;
+    const other = kind === "exec" ? "open" : "exec";
+    const field = kind === "exec" ? SETTINGS.deny_exec_n : SETTINGS.deny_open_n;
+    // In effect (counts cover old and new), then the old entries go, then the exact counts.
+    const old = this.#denied[kind];
+    this.#settings.setUint32(field, Math.max(old.size, set.size), true);
+    this.#settings.setUint32(
+      SETTINGS.deny_comm_n,
+      named(this.#denied[other]) + Math.max(named(old), named(set.keys())),
+      true,
+    );
+    this.#push();
+    for (const entry of old) {
+      if (!set.has(entry)) bpf.bpf_map_delete_elem(fd, denyKey(entry));
     }
     this.#denied[kind] = new Set(set.keys());
+    this.#settings.setUint32(field, set.size, true);
     this.#settings.setUint32(
-      kind === "exec" ? SETTINGS.deny_exec_n : SETTINGS.deny_open_n,
-      set.size,
+      SETTINGS.deny_comm_n,
+      named(this.#denied.exec) + named(this.#denied.open),
       true,
     );
     this.#push();
@@ -639,6 +678,7 @@ export class Probe {
       truncated: 0,
       simulatedDrops: 0,
       filtered: 0,
+      denied: 0,
       dropsPerCpu: [],
       eventsPerCpu: [],
       dropsByKind: Object.fromEntries(DROP_KINDS.map((k) => [k, 0])) as Record<DropKind, number>,
@@ -657,6 +697,7 @@ export class Probe {
       out.truncated += at(cpu, "truncated");
       out.simulatedDrops += at(cpu, "simulated_drops");
       out.filtered += at(cpu, "filtered");
+      out.denied += at(cpu, "denied");
       DROP_KINDS.forEach((k, i) => out.dropsByKind[k] += at(cpu, "drops_by_kind", i));
     }
     return out;

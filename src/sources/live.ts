@@ -158,6 +158,11 @@ export async function openLiveSource(opts: LiveSourceOptions): Promise<LiveSourc
     "saker_kernel_filtered_total",
     "Events the probe dropped because no loaded rule could match them (kernel predicates).",
   ).labels().collect = () => counters().filtered;
+  metrics.counter(
+    "saker_kernel_denied_total",
+    "Calls the probe stopped for response deny (SIGKILL sent), counted in the kernel: every " +
+      "denial, its record kept or lost.",
+  ).labels().collect = () => counters().denied;
 
   let detached = false;
   const detach = () => {

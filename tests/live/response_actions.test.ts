@@ -11,13 +11,18 @@
  *   path, prefix) and uids (by number, by name) and stops the same program otherwise;
  * - exec: the command reads the alert's JSON on stdin; the stored alert carries the outcome;
  * - rate limits under a storm: 150 processes, exactly `per_rule` (100) killed, the rest counted as
- *   rate limited; one process opening a marker many times is acted on `per_target` times;
+ *   rate limited; one process opening a marker many times is acted on `per_target` times; a
+ *   storm of 150 denied executions: all denied (the limit does not hold deny back), each counted
+ *   in the kernel, per rule and in an audit alert;
  * - stop_container and pause_container through podman's API on a private socket;
- * - deny: executions and opens stopped in the kernel; each alert says what the probe did (`done`,
- *   or `refused` for the agent's parent); a denial through a symbolic link, which no rule's alert
- *   accounts for, is audited alone; a containers-only deny stops a container's reader and leaves
- *   the host's;
- * - hot reload: the config's `response.mode` turned to monitor stops enforcement at once.
+ * - deny: executions and opens stopped in the kernel, by path and by process name; each alert
+ *   says what the probe did (`done`, or `refused` for the agent's parent); a denial through a
+ *   symbolic link, which no rule's alert accounts for, is audited alone; a containers-only deny
+ *   stops a container's reader and leaves the host's;
+ * - hot reload: a rules reload (SIGHUP) turning a kill rule and a deny rule to monitor holds
+ *   from the first event after it (the process lives, the probe's deny entry is gone), and back
+ *   to enforce the same way; the config's `response.mode` turned to monitor stops enforcement at
+ *   once.
  * @module
  */
 import { assert, assertEquals } from "../support/assert.ts";
@@ -84,6 +89,12 @@ function audits(action: string, ruleName: string): Json[] {
 
 async function metrics(): Promise<string> {
   return await (await fetch(`${agent!.api}/metrics`)).text();
+}
+
+/** Reloads that succeeded so far. */
+async function reloadsOk(): Promise<number> {
+  const m = /^saker_reloads_total\{result="ok"\} (\d+)$/m.exec(await metrics());
+  return Number(m?.[1] ?? 0);
 }
 
 function actionCount(text: string, rule: string, result: string): number {
@@ -174,6 +185,11 @@ Deno.test({
       }).output();
       assert(cc2.success, new TextDecoder().decode(cc2.stderr));
       await Deno.writeTextFile(`${dir}/secret`, "the secret\n");
+      await Deno.writeTextFile(`${dir}/secret2`, "the second secret\n");
+      for (const name of ["sakerdenyname", "sakerothername"]) {
+        await Deno.copyFile(`${dir}/denied`, `${dir}/${name}`);
+        await Deno.chmod(`${dir}/${name}`, 0o755);
+      }
       for (const copy of ["allowed-opener", "backup-opener"]) {
         await Deno.copyFile(opener, `${dir}/${copy}`);
         await Deno.chmod(`${dir}/${copy}`, 0o755);
@@ -185,44 +201,55 @@ Deno.test({
       for (const m of ["kill", "storm", "monitor", "exec", "parent", "reload"]) {
         await Deno.writeTextFile(`${dir}/${m}-marker`, "x");
       }
-      await Deno.writeTextFile(
-        `${dir}/rules.yaml`,
+      /** The rules; `monitor`: two of them (a kill and a deny) record only. */
+      const rulesFile = (monitor: boolean) =>
         rule("Response kill", `${dir}/kill-marker`, "[kill]") +
-          rule("Response storm", `${dir}/storm-marker`, "[kill]") +
-          rule("Response monitor", `${dir}/monitor-marker`, "{mode: monitor, run: [kill]}") +
-          rule("Response parent", `${dir}/parent-marker`, "[kill]") +
-          rule(
-            "Response exec",
-            `${dir}/exec-marker`,
-            `[{exec: {command: "cat > ${dir}/exec.json", timeout: 5s}}]`,
-          ) +
-          rule("Response reload", `${dir}/reload-marker`, "[kill]") +
-          `- rule: Response deny exec
+        rule("Response storm", `${dir}/storm-marker`, "[kill]") +
+        rule("Response monitor", `${dir}/monitor-marker`, "{mode: monitor, run: [kill]}") +
+        rule("Response parent", `${dir}/parent-marker`, "[kill]") +
+        rule(
+          "Response exec",
+          `${dir}/exec-marker`,
+          `[{exec: {command: "cat > ${dir}/exec.json", timeout: 5s}}]`,
+        ) +
+        rule(
+          "Response reload",
+          `${dir}/reload-marker`,
+          monitor ? "{mode: monitor, run: [kill]}" : "[kill]",
+        ) +
+        `- rule: Response deny exec
   desc: response test rule
   condition: evt.type = execve and proc.exepath = ${dir}/denied
   output: "denied %proc.exepath (pid=%proc.pid)"
   priority: WARNING
+  actions: ${monitor ? "{mode: monitor, run: [deny]}" : "[deny]"}
+- rule: Response deny name
+  desc: response test rule
+  condition: evt.type = execve and proc.name = sakerdenyname
+  output: "denied by name %proc.exepath (pid=%proc.pid)"
+  priority: WARNING
   actions: [deny]
 ` + rule("Response deny open", `${dir}/secret`, "[deny]") +
-          rule(
-            "Response deny container",
-            `/tmp/saker-cdeny-${Deno.pid}`,
-            "[deny]",
-            " and container.id != host",
-          ) +
-          rule(
-            "Response stop",
-            "/tmp/stop-marker",
-            "[stop_container]",
-            " and container.id != host",
-          ) +
-          rule(
-            "Response pause",
-            "/tmp/pause-marker",
-            "[pause_container]",
-            " and container.id != host",
-          ),
-      );
+        rule("Response deny open by name", `${dir}/secret2`, "[deny]", " and proc.name = cat") +
+        rule(
+          "Response deny container",
+          `/tmp/saker-cdeny-${Deno.pid}`,
+          "[deny]",
+          " and container.id != host",
+        ) +
+        rule(
+          "Response stop",
+          "/tmp/stop-marker",
+          "[stop_container]",
+          " and container.id != host",
+        ) +
+        rule(
+          "Response pause",
+          "/tmp/pause-marker",
+          "[pause_container]",
+          " and container.id != host",
+        );
+      await Deno.writeTextFile(`${dir}/rules.yaml`, rulesFile(false));
       if (PODMAN) {
         await ensureStateImage();
         podmanService = new Deno.Command("podman", {
@@ -490,6 +517,73 @@ Deno.test({
         },
       );
 
+      await t.step(
+        "deny storm: the rate limit does not hold deny back; each one counted",
+        async () => {
+          const rule = "Response deny exec";
+          const m0 = await metrics();
+          const kernel = (m: string) =>
+            Number(/^saker_kernel_denied_total (\d+)$/m.exec(m)?.[1] ?? 0);
+          const audits0 = audits("deny", rule).length;
+          const n = 150; // per_rule is 100
+          const outs = await Promise.all(
+            Array.from(
+              { length: n },
+              (_, i) =>
+                new Deno.Command(`${dir}/denied`, { args: [`${dir}/storm-deny-${i}`] }).output(),
+            ),
+          );
+          assertEquals(
+            outs.filter((o) => o.signal === "SIGKILL").length,
+            n,
+          );
+          for (let i = 0; i < n; i++) assert(!await exists(`${dir}/storm-deny-${i}`), `run ${i}`);
+          const m = await waitFor("denials counted", async () => {
+            const m = await metrics();
+            return actionCount(m, rule, "done") - actionCount(m0, rule, "done") >= n
+              ? m
+              : undefined;
+          });
+          assertEquals(actionCount(m, rule, "done") - actionCount(m0, rule, "done"), n);
+          assertEquals(actionCount(m, rule, "rate_limited"), 0);
+          await waitFor("kernel count", async () => kernel(await metrics()) - kernel(m0) >= n);
+          assertEquals(kernel(await metrics()) - kernel(m0), n);
+          await waitFor("deny audits", () => audits("deny", rule).length - audits0 >= n);
+          assertEquals(audits("deny", rule).length - audits0, n);
+        },
+      );
+
+      await t.step("deny by process name: executions, and opens by a named reader", async () => {
+        // The same binary under two names: the denied name dies before its first instruction.
+        const byName = await new Deno.Command(`${dir}/sakerdenyname`, {
+          args: [`${dir}/name-marker`],
+        }).output();
+        assertEquals(byName.signal, "SIGKILL");
+        assert(!await exists(`${dir}/name-marker`), "the denied name ran");
+        const other = await new Deno.Command(`${dir}/sakerothername`, {
+          args: [`${dir}/other-marker`],
+        }).output();
+        assertEquals(other.code, 0);
+        assert(await exists(`${dir}/other-marker`), "a name no rule denies was stopped");
+        const a = await waitFor("deny name alert", () => alertsOf("Response deny name")[0]);
+        assertEquals((a.response as Json[])[0].result, "done");
+        assertEquals((a.output_fields as Json)["proc.exepath"], `${dir}/sakerdenyname`);
+        // An open of the file by `cat` dies; `head` reads it.
+        const cat = await new Deno.Command("cat", { args: [`${dir}/secret2`], stdout: "piped" })
+          .output();
+        assertEquals(cat.signal, "SIGKILL");
+        assertEquals(new TextDecoder().decode(cat.stdout), "");
+        const head = await new Deno.Command("head", { args: [`${dir}/secret2`], stdout: "piped" })
+          .output();
+        assertEquals(new TextDecoder().decode(head.stdout), "the second secret\n");
+        const opened = await waitFor(
+          "deny open by name alert",
+          () => alertsOf("Response deny open by name")[0],
+        );
+        assertEquals((opened.response as Json[])[0].result, "done");
+        assertEquals((opened.output_fields as Json)["proc.name"], "cat");
+      });
+
       await t.step("deny: the probe spares allowlisted executables and uids", async () => {
         const secret = `${dir}/secret`;
         const ruleName = "Response deny open";
@@ -575,7 +669,57 @@ Deno.test({
         },
       });
 
+      await t.step(
+        "reload: a rule's mode, switched by SIGHUP, holds from the next event",
+        async () => {
+          /** Rewrites the rules (atomically: the file watcher never reads half a file), SIGHUP. */
+          const reload = async (monitor: boolean) => {
+            const before = await reloadsOk();
+            await Deno.writeTextFile(`${dir}/rules.next`, rulesFile(monitor));
+            await Deno.rename(`${dir}/rules.next`, `${dir}/rules.yaml`);
+            agent!.child.kill("SIGHUP");
+            await waitFor("the reload", async () => (await reloadsOk()) > before);
+          };
+          for (const monitor of [true, false]) {
+            await reload(monitor);
+            // The first event after the reload: its alert has the new mode.
+            const before = alertsOf("Response reload").length;
+            const { child } = await open(`${dir}/reload-marker`);
+            const a = await waitFor("reload alert", () => alertsOf("Response reload")[before]);
+            const r = (a.response as Json[])[0];
+            assertEquals(r.mode, monitor ? "monitor" : "enforce");
+            assertEquals(r.result, monitor ? "would" : "done");
+            if (monitor) {
+              assert(await aliveAfter(child, 300), "the kill ran after the rule turned monitor");
+              child.kill("SIGKILL");
+            }
+            const status = await child.status;
+            assertEquals(status.signal, "SIGKILL");
+            // The probe's deny entry went with the rule's enforce mode, and came back with it.
+            const marker = `${dir}/deny-reload-${monitor}`;
+            const run = new Deno.Command(`${dir}/denied`, {
+              args: [marker],
+              stdout: "piped",
+              stderr: "piped",
+            })
+              .spawn();
+            const out = await run.output();
+            assertEquals(out.signal, monitor ? null : "SIGKILL", JSON.stringify(out));
+            assertEquals(await exists(marker), monitor);
+            const d = await waitFor(
+              "the deny rule's alert",
+              () =>
+                alertsOf("Response deny exec").find((a) =>
+                  (a.output_fields as Json)["proc.pid"] === run.pid
+                ),
+            );
+            assertEquals((d.response as Json[])[0].result, monitor ? "would" : "done");
+          }
+        },
+      );
+
       await t.step("reload: response.mode monitor takes effect at once", async () => {
+        const before = await reloadsOk();
         await Deno.writeTextFile(
           `${dir}/config.yaml`,
           `alert_store: {path: ${dir}/alerts.db}
@@ -583,11 +727,12 @@ webserver: {listen_port: 0}
 watch_config_files: true
 ${config("monitor")}`,
         );
-        await waitFor("reload", () => /rules reloaded/.test(agent!.stderr()), 30_000);
+        await waitFor("reload", async () => (await reloadsOk()) > before, 30_000);
+        const seen = alertsOf("Response reload").length;
         const { child } = await open(`${dir}/reload-marker`);
-        await waitFor("reload alert", () => alertsOf("Response reload").length >= 1);
+        const a = await waitFor("reload alert", () => alertsOf("Response reload")[seen]);
         assert(await aliveAfter(child, 300), "enforcement went on after monitor was set");
-        assertEquals((alertsOf("Response reload")[0].response as Json[])[0].result, "would");
+        assertEquals((a.response as Json[])[0].result, "would");
         child.kill("SIGKILL");
         await child.status;
         // Monitor mode: the probe's deny sets are empty again, the denied binary runs.

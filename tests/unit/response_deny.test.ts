@@ -1,18 +1,22 @@
 /**
- * The response allowlist as the probe applies it to `deny` (exact paths, prefixes, uids, and the
- * notes of what it applies otherwise), the probe's key for it, and the refusal of rules that
+ * Deny by process name (plans, validation, the probe's entries and keys), the response allowlist
+ * as the probe applies it to `deny` (exact paths, prefixes, uids, and the notes of what it
+ * applies otherwise), the probe's key for it, and the refusal of rules that
  * could deny in containers while images are allowlisted (the probe cannot see images), checked
  * on plain values and through the rules builder the agent uses.
  * @module
  */
 import { assert, assertEquals } from "../support/assert.ts";
 import {
+  commOf,
   denyAllowlist,
   type DenyRule,
   denySets,
   imageDenials,
 } from "../../src/agent/response_deny.ts";
-import { DENY_PATH, denyAllowKey } from "../../src/kernel/probe.ts";
+import { DENY_COMM, DENY_PATH, denyAllowKey, denyEntry, denyKey } from "../../src/kernel/probe.ts";
+import { loadRulesText } from "../../src/rules/loader.ts";
+import type { DenyPlan } from "../../src/rules/deny.ts";
 import { buildEngineRules } from "../../src/agent/build_rules.ts";
 import { RulesError } from "../../src/agent/rules_builder.ts";
 import { defaultConfig } from "../../src/config/spec.ts";
@@ -66,7 +70,7 @@ const rule = (name: string, host: boolean, container: boolean, mode?: "monitor")
   source: "syscall",
   tags: [],
   ...(mode ? { mode } : {}),
-  plan: { kind: "exec", paths: ["/usr/bin/nc"], host, container },
+  plan: { kind: "exec", paths: ["/usr/bin/nc"], comms: [], host, container },
 });
 
 Deno.test("deny with an images allowlist: rules that could deny in containers are refused", () => {
@@ -168,4 +172,75 @@ Deno.test("deny outcome: an allowlisted target is refused, in monitor mode too",
     assertEquals([o(byUid)?.result, o(byUid)?.detail], ["refused", "allowlisted uid 4242"]);
     assertEquals(o(other)?.result, mode === "monitor" ? "would" : "failed");
   }
+});
+
+/** The deny plan of a rule with `condition`, or its load errors. */
+function planOf(condition: string) {
+  const text = `- rule: r\n  desc: d\n  condition: ${condition}\n  output: o\n` +
+    `  priority: WARNING\n  actions: [deny]\n`;
+  const loaded = loadRulesText([{ name: "d.yaml", text }]);
+  const errors = loaded.results.flatMap((r) => r.errors).map((e) => e.message);
+  return errors.length > 0 ? errors : loaded.rules[0].deny;
+}
+
+Deno.test("deny by process name: executions by name, with a path, opens by an opener's name", () => {
+  assertEquals(planOf("evt.type = execve and proc.name in (nc, ncat)"), {
+    kind: "exec",
+    paths: [],
+    comms: ["nc", "ncat"],
+    host: true,
+    container: true,
+  });
+  assertEquals(
+    planOf("evt.type = execve and proc.exepath = /usr/bin/nc and proc.name = nc"),
+    { kind: "exec", paths: ["/usr/bin/nc"], comms: ["nc"], host: true, container: true },
+  );
+  assertEquals(
+    planOf("evt.type in (open, openat) and fd.name = /etc/shadow and proc.name in (cat, less)"),
+    { kind: "open", paths: ["/etc/shadow"], comms: ["cat", "less"], host: true, container: true },
+  );
+  // Two tests of the name: what both allow.
+  assertEquals(
+    (planOf("evt.type = execve and proc.name in (a, b) and proc.name = b") as DenyPlan).comms,
+    ["b"],
+  );
+  const cases: [string, RegExp][] = [
+    ["evt.type = open and proc.name = cat", /must test fd\.name = PATH/],
+    ["evt.type = execve and proc.name = averyveryverylongname", /longer than 15 bytes/],
+    ["evt.type = execve and proc.name = a and proc.name = b", /no value in common/],
+    ["evt.type = execve and proc.name startswith a", /proc\.name startswith a is not one/],
+  ];
+  for (const [cond, re] of cases) {
+    const errors = planOf(cond) as string[];
+    assertEquals(errors.length, 1, cond);
+    assert(re.test(errors[0]), `${cond}: ${errors[0]}`);
+  }
+});
+
+Deno.test("deny by process name: the probe's entries, name and path pairs", () => {
+  const r = (name: string, paths: string[], comms: string[], host = true): DenyRule => ({
+    name,
+    source: "syscall",
+    tags: [],
+    plan: { kind: "exec", paths, comms, host, container: true },
+  });
+  const sets = denySets([
+    r("name", [], ["nc"]),
+    r("pair", ["/usr/bin/nc"], ["nc", "ncat"], false),
+    r("path", ["/usr/bin/nc"], []),
+  ], { mode: "enforce", rules: [] });
+  assertEquals(Object.fromEntries(sets.exec), {
+    [denyEntry("", "nc")]: 3,
+    [denyEntry("/usr/bin/nc", "nc")]: 2,
+    [denyEntry("/usr/bin/nc", "ncat")]: 2,
+    "/usr/bin/nc": 3,
+  });
+  // The probe's key: the name, then the path, NUL-padded.
+  const key = denyKey(denyEntry("/usr/bin/nc", "ncat"));
+  assertEquals(key.length, DENY_COMM + DENY_PATH);
+  assertEquals(new TextDecoder().decode(key.subarray(0, 4)), "ncat");
+  assertEquals(key[4], 0);
+  assertEquals(new TextDecoder().decode(key.subarray(DENY_COMM, DENY_COMM + 11)), "/usr/bin/nc");
+  assertEquals(denyKey(denyEntry("", "nc"))[DENY_COMM], 0);
+  assertEquals(commOf("/usr/local/bin/a-very-long-program-name"), "a-very-long-pro");
 });

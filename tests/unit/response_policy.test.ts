@@ -253,12 +253,14 @@ Deno.test("deny: conditions the probe can decide, with lists and macros", () => 
   assertEquals(loaded.rules[0].deny, {
     kind: "exec",
     paths: ["/usr/bin/nc", "/bin/nc"],
+    comms: [],
     host: false,
     container: true,
   });
   assertEquals(loaded.rules[1].deny, {
     kind: "open",
     paths: ["/etc/shadow"],
+    comms: [],
     host: true,
     container: true,
   });
@@ -292,20 +294,20 @@ Deno.test("deny: sets by mode; a rule denying the agent's own programs or files 
       name: "a",
       source: "syscall",
       tags: [],
-      plan: { kind: "exec" as const, paths: ["/x"], host: true, container: false },
+      plan: { kind: "exec" as const, paths: ["/x"], comms: [], host: true, container: false },
     },
     {
       name: "b",
       source: "syscall",
       tags: [],
       mode: "monitor" as const,
-      plan: { kind: "open" as const, paths: ["/y"], host: true, container: true },
+      plan: { kind: "open" as const, paths: ["/y"], comms: [], host: true, container: true },
     },
     {
       name: "c",
       source: "syscall",
       tags: [],
-      plan: { kind: "exec" as const, paths: ["/x"], host: false, container: true },
+      plan: { kind: "exec" as const, paths: ["/x"], comms: [], host: false, container: true },
     },
   ];
   const on = denySets(rules, { mode: "enforce", rules: [] });
@@ -323,6 +325,7 @@ Deno.test("deny: sets by mode; a rule denying the agent's own programs or files 
       plan: {
         kind: "exec" as const,
         paths: [Deno.realPathSync("/bin/sh")],
+        comms: [],
         host: true,
         container: true,
       },
@@ -334,13 +337,33 @@ Deno.test("deny: sets by mode; a rule denying the agent's own programs or files 
       plan: {
         kind: "open" as const,
         paths: ["/etc/saker/rules.yaml"],
+        comms: [],
+        host: true,
+        container: true,
+      },
+    },
+    {
+      name: "by name",
+      source: "syscall",
+      tags: [],
+      plan: { kind: "exec" as const, paths: [], comms: ["sh"], host: true, container: true },
+    },
+    {
+      name: "other name",
+      source: "syscall",
+      tags: [],
+      plan: {
+        kind: "exec" as const,
+        paths: ["/bin/sh"],
+        comms: ["nc"],
         host: true,
         container: true,
       },
     },
   ];
   const msgs = selfDenials(own, needs);
-  assertEquals(msgs.length, 2);
+  assertEquals(msgs.length, 3);
+  assert(/rule 'by name': cannot deny \/bin\/sh \(named sh\): the agent runs it/.test(msgs[2]));
   assert(/rule 'sh': cannot deny .*: the agent runs it/.test(msgs[0]), msgs[0]);
   assert(/rule 'rules': cannot deny \/etc\/saker\/rules.yaml: the agent reads it/.test(msgs[1]));
 });
@@ -409,7 +432,7 @@ Deno.test("engine: a deny outcome says what the probe did; a denial no alert cla
       name: "Protect secret",
       source: "syscall",
       tags: ["response"],
-      plan: { kind: "open", paths: [`${dir}/secret`], host: true, container: true },
+      plan: { kind: "open", paths: [`${dir}/secret`], comms: [], host: true, container: true },
     }]);
     const target = (pid: number, denied: boolean) => ({
       pid,
