@@ -28,6 +28,7 @@ import { runAction } from "../simulate/runner.ts";
 import { ensurePodmanService } from "../simulate/podman_service.ts";
 import type { LiveRunner } from "./runner.ts";
 import type { TestCase } from "./spec.ts";
+import type { EvtgenTest } from "./evtgen.ts";
 import type { SeenAlert } from "./judge.ts";
 import { NearestMiss, type RunOutput } from "./run_offline.ts";
 import { ensureHostUsers, runEvtgenTest } from "./evtgen_run.ts";
@@ -51,6 +52,54 @@ export const MARKER_RULE = "saker test: events evaluated up to here";
 
 /** Event-generator tests running at once. */
 const LIVE_CONCURRENCY = 4;
+
+/**
+ * Event-generator tests grouped so that tests which make the same path on the host run one after
+ * another (one test's cleanup would remove a directory another is about to write in, or a file it
+ * is using), and the others side by side. A test makes the first missing ancestor (or itself) of
+ * each file, directory and executable path it names; `exists` tells what is there now.
+ */
+export function byMadePaths(
+  tests: readonly TestCase[],
+  exists: (path: string) => boolean,
+): TestCase[][] {
+  const groupOf = new Map<string, TestCase[]>();
+  const groups: TestCase[][] = [];
+  for (const t of tests) {
+    const made = t.input.kind === "evtgen" && !t.input.test.context.container
+      ? madePaths(t.input.test, exists)
+      : [];
+    // Every group this test touches joins one.
+    const joined = [...new Set(made.map((p) => groupOf.get(p)).filter((g) => g !== undefined))];
+    const group = joined[0] ?? [];
+    if (joined.length === 0) groups.push(group);
+    for (const other of joined.slice(1)) {
+      group.push(...other);
+      groups.splice(groups.indexOf(other), 1);
+      for (const [k, g] of groupOf) if (g === other) groupOf.set(k, group);
+    }
+    group.push(t);
+    for (const p of made) groupOf.set(p, group);
+  }
+  // Largest first, so a long group does not start last.
+  return groups.sort((a, b) => b.length - a.length);
+}
+
+/** The paths a test's plan would create: the first missing ancestor-or-self of each it names. */
+function madePaths(t: EvtgenTest, exists: (path: string) => boolean): string[] {
+  const named = [
+    ...t.resources.flatMap((r) => r.type === "fd" ? [r.filePath ?? r.dirPath ?? ""] : []),
+    ...t.context.processes.map((p) => p.exePath ?? ""),
+  ].filter((p) => p.startsWith("/"));
+  return named.flatMap((path) => {
+    const parts = path.split("/").filter((x) => x !== "");
+    for (let i = 1; i <= parts.length; i++) {
+      const prefix = "/" + parts.slice(0, i).join("/");
+      if (!exists(prefix)) return [prefix];
+    }
+    return [];
+  });
+}
 
 /** How long a container event may wait for its container's metadata (the agent's default). */
 const METADATA_WAIT_MS = 700;
@@ -291,11 +340,11 @@ export class TemporaryAgentRunner implements LiveRunner {
       };
       // Event-generator tests have a root process (or a container) of their own, so several
       // run at once; simulate actions run from this process, one at a time.
-      const parallel = tests.filter((t) => t.input.kind === "evtgen");
+      const groups = byMadePaths(tests.filter((t) => t.input.kind === "evtgen"), pathExists);
       let next = 0;
       await Promise.all(
-        Array.from({ length: Math.min(LIVE_CONCURRENCY, parallel.length) }, async () => {
-          while (next < parallel.length) await one(parallel[next++]);
+        Array.from({ length: Math.min(LIVE_CONCURRENCY, groups.length) }, async () => {
+          while (next < groups.length) for (const t of groups[next++]) await one(t);
         }),
       );
       for (const t of tests.filter((t) => t.input.kind !== "evtgen")) await one(t);
@@ -335,5 +384,14 @@ export class TemporaryAgentRunner implements LiveRunner {
       };
     }
     throw new Error(`not a live test: ${t.input.kind}`);
+  }
+}
+
+function pathExists(path: string): boolean {
+  try {
+    Deno.lstatSync(path);
+    return true;
+  } catch {
+    return false;
   }
 }

@@ -6,7 +6,8 @@
  */
 import { assertEquals } from "../support/assert.ts";
 import { needsReference, REFERENCE_DIR } from "../support/env.ts";
-import { parseTestFile } from "../../src/ruletest/spec.ts";
+import { parseTestFile, type TestCase } from "../../src/ruletest/spec.ts";
+import { byMadePaths } from "../../src/ruletest/run_live.ts";
 import { planOf, splitArgs, stepArgs } from "../../src/ruletest/evtgen_run.ts";
 import type { EvtgenTest } from "../../src/ruletest/evtgen.ts";
 
@@ -79,4 +80,35 @@ Deno.test({
     }
     assertEquals(n > 500, true, `${n} tests`);
   },
+});
+
+Deno.test("evtgen live runs: tests that make the same path run one after another", () => {
+  const t = (name: string, paths: string[], exePath?: string, container = false) =>
+    ({
+      name,
+      input: {
+        kind: "evtgen",
+        test: {
+          context: { container: container ? {} : undefined, processes: [{ exePath }] },
+          resources: paths.map((filePath) => ({ type: "fd", name: "f", filePath })),
+        },
+      },
+    }) as unknown as TestCase;
+  const there = new Set(["/tmp", "/var", "/var/log", "/etc", "/etc/shadow"]);
+  const groups = byMadePaths([
+    t("a1", ["/tmp/eg/x"]),
+    t("read", ["/etc/shadow"]),
+    t("a2", ["/tmp/eg/y"]),
+    t("log1", ["/var/log/eg_test"]),
+    t("b", ["/tmp/other/z"]),
+    t("log2", ["/var/log/eg_test", "/tmp/other/w"]),
+    t("exe", [], "/tmp/eg/bin/sh"),
+    t("in a container", ["/tmp/eg/x"], undefined, true),
+  ], (p) => there.has(p));
+  assertEquals(groups.map((g) => g.map((x) => x.name)), [
+    ["a1", "a2", "exe"],
+    ["log1", "b", "log2"],
+    ["read"],
+    ["in a container"],
+  ]);
 });
