@@ -194,6 +194,10 @@ export interface Requirements {
 /** Answers whether a field exists for a source (exceptions are validated against it). */
 export type FieldValidator = (source: string, field: string) => boolean;
 
+/** Falco's errors for an exception without fields: defined with its item, or appended/replaced. */
+const NO_FIELDS_ITEM = "Rule exception item must have fields property with a list of fields";
+const NO_FIELDS = "Rule exception must have fields property with a list of fields";
+
 function fail(msg: string, ctx: Context): never {
   throw new LoadError("LOAD_ERR_VALIDATE", msg, ctx);
 }
@@ -326,13 +330,51 @@ export class Collector {
     }
     this.#findPrevRule(info.name, info.source, info.ctx);
     info.unknownSource = !this.knownSources.has(info.source);
-    for (const ex of info.exceptions) {
-      if (!ex.fields) {
-        fail("Rule exception item must have fields property with a list of fields", ex.ctx);
-      }
-      validateException(ex, info.source, info.unknownSource ? undefined : this.hasField);
-    }
+    this.#checkExceptions(info.exceptions, info);
     this.#define(this.rules, info);
+  }
+
+  /**
+   * Checks exceptions written whole (each must name its fields) against the fields of `owner`'s
+   * source (unless that source is unknown), filling in their default comps.
+   */
+  #checkExceptions(
+    exceptions: ExceptionInfo[],
+    owner: { source: string; unknownSource: boolean },
+    noFields = NO_FIELDS_ITEM,
+  ): void {
+    for (const ex of exceptions) {
+      if (!ex.fields) fail(noFields, ex.ctx);
+      validateException(ex, owner.source, owner.unknownSource ? undefined : this.hasField);
+    }
+  }
+
+  /**
+   * Appends exceptions to a rule's or a step's list: a new name is a whole exception (fields and
+   * values, checked like a definition); a known name adds values only, and `refused` gives the
+   * errors for the fields or comps it may not bring.
+   */
+  #appendExceptions(
+    list: ExceptionInfo[],
+    adds: ExceptionInfo[],
+    owner: { source: string; unknownSource: boolean },
+    refused: { fields: string; comps: string },
+  ): void {
+    for (const ex of adds) {
+      const old = list.find((e) => e.name === ex.name);
+      if (!old) {
+        if (!ex.fields) fail(NO_FIELDS, ex.ctx);
+        if (ex.values.length === 0) {
+          fail("Rule exception must have values property with a list of values", ex.ctx);
+        }
+        validateException(ex, owner.source, owner.unknownSource ? undefined : this.hasField);
+        list.push(ex);
+      } else {
+        if (ex.fields) fail(refused.fields, ex.ctx);
+        if (ex.comps) fail(refused.comps, ex.ctx);
+        old.values.push(...ex.values);
+      }
+    }
   }
 
   /** Appends condition, output, desc, tags or exceptions to an existing rule. */
@@ -345,32 +387,14 @@ export class Collector {
     ) {
       fail("Appended rule must have exceptions or condition property", u.ctx);
     }
-    const check = prev.unknownSource ? undefined : this.hasField;
     if (u.cond !== undefined && u.cond.text.length > 0) prev.cond = prev.cond.concat(" ", u.cond);
     if (u.output) prev.output += " " + u.output;
     if (u.desc) prev.desc += " " + u.desc;
     if (u.tags) prev.tags = [...new Set([...prev.tags, ...u.tags])].sort();
-    for (const ex of u.exceptions ?? []) {
-      const old = prev.exceptions.find((e) => e.name === ex.name);
-      if (!old) {
-        if (!ex.fields) {
-          fail("Rule exception must have fields property with a list of fields", ex.ctx);
-        }
-        if (ex.values.length === 0) {
-          fail("Rule exception must have values property with a list of values", ex.ctx);
-        }
-        validateException(ex, prev.source, check);
-        prev.exceptions.push(ex);
-      } else {
-        if (ex.fields) {
-          fail("Can not append exception fields to existing exception, only values", ex.ctx);
-        }
-        if (ex.comps) {
-          fail("Can not append exception comps to existing exception, only values", ex.ctx);
-        }
-        old.values.push(...ex.values);
-      }
-    }
+    this.#appendExceptions(prev.exceptions, u.exceptions ?? [], prev, {
+      fields: "Can not append exception fields to existing exception, only values",
+      comps: "Can not append exception comps to existing exception, only values",
+    });
     prev.visibility = this.#next++;
   }
 
@@ -389,13 +413,7 @@ export class Collector {
     if (u.desc !== undefined) prev.desc = u.desc;
     if (u.tags !== undefined) prev.tags = u.tags;
     if (u.exceptions !== undefined) {
-      const check = prev.unknownSource ? undefined : this.hasField;
-      for (const ex of u.exceptions) {
-        if (!ex.fields) {
-          fail("Rule exception must have fields property with a list of fields", ex.ctx);
-        }
-        validateException(ex, prev.source, check);
-      }
+      this.#checkExceptions(u.exceptions, prev, NO_FIELDS);
       prev.exceptions = u.exceptions;
     }
     if (u.priority !== undefined) prev.priority = u.priority;
@@ -437,17 +455,8 @@ export class Collector {
     }
     this.#findPrevSequence(info);
     info.unknownSource = !this.knownSources.has(info.source);
-    for (const st of info.steps) this.#checkStepExceptions(st.exceptions, info);
+    for (const st of info.steps) this.#checkExceptions(st.exceptions, info);
     this.#define(this.sequences, info);
-  }
-
-  #checkStepExceptions(exceptions: ExceptionInfo[], info: SequenceInfo): void {
-    for (const ex of exceptions) {
-      if (!ex.fields) {
-        fail("Rule exception item must have fields property with a list of fields", ex.ctx);
-      }
-      validateException(ex, info.source, info.unknownSource ? undefined : this.hasField);
-    }
   }
 
   /** Appends desc, output, tags, or step conditions and exceptions, to a sequence or threshold. */
@@ -465,7 +474,6 @@ export class Collector {
         adds[prev.steps.length].ctx,
       );
     }
-    const check = prev.unknownSource ? undefined : this.hasField;
     adds.forEach((a, i) => {
       const step = prev.steps[i];
       if (a.negated !== undefined && a.negated !== step.negated) {
@@ -476,24 +484,11 @@ export class Collector {
         );
       }
       if (a.cond !== undefined && a.cond.text.length > 0) step.cond = step.cond.concat(" ", a.cond);
-      for (const ex of a.exceptions ?? []) {
-        const old = step.exceptions.find((e) => e.name === ex.name);
-        if (!old) {
-          if (!ex.fields) {
-            fail("Rule exception must have fields property with a list of fields", ex.ctx);
-          }
-          if (ex.values.length === 0) {
-            fail("Rule exception must have values property with a list of values", ex.ctx);
-          }
-          validateException(ex, prev.source, check);
-          step.exceptions.push(ex);
-        } else {
-          if (ex.fields || ex.comps) {
-            fail("Can not append exception fields or comps to an existing exception", ex.ctx);
-          }
-          old.values.push(...ex.values);
-        }
-      }
+      const refused = "Can not append exception fields or comps to an existing exception";
+      this.#appendExceptions(step.exceptions, a.exceptions ?? [], prev, {
+        fields: refused,
+        comps: refused,
+      });
     });
     prev.visibility = this.#next++;
   }
@@ -520,7 +515,7 @@ export class Collector {
     if (u.warnEvttypes !== undefined) prev.warnEvttypes = u.warnEvttypes;
     if (u.skipIfUnknownFilter !== undefined) prev.skipIfUnknownFilter = u.skipIfUnknownFilter;
     if (u.steps !== undefined) {
-      for (const st of u.steps) this.#checkStepExceptions(st.exceptions, prev);
+      for (const st of u.steps) this.#checkExceptions(st.exceptions, prev);
       prev.steps = u.steps;
     }
     if (u.cond !== undefined) {
@@ -528,7 +523,7 @@ export class Collector {
       prev.steps[0].condCtx = u.condCtx ?? prev.steps[0].condCtx;
     }
     if (u.exceptions !== undefined) {
-      this.#checkStepExceptions(u.exceptions, prev);
+      this.#checkExceptions(u.exceptions, prev);
       prev.steps[0].exceptions = u.exceptions;
     }
     prev.visibility = this.#next++;
