@@ -12,14 +12,8 @@
  */
 
 import type { Action, ActionContext } from "../action.ts";
-import {
-  type CommandResult,
-  parseHelperCalls,
-  requireCall,
-  runCommand,
-  which,
-} from "../command.ts";
-import { createNetLab } from "../netlab.ts";
+import { parseHelperCalls, requireCall, runCommand, which } from "../command.ts";
+import { createNetLab, type NetLab } from "../netlab.ts";
 import { IMAGE_REPOSITORY, runOnce } from "../podman.ts";
 import { randomSuffix, removeIfPresent } from "../workspace.ts";
 import { evidenceOf, expectExit, helperAs } from "./util.ts";
@@ -34,6 +28,36 @@ function step(split: boolean, program: string, args: string[]) {
   return split
     ? runCommand("setsid", ["-w", program, ...args], { timeoutMs: 20_000 })
     : runCommand(program, args, { timeoutMs: 20_000 });
+}
+
+/**
+ * The helper, and a lab whose server listens on `port` (the network chains connect "out"
+ * inside it).
+ */
+async function labWith(ctx: ActionContext, port: number): Promise<{ helper: string; lab: NetLab }> {
+  const helper = await ctx.helper();
+  return { helper, lab: await createNetLab(ctx.ws, helper, { ...LAB, ports: [port] }) };
+}
+
+/** Arguments of `ip` that run `argv` in the lab's client namespace. */
+function inClient(lab: NetLab, ...argv: string[]): string[] {
+  return ["netns", "exec", lab.clientNs, ...argv];
+}
+
+/**
+ * The split variant of a container chain: its last step, in another container (a file system
+ * and namespaces of its own); `label` tells the evidence what it did.
+ */
+async function inAnotherContainer(
+  ctx: ActionContext,
+  image: string,
+  name: string,
+  script: string,
+  label: string,
+): Promise<string[]> {
+  const other = await runOnce(ctx.ws, image, name, ["sh", "-c", script], ["--network", "none"]);
+  expectExit(other.result, "write in another container");
+  return evidenceOf(other.result, label);
 }
 
 /** Shell words for a `sh -c` script. */
@@ -126,8 +150,7 @@ export const SEQUENCE_ACTIONS: Action[] = [
     chain: true,
     expect: ["step[0].proc.pname", "step[0].proc.name", "proc.name"],
     async run(ctx) {
-      const helper = await ctx.helper();
-      const lab = await createNetLab(ctx.ws, helper, { ...LAB, ports: [80] });
+      const { helper, lab } = await labWith(ctx, 80);
       const nginx = await helperAs(ctx, "nginx");
       const connect = `${q(helper)} connect ${lab.serverIp} 80 tcp`;
       const script = ctx.variant === "partial" || ctx.variant === "split"
@@ -135,16 +158,9 @@ export const SEQUENCE_ACTIONS: Action[] = [
         : ctx.variant === "slow"
         ? `sleep ${ctx.pauseMs / 1000}; ${connect}; true`
         : `${connect}; true`;
-      const r = await runCommand("ip", [
-        "netns",
-        "exec",
-        lab.clientNs,
-        nginx,
-        "spawn",
-        "/bin/sh",
-        "-c",
-        script,
-      ], { timeoutMs: 30_000 + ctx.pauseMs });
+      const r = await runCommand("ip", inClient(lab, nginx, "spawn", "/bin/sh", "-c", script), {
+        timeoutMs: 30_000 + ctx.pauseMs,
+      });
       requireCall(r, "execve", true);
       const evidence = evidenceOf(r, `nginx spawn sh -c "${script}"`);
       if (ctx.variant === "chain" || ctx.variant === "slow") requireCall(r, "connect", true);
@@ -153,14 +169,7 @@ export const SEQUENCE_ACTIONS: Action[] = [
         const c = await runCommand("setsid", [
           "-w",
           "ip",
-          "netns",
-          "exec",
-          lab.clientNs,
-          helper,
-          "connect",
-          lab.serverIp,
-          "80",
-          "tcp",
+          ...inClient(lab, helper, "connect", lab.serverIp, "80", "tcp"),
         ]);
         requireCall(c, "connect", true);
         evidence.push(...evidenceOf(c, "saker-sim connect (another tree)"));
@@ -186,8 +195,7 @@ export const SEQUENCE_ACTIONS: Action[] = [
     chain: true,
     expect: ["step[0].fd.name", "step[0].proc.name", "proc.name"],
     async run(ctx) {
-      const helper = await ctx.helper();
-      const lab = await createNetLab(ctx.ws, helper, { ...LAB, ports: [443] });
+      const { helper, lab } = await labWith(ctx, 443);
       const config = ctx.ws.path("home/.kube/config");
       await Deno.mkdir(ctx.ws.path("home/.kube"), { recursive: true });
       await Deno.writeTextFile(
@@ -196,11 +204,9 @@ export const SEQUENCE_ACTIONS: Action[] = [
       );
       const read = `cat ${q(config)} > /dev/null`;
       const connect = `${q(helper)} connect ${lab.serverIp} 443 tcp`;
-      const netns = ["ip", "netns", "exec", lab.clientNs, "/bin/sh", "-c"];
       const evidence: string[] = [];
       const run = async (script: string, split: boolean) => {
-        const [p, ...args] = [...netns, script];
-        const r = await step(split, p, args);
+        const r = await step(split, "ip", inClient(lab, "/bin/sh", "-c", script));
         expectExit(r, script);
         evidence.push(...evidenceOf(r, `sh -c "${script}"`));
         return r;
@@ -240,8 +246,7 @@ export const SEQUENCE_ACTIONS: Action[] = [
     chain: true,
     expect: ["proc.name", "proc.pid", "evt.arg.addr", "threshold.count"],
     async run(ctx) {
-      const helper = await ctx.helper();
-      const lab = await createNetLab(ctx.ws, helper, { ...LAB, ports: [80] });
+      const { helper, lab } = await labWith(ctx, 80);
       // Ports nothing listens on: each connect is refused at once.
       const first = 2001;
       const scans: string[][] = {
@@ -255,15 +260,9 @@ export const SEQUENCE_ACTIONS: Action[] = [
       const evidence: string[] = [];
       let pid = 0;
       for (const args of scans) {
-        const r = await runCommand("ip", [
-          "netns",
-          "exec",
-          lab.clientNs,
-          helper,
-          "scan",
-          lab.serverIp,
-          ...args,
-        ], { timeoutMs: 30_000 + ctx.pauseMs });
+        const r = await runCommand("ip", inClient(lab, helper, "scan", lab.serverIp, ...args), {
+          timeoutMs: 30_000 + ctx.pauseMs,
+        });
         expectExit(r, `saker-sim scan ${args.join(" ")}`);
         const refused = parseHelperCalls(r.stdout).filter((c) =>
           c.name === "connect" && c.result === "ECONNREFUSED"
@@ -315,14 +314,15 @@ export const SEQUENCE_ACTIONS: Action[] = [
       expectExit(c.result, `container: ${script}`);
       const evidence = evidenceOf(c.result, `podman run --privileged sh -c "${script}"`);
       if (ctx.variant === "split") {
-        // The write, in another container (its own file system).
-        const other = await runOnce(ctx.ws, image, "mount-other", [
-          "sh",
-          "-c",
-          `mkdir -p /mnt/disk && ${write}`,
-        ], ["--network", "none"]);
-        expectExit(other.result, "write in another container");
-        evidence.push(...evidenceOf(other.result, "another container writes /mnt/disk/escaped"));
+        evidence.push(
+          ...await inAnotherContainer(
+            ctx,
+            image,
+            "mount-other",
+            `mkdir -p /mnt/disk && ${write}`,
+            "another container writes /mnt/disk/escaped",
+          ),
+        );
       }
       return {
         facts: {
@@ -378,13 +378,15 @@ export const SEQUENCE_ACTIONS: Action[] = [
       }
       if (landed) evidence.push(`host file ${marker} written from the container`);
       if (ctx.variant === "split") {
-        const other: { result: CommandResult } = await runOnce(ctx.ws, image, "nsenter-other", [
-          "sh",
-          "-c",
-          "echo saker > /tmp/escaped",
-        ], ["--network", "none"]);
-        expectExit(other.result, "write in another container");
-        evidence.push(...evidenceOf(other.result, "another container writes its own /tmp"));
+        evidence.push(
+          ...await inAnotherContainer(
+            ctx,
+            image,
+            "nsenter-other",
+            "echo saker > /tmp/escaped",
+            "another container writes its own /tmp",
+          ),
+        );
       }
       return {
         facts: {
