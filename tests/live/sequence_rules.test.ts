@@ -13,13 +13,13 @@ import { assert, assertEquals } from "../support/assert.ts";
 import { needsRoot, REPO_ROOT } from "../support/env.ts";
 import { selectActions } from "../../src/simulate/catalog.ts";
 import { buildHelper } from "../../src/simulate/helper.ts";
-import type { ActionReport } from "../../src/simulate/action.ts";
 import {
   AgentRun,
   causedBy,
   ensurePodmanService,
   type ReceivedAlert,
   sameValue,
+  simulateInSession,
 } from "./simulate_agent.ts";
 
 const CHAINS = selectActions([
@@ -53,39 +53,9 @@ const SHORT_WINDOWS = CHAINS.map((a) =>
   `  within: ${WINDOW_S}s\n  override: {within: replace}\n`
 ).join("");
 
-/** `saker simulate --json` in a session of its own (its process group names its alerts). */
-async function simulate(variant: string, names: string[]) {
-  const out = await new Deno.Command("setsid", {
-    args: [
-      "-w",
-      Deno.execPath(),
-      "run",
-      "-A",
-      `${REPO_ROOT}src/main.ts`,
-      "simulate",
-      "--json",
-      "--gap",
-      "500",
-      "--variant",
-      variant,
-      "--pause",
-      String(PAUSE_MS),
-      ...names,
-    ],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = new TextDecoder().decode(out.stdout);
-  try {
-    const j = JSON.parse(text);
-    return { pgid: j.pgid as number, reports: j.reports as ActionReport[] };
-  } catch {
-    throw new Error(
-      `simulate printed no JSON (${out.code}): ${new TextDecoder().decode(out.stderr)}`,
-    );
-  }
-}
+/** `saker simulate` of a variant, in a session of its own (its process group names its alerts). */
+const simulate = (variant: string, names: string[]) =>
+  simulateInSession(names, ["--gap", "500", "--variant", variant, "--pause", String(PAUSE_MS)]);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -235,10 +235,14 @@ export interface SimulateRun {
 }
 
 /**
- * Runs `saker simulate --json ACTION...` in a new session (setsid), so every process it starts
- * shares a process group no other activity on the machine has.
+ * Runs `saker simulate --json FLAG... ACTION...` in a new session (setsid), so every process it
+ * starts shares a process group no other activity on the machine has; `flags` are simulate's own
+ * (`--variant partial`, `--gap 500` ...).
  */
-export async function simulateInSession(names: string[]): Promise<SimulateRun> {
+export async function simulateInSession(
+  names: string[],
+  flags: string[] = [],
+): Promise<SimulateRun> {
   const out = await new Deno.Command("setsid", {
     args: [
       "-w",
@@ -248,6 +252,7 @@ export async function simulateInSession(names: string[]): Promise<SimulateRun> {
       `${REPO_ROOT}src/main.ts`,
       "simulate",
       "--json",
+      ...flags,
       ...names,
     ],
     stdin: "null",
