@@ -6,69 +6,22 @@
  * reload by SIGHUP; and without the probe (`--disable-source syscall`, no root needed).
  */
 import { assert, assertEquals } from "../support/assert.ts";
-import { needsReference, needsRoot, REFERENCE_DIR, REPO_ROOT } from "../support/env.ts";
+import { needsReference, needsRoot, REFERENCE_DIR } from "../support/env.ts";
 import { makeCa } from "./outputs_tls_support.ts";
 import { loadRulesFiles } from "../../src/rules/loader.ts";
 import { compileRuleset } from "../../src/rules/ruleset.ts";
 import { parseAuditPayload } from "../../src/k8saudit/audit_event.ts";
+import { type SakerProcess, startSaker, waitFor } from "../support/agent_process.ts";
+import { secretGet } from "../support/fleet.ts";
 
-interface Run {
-  child: Deno.ChildProcess;
-  api: string;
-  stdout: () => string;
-  stderr: () => string;
-  exited: Promise<Deno.CommandStatus>;
-}
-
-function collect(stream: ReadableStream<Uint8Array>): { text: () => string; done: Promise<void> } {
-  let text = "";
-  const done = stream.pipeThrough(new TextDecoderStream()).pipeTo(
-    new WritableStream({ write: (s) => void (text += s) }),
-  );
-  return { text: () => text, done };
-}
-
-async function waitFor<T>(what: string, f: () => Promise<T | undefined> | T | undefined) {
-  for (let i = 0; i < 1500; i++) {
-    const v = await f();
-    if (v !== undefined && v !== false) return v;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
-async function startSaker(dir: string, config: string, args: string[] = []): Promise<Run> {
-  await Deno.writeTextFile(`${dir}/config.yaml`, config);
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--no-check", "src/main.ts", "run", "-c", `${dir}/config.yaml`, ...args],
-    cwd: REPO_ROOT,
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const out = collect(child.stdout);
-  const err = collect(child.stderr);
-  const exited = child.status.then(async (s) => {
-    await out.done;
-    await err.done;
-    return s;
-  });
-  let early: Deno.CommandStatus | undefined;
-  exited.then((s) => early = s);
-  const api = await waitFor("saker to start", () => {
-    if (early) throw new Error(`saker exited early (${early.code}):\n${err.text()}`);
-    return /saker running .*api=(\S+)/.exec(err.text())?.[1];
-  });
-  return { child, api, stdout: out.text, stderr: err.text, exited };
-}
-
-async function stop(run: Run): Promise<void> {
-  run.child.kill("SIGTERM");
-  const status = await run.exited;
+/** Stops the agent; it must exit 0. */
+async function stop(run: SakerProcess): Promise<void> {
+  const status = await run.stop();
   assertEquals(status.code, 0, run.stderr());
 }
 
 /** The JSON alerts saker printed so far. */
-function alerts(run: Run): Record<string, unknown>[] {
+function alerts(run: SakerProcess): Record<string, unknown>[] {
   return run.stdout().split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l));
 }
 
@@ -106,9 +59,7 @@ Deno.test({
       `rules_files: [${rules}]
 json_output: true
 stdout_output: {enabled: true}
-alert_store: {path: ${dir}/alerts.db}
 webserver: {listen_port: 0, auth_token: ${token}, max_request_body_bytes: 65536}
-watch_config_files: false
 `,
     );
     try {
@@ -185,24 +136,6 @@ const RULE = `
   source: k8s_audit
 `;
 
-function secretGet(user: string, name: string): unknown {
-  return {
-    kind: "Event",
-    apiVersion: "audit.k8s.io/v1",
-    level: "Metadata",
-    auditID: crypto.randomUUID(),
-    stage: "ResponseComplete",
-    requestURI: `/api/v1/namespaces/prod/secrets/${name}`,
-    verb: "get",
-    user: { username: user, groups: ["system:authenticated"] },
-    sourceIPs: ["10.0.0.7"],
-    objectRef: { resource: "secrets", namespace: "prod", name, apiVersion: "v1" },
-    responseStatus: { metadata: {}, code: 200 },
-    requestReceivedTimestamp: new Date().toISOString(),
-    stageTimestamp: new Date().toISOString(),
-  };
-}
-
 Deno.test({
   name: "saker run: the k8saudit plugin config gets its own HTTPS listener; SIGHUP reloads",
   ignore: needsRoot(),
@@ -218,8 +151,6 @@ Deno.test({
 json_output: true
 stdout_output: {enabled: true}
 alert_store: {enabled: false}
-webserver: {listen_port: 0}
-watch_config_files: false
 load_plugins: [k8saudit, json]
 plugins:
   - name: k8saudit
@@ -289,8 +220,6 @@ Deno.test("saker run --disable-source syscall: an audit receiver without the pro
 json_output: true
 stdout_output: {enabled: true}
 alert_store: {enabled: false}
-webserver: {listen_port: 0}
-watch_config_files: false
 `,
     ["--disable-source", "syscall"],
   );

@@ -50,7 +50,7 @@ export async function waitFor<T>(
 /**
  * Starts `saker run -c DIR/config.yaml ARGS...` (or `opts.command`) with `config` after a base
  * that listens on a free port, stores alerts under `dir` and watches no files (unless
- * `opts.watch`).
+ * `opts.watch`); a top-level key `config` sets itself (`webserver:` ...) replaces the base's.
  */
 export async function startSaker(
   dir: string,
@@ -58,10 +58,16 @@ export async function startSaker(
   args: string[] = [],
   opts: { watch?: boolean; command?: string } = {},
 ): Promise<SakerProcess> {
+  const base: Record<string, string> = {
+    alert_store: `{path: ${dir}/alerts.db}`,
+    webserver: "{listen_port: 0}",
+    watch_config_files: String(opts.watch === true),
+  };
+  const own = new Set([...config.matchAll(/^([\w.]+):/gm)].map((m) => m[1]));
   await Deno.writeTextFile(
     `${dir}/config.yaml`,
-    `alert_store: {path: ${dir}/alerts.db}\nwebserver: {listen_port: 0}\n` +
-      `watch_config_files: ${opts.watch === true}\n${config}`,
+    Object.entries(base).filter(([k]) => !own.has(k)).map(([k, v]) => `${k}: ${v}\n`).join("") +
+      config,
   );
   const child = new Deno.Command(Deno.execPath(), {
     args: [

@@ -1,7 +1,8 @@
 /**
  * Test support for fleet tests: alerts raised on demand without the kernel probe, through the
  * Kubernetes audit webhook of a `saker run --disable-source syscall` (no root, no probe lock):
- * a rule on secret reads by a named user, and the audit event that fires it.
+ * a rule on secret reads by a named user, and the audit event that fires it (the audit webhook
+ * tests post that event too).
  *
  * @example
  * ```ts
