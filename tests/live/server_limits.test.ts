@@ -30,6 +30,16 @@ async function raw(port: number, text = ""): Promise<Deno.TcpConn> {
   return conn;
 }
 
+/** Closes the test's connections (those the server closed too) and shuts the server down. */
+async function closeAll(server: RunningServer, conns: Deno.TcpConn[]): Promise<void> {
+  for (const c of conns) {
+    try {
+      c.close();
+    } catch { /* closed */ }
+  }
+  await server.shutdown();
+}
+
 /** Reads until the peer closes (or `ms` pass); returns what came and whether it closed. */
 async function readToEnd(
   conn: Deno.TcpConn,
@@ -67,12 +77,7 @@ Deno.test("server: over the cap, the longest-waiting idle connection makes room;
     assert(idle.every((r) => r.closed), "all closed");
     assert(Date.now() - t0 < 4000, `closed after ${Date.now() - t0} ms`);
   } finally {
-    for (const c of conns) {
-      try {
-        c.close();
-      } catch { /* closed */ }
-    }
-    await server.shutdown();
+    await closeAll(server, conns);
   }
 });
 
@@ -108,12 +113,7 @@ Deno.test("server: a kept-alive client outlives a flood of new idle connections"
   } finally {
     client.close();
     await reading;
-    for (const c of conns) {
-      try {
-        c.close();
-      } catch { /* closed */ }
-    }
-    await server.shutdown();
+    await closeAll(server, conns);
   }
 });
 
@@ -136,8 +136,7 @@ Deno.test("server: when every connection has a request in progress, a new one is
     const answers = await Promise.all(conns.map((c) => readToEnd(c, 1000)));
     assert(answers.every((a) => a.text.startsWith("HTTP/1.1 200")), answers[0].text);
   } finally {
-    for (const c of conns) c.close();
-    await server.shutdown();
+    await closeAll(server, conns);
   }
 });
 
@@ -203,11 +202,6 @@ Deno.test("server: bodies in flight beyond the shared budget get 503; the budget
     assertEquals(await res.json(), { bytes: chunk.length });
     assertEquals(server.bodyBudget.used, 0);
   } finally {
-    for (const c of conns) {
-      try {
-        c.close();
-      } catch { /* closed */ }
-    }
-    await server.shutdown();
+    await closeAll(server, conns);
   }
 });
