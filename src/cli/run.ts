@@ -184,7 +184,7 @@ export async function liveState(
   const { ProcFs, seedFromProc } = await import("../state/seed.ts");
   const { ContainerStore } = await import("../state/containers/runtime.ts");
   const { ApiEventStream, PodmanEventLog } = await import("../state/containers/watch.ts");
-  const { runtimePaths } = await import("../state/containers/paths.ts");
+  const { runtimePaths, PODMAN_CONTAINERS } = await import("../state/containers/paths.ts");
   const { ContainerHoldPolicy } = await import("../state/containers/hold_policy.ts");
   const proc = new ProcFs(onHost(hostRoot, "/proc"));
   const configured = runtimePaths({
@@ -205,6 +205,7 @@ export async function liveState(
   }
   const containers = new ContainerStore({
     sockets: paths.sockets,
+    bundleDirs: [onHost(hostRoot, PODMAN_CONTAINERS)],
     events: [
       ...paths.sockets.map((s) => new ApiEventStream(s)),
       new PodmanEventLog(paths.podmanEventLog),

@@ -114,3 +114,49 @@ Deno.test("containers: no runtime socket at all", async () => {
   assertEquals(store.get(ID)?.name, undefined);
   await store.close();
 });
+
+Deno.test("containers: one removed before podman answered is complete from its OCI bundle", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "saker-ctr-" });
+  const sock = `${dir}/api.sock`;
+  // Podman's answer for a container it has removed already.
+  const server = Deno.serve(
+    { path: sock, onListen() {} },
+    () => Response.json({ cause: "no such container", response: 404 }, { status: 404 }),
+  );
+  const bundles = `${dir}/containers`;
+  const spec = (id: string, annotations: Record<string, string>, namespaces: string[]) =>
+    Deno.mkdir(`${bundles}/${id}/userdata`, { recursive: true }).then(() =>
+      Deno.writeTextFile(
+        `${bundles}/${id}/userdata/config.json`,
+        JSON.stringify({
+          annotations,
+          linux: { namespaces: namespaces.map((type) => ({ type })) },
+        }),
+      )
+    );
+  const OTHER = "cd".repeat(32);
+  await spec(ID, {
+    "io.container.manager": "libpod",
+    "io.podman.annotations.privileged": "TRUE",
+  }, ["mount", "network", "ipc", "uts"]);
+  await spec(OTHER, { "io.container.manager": "something-else" }, []);
+  const store = new ContainerStore({ sockets: [sock], bundleDirs: [bundles], maxAttempts: 3 });
+  try {
+    store.request(ID, "podman", 1);
+    store.request(OTHER, "podman", 2);
+    for (let i = 0; i < 100 && store.stats.givenUp + store.stats.fromBundle < 2; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assertEquals(store.status(ID), "complete");
+    const c = store.get(ID)!;
+    assertEquals([c.privileged, c.hostPid, c.hostNetwork, c.hostIpc], [true, true, false, false]);
+    assertEquals(store.stats.fromBundle, 1);
+    // A bundle podman did not write tells nothing: the lookup gives up as before.
+    assertEquals(store.status(OTHER), "failed");
+    assertEquals(store.get(OTHER)?.privileged, undefined);
+  } finally {
+    await store.close();
+    await server.shutdown();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

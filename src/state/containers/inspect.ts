@@ -74,6 +74,27 @@ export function fromInspect(body: Json, type: string): ContainerInfo {
 }
 
 /**
+ * What a podman container's OCI bundle (`config.json`) tells of it: privileged (podman's
+ * annotation) and the host namespaces it shares (those the spec does not create). Undefined for
+ * a bundle podman did not write.
+ */
+export function fromBundle(spec: Json): Partial<ContainerInfo> | undefined {
+  const notes = obj(spec.annotations);
+  if (s(notes["io.container.manager"]) !== "libpod") return undefined;
+  const privileged = s(notes["io.podman.annotations.privileged"]);
+  const namespaces = obj(spec.linux).namespaces;
+  const own = new Set(
+    (Array.isArray(namespaces) ? namespaces : []).map((n) => s(obj(n).type)),
+  );
+  return {
+    privileged: privileged === "" ? undefined : privileged === "TRUE",
+    hostPid: !own.has("pid"),
+    hostNetwork: !own.has("network"),
+    hostIpc: !own.has("ipc"),
+  };
+}
+
+/**
  * An RFC 3339 time with up to nanosecond fractions (`2026-12-02T19:10:05.149643559Z`) as ns
  * since the epoch; undefined for empty or zero times (`0001-01-01T00:00:00Z`, a container not
  * started yet).

@@ -21,6 +21,9 @@ export const DEFAULT_SOCKETS: readonly string[] = [
 /** Podman's event log when `events_logger = "file"` (its default without systemd). */
 export const PODMAN_EVENT_LOG = "/run/libpod/events/events.log";
 
+/** Where root podman keeps its containers (`ID/userdata/config.json` is a container's bundle). */
+export const PODMAN_CONTAINERS = "/var/lib/containers/storage/overlay-containers";
+
 /** Runtime locations as configured (empty or absent: the usual places). */
 export interface RuntimePathOptions {
   sockets?: readonly string[];

@@ -6,9 +6,19 @@
  *
  * Nothing here blocks the event path: {@link ContainerStore.get} and
  * {@link ContainerStore.status} read a cache, {@link ContainerStore.request} starts a lookup at
- * most once per container (retried quickly, then with back-off). What the pipeline does with a
- * container whose metadata is still pending (hold its events a bounded time) is the pipeline's
- * business; {@link ContainerStore.onSettled} tells it when to go on.
+ * most once per container (retried quickly, then with back-off).
+ *
+ * Podman answers an inspect only once it holds the container's lock, which `podman run` keeps
+ * while it starts the container and again while `--rm` removes it: a container that lives a
+ * fraction of a second is often gone before the answer, which is then "no such container". So
+ * while a container is pending, its sightings and lookups also read its OCI bundle
+ * (`config.json`, which podman writes before the container runs; reading it takes no lock); a
+ * container the runtime no longer knows is then complete with what the bundle and the runtime's
+ * events told (privileged, host namespaces, name, image, labels) instead of unknown.
+ *
+ * What the pipeline does with a container whose metadata is still pending (hold its events a
+ * bounded time) is the pipeline's business; {@link ContainerStore.onSettled} tells it when to go
+ * on.
  *
  * @example
  * ```ts
@@ -23,7 +33,8 @@
  */
 import type { ContainerInfo } from "../model.ts";
 import type { ContainerSource } from "../store.ts";
-import { fromInspect } from "./inspect.ts";
+import { fromBundle, fromInspect } from "./inspect.ts";
+import { splitImage } from "./image.ts";
 import { DEFAULT_SOCKETS } from "./paths.ts";
 import { unixGet } from "./unix_http.ts";
 import type { RuntimeEvent, RuntimeEventSource } from "./watch.ts";
@@ -44,6 +55,11 @@ export interface ContainerStoreOptions {
   maxEntries?: number;
   /** After giving up on a container, how long until a new sighting asks again, ms (60000). */
   reaskMs?: number;
+  /**
+   * Directories of podman's containers by id (`ID/userdata/config.json`, the OCI bundle), read
+   * while a container's metadata is pending (default none).
+   */
+  bundleDirs?: readonly string[];
 }
 
 /** Counters of a {@link ContainerStore}. */
@@ -53,6 +69,8 @@ export interface ContainerStats {
   failures: number;
   /** Lookups abandoned after every attempt failed. */
   givenUp: number;
+  /** Containers gone before the runtime answered, completed from their OCI bundle. */
+  fromBundle: number;
   /** Containers announced by a runtime event before any of their processes was seen. */
   announced: number;
   /** Containers whose metadata was complete when their first event was seen, or not. */
@@ -80,6 +98,10 @@ interface Entry {
   settledAt: number;
   /** The source that announced it first. */
   announcedBy: string;
+  /** What its OCI bundle said, once read (see the module's header). */
+  bundle?: Partial<ContainerInfo>;
+  /** A read of the bundle is under way. */
+  bundleReading: boolean;
 }
 
 /** How long a lookup success keeps the API counted as reachable without an event stream, ms. */
@@ -92,6 +114,7 @@ export class ContainerStore implements ContainerSource {
     found: 0,
     failures: 0,
     givenUp: 0,
+    fromBundle: 0,
     announced: 0,
     readyAtFirstEvent: 0,
     lateForFirstEvent: 0,
@@ -107,6 +130,7 @@ export class ContainerStore implements ContainerSource {
   #maxAttempts: number;
   #maxEntries: number;
   #reaskMs: number;
+  #bundleDirs: readonly string[];
   #closed = false;
   #lastFoundAt = 0;
   #lastFailedAt = 0;
@@ -119,6 +143,7 @@ export class ContainerStore implements ContainerSource {
     this.#maxAttempts = opts.maxAttempts ?? 8;
     this.#maxEntries = opts.maxEntries ?? 4096;
     this.#reaskMs = opts.reaskMs ?? 60_000;
+    this.#bundleDirs = opts.bundleDirs ?? [];
   }
 
   /** Starts following the runtimes' events. */
@@ -176,9 +201,11 @@ export class ContainerStore implements ContainerSource {
       const e = this.#entry(id, type);
       e.seenAt = Date.now();
       this.stats.lateForFirstEvent++;
+      this.#readBundle(e);
       this.#lookup(e);
       return;
     }
+    if (known.status === "pending") this.#readBundle(known);
     if (known.status === "failed" && !known.busy && Date.now() - known.settledAt >= this.#reaskMs) {
       // The runtime's API may have started after the agent: ask again now and then.
       known.status = "pending";
@@ -240,6 +267,7 @@ export class ContainerStore implements ContainerSource {
       seenAt: 0,
       settledAt: 0,
       announcedBy: "",
+      bundleReading: false,
     };
     this.#entries.set(id, e);
     return e;
@@ -251,6 +279,30 @@ export class ContainerStore implements ContainerSource {
     e.settledAt = Date.now();
     if (was !== "pending") return;
     for (const l of this.#listeners) l(e.info.id);
+  }
+
+  /**
+   * Reads the container's OCI bundle unless it was read (see the module's header): podman writes
+   * it after announcing the container, so each sighting and lookup of a pending one tries.
+   */
+  #readBundle(e: Entry): void {
+    if (e.bundle !== undefined || e.bundleReading || this.#bundleDirs.length === 0) return;
+    e.bundleReading = true;
+    const p = (async () => {
+      for (const dir of this.#bundleDirs) {
+        try {
+          const text = await Deno.readTextFile(`${dir}/${e.info.id}/userdata/config.json`);
+          e.bundle = fromBundle(JSON.parse(text));
+          if (e.bundle !== undefined) return;
+        } catch {
+          // Not this runtime's, or already removed.
+        }
+      }
+    })().finally(() => {
+      e.bundleReading = false;
+      this.#inflight.delete(p);
+    });
+    this.#inflight.add(p);
   }
 
   #lookup(e: Entry): void {
@@ -267,9 +319,12 @@ export class ContainerStore implements ContainerSource {
     const id = e.info.id;
     e.attempts++;
     this.stats.lookups++;
+    if (e.status === "pending") this.#readBundle(e);
+    let gone = false;
     for (const socket of this.#sockets) {
       try {
         const answer = await unixGet(socket, `/containers/${id}/json`, this.#timeoutMs);
+        gone ||= answer.status === 404;
         if (answer.status !== 200) continue;
         const type = e.info.type === "docker" && socket.includes("podman") ? "podman" : e.info.type;
         const info = fromInspect(JSON.parse(answer.body), type);
@@ -283,6 +338,21 @@ export class ContainerStore implements ContainerSource {
       } catch {
         // Socket absent or runtime not answering: try the next one.
       }
+    }
+    if (gone && e.bundle !== undefined && e.status !== "complete") {
+      // Removed before the runtime answered: what its bundle and events told is all there is.
+      e.busy = false;
+      const image = e.info.image ?? "";
+      const split = splitImage(image);
+      e.info = {
+        ...e.info,
+        ...e.bundle,
+        imageRepository: image ? split.repository : undefined,
+        imageTag: image ? split.tag : undefined,
+      };
+      this.stats.fromBundle++;
+      if (this.#entries.get(id) === e) this.#settle(e, "complete");
+      return;
     }
     this.stats.failures++;
     this.#lastFailedAt = Date.now();
