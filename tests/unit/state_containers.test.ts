@@ -131,6 +131,21 @@ Deno.test("containers: one removed before podman answered is complete from its O
         JSON.stringify({
           annotations,
           linux: { namespaces: namespaces.map((type) => ({ type })) },
+          mounts: [
+            { destination: "/proc", type: "proc", source: "proc", options: ["nosuid"] },
+            {
+              destination: "/etc/hosts",
+              type: "bind",
+              source: `/run/containers/storage/overlay-containers/${id}/userdata/hosts`,
+              options: ["bind", "rprivate"],
+            },
+            {
+              destination: "/host/etc",
+              type: "bind",
+              source: "/etc",
+              options: ["ro", "rbind", "rprivate", "nosuid"],
+            },
+          ],
         }),
       )
     );
@@ -150,6 +165,10 @@ Deno.test("containers: one removed before podman answered is complete from its O
     assertEquals(store.status(ID), "complete");
     const c = store.get(ID)!;
     assertEquals([c.privileged, c.hostPid, c.hostNetwork, c.hostIpc], [true, true, false, false]);
+    // The user's bind mount, as the inspect answer lists it; podman's own files and /proc not.
+    assertEquals(c.mounts, [
+      { source: "/etc", dest: "/host/etc", mode: "", rw: false, propagation: "rprivate" },
+    ]);
     assertEquals(store.stats.fromBundle, 1);
     // A bundle podman did not write tells nothing: the lookup gives up as before.
     assertEquals(store.status(OTHER), "failed");

@@ -73,10 +73,14 @@ export function fromInspect(body: Json, type: string): ContainerInfo {
   };
 }
 
+const PROPAGATIONS = new Set(["private", "rprivate", "shared", "rshared", "slave", "rslave"]);
+
 /**
  * What a podman container's OCI bundle (`config.json`) tells of it: privileged (podman's
- * annotation) and the host namespaces it shares (those the spec does not create). Undefined for
- * a bundle podman did not write.
+ * annotation), the host namespaces it shares (those the spec does not create) and its mounts as
+ * the inspect answer lists them (bind mounts, without the files podman makes for each container
+ * in its own `userdata` directory: hosts, resolv.conf, hostname, shm). Undefined for a bundle
+ * podman did not write.
  */
 export function fromBundle(spec: Json): Partial<ContainerInfo> | undefined {
   const notes = obj(spec.annotations);
@@ -86,8 +90,23 @@ export function fromBundle(spec: Json): Partial<ContainerInfo> | undefined {
   const own = new Set(
     (Array.isArray(namespaces) ? namespaces : []).map((n) => s(obj(n).type)),
   );
+  const mounts: ContainerMount[] = [];
+  for (const m of Array.isArray(spec.mounts) ? spec.mounts as unknown[] : []) {
+    const o = obj(m);
+    const options = Array.isArray(o.options) ? (o.options as unknown[]).map(s) : [];
+    const bind = s(o.type) === "bind" || options.includes("bind") || options.includes("rbind");
+    if (!bind || s(o.source).includes("/userdata/")) continue;
+    mounts.push({
+      source: s(o.source),
+      dest: s(o.destination),
+      mode: "",
+      rw: !options.includes("ro"),
+      propagation: options.find((x) => PROPAGATIONS.has(x)) ?? "rprivate",
+    });
+  }
   return {
     privileged: privileged === "" ? undefined : privileged === "TRUE",
+    mounts,
     hostPid: !own.has("pid"),
     hostNetwork: !own.has("network"),
     hostIpc: !own.has("ipc"),
