@@ -76,16 +76,39 @@ export async function createNetLab(
   await ip("-n", serverNs, "link", "set", vethS, "up");
   const serverIp = opts.server.split("/")[0];
   for (const port of opts.ports) {
-    await startListener(ws, helper, serverNs, serverIp, port, opts.payload);
-    await waitReachable(helper, clientNs, serverIp, port);
+    const listener = await startListener(ws, helper, serverNs, serverIp, port, opts.payload);
+    if (await waitReachable(helper, clientNs, serverIp, port, listener)) continue;
+    // The listener ended before it was reached (seen rarely, its cause not known): one more.
+    const again = await startListener(ws, helper, serverNs, serverIp, port, opts.payload);
+    if (await waitReachable(helper, clientNs, serverIp, port, again)) continue;
+    throw new Error(
+      `lab server ${serverIp}:${port} is not reachable from ${clientNs}: ${again.last}` +
+        ` (its listener ${again.ended ?? "is running"}; the first one ${listener.ended})`,
+    );
   }
   return { clientNs, clientNsPath: `/run/netns/${clientNs}`, serverNs, serverIp };
 }
 
-/** Connects from the client side until the listener answers (the veth pair may need a moment). */
-async function waitReachable(helper: string, ns: string, ip: string, port: number): Promise<void> {
+/** A listener process of the lab, and what became of it. */
+interface Listener {
+  /** How it ended ("exited with 1", "killed by SIGPIPE"), once it has. */
+  ended?: string;
+  /** The last failed connection's report. */
+  last: string;
+}
+
+/**
+ * Connects from the client side until the listener answers (the veth pair may need a moment):
+ * true when it did; false at once when the listener has ended; throws after 5 s otherwise.
+ */
+async function waitReachable(
+  helper: string,
+  ns: string,
+  ip: string,
+  port: number,
+  listener: Listener,
+): Promise<boolean> {
   const deadline = Date.now() + 5_000;
-  let last = "";
   while (Date.now() < deadline) {
     const r = await runCommand("ip", [
       "netns",
@@ -97,11 +120,16 @@ async function waitReachable(helper: string, ns: string, ip: string, port: numbe
       String(port),
       "tcp",
     ]);
-    if (/= 0$/m.test(r.stdout.split("\n")[0] ?? "")) return;
-    last = (r.stdout + r.stderr).trim();
+    if (/= 0$/m.test(r.stdout.split("\n")[0] ?? "")) return true;
+    listener.last = (r.stdout + r.stderr).trim();
+    if (listener.ended !== undefined) return false;
     await new Promise((res) => setTimeout(res, 50));
   }
-  throw new Error(`lab server ${ip}:${port} is not reachable from ${ns}: ${last}`);
+  throw new Error(
+    `lab server ${ip}:${port} is not reachable from ${ns}: ${listener.last} (its listener ${
+      listener.ended ?? "is running"
+    })`,
+  );
 }
 
 async function startListener(
@@ -111,7 +139,7 @@ async function startListener(
   ip: string,
   port: number,
   payload?: string,
-): Promise<void> {
+): Promise<Listener> {
   const child = new Deno.Command("ip", {
     args: [
       "netns",
@@ -149,4 +177,9 @@ async function startListener(
     seen += value;
   }
   await reader.cancel();
+  const listener: Listener = { last: "" };
+  child.status.then((st) => {
+    listener.ended = st.signal ? `was killed by ${st.signal}` : `exited with ${st.code}`;
+  });
+  return listener;
 }
