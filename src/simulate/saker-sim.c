@@ -330,13 +330,19 @@ static int do_listen(int argc, char **argv) {
   setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof a) != 0 || listen(s, 16) != 0) return 3;
   note("listening");
+  /* A client that resets its connection must not end the listener (a write to it would raise
+   * SIGPIPE), a pending network error passed on by accept neither, and a client that neither
+   * sends nor closes holds it for 2 s at most. */
+  signal(SIGPIPE, SIG_IGN);
   alarm((unsigned)atoi(argv[4]));
   for (;;) {
     int c = accept(s, NULL, NULL);
     if (c < 0) {
-      if (errno == EINTR) continue;
-      return 0;
+      if (errno == EBADF || errno == EINVAL || errno == ENOTSOCK) return 0;
+      continue;
     }
+    struct timeval tv = {.tv_sec = 2};
+    setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     if (argc > 5) {
       unsigned char out[256];
       size_t n = unhex(argv[5], out, sizeof out);
