@@ -130,6 +130,16 @@ struct pred_path_val {
 #define FK_RADDR 32      /* raddr known */
 #define FK_KEY_DONE 64   /* the raw path was read and the path cache asked (FK_KEY: key valid) */
 #define FK_KEY 128
+#define FK_CACHED 256    /* the path cache held an entry for the key */
+
+/* Admission to the path cache: an entry is inserted for a path seen twice in a row of this many
+ * distinct paths (a per-CPU table of hash tags), so a stream of paths that never come back (a
+ * file tree walked once) pays a table write per open instead of an LRU insertion. */
+#define PRED_SEEN_SLOTS 4096
+
+struct pred_seen {
+	__u32 tag[PRED_SEEN_SLOTS];
+};
 
 struct pred_facts {
 	__u64 hpre[PRED_SCAN + 1]; /* hash of the path's first i bytes */

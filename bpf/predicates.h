@@ -284,6 +284,7 @@ __attribute__((noinline)) int pred_path_lookup(__u32 pk) {
 	struct pred_path_val *v = bpf_map_lookup_elem(&path_cache, k);
 	if (v) {
 		__u64 done = v->done;
+		f->known |= FK_CACHED;
 		f->cdone = done;
 		f->cval = v->val & done;
 		f->done |= done;
@@ -521,6 +522,21 @@ __attribute__((noinline)) int pred_lit(__u32 pk, __u32 i, __u32 nr) {
 	return (l->flags & PL_NEG) ? !v : v;
 }
 
+/* Whether the event's path values go into the path cache: always when it held an entry (new
+ * literals join it); else when the same raw path was the last one to land on its slot of the
+ * admission table (PRED_SEEN_SLOTS), otherwise the path takes the slot. */
+static __always_inline int pred_admit(struct pred_facts *f) {
+	if (f->known & FK_CACHED) return 1;
+	__u32 zero = 0;
+	struct pred_seen *seen = bpf_map_lookup_elem(&path_seen, &zero);
+	if (!seen) return 1;
+	__u32 slot = f->ckey.h1 & (PRED_SEEN_SLOTS - 1);
+	__u32 tag = (__u32)f->ckey.h2 | 1;
+	if (seen->tag[slot] == tag) return 1;
+	seen->tag[slot] = tag;
+	return 0;
+}
+
 /*
  * Whether the current event (syscall `nr`, result `ret`) may match a rule: 1 keep, 0 drop.
  * `kind_flags` is the kind of facts the caller has (PK_*, low byte; a program needing others is
@@ -577,7 +593,7 @@ __attribute__((noinline)) int pred_keep(__u32 nr, __s64 ret, __u32 kind_flags, _
 		}
 		/* Path literals evaluated here that the cache did not know: kept for the next open of
 		 * the same path (the facts in slot 2 are this event's: nothing ran in between). */
-		if ((f->known & FK_KEY) && f->pdone) {
+		if ((f->known & FK_KEY) && f->pdone && pred_admit(f)) {
 			struct pred_path_val nv = {.done = f->cdone | f->pdone, .val = f->cval | f->pval};
 			bpf_map_update_elem(&path_cache, &f->ckey, &nv, BPF_ANY);
 		}

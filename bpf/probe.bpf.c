@@ -132,6 +132,14 @@ struct {
 	__type(value, struct pred_path_val);
 } path_cache SEC(".maps");
 
+/* Admission to the path cache (predicate_types.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct pred_seen);
+} path_seen SEC(".maps");
+
 /* The path epoch: counts the system calls that may change a directory's path (renames, mount
  * changes, new mount namespaces), whoever makes them; the probe alone writes it. */
 struct {
