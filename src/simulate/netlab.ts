@@ -77,29 +77,20 @@ export async function createNetLab(
   const serverIp = opts.server.split("/")[0];
   for (const port of opts.ports) {
     const listener = await startListener(ws, helper, serverNs, serverIp, port, opts.payload);
-    if (await waitReachable(helper, clientNs, serverIp, port, listener)) continue;
-    // The listener ended before it was reached (seen rarely, its cause not known): one more.
-    const again = await startListener(ws, helper, serverNs, serverIp, port, opts.payload);
-    if (await waitReachable(helper, clientNs, serverIp, port, again)) continue;
-    throw new Error(
-      `lab server ${serverIp}:${port} is not reachable from ${clientNs}: ${again.last}` +
-        ` (its listener ${again.ended ?? "is running"}; the first one ${listener.ended})`,
-    );
+    await waitReachable(helper, clientNs, serverIp, port, listener);
   }
   return { clientNs, clientNsPath: `/run/netns/${clientNs}`, serverNs, serverIp };
 }
 
 /** A listener process of the lab, and what became of it. */
 interface Listener {
-  /** How it ended ("exited with 1", "killed by SIGPIPE"), once it has. */
+  /** How it ended ("exited with 1", "was killed by SIGKILL"), once it has. */
   ended?: string;
-  /** The last failed connection's report. */
-  last: string;
 }
 
 /**
- * Connects from the client side until the listener answers (the veth pair may need a moment):
- * true when it did; false at once when the listener has ended; throws after 5 s otherwise.
+ * Connects from the client side until the listener answers (the veth pair may need a moment);
+ * throws when the listener has ended, or after 5 s.
  */
 async function waitReachable(
   helper: string,
@@ -107,8 +98,9 @@ async function waitReachable(
   ip: string,
   port: number,
   listener: Listener,
-): Promise<boolean> {
+): Promise<void> {
   const deadline = Date.now() + 5_000;
+  let last = "";
   while (Date.now() < deadline) {
     const r = await runCommand("ip", [
       "netns",
@@ -120,13 +112,13 @@ async function waitReachable(
       String(port),
       "tcp",
     ]);
-    if (/= 0$/m.test(r.stdout.split("\n")[0] ?? "")) return true;
-    listener.last = (r.stdout + r.stderr).trim();
-    if (listener.ended !== undefined) return false;
+    if (/= 0$/m.test(r.stdout.split("\n")[0] ?? "")) return;
+    last = (r.stdout + r.stderr).trim();
+    if (listener.ended !== undefined) break;
     await new Promise((res) => setTimeout(res, 50));
   }
   throw new Error(
-    `lab server ${ip}:${port} is not reachable from ${ns}: ${listener.last} (its listener ${
+    `lab server ${ip}:${port} is not reachable from ${ns}: ${last} (its listener ${
       listener.ended ?? "is running"
     })`,
   );
@@ -156,18 +148,23 @@ async function startListener(
     stdout: "piped",
     stderr: "piped",
   }).spawn();
+  // Its stdout is read to the end, never closed: a write to a pipe nobody reads would end the
+  // listener with SIGPIPE (it once did, right after "listening", when the line came in two
+  // pieces and the first one was taken for the whole).
+  let drained: Promise<void> = Promise.resolve();
   ws.defer(async () => {
     try {
       child.kill("SIGKILL");
     } catch { /* already ended */ }
     await child.stderr.cancel().catch(() => {});
     await child.status;
+    await drained;
   });
-  // Wait for "listening" so a client never races the bind.
+  // Wait for the whole "listening" line so a client never races the bind.
   const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
   let seen = "";
   const deadline = Date.now() + 10_000;
-  while (!seen.includes("listening")) {
+  while (!seen.includes("listening\n")) {
     if (Date.now() > deadline) throw new Error(`listener on ${ip}:${port} did not start`);
     const { value, done } = await reader.read();
     if (done) {
@@ -176,8 +173,10 @@ async function startListener(
     }
     seen += value;
   }
-  await reader.cancel();
-  const listener: Listener = { last: "" };
+  drained = (async () => {
+    while (!(await reader.read()).done) { /* nothing more is expected */ }
+  })().catch(() => {});
+  const listener: Listener = {};
   child.status.then((st) => {
     listener.ended = st.signal ? `was killed by ${st.signal}` : `exited with ${st.code}`;
   });

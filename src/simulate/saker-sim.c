@@ -50,9 +50,11 @@ static void report(const char *name, const char *args, long res) {
   if (n > 0) (void)!write(report_fd, line, (size_t)n);
 }
 
+/* One line of text, written whole: a reader waiting for the line never sees half of it. */
 static void note(const char *msg) {
-  (void)!write(report_fd, msg, strlen(msg));
-  (void)!write(report_fd, "\n", 1);
+  char line[1024];
+  int n = snprintf(line, sizeof line, "%s\n", msg);
+  if (n > 0) (void)!write(report_fd, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
 }
 
 static long rc(long r) { return r < 0 ? -errno : r; }
@@ -329,11 +331,12 @@ static int do_listen(int argc, char **argv) {
   int one = 1;
   setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof a) != 0 || listen(s, 16) != 0) return 3;
-  note("listening");
-  /* A client that resets its connection must not end the listener (a write to it would raise
-   * SIGPIPE), a pending network error passed on by accept neither, and a client that neither
-   * sends nor closes holds it for 2 s at most. */
+  /* No write may end the listener with SIGPIPE: not the "listening" line (whoever waits for it
+   * may close the pipe as soon as it has read it), not a write to a client that reset its
+   * connection. A pending network error passed on by accept does not end it either, and a
+   * client that neither sends nor closes holds it for 2 s at most. */
   signal(SIGPIPE, SIG_IGN);
+  note("listening");
   alarm((unsigned)atoi(argv[4]));
   for (;;) {
     int c = accept(s, NULL, NULL);

@@ -10,6 +10,7 @@ import { ACTIONS, selectActions } from "../../src/simulate/catalog.ts";
 import type { ActionReport } from "../../src/simulate/action.ts";
 import { buildHelper } from "../../src/simulate/helper.ts";
 import { which } from "../../src/simulate/command.ts";
+import { passes, type TraceCheck } from "../support/strace.ts";
 
 /** System calls strace records (everything the table below looks for). */
 const TRACED = [
@@ -42,12 +43,6 @@ const TRACED = [
 ].join(",");
 
 const Q = String.raw`"[^"]*`; // any quoted path prefix
-/**
- * A check on a strace log: a pattern some line must match, or patterns that lines of one
- * process must match in order (`seq`).
- */
-type TraceCheck = RegExp | { seq: RegExp[] };
-
 /** Per host action: the checks its strace log must pass. */
 const SYSCALLS: Record<string, TraceCheck[]> = {
   "read-sensitive-file": [/openat\(AT_FDCWD, "\/etc\/shadow", O_RDONLY\|O_CLOEXEC\) = \d+/],
@@ -226,23 +221,6 @@ const SYSCALLS: Record<string, TraceCheck[]> = {
     ],
   }],
 };
-
-/** Whether a strace -f log passes a check (whitespace before "=" is normalised). */
-function passes(trace: string, check: TraceCheck): boolean {
-  const lines = trace.replace(/\)\s+= /g, ") = ").split("\n");
-  if (check instanceof RegExp) return lines.some((l) => check.test(l));
-  const byPid = new Map<string, string[]>();
-  for (const l of lines) {
-    const pid = l.slice(0, l.indexOf(" "));
-    byPid.set(pid, [...(byPid.get(pid) ?? []), l]);
-  }
-  for (const pidLines of byPid.values()) {
-    let i = 0;
-    for (const l of pidLines) if (i < check.seq.length && check.seq[i].test(l)) i++;
-    if (i === check.seq.length) return true;
-  }
-  return false;
-}
 
 const SIMULATE = [Deno.execPath(), "run", "-A", `${REPO_ROOT}src/main.ts`, "simulate", "--json"];
 

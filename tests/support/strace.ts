@@ -1,0 +1,68 @@
+/**
+ * Checks on an `strace -f` log, as the simulator's live test makes them: a pattern some line
+ * must match, or patterns the lines of one process must match in order.
+ *
+ * With `-f`, strace splits a call in two when another traced process makes a call before it
+ * returns: `12 connect(3, {...}, 16 <unfinished ...>`, later `12 <... connect resumed>) = 0`.
+ * On two cores this happens whenever the lab's listener (traced too) accepts while the client
+ * connects, or a child runs while its parent waits. The log is read with each call whole again,
+ * so a check never depends on how the processes were scheduled.
+ *
+ * @example
+ * ```ts
+ * const trace = "12 connect(3, {...}, 16 <unfinished ...>\n13 accept(4, NULL, NULL) = 5\n" +
+ *   "12 <... connect resumed>) = 0";
+ * passes(trace, /connect\(3, \{\.\.\.\}, 16\) = 0/); // true
+ * ```
+ * @module
+ */
+
+/** A pattern some line must match, or patterns that lines of one process match in order. */
+export type TraceCheck = RegExp | { seq: RegExp[] };
+
+const UNFINISHED = " <unfinished ...>";
+const RESUMED = /^(\S+) <\.\.\. [\w]+ resumed>(.*)$/;
+
+/**
+ * The log's lines with every split call joined again (its head and the tail after
+ * `<... NAME resumed>`), each at the place the call returned; whitespace before ` = ` is made
+ * one space. A head never resumed (its process was killed) stays as it was written.
+ */
+export function wholeCalls(trace: string): string[] {
+  const heads = new Map<string, { at: number; text: string }>();
+  const out: string[] = [];
+  for (const line of trace.split("\n")) {
+    const resumed = RESUMED.exec(line);
+    if (resumed) {
+      const head = heads.get(resumed[1]);
+      if (head) {
+        heads.delete(resumed[1]);
+        out[head.at] = "";
+        out.push(head.text + resumed[2]);
+        continue;
+      }
+    } else if (line.endsWith(UNFINISHED)) {
+      const pid = line.slice(0, line.indexOf(" "));
+      heads.set(pid, { at: out.length, text: line.slice(0, -UNFINISHED.length) });
+    }
+    out.push(line);
+  }
+  return out.filter((l) => l !== "").map((l) => l.replace(/\)\s+= /g, ") = "));
+}
+
+/** Whether an `strace -f` log passes a check (see {@linkcode wholeCalls}). */
+export function passes(trace: string, check: TraceCheck): boolean {
+  const lines = wholeCalls(trace);
+  if (check instanceof RegExp) return lines.some((l) => check.test(l));
+  const byPid = new Map<string, string[]>();
+  for (const l of lines) {
+    const pid = l.slice(0, l.indexOf(" "));
+    byPid.set(pid, [...(byPid.get(pid) ?? []), l]);
+  }
+  for (const pidLines of byPid.values()) {
+    let i = 0;
+    for (const l of pidLines) if (i < check.seq.length && check.seq[i].test(l)) i++;
+    if (i === check.seq.length) return true;
+  }
+  return false;
+}
