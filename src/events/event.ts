@@ -438,16 +438,39 @@ export function decodeLiveBatch(
   dv: DataView = new DataView(buf.buffer, buf.byteOffset, buf.byteLength),
 ): Event[] {
   const out: Event[] = [];
-  let frame = 0;
+  decodeLiveRecords(buf, dv, 0, Infinity, tsBase, firstNum, out);
+  return out;
+}
+
+/**
+ * Decodes the records of a framed drain (see {@link decodeLiveBatch}) from byte `from` on, at
+ * most `max` events, appending them to `out` (numbered from `firstNum`). Returns the offset of
+ * the first frame not decoded (`buf.byteLength` once the drain is done).
+ *
+ * A drain decoded in slices keeps few events alive at once: every event of a batch lives until
+ * the batch has been evaluated, and the young-generation collections that run meanwhile copy
+ * each one of them (that copying, not the decoding, was most of a large drain's cost).
+ */
+export function decodeLiveRecords(
+  buf: Uint8Array,
+  dv: DataView,
+  from: number,
+  max: number,
+  tsBase: bigint,
+  firstNum: number,
+  out: Event[],
+): number {
+  let frame = from;
   let num = firstNum;
+  let n = 0;
   const end = buf.byteLength;
-  while (frame + 8 <= end) {
+  while (frame + 8 <= end && n < max) {
     const word = dv.getUint32(frame, true);
     const frameLen = (word & 0x3fff_ffff) >>> 0;
     const off = frame + 8;
     frame += (frameLen + 15) & ~7;
     if (word & 0x4000_0000) continue; // discarded
-    if (frameLen < LIVE_HEADER_SIZE || off + frameLen > end) break;
+    if (frameLen < LIVE_HEADER_SIZE || off + frameLen > end) return end;
     const type = dv.getUint16(off + 24, true);
     const nparams = dv.getUint16(off + 26, true);
     let size = LIVE_HEADER_SIZE + 2 * nparams;
@@ -469,8 +492,9 @@ export function decodeLiveBatch(
     ev.num = num++;
     ev.tsBase = tsBase;
     out.push(ev);
+    n++;
   }
-  return out;
+  return Math.min(frame, end);
 }
 
 /**

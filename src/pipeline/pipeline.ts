@@ -2,9 +2,9 @@
  * The event pipeline, as Web Streams: source batches → [per event: state update, then rule
  * evaluation] → alert batches → fan-out to the outputs.
  *
- * A chunk is always a batch (one ring drain or one block of a capture file), never one event: a
- * stream hop costs about 350 ns per chunk, so per-event chunks would cap the agent well below a
- * million events per second. Within the evaluation stage the work is plain loops.
+ * A chunk is always a batch (a slice of a ring drain, one block of a capture file), never one
+ * event: a stream hop costs about 350 ns per chunk, so per-event chunks would cap the agent well
+ * below a million events per second. Within the evaluation stage the work is plain loops.
  *
  * Enrichment and evaluation are interleaved per event, as libsinsp does: rules see the state as
  * of their own event (a close() still sees the fd it closes). With a hold policy, the rules of a

@@ -1,6 +1,6 @@
 /**
  * The contract every event source fulfils (live ring, capture file, webhook): a readable stream
- * of batches. A batch is one ring drain or one block of a file, never a single event.
+ * of batches. A batch is (a slice of) one ring drain or one block of a file, never a single event.
  * @module
  */
 import type { Event } from "../events/event.ts";

@@ -1,6 +1,6 @@
 import { assertEquals } from "../support/assert.ts";
 import { buildEvent, concatRecords, encodeLiveRecord } from "../../src/events/encode.ts";
-import { decodeLiveBatch } from "../../src/events/event.ts";
+import { decodeLiveBatch, decodeLiveRecords, type Event } from "../../src/events/event.ts";
 import { currentExitId, EVENTS } from "../../src/events/table.ts";
 import { renderFlags } from "../../src/events/flags.ts";
 
@@ -64,4 +64,31 @@ Deno.test("decode: a batch of records walks record lengths", () => {
   const args = evs[1].paramBytes(EVENTS[evs[1].type].paramIndex.get("args")!);
   assertEquals(new TextDecoder().decode(args), "-l\0/tmp\0");
   assertEquals(evs[2].arg("fd"), 99);
+});
+
+Deno.test("decode: a drain decoded in slices gives the events of the whole, skipped frames too", () => {
+  const recs = [];
+  for (let i = 0; i < 7; i++) {
+    recs.push(encodeLiveRecord(currentExitId("close")!, { tid: 100 + i }, { res: 0, fd: i }));
+  }
+  const buf = concatRecords(recs);
+  const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  // The third frame is discarded (the ring header's DISCARD bit), as the probe may leave it.
+  let frame = 0;
+  for (let i = 0; i < 2; i++) frame += ((dv.getUint32(frame, true) & 0x3fff_ffff) + 15) & ~7;
+  dv.setUint32(frame, dv.getUint32(frame, true) | 0x4000_0000, true);
+  const whole = decodeLiveBatch(buf, 0n, 1, dv).map((e) => [e.num, e.tid, e.arg("fd")]);
+  assertEquals(whole.map((w) => w[1]), [100, 101, 103, 104, 105, 106]);
+  for (const size of [1, 2, 4, 100]) {
+    const got: Event[] = [];
+    let slices = 0;
+    for (let at = 0; at < buf.byteLength; slices++) {
+      const slice: Event[] = [];
+      at = decodeLiveRecords(buf, dv, at, size, 0n, got.length + 1, slice);
+      if (slice.length > size) throw new Error(`slice of ${slice.length} > ${size}`);
+      got.push(...slice);
+    }
+    assertEquals(got.map((e) => [e.num, e.tid, e.arg("fd")]), whole, `slices of ${size}`);
+    assertEquals(slices, Math.ceil(6 / size), `slices of ${size}`);
+  }
 });
