@@ -767,19 +767,26 @@ function onOpen(ev: Event, th: ThreadInfo): void {
   ev.fdNum = res < 0 ? -1 : res;
   if (res < 0) return;
   const isHandle = ev.info.name === "open_by_handle_at";
+  // Parameters read in their order (dirfd, name, flags, dev, ino, then the record's extra
+  // name_dir): each read goes on from where the last one ended in the record.
+  const dirfd = num(arg(ev, th, P.dirfd)) ?? AT_FDCWD;
   const raw = str(arg(ev, th, isHandle ? P.path : P.name));
   if (raw === undefined) return;
-  const dirfd = num(arg(ev, th, P.dirfd)) ?? AT_FDCWD;
   const flags = num(arg(ev, th, P.flags)) ?? 0;
+  const dev = num(get(ev, P.dev)) ?? 0;
+  const ino = num(get(ev, P.ino)) ?? 0;
   // As libsinsp: O_DIRECTORY makes a directory fd, O_TMPFILE (which includes O_DIRECTORY's
   // bit) too, named after the directory its unnamed file was made in.
   const isDir = (flags & O_DIRECTORY) !== 0;
-  const name = isHandle ? raw : resolvePath(th, dirfd, raw, str(get(ev, P.name_dir)));
+  // An absolute path needs no directory: the record's is read for relative ones only.
+  const name = isHandle
+    ? raw
+    : resolvePath(th, dirfd, raw, raw.charCodeAt(0) === 47 ? undefined : str(get(ev, P.name_dir)));
   const fd = new FdInfo(res, isDir ? FD_TYPE.DIRECTORY : FD_TYPE.FILE, name);
   fd.nameraw = raw;
   fd.openFlags = flags;
-  fd.dev = num(get(ev, P.dev)) ?? 0;
-  fd.ino = num(get(ev, P.ino)) ?? 0;
+  fd.dev = dev;
+  fd.ino = ino;
   const creat = ev.info.name === "creat" ? num(get(ev, P.creat_flags)) ?? 0 : 0;
   fd.upperLayer = (flags & FD_UPPER_LAYER) !== 0 || (creat & 1) !== 0;
   fd.lowerLayer = (flags & FD_LOWER_LAYER) !== 0 || (creat & 2) !== 0;

@@ -221,9 +221,24 @@ function hasResult(info: EventInfo): boolean {
 const OPEN_EVENTS = new Set(["open", "openat", "openat2", "open_by_handle_at"]);
 const EXEC_BITS = 0o111;
 
+/**
+ * Per event type: the index of an open-family exit's flags parameter (-2: it has none, the flags
+ * read as 0), or -1 for every other event. Rules read the open flags of every open through
+ * `evt.is_open_read` and friends: a table read instead of a name lookup per field per event.
+ */
+const OPEN_FLAGS_AT: Int8Array = (() => {
+  const t = new Int8Array(EVENTS.length).fill(-1);
+  for (const e of EVENTS) {
+    if (e.dir === "<" && OPEN_EVENTS.has(e.name)) t[e.id] = e.paramIndex.get("flags") ?? -2;
+  }
+  return t;
+})();
+
 function openFlags(ev: Event): number | undefined {
-  if (ev.info.dir !== "<" || !OPEN_EVENTS.has(ev.info.name)) return undefined;
-  const f = ev.arg("flags");
+  const at = OPEN_FLAGS_AT[ev.type];
+  if (at === undefined || at === -1) return undefined;
+  if (at === -2) return 0;
+  const f = ev.param(at);
   return typeof f === "number" ? f : 0;
 }
 
