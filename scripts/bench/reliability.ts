@@ -17,6 +17,10 @@ import { fuzzAll } from "../reliability/fuzz.ts";
 import { runFaults } from "../reliability/faults.ts";
 import { runLoad } from "../reliability/load.ts";
 
+/** `deno task bench` alone skips this module (scripts/bench/main.ts): it runs when named. */
+export const onlyWhenNamed =
+  "fuzzing 1,000,000 inputs per parser takes about an hour and a half on two cores";
+
 /** Runs the suite; figures as one JSON object. */
 export async function bench(): Promise<Record<string, unknown>> {
   const seed = Number(Deno.env.get("SAKER_BENCH_SEED") ?? 1);
