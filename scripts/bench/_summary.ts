@@ -113,6 +113,14 @@ function latency(obj: unknown, path: string): Reading {
   };
 }
 
+/** A figure that is one number of its module (no other side to compare with). */
+function one(path: string, unit: string, digits = 1): (m: Results) => Reading {
+  return (m) => {
+    const value = num(m, path);
+    return { value, with: fmt(value, unit, digits) };
+  };
+}
+
 /** Each figure of the cost table, in the order the table lists them. */
 export const FIGURES: readonly Figure[] = [
   {
@@ -156,10 +164,7 @@ export const FIGURES: readonly Figure[] = [
     figure: "agent CPU per received event (storm, every open received)",
     module: "workload",
     goal: { op: "<=", bound: 200, unit: " ns" },
-    read: (w) => {
-      const value = num(w, "table.agent_cpu_ns_per_received_event");
-      return { value, with: fmt(value, " ns", 0) };
-    },
+    read: one("table.agent_cpu_ns_per_received_event", " ns", 0),
   },
   {
     figure: "syscall → alert line, Falco's stable rules, idle",
@@ -189,37 +194,25 @@ export const FIGURES: readonly Figure[] = [
     figure: "agent CPU while idle, % of one core",
     module: "workload",
     goal: { op: "<=", bound: 0.5, unit: "%" },
-    read: (w) => {
-      const value = num(w, "table.agent_idle_cpu_percent_of_core");
-      return { value, with: fmt(value, "%", 2) };
-    },
+    read: one("table.agent_idle_cpu_percent_of_core", "%", 2),
   },
   {
     figure: "agent RSS idle, Falco's stable rules",
     module: "workload",
     goal: { op: "<=", bound: 100, unit: " MB" },
-    read: (w) => {
-      const value = num(w, "table.agent_rss_idle_mb");
-      return { value, with: fmt(value, " MB") };
-    },
+    read: one("table.agent_rss_idle_mb", " MB"),
   },
   {
     figure: "agent RSS peak, workload run (storm kept in the kernel)",
     module: "workload",
     goal: { op: "<=", bound: 150, unit: " MB" },
-    read: (w) => {
-      const value = num(w, "table.agent_rss_peak_mb");
-      return { value, with: fmt(value, " MB") };
-    },
+    read: one("table.agent_rss_peak_mb", " MB"),
   },
   {
     figure: "agent RSS peak, storm with every open received (as shipped)",
     module: "memory",
     goal: { op: "<=", bound: 150, unit: " MB" },
-    read: (m) => {
-      const value = num(m, "v8_default_ring_16MiB.rss_peak_under_load_mb");
-      return { value, with: fmt(value, " MB") };
-    },
+    read: one("v8_default_ring_16MiB.rss_peak_under_load_mb", " MB"),
   },
   {
     figure: "saker replay vs sysdig -r, sample.scap ×2500, one filter: seconds, speed",
