@@ -21,6 +21,7 @@ import { buildEngineRules } from "../../src/agent/build_rules.ts";
 import { RulesError } from "../../src/agent/rules_builder.ts";
 import { defaultConfig } from "../../src/config/spec.ts";
 import type { Alert } from "../../src/rules/alert.ts";
+import { responseAlert, responseEngine } from "../support/response.ts";
 
 const allowlist = (a: Partial<{ exe_paths: string[]; users: string[]; images: string[] }>) => ({
   exe_paths: [],
@@ -133,35 +134,17 @@ Deno.test("deny with an images allowlist: the agent's rules builder refuses the 
   }
 });
 
-Deno.test("deny outcome: an allowlisted target is refused, in monitor mode too", async () => {
-  const { ResponseEngine } = await import("../../src/agent/response.ts");
-  const { Registry } = await import("../../src/metrics.ts");
+Deno.test("deny outcome: an allowlisted target is refused, in monitor mode too", () => {
   for (const mode of ["enforce", "monitor"] as const) {
-    const engine = new ResponseEngine({
+    const engine = responseEngine({
       config: {
         ...defaultConfig().response,
         mode,
         allowlist: allowlist({ exe_paths: ["/usr/local/bin/backup-*"], users: ["4242"] }),
       },
-      audit: () => {},
-      json: () => "{}",
-      sockets: [],
-      registry: new Registry(),
-      self: { pid: Deno.pid, ppid: Deno.ppid },
     });
-    const alert = (exepath: string, uid: number): Alert => ({
-      time: 1n,
-      rule: "r",
-      priority: "Warning",
-      source: "syscall",
-      tags: [],
-      output: "o",
-      outputFields: {},
-      response: {
-        rule: { actions: [{ kind: "deny" }] },
-        target: { pid: 777777, name: "x", exepath, user: "", uid, containerId: "", image: "" },
-      },
-    });
+    const alert = (exepath: string, uid: number) =>
+      responseAlert("deny", { pid: 777777, exepath, user: "", uid });
     const byExe = alert("/usr/local/bin/backup-db", 0);
     const byUid = alert("/usr/bin/cat", 4242);
     const other = alert("/usr/bin/cat", 0);

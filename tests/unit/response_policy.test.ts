@@ -17,10 +17,11 @@ import { loadRulesText } from "../../src/rules/loader.ts";
 import { compileRuleset } from "../../src/rules/ruleset.ts";
 import { buildEvent } from "../../src/events/encode.ts";
 import { defaultConfig } from "../../src/config/spec.ts";
-import { RESPONSE_AUDIT_RULE, ResponseEngine } from "../../src/agent/response.ts";
+import { RESPONSE_AUDIT_RULE } from "../../src/agent/response.ts";
 import { AlertFormatter } from "../../src/outputs/format.ts";
 import { Registry } from "../../src/metrics.ts";
 import type { Alert } from "../../src/rules/alert.ts";
+import { responseAlert, responseEngine, responseTarget } from "../support/response.ts";
 
 const R = { name: "r", source: "syscall", tags: ["t"] };
 
@@ -185,27 +186,13 @@ Deno.test("engine: monitor records, refuses protected targets, audits, counts", 
   const c = defaultConfig().response;
   const audit: Alert[] = [];
   const registry = new Registry();
-  const engine = new ResponseEngine({
+  const engine = responseEngine({
     config: c,
     audit: (a) => audit.push(a),
     json: (a) => new AlertFormatter({ hostname: "h" }).json(a),
-    sockets: [],
     registry,
-    self: { pid: Deno.pid, ppid: Deno.ppid },
   });
-  const alert = (pid: number): Alert => ({
-    time: 1n,
-    rule: "r",
-    priority: "Warning",
-    source: "syscall",
-    tags: [],
-    output: "o",
-    outputFields: {},
-    response: {
-      rule: { actions: [{ kind: "kill" }] },
-      target: { pid, name: "x", exepath: "/x", user: "root", uid: 0, containerId: "", image: "" },
-    },
-  });
+  const alert = (pid: number) => responseAlert("kill", { pid });
   const a = alert(123456789);
   const self = alert(Deno.pid);
   engine.handle([a, self]);
@@ -414,13 +401,10 @@ Deno.test("engine: a deny outcome says what the probe did; a denial no alert cla
   const c = { ...defaultConfig().response, mode: "enforce" as const };
   const audit: Alert[] = [];
   let now = 1_000;
-  const engine = new ResponseEngine({
+  const engine = responseEngine({
     config: c,
     audit: (a) => audit.push(a),
     json: (a) => new AlertFormatter({ hostname: "h" }).json(a),
-    sockets: [],
-    registry: new Registry(),
-    self: { pid: Deno.pid, ppid: Deno.ppid },
     now: () => now,
     denyGraceMs: 100,
   });
@@ -434,26 +418,10 @@ Deno.test("engine: a deny outcome says what the probe did; a denial no alert cla
       tags: ["response"],
       plan: { kind: "open", paths: [`${dir}/secret`], comms: [], host: true, container: true },
     }]);
-    const target = (pid: number, denied: boolean) => ({
-      pid,
-      name: "cat",
-      exepath: "/usr/bin/cat",
-      user: "root",
-      uid: 0,
-      containerId: "",
-      image: "",
-      ...(denied ? { denied } : {}),
-    });
-    const alert = (time: bigint, pid: number, denied: boolean): Alert => ({
-      time,
-      rule: "Protect secret",
-      priority: "Warning",
-      source: "syscall",
-      tags: [],
-      output: "o",
-      outputFields: {},
-      response: { rule: { actions: [{ kind: "deny" }] }, target: target(pid, denied) },
-    });
+    const target = (pid: number, denied: boolean) =>
+      responseTarget({ pid, name: "cat", exepath: "/usr/bin/cat", ...(denied ? { denied } : {}) });
+    const alert = (time: bigint, pid: number, denied: boolean) =>
+      responseAlert("deny", target(pid, denied), { time, rule: "Protect secret" });
     const stopped = alert(10n, 4242, true);
     const parent = alert(11n, Deno.ppid, false);
     const missed = alert(12n, 4343, false);
