@@ -396,20 +396,26 @@ static __always_inline int pred_num(__s64 x, struct pred_lit *l) {
 	return 1;
 }
 
+/* Literal `i` of program `pk`, and the event's facts in `*f`; NULL when either is missing. */
+static __always_inline struct pred_lit *pred_lit_at(__u32 pk, __u32 i, struct pred_facts **f) {
+	struct pred_prog *p = bpf_map_lookup_elem(&pred_progs, &pk);
+	*f = pred_facts();
+	if (!p || !*f || i >= PRED_LITS) return NULL;
+	__u32 li = i;
+	BOUND(li, 0x3f);
+	return &p->lits[li];
+}
+
 /*
  * Path literal `i` (fd.name, fd.directory, fd.filename, fd.nameraw) of program `pk`, computed:
  * 1 when it holds (or cannot be decided), 0 when not. The path cache (pred_path_lookup) is asked
  * first, by the caller.
  */
 __attribute__((noinline)) int pred_path_lit(__u32 pk, __u32 i) {
-	struct pred_prog *p = bpf_map_lookup_elem(&pred_progs, &pk);
-	__u32 two = 2;
-	__u8 *buf = bpf_map_lookup_elem(&scratch, &two);
-	if (!p || !buf || i >= PRED_LITS) return 1;
-	struct pred_facts *f = (void *)buf;
-	__u32 li = i;
-	BOUND(li, 0x3f);
-	struct pred_lit *l = &p->lits[li];
+	struct pred_facts *f;
+	struct pred_lit *l = pred_lit_at(pk, i, &f);
+	if (!l) return 1;
+	__u8 *buf = (void *)f;
 	__u8 op = l->op;
 	int v = 1;
 	if (l->fact == PF_NAMERAW) {
@@ -458,14 +464,10 @@ __attribute__((noinline)) int pred_path_lit(__u32 pk, __u32 i) {
  * 0 when it does not. Computes the facts it needs on first use.
  */
 __attribute__((noinline)) int pred_lit(__u32 pk, __u32 i, __u32 nr) {
-	struct pred_prog *p = bpf_map_lookup_elem(&pred_progs, &pk);
-	__u32 two = 2;
-	__u8 *buf = bpf_map_lookup_elem(&scratch, &two);
-	if (!p || !buf || i >= PRED_LITS) return 1;
-	struct pred_facts *f = (void *)buf;
-	__u32 li = i;
-	BOUND(li, 0x3f);
-	struct pred_lit *l = &p->lits[li];
+	struct pred_facts *f;
+	struct pred_lit *l = pred_lit_at(pk, i, &f);
+	if (!l) return 1;
+	__u32 li = i & 0x3f;
 	struct task_struct *task = bpf_get_current_task_btf();
 	int v = 1;
 	__u8 op = l->op;
