@@ -53,3 +53,6 @@ console.log(JSON.stringify(results, (_k, v) => typeof v === "bigint" ? v.toStrin
 if (rows.length > 0) {
   console.error(`\nWhat Saker costs the workload (this run):\n${formatSummary(rows)}`);
 }
+const total = Object.values(seconds).reduce((a, b) => a + b, 0);
+const each = Object.entries(seconds).map(([n, s]) => `${n} ${Math.round(s)} s`).join(", ");
+console.error(`\nbench: ${Math.round(total)} s in all (${each})`);
