@@ -13,8 +13,8 @@
  * run under the live lock.
  * @module
  */
-const REFERENCE = Deno.env.get("SAKER_REFERENCE") ??
-  new URL("../../../shared/reference", import.meta.url).pathname;
+import { referenceDir } from "../reference.ts";
+
 const TREE = Deno.env.get("SAKER_TREE") ?? new URL("../..", import.meta.url).pathname;
 const DEFAULT_COUNT = Number(Deno.env.get("SAKER_BENCH_CONTAINERS") ?? 20);
 const IMAGE = "localhost/saker-bench-bb";
@@ -160,7 +160,9 @@ export async function bench(opts: ContainerBenchOptions = {}): Promise<Record<st
   if (Deno.uid() !== 0) return { skipped: "needs root" };
   const ROOT = opts.tree ?? TREE;
   const COUNT = opts.count ?? DEFAULT_COUNT;
-  const falco = `${opts.reference ?? REFERENCE}/falco-rules`;
+  const reference = opts.reference ?? referenceDir();
+  if (!reference) return { skipped: "Falco's reference material not found (SAKER_REFERENCE)" };
+  const falco = `${reference}/falco-rules`;
   const tmp = await Deno.makeTempDir({ prefix: "saker-bench-ctr-" });
   const stopApi = await ensurePodmanApi();
   await ensureBenchImage();

@@ -39,6 +39,7 @@ import { LiveAlerts } from "../../src/server/live_alerts.ts";
 import { Registry } from "../../src/metrics.ts";
 import { AlertStore } from "../../src/outputs/alert_store.ts";
 import { mutateBytes, mutateText, pick, type Rng } from "./mutate.ts";
+import { referenceDir } from "../reference.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
@@ -270,9 +271,9 @@ export const TARGETS: Record<string, Target> = {
     corpus: async () => {
       // Saker's config file, and Falco's when the reference is here; never a program to run.
       const texts = [await Deno.readTextFile(`${ROOT}config.yaml`)];
-      const ref = Deno.env.get("SAKER_REFERENCE") ?? `${ROOT}../shared/reference`;
+      const ref = referenceDir();
       try {
-        texts.push(await Deno.readTextFile(`${ref}/falco-config/falco.yaml`));
+        if (ref) texts.push(await Deno.readTextFile(`${ref}/falco-config/falco.yaml`));
       } catch { /* absent */ }
       // Whole files, and each top-level section alone (smaller inputs, more of them per second).
       const sections = texts.flatMap((t) => t.split(/\n(?=[a-z_]+:)/));
