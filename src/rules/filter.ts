@@ -5,7 +5,8 @@
  *
  * A filter is a one-rule ruleset, so it has the fields, operators and generated code of rule
  * conditions. Fields that read state (proc.*, fd.*, user.*) need each event to go through state
- * tracking before the filter sees it, as in the pipeline.
+ * tracking before the filter sees it, as in the pipeline. The rule is handed to the collector
+ * directly, not written as YAML, so a filter does not load the YAML parser.
  *
  * @example
  * ```ts
@@ -17,9 +18,12 @@
  * @module
  */
 import type { Event } from "../events/event.ts";
-import { loadRulesText } from "./loader.ts";
 import { compileRuleset } from "./ruleset.ts";
 import { allEvents, setSize } from "./evttypes.ts";
+import { rulesCollector } from "./rules_collector.ts";
+import { compileCollection } from "./compiler.ts";
+import { Context, LoadError, LoadResult } from "./result.ts";
+import { MappedText } from "./source_text.ts";
 
 /** A compiled event filter. */
 export interface EventFilter {
@@ -41,12 +45,47 @@ const EVERY_EVENT = setSize(allEvents());
 
 /** Compiles a condition of `source`'s fields into a filter; throws FilterError when invalid. */
 export function compileFilter(condition: string, source = "syscall"): EventFilter {
-  const text = `- rule: filter\n  desc: filter\n  condition: ${
-    JSON.stringify(condition)
-  }\n  output: matched\n  priority: DEBUG\n  source: ${source}\n`;
-  const loaded = loadRulesText([{ name: "filter", text }]);
-  const errors = loaded.results.flatMap((r) => r.errors.map((e) => `${e.code}: ${e.message}`));
-  if (errors.length > 0) throw new FilterError(errors.join("; "));
+  const col = rulesCollector();
+  const res = new LoadResult("filter");
+  const ctx = Context.file("filter");
+  let compiled;
+  try {
+    col.defineRule({
+      name: "filter",
+      cond: MappedText.plain(condition),
+      condCtx: ctx,
+      output: "matched",
+      outputCtx: ctx,
+      desc: "filter",
+      priority: "Debug",
+      source,
+      enabled: true,
+      capture: false,
+      captureDuration: 0,
+      warnEvttypes: true,
+      skipIfUnknownFilter: false,
+      tags: [],
+      exceptions: [],
+      index: 0,
+      visibility: 0,
+      ctx,
+      unknownSource: false,
+    });
+    compiled = compileCollection(col, res);
+  } catch (err) {
+    if (!(err instanceof LoadError)) throw err;
+    res.error(err.code, err.message, ctx);
+  }
+  const errors = res.errors.map((e) => `${e.code}: ${e.message}`);
+  if (col.rules.get("filter")?.unknownSource) errors.push(`unknown source ${source}`);
+  if (errors.length > 0 || !compiled) throw new FilterError(errors.join("; "));
+  const loaded = {
+    ...compiled,
+    results: [res],
+    contents: new Map<string, string>(),
+    requiredEngineVersion: undefined,
+    requiredPlugins: [],
+  };
   const rs = compileRuleset(loaded, { ruleMatching: "first", source });
   const [rule] = rs.rules;
   const none = () => {};

@@ -12,13 +12,13 @@
  * ```
  * @module
  */
-import { Collector } from "./collector.ts";
+import type { Collector } from "./collector.ts";
 import { compileCollection, type Compiled, type CompiledRule } from "./compiler.ts";
 import { readRulesFile } from "./reader.ts";
 import type { CompiledSequence } from "./sequence_compiler.ts";
 import { Context, type LoadMessage, LoadResult } from "./result.ts";
 import { SourceText } from "./source_text.ts";
-import { fieldClasses, FIELDS, fieldUsableFor, lookupField } from "./fields/mod.ts";
+import { rulesCollector } from "./rules_collector.ts";
 import { builtinFiles, builtinText, isBuiltin } from "../assets.ts";
 
 /** Loaded rules: the compiled rules and one result per file. */
@@ -63,18 +63,7 @@ export function loadWarnings(loaded: LoadedRules): { file: string; warning: Load
   );
 }
 
-/**
- * Event sources rules can be of: those whose fields are registered, but for the sources of
- * plugins Saker carries and has not loaded (their rules are skipped as of an unknown source, as
- * Falco skips the rules of a plugin it has not loaded).
- */
-export function knownSources(): Set<string> {
-  const s = new Set(["syscall"]);
-  for (const c of fieldClasses()) {
-    if (c.source && c.source !== "*" && !FIELDS.isDormant(c.source)) s.add(c.source);
-  }
-  return s;
-}
+export { knownSources } from "./rules_collector.ts";
 
 /** Loads rules content step by step. */
 export class RulesLoader {
@@ -84,10 +73,7 @@ export class RulesLoader {
   compiled: Compiled = { rules: [], sequences: [], lists: [], macros: [] };
 
   constructor() {
-    this.collector = new Collector(knownSources(), (source, field) => {
-      const ref = lookupField(field);
-      return ref !== undefined && fieldUsableFor(ref.def, source);
-    });
+    this.collector = rulesCollector();
   }
 
   /** Reads and compiles one file's content; returns its result. */
