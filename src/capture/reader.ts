@@ -29,7 +29,6 @@ import {
   EVENT_BLOCKS,
   EVENT_HEADER_V1,
   EVENT_HEADER_V2,
-  type EventBlockKind,
   hexType,
   MAX_SMALL_EVENT_BLOCK,
   PROCS_VERSION,
@@ -70,6 +69,13 @@ export type ScapItem =
 export interface ByteSource {
   /** Reads into `p`; resolves to the byte count, or null at the end. */
   read(p: Uint8Array): Promise<number | null>;
+  /**
+   * The next bytes without a copy, or null at the end (a source offers either this or read()
+   * to one reader, not both). A chunk stays untouched until chunk() has been called twice
+   * more; the `byteOffset` bytes before it in its buffer are the caller's to write (headroom
+   * for the end of the previous chunk).
+   */
+  chunk?(): Promise<Uint8Array | null>;
   close(): void;
 }
 
@@ -108,7 +114,7 @@ export interface ScapReaderOptions {
   keepTypes?: Uint8Array;
 }
 
-const MIN_BUFFER = 1 << 20;
+const MIN_BUFFER = 4 << 20;
 const MAX_BLOCK = 256 << 20;
 
 /** Adapts a byte stream (e.g. from DecompressionStream) to {@link ByteSource}. */
@@ -136,13 +142,20 @@ export class StreamByteSource implements ByteSource {
   }
 }
 
+/** Headroom before each read-ahead chunk: the end of the previous chunk is copied there. */
+const CHUNK_HEAD = 64 << 10;
+
 /**
  * A file as a {@link ByteSource} that reads ahead: the next chunk is read (on Deno's I/O
- * threads) while the previous one is decoded, so decoding rarely waits for the disk.
+ * threads) while the previous one is decoded, so decoding rarely waits for the disk. Three
+ * buffers take turns (a chunk handed out, the one before it whose end is being carried over,
+ * the one being read), so a long file reuses the same memory.
  */
 export class PrefetchFileSource implements ByteSource {
   #file: Deno.FsFile;
   #chunkSize: number;
+  #bufs: Uint8Array[] = [];
+  #slot = 0;
   #next: Promise<Uint8Array | null> | undefined;
   #cur: Uint8Array | undefined;
   #done = false;
@@ -155,43 +168,45 @@ export class PrefetchFileSource implements ByteSource {
     this.#chunkSize = chunkSize;
   }
 
-  /** The buffer of the chunk consumed before the current one: reused for the next read. */
-  #free: Uint8Array | undefined;
-
-  #fetch(): Promise<Uint8Array | null> {
-    // Two buffers take turns (read() copies out, nothing else views them), so a long file does
-    // not leave a trail of chunks for the garbage collector.
-    const buf = this.#free ?? new Uint8Array(this.#chunkSize);
-    this.#free = undefined;
+  #fetch(slot: number): Promise<Uint8Array | null> {
+    const buf = this.#bufs[slot] ??= new Uint8Array(CHUNK_HEAD + this.#chunkSize);
+    const end = CHUNK_HEAD + this.#chunkSize;
     return (async () => {
-      let n = 0;
-      while (n < buf.length) {
-        const got = await this.#file.read(buf.subarray(n));
+      let n = CHUNK_HEAD;
+      while (n < end) {
+        const got = await this.#file.read(buf.subarray(n, end));
         if (got === null) break;
         n += got;
       }
-      return n === 0 ? null : buf.subarray(0, n);
+      return n === CHUNK_HEAD ? null : buf.subarray(CHUNK_HEAD, n);
     })();
+  }
+
+  async chunk(): Promise<Uint8Array | null> {
+    if (this.#done || this.#closed) return null;
+    const c = await (this.#next ?? this.#fetch(this.#slot));
+    this.#next = undefined;
+    if (c === null || this.#closed) {
+      this.#done = true;
+      return null;
+    }
+    this.consumed += c.length;
+    // The next read goes to the buffer of the chunk before the previous one, which the caller
+    // no longer uses (the contract of chunk()).
+    this.#slot = (this.#slot + 1) % 3;
+    if (c.length === this.#chunkSize) this.#next = this.#fetch(this.#slot);
+    else this.#done = true;
+    return c;
   }
 
   async read(p: Uint8Array): Promise<number | null> {
     while (!this.#cur || this.#cur.length === 0) {
-      if (this.#done || this.#closed) return null;
-      if (this.#cur) this.#free = new Uint8Array(this.#cur.buffer);
-      const chunk = await (this.#next ?? this.#fetch());
-      this.#next = undefined;
-      if (chunk === null) {
-        this.#done = true;
-        return null;
-      }
-      this.#cur = chunk;
-      if (chunk.length === this.#chunkSize) this.#next = this.#fetch();
-      else this.#done = true;
+      this.#cur = await this.chunk() ?? undefined;
+      if (!this.#cur) return null;
     }
     const n = Math.min(p.length, this.#cur.length);
     p.set(this.#cur.subarray(0, n));
     this.#cur = this.#cur.subarray(n);
-    this.consumed += n;
     return n;
   }
 
@@ -238,6 +253,16 @@ export class ScapReader {
   /** The current batch reached its time span. */
   #full = false;
   #keep: Uint8Array | undefined;
+  /** Where kept events are copied (see #place). */
+  #arena = new Uint8Array(0);
+  #arenaDv = new DataView(this.#arena.buffer);
+  #arenaPos = 0;
+  /** The run of kept blocks not copied yet: [#runStart, #runEnd) of #buf, to #runAt. */
+  #runStart = -1;
+  #runEnd = -1;
+  #runAt = 0;
+  /** The buffer of blocks larger than a chunk's headroom (see #nextChunk). */
+  #big = new Uint8Array(0);
 
   constructor(src: ByteSource, options: ScapReaderOptions = {}) {
     this.#src = src;
@@ -259,15 +284,21 @@ export class ScapReader {
   async #fill(n: number): Promise<boolean> {
     while (this.#end - this.#pos < n) {
       if (this.#eof || this.#closed) return false;
+      if (this.#src.chunk !== undefined) {
+        await this.#nextChunk(n);
+        continue;
+      }
       if (this.#pos + n > this.#buf.length) {
-        // Replace (never overwrite) the buffer: events of earlier batches still view the old one.
+        // Nothing outside the reader views the buffer (events are copied out of it), so what is
+        // left moves to its start; a larger buffer only for a block larger than it.
         const keep = this.#end - this.#pos;
-        const size = Math.max(MIN_BUFFER, n * 2);
-        const next = new Uint8Array(size);
-        next.set(this.#buf.subarray(this.#pos, this.#end));
         this.#base += this.#pos;
-        this.#buf = next;
-        this.#dv = new DataView(next.buffer);
+        if (n > this.#buf.length) {
+          const next = new Uint8Array(Math.max(MIN_BUFFER, n * 2));
+          next.set(this.#buf.subarray(this.#pos, this.#end));
+          this.#buf = next;
+          this.#dv = new DataView(next.buffer);
+        } else this.#buf.copyWithin(0, this.#pos, this.#end);
         this.#pos = 0;
         this.#end = keep;
       }
@@ -276,6 +307,44 @@ export class ScapReader {
       else this.#end += got;
     }
     return true;
+  }
+
+  /**
+   * Takes the source's next chunk as the buffer, without copying it: the bytes not yet used
+   * (the start of a block) go into the headroom before it. A block larger than the headroom
+   * allows is put together in a buffer of its own.
+   */
+  async #nextChunk(n: number): Promise<void> {
+    const chunk = await this.#src.chunk!() as Uint8Array<ArrayBuffer> | null;
+    if (chunk === null) {
+      this.#eof = true;
+      return;
+    }
+    const left = this.#end - this.#pos;
+    const big = this.#big;
+    if (this.#buf === big && this.#end + chunk.length <= big.length) {
+      // Putting a large block together: append.
+      big.set(chunk, this.#end);
+      this.#end += chunk.length;
+      return;
+    }
+    const head = chunk.byteOffset;
+    let next: Uint8Array<ArrayBuffer>, at: number;
+    if (left <= head && left + chunk.length >= n) {
+      next = new Uint8Array(chunk.buffer as ArrayBuffer, 0, head + chunk.length);
+      at = head - left;
+    } else {
+      const size = Math.max(n, left + chunk.length) + chunk.length;
+      next = this.#big = big.length >= size && this.#buf !== big ? big : new Uint8Array(size);
+      next.set(chunk, left);
+      at = 0;
+    }
+    if (left > 0) next.set(this.#buf.subarray(this.#pos, this.#end), at);
+    this.#base += this.#pos - at;
+    this.#buf = next;
+    this.#dv = new DataView(next.buffer, next.byteOffset, next.byteLength);
+    this.#pos = at;
+    this.#end = at + left + chunk.length;
   }
 
   #error(message: string, offset: number, type = -1): ScapFormatError {
@@ -431,33 +500,42 @@ export class ScapReader {
   /**
    * Decodes the complete event blocks buffered at #pos into `batch`, up to the batch size.
    * Returns an error for a corrupt block (the events before it are in `batch`).
+   *
+   * The hot loop of a replay: events whose type is not kept are checked and counted without
+   * leaving it; kept events are copied out of the read buffer (see #place).
    */
   #decodeEvents(batch: Event[]): ScapFormatError | undefined {
-    const buf = this.#buf, dv = this.#dv;
+    const dv = this.#dv;
     const limit = this.#batchSize;
     const end = this.#end;
+    const spanNs = this.#spanNs;
+    const keep = this.#keep;
     let p = this.#pos;
+    let n = batch.length;
+    let blocks = 0, skipped = 0;
     let err: ScapFormatError | undefined;
-    while (batch.length < limit && p + 8 <= end) {
+    while (n < limit && p + 8 <= end) {
       const type = dv.getUint32(p, true);
-      const kind = EVENT_BLOCKS.get(type);
-      if (kind === undefined) break;
-      if (this.#spanNs > 0 && p + 30 <= end) {
-        // Event time as a double (exact to well under a microsecond): cheap, no BigInt.
-        const t = kind.flags ? p + 14 : p + 10;
-        const ns = dv.getUint32(t + 4, true) * 4294967296 + dv.getUint32(t, true);
-        if (batch.length === 0) this.#batchT0 = ns;
-        else if (ns - this.#batchT0 >= this.#spanNs) {
-          this.#full = true;
-          break;
-        }
-      }
+      const kind = blockKind(type);
+      if (kind === 0) break;
       const total = dv.getUint32(p + 4, true);
-      if (total < 12 || (total > MAX_SMALL_EVENT_BLOCK && !isLarge(type)) || total > MAX_BLOCK) {
+      if (
+        total < 12 || (total > MAX_SMALL_EVENT_BLOCK && (kind & LARGE) === 0) || total > MAX_BLOCK
+      ) {
         err = this.#error(`corrupt event block length ${total}`, this.#base + p, type);
         break;
       }
       if (p + total > end) break;
+      const evOff = (kind & FLAGS) !== 0 ? p + 14 : p + 10;
+      if (spanNs > 0 && evOff + 8 <= end) {
+        // Event time as a double (exact to well under a microsecond): cheap, no BigInt.
+        const ns = dv.getUint32(evOff + 4, true) * 4294967296 + dv.getUint32(evOff, true);
+        if (n === 0) this.#batchT0 = ns;
+        else if (ns - this.#batchT0 >= spanNs) {
+          this.#full = true;
+          break;
+        }
+      }
       if (dv.getUint32(p + total - 4, true) !== total) {
         err = this.#error(
           `event block length ${total} does not match its trailer ${
@@ -468,14 +546,40 @@ export class ScapReader {
         );
         break;
       }
-      const problem = this.#decodeEvent(buf, dv, p, total, kind, batch);
-      if (problem) {
+      // Skipped types: the checks decoding would make of the header, then on to the next block.
+      const bodyEnd = p + total - 4;
+      const hdr = (kind & V2) !== 0 ? EVENT_HEADER_V2 : EVENT_HEADER_V1;
+      if (keep !== undefined && evOff + hdr <= bodyEnd) {
+        const evType = dv.getUint16(evOff + 20, true);
+        const evLen = dv.getUint32(evOff + 16, true);
+        if (
+          evType < EVENT_COUNT && keep[evType] !== 1 && evLen >= hdr && evOff + evLen <= bodyEnd
+        ) {
+          skipped++;
+          blocks++;
+          p += total;
+          continue;
+        }
+      }
+      this.stats.blocks += blocks;
+      this.stats.skipped += skipped;
+      this.stats.events += skipped;
+      this.#num += skipped;
+      blocks = skipped = 0;
+      const problem = this.#decodeEvent(dv, p, total, kind, batch);
+      if (problem !== undefined) {
         err = this.#error(`corrupt event: ${problem}`, this.#base + p, type);
         break;
       }
+      n = batch.length;
       p += total;
       this.stats.blocks++;
     }
+    this.#flushRun();
+    this.stats.blocks += blocks;
+    this.stats.skipped += skipped;
+    this.stats.events += skipped;
+    this.#num += skipped;
     this.#pos = p;
     this.stats.bytes = this.#base + p;
     return err;
@@ -483,17 +587,17 @@ export class ScapReader {
 
   /** Decodes one event block; returns a problem description when it is corrupt. */
   #decodeEvent(
-    buf: Uint8Array,
     dv: DataView,
     p: number,
     total: number,
-    kind: EventBlockKind,
+    kind: number,
     batch: Event[],
   ): string | undefined {
     const bodyEnd = p + total - 4;
     const cpu = dv.getUint16(p + 8, true);
-    const evOff = kind.flags ? p + 14 : p + 10;
-    const hdr = kind.v2 ? EVENT_HEADER_V2 : EVENT_HEADER_V1;
+    const evOff = (kind & FLAGS) !== 0 ? p + 14 : p + 10;
+    const v2 = (kind & V2) !== 0;
+    const hdr = v2 ? EVENT_HEADER_V2 : EVENT_HEADER_V1;
     if (evOff + hdr > bodyEnd) return `block of ${total} bytes cannot hold an event header`;
     let evLen = dv.getUint32(evOff + 16, true);
     const type = dv.getUint16(evOff + 20, true);
@@ -516,7 +620,7 @@ export class ScapReader {
     let nparams: number;
     const lens = evOff + hdr;
     const end = evOff + evLen;
-    if (kind.v2) {
+    if (v2) {
       nparams = dv.getUint32(evOff + 22, true);
       if (lens + nparams * lenSize > end) {
         return `${nparams} parameters do not fit in event length ${evLen}`;
@@ -545,34 +649,95 @@ export class ScapReader {
     if (q > end) return `parameters overrun event length ${evLen}`;
     // tid is a 64-bit signed value: low word plus high word (0, or -1 for negative ids).
     const tid = dv.getInt32(evOff + 12, true) * 4294967296 + dv.getUint32(evOff + 8, true);
-    const ev = new Event(buf, dv, evOff, type, tid, -1);
+    const at = this.#place(p, total) + (evOff - p);
+    const ev = new Event(this.#arena, this.#arenaDv, at, type, tid, -1);
     ev.num = this.#num++;
     // One layout object literal per event, in the shape Event's setters would build.
     ev._x = {
       origin: "scap",
       ppid: -1,
       cpu,
-      flags: kind.flags && (dv.getUint32(p + 10, true) & DUMP_STATE_ONLY) !== 0
+      flags: (kind & FLAGS) !== 0 && (dv.getUint32(p + 10, true) & DUMP_STATE_ONLY) !== 0
         ? EVENT_STATE_ONLY
         : 0,
-      tsOff: evOff,
+      tsOff: at,
       commOff: -1,
       lenSize,
     };
     ev.nparams = nparams;
-    ev.lensOff = lens;
+    ev.lensOff = at + hdr;
     batch.push(ev);
     this.stats.events++;
     return undefined;
   }
+
+  /**
+   * Where the block of `total` bytes at `p` of the read buffer goes in the current arena.
+   * Events live in arenas, not in the read buffer: the read buffer is used again for the rest
+   * of the file, and what outlives its batch (an enter event kept until its exit, events around
+   * an alert) holds only its own arena, not megabytes of file. Consecutive kept blocks are
+   * copied as one run (see #flushRun): one copy costs about as much as 50 bytes copied.
+   */
+  #place(p: number, total: number): number {
+    if (this.#runEnd !== p || this.#arenaPos + total > this.#arena.length) {
+      this.#flushRun();
+      if (this.#arenaPos + total > this.#arena.length) {
+        this.#arena = new Uint8Array(Math.max(ARENA_BYTES, total));
+        this.#arenaDv = new DataView(this.#arena.buffer);
+        this.#arenaPos = 0;
+      }
+      this.#runStart = p;
+      this.#runAt = this.#arenaPos;
+    }
+    const at = this.#arenaPos;
+    this.#arenaPos = at + total;
+    this.#runEnd = p + total;
+    return at;
+  }
+
+  /** Copies the pending run of kept blocks into its arena (before the read buffer changes). */
+  #flushRun(): void {
+    const len = this.#runEnd - this.#runStart;
+    if (len > 0) {
+      const buf = this.#buf;
+      this.#arena.set(
+        new Uint8Array(buf.buffer, buf.byteOffset + this.#runStart, len),
+        this.#runAt,
+      );
+    }
+    this.#runStart = this.#runEnd = -1;
+  }
 }
+
+/** Block kind bits: an event block, its body has cpu and flags, v2 header, large payload. */
+const EVENT_BLOCK = 1, FLAGS = 2, V2 = 4, LARGE = 8;
+
+/** The kind bits of a block type (0: not an event block); see EVENT_BLOCKS. */
+function blockKind(type: number): number {
+  switch (type) {
+    case BLOCK.EVENT_V2:
+      return EVENT_BLOCK | V2;
+    case BLOCK.EVENT_FLAGS_V2:
+      return EVENT_BLOCK | FLAGS | V2;
+    case BLOCK.EVENT:
+    case BLOCK.EVENT_INT:
+      return EVENT_BLOCK;
+    case BLOCK.EVENT_FLAGS:
+      return EVENT_BLOCK | FLAGS;
+    case BLOCK.EVENT_V2_LARGE:
+      return EVENT_BLOCK | V2 | LARGE;
+    case BLOCK.EVENT_FLAGS_V2_LARGE:
+      return EVENT_BLOCK | FLAGS | V2 | LARGE;
+    default:
+      return 0;
+  }
+}
+
+/** Bytes of one event arena (events are copied out of the read buffer into arenas). */
+const ARENA_BYTES = 256 << 10;
 
 const NOTIFICATION_E = EVENTS.findIndex((e) => e.name === "notification" && e.dir === ">");
 const INFRASTRUCTURE_E = EVENTS.findIndex((e) => e.name === "infra" && e.dir === ">");
-
-function isLarge(type: number): boolean {
-  return type === BLOCK.EVENT_V2_LARGE || type === BLOCK.EVENT_FLAGS_V2_LARGE;
-}
 
 /** Options of {@link openScapFile}. */
 export interface OpenScapOptions extends ScapReaderOptions {
@@ -633,6 +798,12 @@ export async function openScapFile(path: string, options: OpenScapOptions = {}):
         consumed = prefetch.consumed;
         if (n !== null) options.onFileBytes?.(consumed);
         return n;
+      },
+      async chunk() {
+        const c = await prefetch.chunk();
+        consumed = prefetch.consumed;
+        if (c !== null) options.onFileBytes?.(consumed);
+        return c;
       },
       close: () => prefetch.close(),
     };

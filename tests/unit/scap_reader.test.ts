@@ -312,3 +312,41 @@ Deno.test("scap reader: a stream source (as for stdin or a pipe) reads the same"
   const { events } = await collect(new ScapReader(new StreamByteSource(stream)));
   assertEquals(events.map((e) => e.arg("name")), [...Array(10).keys()].map((i) => `/f${i}`));
 });
+
+Deno.test({
+  name:
+    "scap reader: the read-ahead file source (chunks taken without a copy, blocks across chunks and larger than the headroom put together) reads every reference capture as a memory source does",
+  ignore,
+  async fn() {
+    const { PrefetchFileSource } = await import("../../src/capture/reader.ts");
+    /** Everything an event shows, from its own bytes. */
+    const show = (e: Event) => {
+      const params = [];
+      for (let i = 0; i < e.nparams; i++) params.push([...e.paramBytes(i)].join(","));
+      return `${e.num} ${e.name}${e.dir} ${e.tid} ${e.ts} ${e.cpu} ${e.flags} ${params.join("|")}`;
+    };
+    for (const path of referenceCaptures()) {
+      const bytes = await gunzip(path);
+      const want = await collect(new ScapReader(memorySource(bytes, 1 << 16)));
+      const plain = await Deno.makeTempFile({ suffix: ".scap" });
+      try {
+        await Deno.writeFile(plain, bytes);
+        // Chunks smaller than blocks, smaller than the process lists, and a few per file.
+        for (const size of [4096, 30_000, 100_000]) {
+          const src = new PrefetchFileSource(await Deno.open(plain), size);
+          const got = await collect(new ScapReader(src, { batchSize: 100 }));
+          assertEquals(got.events.length, want.events.length, `${path} chunk ${size}`);
+          assertEquals(got.events.map(show), want.events.map(show), `${path} chunk ${size}`);
+          const meta = (r: typeof want) =>
+            JSON.stringify(
+              r.items.filter((i) => i.kind !== "events"),
+              (_k, v) => typeof v === "bigint" ? v.toString() : v,
+            );
+          assertEquals(meta(got), meta(want), `${path} chunk ${size}`);
+        }
+      } finally {
+        await Deno.remove(plain);
+      }
+    }
+  },
+});
