@@ -391,6 +391,28 @@ export class Event {
     return decodeText(this.buf, this.paramOffset(i), this.paramLength(i));
   }
 
+  /**
+   * True when parameter `i` is the text `s` (a trailing NUL aside), compared on its bytes
+   * without decoding them when they are ASCII: state that sees the same value again (a
+   * capture's user list events, repeated) need not build a string to know it.
+   */
+  paramIs(i: number, s: string): boolean {
+    if (i < 0 || i >= this.nparams) return false;
+    const v = this._vals?.[i];
+    if (v !== undefined) return v === s;
+    const off = this.paramOffset(i);
+    let len = this.paramLength(i);
+    const buf = this.buf;
+    if (len > 0 && buf[off + len - 1] === 0) len--;
+    if (len !== s.length) return len > s.length && this.param(i) === s;
+    for (let k = 0; k < len; k++) {
+      const b = buf[off + k];
+      if (b >= 0x80 || b === 0) return this.param(i) === s;
+      if (b !== s.charCodeAt(k)) return false;
+    }
+    return true;
+  }
+
   /** Value of the parameter called `name`, or undefined if the event has none. */
   arg(name: string): ParamValue | undefined {
     const i = this.info.paramIndex.get(name);

@@ -1079,22 +1079,34 @@ function onContainer(store: StateStore, ev: Event): void {
 
 function onUsers(store: StateStore, ev: Event): void {
   const key = str(get(ev, P.container_id)) ?? "";
-  const name = str(get(ev, P.name)) ?? "";
+  const t = ev.type;
   switch (ev.info.name) {
-    case "useradded":
+    case "useradded": {
+      const id = num(get(ev, P.uid)) ?? 0;
+      // A capture lists its users again and again: the same entry again changes nothing.
+      const had = store.users.added("user", id, key);
+      if (
+        had !== undefined && ev.paramIs(P.name[t], had.name) && ev.paramIs(P.home[t], had.home) &&
+        ev.paramIs(P.shell[t], had.shell)
+      ) return;
       store.users.addUser({
-        id: num(get(ev, P.uid)) ?? 0,
-        name,
+        id,
+        name: str(get(ev, P.name)) ?? "",
         home: str(get(ev, P.home)) ?? "",
         shell: str(get(ev, P.shell)) ?? "",
       }, key);
       return;
+    }
     case "userdeleted":
       store.users.removeUser(num(get(ev, P.uid)) ?? 0, key);
       return;
-    case "groupadded":
-      store.users.addGroup({ id: num(get(ev, P.gid)) ?? 0, name, home: "", shell: "" }, key);
+    case "groupadded": {
+      const id = num(get(ev, P.gid)) ?? 0;
+      const had = store.users.added("group", id, key);
+      if (had !== undefined && ev.paramIs(P.name[t], had.name)) return;
+      store.users.addGroup({ id, name: str(get(ev, P.name)) ?? "", home: "", shell: "" }, key);
       return;
+    }
     case "groupdeleted":
       store.users.removeGroup(num(get(ev, P.gid)) ?? 0, key);
       return;

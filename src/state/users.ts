@@ -169,6 +169,11 @@ export class UserDb {
     return group.entries(now, root).get(gid) ?? group.entries(now, root, MISS_RECHECK_MS).get(gid);
   }
 
+  /** The user or group with `id` that an event added to view `key` (see addUser, addGroup). */
+  added(kind: "user" | "group", id: number, key = ""): UserEntry | undefined {
+    return (kind === "user" ? this.#extraUsers : this.#extraGroups).get(key)?.get(id);
+  }
+
   /** Records a user known from an event rather than a file (view `key`). */
   addUser(entry: UserEntry, key = ""): void {
     let m = this.#extraUsers.get(key);

@@ -861,3 +861,41 @@ Deno.test("state: threads whose exit was lost are purged against /proc, a slice 
   assert(state.threads.has(Deno.pid), "a live thread stays");
   assertEquals(state.stats.threadsPurged, 1);
 });
+
+Deno.test("state: useradded and groupadded, again the same (kept, not rebuilt) and changed (replaced); paramIs compares bytes to text", () => {
+  const s = new StateStore();
+  // Meta events have only an enter version.
+  const [USERADDED] = eventIdsByName("useradded");
+  const [GROUPADDED] = eventIdsByName("groupadded");
+  const user = (home: string, name = "alice") =>
+    ev(USERADDED, { tid: 1 }, {
+      uid: 1001,
+      gid: 1001,
+      name,
+      home,
+      shell: "/bin/sh",
+      container_id: "",
+    });
+  const first = user("/home/alice");
+  s.update(first);
+  const entry = s.users.added("user", 1001);
+  assertEquals(entry?.name, "alice");
+  const again = user("/home/alice");
+  assert(again.paramIs(again.info.paramIndex.get("home")!, "/home/alice"));
+  assert(!again.paramIs(again.info.paramIndex.get("home")!, "/home/alicf"));
+  assert(!again.paramIs(again.info.paramIndex.get("home")!, "/home/alice/"));
+  s.update(again);
+  assert(s.users.added("user", 1001) === entry, "the same entry again is kept");
+  s.update(user("/srv/alice"));
+  assertEquals(s.users.added("user", 1001)?.home, "/srv/alice");
+  const accented = user("/home/élise", "élise");
+  assert(accented.paramIs(accented.info.paramIndex.get("name")!, "élise"));
+  s.update(accented);
+  assertEquals(s.users.added("user", 1001)?.name, "élise");
+  s.update(user("/home/élise", "élise"));
+  assertEquals(s.users.added("user", 1001)?.name, "élise");
+  for (const name of ["staff", "staff", "wheel"]) {
+    s.update(ev(GROUPADDED, { tid: 1 }, { gid: 50, name, container_id: "" }));
+    assertEquals(s.users.added("group", 50)?.name, name);
+  }
+});
