@@ -261,6 +261,10 @@ export class ScapReader {
   #runStart = -1;
   #runEnd = -1;
   #runAt = 0;
+  /** stats.skipped when the current scan started. */
+  #skipBase = 0;
+  /** The error that ended the last #scanBlocks. */
+  #scanError: ScapFormatError | undefined;
   /** The buffer of blocks larger than a chunk's headroom (see #nextChunk). */
   #big = new Uint8Array(0);
 
@@ -500,51 +504,66 @@ export class ScapReader {
   /**
    * Decodes the complete event blocks buffered at #pos into `batch`, up to the batch size.
    * Returns an error for a corrupt block (the events before it are in `batch`).
-   *
-   * The hot loop of a replay: events whose type is not kept are checked and counted without
-   * leaving it; kept events are copied out of the read buffer (see #place).
    */
   #decodeEvents(batch: Event[]): ScapFormatError | undefined {
+    const skipped = this.#skipBase = this.stats.skipped;
+    const status = this.#scanBlocks(batch);
+    this.#flushRun();
+    const d = this.stats.skipped - skipped;
+    this.stats.blocks += d;
+    this.stats.events += d;
+    this.#num += d;
+    this.stats.bytes = this.#base + this.#pos;
+    if (status === SCAN_FULL) this.#full = true;
+    const err = this.#scanError;
+    this.#scanError = undefined;
+    return err;
+  }
+
+  /**
+   * The hot loop of a replay, alone in its function: events whose type is not kept are checked
+   * and counted without leaving it; kept events are decoded and copied out of the read buffer
+   * (see #place). V8 compiles this loop while it runs (OSR) and keeps that code for the next
+   * calls: every exit is a plain `return` of a number, since code after the loop that had not
+   * run at that moment would send each later call back to the interpreter at its end.
+   */
+  #scanBlocks(batch: Event[]): number {
     const dv = this.#dv;
     const limit = this.#batchSize;
     const end = this.#end;
     const spanNs = this.#spanNs;
     const keep = this.#keep;
+    const stats = this.stats;
     let p = this.#pos;
     let n = batch.length;
-    let blocks = 0, skipped = 0;
-    let err: ScapFormatError | undefined;
     while (n < limit && p + 8 <= end) {
       const type = dv.getUint32(p, true);
       const kind = blockKind(type);
-      if (kind === 0) break;
+      if (kind === 0) return SCAN_DONE;
       const total = dv.getUint32(p + 4, true);
       if (
         total < 12 || (total > MAX_SMALL_EVENT_BLOCK && (kind & LARGE) === 0) || total > MAX_BLOCK
       ) {
-        err = this.#error(`corrupt event block length ${total}`, this.#base + p, type);
-        break;
+        this.#scanError = this.#error(`corrupt event block length ${total}`, this.#base + p, type);
+        return SCAN_ERROR;
       }
-      if (p + total > end) break;
+      if (p + total > end) return SCAN_DONE;
       const evOff = (kind & FLAGS) !== 0 ? p + 14 : p + 10;
       if (spanNs > 0 && evOff + 8 <= end) {
         // Event time as a double (exact to well under a microsecond): cheap, no BigInt.
         const ns = dv.getUint32(evOff + 4, true) * 4294967296 + dv.getUint32(evOff, true);
         if (n === 0) this.#batchT0 = ns;
-        else if (ns - this.#batchT0 >= spanNs) {
-          this.#full = true;
-          break;
-        }
+        else if (ns - this.#batchT0 >= spanNs) return SCAN_FULL;
       }
       if (dv.getUint32(p + total - 4, true) !== total) {
-        err = this.#error(
+        this.#scanError = this.#error(
           `event block length ${total} does not match its trailer ${
             dv.getUint32(p + total - 4, true)
           }`,
           this.#base + p,
           type,
         );
-        break;
+        return SCAN_ERROR;
       }
       // Skipped types: the checks decoding would make of the header, then on to the next block.
       const bodyEnd = p + total - 4;
@@ -555,34 +574,21 @@ export class ScapReader {
         if (
           evType < EVENT_COUNT && keep[evType] !== 1 && evLen >= hdr && evOff + evLen <= bodyEnd
         ) {
-          skipped++;
-          blocks++;
-          p += total;
+          stats.skipped++;
+          this.#pos = p += total;
           continue;
         }
       }
-      this.stats.blocks += blocks;
-      this.stats.skipped += skipped;
-      this.stats.events += skipped;
-      this.#num += skipped;
-      blocks = skipped = 0;
       const problem = this.#decodeEvent(dv, p, total, kind, batch);
       if (problem !== undefined) {
-        err = this.#error(`corrupt event: ${problem}`, this.#base + p, type);
-        break;
+        this.#scanError = this.#error(`corrupt event: ${problem}`, this.#base + p, type);
+        return SCAN_ERROR;
       }
       n = batch.length;
-      p += total;
-      this.stats.blocks++;
+      this.#pos = p += total;
+      stats.blocks++;
     }
-    this.#flushRun();
-    this.stats.blocks += blocks;
-    this.stats.skipped += skipped;
-    this.stats.events += skipped;
-    this.#num += skipped;
-    this.#pos = p;
-    this.stats.bytes = this.#base + p;
-    return err;
+    return SCAN_DONE;
   }
 
   /** Decodes one event block; returns a problem description when it is corrupt. */
@@ -609,12 +615,7 @@ export class ScapReader {
       this.stats.unknownEvents++;
       return undefined;
     }
-    if (this.#keep !== undefined && this.#keep[type] !== 1) {
-      this.#num++;
-      this.stats.events++;
-      this.stats.skipped++;
-      return undefined;
-    }
+    // (Types not kept never get here: #scanBlocks skips them after the same checks.)
     const info = EVENTS[type];
     const lenSize = info.largePayload ? 4 : 2;
     let nparams: number;
@@ -651,7 +652,8 @@ export class ScapReader {
     const tid = dv.getInt32(evOff + 12, true) * 4294967296 + dv.getUint32(evOff + 8, true);
     const at = this.#place(p, total) + (evOff - p);
     const ev = new Event(this.#arena, this.#arenaDv, at, type, tid, -1);
-    ev.num = this.#num++;
+    // Events skipped in this scan are counted into #num after it (see #decodeEvents).
+    ev.num = this.#num++ + (this.stats.skipped - this.#skipBase);
     // One layout object literal per event, in the shape Event's setters would build.
     ev._x = {
       origin: "scap",
@@ -708,6 +710,9 @@ export class ScapReader {
     this.#runStart = this.#runEnd = -1;
   }
 }
+
+/** How #scanBlocks ended: buffer or batch size reached, batch time span reached, error. */
+const SCAN_DONE = 0, SCAN_FULL = 1, SCAN_ERROR = 2;
 
 /** Block kind bits: an event block, its body has cpu and flags, v2 header, large payload. */
 const EVENT_BLOCK = 1, FLAGS = 2, V2 = 4, LARGE = 8;
