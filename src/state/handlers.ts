@@ -1078,8 +1078,9 @@ function onContainer(store: StateStore, ev: Event): void {
 }
 
 function onUsers(store: StateStore, ev: Event): void {
-  const key = str(get(ev, P.container_id)) ?? "";
   const t = ev.type;
+  // The host's users (no container id) are the usual case: known without decoding a string.
+  const key = ev.paramIs(P.container_id[t], "") ? "" : str(get(ev, P.container_id)) ?? "";
   switch (ev.info.name) {
     case "useradded": {
       const id = num(get(ev, P.uid)) ?? 0;

@@ -894,6 +894,16 @@ Deno.test("state: useradded and groupadded, again the same (kept, not rebuilt) a
   assertEquals(s.users.added("user", 1001)?.name, "élise");
   s.update(user("/home/élise", "élise"));
   assertEquals(s.users.added("user", 1001)?.name, "élise");
+  s.update(ev(USERADDED, { tid: 1 }, {
+    uid: 1001,
+    gid: 1001,
+    name: "bob",
+    home: "/home/bob",
+    shell: "/bin/sh",
+    container_id: "abc123def456",
+  }));
+  assertEquals(s.users.added("user", 1001, "abc123def456")?.name, "bob");
+  assertEquals(s.users.added("user", 1001)?.name, "élise", "the host's entry stays");
   for (const name of ["staff", "staff", "wheel"]) {
     s.update(ev(GROUPADDED, { tid: 1 }, { gid: 50, name, container_id: "" }));
     assertEquals(s.users.added("group", 50)?.name, name);
