@@ -19,6 +19,10 @@
  *   wall time minus sysdig's start-up measured on a one-event file.
  * Best of three alternating runs each; throughput on wall time and on CPU time (this process's
  * for Saker, /usr/bin/time's for sysdig), whose ratio is steadier on a shared machine.
+ *
+ * Then the comparison of the issue's table (`sample_x2500`, see _replay_sample.ts): `saker
+ * replay` and `sysdig -r` as processes of their own on libs' sample.scap repeated 2500 times,
+ * one filter, start-up included, medians of alternating runs, peak RSS of each.
  * @module
  */
 import { openLiveSource } from "../../src/sources/live.ts";
@@ -31,6 +35,7 @@ import { buildEvent } from "../../src/events/encode.ts";
 import type { Event } from "../../src/events/event.ts";
 import process from "node:process";
 import { referenceDir } from "../reference.ts";
+import { replayVersusSysdig } from "./_replay_sample.ts";
 
 const SECONDS = Number(Deno.env.get("SAKER_BENCH_SECONDS") ?? 3);
 const TARGET_EVENTS = Number(Deno.env.get("SAKER_BENCH_REPLAY_EVENTS") ?? 2_000_000);
@@ -270,6 +275,7 @@ export async function bench(): Promise<Record<string, unknown>> {
     const sysCpu = Math.max(1e-9, sysBest.cpu - startup.cpu);
     const sys = { matched };
 
+    const sample = await replayVersusSysdig(dir).catch((e) => ({ error: String(e) }));
     const sakerRate = saker.events / saker.seconds;
     const sysdigRate = saker.events / sysSeconds;
     const sakerCpuRate = saker.events / saker.cpuSeconds;
@@ -296,6 +302,7 @@ export async function bench(): Promise<Record<string, unknown>> {
       // Wall-clock throughput ratio, and the same on CPU time (steadier on a shared machine).
       ratio_saker_over_sysdig: Number((sakerRate / sysdigRate).toFixed(2)),
       cpu_ratio_saker_over_sysdig: Number((sakerCpuRate / sysdigCpuRate).toFixed(2)),
+      sample_x2500: sample,
     };
   } finally {
     await Deno.remove(dir, { recursive: true });
