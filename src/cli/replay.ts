@@ -21,6 +21,7 @@ import type { Plugin } from "../plugins/api.ts";
 import { looksLikeJson } from "../plugins/files.ts";
 import { wakeSource } from "../rules/fields/mod.ts";
 import { EventPrinter } from "./event_printer.ts";
+import { readsUserTables } from "../rules/fields/user.ts";
 import { ProgressBar } from "./progress.ts";
 import type { CaptureSettings } from "../pipeline/recorder.ts";
 import type { Event } from "../events/event.ts";
@@ -212,12 +213,14 @@ export async function main(args: string[]): Promise<number> {
   }
   let filter: ((ev: Event) => boolean) | undefined;
   let filterNames: ReadonlySet<string> | "all" = "all";
+  let filterFields: readonly string[] = [];
   const filterText = rest.join(" ").trim();
   if (filterText) {
     try {
       const f = compileFilter(filterText, source);
       filter = f.matches;
       filterNames = f.eventNames;
+      filterFields = f.fields;
     } catch (err) {
       console.error(`saker replay: invalid filter: ${(err as Error).message}`);
       return 2;
@@ -302,6 +305,9 @@ export async function main(args: string[]): Promise<number> {
           : printer || !ruleset
           ? "all"
           : new Set(ruleset.eventNames()),
+        // Only what the filter evaluates is seen by the rules and the printer.
+        userTables: ruleset !== undefined ||
+          readsUserTables([...filterFields, ...(printer?.format.fields ?? [])]),
       });
   } catch (err) {
     progress.done();

@@ -36,7 +36,7 @@ import type { IngestError } from "../k8saudit/ingest.ts";
 import { ScapFormatError } from "../capture/errors.ts";
 import { EVENT_STATE_ONLY } from "../capture/reader.ts";
 import { eventIdsByName, EVENTS } from "../events/table.ts";
-import { ACTION } from "../state/handlers.ts";
+import { ACTION, USER_TABLE_EVENT } from "../state/handlers.ts";
 import { Registry } from "../metrics.ts";
 import type { SeedCounts } from "../capture/seed.ts";
 import { CaptureRecorder, type CaptureSettings } from "./recorder.ts";
@@ -160,12 +160,24 @@ export interface CaptureReplayOptions extends ReplayOptions {
    * and skipped unread (a filter on writes need not decode every read).
    */
   eventNames?: ReadonlySet<string> | "all";
+  /**
+   * With eventNames: false when nothing reads the user and group tables (no field of
+   * USER_TABLE_FIELDS in the filter, the printer or the rules), so that a capture's user and
+   * group events are skipped too (unless eventNames names them). Default true.
+   */
+  userTables?: boolean;
 }
 
-/** Event ids to decode: `names`, and every event (enter and exit) that changes state. */
-export function keptEventTypes(names: ReadonlySet<string>): Uint8Array {
+/**
+ * Event ids to decode: `names`, and every event (enter and exit) that changes state, but for
+ * those that only feed the user and group tables when `userTables` is false.
+ */
+export function keptEventTypes(names: ReadonlySet<string>, userTables = true): Uint8Array {
   const keep = new Uint8Array(EVENTS.length);
-  const stateNames = new Set(EVENTS.filter((e) => ACTION[e.id] !== 0).map((e) => e.name));
+  const stateNames = new Set(
+    EVENTS.filter((e) => ACTION[e.id] !== 0 && (userTables || USER_TABLE_EVENT[e.id] === 0))
+      .map((e) => e.name),
+  );
   for (const name of [...names, ...stateNames]) {
     for (const id of eventIdsByName(name)) keep[id] = 1;
   }
@@ -201,7 +213,7 @@ export async function replayCapture(
     batchSize: opts.batchSize,
     state,
     onProgress: opts.onProgress ? (b, s) => opts.onProgress!(b, s, read) : undefined,
-    keepTypes: names === "all" ? undefined : keptEventTypes(names),
+    keepTypes: names === "all" ? undefined : keptEventTypes(names, opts.userTables ?? true),
   });
   const recorder = opts.capture?.enabled
     ? new CaptureRecorder(opts.capture, {

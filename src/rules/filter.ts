@@ -24,6 +24,7 @@ import { rulesCollector } from "./rules_collector.ts";
 import { compileCollection } from "./compiler.ts";
 import { Context, LoadError, LoadResult } from "./result.ts";
 import { MappedText } from "./source_text.ts";
+import { conditionFields } from "./aggregation.ts";
 
 /** A compiled event filter. */
 export interface EventFilter {
@@ -31,6 +32,8 @@ export interface EventFilter {
   matches(ev: Event): boolean;
   /** Names of the events the condition can match, or "all" when it names no event type. */
   readonly eventNames: ReadonlySet<string> | "all";
+  /** The fields the condition reads. */
+  readonly fields: readonly string[];
 }
 
 /** The filter condition is invalid; the message says where and why. */
@@ -92,5 +95,6 @@ export function compileFilter(condition: string, source = "syscall"): EventFilte
   return {
     matches: (ev) => rs.evaluate(ev, none) > 0,
     eventNames: !rule || setSize(rule.eventTypes) >= EVERY_EVENT ? "all" : new Set(rs.eventNames()),
+    fields: rule ? conditionFields(rule.ast) : [],
   };
 }

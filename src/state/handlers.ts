@@ -165,12 +165,18 @@ const SIMPLE_FD_TYPE: Record<string, number> = {
 
 /** Action code by event id. */
 export const ACTION: Uint8Array = new Uint8Array(EVENTS.length);
+/**
+ * Events whose only state is the user and group tables (a capture's useradded, groupadded...):
+ * 1 by event id. Only the fields of USER_TABLE_FIELDS (rules/fields/user.ts) read those tables.
+ */
+export const USER_TABLE_EVENT: Uint8Array = new Uint8Array(EVENTS.length);
 /** Index of the parameter naming the fd an event uses or closes, by event id; -1 for none. */
 export const FD_PARAM: Int8Array = new Int8Array(EVENTS.length).fill(-1);
 
 for (const e of EVENTS) {
   const act = e.dir === "<" ? EXIT_ACTIONS[e.name] : ENTER_ACTIONS[e.name];
   if (act !== undefined) ACTION[e.id] = act;
+  if (act === A.USERS) USER_TABLE_EVENT[e.id] = 1;
   if (e.flags & (EF.USES_FD | EF.DESTROYS_FD)) {
     const i = e.paramIndex.get("fd") ?? e.paramIndex.get("oldfd");
     // An exit event lacking the parameter (old captures) gets an index past its last parameter:

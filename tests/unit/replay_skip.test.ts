@@ -54,3 +54,39 @@ Deno.test({
     assert(skipped > 1000 && matched > 10, `skipped ${skipped}, matched ${matched}`);
   },
 });
+
+Deno.test({
+  name:
+    "replay: a capture's user and group events are skipped when nothing reads the user tables, with the same events printed",
+  ignore: needsReference(),
+  fn: async () => {
+    const { readsUserTables } = await import("../../src/rules/fields/user.ts");
+    assert(readsUserTables(["evt.num", "tolower(user.name)"]));
+    assert(readsUserTables(["group.name"]));
+    assert(!readsUserTables(["user.uid", "group.gid", "proc.name", "fd.name"]));
+    const file = `${REFERENCE_DIR}/libs-captures/sample.scap`;
+    const f = compileFilter(FILTERS[0]);
+    assert(!readsUserTables(f.fields));
+    const run = async (userTables: boolean, format: string) => {
+      const p = new EventPrinter(format, "syscall");
+      const lines: string[] = [];
+      const r = await replayCapture(file, {
+        filter: f.matches,
+        onEvent: (ev) => {
+          const l = p.line(ev);
+          if (l !== undefined) lines.push(l);
+        },
+        eventNames: f.eventNames,
+        userTables,
+      });
+      return { lines, skipped: r.source.stats().skipped, events: r.events };
+    };
+    const format = "%evt.num %proc.name %thread.tid %fd.name %user.uid %evt.args";
+    const kept = await run(true, format);
+    const dropped = await run(false, format);
+    assertEquals(dropped.lines, kept.lines);
+    assertEquals(dropped.events, kept.events);
+    // sample.scap carries 95 user and group events (each once).
+    assertEquals(dropped.skipped - kept.skipped, 95);
+  },
+});

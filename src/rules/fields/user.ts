@@ -83,6 +83,24 @@ const GROUP_FIELDS: FieldDef[] = [
   },
 ];
 
+/**
+ * The fields that read the user and group tables (the passwd and group files, or in a capture
+ * its user list events); the others read ids only. A replay whose filter and output read none
+ * of them need not apply a capture's user events.
+ */
+export const USER_TABLE_FIELDS: ReadonlySet<string> = new Set([
+  "user.name",
+  "user.homedir",
+  "user.shell",
+  "user.loginname",
+  "group.name",
+]);
+
+/** True when a field reference (`user.name`, `tolower(user.name)`...) reads the user tables. */
+export function readsUserTables(fields: readonly string[]): boolean {
+  return fields.some((f) => [...USER_TABLE_FIELDS].some((u) => f.includes(u)));
+}
+
 /** The user.* and group.* fields. */
 export const USER_GROUP_FIELDS: readonly FieldClassSpec[] = [
   { name: "user", desc: "The user the thread acts as.", fields: USER_FIELDS },
