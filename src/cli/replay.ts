@@ -10,7 +10,7 @@
  * invalid rules.
  * @module
  */
-import { parseArgs } from "node:util";
+import { parseArgs } from "./args.ts";
 import { compileFilter } from "../rules/filter.ts";
 import type { RuleSelector, Ruleset } from "../rules/ruleset.ts";
 import { type Alert, parsePriority, PRIORITIES } from "../rules/alert.ts";
