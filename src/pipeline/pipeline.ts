@@ -73,6 +73,11 @@ export interface PipelineOptions {
   hold?: HoldPolicy;
   /** Longest wait of a held group, ms (default 500; 0 turns holding off). */
   holdWaitMs?: number;
+  /**
+   * Watch for a blocked event loop and a stalled backlog (health); default true. A one-shot
+   * replay has no one to tell, and its timer would load Node's timers at start-up.
+   */
+  watchdog?: boolean;
 }
 
 /** Health of the pipeline. */
@@ -95,6 +100,7 @@ export class Pipeline {
   readonly #received: (() => number) | undefined;
   readonly #stallMs: number;
   readonly #hold: EventHold | undefined;
+  readonly #watch: boolean;
   #status: State = "new";
   #failure = "";
   #processed = 0;
@@ -117,6 +123,7 @@ export class Pipeline {
     this.#afterBatch = opts.afterBatch;
     this.#received = opts.received;
     this.#stallMs = (opts.stallSeconds ?? 30) * 1000;
+    this.#watch = opts.watchdog ?? true;
     const waitMs = opts.holdWaitMs ?? 500;
     this.#hold = opts.hold && waitMs > 0
       ? new EventHold({
@@ -237,7 +244,7 @@ export class Pipeline {
     if (this.#status !== "new") throw new Error("pipeline already started");
     this.#status = "running";
     this.#lastBatchAt = Date.now();
-    this.#startWatchdog();
+    if (this.#watch) this.#startWatchdog();
     const evaluate = new TransformStream<EventBatch, Alert[]>({
       transform: (batch, controller) => {
         const alerts: Alert[] = [];

@@ -130,8 +130,10 @@ export async function runReplay(input: ReplayInput, opts: ReplayOptions = {}): P
       opts.onAlerts?.(a);
     },
     afterBatch: after,
-    // Replays are one-shot: their counters stay out of the agent's metrics registry.
+    // Replays are one-shot: their counters stay out of the agent's metrics registry, and
+    // nothing asks for their health.
     registry: new Registry(),
+    watchdog: false,
   });
   const t0 = performance.now();
   let error: unknown;
