@@ -142,6 +142,9 @@ export class StreamByteSource implements ByteSource {
   }
 }
 
+/** An empty buffer. */
+const NO_BYTES = new Uint8Array(0);
+
 /** Headroom before each read-ahead chunk: the end of the previous chunk is copied there. */
 const CHUNK_HEAD = 64 << 10;
 
@@ -163,7 +166,7 @@ export class PrefetchFileSource implements ByteSource {
   /** Bytes handed out so far. */
   consumed = 0;
 
-  constructor(file: Deno.FsFile, chunkSize = 4 << 20) {
+  constructor(file: Deno.FsFile, chunkSize = 2 << 20) {
     this.#file = file;
     this.#chunkSize = chunkSize;
   }
@@ -266,7 +269,7 @@ export class ScapReader {
   /** The error that ended the last #scanBlocks. */
   #scanError: ScapFormatError | undefined;
   /** The buffer of blocks larger than a chunk's headroom (see #nextChunk). */
-  #big = new Uint8Array(0);
+  #big = NO_BYTES;
 
   constructor(src: ByteSource, options: ScapReaderOptions = {}) {
     this.#src = src;
@@ -337,9 +340,11 @@ export class ScapReader {
     if (left <= head && left + chunk.length >= n) {
       next = new Uint8Array(chunk.buffer as ArrayBuffer, 0, head + chunk.length);
       at = head - left;
+      // A large block's buffer is let go once it is used up (it may be megabytes).
+      this.#big = NO_BYTES;
     } else {
       const size = Math.max(n, left + chunk.length) + chunk.length;
-      next = this.#big = big.length >= size && this.#buf !== big ? big : new Uint8Array(size);
+      next = this.#big = new Uint8Array(size);
       next.set(chunk, left);
       at = 0;
     }
@@ -739,7 +744,7 @@ function blockKind(type: number): number {
 }
 
 /** Bytes of one event arena (events are copied out of the read buffer into arenas). */
-const ARENA_BYTES = 256 << 10;
+const ARENA_BYTES = 64 << 10;
 
 const NOTIFICATION_E = EVENTS.findIndex((e) => e.name === "notification" && e.dir === ">");
 const INFRASTRUCTURE_E = EVENTS.findIndex((e) => e.name === "infra" && e.dir === ">");
