@@ -1,11 +1,13 @@
 /**
  * Streaming reader of scap capture files (Falco's and sysdig's `.scap`, plain or gzip).
  *
- * The reader walks the block stream with one growing-then-replaced buffer: each batch of events
- * is a run of consecutive event blocks decoded in place (events are views into the buffer, no
- * copy), so memory stays bounded by the batch size whatever the file size. Metadata blocks
- * (machine info, process, fd, interface and user lists) are parsed into plain data and yielded
- * between batches, in file order.
+ * The reader walks the block stream through read buffers used again and again (a file's
+ * read-ahead chunks are taken without a copy): each batch of events is a run of consecutive
+ * event blocks; the events of the types wanted (ScapReaderOptions.keepTypes) are copied into
+ * small arenas, one copy per run of such blocks, and the others are only checked and counted.
+ * Memory stays bounded whatever the file size, and an event kept past its batch holds only its
+ * arena. Metadata blocks (machine info, process, fd, interface and user lists) are parsed into
+ * plain data and yielded between batches, in file order.
  *
  * A truncated or corrupt file yields everything before the bad block, then throws a
  * {@link ScapFormatError} naming the byte offset and the block type.
