@@ -22,7 +22,7 @@
  * ```
  * @module
  */
-import { Event } from "../events/event.ts";
+import { Event, type EventLayout } from "../events/event.ts";
 import { EVENT_COUNT, EVENTS } from "../events/table.ts";
 import { BlockBodyError, ScapFormatError } from "./errors.ts";
 import {
@@ -266,6 +266,8 @@ export class ScapReader {
   #runStart = -1;
   #runEnd = -1;
   #runAt = 0;
+  /** Shared layouts of the events decoded, by cpu, flags and length size (see #decodeEvent). */
+  #layouts = new Map<number, EventLayout>();
   /** stats.skipped when the current scan started. */
   #skipBase = 0;
   /** The error that ended the last #scanBlocks. */
@@ -661,18 +663,27 @@ export class ScapReader {
     const ev = new Event(this.#arena, this.#arenaDv, at, type, tid, -1);
     // Events skipped in this scan are counted into #num after it (see #decodeEvents).
     ev.num = this.#num++ + (this.stats.skipped - this.#skipBase);
-    // One layout object literal per event, in the shape Event's setters would build.
-    ev._x = {
-      origin: "scap",
-      ppid: -1,
-      cpu,
-      flags: (kind & FLAGS) !== 0 && (dv.getUint32(p + 10, true) & DUMP_STATE_ONLY) !== 0
-        ? EVENT_STATE_ONLY
-        : 0,
-      tsOff: at,
-      commOff: -1,
-      lenSize,
-    };
+    // Events of one cpu, flags and length size share a layout object (one allocation less per
+    // event); the timestamp is at each event's own offset.
+    const flags = (kind & FLAGS) !== 0 && (dv.getUint32(p + 10, true) & DUMP_STATE_ONLY) !== 0
+      ? EVENT_STATE_ONLY
+      : 0;
+    const key = cpu * 4 + (flags !== 0 ? 2 : 0) + (lenSize === 4 ? 1 : 0);
+    let layout = this.#layouts.get(key);
+    if (layout === undefined) {
+      layout = {
+        origin: "scap",
+        ppid: -1,
+        cpu,
+        flags,
+        tsOff: -1,
+        commOff: -1,
+        lenSize,
+        shared: true,
+      };
+      this.#layouts.set(key, layout);
+    }
+    ev._x = layout;
     ev.nparams = nparams;
     ev.lensOff = at + hdr;
     batch.push(ev);

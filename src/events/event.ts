@@ -66,14 +66,20 @@ export type EventOrigin = "live" | "scap" | "synthetic";
  * Header fields of events whose bytes are not a live record (capture files, synthetic events),
  * or that were overridden. Live events leave this unset and read the record instead.
  */
-interface EventLayout {
+export interface EventLayout {
   origin: EventOrigin;
   ppid: number;
   cpu: number;
   flags: number;
+  /** Offset of the u64 timestamp; -1: the event's own offset. */
   tsOff: number;
   commOff: number;
   lenSize: 2 | 4;
+  /**
+   * One layout object for many events (a capture reader's, per cpu and flags): a setter gives
+   * the event a copy of its own first.
+   */
+  shared: boolean;
 }
 
 /** What few events need: a set or computed timestamp, the comm decoded, a field cache. */
@@ -162,7 +168,20 @@ export class Event {
   }
 
   #layout(): EventLayout {
-    if (this._x) return this._x;
+    const x = this._x;
+    if (x) {
+      if (!x.shared) return x;
+      return this._x = {
+        origin: x.origin,
+        ppid: x.ppid,
+        cpu: x.cpu,
+        flags: x.flags,
+        tsOff: x.tsOff < 0 ? this.off : x.tsOff,
+        commOff: x.commOff,
+        lenSize: x.lenSize,
+        shared: false,
+      };
+    }
     // First override of a live event: freeze its record values, then let the setter change one.
     const dv = this.dv, off = this.off;
     const live = off + LIVE_HEADER_SIZE <= dv.byteLength;
@@ -174,6 +193,7 @@ export class Event {
       tsOff: off,
       commOff: live ? off + 32 : -1,
       lenSize: 2,
+      shared: false,
     };
   }
 
@@ -195,6 +215,7 @@ export class Event {
       tsOff: this.off,
       commOff: -1,
       lenSize: 2,
+      shared: false,
     };
     this.nparams = 0;
     this.lensOff = this.off + SCAP_HEADER_SIZE;
@@ -224,7 +245,8 @@ export class Event {
   }
   /** Offset of the u64 timestamp. */
   get tsOff(): number {
-    return this._x ? this._x.tsOff : this.off;
+    const x = this._x;
+    return x === undefined || x.tsOff < 0 ? this.off : x.tsOff;
   }
   set tsOff(v: number) {
     this.#layout().tsOff = v;

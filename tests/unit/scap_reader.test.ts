@@ -350,3 +350,24 @@ Deno.test({
     }
   },
 });
+
+Deno.test("scap reader: events share a layout per cpu and flags; a setter changes only its own event", async () => {
+  const enc = new ScapEncoder("current");
+  enc.header({});
+  for (let i = 0; i < 4; i++) {
+    enc.event(buildEvent("close", { tid: 5, cpu: 1, ts: BigInt(1000 + i) }, { res: 0, fd: 3 }));
+  }
+  const { events } = await collect(new ScapReader(memorySource(enc.out.bytes().slice())));
+  assertEquals(events.map((e) => e.cpu), [1, 1, 1, 1]);
+  events[1].cpu = 7;
+  events[2].flags = 1;
+  events[3].tsOff = events[0].tsOff;
+  assertEquals(events.map((e) => [e.cpu, e.flags, e.ts]), [
+    [1, 0, 1000n],
+    [7, 0, 1001n],
+    [1, 1, 1002n],
+    [1, 0, 1000n], // its timestamp is now read where the first event's is
+  ]);
+  assertEquals(events[0].origin, "scap");
+  assertEquals(events[1].origin, "scap");
+});
