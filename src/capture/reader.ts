@@ -558,12 +558,6 @@ export class ScapReader {
       }
       if (p + total > end) return SCAN_DONE;
       const evOff = (kind & FLAGS) !== 0 ? p + 14 : p + 10;
-      if (spanNs > 0 && evOff + 8 <= end) {
-        // Event time as a double (exact to well under a microsecond): cheap, no BigInt.
-        const ns = dv.getUint32(evOff + 4, true) * 4294967296 + dv.getUint32(evOff, true);
-        if (n === 0) this.#batchT0 = ns;
-        else if (ns - this.#batchT0 >= spanNs) return SCAN_FULL;
-      }
       if (dv.getUint32(p + total - 4, true) !== total) {
         this.#scanError = this.#error(
           `event block length ${total} does not match its trailer ${
@@ -587,6 +581,13 @@ export class ScapReader {
           this.#pos = p += total;
           continue;
         }
+      }
+      // The batch's time span, on the events it holds.
+      if (spanNs > 0 && evOff + 8 <= end) {
+        // Event time as a double (exact to well under a microsecond): cheap, no BigInt.
+        const ns = dv.getUint32(evOff + 4, true) * 4294967296 + dv.getUint32(evOff, true);
+        if (n === 0) this.#batchT0 = ns;
+        else if (ns - this.#batchT0 >= spanNs) return SCAN_FULL;
       }
       const problem = this.#decodeEvent(dv, p, total, kind, batch);
       if (problem !== undefined) {

@@ -371,3 +371,26 @@ Deno.test("scap reader: events share a layout per cpu and flags; a setter change
   assertEquals(events[0].origin, "scap");
   assertEquals(events[1].origin, "scap");
 });
+
+Deno.test("scap reader: a batch spans at most maxBatchSpanNs of the events it holds (skipped ones aside)", async () => {
+  const enc = new ScapEncoder("current");
+  enc.header({});
+  // A close every 100 ns, with an ignored nanosleep between each two.
+  for (let i = 0; i < 100; i++) {
+    enc.event(buildEvent("close", { tid: 5, ts: BigInt(i * 100) }, { res: 0, fd: 3 }));
+    enc.event(buildEvent("nanosleep", { tid: 5, ts: BigInt(i * 100 + 50) }, { res: 0 }));
+  }
+  const bytes = enc.out.bytes().slice();
+  const { keptEventTypes } = await import("../../src/pipeline/replay.ts");
+  for (const keepTypes of [undefined, keptEventTypes(new Set(["close"]))]) {
+    const reader = new ScapReader(memorySource(bytes), { maxBatchSpanNs: 1000, keepTypes });
+    const { items } = await collect(reader);
+    const batches = items.flatMap((i) => i.kind === "events" ? [i.events] : []);
+    for (const b of batches) {
+      assert(b[b.length - 1].ts - b[0].ts < 1000n, `a batch spans ${b[0].ts}..${b.at(-1)!.ts}`);
+    }
+    const closes = batches.flat().filter((e) => e.name === "close").length;
+    assertEquals(closes, 100);
+    assert(batches.length >= 10, `${batches.length} batches`);
+  }
+});
