@@ -62,14 +62,16 @@ const utf8 = new TextDecoder();
  * all the time (/dev/null, shared libraries, config files): finding the string decoded last time
  * costs a hash of a few words and a compare of the bytes, where decoding allocates a string (and
  * V8 then hashes the new string again at its first Set/Map lookup). Decoding is a function of
- * the bytes alone, so equal bytes give the cached string. Bounded: cleared when full.
+ * the bytes alone, so equal bytes give the cached string. A table of 8192 slots indexed by the
+ * hash's top bits (a string decoded later takes its slot): an array read where a Map lookup cost
+ * more than the rest of the search.
  */
 interface Recent {
   str: string;
   bytes: DataView;
 }
-const recent = new Map<number, Recent>();
-const RECENT_MAX = 8192;
+const RECENT_BITS = 13;
+const recent: (Recent | undefined)[] = new Array(1 << RECENT_BITS).fill(undefined);
 const RECENT_LONGEST = 256;
 
 /**
@@ -88,12 +90,12 @@ export function decodeString(
   h = Math.imul(h ^ dv.getUint32(off, true), 0x85ebca6b);
   h = Math.imul(h ^ dv.getUint32(off + len - 8, true), 0xc2b2ae35);
   h = Math.imul(h ^ dv.getUint32(off + len - 4, true), 0x85ebca6b);
-  const have = recent.get(h);
+  const slot = h >>> (32 - RECENT_BITS);
+  const have = recent[slot];
   if (have !== undefined && sameBytes(have.bytes, dv, off, len)) return have.str;
   const str = decodeNew(buf, off, len);
-  if (recent.size >= RECENT_MAX) recent.clear();
   const copy = buf.slice(off, off + len);
-  recent.set(h, { str, bytes: new DataView(copy.buffer) });
+  recent[slot] = { str, bytes: new DataView(copy.buffer) };
   return str;
 }
 
