@@ -584,13 +584,19 @@ export class StateStore implements StateView {
   }
 
   #purgeIter: Iterator<ThreadInfo> | undefined = undefined;
+  #purgedAt = 0;
 
   /**
-   * A slice of {@link purgeDead}, run every 65536 events: up to 64 threads idle for a while are
-   * checked against /proc, round-robin over the table, so lost exits cannot grow the table
-   * without bound and no single event pays for a full scan.
+   * A slice of {@link purgeDead}, run every 65536 events and at most every 100 ms: up to 64
+   * threads idle for a while are checked against /proc, round-robin over the table, so lost exits
+   * cannot grow the table without bound and no single event pays for a full scan. (Each check is
+   * a stat of /proc/PID/task/TID, some microseconds: at millions of events per second, a slice
+   * per 65536 events alone cost several ns per event and swept the table many times a second.)
    */
   #purgeSome(): void {
+    const now = Date.now();
+    if (now - this.#purgedAt < 100) return;
+    this.#purgedAt = now;
     const reader = this.proc!;
     const limit = this.#seq - 65536;
     let it = this.#purgeIter ?? this.threads.values();
