@@ -337,12 +337,13 @@ export class Event {
   paramOffset(i: number): number {
     const lensOff = this.lensOff;
     const dv = this.dv;
+    const wide = this._x !== undefined && this._x.lenSize === 4;
     let k = this._pi, pos = this._po;
     if (pos < 0 || k > i) {
       k = 0;
-      pos = lensOff + this.nparams * this.lenSize;
+      pos = lensOff + this.nparams * (wide ? 4 : 2);
     }
-    if (this.lenSize === 2) { for (; k < i; k++) pos += dv.getUint16(lensOff + 2 * k, true); }
+    if (!wide) { for (; k < i; k++) pos += dv.getUint16(lensOff + 2 * k, true); }
     else for (; k < i; k++) pos += dv.getUint32(lensOff + 4 * k, true);
     this._pi = i;
     this._po = pos;
@@ -351,7 +352,7 @@ export class Event {
 
   /** Byte length of parameter `i`. */
   paramLength(i: number): number {
-    return this.lenSize === 2
+    return this._x === undefined || this._x.lenSize === 2
       ? this.dv.getUint16(this.lensOff + 2 * i, true)
       : this.dv.getUint32(this.lensOff + 4 * i, true);
   }
