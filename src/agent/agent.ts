@@ -649,6 +649,12 @@ export class Agent {
       Deno.memoryUsage().rss;
     r.gauge("saker_memory_heap_used_bytes", "JavaScript heap in use.").labels().collect = () =>
       Deno.memoryUsage().heapUsed;
+    r.gauge("saker_memory_heap_total_bytes", "JavaScript heap reserved (in use and free).")
+      .labels().collect = () => Deno.memoryUsage().heapTotal;
+    r.gauge(
+      "saker_memory_external_bytes",
+      "Memory outside the JavaScript heap held by its objects (drain buffers, typed arrays).",
+    ).labels().collect = () => Deno.memoryUsage().external;
     const started = Date.now();
     r.gauge("saker_uptime_seconds", "Seconds since the agent started.").labels().collect = () =>
       (Date.now() - started) / 1000;

@@ -14,14 +14,20 @@
  * form (ring headers included, see {@link forEachFramedRecord}), then publishes the new consumer
  * position so the kernel can reuse the space. One bulk copy per drain, no per-record allocation.
  *
- * Drain buffers are regions of large chunks that are used again once nothing refers to their
- * drains any more. Events are views into their drain (and may be kept as long as anyone likes),
- * so a region is free only when the garbage collector has collected the drain's two views (the
- * bytes and the DataView every event of the batch holds): a FinalizationRegistry reports that,
- * and a chunk whose regions are all free is reused. Nothing has to be released by hand, so
+ * Drain buffers are regions of a few large chunks that are used again once nothing refers to
+ * their drains any more. Events are views into their drain (and may be kept as long as anyone
+ * likes), so a region is free only when the garbage collector has collected the drain's two views
+ * (the bytes and the DataView every event of the batch holds): a FinalizationRegistry reports
+ * that, and a chunk whose regions are all free is reused. Nothing has to be released by hand, so
  * keeping an event can never see its bytes overwritten; it only keeps its chunk out of reuse.
  * Fresh chunks cost page faults and zeroing (~60 ns per event at 300k events/s here); reused
  * ones cost nothing.
+ *
+ * The chunks are few ({@link MAX_CHUNKS}): the registry's reports come in a task of their own,
+ * which does not run while the reader drains back to back (a full ring: one promise after the
+ * other, never a turn of the event loop), and chunks allocated meanwhile piled up in the old
+ * generation (hundreds of MB under an open storm). When every chunk is still in use, a drain gets
+ * a buffer of its own instead, which the collector frees with its events, no report needed.
  * @module
  */
 import { FdWaiter, mmap, munmap, pageSize, PROT_READ, PROT_WRITE } from "./libc.ts";
@@ -42,8 +48,10 @@ interface Chunk {
   live: number;
 }
 
-/** Chunks kept for reuse beyond the one in use. */
-const SPARE_CHUNKS = 2;
+/**
+ * Chunks a reader allocates at most (12 MiB); a drain that finds none free gets its own buffer.
+ */
+export const MAX_CHUNKS = 3;
 
 /** Counts of a ring reader's drain buffers. */
 export interface RingBufferStats {
@@ -51,6 +59,8 @@ export interface RingBufferStats {
   /** Chunks allocated, and chunks taken again after all their drains were collected. */
   chunksAllocated: number;
   chunksReused: number;
+  /** Drains copied into a buffer of their own because every chunk was still in use. */
+  ownBuffers: number;
 }
 
 /** A reader over one ring buffer map. */
@@ -134,7 +144,7 @@ export class RingReader {
   // Drains are copied into large chunks and handed out as views: a fresh small ArrayBuffer per
   // drain (slice) costs ~90 ns per event here, a set() into a chunk ~4 (see the module doc for
   // when a chunk is used again).
-  #stats: RingBufferStats = { drains: 0, chunksAllocated: 0, chunksReused: 0 };
+  #stats: RingBufferStats = { drains: 0, chunksAllocated: 0, chunksReused: 0, ownBuffers: 0 };
   #chunk: Chunk | undefined = undefined;
   #spare: Chunk[] = [];
   #collected = new FinalizationRegistry<Chunk>((c) => {
@@ -146,18 +156,16 @@ export class RingReader {
     if (c === undefined || c.used + len > c.bytes.length) {
       if (c !== undefined && c.live === 0) this.#keep(c);
       c = this.#spare.pop();
-      if (c === undefined || c.bytes.length < len) {
-        c = { bytes: new Uint8Array(Math.max(CHUNK_BYTES, len)), used: 0, live: 0 };
+      if (c === undefined && this.#stats.chunksAllocated < MAX_CHUNKS && len <= CHUNK_BYTES) {
+        c = { bytes: new Uint8Array(CHUNK_BYTES), used: 0, live: 0 };
         this.#stats.chunksAllocated++;
-      } else this.#stats.chunksReused++;
-      c.used = 0;
+      } else if (c !== undefined) this.#stats.chunksReused++;
       this.#chunk = c;
+      if (c === undefined) return this.#ownBuffer(start, len, records);
+      c.used = 0;
     }
     const at = c.used;
-    const first = Math.min(len, this.size - start);
-    c.bytes.set(this.#data.subarray(start, start + first), at);
-    // The run wraps past the end of the data area: the rest is at its start.
-    if (first < len) c.bytes.set(this.#data.subarray(0, len - first), at + first);
+    this.#copy(c.bytes, at, start, len);
     c.used = (at + len + 7) & ~7;
     const bytes = c.bytes.subarray(at, at + len);
     const view = new DataView(c.bytes.buffer, c.bytes.byteOffset + at, len);
@@ -168,9 +176,26 @@ export class RingReader {
     return { bytes, view, records };
   }
 
-  /** A chunk no drain refers to any more: kept for reuse (a few), else left to the collector. */
+  /** A drain in a buffer of its own (every chunk in use): freed with its events. */
+  #ownBuffer(start: number, len: number, records: number): RingDrain {
+    const bytes = new Uint8Array(len);
+    this.#copy(bytes, 0, start, len);
+    this.#stats.drains++;
+    this.#stats.ownBuffers++;
+    return { bytes, view: new DataView(bytes.buffer), records };
+  }
+
+  /** Copies `len` bytes of the data area from `start` into `to` at `at`. */
+  #copy(to: Uint8Array, at: number, start: number, len: number): void {
+    const first = Math.min(len, this.size - start);
+    to.set(this.#data.subarray(start, start + first), at);
+    // The run wraps past the end of the data area: the rest is at its start.
+    if (first < len) to.set(this.#data.subarray(0, len - first), at + first);
+  }
+
+  /** A chunk no drain refers to any more: kept for the next drains. */
   #keep(c: Chunk): void {
-    if (this.#spare.length < SPARE_CHUNKS && !this.#spare.includes(c)) this.#spare.push(c);
+    if (!this.#spare.includes(c)) this.#spare.push(c);
   }
 
   /** Counts of the drain buffers (how often memory was allocated and reused). */

@@ -17,6 +17,11 @@
  * The sink never waits: alerts are pushed into the outputs' bounded queues, so a slow output
  * cannot slow the source (and the kernel ring) down.
  *
+ * Backpressure: the streams keep no queue of their own beyond one batch, so the source is asked
+ * for its next batch only as the current one is evaluated, and what has not been evaluated yet
+ * waits in the source (the kernel ring, where an overflow is counted per CPU), not as decoded
+ * events in memory. Sources whose streams read ahead (highWaterMark) hold that many more.
+ *
  * @example
  * ```ts
  * import { Pipeline } from "./pipeline.ts";

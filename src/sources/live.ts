@@ -19,6 +19,10 @@
  * copying cost more than everything else done per event; slices of a thousand cost one stream
  * hop (well under 1 ns per event) and keep the live set small.
  *
+ * The ring is the only queue: a drain happens when the pipeline asks for its next slice (the
+ * stream keeps none in advance), and a drain is at most 1 MiB (~10k events), so that what has not
+ * been evaluated yet waits in the ring, where an overflow is counted, rather than in memory.
+ *
  * @example
  * ```ts
  * import { openLiveSource } from "./live.ts";
@@ -66,7 +70,7 @@ export interface LiveSourceOptions extends Omit<ProbeOptions, "object"> {
   wakeupMs?: number;
   /** Events a drain aims to carry when they come slowly (default 8192). */
   batchEvents?: number;
-  /** Largest drain in bytes (default 4 MiB). */
+  /** Largest drain in bytes (default 1 MiB). */
   maxBatchBytes?: number;
   /**
    * Most events per batch handed on (default 1024): a drain is decoded and passed on in slices
@@ -116,7 +120,7 @@ export async function openLiveSource(opts: LiveSourceOptions): Promise<LiveSourc
   const pollMs = opts.pollMs ?? 2;
   const maxDelayMs = Math.max(pollMs, opts.maxDelayMs ?? 10);
   const batchEvents = opts.batchEvents ?? 8192;
-  const maxBytes = opts.maxBatchBytes ?? 4 << 20;
+  const maxBytes = opts.maxBatchBytes ?? 1 << 20;
   const sliceEvents = Math.max(1, opts.sliceEvents ?? 1024);
   const quarterRing = probe.ring.size / 4;
   let tsBase = bootEpochNs();
@@ -189,6 +193,18 @@ export async function openLiveSource(opts: LiveSourceOptions): Promise<LiveSourc
       "denial, its record kept or lost.",
   ).labels().collect = () => counters().denied;
 
+  const buffers = metrics.counter(
+    "saker_ring_drain_buffers_total",
+    "Buffers ring drains were copied into: a chunk allocated, a chunk reused once its events " +
+      "were collected, or a buffer of the drain's own (every chunk still in use).",
+    ["kind"],
+  );
+  const bufferStat = (k: keyof ReturnType<typeof probe.ring.bufferStats>) => () =>
+    probe.ring.bufferStats()[k];
+  buffers.labels("chunk_allocated").collect = bufferStat("chunksAllocated");
+  buffers.labels("chunk_reused").collect = bufferStat("chunksReused");
+  buffers.labels("own").collect = bufferStat("ownBuffers");
+
   let detached = false;
   const detach = () => {
     closed = true;
@@ -258,7 +274,7 @@ export async function openLiveSource(opts: LiveSourceOptions): Promise<LiveSourc
     // A reader that stops reading (a `break` out of `for await`) cancels the stream: the probe is
     // detached then, as on close().
     cancel: () => detach(),
-  }, { highWaterMark: 2 });
+  }, { highWaterMark: 0 });
 
   return {
     source: "syscall",

@@ -239,3 +239,40 @@ Deno.test("pipeline: health reports a failed source", async () => {
   assert(err);
   assertEquals(p.health(), { ok: false, reason: "pipeline failed: ring unmapped" });
 });
+
+Deno.test("pipeline: the source is asked for a batch only once the previous one is through", async () => {
+  // A source that makes its batches on demand, as the live source drains the ring: what the
+  // pipeline asks for ahead of its evaluation waits in the stream as decoded events, so it must
+  // ask for at most one batch beyond the one it evaluates.
+  let made = 0;
+  let evaluated = 0;
+  let ahead = 0;
+  const batches = 20;
+  const source: EventSource = {
+    source: "syscall",
+    readable: new ReadableStream<Event[]>({
+      pull: (c) => {
+        if (made === batches) return c.close();
+        c.enqueue([open(10, "/tmp/x", made++)]);
+      },
+    }, { highWaterMark: 0 }),
+    close: () => Promise.resolve(),
+  };
+  const p = new Pipeline({
+    source,
+    ruleset: {
+      evaluate: () => {
+        // Slower than the source: a pipeline that reads ahead would do so here.
+        const until = performance.now() + 1;
+        while (performance.now() < until) { /* evaluating */ }
+        evaluated++;
+        ahead = Math.max(ahead, made - evaluated);
+      },
+    },
+    onAlerts: () => {},
+    registry: new Registry(),
+  });
+  await p.run();
+  assertEquals(evaluated, batches);
+  assert(ahead <= 1, `batches made ahead of evaluation: ${ahead}`);
+});
