@@ -46,6 +46,7 @@ import {
   type RulesOptions,
 } from "./rules_builder.ts";
 import { FileWatcher } from "./watch.ts";
+import { collectGarbageSoon } from "./heap.ts";
 import { type FdHistory, selectSyscalls } from "../events/syscalls.ts";
 import { kernelPrograms } from "../rules/kernel_program.ts";
 import type { KernelPrograms } from "../kernel/predicates.ts";
@@ -436,6 +437,7 @@ export class Agent {
     this.#startFalcoMetrics(c);
     if (c.watch_config_files) this.#watch();
     if (this.#deps.signals ?? true) this.#installSignals();
+    collectGarbageSoon();
     log.info("saker running", {
       rules: this.#rules.ruleCount,
       source: this.#source.source,
@@ -897,6 +899,7 @@ export class Agent {
     this.reloads++;
     outcome.labels("ok").inc();
     this.#reloaded(reason);
+    collectGarbageSoon();
     log.info("rules reloaded", { reason, rules: rules.ruleCount });
     return true;
   }
