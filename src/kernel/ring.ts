@@ -32,7 +32,7 @@
  */
 import { FdWaiter, mmap, munmap, pageSize, PROT_READ, PROT_WRITE } from "./libc.ts";
 import { BUSY, DISCARD, HDR } from "../events/frame.ts";
-const CHUNK_BYTES = 4 << 20;
+const CHUNK_BYTES = 2 << 20;
 
 /** One drain of the ring: framed records, a DataView over the same bytes, and how many. */
 export interface RingDrain {
@@ -49,7 +49,8 @@ interface Chunk {
 }
 
 /**
- * Chunks a reader allocates at most (12 MiB); a drain that finds none free gets its own buffer.
+ * Chunks a reader allocates at most (6 MiB: each is resident once filled); a drain that finds none
+ * free gets its own buffer.
  */
 export const MAX_CHUNKS = 3;
 
