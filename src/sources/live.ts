@@ -108,6 +108,13 @@ export interface LiveSource extends EventSource {
   readonly probe: Probe;
 }
 
+/**
+ * Longest run of back-to-back drains (a ring filling faster than the pipeline empties it) before
+ * the reader lets the event loop turn once: outputs write, the API answers, timers fire, and
+ * drain chunks whose events were collected are reported free.
+ */
+const TURN_MS = 20;
+
 /** Loads the probe and starts reading. Throws ProbeLoadError with a one-line fix hint. */
 export async function openLiveSource(opts: LiveSourceOptions): Promise<LiveSource> {
   const wakeupMs = opts.wakeupMs ?? 5;
@@ -136,6 +143,9 @@ export async function openLiveSource(opts: LiveSourceOptions): Promise<LiveSourc
   let eventsPerMs = 0; // recent arrival rate
   let bytesPerMs = 0;
   let wake: (() => void) | undefined;
+  // When the event loop last turned here (a timer or the ring's wait): back-to-back drains are
+  // one promise after the other, which lets no timer, I/O or finalization task run meanwhile.
+  let lastTurnAt = Date.now();
   /** The drain being handed on in slices: its bytes, and where the next slice starts. */
   let rest: { bytes: Uint8Array; view: DataView; at: number; tsBase: bigint } | undefined;
   /** Decodes the next slice of `rest`; an empty array when its remaining records were skipped. */
@@ -156,6 +166,7 @@ export async function openLiveSource(opts: LiveSourceOptions): Promise<LiveSourc
       setTimeout(resolve, ms);
     });
     wake = undefined;
+    lastTurnAt = Date.now();
   };
 
   const receivedMetric = metrics.counter(
@@ -230,6 +241,7 @@ export async function openLiveSource(opts: LiveSourceOptions): Promise<LiveSourc
         // the size cap means the ring is filling fast: drain again at once.
         const since = Date.now() - lastDrainAt;
         if (since < pause && !lastWasFull) await nap(pause - since);
+        else if (Date.now() - lastTurnAt >= TURN_MS) await nap(0);
         if (closed) break;
         const d = probe.ring.drain(maxBytes);
         const now = Date.now();
@@ -263,6 +275,7 @@ export async function openLiveSource(opts: LiveSourceOptions): Promise<LiveSourc
           // Every CPU's last wake-up is now older than the budget, so the next record on any
           // CPU wakes the ring: block on it (bounded, so that close() is noticed).
           await probe.ring.wait(250);
+          lastTurnAt = Date.now();
         } else {
           // A record that came soon after a wake-up woke no one: look once more when the budget
           // has passed (a single timer, so that a lone record costs two wake-ups in all).
