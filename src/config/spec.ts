@@ -530,7 +530,7 @@ export const SPEC = section({
     /** Shortest pause, in ms, after a drain that found events. */
     poll_interval: duration(2, "ms", 0),
     /** Longest time, in ms, a record waits in the ring before the reader has it. */
-    max_delay: duration(10, "ms", 1),
+    max_delay: duration(5, "ms", 1),
     /**
      * Filter in the kernel by what the rules say: per syscall, drop events no rule can match,
      * and leave out the fd calls state tracking does not need for the rules. false: only the

@@ -62,11 +62,11 @@ export interface LiveSourceOptions extends Omit<ProbeOptions, "object"> {
    */
   pollMs?: number;
   /**
-   * Longest pause while records flow, in ms (default 10): it bounds how late a record is seen
-   * under load.
+   * Longest pause while records flow, in ms (default 5, as kernel.max_delay): it bounds how late
+   * a record is seen under load.
    */
   maxDelayMs?: number;
-  /** The probe's wake-up budget in ms (default 5; see the module doc). */
+  /** The probe's wake-up budget in ms (default: half of `maxDelayMs`; see the module doc). */
   wakeupMs?: number;
   /** Events a drain aims to carry when they come slowly (default 8192). */
   batchEvents?: number;
@@ -117,7 +117,7 @@ const TURN_MS = 20;
 
 /** Loads the probe and starts reading. Throws ProbeLoadError with a one-line fix hint. */
 export async function openLiveSource(opts: LiveSourceOptions): Promise<LiveSource> {
-  const wakeupMs = opts.wakeupMs ?? 5;
+  const wakeupMs = opts.wakeupMs ?? (opts.maxDelayMs ?? 5) / 2;
   const probe = await Probe.load({ ...opts, wakeupNs: Math.round(wakeupMs * 1e6) });
   const withState = opts.withState ?? true;
   const filter = (names: ReadonlySet<string> | "all") =>
@@ -125,7 +125,7 @@ export async function openLiveSource(opts: LiveSourceOptions): Promise<LiveSourc
   probe.setSyscalls(filter(opts.syscalls));
 
   const pollMs = opts.pollMs ?? 2;
-  const maxDelayMs = Math.max(pollMs, opts.maxDelayMs ?? 10);
+  const maxDelayMs = Math.max(pollMs, opts.maxDelayMs ?? 5);
   const batchEvents = opts.batchEvents ?? 8192;
   const maxBytes = opts.maxBatchBytes ?? 1 << 20;
   const sliceEvents = Math.max(1, opts.sliceEvents ?? 1024);

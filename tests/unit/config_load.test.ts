@@ -35,7 +35,7 @@ Deno.test("config: the repository's config.yaml loads without problems", async (
   assertEquals(config.webserver.auth_token, "");
   assertEquals(config.kernel.ring_buffer_size, 16 * 1024 * 1024);
   assertEquals(config.kernel.poll_interval, 2);
-  assertEquals(config.kernel.max_delay, 10);
+  assertEquals(config.kernel.max_delay, 5);
   assertEquals(config.alert_store.max_age, 7 * 86400);
   assertEquals(config.outputs_queue.flush_timeout, 10);
   assertEquals(config.webserver.max_request_body_bytes, 1024 * 1024);
