@@ -53,10 +53,12 @@ Deno.test({
     // connections a second: V8's heap and the allocator size themselves to that garbage rate
     // once (the API server alone under this attack: +106 MB, then level over four more rounds
     // of ~37,000 connections, live heap after GC 7 MB before and after; the agent: +129 to
-    // +138 MB). Holding the 600 connections without churn costs +15 MB. A leak shows as growth
+    // +138 MB from a start that still held the rules build's garbage, +170 MB from one that no
+    // longer does (a full collection after start-up: before 171 -> 128 MB, peak 317 -> 297 MB).
+    // Holding the 600 connections without churn costs +15 MB. A leak shows as growth
     // in the last third (measured +13 MB there): ~10,000 connections come and go in it, so 30 MB
     // catches anything of 3 KB a connection kept (a Node socket with its parser is more).
-    assert((l.rss_growth_mb as number) < 160, `RSS grew by ${l.rss_growth_mb} MB`);
+    assert((l.rss_growth_mb as number) < 200, `RSS grew by ${l.rss_growth_mb} MB`);
     assert(
       (l.rss_growth_last_third_mb as number) < 30,
       `RSS still grew by ${l.rss_growth_last_third_mb} MB in the attack's last third`,
