@@ -18,9 +18,17 @@ const FILTERS = [
   "evt.type = execve and proc.pname exists",
 ];
 
-async function printed(file: string, filter: string, skip: boolean) {
+/** Replays `file` through `filter` and prints each match with `format`. */
+async function printed(
+  file: string,
+  filter: string,
+  opts: { skip: boolean; format?: string; userTables?: boolean },
+) {
   const f = compileFilter(filter);
-  const p = new EventPrinter("%evt.num %proc.name %thread.tid %fd.name %evt.args", "syscall");
+  const p = new EventPrinter(
+    opts.format ?? "%evt.num %proc.name %thread.tid %fd.name %evt.args",
+    "syscall",
+  );
   const lines: string[] = [];
   const r = await replayCapture(file, {
     filter: f.matches,
@@ -28,7 +36,8 @@ async function printed(file: string, filter: string, skip: boolean) {
       const l = p.line(ev);
       if (l !== undefined) lines.push(l);
     },
-    eventNames: skip ? f.eventNames : "all",
+    eventNames: opts.skip ? f.eventNames : "all",
+    userTables: opts.userTables,
   });
   return { lines, events: r.events, skipped: r.source.stats().skipped };
 }
@@ -42,8 +51,8 @@ Deno.test({
     for (const e of Deno.readDirSync(dir)) {
       if (!e.name.endsWith(".scap")) continue;
       for (const filter of FILTERS) {
-        const all = await printed(`${dir}/${e.name}`, filter, false);
-        const some = await printed(`${dir}/${e.name}`, filter, true);
+        const all = await printed(`${dir}/${e.name}`, filter, { skip: false });
+        const some = await printed(`${dir}/${e.name}`, filter, { skip: true });
         assertEquals(some.lines, all.lines, `${e.name}: ${filter}`);
         assertEquals(some.events, all.events, "every event is counted");
         assertEquals(all.skipped, 0);
@@ -67,20 +76,8 @@ Deno.test({
     const file = `${REFERENCE_DIR}/libs-captures/sample.scap`;
     const f = compileFilter(FILTERS[0]);
     assert(!readsUserTables(f.fields));
-    const run = async (userTables: boolean, format: string) => {
-      const p = new EventPrinter(format, "syscall");
-      const lines: string[] = [];
-      const r = await replayCapture(file, {
-        filter: f.matches,
-        onEvent: (ev) => {
-          const l = p.line(ev);
-          if (l !== undefined) lines.push(l);
-        },
-        eventNames: f.eventNames,
-        userTables,
-      });
-      return { lines, skipped: r.source.stats().skipped, events: r.events };
-    };
+    const run = (userTables: boolean, format: string) =>
+      printed(file, FILTERS[0], { skip: true, format, userTables });
     const format = "%evt.num %proc.name %thread.tid %fd.name %user.uid %evt.args";
     const kept = await run(true, format);
     const dropped = await run(false, format);
