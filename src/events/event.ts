@@ -350,6 +350,35 @@ export class Event {
     return pos;
   }
 
+  /**
+   * Writes the start offset of every parameter into `offs` (and the end of the last one at
+   * `offs[nparams]`) in one pass over the lengths, for a reader that takes several parameters
+   * of one event: one pass instead of a call per parameter. Returns false (and writes nothing)
+   * when `offs` is too short.
+   */
+  paramOffsets(offs: Int32Array): boolean {
+    const n = this.nparams;
+    if (offs.length <= n) return false;
+    const lensOff = this.lensOff;
+    const dv = this.dv;
+    if (this._x === undefined || this._x.lenSize === 2) {
+      let pos = lensOff + 2 * n;
+      for (let k = 0; k < n; k++) {
+        offs[k] = pos;
+        pos += dv.getUint16(lensOff + 2 * k, true);
+      }
+      offs[n] = pos;
+    } else {
+      let pos = lensOff + 4 * n;
+      for (let k = 0; k < n; k++) {
+        offs[k] = pos;
+        pos += dv.getUint32(lensOff + 4 * k, true);
+      }
+      offs[n] = pos;
+    }
+    return true;
+  }
+
   /** Byte length of parameter `i`. */
   paramLength(i: number): number {
     return this._x === undefined || this._x.lenSize === 2

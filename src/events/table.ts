@@ -207,6 +207,12 @@ export interface EventInfo {
   readonly paramIndex: ReadonlyMap<string, number>;
   /** The {@link INT_KIND} of each parameter (integers are read without the general decoder). */
   readonly intKinds: Uint8Array;
+  /**
+   * The {@link PT} type of each parameter, as `params[i].type`: parameter descriptions come in
+   * several shapes (a dirfd, a table, a directory parameter), so reading `.type` from them is a
+   * lookup V8 cannot specialise; a typed array read is one load.
+   */
+  readonly paramTypes: Uint8Array;
   /** How many of `params` the scap format defines (the rest are Saker's own additions, which
    * live records carry and capture files leave out). */
   readonly scapParamCount: number;
@@ -327,6 +333,7 @@ function decodeRow(id: number, row: readonly [string, string, string, string]): 
     largePayload: (flags & EF.LARGE_PAYLOAD) !== 0,
     paramIndex: new Map(params.map((p, i) => [p.name, i])),
     intKinds: Uint8Array.from(params, (p) => intKindOf(p.type)),
+    paramTypes: Uint8Array.from(params, (p) => p.type),
   };
 }
 

@@ -37,7 +37,7 @@ import {
 import { joinPath } from "./paths.ts";
 import { AF, isMappedV4, sockAddrText, tupleName, unmapV4 } from "../events/socket_text.ts";
 import { parseContainerEvent } from "./containers/container_json.ts";
-import { rawInt } from "./raw.ts";
+import { intAt, PARAM_OFFSETS, rawInt, textAt } from "./raw.ts";
 
 /** Action codes (one per family of state-changing events). */
 const A = {
@@ -773,14 +773,21 @@ function onOpen(ev: Event, th: ThreadInfo): void {
   ev.fdNum = res < 0 ? -1 : res;
   if (res < 0) return;
   const isHandle = ev.info.name === "open_by_handle_at";
-  // Parameters read in their order (dirfd, name, flags, dev, ino, then the record's extra
-  // name_dir): each read goes on from where the last one ended in the record.
-  const dirfd = num(arg(ev, th, P.dirfd)) ?? AT_FDCWD;
-  const raw = str(arg(ev, th, isHandle ? P.path : P.name));
+  const type = ev.type;
+  const nameAt = isHandle ? P.path[type] : P.name[type];
+  // Every parameter an open needs is in the record (always, for live ones): their offsets in one
+  // pass, then each read in place. Otherwise parameter by parameter, from the enter event.
+  const offs = PARAM_OFFSETS;
+  const inPlace = P.dirfd[type] >= 0 && P.dirfd[type] < ev.nparams && nameAt >= 0 &&
+    nameAt < ev.nparams && P.flags[type] >= 0 && P.flags[type] < ev.nparams &&
+    ev.paramOffsets(offs);
+  const dirfd = (inPlace ? intAt(ev, offs, P.dirfd[type]) : num(arg(ev, th, P.dirfd))) ??
+    AT_FDCWD;
+  const raw = inPlace ? textAt(ev, offs, nameAt) : str(arg(ev, th, isHandle ? P.path : P.name));
   if (raw === undefined) return;
-  const flags = num(arg(ev, th, P.flags)) ?? 0;
-  const dev = num(get(ev, P.dev)) ?? 0;
-  const ino = num(get(ev, P.ino)) ?? 0;
+  const flags = (inPlace ? intAt(ev, offs, P.flags[type]) : num(arg(ev, th, P.flags))) ?? 0;
+  const dev = (inPlace ? intAt(ev, offs, P.dev[type]) : num(get(ev, P.dev))) ?? 0;
+  const ino = (inPlace ? intAt(ev, offs, P.ino[type]) : num(get(ev, P.ino))) ?? 0;
   // As libsinsp: O_DIRECTORY makes a directory fd, O_TMPFILE (which includes O_DIRECTORY's
   // bit) too, named after the directory its unnamed file was made in.
   const isDir = (flags & O_DIRECTORY) !== 0;

@@ -3,6 +3,7 @@ import { buildEvent, concatRecords, encodeLiveRecord } from "../../src/events/en
 import { decodeLiveBatch, decodeLiveRecords, type Event } from "../../src/events/event.ts";
 import { currentExitId, EVENTS } from "../../src/events/table.ts";
 import { renderFlags } from "../../src/events/flags.ts";
+import { intAt, textAt } from "../../src/state/raw.ts";
 
 Deno.test("decode: openat record round-trips every parameter", () => {
   const ev = buildEvent("openat", { tid: 4242, pid: 4240, ppid: 1, cpu: 1, comm: "cat", ts: 5n }, {
@@ -91,4 +92,33 @@ Deno.test("decode: a drain decoded in slices gives the events of the whole, skip
     assertEquals(got.map((e) => [e.num, e.tid, e.arg("fd")]), whole, `slices of ${size}`);
     assertEquals(slices, Math.ceil(6 / size), `slices of ${size}`);
   }
+});
+
+Deno.test("decode: parameters read in place (all offsets in one pass) equal param()", () => {
+  const events = [
+    buildEvent("openat", { tid: 1 }, {
+      fd: 3,
+      dirfd: -100,
+      name: "/etc/passwd",
+      flags: 1,
+      mode: 0o644,
+      dev: 0x803,
+      ino: 2 ** 40 + 7,
+    }),
+    buildEvent("openat", { tid: 1 }, { fd: -2, dirfd: 7, name: "rel/x", name_dir: "/srv" }),
+    buildEvent("openat", { tid: 1 }, { fd: 4, dirfd: -100, name: "" }),
+    buildEvent("open", { tid: 1 }, { fd: 5, name: "/tmp/a", flags: 3 }),
+    buildEvent("execve", { tid: 1 }, { res: 0, exe: "/bin/ls", args: ["ls", "-l"], pid: 9 }),
+  ];
+  const offs = new Int32Array(64);
+  for (const ev of events) {
+    assertEquals(ev.paramOffsets(offs), true);
+    assertEquals([...offs.subarray(0, ev.nparams + 1)], ev.offsets(), ev.name);
+    for (let i = -1; i <= ev.nparams; i++) {
+      const v = ev.param(i);
+      assertEquals(intAt(ev, offs, i), typeof v === "number" ? v : undefined, `${ev.name} ${i}`);
+      assertEquals(textAt(ev, offs, i), typeof v === "string" ? v : undefined, `${ev.name} ${i}`);
+    }
+  }
+  assertEquals(events[0].paramOffsets(new Int32Array(4)), false);
 });
