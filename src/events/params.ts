@@ -175,12 +175,18 @@ export function ipv6Text(buf: Uint8Array, off: number): string {
   return `${hex.slice(0, bestStart).join(":")}::${hex.slice(bestStart + bestLen).join(":")}`;
 }
 
+// Most 64-bit values fit in 32 bits (fds, results, small numbers): those are read as 32-bit
+// integers, which V8 keeps as small integers instead of going through floating point.
 function u64(dv: DataView, off: number): number {
-  return dv.getUint32(off, true) + dv.getUint32(off + 4, true) * 0x1_0000_0000;
+  const hi = dv.getUint32(off + 4, true);
+  const lo = dv.getUint32(off, true);
+  return hi === 0 ? lo : lo + hi * 0x1_0000_0000;
 }
 
 function i64(dv: DataView, off: number): number {
-  return dv.getUint32(off, true) + dv.getInt32(off + 4, true) * 0x1_0000_0000;
+  const hi = dv.getInt32(off + 4, true);
+  const lo = dv.getInt32(off, true);
+  return hi === lo >> 31 ? lo : (lo >>> 0) + hi * 0x1_0000_0000;
 }
 
 function decodeSockAddr(buf: Uint8Array, dv: DataView, off: number, len: number): SockAddr | null {

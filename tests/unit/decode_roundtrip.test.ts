@@ -122,3 +122,11 @@ Deno.test("decode: parameters read in place (all offsets in one pass) equal para
   }
   assertEquals(events[0].paramOffsets(new Int32Array(4)), false);
 });
+
+Deno.test("decode: 64-bit integers on both sides of 32 bits", () => {
+  const values = [0, 1, -1, -100, 2 ** 31 - 1, 2 ** 31, -(2 ** 31), 2 ** 32 + 5, -5e9, 2 ** 52];
+  for (const v of values) {
+    const ev = buildEvent("openat", { tid: 1 }, { fd: v, dirfd: -v, name: "/x", ino: Math.abs(v) });
+    assertEquals([ev.param(0), ev.param(1), ev.arg("ino")], [v, v === 0 ? 0 : -v, Math.abs(v)]);
+  }
+});
