@@ -801,8 +801,9 @@ function onOpen(ev: Event, th: ThreadInfo): void {
   fd.dev = dev;
   fd.ino = ino;
   const creat = ev.info.name === "creat" ? num(get(ev, P.creat_flags)) ?? 0 : 0;
-  fd.upperLayer = (flags & FD_UPPER_LAYER) !== 0 || (creat & 1) !== 0;
-  fd.lowerLayer = (flags & FD_LOWER_LAYER) !== 0 || (creat & 2) !== 0;
+  // A new FdInfo has neither bit: set only what is true.
+  if ((flags & FD_UPPER_LAYER) !== 0 || (creat & 1) !== 0) fd.upperLayer = true;
+  if ((flags & FD_LOWER_LAYER) !== 0 || (creat & 2) !== 0) fd.lowerLayer = true;
   setFd(ev, th, res, fd);
 }
 
