@@ -26,8 +26,12 @@ export function rawInt(ev: Event, i: number): number {
   const dv = ev.dv;
   const off = ev.paramOffset(i);
   switch (ev.paramLength(i)) {
-    case 8:
-      return dv.getUint32(off, true) + dv.getInt32(off + 4, true) * 0x1_0000_0000;
+    case 8: {
+      // Most values fit in 32 bits: kept as small integers, without floating point.
+      const lo = dv.getInt32(off, true);
+      const hi = dv.getInt32(off + 4, true);
+      return hi === lo >> 31 ? lo : (lo >>> 0) + hi * 0x1_0000_0000;
+    }
     case 4:
       return dv.getInt32(off, true);
     case 2:
