@@ -1,7 +1,8 @@
 /**
  * The few libc functions the kernel side needs through Deno FFI: mmap for reading the ring
- * buffer in place, clocks for turning the probe's boot-time stamps into UTC, errno, and
- * vsnprintf for libbpf's log messages.
+ * buffer in place, clocks for turning the probe's boot-time stamps into UTC, errno, vsnprintf
+ * for libbpf's log messages, and malloc_trim and madvise for handing memory the agent no longer
+ * uses back to the system.
  * @module
  */
 
@@ -18,6 +19,8 @@ const symbols = {
   close: { parameters: ["i32"], result: "i32" },
   ioctl: { parameters: ["i32", "u64", "buffer"], result: "i32" },
   fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
+  malloc_trim: { parameters: ["usize"], result: "i32" },
+  madvise: { parameters: ["pointer", "usize", "i32"], result: "i32" },
 } as const;
 
 /** epoll_wait on a thread of its own: the caller's event loop keeps running while it waits. */
