@@ -18,6 +18,7 @@
  * @module
  */
 import { libc } from "../../src/kernel/libc.ts";
+import { AGENT_V8_FLAGS } from "../../src/agent/heap.ts";
 import { referenceDir } from "../reference.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
@@ -174,8 +175,8 @@ export interface AgentOptions {
   rules?: string[];
   /** Extra `-o key=value` overrides. */
   overrides?: string[];
-  /** Extra V8 flags. */
-  v8Flags?: string[];
+  /** V8 flags (default: the ones the agent's launchers pass, AGENT_V8_FLAGS). */
+  v8Flags?: readonly string[];
 }
 
 let nextPort = 18700 + (Deno.pid % 200);
@@ -188,7 +189,8 @@ let nextPort = 18700 + (Deno.pid % 200);
 export async function startAgentProcess(opts: AgentOptions = {}): Promise<AgentProcess> {
   const port = nextPort++;
   const args = ["run", "-A"];
-  if (opts.v8Flags?.length) args.push(`--v8-flags=${opts.v8Flags.join(",")}`);
+  const v8Flags = opts.v8Flags ?? AGENT_V8_FLAGS;
+  if (v8Flags.length) args.push(`--v8-flags=${v8Flags.join(",")}`);
   args.push(`${ROOT}/src/main.ts`, "run", "-c", `${ROOT}/config.yaml`);
   for (const r of opts.rules ?? [`${ROOT}/rules`]) args.push("-r", r);
   const overrides = [

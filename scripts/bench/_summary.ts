@@ -212,7 +212,7 @@ export const FIGURES: readonly Figure[] = [
     figure: "agent RSS peak, storm with every open received (as shipped)",
     module: "memory",
     goal: { op: "<=", bound: 150, unit: " MB" },
-    read: one("v8_default_ring_16MiB.rss_peak_under_load_mb", " MB"),
+    read: one("as_shipped_ring_16MiB.rss_peak_under_load_mb", " MB"),
   },
   {
     figure: "saker replay vs sysdig -r, sample.scap ×2500, one filter: seconds, speed",

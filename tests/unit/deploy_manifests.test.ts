@@ -20,6 +20,7 @@ import { Deployment } from "kubernetes-models/apps/v1/Deployment";
 import { loadConfig } from "../../src/config/load.ts";
 import { loadRulesText } from "../../src/rules/loader.ts";
 import { AGENT_CAPABILITIES } from "../../src/agent/preflight.ts";
+import { AGENT_V8_FLAGS } from "../../src/agent/heap.ts";
 import { SAKER_VERSION } from "../../src/version.ts";
 import { daemonSet, podmanArgs } from "../../scripts/daemonset_podman.ts";
 import { unknownFields } from "../support/k8s_fields.ts";
@@ -256,6 +257,8 @@ Deno.test("manifests: the podman command line is the DaemonSet's, flag by flag",
     "0:0",
     "-e",
     "SAKER_HOST_ROOT=/host",
+    "-e",
+    `DENO_V8_FLAGS=${AGENT_V8_FLAGS.join(",")}`,
     "-e",
     "SAKER_API_TOKEN=t0ken",
     "-v",
