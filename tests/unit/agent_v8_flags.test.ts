@@ -61,6 +61,8 @@ Deno.test("v8 flags: they bound the young generation of a Deno started with them
   const semi = Number(/--max-semi-space-size=(\d+)/.exec(FLAGS)?.[1]);
   const bounded = await young(FLAGS);
   const unbounded = await young("");
-  assert(bounded <= 2.5 * semi * 2 ** 20, `young generation with the flags: ${bounded} bytes`);
-  assert(unbounded > bounded, `without them: ${unbounded} bytes, with: ${bounded} bytes`);
+  // Two semi-spaces, and pages V8 keeps in the young generation for a collection or two (pinned
+  // or promoted in place): 8-12 MB measured with 4 MiB semi-spaces, 64 MB without the flags.
+  assert(bounded <= 4 * semi * 2 ** 20, `young generation with the flags: ${bounded} bytes`);
+  assert(unbounded >= 2 * bounded, `without them: ${unbounded} bytes, with: ${bounded} bytes`);
 });
