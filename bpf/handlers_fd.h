@@ -30,10 +30,17 @@ static __always_inline int open_denied(struct task_struct *task, long fd) {
 		PRED_GATE(PK_OPEN, a, b, oflags);                                                  \
 	}
 
+/* The same for open, openat and creat, whose predicates sys_exit decides unless `deny` may stop
+ * an open (then the handler decides, after the deny check). */
+#define OPEN_GATE_EXIT(denied, a, b, oflags)                                               \
+	if (!(denied) && settings.deny_open_n) {                                               \
+		PRED_GATE(PK_OPEN, a, b, oflags);                                                  \
+	}
+
 HANDLER(open) {
 	__u32 flags = ARG(regs, 1);
 	int denied = open_denied(task, ret);
-	OPEN_GATE(denied, ARG(regs, 0), L_AT_FDCWD, open_flags_to_scap(flags));
+	OPEN_GATE_EXIT(denied, ARG(regs, 0), L_AT_FDCWD, open_flags_to_scap(flags));
 	BEGIN(EV_OPEN, 7);
 	mark_denied(r, denied);
 	p_s64(r, ret);
@@ -48,7 +55,7 @@ HANDLER(open) {
 HANDLER(openat) {
 	__u32 flags = ARG(regs, 2);
 	int denied = open_denied(task, ret);
-	OPEN_GATE(denied, ARG(regs, 1), (__s32)ARG(regs, 0), open_flags_to_scap(flags));
+	OPEN_GATE_EXIT(denied, ARG(regs, 1), (__s32)ARG(regs, 0), open_flags_to_scap(flags));
 	BEGIN(EV_OPENAT, 8);
 	mark_denied(r, denied);
 	p_s64(r, ret);
@@ -89,7 +96,7 @@ HANDLER(openat2) {
 
 HANDLER(creat) {
 	int denied = open_denied(task, ret);
-	OPEN_GATE(denied, ARG(regs, 0), L_AT_FDCWD, 0); /* creat is not an "open" for is_open_* */
+	OPEN_GATE_EXIT(denied, ARG(regs, 0), L_AT_FDCWD, 0); /* not an "open" for is_open_* */
 	BEGIN(EV_CREAT, 7);
 	mark_denied(r, denied);
 	p_s64(r, ret);

@@ -49,6 +49,8 @@
 #define PK_GENERIC 0
 #define PK_OPEN 1
 #define PK_SOCK 2
+#define PK_AT_EXIT 0x40 /* with a PK_*: called from sys_exit, where programs on the result alone
+                         * (PP_GENERIC) and PP_DROP_ALL are decided; the handler leaves them */
 
 struct pred_lit {
 	__u8 fact;
@@ -131,6 +133,7 @@ struct pred_path_val {
 #define FK_KEY_DONE 64   /* the raw path was read and the path cache asked (FK_KEY: key valid) */
 #define FK_KEY 128
 #define FK_CACHED 256    /* the path cache held an entry for the key */
+#define FK_MEMO 512      /* the last open's decision (struct pred_memo) applies to this one */
 
 /* Admission to the path cache: an entry is inserted for a path seen twice in a row of this many
  * distinct paths (a per-CPU table of hash tags), so a stream of paths that never come back (a
@@ -139,6 +142,21 @@ struct pred_path_val {
 
 struct pred_seen {
 	__u32 tag[PRED_SEEN_SLOTS];
+};
+
+/*
+ * The decision of the last open tested on this CPU whose path cache key was built: an open
+ * with the same key (raw path, directory, epochs, program), result and open flags has the same
+ * facts, so the same decision, taken without the path cache lookup and the clauses. `tag` is
+ * a hash of the rest, seeded per load (settings.pred_seed) and written last: a memo written
+ * half by one event and half by another (a task preempted in between) fails it and is not used.
+ */
+struct pred_memo {
+	struct pred_path_key key;
+	__s64 res;
+	__u32 oflags;
+	__u32 keep;
+	__u64 tag;
 };
 
 struct pred_facts {
@@ -161,5 +179,6 @@ struct pred_facts {
 	__u64 cdone, cval;          /* path literals the cache knew for this event */
 	__u64 pdone, pval;          /* path literals evaluated for this event */
 	struct pred_path_key ckey;
+	struct pred_memo memo;      /* kept across events (pred_keep resets the fields above) */
 };
 

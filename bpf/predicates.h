@@ -24,6 +24,11 @@
  * the cache does not know resolve and hash the path (pred_path_lit). The cache holds what the
  * tests computed: it changes no decision.
  *
+ * The memo (struct pred_memo, per CPU): the last open's decision with its cache key, result and
+ * read/write flags. An open with the same key, result and flags is decided by it as soon as its
+ * key is built, without the cache lookup and the clauses (an open+close loop of one file; a
+ * daemon polling the same file). Every fact an open's clauses read is in what the memo compares.
+ *
  * The maps' layout is in predicate_types.h; included by probe.bpf.c after the maps.
  */
 #pragma once
@@ -221,6 +226,45 @@ __attribute__((noinline)) int pred_raw_hash(__u32 len) {
 	return 1;
 }
 
+_Static_assert(sizeof(struct pred_path_key) % 16 == 0, "the memo's tag reads the key in pairs");
+
+/* The memo's tag: a seeded hash of its key, result, open flags and decision. */
+static __always_inline __u64 pred_memo_tag(struct pred_memo *m) {
+	__u64 *w = (__u64 *)&m->key;
+	/* Two lanes (the multiplications of one do not wait for the other's). */
+	__u64 h1 = settings.pred_seed ^ HASH_P2, h2 = settings.pred_seed ^ HASH_P1;
+	for (int i = 0; i < sizeof(m->key) / 8; i += 2) {
+		h1 = (h1 ^ w[i]) * HASH_P1;
+		h2 = (h2 ^ w[i + 1]) * HASH_P2;
+	}
+	h1 = (h1 ^ (__u64)m->res) * HASH_P1;
+	h2 = (h2 ^ m->oflags ^ ((__u64)m->keep << 32)) * HASH_P2;
+	h1 ^= h2 >> 29;
+	return (h1 ^ (h2 << 7)) * HASH_P1;
+}
+
+/* Whether the last decision on this CPU (the memo) applies to the current open (its key built):
+ * same key, result and flags, and the tag holds. */
+static __always_inline int pred_memo_hit(struct pred_facts *f) {
+	struct pred_memo *m = &f->memo;
+	__u64 *a = (__u64 *)&m->key, *b = (__u64 *)&f->ckey;
+	for (int i = 0; i < sizeof(m->key) / 8; i++)
+		if (a[i] != b[i]) return 0;
+	if (m->res != f->res || m->oflags != f->oflags) return 0;
+	return m->tag == pred_memo_tag(m);
+}
+
+/* Keeps this open's decision as the memo (its key built). */
+static __always_inline void pred_memo_put(struct pred_facts *f, int keep) {
+	struct pred_memo *m = &f->memo;
+	m->tag = 0;
+	__builtin_memcpy(&m->key, &f->ckey, sizeof(m->key));
+	m->res = f->res;
+	m->oflags = f->oflags;
+	m->keep = keep;
+	m->tag = pred_memo_tag(m);
+}
+
 /*
  * The first step of an open's path facts, cheap: reads the raw path, finds the directory a
  * relative one is resolved against (the working directory or the directory fd), builds the path
@@ -242,6 +286,9 @@ __attribute__((noinline)) int pred_path_lookup(__u32 pk) {
 	__u32 rawlen = n - 1;
 	f->rawlen = rawlen;
 	f->known |= FK_RAW;
+#if SAKER_BENCH_STOP == 3
+	return 0; /* benchmark variant: the raw path read */
+#endif
 	struct pred_path_key *k = &f->ckey;
 	k->dir_dentry = 0;
 	k->dir_mnt = 0;
@@ -274,6 +321,9 @@ __attribute__((noinline)) int pred_path_lookup(__u32 pk) {
 		k->path_epoch = *e;
 	}
 	if (!pred_raw_hash(rawlen)) return 0;
+#if SAKER_BENCH_STOP == 4
+	return 0; /* benchmark variant: the key hashed, neither memo nor cache asked */
+#endif
 	k->len = rawlen;
 	k->pk = pk;
 	k->epoch = settings.pred_epoch;
@@ -281,6 +331,10 @@ __attribute__((noinline)) int pred_path_lookup(__u32 pk) {
 	return 0; /* benchmark variant: every open's path tests computed */
 #endif
 	f->known |= FK_KEY;
+	if (pred_memo_hit(f)) {
+		f->known |= FK_MEMO; /* the caller takes the memo's decision */
+		return 0;
+	}
 	struct pred_path_val *v = bpf_map_lookup_elem(&path_cache, k);
 	if (v) {
 		__u64 done = v->done;
@@ -490,6 +544,7 @@ __attribute__((noinline)) int pred_lit(__u32 pk, __u32 i, __u32 nr) {
 	case PF_NAMERAW: {
 		if (f->kind != PK_OPEN) return 1;
 		if (!(f->known & FK_KEY_DONE)) pred_path_lookup(pk);
+		if (f->known & FK_MEMO) return 1; /* decided by the memo (pred_keep) */
 		__u64 bit = 1ULL << li;
 		if (f->cdone & bit) return (f->cval & bit) != 0;
 		int r = pred_path_lit(pk, li);
@@ -524,6 +579,23 @@ __attribute__((noinline)) int pred_lit(__u32 pk, __u32 i, __u32 nr) {
 	return (l->flags & PL_NEG) ? !v : v;
 }
 
+/* Literal `i` of program `p` (key `pk`): the facts of the result and the open flags evaluated
+ * here, without a call; the others by pred_lit. */
+static __always_inline int pred_lit_fast(struct pred_prog *p, struct pred_facts *f, __u32 i,
+                                         __u32 pk, __u32 nr) {
+	struct pred_lit *l = &p->lits[i & (PRED_LITS - 1)];
+	__s64 x;
+	switch (l->fact) {
+	case PF_RES: x = f->res; break;
+	case PF_FDNUM: x = f->res >= 0 ? f->res : -1; break;
+	case PF_OPEN_READ: x = (f->oflags & 1) != 0; break;
+	case PF_OPEN_WRITE: x = (f->oflags & 2) != 0; break;
+	default: return pred_lit(pk, i, nr);
+	}
+	int v = pred_num(x, l);
+	return (l->flags & PL_NEG) ? !v : v;
+}
+
 /* Whether the event's path values go into the path cache: always when it held an entry (new
  * literals join it); else when the same raw path was the last one to land on its slot of the
  * admission table (PRED_SEEN_SLOTS), otherwise the path takes the slot. */
@@ -546,8 +618,9 @@ static __always_inline int pred_admit(struct pred_facts *f) {
  * (settings.pred_audit) keeps the event and marks its record.
  */
 __attribute__((noinline)) int pred_keep(__u32 nr, __s64 ret, __u32 kind_flags, __u64 a, __u64 b) {
-	__u32 kind = kind_flags & 0xff;
-	__u32 oflags = kind_flags >> 8;
+	__u32 kind = kind_flags & 0x3f;
+	__u32 at_exit = kind_flags & PK_AT_EXIT;
+	__u32 oflags = (kind_flags >> 8) & 3; /* read and write: what the facts use */
 	__u32 gen = settings.pred_gen & 1;
 	__u32 ik = gen * 512 + (nr & 511);
 	__u32 *slot = bpf_map_lookup_elem(&pred_index, &ik);
@@ -556,7 +629,10 @@ __attribute__((noinline)) int pred_keep(__u32 nr, __s64 ret, __u32 kind_flags, _
 	struct pred_prog *p = bpf_map_lookup_elem(&pred_progs, &pk);
 	struct pred_facts *f = pred_facts();
 	if (!p || !f) return 1;
-	if ((kind == PK_GENERIC) != ((p->flags & PP_GENERIC) != 0)) return 1;
+	/* Programs on the result alone, and those that drop all, are decided in sys_exit; the
+	 * others where the facts are (sys_exit for plain opens, else the handler). */
+	int early = (p->flags & (PP_GENERIC | PP_DROP_ALL)) != 0;
+	if (at_exit ? (!early && kind == PK_GENERIC) : early) return 1;
 	int keep = 0;
 	if (!(p->flags & PP_DROP_ALL)) {
 		f->known = 0;
@@ -571,6 +647,12 @@ __attribute__((noinline)) int pred_keep(__u32 nr, __s64 ret, __u32 kind_flags, _
 		f->cval = 0;
 		f->pdone = 0;
 		f->pval = 0;
+#if SAKER_BENCH_STOP == 3 || SAKER_BENCH_STOP == 4
+		if (kind == PK_OPEN) {
+			pred_path_lookup(pk); /* stops early in these variants */
+			return 0;
+		}
+#endif
 		int dead = 0;
 		__u32 nrefs = p->nrefs;
 		for (__u32 r = 0; r < PRED_REFS; r++) {
@@ -581,7 +663,11 @@ __attribute__((noinline)) int pred_keep(__u32 nr, __s64 ret, __u32 kind_flags, _
 				__u64 bit = 1ULL << idx;
 				if (!(f->done & bit)) {
 					f->done |= bit;
-					if (pred_lit(pk, idx, nr)) f->val |= bit;
+					if (pred_lit_fast(p, f, idx, pk, nr)) f->val |= bit;
+					if (f->known & FK_MEMO) {
+						keep = f->memo.keep;
+						break;
+					}
 				}
 				if (!(f->val & bit)) dead = 1;
 			}
@@ -599,6 +685,7 @@ __attribute__((noinline)) int pred_keep(__u32 nr, __s64 ret, __u32 kind_flags, _
 			struct pred_path_val nv = {.done = f->cdone | f->pdone, .val = f->cval | f->pval};
 			bpf_map_update_elem(&path_cache, &f->ckey, &nv, BPF_ANY);
 		}
+		if ((f->known & (FK_KEY | FK_MEMO)) == FK_KEY) pred_memo_put(f, keep);
 	}
 	if (keep) return 1;
 	if (settings.pred_audit) {

@@ -155,6 +155,12 @@ static __always_inline __u32 open_flags_to_scap(__u32 f) {
 	return r;
 }
 
+/* The read and write bits of open_flags_to_scap (all the kernel predicates test). */
+static __always_inline __u32 open_rw_to_scap(__u32 f) {
+	__u32 a = f & L_O_ACCMODE;
+	return a == L_O_WRONLY ? 2 : a == L_O_RDWR ? 3 : 1;
+}
+
 /* Mode bits: scap numbers permission bits from "other execute" upwards. */
 static __always_inline __u32 mode_to_scap(__u32 m) {
 	__u32 r = 0;

@@ -177,6 +177,8 @@ export interface AgentOptions {
   overrides?: string[];
   /** V8 flags (default: the ones the agent's launchers pass, AGENT_V8_FLAGS). */
   v8Flags?: readonly string[];
+  /** Extra environment (e.g. SAKER_PROBE: another probe object). */
+  env?: Record<string, string>;
 }
 
 let nextPort = 18700 + (Deno.pid % 200);
@@ -209,6 +211,7 @@ export async function startAgentProcess(opts: AgentOptions = {}): Promise<AgentP
   const child = new Deno.Command(Deno.execPath(), {
     args,
     cwd: ROOT,
+    env: opts.env,
     stdout: "piped",
     stderr: "piped",
     stdin: "null",

@@ -228,7 +228,9 @@ async function sysExitNs(
  * predicates drop it (one path test; Falco's stable rules' thirteen clauses, with and without
  * the path cache, absolute and relative paths). Medians of three alternating rounds.
  */
-async function costByPart(bin: string): Promise<Record<string, number | null>> {
+async function costByPart(
+  bin: string,
+): Promise<Record<string, number | null | Record<string, number | null>>> {
   const { kernelPrograms } = await import("../../src/rules/kernel_program.ts");
   const { deriveKernelPredicates } = await import("../../src/rules/kernel_filter.ts");
   const { loadRulesFiles, loadRulesText } = await import("../../src/rules/loader.ts");
@@ -273,6 +275,20 @@ async function costByPart(bin: string): Promise<Record<string, number | null>> {
           syscalls: ["openat"],
           programs: stable,
         }],
+        // The same dropped open stopped early (SAKER_BENCH_STOP, bpf/probe.bpf.c): the parts
+        // of its cost, from the tracepoint alone to the path cache key.
+        ["stable_open_tracepoint_only", "open", {
+          defines: ["SAKER_BENCH_EMPTY_EXIT"],
+          syscalls: ["openat"],
+          programs: stable,
+        }],
+        ...[1, 2, 3, 4].map((n) =>
+          [`stable_open_stop_${n}`, "open", {
+            defines: [`SAKER_BENCH_STOP=${n}`],
+            syscalls: ["openat"],
+            programs: stable,
+          }] as [string, string, Parameters<typeof sysExitNs>[2]]
+        ),
         // Every open another path than the cache holds: the lookup and insertion on top.
         ["distinct_opens_dropped_by_stable_rules", "many", {
           syscalls: ["openat"],
@@ -327,6 +343,21 @@ async function costByPart(bin: string): Promise<Record<string, number | null>> {
     ),
     ring_reserve_and_commit_ns: part("captured", "record_built_not_submitted"),
     path_walk_of_a_relative_open_ns: part("captured_relative_path", "captured"),
+    // An open the stable rules drop, by part (sys_exit ns per run over the storm's opens and
+    // closes alike, so each part of an open is twice its row): the syscall filter, reading
+    // the open's arguments, calling the predicate and reading the raw path, hashing it into
+    // the path cache key, and the rest (the memo of the last decision, or the path cache and
+    // the clauses).
+    stable_open_by_part_ns_per_run: stable
+      ? {
+        tracepoint_program_entry: med("stable_open_tracepoint_only"),
+        syscall_filter: part("stable_open_stop_1", "stable_open_tracepoint_only"),
+        open_arguments: part("stable_open_stop_2", "stable_open_stop_1"),
+        predicate_call_and_raw_path_read: part("stable_open_stop_3", "stable_open_stop_2"),
+        path_key_hash: part("stable_open_stop_4", "stable_open_stop_3"),
+        memo_or_cache_and_clauses: part("open_dropped_by_stable_rules", "stable_open_stop_4"),
+      }
+      : null,
   };
 }
 

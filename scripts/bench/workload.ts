@@ -8,6 +8,11 @@
  * - an open+close storm of one file no rule cares about: syscalls/s without and with the agent,
  *   slowdown and ns added per syscall, and the agent's CPU per storm syscall (the kernel
  *   predicates keep that storm in the kernel, so the agent receives next to nothing of it);
+ * - the floor under both: the storm and redis again with the agent running a probe whose
+ *   sys_exit program returns at once (built with SAKER_BENCH_EMPTY_EXIT). Every system call
+ *   pays the global sys_exit tracepoint once a program is attached to it (fentry/fexit, per
+ *   syscall, are refused on some kernels), so that slowdown is what no filtering in the probe
+ *   can remove; the rest is the probe's own work;
  * - the agent's CPU per event it received ((utime + stime) / saker_events_received_total) over
  *   the same storm with `kernel.predicates=false`, so that every open reaches user space: what
  *   an event the rules do see costs;
@@ -41,6 +46,7 @@ import {
   type Tools,
 } from "./_outside.ts";
 import { replayVersusSysdig } from "./_replay_sample.ts";
+import { buildProbe } from "../build_bpf.ts";
 
 const ROUNDS = Number(Deno.env.get("SAKER_BENCH_ROUNDS") ?? 3);
 const SECONDS = Number(Deno.env.get("SAKER_BENCH_SECONDS") ?? 3);
@@ -105,8 +111,10 @@ async function redisBench(port: number): Promise<{ get: number; set: number }> {
 interface Round {
   redis_without: { get: number; set: number };
   redis_with: { get: number; set: number };
+  redis_floor: { get: number; set: number };
   storm_without: number;
   storm_with: number;
+  storm_floor: number;
   agent_ns_per_storm_syscall: number;
   agent_ns_per_received_event: number;
   storm_with_predicates_off: number;
@@ -187,6 +195,10 @@ export async function bench(): Promise<Record<string, unknown>> {
   const rules = FALCO_RULES;
   if (!rules) return { skipped: "Falco's rules not found (SAKER_REFERENCE)" };
   const tools = await buildTools();
+  const emptyProbe = await buildProbe({
+    defines: ["SAKER_BENCH_EMPTY_EXIT"],
+    out: `${tools.dir}/empty-exit.bpf.o`,
+  });
   const redis = await startRedis(tools.dir);
   const rounds: Round[] = [];
   let replay: Record<string, unknown> = {};
@@ -206,19 +218,33 @@ export async function bench(): Promise<Record<string, unknown>> {
         }
         return { ...run, received: await receivedEventCost(rules, tools) };
       };
-      let w0, w1;
+      // The agent as in `withAgent`, its probe's sys_exit program empty: the tracepoint's cost.
+      const floor = async () => {
+        const agent = await startAgentProcess({ rules: [rules], env: { SAKER_PROBE: emptyProbe } });
+        try {
+          await storm(tools, 1); // the same warm-up as with the agent
+          return { storm: await storm(tools, SECONDS), redis: await redisBench(redis.port) };
+        } finally {
+          await agent.stop();
+        }
+      };
+      let w0, w1, wf;
       if (i % 2 === 0) {
         w0 = await without();
+        wf = await floor();
         w1 = await withAgent();
       } else {
         w1 = await withAgent();
+        wf = await floor();
         w0 = await without();
       }
       rounds.push({
         redis_without: w0.redis,
         redis_with: w1.redis,
+        redis_floor: wf.redis,
         storm_without: w0.storm,
         storm_with: w1.stormWith,
+        storm_floor: wf.storm,
         agent_ns_per_storm_syscall: w1.perSyscall,
         agent_ns_per_received_event: w1.received.perEvent,
         storm_with_predicates_off: w1.received.rate,
@@ -255,6 +281,20 @@ export async function bench(): Promise<Record<string, unknown>> {
         (r) => 1e9 / r.storm_with - 1e9 / r.storm_without,
         0,
       ),
+      // The floor: the same with an empty sys_exit program (what the tracepoint alone costs).
+      redis_get_slowdown_percent_tracepoint_floor: med((r) =>
+        slow(r.redis_without.get, r.redis_floor.get)
+      ),
+      redis_set_slowdown_percent_tracepoint_floor: med((r) =>
+        slow(r.redis_without.set, r.redis_floor.set)
+      ),
+      open_close_storm_slowdown_percent_tracepoint_floor: med((r) =>
+        slow(r.storm_without, r.storm_floor)
+      ),
+      open_close_storm_ns_added_per_syscall_tracepoint_floor: med(
+        (r) => 1e9 / r.storm_floor - 1e9 / r.storm_without,
+        0,
+      ),
       open_close_storm_slowdown_percent_predicates_off: med((r) =>
         slow(r.storm_without, r.storm_with_predicates_off)
       ),
@@ -282,8 +322,10 @@ export async function bench(): Promise<Record<string, unknown>> {
     per_round: rounds.map((r) => ({
       redis_without: r.redis_without,
       redis_with: r.redis_with,
+      redis_floor: r.redis_floor,
       storm_without: r.storm_without,
       storm_with: r.storm_with,
+      storm_floor: r.storm_floor,
       storm_with_predicates_off: r.storm_with_predicates_off,
       agent_ns_per_storm_syscall: Math.round(r.agent_ns_per_storm_syscall * 10) / 10,
       agent_ns_per_received_event: Math.round(r.agent_ns_per_received_event),

@@ -6,7 +6,8 @@
  * and directory fd), dotted, doubled-slash and over-long paths, reads watched files, writes log
  * files, connects and sends over TCP, UDP, IPv6 and unix sockets. Every event goes through the
  * real state store and the rules: no marked event may raise an alert, and the probe may drop only
- * what the rules' predicates (evaluated in user space on the same event) drop. Run with Saker's
+ * what the rules' predicates (evaluated in user space on the same event) drop. The same raw path
+ * opened again with other flags and results is decided anew each time. Run with Saker's
  * rules and, when the reference material is there, Falco's stable rules.
  *
  * Path cache: the probe keeps the values of an open's path tests by raw path, directory and
@@ -73,6 +74,18 @@ tryopen("../etc/shadow", dir_fd=e)
 os.close(e)
 for n in ["out.log", "syslog", "auth.log", "release_agent"]:
     tryopen(T + "/" + n, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+# One raw path again and again with other flags and results (the probe's memo of the last
+# open's decision must tell them apart): auth.log read (dropped) and written (kept); id_rsa
+# through "../" written while it exists (dropped) and while it does not (a failed open: kept).
+for i in range(20):
+    tryopen(T + "/auth.log")
+    tryopen(T + "/auth.log", os.O_WRONLY)
+    if i % 2:
+        open(T + "/id_rsa", "w").close()
+    elif os.path.exists(T + "/id_rsa"):
+        os.unlink(T + "/id_rsa")
+    tryopen(T + "/sub/../id_rsa", os.O_WRONLY)
+    tryopen(T + "/sub/../id_rsa", os.O_WRONLY)
 s = socket.socket(); s.connect_ex(("127.0.0.1", 1)); s.close()
 l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen()
 s = socket.socket(); s.connect(l.getsockname()); s.sendall(b"x"); s.close(); l.close()

@@ -98,3 +98,22 @@ Deno.test("bench summary: printed as one Markdown table, nothing when no figure 
   assert(lines.every((l) => l.length === lines[0].length), "columns aligned");
   assertEquals(formatSummary(summaryRows({ capture: { ns: 1 } })), "");
 });
+
+Deno.test("bench summary: the tracepoint floor (empty sys_exit program) beside the slowdowns", () => {
+  const results = structuredClone(recorded) as Record<string, Record<string, unknown>>;
+  Object.assign(results.workload.table as object, {
+    redis_get_slowdown_percent_tracepoint_floor: 1.3,
+    redis_set_slowdown_percent_tracepoint_floor: -0.4,
+    open_close_storm_slowdown_percent_tracepoint_floor: 12.1,
+    open_close_storm_ns_added_per_syscall_tracepoint_floor: 41,
+  });
+  const rows = summaryRows(results);
+  assertEquals(
+    row(rows, "open+close storm").ratio,
+    "39.8% (+172 ns/syscall); empty sys_exit alone: 12.1% (+41 ns)",
+  );
+  assert(row(rows, "redis-benchmark GET").ratio.endsWith("; empty sys_exit alone: 1.3%"));
+  assertEquals(row(rows, "redis-benchmark SET").ratio, "5.2%; empty sys_exit alone: -0.4%");
+  // The goal is judged on the slowdown with the agent, not on the floor.
+  assertEquals(row(rows, "open+close storm").status, "not met");
+});
