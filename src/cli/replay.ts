@@ -16,9 +16,7 @@ import type { RuleSelector, Ruleset } from "../rules/ruleset.ts";
 import { type Alert, parsePriority, PRIORITIES } from "../rules/alert.ts";
 import type { AlertFormatter } from "../outputs/format.ts";
 import { replayAuditFile, replayCapture, replayPlugin } from "../pipeline/replay.ts";
-import { BUILTIN_PLUGINS } from "../plugins/builtin.ts";
 import type { Plugin } from "../plugins/api.ts";
-import { looksLikeJson } from "../plugins/files.ts";
 import { wakeSource } from "../rules/fields/mod.ts";
 import { EventPrinter } from "./event_printer.ts";
 import { readsUserTables } from "../rules/fields/user.ts";
@@ -26,12 +24,12 @@ import { ProgressBar } from "./progress.ts";
 import type { CaptureSettings } from "../pipeline/recorder.ts";
 import type { Event } from "../events/event.ts";
 import type { LoadedRules } from "../rules/loader.ts";
-import { isAuditInput } from "../sources/k8saudit_file.ts";
 import { K8S_AUDIT_SOURCE } from "../k8saudit/audit_event.ts";
-import { DEFAULT_RULES } from "../assets.ts";
+import { SHB_BLOCK } from "../capture/format.ts";
 
-// Modules only some replays need (rules files, the agent, capture settings) load when asked
-// for: a filter over a capture file starts in a fraction of the time (no YAML parser).
+// Modules only some replays need (rules files, the agent, capture settings, audit and plugin
+// inputs) load when asked for: a filter over a capture file starts in a fraction of the time
+// (no YAML parser).
 
 const USAGE = `usage: saker replay FILE.scap [options] [FILTER]
 
@@ -72,6 +70,9 @@ options:
 FILTER is a condition in the rules language (evt.type=openat and proc.name=cat): only the
 events it matches are evaluated and printed.`;
 
+/** Characters of printed lines written at once. */
+const OUTPUT_BLOCK = 64 << 10;
+
 /** Problems of loaded rules, one line each (file:line:column: message). */
 async function rulesProblems(
   loaded: LoadedRules,
@@ -92,6 +93,30 @@ async function rulesProblems(
 export function disabledRuleNames(names: readonly string[], patterns: readonly string[]): string[] {
   const res = patterns.map((p) => new RegExp(p));
   return [...new Set(names.filter((n) => res.some((re) => re.test(n))))];
+}
+
+/**
+ * Whether the file starts with a capture's section header (then it is neither an audit nor a
+ * plugin's log file); false for a gzip file, a directory or a file that cannot be read.
+ */
+async function isPlainCapture(path: string): Promise<boolean> {
+  try {
+    const file = await Deno.open(path);
+    try {
+      const head = new Uint8Array(4);
+      let n = 0;
+      while (n < 4) {
+        const got = await file.read(head.subarray(n));
+        if (got === null) break;
+        n += got;
+      }
+      return n === 4 && new DataView(head.buffer).getUint32(0, true) === SHB_BLOCK;
+    } finally {
+      file.close();
+    }
+  } catch {
+    return false;
+  }
 }
 
 /** Entry point of the subcommand. */
@@ -139,6 +164,7 @@ export async function main(args: string[]): Promise<number> {
   }
   let plugin: Plugin | undefined;
   if (v.plugin !== undefined) {
+    const { BUILTIN_PLUGINS } = await import("../plugins/builtin.ts");
     plugin = BUILTIN_PLUGINS.find((p) => p.name === v.plugin && p.open);
     if (!plugin) {
       const names = BUILTIN_PLUGINS.filter((p) => p.sniff).map((p) => p.name).join(", ");
@@ -146,8 +172,12 @@ export async function main(args: string[]): Promise<number> {
       return 2;
     }
   }
-  const json = plugin === undefined && await isAuditInput(file).catch(() => false);
+  // A capture file (a section header first) is neither an audit file nor a plugin's log file.
+  const json = plugin === undefined && !(await isPlainCapture(file)) &&
+    await (await import("../sources/k8saudit_file.ts")).isAuditInput(file).catch(() => false);
   if (json) {
+    const { looksLikeJson } = await import("../plugins/files.ts");
+    const { BUILTIN_PLUGINS } = await import("../plugins/builtin.ts");
     const head = await looksLikeJson(file).catch(() => undefined);
     if (head !== undefined) plugin = BUILTIN_PLUGINS.find((p) => p.sniff?.(head));
   }
@@ -234,6 +264,7 @@ export async function main(args: string[]): Promise<number> {
     const { loadRulesFiles } = await import("../rules/loader.ts");
     const { compileRuleset } = await import("../rules/ruleset.ts");
     const { AlertFormatter } = await import("../outputs/format.ts");
+    const { DEFAULT_RULES } = await import("../assets.ts");
     formatter = new AlertFormatter({ hostname: Deno.hostname() });
     const loaded = await loadRulesFiles(v.rules ?? [DEFAULT_RULES]);
     const { errors, warnings } = await rulesProblems(loaded);
@@ -256,21 +287,38 @@ export async function main(args: string[]): Promise<number> {
 
   const enc = new TextEncoder();
   let lines: string[] = [];
+  // Lines are written in blocks (64 KiB, or what a fifth of a second brought): one write per
+  // batch would be one system call per 256 events.
+  let chars = 0;
+  let flushedAt = performance.now();
   const flush = () => {
     if (lines.length === 0) return;
     Deno.stdout.writeSync(enc.encode(lines.join("\n") + "\n"));
     lines = [];
+    chars = 0;
+    flushedAt = performance.now();
+  };
+  const afterBatch = () => {
+    if (lines.length > 0 && (chars >= OUTPUT_BLOCK || performance.now() - flushedAt >= 200)) {
+      flush();
+    }
   };
   const progress = new ProgressBar(!v["no-progress"] && Deno.stderr.isTerminal());
 
   const onEvent = printer
     ? (ev: Event) => {
       const line = printer!.line(ev);
-      if (line !== undefined) lines.push(line);
+      if (line === undefined) return;
+      lines.push(line);
+      chars += line.length + 1;
     }
     : undefined;
   const onAlerts = (alerts: Alert[]) => {
-    for (const a of alerts) lines.push(v.json ? formatter!.json(a) : formatter!.text(a));
+    for (const a of alerts) {
+      const line = v.json ? formatter!.json(a) : formatter!.text(a);
+      lines.push(line);
+      chars += line.length + 1;
+    }
   };
   let result;
   try {
@@ -280,7 +328,7 @@ export async function main(args: string[]): Promise<number> {
         filter,
         onEvent,
         onAlerts,
-        afterBatch: flush,
+        afterBatch,
       })
       : audit
       ? await replayAuditFile(file, {
@@ -288,7 +336,7 @@ export async function main(args: string[]): Promise<number> {
         filter,
         onEvent,
         onAlerts,
-        afterBatch: flush,
+        afterBatch,
         onError: (e) => console.error(`saker replay: ${e.where}: ${e.message}`),
       })
       : await replayCapture(file, {
@@ -296,7 +344,7 @@ export async function main(args: string[]): Promise<number> {
         filter,
         onEvent,
         onAlerts,
-        afterBatch: flush,
+        afterBatch,
         onProgress: (b, s, n) => progress.update(b, s, n),
         capture,
         // Only the events the filter (else the rules) can see are decoded, with state's.

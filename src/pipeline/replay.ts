@@ -14,6 +14,9 @@
  * filter (only matching events are evaluated) and a printer (`saker replay -p FORMAT`). Used by
  * `saker replay`, the conformance suite and the replay benchmark.
  *
+ * What only some replays use (audit and plugin sources, the capture recorder and its file
+ * writer) loads when asked for: a capture replay starts without them.
+ *
  * @example
  * ```ts
  * import { replayCapture } from "./replay.ts";
@@ -31,7 +34,6 @@ import { type Evaluator, NO_RULES, Pipeline, type StateTracker } from "./pipelin
 import { StateStore } from "../state/store.ts";
 import type { EventBatch, EventSource } from "../sources/source.ts";
 import { openScapSource, type ScapSource } from "../sources/scap.ts";
-import { openAuditFileSource } from "../sources/k8saudit_file.ts";
 import type { IngestError } from "../k8saudit/ingest.ts";
 import { ScapFormatError } from "../capture/errors.ts";
 import { EVENT_STATE_ONLY } from "../capture/reader.ts";
@@ -39,9 +41,8 @@ import { eventIdsByName, EVENTS } from "../events/table.ts";
 import { ACTION, USER_TABLE_EVENT } from "../state/handlers.ts";
 import { Registry } from "../metrics.ts";
 import type { SeedCounts } from "../capture/seed.ts";
-import { CaptureRecorder, type CaptureSettings } from "./recorder.ts";
+import type { CaptureRecorder, CaptureSettings } from "./recorder.ts";
 import type { Plugin } from "../plugins/api.ts";
-import { openPluginSource } from "../sources/plugin_source.ts";
 
 /** Options every replay takes. */
 export interface ReplayOptions {
@@ -217,19 +218,21 @@ export async function replayCapture(
     onProgress: opts.onProgress ? (b, s) => opts.onProgress!(b, s, read) : undefined,
     keepTypes: names === "all" ? undefined : keptEventTypes(names, opts.userTables ?? true),
   });
-  const recorder = opts.capture?.enabled
-    ? new CaptureRecorder(opts.capture, {
+  let recorder: CaptureRecorder | undefined;
+  if (opts.capture?.enabled) {
+    const { CaptureRecorder } = await import("./recorder.ts");
+    recorder = new CaptureRecorder(opts.capture, {
       state,
       registry: new Registry(),
       users: () => ({ users: source.metadata.users, groups: source.metadata.groups }),
-    })
-    : undefined;
+    });
+  }
   const res = await runReplay({
     source,
     state,
     stateOnly: isStateOnly,
     endsInput: (err) => err instanceof ScapFormatError,
-    wrapRules: recorder ? (r) => recorder.wrap(r) : undefined,
+    wrapRules: recorder ? (r) => recorder!.wrap(r) : undefined,
     afterBatch: (batch) => {
       read += batch.length;
       recorder?.afterBatch(batch);
@@ -272,6 +275,7 @@ export async function replayAuditFile(
   path: string,
   opts: AuditReplayOptions = {},
 ): Promise<AuditReplayResult> {
+  const { openAuditFileSource } = await import("../sources/k8saudit_file.ts");
   const source = await openAuditFileSource(path, {
     batchSize: opts.batchSize,
     maxEventBytes: opts.maxEventBytes,
@@ -306,6 +310,7 @@ export async function replayPlugin(
   params: string,
   opts: ReplayOptions = {},
 ): Promise<PluginReplayResult> {
+  const { openPluginSource } = await import("../sources/plugin_source.ts");
   let failure: unknown;
   const source = openPluginSource(plugin, params, {
     onError: (stage, err) => failure ??= stage === "open" ? err : undefined,
