@@ -275,13 +275,20 @@ const EXTRA_BY_NAME: Record<string, ParamInfo[]> = {
 
 /** Extra parameters by event id: the newest exit version of each name above. */
 const EXTRA_PARAMS: Record<number, ParamInfo[]> = {};
-for (const [name, extra] of Object.entries(EXTRA_BY_NAME)) {
-  let id = -1;
-  EVENT_ROWS.forEach((row, i) => {
-    if (row[0] === name && i % 2 === 1 && !row[2].split("|").includes("OLD_VERSION")) id = i;
-  });
-  if (id < 0) throw new Error(`event table: no exit event ${name}`);
-  EXTRA_PARAMS[id] = extra;
+{
+  // One pass over the rows (start-up time): the last current exit id of each name.
+  const newestExit = new Map<string, number>();
+  for (let i = 1; i < EVENT_ROWS.length; i += 2) {
+    const row = EVENT_ROWS[i];
+    if (Object.hasOwn(EXTRA_BY_NAME, row[0]) && !row[2].split("|").includes("OLD_VERSION")) {
+      newestExit.set(row[0], i);
+    }
+  }
+  for (const [name, extra] of Object.entries(EXTRA_BY_NAME)) {
+    const id = newestExit.get(name);
+    if (id === undefined) throw new Error(`event table: no exit event ${name}`);
+    EXTRA_PARAMS[id] = extra;
+  }
 }
 
 /** The value of `name` in `table`; a name the table lacks is a programming error. */
@@ -314,11 +321,20 @@ function decodeRow(id: number, row: readonly [string, string, string, string]): 
     return info;
   });
   const scapParamCount = params.length;
-  params.push(...(EXTRA_PARAMS[id] ?? []));
-  // A path parameter names the extra parameter holding its resolution directory.
-  for (let i = 0; i < scapParamCount; i++) {
-    const d = params.findIndex((p) => p.name === `${params[i].name}_dir`);
-    if (d >= 0) params[i] = { ...params[i], dirParam: d };
+  const extra = EXTRA_PARAMS[id];
+  if (extra !== undefined) {
+    params.push(...extra);
+    // A path parameter names the extra parameter holding its resolution directory.
+    for (let i = 0; i < scapParamCount; i++) {
+      const d = params.findIndex((p) => p.name === `${params[i].name}_dir`);
+      if (d >= 0) params[i] = { ...params[i], dirParam: d };
+    }
+  }
+  const intKinds = new Uint8Array(params.length);
+  const paramTypes = new Uint8Array(params.length);
+  for (let i = 0; i < params.length; i++) {
+    intKinds[i] = intKindOf(params[i].type);
+    paramTypes[i] = params[i].type;
   }
   return {
     id,
@@ -332,8 +348,8 @@ function decodeRow(id: number, row: readonly [string, string, string, string]): 
     unused: (flags & EF.UNUSED) !== 0,
     largePayload: (flags & EF.LARGE_PAYLOAD) !== 0,
     paramIndex: new Map(params.map((p, i) => [p.name, i])),
-    intKinds: Uint8Array.from(params, (p) => intKindOf(p.type)),
-    paramTypes: Uint8Array.from(params, (p) => p.type),
+    intKinds,
+    paramTypes,
   };
 }
 
