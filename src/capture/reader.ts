@@ -266,8 +266,11 @@ export class ScapReader {
   #runStart = -1;
   #runEnd = -1;
   #runAt = 0;
-  /** Shared layouts of the events decoded, by cpu, flags and length size (see #decodeEvent). */
-  #layouts = new Map<number, EventLayout>();
+  /**
+   * Shared layouts of the events decoded, by cpu, flags and length size (see #decodeEvent): an
+   * array, as a cpu number is small (a Map lookup cost as much as the rest of the decoding).
+   */
+  #layouts: (EventLayout | undefined)[] = [];
   /** stats.skipped when the current scan started. */
   #skipBase = 0;
   /** The error that ended the last #scanBlocks. */
@@ -670,7 +673,7 @@ export class ScapReader {
       ? EVENT_STATE_ONLY
       : 0;
     const key = cpu * 4 + (flags !== 0 ? 2 : 0) + (lenSize === 4 ? 1 : 0);
-    let layout = this.#layouts.get(key);
+    let layout = this.#layouts[key];
     if (layout === undefined) {
       layout = {
         origin: "scap",
@@ -682,7 +685,7 @@ export class ScapReader {
         lenSize,
         shared: true,
       };
-      this.#layouts.set(key, layout);
+      this.#layouts[key] = layout;
     }
     ev._x = layout;
     ev.nparams = nparams;
