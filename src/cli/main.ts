@@ -6,6 +6,13 @@
  * Each subcommand lives in src/cli/ and exports `main(args): Promise<number>` (the exit code).
  * Modules load lazily so that `saker version` does not pay for the rules engine or libbpf.
  *
+ * From the source tree, a command's module is imported by a URL computed at run time: Deno
+ * walks the files of every dynamic import it can read in the source before running anything
+ * (here that would be every command, the agent, its npm packages), which cost `saker replay`
+ * ~5-9 ms of its start. The bundle and the binary cannot load files by computed names, so
+ * their generated entry passes a loader with one literal import per command
+ * ({@link COMMAND_MODULES}).
+ *
  * @example
  * ```ts
  * import { runMain } from "./main.ts";
@@ -16,54 +23,64 @@
 import { log } from "../log.ts";
 import { flagWithoutCommandMessage } from "./falco_flags.ts";
 
-type CommandModule = { main(args: string[]): Promise<number> };
+/** What a command's module exports. */
+export type CommandModule = { main(args: string[]): Promise<number> };
+
+/** Loads a command's module, named as in {@link COMMAND_MODULES} (`replay.ts`). */
+export type CommandLoader = (module: string) => Promise<CommandModule>;
+
+/** The source tree's loader: the module next to this one, by a URL made at run time. */
+const loadFromSource: CommandLoader = (module) => import(new URL(module, import.meta.url).href);
 
 /** Subcommands, with a one-line summary for `saker help`. */
-const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandModule> }> = {
+const COMMANDS: Record<string, { summary: string; module: string }> = {
   run: {
     summary: "run the agent: capture, enrich, evaluate rules, alert",
-    load: () => import("./run.ts"),
+    module: "run.ts",
   },
   collect: {
     summary: "read other agents' alerts from NATS JetStream into the store (the fleet's view)",
-    load: () => import("./collect.ts"),
+    module: "collect.ts",
   },
   capture: {
     summary: "print (or write) every decoded live event",
-    load: () => import("./capture.ts"),
+    module: "capture.ts",
   },
   replay: {
     summary: "run a .scap capture file through the rules",
-    load: () => import("./replay.ts"),
+    module: "replay.ts",
   },
-  validate: { summary: "check rules files (alias -V)", load: () => import("./validate.ts") },
-  rules: { summary: "list the loaded rules", load: () => import("./rules.ts") },
+  validate: { summary: "check rules files (alias -V)", module: "validate.ts" },
+  rules: { summary: "list the loaded rules", module: "rules.ts" },
   fields: {
     summary: "list the fields conditions and outputs can use",
-    load: () => import("./fields.ts"),
+    module: "fields.ts",
   },
   test: {
     summary: "run rule tests (synthetic events, captures, audit events, live attacks)",
-    load: () => import("./test.ts"),
+    module: "test.ts",
   },
   explain: {
     summary: "show why each rule matched an event or not",
-    load: () => import("./explain.ts"),
+    module: "explain.ts",
   },
   simulate: {
     summary: "run attack simulations that the default rules detect",
-    load: () => import("./simulate.ts"),
+    module: "simulate.ts",
   },
   tune: {
     summary: "propose exceptions for the noisiest rules from the alert store",
-    load: () => import("./tune.ts"),
+    module: "tune.ts",
   },
   token: {
     summary: "make a bearer token for the API (webserver.auth_token)",
-    load: () => import("./token.ts"),
+    module: "token.ts",
   },
-  version: { summary: "print versions", load: () => import("./version.ts") },
+  version: { summary: "print versions", module: "version.ts" },
 };
+
+/** The module of each command, in src/cli/ (what a {@link CommandLoader} is asked for). */
+export const COMMAND_MODULES: readonly string[] = Object.values(COMMANDS).map((c) => c.module);
 
 const ALIASES: Record<string, string> = {
   "-V": "validate",
@@ -79,7 +96,7 @@ function usage(): string {
 }
 
 /** Runs the command `argv` names and returns its exit status. */
-export async function main(argv: string[]): Promise<number> {
+export async function main(argv: string[], load = loadFromSource): Promise<number> {
   const [first, ...rest] = argv;
   if (!first || first === "help" || first === "--help" || first === "-h") {
     console.log(usage());
@@ -95,14 +112,17 @@ export async function main(argv: string[]): Promise<number> {
     console.error(`saker: unknown command '${first}'\n\n${usage()}`);
     return 2;
   }
-  const mod = await cmd.load();
+  const mod = await load(cmd.module);
   return await mod.main(rest);
 }
 
-/** Runs `argv` and exits with its status; an unexpected error is one log line and status 1. */
-export async function runMain(argv: string[]): Promise<never> {
+/**
+ * Runs `argv` and exits with its status; an unexpected error is one log line and status 1.
+ * `load` loads the commands' modules (default: from the source tree).
+ */
+export async function runMain(argv: string[], load?: CommandLoader): Promise<never> {
   try {
-    Deno.exit(await main(argv));
+    Deno.exit(await main(argv, load));
   } catch (err) {
     log.error("fatal", { error: err instanceof Error ? err.message : String(err) });
     log.debug("stack", { stack: err instanceof Error ? err.stack : undefined });
