@@ -305,21 +305,38 @@ function namedBits(table: Readonly<Record<string, number>>, names: string, row: 
   return v;
 }
 
+// Decoding runs at every start: rows repeat the same category, flag and parameter texts, so each
+// distinct text is decoded once (and its ParamInfo, read-only, is shared by the rows).
+const decodedBits = new Map<string, number>();
+const decodedParams = new Map<string, ParamInfo>();
+
+function cachedBits(table: Readonly<Record<string, number>>, names: string, row: number): number {
+  const key = `${table === EC ? "c" : "f"}${names}`;
+  let v = decodedBits.get(key);
+  if (v === undefined) decodedBits.set(key, v = namedBits(table, names, row));
+  return v;
+}
+
+function decodeParam(text: string, row: number): ParamInfo {
+  let info = decodedParams.get(text);
+  if (info !== undefined) return info;
+  const [pname, type, fmt, extra] = text.split(":");
+  const p: { -readonly [K in keyof ParamInfo]: ParamInfo[K] } = {
+    name: pname,
+    type: valueOf(PT, type, row),
+    fmt: valueOf(PF, fmt, row),
+  };
+  if (extra?.startsWith("@")) p.dirfdParam = Number(extra.slice(1));
+  else if (extra) p.table = extra;
+  decodedParams.set(text, info = p);
+  return info;
+}
+
 function decodeRow(id: number, row: readonly [string, string, string, string]): EventInfo {
   const [name, categoryNames, flagNames, spec] = row;
-  const category = namedBits(EC, categoryNames, id);
-  const flags = namedBits(EF, flagNames, id);
-  const params: ParamInfo[] = spec === "" ? [] : spec.split(" ").map((p) => {
-    const [pname, type, fmt, extra] = p.split(":");
-    const info: { -readonly [K in keyof ParamInfo]: ParamInfo[K] } = {
-      name: pname,
-      type: valueOf(PT, type, id),
-      fmt: valueOf(PF, fmt, id),
-    };
-    if (extra?.startsWith("@")) info.dirfdParam = Number(extra.slice(1));
-    else if (extra) info.table = extra;
-    return info;
-  });
+  const category = cachedBits(EC, categoryNames, id);
+  const flags = cachedBits(EF, flagNames, id);
+  const params: ParamInfo[] = spec === "" ? [] : spec.split(" ").map((p) => decodeParam(p, id));
   const scapParamCount = params.length;
   const extra = EXTRA_PARAMS[id];
   if (extra !== undefined) {
@@ -332,9 +349,11 @@ function decodeRow(id: number, row: readonly [string, string, string, string]): 
   }
   const intKinds = new Uint8Array(params.length);
   const paramTypes = new Uint8Array(params.length);
+  const paramIndex = new Map<string, number>();
   for (let i = 0; i < params.length; i++) {
     intKinds[i] = intKindOf(params[i].type);
     paramTypes[i] = params[i].type;
+    paramIndex.set(params[i].name, i);
   }
   return {
     id,
@@ -347,7 +366,7 @@ function decodeRow(id: number, row: readonly [string, string, string, string]): 
     old: (flags & EF.OLD_VERSION) !== 0,
     unused: (flags & EF.UNUSED) !== 0,
     largePayload: (flags & EF.LARGE_PAYLOAD) !== 0,
-    paramIndex: new Map(params.map((p, i) => [p.name, i])),
+    paramIndex,
     intKinds,
     paramTypes,
   };
@@ -378,6 +397,8 @@ export function eventNames(): string[] {
 }
 
 const paramTables = new Map<string, Int8Array>();
+/** Event ids and parameter indexes by parameter name (built on the first table asked for). */
+let paramPlaces: Map<string, number[]> | undefined;
 
 /**
  * Where the parameter called `name` sits in each event type: an array indexed by event id, -1
@@ -387,8 +408,21 @@ const paramTables = new Map<string, Int8Array>();
 export function paramIndexTable(name: string): Int8Array {
   let t = paramTables.get(name);
   if (t === undefined) {
+    // Modules ask for dozens of tables as they load: one pass over every event's parameters
+    // serves them all (a pass over the events per name cost milliseconds of start-up).
+    if (paramPlaces === undefined) {
+      paramPlaces = new Map();
+      for (const e of EVENTS) {
+        for (const [pname, i] of e.paramIndex) {
+          let list = paramPlaces.get(pname);
+          if (list === undefined) paramPlaces.set(pname, list = []);
+          list.push(e.id, i);
+        }
+      }
+    }
     t = new Int8Array(EVENTS.length).fill(-1);
-    for (const e of EVENTS) t[e.id] = e.paramIndex.get(name) ?? -1;
+    const places = paramPlaces.get(name) ?? [];
+    for (let k = 0; k < places.length; k += 2) t[places[k]] = places[k + 1];
     paramTables.set(name, t);
   }
   return t;
