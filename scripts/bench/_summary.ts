@@ -136,40 +136,29 @@ function withFloor(cell: string, w: Results, key: string, addedKey?: string): st
   }`;
 }
 
+/** The redis-benchmark figure of one command (`get` or `set`): requests/s with and without. */
+function redisFigure(command: "get" | "set"): Figure {
+  const key = `redis_${command}_slowdown_percent`;
+  return {
+    figure: `redis-benchmark ${command.toUpperCase()}, 20 clients: requests/s, slowdown`,
+    module: "workload",
+    goal: { op: "<=", bound: 5, unit: "%" },
+    read: (w) => {
+      const value = num(w, `table.${key}`);
+      return {
+        value,
+        with: fmt(medianOf(w, "per_round", `redis_with.${command}`), "/s", 0),
+        without: fmt(medianOf(w, "per_round", `redis_without.${command}`), "/s", 0),
+        ratio: value === undefined ? undefined : withFloor(fmt(value, "%", 2)!, w, key),
+      };
+    },
+  };
+}
+
 /** Each figure of the cost table, in the order the table lists them. */
 export const FIGURES: readonly Figure[] = [
-  {
-    figure: "redis-benchmark GET, 20 clients: requests/s, slowdown",
-    module: "workload",
-    goal: { op: "<=", bound: 5, unit: "%" },
-    read: (w) => {
-      const value = num(w, "table.redis_get_slowdown_percent");
-      return {
-        value,
-        with: fmt(medianOf(w, "per_round", "redis_with.get"), "/s", 0),
-        without: fmt(medianOf(w, "per_round", "redis_without.get"), "/s", 0),
-        ratio: value === undefined
-          ? undefined
-          : withFloor(fmt(value, "%", 2)!, w, "redis_get_slowdown_percent"),
-      };
-    },
-  },
-  {
-    figure: "redis-benchmark SET, 20 clients: requests/s, slowdown",
-    module: "workload",
-    goal: { op: "<=", bound: 5, unit: "%" },
-    read: (w) => {
-      const value = num(w, "table.redis_set_slowdown_percent");
-      return {
-        value,
-        with: fmt(medianOf(w, "per_round", "redis_with.set"), "/s", 0),
-        without: fmt(medianOf(w, "per_round", "redis_without.set"), "/s", 0),
-        ratio: value === undefined
-          ? undefined
-          : withFloor(fmt(value, "%", 2)!, w, "redis_set_slowdown_percent"),
-      };
-    },
-  },
+  redisFigure("get"),
+  redisFigure("set"),
   {
     figure: "open+close storm of one file: syscalls/s, slowdown",
     module: "workload",

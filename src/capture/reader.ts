@@ -790,6 +790,22 @@ export interface ScapFile {
   fileBytes(): number;
 }
 
+/**
+ * The first `n` bytes of an open file, read synchronously from its current offset (fewer when the
+ * file is shorter): a sniff of the format at start-up without round trips through Deno's I/O
+ * threads.
+ */
+export function readHeadSync(file: Deno.FsFile, n: number): Uint8Array {
+  const head = new Uint8Array(n);
+  let got = 0;
+  while (got < n) {
+    const r = file.readSync(head.subarray(got));
+    if (r === null) break;
+    got += r;
+  }
+  return head.subarray(0, got);
+}
+
 /** Opens a capture file, plain or gzip-compressed (detected from its first bytes). */
 // deno-lint-ignore require-await -- async so that a file that cannot be opened rejects
 export async function openScapFile(path: string, options: OpenScapOptions = {}): Promise<ScapFile> {
@@ -800,14 +816,8 @@ export async function openScapFile(path: string, options: OpenScapOptions = {}):
   let gzip = false;
   try {
     size = file.statSync().size;
-    const magic = new Uint8Array(2);
-    let got = 0;
-    while (got < 2) {
-      const n = file.readSync(magic.subarray(got));
-      if (n === null) break;
-      got += n;
-    }
-    gzip = got === 2 && magic[0] === 0x1f && magic[1] === 0x8b;
+    const magic = readHeadSync(file, 2);
+    gzip = magic.length === 2 && magic[0] === 0x1f && magic[1] === 0x8b;
     file.seekSync(0, Deno.SeekMode.Start);
   } catch (err) {
     file.close();

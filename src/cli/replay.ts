@@ -26,6 +26,7 @@ import type { Event } from "../events/event.ts";
 import type { LoadedRules } from "../rules/loader.ts";
 import { K8S_AUDIT_SOURCE } from "../k8saudit/audit_event.ts";
 import { SHB_BLOCK } from "../capture/format.ts";
+import { readHeadSync } from "../capture/reader.ts";
 
 // Modules only some replays need (rules files, the agent, capture settings, audit and plugin
 // inputs) load when asked for: a filter over a capture file starts in a fraction of the time
@@ -104,14 +105,8 @@ function isPlainCapture(path: string): boolean {
   try {
     const file = Deno.openSync(path);
     try {
-      const head = new Uint8Array(4);
-      let n = 0;
-      while (n < 4) {
-        const got = file.readSync(head.subarray(n));
-        if (got === null) break;
-        n += got;
-      }
-      return n === 4 && new DataView(head.buffer).getUint32(0, true) === SHB_BLOCK;
+      const head = readHeadSync(file, 4);
+      return head.length === 4 && new DataView(head.buffer).getUint32(0, true) === SHB_BLOCK;
     } finally {
       file.close();
     }
