@@ -183,7 +183,11 @@ function u64(dv: DataView, off: number): number {
   return hi === 0 ? lo : lo + hi * 0x1_0000_0000;
 }
 
-function i64(dv: DataView, off: number): number {
+/**
+ * A signed 64-bit little-endian integer at `off` as a number (a small integer, without floating
+ * point, when it fits in 32 bits).
+ */
+export function i64(dv: DataView, off: number): number {
   const hi = dv.getInt32(off + 4, true);
   const lo = dv.getInt32(off, true);
   return hi === lo >> 31 ? lo : (lo >>> 0) + hi * 0x1_0000_0000;

@@ -14,7 +14,7 @@
  * @module
  */
 import type { Event } from "../events/event.ts";
-import { decodeString, readIntParam } from "../events/params.ts";
+import { decodeString, i64, readIntParam } from "../events/params.ts";
 import { PT } from "../events/table.ts";
 
 /**
@@ -26,12 +26,8 @@ export function rawInt(ev: Event, i: number): number {
   const dv = ev.dv;
   const off = ev.paramOffset(i);
   switch (ev.paramLength(i)) {
-    case 8: {
-      // Most values fit in 32 bits: kept as small integers, without floating point.
-      const lo = dv.getInt32(off, true);
-      const hi = dv.getInt32(off + 4, true);
-      return hi === lo >> 31 ? lo : (lo >>> 0) + hi * 0x1_0000_0000;
-    }
+    case 8:
+      return i64(dv, off);
     case 4:
       return dv.getInt32(off, true);
     case 2:
