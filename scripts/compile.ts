@@ -2,7 +2,8 @@
  * `deno task compile`: `dist/saker`, one self-contained x86_64 Linux program. It is made with
  * `deno compile` from the same generated entry as the bundle (scripts/embed.ts: the probe
  * object, default rules and config, web assets and simulator helper source embedded); at run
- * time it reads nothing from the source tree.
+ * time it reads nothing from the source tree. The agent's V8 flags (AGENT_V8_FLAGS) are built
+ * in, since a compiled program ignores DENO_V8_FLAGS.
  *
  * `deno compile` needs Deno's `denort` runtime for the target. With internet access Deno
  * downloads it; without, set DENORT_BIN to a denort binary of the same Deno version (Deno's
@@ -14,6 +15,7 @@
  */
 import { parseArgs } from "node:util";
 import { writeEntry } from "./embed.ts";
+import { AGENT_V8_FLAGS } from "../src/agent/heap.ts";
 
 const root = new URL("..", import.meta.url).pathname;
 
@@ -23,6 +25,9 @@ export function compileArgs(entry: string, output: string, target?: string): str
     "compile",
     "-A",
     "--no-check",
+    // A compiled program takes its V8 flags from here only: Deno's runtime for compiled programs
+    // does not read DENO_V8_FLAGS.
+    `--v8-flags=${AGENT_V8_FLAGS.join(",")}`,
     ...(target ? ["--target", target] : []),
     "--output",
     output,

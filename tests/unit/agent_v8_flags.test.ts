@@ -1,13 +1,15 @@
 /**
  * The V8 flags the agent runs with are one fact, AGENT_V8_FLAGS: every launcher of `saker run`
  * passes exactly them (deno.json's `run` task on the command line, the systemd unit and the
- * DaemonSet through DENO_V8_FLAGS), and they take effect: a Deno started with them keeps its
+ * DaemonSet through DENO_V8_FLAGS, the compiled program through `deno compile --v8-flags`, since
+ * Deno's runtime for compiled programs does not read DENO_V8_FLAGS), and they take effect: a Deno started with them keeps its
  * young generation within the bound however fast it allocates.
  */
 import { assert, assertEquals } from "../support/assert.ts";
 import { REPO_ROOT } from "../support/env.ts";
 import { parseAllDocuments } from "yaml";
 import { AGENT_V8_FLAGS } from "../../src/agent/heap.ts";
+import { compileArgs } from "../../scripts/compile.ts";
 
 const FLAGS = AGENT_V8_FLAGS.join(",");
 
@@ -34,6 +36,13 @@ Deno.test("v8 flags: the systemd unit and the DaemonSet set DENO_V8_FLAGS to the
   assertEquals(env.filter((e: any) => e.name === "DENO_V8_FLAGS"), [
     { name: "DENO_V8_FLAGS", value: FLAGS },
   ]);
+});
+
+Deno.test("v8 flags: the compiled program has them built in", () => {
+  const args = compileArgs("entry.js", "dist/saker");
+  assertEquals(args.filter((a) => a.startsWith("--v8-flags")), [`--v8-flags=${FLAGS}`]);
+  // deno compile takes its own flags before the entry; anything after it is the program's.
+  assert(args.indexOf(`--v8-flags=${FLAGS}`) < args.indexOf("entry.js"), args.join(" "));
 });
 
 Deno.test("v8 flags: they bound the young generation of a Deno started with them", async () => {
