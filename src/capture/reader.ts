@@ -672,7 +672,7 @@ export class ScapReader {
     // tid is a 64-bit signed value: low word plus high word (0, or -1 for negative ids).
     const tid = dv.getInt32(evOff + 12, true) * 4294967296 + dv.getUint32(evOff + 8, true);
     const at = this.#place(p, total) + (evOff - p);
-    const ev = new Event(this.#arena, this.#arenaDv, at, type, tid, -1);
+    const ev = new Event(this.#arena, this.#arenaDv, at, type, tid);
     // Events skipped in this scan are counted into #num after it (see #decodeEvents).
     ev.num = this.#num++ + (this.stats.skipped - this.#skipBase);
     // Events of one cpu, flags and length size share a layout object (one allocation less per
@@ -685,6 +685,7 @@ export class ScapReader {
     if (layout === undefined) {
       layout = {
         origin: "scap",
+        pid: -1,
         ppid: -1,
         cpu,
         flags,

@@ -62,7 +62,7 @@ export class PluginEvent extends Event {
   #summary: ((ev: PluginEvent) => string | undefined) | undefined;
 
   constructor(init: PluginEventInit) {
-    super(NO_BYTES, NO_VIEW, 0, PLUGIN_EVENT_TYPE, -1, -1);
+    super(NO_BYTES, NO_VIEW, 0, PLUGIN_EVENT_TYPE, -1);
     this.origin = "synthetic";
     this.num = init.num ?? 0;
     this.source = init.source;
