@@ -675,12 +675,12 @@ export class ScapReader {
     const ev = new Event(this.#arena, this.#arenaDv, at, type, tid);
     // Events skipped in this scan are counted into #num after it (see #decodeEvents).
     ev.num = this.#num++ + (this.stats.skipped - this.#skipBase);
-    // Events of one cpu, flags and length size share a layout object (one allocation less per
+    // Events of one cpu, header version, flags and length size share a layout object (one allocation less per
     // event); the timestamp is at each event's own offset.
     const flags = (kind & FLAGS) !== 0 && (dv.getUint32(p + 10, true) & DUMP_STATE_ONLY) !== 0
       ? EVENT_STATE_ONLY
       : 0;
-    const key = cpu * 4 + (flags !== 0 ? 2 : 0) + (lenSize === 4 ? 1 : 0);
+    const key = cpu * 8 + (v2 ? 4 : 0) + (flags !== 0 ? 2 : 0) + (lenSize === 4 ? 1 : 0);
     let layout = this.#layouts[key];
     if (layout === undefined) {
       layout = {
@@ -691,6 +691,7 @@ export class ScapReader {
         flags,
         tsOff: -1,
         commOff: -1,
+        hdr,
         lenSize,
         shared: true,
       };
@@ -698,7 +699,6 @@ export class ScapReader {
     }
     ev._x = layout;
     ev.nparams = nparams;
-    ev.lensOff = at + hdr;
     batch.push(ev);
     this.stats.events++;
     return undefined;

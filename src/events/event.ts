@@ -76,6 +76,8 @@ export interface EventLayout {
   /** Offset of the u64 timestamp; -1: the event's own offset. */
   tsOff: number;
   commOff: number;
+  /** Offset of the parameter lengths from the event's start (its header size). */
+  hdr: number;
   lenSize: 2 | 4;
   /**
    * One layout object for many events (a capture reader's, per cpu and flags): a setter gives
@@ -106,8 +108,6 @@ export class Event {
   declare off: number;
   /** Number of parameters the event carries. */
   declare nparams: number;
-  /** Offset of the parameter length array. */
-  declare lensOff: number;
   /** Added to the record's u64 timestamp to get UTC ns (live: the boot epoch). */
   declare tsBase: bigint;
   /** Enrichment: the thread that made the event, set by the state stage. */
@@ -141,7 +141,6 @@ export class Event {
     this.dv = dv;
     this.off = off;
     this.nparams = off + LIVE_HEADER_SIZE <= dv.byteLength ? dv.getUint16(off + 26, true) : 0;
-    this.lensOff = off + LIVE_HEADER_SIZE;
     this.tsBase = 0n;
     this.thread = undefined;
     this.fdInfo = undefined;
@@ -153,48 +152,12 @@ export class Event {
     this._x = undefined;
   }
 
-  #extras(): EventExtras {
-    return this._e ??= { ts: undefined, comm: undefined, cache: undefined };
-  }
-
   /** Field values already extracted for this event (for evaluators that keep them). */
   get cache(): Map<string, unknown> | undefined {
     return this._e?.cache;
   }
   set cache(v: Map<string, unknown> | undefined) {
-    this.#extras().cache = v;
-  }
-
-  #layout(): EventLayout {
-    const x = this._x;
-    if (x) {
-      if (!x.shared) return x;
-      return this._x = {
-        origin: x.origin,
-        pid: x.pid,
-        ppid: x.ppid,
-        cpu: x.cpu,
-        flags: x.flags,
-        tsOff: x.tsOff < 0 ? this.off : x.tsOff,
-        commOff: x.commOff,
-        lenSize: x.lenSize,
-        shared: false,
-      };
-    }
-    // First override of a live event: freeze its record values, then let the setter change one.
-    const dv = this.dv, off = this.off;
-    const live = off + LIVE_HEADER_SIZE <= dv.byteLength;
-    return this._x = {
-      origin: "live",
-      pid: live ? dv.getUint32(off + 12, true) : -1,
-      ppid: live ? dv.getUint32(off + 16, true) : -1,
-      cpu: live ? dv.getUint16(off + 28, true) : -1,
-      flags: live ? dv.getUint16(off + 30, true) : 0,
-      tsOff: off,
-      commOff: live ? off + 32 : -1,
-      lenSize: 2,
-      shared: false,
-    };
+    extrasOf(this).cache = v;
   }
 
   /** Where the event came from; decides which header fields exist. */
@@ -204,7 +167,7 @@ export class Event {
   /** Setting a non-live origin resets the header fields to "unknown" (no pid, comm, cpu). */
   set origin(v: EventOrigin) {
     if (v === "live") {
-      this.#layout().origin = v;
+      layoutOf(this).origin = v;
       return;
     }
     this._x = {
@@ -215,11 +178,11 @@ export class Event {
       flags: 0,
       tsOff: this.off,
       commOff: -1,
+      hdr: SCAP_HEADER_SIZE,
       lenSize: 2,
       shared: false,
     };
     this.nparams = 0;
-    this.lensOff = this.off + SCAP_HEADER_SIZE;
     this._pi = 0;
     this._po = -1;
   }
@@ -233,28 +196,28 @@ export class Event {
     return x === undefined ? this.dv.getUint32(this.off + 12, true) : x.pid;
   }
   set pid(v: number) {
-    this.#layout().pid = v;
+    layoutOf(this).pid = v;
   }
   /** Parent process id; -1 when unknown. */
   get ppid(): number {
     return this._x ? this._x.ppid : this.dv.getUint32(this.off + 16, true);
   }
   set ppid(v: number) {
-    this.#layout().ppid = v;
+    layoutOf(this).ppid = v;
   }
   /** CPU the event happened on; -1 when unknown. */
   get cpu(): number {
     return this._x ? this._x.cpu : this.dv.getUint16(this.off + 28, true);
   }
   set cpu(v: number) {
-    this.#layout().cpu = v;
+    layoutOf(this).cpu = v;
   }
   /** Record flags, see {@link RECORD_TRUNCATED}. */
   get flags(): number {
     return this._x ? this._x.flags : this.dv.getUint16(this.off + 30, true);
   }
   set flags(v: number) {
-    this.#layout().flags = v;
+    layoutOf(this).flags = v;
   }
   /** Offset of the u64 timestamp. */
   get tsOff(): number {
@@ -262,21 +225,31 @@ export class Event {
     return x === undefined || x.tsOff < 0 ? this.off : x.tsOff;
   }
   set tsOff(v: number) {
-    this.#layout().tsOff = v;
+    layoutOf(this).tsOff = v;
   }
   /** Offset of the 16-byte comm in the record, or -1. */
   get commOff(): number {
     return this._x ? this._x.commOff : this.off + 32;
   }
   set commOff(v: number) {
-    this.#layout().commOff = v;
+    layoutOf(this).commOff = v;
+  }
+  /** Offset of the parameter length array (after the header: live records' or the layout's). */
+  get lensOff(): number {
+    const x = this._x;
+    return this.off + (x === undefined ? LIVE_HEADER_SIZE : x.hdr);
+  }
+  set lensOff(v: number) {
+    layoutOf(this).hdr = v - this.off;
+    this._pi = 0;
+    this._po = -1;
   }
   /** Size of each parameter length (2, or 4 for large-payload events). */
   get lenSize(): 2 | 4 {
     return this._x ? this._x.lenSize : 2;
   }
   set lenSize(v: 2 | 4) {
-    this.#layout().lenSize = v;
+    layoutOf(this).lenSize = v;
     this._pi = 0;
     this._po = -1;
   }
@@ -293,13 +266,13 @@ export class Event {
 
   /** Timestamp in nanoseconds since the Unix epoch (UTC). */
   get ts(): bigint {
-    const e = this.#extras();
+    const e = extrasOf(this);
     return e.ts ??= this.tsBase + this.dv.getBigUint64(this.tsOff, true);
   }
 
   /** Overrides the timestamp (synthetic events, tests). */
   set ts(value: bigint) {
-    this.#extras().ts = value;
+    extrasOf(this).ts = value;
   }
 
   /** The timestamp when it was set or already computed, else undefined (for writers). */
@@ -319,7 +292,7 @@ export class Event {
       for (let i = this.commOff; i < end; i++) s += String.fromCharCode(this.buf[i]);
       // comm is at most 15 bytes; non-ASCII names are rare enough to decode again properly.
       if (/[\x80-\xff]/.test(s)) s = new TextDecoder().decode(this.buf.subarray(this.commOff, end));
-      return this.#extras().comm = s;
+      return extrasOf(this).comm = s;
     }
     return this.thread?.comm ?? "";
   }
@@ -506,6 +479,49 @@ export class Event {
   }
 }
 
+/**
+ * The event's extras, made on first use. A function, not a private method: a class with private
+ * methods gives each instance one more (hidden) field.
+ */
+function extrasOf(ev: Event): EventExtras {
+  return ev._e ??= { ts: undefined, comm: undefined, cache: undefined };
+}
+
+/** The event's own header fields, made on first override (live events read their record). */
+function layoutOf(ev: Event): EventLayout {
+  const x = ev._x;
+  if (x) {
+    if (!x.shared) return x;
+    return ev._x = {
+      origin: x.origin,
+      pid: x.pid,
+      ppid: x.ppid,
+      cpu: x.cpu,
+      flags: x.flags,
+      tsOff: x.tsOff < 0 ? ev.off : x.tsOff,
+      commOff: x.commOff,
+      hdr: x.hdr,
+      lenSize: x.lenSize,
+      shared: false,
+    };
+  }
+  // First override of a live event: freeze its record values, then let the setter change one.
+  const dv = ev.dv, off = ev.off;
+  const live = off + LIVE_HEADER_SIZE <= dv.byteLength;
+  return ev._x = {
+    origin: "live",
+    pid: live ? dv.getUint32(off + 12, true) : -1,
+    ppid: live ? dv.getUint32(off + 16, true) : -1,
+    cpu: live ? dv.getUint16(off + 28, true) : -1,
+    flags: live ? dv.getUint16(off + 30, true) : 0,
+    tsOff: off,
+    commOff: live ? off + 32 : -1,
+    hdr: LIVE_HEADER_SIZE,
+    lenSize: 2,
+    shared: false,
+  };
+}
+
 /** Live records skipped because their layout did not fit their frame (see decodeLiveBatch). */
 export const liveDecodeStats = { malformed: 0 };
 
@@ -594,7 +610,6 @@ export function decodeScapEvent(
   ev.num = num;
   ev.nparams = dv.getUint32(off + 22, true);
   ev.cpu = cpu;
-  ev.lensOff = off + SCAP_HEADER_SIZE;
   ev.lenSize = ev.info.largePayload ? 4 : 2;
   return ev;
 }
