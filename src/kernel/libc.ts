@@ -17,6 +17,8 @@ const symbols = {
   epoll_create1: { parameters: ["i32"], result: "i32" },
   epoll_ctl: { parameters: ["i32", "i32", "i32", "buffer"], result: "i32" },
   close: { parameters: ["i32"], result: "i32" },
+  eventfd: { parameters: ["u32", "i32"], result: "i32" },
+  write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
   ioctl: { parameters: ["i32", "u64", "buffer"], result: "i32" },
   fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
   malloc_trim: { parameters: ["usize"], result: "i32" },
@@ -44,49 +46,74 @@ export function libc(): Libc {
 
 /**
  * An epoll instance watching one fd for input (a BPF ring buffer map is readable when it holds
- * records). `wait` resolves true when the fd is readable, false on timeout; each wait costs
- * ~50-120 us (a call on another thread), so it is for waiting, not for hot paths.
+ * records). `wait` resolves true when the fd is readable, false on timeout or once `close` was
+ * called; each wait costs ~50-120 us (a call on another thread), so it is for waiting, not for
+ * hot paths. A wait may be unbounded (timeout -1): `close` ends it through an eventfd in the same
+ * epoll set, so that a waiter needs no periodic wake-up to notice it is no longer wanted.
  */
 export class FdWaiter {
   #epfd: number;
+  #wakeFd: number;
   #events = new Uint8Array(12); // struct epoll_event (packed on x86_64)
   #busy = false;
   #closing = false;
 
   constructor(fd: number) {
-    const epfd = libc().epoll_create1(0o2000000); // EPOLL_CLOEXEC
+    const epfd = libc().epoll_create1(EPOLL_CLOEXEC);
     if (epfd < 0) throw new Error(`epoll_create1 failed: ${strerror(errno())}`);
-    const ev = new Uint8Array(12);
-    new DataView(ev.buffer).setUint32(0, 1, true); // EPOLLIN
-    if (libc().epoll_ctl(epfd, 1, fd, ev) !== 0) { // EPOLL_CTL_ADD
+    const wakeFd = libc().eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (wakeFd < 0) {
       const e = errno();
       libc().close(epfd);
-      throw new Error(`epoll_ctl failed: ${strerror(e)}`);
+      throw new Error(`eventfd failed: ${strerror(e)}`);
+    }
+    for (const [watched, tag] of [[fd, 0], [wakeFd, 1]]) {
+      const ev = new Uint8Array(12);
+      const v = new DataView(ev.buffer);
+      v.setUint32(0, 1, true); // EPOLLIN
+      v.setUint32(4, tag, true); // data: which fd
+      if (libc().epoll_ctl(epfd, 1, watched, ev) !== 0) { // EPOLL_CTL_ADD
+        const e = errno();
+        libc().close(wakeFd);
+        libc().close(epfd);
+        throw new Error(`epoll_ctl failed: ${strerror(e)}`);
+      }
     }
     this.#epfd = epfd;
+    this.#wakeFd = wakeFd;
   }
 
-  /** Waits up to `timeoutMs` for input. */
+  /** Waits up to `timeoutMs` (-1: until input or close) for input on the watched fd. */
   async wait(timeoutMs: number): Promise<boolean> {
-    if (this.#epfd < 0 || this.#busy) return false;
+    if (this.#epfd < 0 || this.#busy || this.#closing) return false;
     if (!waitLib) waitLib = Deno.dlopen("libc.so.6", waitSymbols).symbols;
     this.#busy = true;
     try {
-      return (await waitLib.epoll_wait(this.#epfd, this.#events, 1, timeoutMs)) > 0;
+      const n = await waitLib.epoll_wait(this.#epfd, this.#events, 1, timeoutMs);
+      return n > 0 && !this.#closing && new DataView(this.#events.buffer).getUint32(4, true) === 0;
     } finally {
       this.#busy = false;
       if (this.#closing) this.close();
     }
   }
 
-  /** Closes the epoll instance (once a wait in progress has returned). */
+  /** Ends a wait in progress (it resolves false) and closes the epoll instance once it has. */
   close(): void {
     this.#closing = true;
-    if (this.#busy || this.#epfd < 0) return;
+    if (this.#epfd < 0) return;
+    if (this.#busy) {
+      libc().write(this.#wakeFd, new BigUint64Array([1n]), 8n);
+      return;
+    }
     libc().close(this.#epfd);
-    this.#epfd = -1;
+    libc().close(this.#wakeFd);
+    this.#epfd = this.#wakeFd = -1;
   }
 }
+
+const EPOLL_CLOEXEC = 0o2000000;
+const EFD_CLOEXEC = 0o2000000;
+const EFD_NONBLOCK = 0o4000;
 
 /** Protection and mapping flags for mmap. */
 export const PROT_READ = 1;

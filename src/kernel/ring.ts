@@ -98,7 +98,8 @@ export class RingReader {
 
   /**
    * Resolves true once the ring is readable (it holds records: level-triggered, so records that
-   * came in before the call count) and the probe has woken it, false after `timeoutMs`.
+   * came in before the call count) and the probe has woken it; false after `timeoutMs` (-1: no
+   * timeout) or once the reader is closed (close ends a wait in progress at once).
    */
   async wait(timeoutMs: number): Promise<boolean> {
     if (this.#closed) return false;

@@ -279,7 +279,7 @@ export class Pipeline {
   }
 
   #startWatchdog(): void {
-    const period = 1000;
+    const period = watchdogPeriodMs(this.#stallMs);
     let expected = Date.now() + period;
     this.#watchdog = setInterval(() => {
       const now = Date.now();
@@ -320,4 +320,15 @@ export class Pipeline {
     }
     return { ok: true };
   }
+}
+
+/**
+ * The watchdog's period for a stall timeout: a tenth of it, between 100 ms and 3 s. Each tick
+ * wakes an otherwise idle agent (on a VM, ~0.2-1 ms of CPU each), so it is as rare as the health
+ * check allows: the event loop counts as blocked once a tick comes more than the stall timeout
+ * late, so a block is seen when it lasts the timeout plus at most a tenth of it (30 s: 33 s), and
+ * a backlog's start is known to within the same tenth.
+ */
+export function watchdogPeriodMs(stallMs: number): number {
+  return Math.min(3000, Math.max(100, Math.round(stallMs / 10)));
 }

@@ -131,12 +131,12 @@ export async function openLiveSource(opts: LiveSourceOptions): Promise<LiveSourc
   const sliceEvents = Math.max(1, opts.sliceEvents ?? 1024);
   const quarterRing = probe.ring.size / 4;
   let tsBase = bootEpochNs();
-  let tsBaseAt = Date.now();
+  let tsBaseAt = performance.now();
   let received = 0;
   let batches = 0;
   let num = 1;
   let closed = false;
-  let lastDrainAt = Date.now();
+  let lastDrainAt = performance.now();
   let lastDataAt = lastDrainAt;
   let lastWasFull = false;
   let pause = pollMs; // after the last drain
@@ -145,7 +145,7 @@ export async function openLiveSource(opts: LiveSourceOptions): Promise<LiveSourc
   let wake: (() => void) | undefined;
   // When the event loop last turned here (a timer or the ring's wait): back-to-back drains are
   // one promise after the other, which lets no timer, I/O or finalization task run meanwhile.
-  let lastTurnAt = Date.now();
+  let lastTurnAt = performance.now();
   /** The drain being handed on in slices: its bytes, and where the next slice starts. */
   let rest: { bytes: Uint8Array; view: DataView; at: number; tsBase: bigint } | undefined;
   /** Decodes the next slice of `rest`; an empty array when its remaining records were skipped. */
@@ -166,7 +166,7 @@ export async function openLiveSource(opts: LiveSourceOptions): Promise<LiveSourc
       setTimeout(resolve, ms);
     });
     wake = undefined;
-    lastTurnAt = Date.now();
+    lastTurnAt = performance.now();
   };
 
   const receivedMetric = metrics.counter(
@@ -185,9 +185,9 @@ export async function openLiveSource(opts: LiveSourceOptions): Promise<LiveSourc
   let countersCache: ProbeCounters | undefined;
   let countersAt = 0;
   const counters = () => {
-    if (!countersCache || Date.now() - countersAt > 200) {
+    if (!countersCache || performance.now() - countersAt > 200) {
       countersCache = probe.counters();
-      countersAt = Date.now();
+      countersAt = performance.now();
     }
     return countersCache;
   };
@@ -239,12 +239,12 @@ export async function openLiveSource(opts: LiveSourceOptions): Promise<LiveSourc
       while (!closed) {
         // Keep drains `pause` apart while events flow: fewer, larger batches. A drain that hit
         // the size cap means the ring is filling fast: drain again at once.
-        const since = Date.now() - lastDrainAt;
+        const since = performance.now() - lastDrainAt;
         if (since < pause && !lastWasFull) await nap(pause - since);
-        else if (Date.now() - lastTurnAt >= TURN_MS) await nap(0);
+        else if (performance.now() - lastTurnAt >= TURN_MS) await nap(0);
         if (closed) break;
         const d = probe.ring.drain(maxBytes);
-        const now = Date.now();
+        const now = performance.now();
         const span = Math.max(1, now - lastDrainAt);
         lastDrainAt = now;
         lastWasFull = d !== null && d.bytes.length >= maxBytes / 2;
@@ -273,9 +273,10 @@ export async function openLiveSource(opts: LiveSourceOptions): Promise<LiveSourc
         pause = 0;
         if (wakeupMs > 0 && now - lastDataAt > wakeupMs + 1) {
           // Every CPU's last wake-up is now older than the budget, so the next record on any
-          // CPU wakes the ring: block on it (bounded, so that close() is noticed).
-          await probe.ring.wait(250);
-          lastTurnAt = Date.now();
+          // CPU wakes the ring: block on it, with no timeout (close() ends the wait), so that an
+          // idle agent has no wake-up of its own.
+          await probe.ring.wait(-1);
+          lastTurnAt = performance.now();
         } else {
           // A record that came soon after a wake-up woke no one: look once more when the budget
           // has passed (a single timer, so that a lone record costs two wake-ups in all).

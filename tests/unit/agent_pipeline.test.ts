@@ -7,7 +7,7 @@ import { assert, assertEquals } from "../support/assert.ts";
 import { buildEvent } from "../../src/events/encode.ts";
 import type { Event } from "../../src/events/event.ts";
 import type { Alert } from "../../src/rules/alert.ts";
-import { Pipeline, type StateTracker } from "../../src/pipeline/pipeline.ts";
+import { Pipeline, type StateTracker, watchdogPeriodMs } from "../../src/pipeline/pipeline.ts";
 import { compileRuleset, type Ruleset } from "../../src/rules/ruleset.ts";
 import { loadRulesText } from "../../src/rules/loader.ts";
 import { StateStore } from "../../src/state/store.ts";
@@ -238,6 +238,38 @@ Deno.test("pipeline: health reports a failed source", async () => {
   }
   assert(err);
   assertEquals(p.health(), { ok: false, reason: "pipeline failed: ring unmapped" });
+});
+
+Deno.test("pipeline: a blocked event loop is seen from a watchdog ticking at a tenth of the stall timeout", async () => {
+  // An idle agent wakes for the watchdog only: with the default 30 s stall timeout, every 3 s.
+  assertEquals(watchdogPeriodMs(30_000), 3000);
+  assertEquals(watchdogPeriodMs(2_000), 200);
+  assertEquals(watchdogPeriodMs(500), 100);
+  assertEquals(watchdogPeriodMs(3_600_000), 3000);
+  const src = new PushSource();
+  const p = new Pipeline({
+    source: src,
+    ruleset: rules("any open", "evt.type = openat"),
+    onAlerts: () => {},
+    stallSeconds: 0.5,
+    registry: new Registry(),
+  });
+  const done = p.run();
+  await new Promise((r) => setTimeout(r, 150));
+  assertEquals(p.health(), { ok: true });
+  // Blocked for 0.8 s: a tick due 0.1 s later comes at least 0.6 s late, over the 0.5 s timeout.
+  const until = performance.now() + 800;
+  while (performance.now() < until) { /* blocking the event loop */ }
+  await new Promise((r) => setTimeout(r, 30));
+  const h = p.health();
+  assertEquals(h.ok, false);
+  const blocked = Number(/^event loop blocked for (\d+) ms$/.exec(h.reason ?? "")?.[1]);
+  assert(blocked >= 600 && blocked <= 900, h.reason);
+  // The next tick on time clears it.
+  await new Promise((r) => setTimeout(r, 250));
+  assertEquals(p.health(), { ok: true });
+  await src.close();
+  await done;
 });
 
 Deno.test("pipeline: the source is asked for a batch only once the previous one is through", async () => {
