@@ -162,6 +162,8 @@ export interface AgentProcess {
   metric(name: string): Promise<number>;
   /** user + system CPU time of the agent process so far, in ns. */
   cpuNs(): number;
+  /** Run time so far of each live thread, in ns, by thread id (with the thread's name). */
+  threadNs(): Map<string, { name: string; ns: number }>;
   /** Resident set size now and at its peak, in bytes. */
   rss(): { now: number; peak: number };
   stop(): Promise<void>;
@@ -303,6 +305,17 @@ export async function startAgentProcess(opts: AgentOptions = {}): Promise<AgentP
       }
       return ns + exitedNs();
     },
+    threadNs() {
+      const out = new Map<string, { name: string; ns: number }>();
+      for (const t of Deno.readDirSync(`/proc/${child.pid}/task`)) {
+        try {
+          const dir = `/proc/${child.pid}/task/${t.name}`;
+          const ns = Number(Deno.readTextFileSync(`${dir}/schedstat`).split(" ")[0]);
+          out.set(t.name, { name: Deno.readTextFileSync(`${dir}/comm`).trim(), ns });
+        } catch { /* thread gone */ }
+      }
+      return out;
+    },
     rss: () => ({ now: status("VmRSS"), peak: status("VmHWM") }),
     async stop() {
       child.kill("SIGTERM");
@@ -310,6 +323,57 @@ export async function startAgentProcess(opts: AgentOptions = {}): Promise<AgentP
       await child.status;
       clearTimeout(t);
       await Promise.allSettled([out, err]);
+    },
+  };
+}
+
+/** The agent's cost while idle (see {@link measureIdle}). */
+export interface IdleCost {
+  /** user + system CPU of the agent, in percent of one core. */
+  cpu_percent_of_core: number;
+  /** Events it received per second meanwhile (other processes on the machine). */
+  events_per_s: number;
+  /** CPU by thread kind, in ms per second: main (the JS thread), V8's workers, the rest (tokio's
+   * workers and blocking pool: FFI calls such as the ring's wait, file I/O). */
+  ms_per_s_by_thread: { main: number; v8_workers: number; other: number };
+}
+
+/** Length of the idle window: long enough that a wake-up every few seconds shows. */
+export const IDLE_WINDOW_MS = 10_000;
+
+/**
+ * The agent's CPU over `ms` with no load of the benchmark's own, split by thread; the events it
+ * received meanwhile tell how idle the machine was.
+ */
+export async function measureIdle(agent: AgentProcess, ms = IDLE_WINDOW_MS): Promise<IdleCost> {
+  const received = () => agent.metric("saker_events_received_total");
+  const e0 = await received();
+  const c0 = agent.cpuNs();
+  const t0 = agent.threadNs();
+  const start = performance.now();
+  await new Promise((r) => setTimeout(r, ms));
+  const c1 = agent.cpuNs();
+  const t1 = agent.threadNs();
+  const secs = (performance.now() - start) / 1000;
+  const events = (await received()) - e0;
+  const split = { main: 0, v8_workers: 0, other: 0 };
+  for (const [tid, t] of t1) {
+    const d = t.ns - (t0.get(tid)?.ns ?? 0);
+    const kind = tid === String(agent.pid)
+      ? "main"
+      : t.name.startsWith("V8 ")
+      ? "v8_workers"
+      : "other";
+    split[kind] += d;
+  }
+  const r = (v: number, k = 100) => Math.round(v * k) / k;
+  return {
+    cpu_percent_of_core: r((c1 - c0) / 1e7 / secs),
+    events_per_s: Math.round(events / secs),
+    ms_per_s_by_thread: {
+      main: r(split.main / 1e6 / secs),
+      v8_workers: r(split.v8_workers / 1e6 / secs),
+      other: r(split.other / 1e6 / secs),
     },
   };
 }

@@ -28,8 +28,8 @@ import { setLogLevel } from "../../src/log.ts";
 import {
   alertLatency,
   buildTools,
-  type Latency,
   latencySummary,
+  measureIdle,
   startAgentProcess,
   startStorm,
 } from "./_outside.ts";
@@ -232,12 +232,12 @@ const LAT_SAMPLES = Number(Deno.env.get("SAKER_BENCH_LATENCY_SAMPLES") ?? 100);
  * System call -> alert line latency, measured from outside: `saker run` with Saker's rules and
  * alerts on stdout; a trigger process opens /etc/shadow after random pauses of 20-80 ms (so
  * every phase of the reader's polling is sampled), idle and while an open+close storm runs at
- * 300k events/s beside it. Also the agent's CPU while idle, in percent of one core, and the
- * events it received meanwhile (the machine's own activity: Saker's rules keep every fd call,
+ * 300k events/s beside it. Also the agent's CPU while idle (10 s), in percent of one core and
+ * by thread (the JS thread, V8's workers, the rest), and the events it received meanwhile (the machine's own activity: Saker's rules keep every fd call,
  * so a busy neighbour keeps the reader polling at kernel.max_delay instead of waiting for the
  * probe's wake-up), and its CPU per received event at 300k events/s.
  */
-async function latency(): Promise<Record<string, Latency | number>> {
+async function latency(): Promise<Record<string, unknown>> {
   const tools = await buildTools();
   const agent = await startAgentProcess();
   try {
@@ -245,11 +245,7 @@ async function latency(): Promise<Record<string, Latency | number>> {
     await alertLatency(agent, tools, { samples: 5, minGapMs: 5, maxGapMs: 10, rule });
     await new Promise((r) => setTimeout(r, 2000));
     const received = () => agent.metric("saker_events_received_total");
-    const c0 = agent.cpuNs();
-    const e0 = await received();
-    await new Promise((r) => setTimeout(r, 5000));
-    const idleCpu = (agent.cpuNs() - c0) / 5e9 * 100;
-    const idleEvents = (await received()) - e0;
+    const idleCost = await measureIdle(agent);
     const idle = await alertLatency(agent, tools, { samples: LAT_SAMPLES, rule });
     const s = startStorm(tools, 120, 300_000);
     await new Promise((r) => setTimeout(r, 1500));
@@ -261,8 +257,9 @@ async function latency(): Promise<Record<string, Latency | number>> {
     return {
       idle: latencySummary(idle.ns, idle.missed),
       at_300k_events_per_s: latencySummary(busy.ns, busy.missed),
-      idle_cpu_percent_of_core: Math.round(idleCpu * 100) / 100,
-      idle_events_received_per_s: Math.round(idleEvents / 5),
+      idle_cpu_percent_of_core: idleCost.cpu_percent_of_core,
+      idle_events_received_per_s: idleCost.events_per_s,
+      idle_cpu_ms_per_s_by_thread: idleCost.ms_per_s_by_thread,
       cpu_ns_per_received_event_at_300k: Math.round(busyNs),
     };
   } finally {

@@ -20,6 +20,7 @@
 import {
   buildTools,
   FALCO_RULES,
+  measureIdle,
   median,
   rssBreakdown,
   startAgentProcess,
@@ -65,10 +66,9 @@ async function measure(v: Variant, rules: string, tools: Tools): Promise<Sample>
   const a = await startAgentProcess({ rules: [rules], v8Flags: v.v8Flags, overrides });
   try {
     await sleep(3000);
-    const c0 = a.cpuNs();
-    await sleep(5000);
+    const cost = await measureIdle(a, 5000);
     idle = {
-      cpu: (a.cpuNs() - c0) / 5e9 * 100,
+      cpu: cost.cpu_percent_of_core,
       rss: a.rss().now,
       memory: {
         ...rssBreakdown(a.pid),

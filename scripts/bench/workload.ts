@@ -19,7 +19,7 @@
  * - system call → alert line on stdout (a trigger opens /etc/shadow after random pauses; the
  *   alert of "Read sensitive file untrusted" is stamped when its line arrives): p50/p99/max idle
  *   and while an open+close storm runs at 300k events/s;
- * - the agent's CPU while idle (percent of one core) and its RSS idle and at its peak;
+ * - the agent's CPU over 10 s idle (percent of one core) and its RSS idle and at its peak;
  * - `saker replay` against `sysdig -r` (0.29) on libs' sample.scap repeated 2500 times with one
  *   filter: time, speed ratio, match counts, Saker's peak RSS.
  *
@@ -38,6 +38,7 @@ import {
   buildTools,
   FALCO_RULES,
   latencySummary,
+  measureIdle,
   median,
   rssBreakdown,
   startAgentProcess,
@@ -132,12 +133,10 @@ async function withAgentRun(agent: AgentProcess, tools: Tools, redisPort: number
   // Idle first, as after start-up: CPU and RSS with no load yet, then latency on a quiet machine.
   await alertLatency(agent, tools, { samples: 5, minGapMs: 5, maxGapMs: 10 });
   await sleep(3000);
-  const c0 = agent.cpuNs();
-  const i0 = await agent.metric("saker_events_received_total");
-  await sleep(5000);
-  const idleCpu = (agent.cpuNs() - c0) / 5e9 * 100;
-  // The machine is shared: "idle" still has other people's system calls.
-  const idleEvents = ((await agent.metric("saker_events_received_total")) - i0) / 5;
+  // The machine is shared: "idle" still has other people's system calls (counted).
+  const idleCost = await measureIdle(agent);
+  const idleCpu = idleCost.cpu_percent_of_core;
+  const idleEvents = idleCost.events_per_s;
   const rssIdle = agent.rss().now;
   const idleMemory = {
     ...rssBreakdown(agent.pid),
