@@ -130,14 +130,19 @@ struct pred_path_val {
 #define FK_SOCK 8        /* typechar, l4, sockfamily known (0 in one: that fact undecided) */
 #define FK_SOCK_DONE 16
 #define FK_RADDR 32      /* raddr known */
-#define FK_KEY_DONE 64   /* the raw path was read and the path cache asked (FK_KEY: key valid) */
+#define FK_KEY_DONE 64   /* the path cache was asked (FK_KEY: its key is valid) */
 #define FK_KEY 128
 #define FK_CACHED 256    /* the path cache held an entry for the key */
 #define FK_MEMO 512      /* the last open's decision (struct pred_memo) applies to this one */
+#define FK_READ_DONE 1024 /* the raw path was read (FK_RAW: it could be) and the memo asked */
+#define FK_DIR 2048      /* ckey's directory part and path epoch are set (the memo's facts) */
+#define FK_PATH_USED 4096 /* a path literal was asked for this event */
+#define FK_UNSEEN 8192   /* the key is not the last on its admission slot: the cache not asked */
 
 /* Admission to the path cache: an entry is inserted for a path seen twice in a row of this many
- * distinct paths (a per-CPU table of hash tags), so a stream of paths that never come back (a
- * file tree walked once) pays a table write per open instead of an LRU insertion. */
+ * distinct paths (a per-CPU table of hash tags), and the cache is asked only for a path that is
+ * the last to have landed on its slot, so a stream of paths that never come back (a file tree
+ * walked once) pays a table read and write per open instead of an LRU lookup and insertion. */
 #define PRED_SEEN_SLOTS 4096
 
 struct pred_seen {
@@ -145,18 +150,32 @@ struct pred_seen {
 };
 
 /*
- * The decision of the last open tested on this CPU whose path cache key was built: an open
- * with the same key (raw path, directory, epochs, program), result and open flags has the same
- * facts, so the same decision, taken without the path cache lookup and the clauses. `tag` is
- * a hash of the rest, seeded per load (settings.pred_seed) and written last: a memo written
- * half by one event and half by another (a task preempted in between) fails it and is not used.
+ * The decision of the last open tested on this CPU whose path facts were read: an open with the
+ * same raw path (its bytes, compared in full), directory (relative paths: dentry, mount, inode
+ * number and generation, path epoch), program and program epoch, result and open flags has the
+ * same facts, so the same decision, taken without hashing the path, the path cache lookup and the
+ * clauses. Paths longer than PRED_MEMO_RAW bytes are not kept.
+ *
+ * `seq` is written first and `seq_end` last with the same, new value; a reader takes the memo
+ * only when the `seq` it read before comparing equals the `seq_end` it reads after. Programs on
+ * one CPU nest (one interrupting another runs to its end first), so a memo written half by one
+ * event and half by another, or rewritten while read, ends with seq != seq_end and is not used.
  */
+#define PRED_MEMO_RAW 128
+
 struct pred_memo {
-	struct pred_path_key key;
+	__u64 seq;
+	__u32 pk;            /* program: generation * PRED_SLOTS + slot */
+	__u32 epoch;         /* settings.pred_epoch */
 	__s64 res;
 	__u32 oflags;
 	__u32 keep;
-	__u64 tag;
+	__u32 rawlen;
+	__u32 dir_gen;
+	__u64 dir_dentry, dir_mnt, dir_ino; /* relative path: its directory (0 when absolute) */
+	__u64 path_epoch;    /* relative path: the path epoch (0 when absolute) */
+	__u64 raw[PRED_MEMO_RAW / 8]; /* the raw path, zero after its end */
+	__u64 seq_end;
 };
 
 struct pred_facts {
@@ -171,6 +190,7 @@ struct pred_facts {
 	__u32 dir;                 /* index of its last slash */
 	__u32 rawlen;
 	__u32 audit_drop;          /* audit mode: the next record would have been dropped */
+	__u32 memo_keep;           /* FK_MEMO: the memo's decision */
 	__u32 kind;                /* PK_* of the caller */
 	__u32 pathoff;             /* where the path is: PRED_RAW_OFF (absolute) or PRED_PATH_OFF */
 	__u32 typechar, l4, sockfamily, v6;

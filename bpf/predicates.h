@@ -24,10 +24,12 @@
  * the cache does not know resolve and hash the path (pred_path_lit). The cache holds what the
  * tests computed: it changes no decision.
  *
- * The memo (struct pred_memo, per CPU): the last open's decision with its cache key, result and
- * read/write flags. An open with the same key, result and flags is decided by it as soon as its
- * key is built, without the cache lookup and the clauses (an open+close loop of one file; a
- * daemon polling the same file). Every fact an open's clauses read is in what the memo compares.
+ * The memo (struct pred_memo, per CPU): the last open's decision with its raw path's bytes,
+ * directory, program, result and read/write flags. When the program's last open on this CPU
+ * needed its path, an open reads its raw path first and asks the memo: one with the same bytes,
+ * directory, program, result and flags is decided without hashing the path, the path cache
+ * lookup and the clauses (an open+close loop of one file; a daemon polling the same file). Every
+ * fact an open's clauses read is in what the memo compares.
  *
  * The maps' layout is in predicate_types.h; included by probe.bpf.c after the maps.
  */
@@ -226,58 +228,97 @@ __attribute__((noinline)) int pred_raw_hash(__u32 len) {
 	return 1;
 }
 
-_Static_assert(sizeof(struct pred_path_key) % 16 == 0, "the memo's tag reads the key in pairs");
+/* Keeps the compiler from moving memory accesses across it (the memo's sequence numbers). */
+#define PRED_BARRIER() asm volatile("" ::: "memory")
 
-/* The memo's tag: a seeded hash of its key, result, open flags and decision. */
-static __always_inline __u64 pred_memo_tag(struct pred_memo *m) {
-	__u64 *w = (__u64 *)&m->key;
-	/* Two lanes (the multiplications of one do not wait for the other's). */
-	__u64 h1 = settings.pred_seed ^ HASH_P2, h2 = settings.pred_seed ^ HASH_P1;
-	for (int i = 0; i < sizeof(m->key) / 8; i += 2) {
-		h1 = (h1 ^ w[i]) * HASH_P1;
-		h2 = (h2 ^ w[i + 1]) * HASH_P2;
+/*
+ * Whether the last decision on this CPU (the memo) applies to the current open of program `pk`
+ * (its raw path and directory read): same program and epoch, result, flags, directory and raw
+ * bytes, read between equal sequence numbers (struct pred_memo). Sets FK_MEMO and memo_keep.
+ */
+static __always_inline void pred_memo_check(struct pred_facts *f, __u8 *buf, __u32 pk) {
+	struct pred_memo *m = &f->memo;
+	__u32 len = f->rawlen;
+	__u64 seq = *(volatile __u64 *)&m->seq;
+	PRED_BARRIER();
+	if (m->pk != pk || m->rawlen != len || m->res != f->res || m->oflags != f->oflags ||
+	    m->epoch != settings.pred_epoch || m->dir_dentry != f->ckey.dir_dentry ||
+	    m->dir_mnt != f->ckey.dir_mnt || m->dir_ino != f->ckey.dir_ino ||
+	    m->dir_gen != f->ckey.dir_gen || m->path_epoch != f->ckey.path_epoch)
+		return;
+	for (__u32 i = 0; i < PRED_MEMO_RAW / 8; i++) {
+		__u32 at = i * 8;
+		if (at >= len) break;
+		__u64 w = *(__u64 *)&buf[PRED_RAW_OFF + at];
+		__u32 left = len - at;
+		if (left < 8) w &= (1ULL << (left * 8)) - 1;
+		if (w != m->raw[i]) return;
 	}
-	h1 = (h1 ^ (__u64)m->res) * HASH_P1;
-	h2 = (h2 ^ m->oflags ^ ((__u64)m->keep << 32)) * HASH_P2;
-	h1 ^= h2 >> 29;
-	return (h1 ^ (h2 << 7)) * HASH_P1;
+	__u32 keep = m->keep;
+	PRED_BARRIER();
+	if (*(volatile __u64 *)&m->seq_end != seq) return;
+	f->memo_keep = keep;
+	f->known |= FK_MEMO;
 }
 
-/* Whether the last decision on this CPU (the memo) applies to the current open (its key built):
- * same key, result and flags, and the tag holds. */
-static __always_inline int pred_memo_hit(struct pred_facts *f) {
+/* Keeps this open's decision as the memo (FK_MEMO_OK: its raw path and directory read). */
+static __always_inline void pred_memo_put(struct pred_facts *f, __u8 *buf, __u32 pk, int keep) {
 	struct pred_memo *m = &f->memo;
-	__u64 *a = (__u64 *)&m->key, *b = (__u64 *)&f->ckey;
-	for (int i = 0; i < sizeof(m->key) / 8; i++)
-		if (a[i] != b[i]) return 0;
-	if (m->res != f->res || m->oflags != f->oflags) return 0;
-	return m->tag == pred_memo_tag(m);
-}
-
-/* Keeps this open's decision as the memo (its key built). */
-static __always_inline void pred_memo_put(struct pred_facts *f, int keep) {
-	struct pred_memo *m = &f->memo;
-	m->tag = 0;
-	__builtin_memcpy(&m->key, &f->ckey, sizeof(m->key));
+	__u32 len = f->rawlen;
+	if (len > PRED_MEMO_RAW) return;
+	__u64 seq = m->seq + 1;
+	*(volatile __u64 *)&m->seq = seq;
+	PRED_BARRIER();
+	m->pk = pk;
+	m->epoch = settings.pred_epoch;
 	m->res = f->res;
 	m->oflags = f->oflags;
 	m->keep = keep;
-	m->tag = pred_memo_tag(m);
+	m->rawlen = len;
+	m->dir_dentry = f->ckey.dir_dentry;
+	m->dir_mnt = f->ckey.dir_mnt;
+	m->dir_ino = f->ckey.dir_ino;
+	m->dir_gen = f->ckey.dir_gen;
+	m->path_epoch = f->ckey.path_epoch;
+	for (__u32 i = 0; i < PRED_MEMO_RAW / 8; i++) {
+		__u32 at = i * 8;
+		if (at >= len) break;
+		__u64 w = *(__u64 *)&buf[PRED_RAW_OFF + at];
+		__u32 left = len - at;
+		if (left < 8) w &= (1ULL << (left * 8)) - 1;
+		m->raw[i] = w;
+	}
+	PRED_BARRIER();
+	*(volatile __u64 *)&m->seq_end = seq;
+}
+
+/* Stops the memo from being asked first for program `pk`'s opens (pred_keep): its last open did
+ * not need the path. */
+static __always_inline void pred_memo_disarm(struct pred_facts *f) {
+	struct pred_memo *m = &f->memo;
+	__u64 seq = m->seq + 1;
+	*(volatile __u64 *)&m->seq = seq;
+	PRED_BARRIER();
+	m->pk = ~0U;
+	PRED_BARRIER();
+	*(volatile __u64 *)&m->seq_end = seq;
 }
 
 /*
- * The first step of an open's path facts, cheap: reads the raw path, finds the directory a
- * relative one is resolved against (the working directory or the directory fd), builds the path
- * cache key and takes the values the cache holds for program `pk`'s path literals (they join the
- * event's evaluated literals). A path that cannot be read, or is PRED_SCAN bytes or longer, has
- * no facts (its path literals hold) and no key.
+ * The first step of an open's path facts, cheap: reads the raw path and finds the directory a
+ * relative one is resolved against (the working directory or the directory fd), then asks the
+ * memo (pred_memo_check). A path that cannot be read, or is PRED_SCAN bytes or longer, has no
+ * facts (its path literals hold), no memo and no cache key.
  */
-__attribute__((noinline)) int pred_path_lookup(__u32 pk) {
+__attribute__((noinline)) int pred_path_read(__u32 pk) {
 	__u32 two = 2;
 	__u8 *buf = bpf_map_lookup_elem(&scratch, &two);
 	if (!buf) return 0;
 	struct pred_facts *f = (void *)buf;
-	f->known |= FK_KEY_DONE;
+	f->known |= FK_READ_DONE;
+#if SAKER_BENCH_STOP == 5
+	return 0; /* benchmark variant: the predicate called, the raw path not read */
+#endif
 	long n = bpf_probe_read_user_str(&buf[PRED_RAW_OFF], PRED_SCAN, (const char *)f->arg_a);
 	if (n <= 1 || n >= PRED_SCAN) {
 		f->known |= FK_PATH_DONE; /* empty, unreadable or too long */
@@ -320,19 +361,47 @@ __attribute__((noinline)) int pred_path_lookup(__u32 pk) {
 		if (!e) return 0;
 		k->path_epoch = *e;
 	}
-	if (!pred_raw_hash(rawlen)) return 0;
+	f->known |= FK_DIR;
 #if SAKER_BENCH_STOP == 4
+	pred_raw_hash(rawlen);
 	return 0; /* benchmark variant: the key hashed, neither memo nor cache asked */
 #endif
-	k->len = rawlen;
+#ifndef SAKER_BENCH_NO_PATH_CACHE
+	pred_memo_check(f, buf, pk);
+#endif
+	return 0;
+}
+
+/*
+ * The second step, when the memo did not decide: hashes the raw path into the path cache key and
+ * takes the values the cache holds for program `pk`'s path literals (they join the event's
+ * evaluated literals).
+ */
+__attribute__((noinline)) int pred_path_lookup(__u32 pk) {
+	__u32 two = 2;
+	__u8 *buf = bpf_map_lookup_elem(&scratch, &two);
+	if (!buf) return 0;
+	struct pred_facts *f = (void *)buf;
+	f->known |= FK_KEY_DONE;
+	if (!(f->known & FK_READ_DONE)) pred_path_read(pk);
+	if ((f->known & (FK_DIR | FK_MEMO)) != FK_DIR) return 0;
+	struct pred_path_key *k = &f->ckey;
+	if (!pred_raw_hash(f->rawlen)) return 0;
+	k->len = f->rawlen;
 	k->pk = pk;
 	k->epoch = settings.pred_epoch;
 #ifdef SAKER_BENCH_NO_PATH_CACHE
 	return 0; /* benchmark variant: every open's path tests computed */
 #endif
 	f->known |= FK_KEY;
-	if (pred_memo_hit(f)) {
-		f->known |= FK_MEMO; /* the caller takes the memo's decision */
+	/* A path that is not the last to have landed on its slot of the admission table cannot
+	 * have been inserted since it last landed there (pred_admit): the cache is not asked. */
+	__u32 zero = 0;
+	struct pred_seen *seen = bpf_map_lookup_elem(&path_seen, &zero);
+	if (!seen) return 0;
+	__u32 slot = k->h1 & (PRED_SEEN_SLOTS - 1);
+	if (seen->tag[slot] != ((__u32)k->h2 | 1)) {
+		f->known |= FK_UNSEEN;
 		return 0;
 	}
 	struct pred_path_val *v = bpf_map_lookup_elem(&path_cache, k);
@@ -543,6 +612,7 @@ __attribute__((noinline)) int pred_lit(__u32 pk, __u32 i, __u32 nr) {
 	case PF_FILENAME:
 	case PF_NAMERAW: {
 		if (f->kind != PK_OPEN) return 1;
+		f->known |= FK_PATH_USED;
 		if (!(f->known & FK_KEY_DONE)) pred_path_lookup(pk);
 		if (f->known & FK_MEMO) return 1; /* decided by the memo (pred_keep) */
 		__u64 bit = 1ULL << li;
@@ -596,18 +666,16 @@ static __always_inline int pred_lit_fast(struct pred_prog *p, struct pred_facts 
 	return (l->flags & PL_NEG) ? !v : v;
 }
 
-/* Whether the event's path values go into the path cache: always when it held an entry (new
- * literals join it); else when the same raw path was the last one to land on its slot of the
- * admission table (PRED_SEEN_SLOTS), otherwise the path takes the slot. */
+/* Whether the event's path values go into the path cache: when the same raw path was the last
+ * one to land on its slot of the admission table (PRED_SEEN_SLOTS; pred_path_lookup asked the
+ * cache then); otherwise the path takes the slot. */
 static __always_inline int pred_admit(struct pred_facts *f) {
-	if (f->known & FK_CACHED) return 1;
+	if (!(f->known & FK_UNSEEN)) return 1;
 	__u32 zero = 0;
 	struct pred_seen *seen = bpf_map_lookup_elem(&path_seen, &zero);
-	if (!seen) return 1;
+	if (!seen) return 0;
 	__u32 slot = f->ckey.h1 & (PRED_SEEN_SLOTS - 1);
-	__u32 tag = (__u32)f->ckey.h2 | 1;
-	if (seen->tag[slot] == tag) return 1;
-	seen->tag[slot] = tag;
+	seen->tag[slot] = (__u32)f->ckey.h2 | 1;
 	return 0;
 }
 
@@ -647,12 +715,20 @@ __attribute__((noinline)) int pred_keep(__u32 nr, __s64 ret, __u32 kind_flags, _
 		f->cval = 0;
 		f->pdone = 0;
 		f->pval = 0;
-#if SAKER_BENCH_STOP == 3 || SAKER_BENCH_STOP == 4
+#if SAKER_BENCH_STOP >= 3
 		if (kind == PK_OPEN) {
-			pred_path_lookup(pk); /* stops early in these variants */
+			pred_path_read(pk); /* stops early in these variants */
 			return 0;
 		}
 #endif
+		/* The memo first when this program's last open on this CPU needed its path: a repeated
+		 * open is decided without the clauses. */
+		struct pred_memo *m = &f->memo;
+		if (kind == PK_OPEN && m->pk == pk) pred_path_read(pk);
+		if (f->known & FK_MEMO) {
+			keep = f->memo_keep;
+			goto decided;
+		}
 		int dead = 0;
 		__u32 nrefs = p->nrefs;
 		for (__u32 r = 0; r < PRED_REFS; r++) {
@@ -665,7 +741,7 @@ __attribute__((noinline)) int pred_keep(__u32 nr, __s64 ret, __u32 kind_flags, _
 					f->done |= bit;
 					if (pred_lit_fast(p, f, idx, pk, nr)) f->val |= bit;
 					if (f->known & FK_MEMO) {
-						keep = f->memo.keep;
+						keep = f->memo_keep;
 						break;
 					}
 				}
@@ -679,14 +755,21 @@ __attribute__((noinline)) int pred_keep(__u32 nr, __s64 ret, __u32 kind_flags, _
 				dead = 0;
 			}
 		}
+		if (f->known & FK_MEMO) goto decided;
 		/* Path literals evaluated here that the cache did not know: kept for the next open of
 		 * the same path (the facts in slot 2 are this event's: nothing ran in between). */
 		if ((f->known & FK_KEY) && f->pdone && pred_admit(f)) {
 			struct pred_path_val nv = {.done = f->cdone | f->pdone, .val = f->cval | f->pval};
 			bpf_map_update_elem(&path_cache, &f->ckey, &nv, BPF_ANY);
 		}
-		if ((f->known & (FK_KEY | FK_MEMO)) == FK_KEY) pred_memo_put(f, keep);
+		if (f->known & FK_PATH_USED) {
+			if ((f->known & (FK_RAW | FK_DIR)) == (FK_RAW | FK_DIR))
+				pred_memo_put(f, (void *)f, pk, keep);
+		} else if (f->known & FK_READ_DONE) {
+			pred_memo_disarm(f); /* read for nothing: the memo is not asked first next time */
+		}
 	}
+decided:
 	if (keep) return 1;
 	if (settings.pred_audit) {
 		f->audit_drop = 1;

@@ -9,7 +9,8 @@
  *   call, so an open they drop costs no tail call.
  *   Benchmark variants (scripts/bench/capture.ts): SAKER_BENCH_EMPTY_EXIT returns at once (the
  *   tracepoint's own cost); SAKER_BENCH_STOP=1 returns after the syscall filter, 2 before an
- *   open's predicate, 3 after its raw path is read, 4 after the path cache key is hashed.
+ *   open's predicate, 5 in the predicate before the raw path is read, 3 after it is read, 4
+ *   after the path cache key is hashed (the memo not asked).
  * - raw_tracepoint/sys_enter: optional (attached only for latency measurements) — records the
  *   enter time of captured syscalls in task storage.
  * - tp_btf/sched_process_fork: the new child's first event (clone/fork/vfork/clone3 with res 0).

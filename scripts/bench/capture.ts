@@ -92,10 +92,11 @@ const STORM_C = `
 static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec / 1e9; }
 /* storm MODE SECONDS [RATE]: MODE open (openat+close pairs of /dev/null), relopen (the same
    relative to the working directory /dev), many (the same of MANY files in turn, in many/ beside
-   this program: each open names another path than the last MANY - 1) or ppid (getppid); RATE =
-   syscalls/s target (0 = as fast as possible). Prints syscalls per second. */
+   this program: each open names another path than the last MANY - 1), close (close(-1) alone)
+   or ppid (getppid); RATE = syscalls/s target (0 = as fast as possible). Prints syscalls per
+   second. */
 int main(int argc, char **argv) {
-  int ppid = strcmp(argv[1], "ppid") == 0;
+  int ppid = strcmp(argv[1], "ppid") == 0, closes = strcmp(argv[1], "close") == 0;
   int many = strcmp(argv[1], "many") == 0, k = 0;
   char dir[256], buf[320];
   snprintf(dir, sizeof dir, "%s", argv[0]);
@@ -108,6 +109,7 @@ int main(int argc, char **argv) {
   while (1) {
     for (int i = 0; i < 256; i++) {
       if (ppid) { getppid(); n++; }
+      else if (closes) { close(-1); n++; }
       else {
         if (many) { snprintf(buf, sizeof buf, "%s/many/%d", dir, k); k = (k + 1) % MANY; path = buf; }
         int fd = open(path, O_RDONLY); close(fd); n += 2;
@@ -282,7 +284,14 @@ async function costByPart(
           syscalls: ["openat"],
           programs: stable,
         }],
-        ...[1, 2, 3, 4].map((n) =>
+        // The storm's other half alone: a close no rule reads (not in the syscall set).
+        ["close_tracepoint_only", "close", {
+          defines: ["SAKER_BENCH_EMPTY_EXIT"],
+          syscalls: ["openat"],
+          programs: stable,
+        }],
+        ["close_filtered", "close", { syscalls: ["openat"], programs: stable }],
+        ...[1, 2, 5, 3, 4].map((n) =>
           [`stable_open_stop_${n}`, "open", {
             defines: [`SAKER_BENCH_STOP=${n}`],
             syscalls: ["openat"],
@@ -344,20 +353,24 @@ async function costByPart(
     ring_reserve_and_commit_ns: part("captured", "record_built_not_submitted"),
     path_walk_of_a_relative_open_ns: part("captured_relative_path", "captured"),
     // An open the stable rules drop, by part (sys_exit ns per run over the storm's opens and
-    // closes alike, so each part of an open is twice its row): the syscall filter, reading
-    // the open's arguments, calling the predicate and reading the raw path, hashing it into
-    // the path cache key, and the rest (the memo of the last decision, or the path cache and
-    // the clauses).
+    // closes alike; the closes cost the same in every variant but the empty one, so each part
+    // of an open is twice its row): the syscall filter, reading the open's arguments, calling
+    // the predicate, reading the raw path, and the rest (its directory and the memo of the last
+    // decision). The key's hash (paid when the memo does not decide) is beside them.
     stable_open_by_part_ns_per_run: stable
       ? {
         tracepoint_program_entry: med("stable_open_tracepoint_only"),
         syscall_filter: part("stable_open_stop_1", "stable_open_tracepoint_only"),
         open_arguments: part("stable_open_stop_2", "stable_open_stop_1"),
-        predicate_call_and_raw_path_read: part("stable_open_stop_3", "stable_open_stop_2"),
-        path_key_hash: part("stable_open_stop_4", "stable_open_stop_3"),
-        memo_or_cache_and_clauses: part("open_dropped_by_stable_rules", "stable_open_stop_4"),
+        predicate_call: part("stable_open_stop_5", "stable_open_stop_2"),
+        raw_path_read: part("stable_open_stop_3", "stable_open_stop_5"),
+        directory_and_memo: part("open_dropped_by_stable_rules", "stable_open_stop_3"),
+        path_key_hash_when_the_memo_misses: part("stable_open_stop_4", "stable_open_stop_3"),
       }
       : null,
+    // A close no rule reads, alone (close(-1) storm): the empty program and Saker's sys_exit.
+    sys_exit_ns_close_tracepoint_only: med("close_tracepoint_only"),
+    sys_exit_ns_close_filtered: med("close_filtered"),
   };
 }
 

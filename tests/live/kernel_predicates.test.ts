@@ -7,7 +7,8 @@
  * files, connects and sends over TCP, UDP, IPv6 and unix sockets. Every event goes through the
  * real state store and the rules: no marked event may raise an alert, and the probe may drop only
  * what the rules' predicates (evaluated in user space on the same event) drop. The same raw path
- * opened again with other flags and results is decided anew each time. Run with Saker's
+ * opened again with other flags and results, and another path of the same length, flags and
+ * result, are decided anew each time. Run with Saker's
  * rules and, when the reference material is there, Falco's stable rules.
  *
  * Path cache: the probe keeps the values of an open's path tests by raw path, directory and
@@ -76,9 +77,12 @@ for n in ["out.log", "syslog", "auth.log", "release_agent"]:
     tryopen(T + "/" + n, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
 # One raw path again and again with other flags and results (the probe's memo of the last
 # open's decision must tell them apart): auth.log read (dropped) and written (kept); id_rsa
-# through "../" written while it exists (dropped) and while it does not (a failed open: kept).
+# through "../" written while it exists (dropped) and while it does not (a failed open: kept);
+# and another path of the same length, flags and result just before (auth.lox written: dropped).
+open(T + "/auth.lox", "w").close()
 for i in range(20):
     tryopen(T + "/auth.log")
+    tryopen(T + "/auth.lox", os.O_WRONLY)
     tryopen(T + "/auth.log", os.O_WRONLY)
     if i % 2:
         open(T + "/id_rsa", "w").close()
