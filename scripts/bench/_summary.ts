@@ -136,7 +136,22 @@ function withFloor(cell: string, w: Results, key: string, addedKey?: string): st
   }`;
 }
 
-/** The redis-benchmark figure of one command (`get` or `set`): requests/s with and without. */
+/** Median over the workload's redis rounds of `each(round)`, or undefined. */
+function redisMedian(w: Results, each: (r: unknown) => number | undefined): number | undefined {
+  const rounds = at(w, "redis_rounds");
+  if (!Array.isArray(rounds)) return undefined;
+  const xs = rounds.map(each).filter((v): v is number => v !== undefined).sort((a, b) => a - b);
+  if (xs.length === 0) return undefined;
+  const mid = xs.length >> 1;
+  return xs.length % 2 ? xs[mid] : (xs[mid - 1] + xs[mid]) / 2;
+}
+
+/**
+ * The redis-benchmark figure of one command (`get` or `set`): requests/s with and without (the
+ * mean of the runs before and after, as the slowdown uses them), medians over the rounds; the
+ * slowdown with the middle half of the rounds' values and the noise (runs without the agent
+ * against each other).
+ */
 function redisFigure(command: "get" | "set"): Figure {
   const key = `redis_${command}_slowdown_percent`;
   return {
@@ -145,11 +160,27 @@ function redisFigure(command: "get" | "set"): Figure {
     goal: { op: "<=", bound: 5, unit: "%" },
     read: (w) => {
       const value = num(w, `table.${key}`);
+      const half = at(w, `table.${key}_middle_half`);
+      const noise = num(w, `table.redis_${command}_noise_percent`);
+      const before = (r: unknown) => num(r, `without_before.${command}`);
+      const after = (r: unknown) => num(r, `without_after.${command}`);
+      let cell = fmt(value, "%", 2);
+      if (cell !== undefined && Array.isArray(half) && half.length === 2) {
+        cell += ` (middle half ${fmt(half[0], "", 1)} to ${fmt(half[1], "%", 1)}`;
+        cell += noise === undefined ? ")" : `, noise ${fmt(noise, "%", 1)})`;
+      }
       return {
         value,
-        with: fmt(medianOf(w, "per_round", `redis_with.${command}`), "/s", 0),
-        without: fmt(medianOf(w, "per_round", `redis_without.${command}`), "/s", 0),
-        ratio: value === undefined ? undefined : withFloor(fmt(value, "%", 2)!, w, key),
+        with: fmt(redisMedian(w, (r) => num(r, `with.${command}`)), "/s", 0),
+        without: fmt(
+          redisMedian(w, (r) => {
+            const a = before(r), b = after(r);
+            return a === undefined || b === undefined ? undefined : (a + b) / 2;
+          }),
+          "/s",
+          0,
+        ),
+        ratio: cell === undefined ? undefined : withFloor(cell, w, key),
       };
     },
   };

@@ -4,7 +4,15 @@
  * cost table side by side in one run:
  *
  * - redis-benchmark GET and SET with 20 clients against a redis-server on loopback: requests/s
- *   without and with the agent, slowdown;
+ *   without and with the agent, slowdown. A phase of its own, after the other rounds: short runs
+ *   in more rounds (SAKER_BENCH_REDIS_ROUNDS), each bracketed by a run without the agent before
+ *   and after (the slowdown is against their mean, so a drift of the machine during the round
+ *   cancels; their difference is the noise, reported beside it), with the agent and with the
+ *   empty probe in between in alternating order. redis-server and redis-benchmark are pinned
+ *   together to the last CPU (taskset) in every run alike: on this 2-core VM that halved the
+ *   spread of repeated runs without the agent (and raised their rate), while apart or unpinned
+ *   the cross-CPU wake-ups of the loopback connection dominate. The slowdown is the median over
+ *   the rounds, with the middle half of the rounds' values beside it;
  * - an open+close storm of one file no rule cares about: syscalls/s without and with the agent,
  *   slowdown and ns added per syscall, and the agent's CPU per storm syscall (the kernel
  *   predicates keep that storm in the kernel, so the agent receives next to nothing of it);
@@ -28,8 +36,8 @@
  * and noisy: compare ratios from one run, not numbers across runs.
  *
  * Environment: SAKER_BENCH_ROUNDS (3), SAKER_BENCH_SECONDS (3 s per storm),
- * SAKER_BENCH_LATENCY_SAMPLES (60 per round and condition), SAKER_BENCH_REDIS_REQUESTS (100000),
- * SAKER_BENCH_REPLAY_REPEAT (2500).
+ * SAKER_BENCH_LATENCY_SAMPLES (60 per round and condition), SAKER_BENCH_REDIS_ROUNDS (7),
+ * SAKER_BENCH_REDIS_REQUESTS (50000 per command and run), SAKER_BENCH_REPLAY_REPEAT (2500).
  * @module
  */
 import {
@@ -52,32 +60,50 @@ import { buildProbe } from "../build_bpf.ts";
 const ROUNDS = Number(Deno.env.get("SAKER_BENCH_ROUNDS") ?? 3);
 const SECONDS = Number(Deno.env.get("SAKER_BENCH_SECONDS") ?? 3);
 const LAT_SAMPLES = Number(Deno.env.get("SAKER_BENCH_LATENCY_SAMPLES") ?? 60);
-const REDIS_REQUESTS = Number(Deno.env.get("SAKER_BENCH_REDIS_REQUESTS") ?? 100_000);
+const REDIS_ROUNDS = Number(Deno.env.get("SAKER_BENCH_REDIS_ROUNDS") ?? 7);
+const REDIS_REQUESTS = Number(Deno.env.get("SAKER_BENCH_REDIS_REQUESTS") ?? 50_000);
 const SENSITIVE_RULE = "Read sensitive file untrusted";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** The CPU redis-server and redis-benchmark share (the last one), when there are two or more and
+ * taskset runs; undefined: not pinned. */
+const REDIS_CPU = await (async () => {
+  const cpus = navigator.hardwareConcurrency;
+  if (cpus < 2) return undefined;
+  try {
+    const r = await new Deno.Command("taskset", { args: ["-c", "0", "true"] }).output();
+    return r.success ? cpus - 1 : undefined;
+  } catch {
+    return undefined;
+  }
+})();
+
+/** `cmd args`, pinned to REDIS_CPU when there is one. */
+function redisCommand(cmd: string, args: string[]): [string, string[]] {
+  return REDIS_CPU === undefined
+    ? [cmd, args]
+    : ["taskset", ["-c", String(REDIS_CPU), cmd, ...args]];
+}
+
 /** A redis-server of our own on a loopback port, no persistence. */
 async function startRedis(dir: string) {
   const port = 16379 + (Deno.pid % 500);
-  const child = new Deno.Command("redis-server", {
-    args: [
-      "--port",
-      String(port),
-      "--bind",
-      "127.0.0.1",
-      "--save",
-      "",
-      "--appendonly",
-      "no",
-      "--dir",
-      dir,
-      "--daemonize",
-      "no",
-    ],
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
+  const [cmd, args] = redisCommand("redis-server", [
+    "--port",
+    String(port),
+    "--bind",
+    "127.0.0.1",
+    "--save",
+    "",
+    "--appendonly",
+    "no",
+    "--dir",
+    dir,
+    "--daemonize",
+    "no",
+  ]);
+  const child = new Deno.Command(cmd, { args, stdout: "null", stderr: "null" }).spawn();
   for (let i = 0; i < 100; i++) {
     const r = await new Deno.Command("redis-cli", { args: ["-p", String(port), "ping"] }).output();
     if (new TextDecoder().decode(r.stdout).includes("PONG")) break;
@@ -94,9 +120,13 @@ async function startRedis(dir: string) {
 
 /** redis-benchmark GET and SET, 20 clients: requests per second of each. */
 async function redisBench(port: number): Promise<{ get: number; set: number }> {
-  const r = await new Deno.Command("redis-benchmark", {
-    args: ["-h", "127.0.0.1", "-p", String(port), "-c", "20", "-n", String(REDIS_REQUESTS)]
+  const [cmd, args] = redisCommand(
+    "redis-benchmark",
+    ["-h", "127.0.0.1", "-p", String(port), "-c", "20", "-n", String(REDIS_REQUESTS)]
       .concat(["-t", "set,get", "--csv"]),
+  );
+  const r = await new Deno.Command(cmd, {
+    args,
     stdout: "piped",
     stderr: "null",
   }).output();
@@ -109,10 +139,76 @@ async function redisBench(port: number): Promise<{ get: number; set: number }> {
   return { get: out.get, set: out.set };
 }
 
+/** One round of the redis phase: requests/s of GET and SET in each run. */
+interface RedisRound {
+  without_before: { get: number; set: number };
+  with: { get: number; set: number };
+  floor: { get: number; set: number };
+  without_after: { get: number; set: number };
+}
+
+/**
+ * The redis phase (see the module doc): REDIS_ROUNDS rounds of a run without the agent, the
+ * agent and the agent with the empty probe (in alternating order), and another run without.
+ */
+async function redisRounds(
+  rules: string,
+  port: number,
+  emptyProbe: string,
+): Promise<RedisRound[]> {
+  const withAgent = async (env?: Record<string, string>) => {
+    const agent = await startAgentProcess({ rules: [rules], env });
+    try {
+      await sleep(500); // start-up's collections and memory release are over
+      return await redisBench(port);
+    } finally {
+      await agent.stop();
+    }
+  };
+  const rounds: RedisRound[] = [];
+  await redisBench(port); // warm-up: the server's first connections and allocations
+  for (let i = 0; i < REDIS_ROUNDS; i++) {
+    const without_before = await redisBench(port);
+    let w, f;
+    if (i % 2 === 0) {
+      w = await withAgent();
+      f = await withAgent({ SAKER_PROBE: emptyProbe });
+    } else {
+      f = await withAgent({ SAKER_PROBE: emptyProbe });
+      w = await withAgent();
+    }
+    rounds.push({ without_before, with: w, floor: f, without_after: await redisBench(port) });
+  }
+  return rounds;
+}
+
+/** The middle half of `xs` (its quartiles), rounded to `digits`. */
+function middleHalf(xs: number[], digits = 1): [number, number] {
+  const s = [...xs].sort((a, b) => a - b);
+  const r = (v: number) => Math.round(v * 10 ** digits) / 10 ** digits;
+  return [r(s[Math.floor((s.length - 1) / 4)]), r(s[Math.ceil((s.length - 1) * 3 / 4)])];
+}
+
+/** Slowdowns of the redis phase, per command: median and middle half over the rounds, and the
+ * noise (the two runs without the agent of a round against each other, median of |difference|). */
+function redisTable(rounds: RedisRound[]) {
+  const out: Record<string, number | [number, number]> = {};
+  for (const c of ["get", "set"] as const) {
+    const base = (r: RedisRound) => (r.without_before[c] + r.without_after[c]) / 2;
+    const slow = (r: RedisRound, v: number) => (1 - v / base(r)) * 100;
+    const agent = rounds.map((r) => slow(r, r.with[c]));
+    const floor = rounds.map((r) => slow(r, r.floor[c]));
+    const noise = rounds.map((r) => Math.abs(1 - r.without_after[c] / r.without_before[c]) * 100);
+    const m = (xs: number[]) => Math.round(median(xs) * 10) / 10;
+    out[`redis_${c}_slowdown_percent`] = m(agent);
+    out[`redis_${c}_slowdown_percent_middle_half`] = middleHalf(agent);
+    out[`redis_${c}_slowdown_percent_tracepoint_floor`] = m(floor);
+    out[`redis_${c}_noise_percent`] = m(noise);
+  }
+  return out;
+}
+
 interface Round {
-  redis_without: { get: number; set: number };
-  redis_with: { get: number; set: number };
-  redis_floor: { get: number; set: number };
   storm_without: number;
   storm_with: number;
   storm_floor: number;
@@ -129,7 +225,7 @@ interface Round {
   missed: number;
 }
 
-async function withAgentRun(agent: AgentProcess, tools: Tools, redisPort: number) {
+async function withAgentRun(agent: AgentProcess, tools: Tools) {
   // Idle first, as after start-up: CPU and RSS with no load yet, then latency on a quiet machine.
   await alertLatency(agent, tools, { samples: 5, minGapMs: 5, maxGapMs: 10 });
   await sleep(3000);
@@ -154,7 +250,6 @@ async function withAgentRun(agent: AgentProcess, tools: Tools, redisPort: number
   await sleep(1000);
   const busy = await alertLatency(agent, tools, { samples: LAT_SAMPLES, rule: SENSITIVE_RULE });
   await busyStorm.stop();
-  const redis = await redisBench(redisPort);
   return {
     stormWith,
     perSyscall,
@@ -165,7 +260,6 @@ async function withAgentRun(agent: AgentProcess, tools: Tools, redisPort: number
     rssPeak: agent.rss().peak,
     idle,
     busy,
-    redis,
   };
 }
 
@@ -200,18 +294,16 @@ export async function bench(): Promise<Record<string, unknown>> {
   });
   const redis = await startRedis(tools.dir);
   const rounds: Round[] = [];
+  let redisRuns: RedisRound[] = [];
   let replay: Record<string, unknown> = {};
   try {
     for (let i = 0; i < ROUNDS; i++) {
-      const without = async () => ({
-        storm: await storm(tools, SECONDS),
-        redis: await redisBench(redis.port),
-      });
+      const without = async () => ({ storm: await storm(tools, SECONDS) });
       const withAgent = async () => {
         const agent = await startAgentProcess({ rules: [rules] });
         let run;
         try {
-          run = await withAgentRun(agent, tools, redis.port);
+          run = await withAgentRun(agent, tools);
         } finally {
           await agent.stop();
         }
@@ -222,7 +314,7 @@ export async function bench(): Promise<Record<string, unknown>> {
         const agent = await startAgentProcess({ rules: [rules], env: { SAKER_PROBE: emptyProbe } });
         try {
           await storm(tools, 1); // the same warm-up as with the agent
-          return { storm: await storm(tools, SECONDS), redis: await redisBench(redis.port) };
+          return { storm: await storm(tools, SECONDS) };
         } finally {
           await agent.stop();
         }
@@ -238,9 +330,6 @@ export async function bench(): Promise<Record<string, unknown>> {
         w0 = await without();
       }
       rounds.push({
-        redis_without: w0.redis,
-        redis_with: w1.redis,
-        redis_floor: wf.redis,
         storm_without: w0.storm,
         storm_with: w1.stormWith,
         storm_floor: wf.storm,
@@ -258,6 +347,8 @@ export async function bench(): Promise<Record<string, unknown>> {
       });
       console.error(`bench workload: round ${i + 1}/${ROUNDS} done`);
     }
+    redisRuns = await redisRounds(rules, redis.port, emptyProbe);
+    console.error(`bench workload: redis, ${REDIS_ROUNDS} rounds done`);
     replay = await replayVersusSysdig(tools.dir).catch((e) => ({ error: String(e) }));
   } finally {
     await redis.stop();
@@ -272,21 +363,21 @@ export async function bench(): Promise<Record<string, unknown>> {
     rules: "Falco's falco_rules.yaml (stable), unchanged",
     rounds: ROUNDS,
     seconds_per_storm: SECONDS,
+    redis: {
+      rounds: REDIS_ROUNDS,
+      requests_per_command_and_run: REDIS_REQUESTS,
+      pinned_to_cpu: REDIS_CPU ?? null,
+    },
     table: {
-      redis_get_slowdown_percent: med((r) => slow(r.redis_without.get, r.redis_with.get)),
-      redis_set_slowdown_percent: med((r) => slow(r.redis_without.set, r.redis_with.set)),
+      // Each with the middle half of the rounds' slowdowns, the empty probe's (the floor) and
+      // the noise (runs without the agent against each other).
+      ...redisTable(redisRuns),
       open_close_storm_slowdown_percent: med((r) => slow(r.storm_without, r.storm_with)),
       open_close_storm_ns_added_per_syscall: med(
         (r) => 1e9 / r.storm_with - 1e9 / r.storm_without,
         0,
       ),
       // The floor: the same with an empty sys_exit program (what the tracepoint alone costs).
-      redis_get_slowdown_percent_tracepoint_floor: med((r) =>
-        slow(r.redis_without.get, r.redis_floor.get)
-      ),
-      redis_set_slowdown_percent_tracepoint_floor: med((r) =>
-        slow(r.redis_without.set, r.redis_floor.set)
-      ),
       open_close_storm_slowdown_percent_tracepoint_floor: med((r) =>
         slow(r.storm_without, r.storm_floor)
       ),
@@ -318,10 +409,8 @@ export async function bench(): Promise<Record<string, unknown>> {
       agent_rss_idle_mb: "<= 100 (<= 150 under load)",
       replay_speed_vs_sysdig: ">= 1.5",
     },
+    redis_rounds: redisRuns,
     per_round: rounds.map((r) => ({
-      redis_without: r.redis_without,
-      redis_with: r.redis_with,
-      redis_floor: r.redis_floor,
       storm_without: r.storm_without,
       storm_with: r.storm_with,
       storm_floor: r.storm_floor,

@@ -117,3 +117,17 @@ Deno.test("bench summary: the tracepoint floor (empty sys_exit program) beside t
   // The goal is judged on the slowdown with the agent, not on the floor.
   assertEquals(row(rows, "open+close storm").status, "not met");
 });
+
+Deno.test("bench summary: redis's slowdown with the middle half of its rounds and the noise", () => {
+  const results = structuredClone(recorded) as Record<string, Record<string, unknown>>;
+  Object.assign(results.workload.table as object, {
+    redis_set_slowdown_percent_middle_half: [2.1, 7],
+    redis_set_noise_percent: 1.5,
+  });
+  const rows = summaryRows(results);
+  assertEquals(row(rows, "redis-benchmark SET").ratio, "5.2% (middle half 2.1 to 7%, noise 1.5%)");
+  // Without the agent: the mean of the runs before and after, median over the rounds.
+  const rounds = results.workload.redis_rounds as { without_after: { set: number } }[];
+  for (const r of rounds) r.without_after.set += 1000;
+  assertEquals(row(summaryRows(results), "redis-benchmark SET").without, "140,556/s");
+});
