@@ -200,6 +200,15 @@ __attribute__((noinline)) int pred_contains(__u32 off, __u32 len, __u32 pk, __u3
 #define HASH_P1 0x9e3779b97f4a7c15ULL
 #define HASH_P2 0xc2b2ae3d27d4eb4fULL
 
+/* The raw path's 8 bytes at `at` (< len), those past its end as zero: the hash and the memo
+ * read the path a word at a time. */
+static __always_inline __u64 pred_raw_word(__u8 *buf, __u32 at, __u32 len) {
+	__u64 w = *(__u64 *)&buf[PRED_RAW_OFF + at];
+	__u32 left = len - at;
+	if (left < 8) w &= (1ULL << (left * 8)) - 1;
+	return w;
+}
+
 /*
  * Hashes the raw path (slot 2 at PRED_RAW_OFF, `len` bytes) a word at a time into the path
  * cache key: two lanes, both seeded by settings.pred_seed (random per load, so that a path
@@ -215,9 +224,7 @@ __attribute__((noinline)) int pred_raw_hash(__u32 len) {
 	for (__u32 i = 0; i < PRED_SCAN / 8; i++) {
 		__u32 at = i * 8;
 		if (at >= len) break;
-		__u64 w = *(__u64 *)&buf[PRED_RAW_OFF + at];
-		__u32 left = len - at;
-		if (left < 8) w &= (1ULL << (left * 8)) - 1;
+		__u64 w = pred_raw_word(buf, at, len);
 		h1 = (h1 ^ w) * HASH_P1;
 		h1 ^= h1 >> 32;
 		h2 = (h2 + w) * HASH_P2;
@@ -249,9 +256,7 @@ static __always_inline void pred_memo_check(struct pred_facts *f, __u8 *buf, __u
 	for (__u32 i = 0; i < PRED_MEMO_RAW / 8; i++) {
 		__u32 at = i * 8;
 		if (at >= len) break;
-		__u64 w = *(__u64 *)&buf[PRED_RAW_OFF + at];
-		__u32 left = len - at;
-		if (left < 8) w &= (1ULL << (left * 8)) - 1;
+		__u64 w = pred_raw_word(buf, at, len);
 		if (w != m->raw[i]) return;
 	}
 	__u32 keep = m->keep;
@@ -261,7 +266,7 @@ static __always_inline void pred_memo_check(struct pred_facts *f, __u8 *buf, __u
 	f->known |= FK_MEMO;
 }
 
-/* Keeps this open's decision as the memo (FK_MEMO_OK: its raw path and directory read). */
+/* Keeps this open's decision as the memo (FK_DIR: its raw path and directory read). */
 static __always_inline void pred_memo_put(struct pred_facts *f, __u8 *buf, __u32 pk, int keep) {
 	struct pred_memo *m = &f->memo;
 	__u32 len = f->rawlen;
@@ -283,9 +288,7 @@ static __always_inline void pred_memo_put(struct pred_facts *f, __u8 *buf, __u32
 	for (__u32 i = 0; i < PRED_MEMO_RAW / 8; i++) {
 		__u32 at = i * 8;
 		if (at >= len) break;
-		__u64 w = *(__u64 *)&buf[PRED_RAW_OFF + at];
-		__u32 left = len - at;
-		if (left < 8) w &= (1ULL << (left * 8)) - 1;
+		__u64 w = pred_raw_word(buf, at, len);
 		m->raw[i] = w;
 	}
 	PRED_BARRIER();
