@@ -250,6 +250,21 @@ export class Pipeline {
     this.#status = "running";
     this.#lastBatchAt = Date.now();
     if (this.#watch) this.#startWatchdog();
+    if (this.source.next !== undefined) {
+      try {
+        await this.#runDirect(this.source);
+        this.#status = "ended";
+      } catch (err) {
+        this.#status = "failed";
+        this.#failure = err instanceof Error ? err.message : String(err);
+        // As a failed stream pipe cancels its source: nothing more is read.
+        await this.source.close().catch(() => {});
+        throw err;
+      } finally {
+        clearInterval(this.#watchdog);
+      }
+      return;
+    }
     const evaluate = new TransformStream<EventBatch, Alert[]>({
       transform: (batch, controller) => {
         const alerts: Alert[] = [];
@@ -276,6 +291,26 @@ export class Pipeline {
     } finally {
       clearInterval(this.#watchdog);
     }
+  }
+
+  /**
+   * The stages of {@link run} called directly on a source that can be pulled (see
+   * EventSource.next), in the order the streams run them: a batch is evaluated, then
+   * afterBatch, then its alerts go to the sink; at the end the held events are released.
+   */
+  async #runDirect(source: EventSource): Promise<void> {
+    while (true) {
+      const batch = await source.next!();
+      if (batch === null) break;
+      const alerts: Alert[] = [];
+      this.evaluateBatch(batch, alerts);
+      this.#afterBatch?.(batch);
+      if (alerts.length > 0) {
+        this.#alerts += alerts.length;
+        this.#onAlerts(alerts);
+      }
+    }
+    this.#hold?.releaseAll();
   }
 
   #startWatchdog(): void {

@@ -119,41 +119,56 @@ export async function openScapSource(
   };
 
   let closed = false;
-  const readable = new ReadableStream<EventBatch>({
-    async pull(controller) {
-      while (true) {
-        let r: IteratorResult<ScapItem>;
+  let ended = false;
+  /** The next batch of events, null at the end; metadata on the way is applied first. */
+  const next = async (): Promise<EventBatch | null> => {
+    while (!ended) {
+      const r = await items.next();
+      options.onProgress?.(file.fileBytes(), file.size);
+      if (r.done || closed) break;
+      const it = r.value;
+      if (it.kind !== "events") {
+        apply(it);
+        continue;
+      }
+      if (pendingSeed) seed();
+      return it.events;
+    }
+    if (!ended) {
+      ended = true;
+      if (pendingSeed) seed();
+    }
+    return null;
+  };
+
+  // The stream is made when first asked for: made, it starts pulling at once, and a pipeline
+  // that pulls batches through next() never asks for it.
+  let readable: ReadableStream<EventBatch> | undefined;
+  const stream = () =>
+    new ReadableStream<EventBatch>({
+      async pull(controller) {
+        let batch: EventBatch | null;
         try {
-          r = await items.next();
+          batch = await next();
         } catch (err) {
           controller.error(err);
           return;
         }
-        options.onProgress?.(file.fileBytes(), file.size);
-        if (r.done || closed) {
-          if (pendingSeed) seed();
-          controller.close();
-          return;
-        }
-        const it = r.value;
-        if (it.kind !== "events") {
-          apply(it);
-          continue;
-        }
-        if (pendingSeed) seed();
-        controller.enqueue(it.events);
-        return;
-      }
-    },
-    async cancel() {
-      closed = true;
-      await items.return(undefined);
-    },
-  }, { highWaterMark: 1 });
+        if (batch === null) controller.close();
+        else controller.enqueue(batch);
+      },
+      async cancel() {
+        closed = true;
+        await items.return(undefined);
+      },
+    }, { highWaterMark: 1 });
 
   return {
     source: "syscall",
-    readable,
+    get readable() {
+      return readable ??= stream();
+    },
+    next,
     get metadata() {
       return metadata;
     },

@@ -14,6 +14,13 @@ export interface EventSource {
   readonly source: string;
   /** Batches of events; closes when the source ends (end of file, stop requested). */
   readonly readable: ReadableStream<EventBatch>;
+  /**
+   * The next batch, or null at the end (throws what ended the source early): offered by sources
+   * that can be pulled directly (a capture file), so that a pipeline calls its stages itself, one
+   * batch after the other, without a stream hop per batch. A source is read through either
+   * `readable` or `next`, never both.
+   */
+  next?(): Promise<EventBatch | null>;
   /** Stops producing events; the stream then closes. */
   close(): Promise<void>;
 }
