@@ -308,3 +308,84 @@ Deno.test("pipeline: the source is asked for a batch only once the previous one 
   assertEquals(evaluated, batches);
   assert(ahead <= 1, `batches made ahead of evaluation: ${ahead}`);
 });
+
+/** A source pulled batch by batch (as a capture file is): EventSource.next, no stream. */
+function pullSource(batches: Event[][], fail?: Error) {
+  let i = 0;
+  const log: string[] = [];
+  const source: EventSource & { log: string[] } = {
+    source: "syscall",
+    log,
+    get readable(): ReadableStream<Event[]> {
+      throw new Error("a pulled source's stream must not be asked for");
+    },
+    // deno-lint-ignore require-await
+    next: async () => {
+      if (i < batches.length) {
+        log.push(`next ${i}`);
+        return batches[i++];
+      }
+      if (fail) throw fail;
+      return null;
+    },
+    close: () => {
+      log.push("close");
+      return Promise.resolve();
+    },
+  };
+  return source;
+}
+
+Deno.test("pipeline: a pulled source's batches go through the stages in the streams' order", async () => {
+  const src = pullSource([
+    [open(10, "/etc/passwd", 1), open(10, "/tmp/x", 2)],
+    [open(12, "/var/log/y", 3)],
+    [open(12, "/etc/shadow", 4)],
+  ]);
+  const reg = new Registry();
+  const p = new Pipeline({
+    source: src,
+    state: new StateStore(),
+    ruleset: rules("etc open", "evt.type = openat and fd.name startswith /etc"),
+    onAlerts: (a) => src.log.push(`alerts ${a.map((x) => x.output).join(", ")}`),
+    afterBatch: (b) => src.log.push(`after ${b.map((e) => e.num).join(",")}`),
+    registry: reg,
+  });
+  await p.run();
+  // One batch at a time, each through before the next is asked for; afterBatch before its alerts.
+  assertEquals(src.log, [
+    "next 0",
+    "after 1,2",
+    "alerts open of /etc/passwd by cat",
+    "next 1",
+    "after 3",
+    "next 2",
+    "after 4",
+    "alerts open of /etc/shadow by cat",
+  ]);
+  assertEquals(p.stats(), { processed: 4, batches: 3, alerts: 2, swaps: 0 });
+  assertEquals(reg.family("saker_events_processed_total")?.get("syscall"), 4);
+  assertEquals(p.health(), { ok: false, reason: "event source ended" });
+});
+
+Deno.test("pipeline: a pulled source that fails ends the run with its error, after its batches", async () => {
+  const src = pullSource([[open(10, "/etc/passwd", 1)]], new Error("truncated block"));
+  let alerts = 0;
+  const p = new Pipeline({
+    source: src,
+    ruleset: rules("any open", "evt.type = openat"),
+    onAlerts: (a) => alerts += a.length,
+    registry: new Registry(),
+  });
+  let err: Error | undefined;
+  try {
+    await p.run();
+  } catch (e) {
+    err = e as Error;
+  }
+  assertEquals(err?.message, "truncated block");
+  assertEquals(alerts, 1);
+  // As a failed pipe cancels its source: the source is closed.
+  assertEquals(src.log, ["next 0", "close"]);
+  assertEquals(p.health(), { ok: false, reason: "pipeline failed: truncated block" });
+});
