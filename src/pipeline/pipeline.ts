@@ -20,7 +20,7 @@
  * A source that can be pulled (a capture file: EventSource.next) is run without streams: the
  * pipeline asks for a batch, evaluates it, calls afterBatch and hands its alerts on, in the order
  * the streams would, then asks for the next. A replay does not pay the streams' promises and
- * queues per batch (~10 % of `saker replay`'s scan of a filter over sample.scap ×2500).
+ * queues per batch (~7 % of `saker replay`'s scan of a filter over sample.scap ×2500).
  *
  * Backpressure: the streams keep no queue of their own beyond one batch, so the source is asked
  * for its next batch only as the current one is evaluated, and what has not been evaluated yet
