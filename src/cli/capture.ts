@@ -15,7 +15,7 @@ import { ProbeLoadError } from "../kernel/probe.ts";
 import { eventToJson, formatEventLine } from "../events/print.ts";
 import { HANDLED_SYSCALLS } from "../events/syscalls.ts";
 import { log, setLogLevel } from "../log.ts";
-import { compileFilter, type EventFilter } from "../rules/filter.ts";
+import { compileFilter, compileWithPluginFields, type EventFilter } from "../rules/filter.ts";
 import { openCaptureWriter, type ScapWriter } from "../capture/writer.ts";
 import { liveState } from "./run.ts";
 import type { Event } from "../events/event.ts";
@@ -83,7 +83,7 @@ export async function main(args: string[]): Promise<number> {
   const filterText = opts.positionals.join(" ").trim();
   if (filterText) {
     try {
-      filter = compileFilter(filterText);
+      filter = await compileWithPluginFields(() => compileFilter(filterText));
     } catch (err) {
       console.error(`saker capture: invalid filter: ${(err as Error).message}`);
       return 2;

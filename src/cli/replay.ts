@@ -11,13 +11,12 @@
  * @module
  */
 import { parseArgs } from "./args.ts";
-import { compileFilter } from "../rules/filter.ts";
+import { compileFilter, compileWithPluginFields } from "../rules/filter.ts";
 import type { RuleSelector, Ruleset } from "../rules/ruleset.ts";
 import { type Alert, parsePriority, PRIORITIES } from "../rules/alert.ts";
 import type { AlertFormatter } from "../outputs/format.ts";
 import { replayAuditFile, replayCapture, replayPlugin } from "../pipeline/replay.ts";
 import type { Plugin } from "../plugins/api.ts";
-import { wakeSource } from "../rules/fields/mod.ts";
 import { EventPrinter } from "./event_printer.ts";
 import { readsUserTables } from "../rules/fields/user.ts";
 import { ProgressBar } from "./progress.ts";
@@ -178,7 +177,12 @@ export async function main(args: string[]): Promise<number> {
     if (head !== undefined) plugin = BUILTIN_PLUGINS.find((p) => p.sniff?.(head));
   }
   const audit = json && plugin === undefined;
-  if (plugin?.source) wakeSource(plugin.source);
+  // Audit and plugin files read the plugins' fields; a capture file loads them only when its
+  // filter or format names one (compileWithPluginFields).
+  if (plugin !== undefined || audit) {
+    const { wakeSource } = await import("../rules/fields/mod.ts");
+    if (plugin?.source) wakeSource(plugin.source);
+  }
   const source = plugin?.source ?? (audit ? K8S_AUDIT_SOURCE : "syscall");
   if ((v.config !== undefined || v.option !== undefined) && plugin !== undefined) {
     console.error("saker replay: -c and -o replay captures and audit files; not plugin files");
@@ -231,7 +235,8 @@ export async function main(args: string[]): Promise<number> {
   let printer: EventPrinter | undefined;
   if (v.print !== undefined) {
     try {
-      printer = new EventPrinter(v.print, source);
+      const format = v.print;
+      printer = await compileWithPluginFields(() => new EventPrinter(format, source));
     } catch (err) {
       console.error(`saker replay: invalid -p format: ${(err as Error).message}`);
       return 2;
@@ -243,7 +248,7 @@ export async function main(args: string[]): Promise<number> {
   const filterText = rest.join(" ").trim();
   if (filterText) {
     try {
-      const f = compileFilter(filterText, source);
+      const f = await compileWithPluginFields(() => compileFilter(filterText, source));
       filter = f.matches;
       filterNames = f.eventNames;
       filterFields = f.fields;

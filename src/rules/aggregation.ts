@@ -31,7 +31,7 @@
  */
 import type { AggregationSettings } from "./alert.ts";
 import { type Expr, fieldsOf, walkExpr } from "./ast.ts";
-import { fieldUsableFor, lookupField } from "./fields/mod.ts";
+import { fieldUsableFor, lookupField } from "./fields/core.ts";
 import { parseDuration } from "./duration.ts";
 
 /** One layer of aggregation settings; each key optional (unset: the layer below decides). */

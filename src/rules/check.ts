@@ -13,7 +13,7 @@ import {
   type FieldType,
   fieldUsableFor,
   lookupField,
-} from "./fields/mod.ts";
+} from "./fields/core.ts";
 import {
   compileGlob,
   type IpNet,

@@ -6,7 +6,9 @@
  * A filter is a one-rule ruleset, so it has the fields, operators and generated code of rule
  * conditions. Fields that read state (proc.*, fd.*, user.*) need each event to go through state
  * tracking before the filter sees it, as in the pipeline. The rule is handed to the collector
- * directly, not written as YAML, so a filter does not load the YAML parser.
+ * directly, not written as YAML, so a filter does not load the YAML parser. It knows the system call
+ * fields; {@link compileWithPluginFields} registers the plugins' fields too when a filter or an
+ * output format names a field beyond them, so a filter over a capture file starts without them.
  *
  * @example
  * ```ts
@@ -97,4 +99,25 @@ export function compileFilter(condition: string, source = "syscall"): EventFilte
     eventNames: !rule || setSize(rule.eventTypes) >= EVERY_EVENT ? "all" : new Set(rs.eventNames()),
     fields: rule ? conditionFields(rule.ast) : [],
   };
+}
+
+/**
+ * Runs `compile` (a filter or an output format) with the fields registered so far (the system
+ * call fields at least); when it throws, registers the plugins' fields (src/rules/fields/mod.ts,
+ * which every rules-file load has registered already) and runs it once more. So a condition
+ * naming a plugin's field compiles, or fails with the same message as with every field known,
+ * while one naming only system call fields never loads the plugins' modules.
+ *
+ * @example
+ * ```ts
+ * const f = await compileWithPluginFields(() => compileFilter("proc.name=cat"));
+ * ```
+ */
+export async function compileWithPluginFields<T>(compile: () => T): Promise<T> {
+  try {
+    return compile();
+  } catch {
+    await import("./fields/mod.ts");
+    return compile();
+  }
 }

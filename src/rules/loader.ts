@@ -20,6 +20,8 @@ import { Context, type LoadMessage, LoadResult } from "./result.ts";
 import { SourceText } from "./source_text.ts";
 import { rulesCollector } from "./rules_collector.ts";
 import { builtinFiles, builtinText, isBuiltin } from "../assets.ts";
+// Rules files may name any field: the plugins' fields join the registry with the loader.
+import "./fields/mod.ts";
 
 /** Loaded rules: the compiled rules and one result per file. */
 export interface LoadedRules {

@@ -26,7 +26,7 @@
  * @module
  */
 import { compileOutput, type OutputFormat } from "./output_format.ts";
-import { suggestedFields } from "./fields/mod.ts";
+import { suggestedFields } from "./fields/core.ts";
 import { staticFieldNames } from "./fields/static.ts";
 
 /** One `append_output` entry. */

@@ -14,7 +14,7 @@
  * @module
  */
 import { Collector } from "./collector.ts";
-import { fieldClasses, FIELDS, fieldUsableFor, lookupField } from "./fields/mod.ts";
+import { fieldClasses, FIELDS, fieldUsableFor, lookupField } from "./fields/core.ts";
 
 /**
  * Event sources rules can be of: those whose fields are registered, but for the sources of

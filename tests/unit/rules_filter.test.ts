@@ -1,6 +1,8 @@
 /** Event filters (`saker capture FILTER`, `saker replay FILE FILTER`): matching and event types. */
 import { assert, assertEquals, assertThrows } from "../support/assert.ts";
-import { compileFilter, FilterError } from "../../src/rules/filter.ts";
+import { compileFilter, compileWithPluginFields, FilterError } from "../../src/rules/filter.ts";
+import { buildSyscallFieldRegistry } from "../../src/rules/fields/core.ts";
+import { FIELDS } from "../../src/rules/fields/mod.ts";
 import { buildEvent } from "../../src/events/encode.ts";
 
 const open = (name: string) =>
@@ -31,7 +33,46 @@ Deno.test("filter: an invalid condition or unknown field is a FilterError with t
   assert(e2 instanceof FilterError);
 });
 
-Deno.test("filter: fields of another source (ka.* for k8s_audit)", () => {
-  assert(compileFilter("ka.verb = create", "k8s_audit").matches);
+Deno.test("filter: fields of another source (ka.* for k8s_audit)", async () => {
+  assert(
+    (await compileWithPluginFields(() => compileFilter("ka.verb = create", "k8s_audit"))).matches,
+  );
   assert(assertThrows(() => compileFilter("ka.verb = create")) instanceof FilterError);
+});
+
+Deno.test("filter: a filter of system call fields compiles the same without the plugins' fields", () => {
+  // compileWithPluginFields tries the system call registry first: no field the plugins add may
+  // resolve there (not by name, not as a dotted argument of a system call field), so a condition
+  // that compiles without them means what it means with them.
+  const core = buildSyscallFieldRegistry();
+  const coreNames = new Set([...core.all()].map((f) => f.name));
+  const added = [...FIELDS.all()].filter((f) => !coreNames.has(f.name));
+  assert(added.length > 100, `plugins' fields: ${added.length}`);
+  for (const f of added) assertEquals(core.lookup(f.name), undefined, f.name);
+  for (const f of coreNames) assert(FIELDS.lookup(f)?.def === core.lookup(f)?.def, f);
+});
+
+Deno.test("filter: the plugins' fields load when a filter names one", async () => {
+  // A process of its own: this file loads every field already.
+  const code = `
+    import { compileFilter, compileWithPluginFields } from "${new URL(
+    "../../src/rules/filter.ts",
+    import.meta.url,
+  )}";
+    const out = [];
+    try { compileFilter("ka.verb = create", "k8s_audit"); out.push("compiled"); }
+    catch (e) { out.push(e.message); }
+    const f = await compileWithPluginFields(() => compileFilter("ka.verb = create", "k8s_audit"));
+    out.push(typeof f.matches);
+    try { await compileWithPluginFields(() => compileFilter("ka.verb = create")); }
+    catch (e) { out.push(e.message); }
+    console.log(JSON.stringify(out));`;
+  const r = await new Deno.Command(Deno.execPath(), { args: ["eval", code], stderr: "inherit" })
+    .output();
+  assert(r.success);
+  assertEquals(JSON.parse(new TextDecoder().decode(r.stdout)), [
+    "unknown source k8s_audit",
+    "function",
+    "LOAD_ERR_COMPILE_CONDITION: filter_check called with nonexistent field ka.verb",
+  ]);
 });
