@@ -294,7 +294,9 @@ export class Pipeline {
       this.#failure = err instanceof Error ? err.message : String(err);
       throw err;
     } finally {
-      clearInterval(this.#watchdog);
+      // Guarded: the first use of the timer globals loads Deno's Node timers (~3 ms), which a
+      // replay (no watchdog) has no need of.
+      if (this.#watchdog !== undefined) clearInterval(this.#watchdog);
     }
   }
 
