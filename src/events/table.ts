@@ -332,21 +332,18 @@ function decodeParam(text: string, row: number): ParamInfo {
   return info;
 }
 
-function decodeRow(id: number, row: readonly [string, string, string, string]): EventInfo {
-  const [name, categoryNames, flagNames, spec] = row;
-  const category = cachedBits(EC, categoryNames, id);
-  const flags = cachedBits(EF, flagNames, id);
-  const params: ParamInfo[] = spec === "" ? [] : spec.split(" ").map((p) => decodeParam(p, id));
-  const scapParamCount = params.length;
-  const extra = EXTRA_PARAMS[id];
-  if (extra !== undefined) {
-    params.push(...extra);
-    // A path parameter names the extra parameter holding its resolution directory.
-    for (let i = 0; i < scapParamCount; i++) {
-      const d = params.findIndex((p) => p.name === `${params[i].name}_dir`);
-      if (d >= 0) params[i] = { ...params[i], dirParam: d };
-    }
-  }
+/** What a row's parameter text decodes to: the parameters and the arrays derived from them. */
+interface ParamLayout {
+  params: ParamInfo[];
+  paramIndex: Map<string, number>;
+  intKinds: Uint8Array;
+  paramTypes: Uint8Array;
+}
+
+/** Layouts of the rows without extra parameters, by parameter text (read-only, shared). */
+const decodedLayouts = new Map<string, ParamLayout>();
+
+function layoutOf(params: ParamInfo[]): ParamLayout {
   const intKinds = new Uint8Array(params.length);
   const paramTypes = new Uint8Array(params.length);
   const paramIndex = new Map<string, number>();
@@ -355,10 +352,41 @@ function decodeRow(id: number, row: readonly [string, string, string, string]): 
     paramTypes[i] = params[i].type;
     paramIndex.set(params[i].name, i);
   }
+  return { params, paramIndex, intKinds, paramTypes };
+}
+
+function decodeLayout(id: number, spec: string): ParamLayout {
+  const extra = EXTRA_PARAMS[id];
+  if (extra === undefined) {
+    // Half of the rows share their parameter text with another (enter events without
+    // parameters, versions of one call): decoded once, start-up time.
+    let layout = decodedLayouts.get(spec);
+    if (layout === undefined) {
+      const params = spec === "" ? [] : spec.split(" ").map((p) => decodeParam(p, id));
+      decodedLayouts.set(spec, layout = layoutOf(params));
+    }
+    return layout;
+  }
+  const params: ParamInfo[] = spec === "" ? [] : spec.split(" ").map((p) => decodeParam(p, id));
+  const scapParamCount = params.length;
+  params.push(...extra);
+  // A path parameter names the extra parameter holding its resolution directory.
+  for (let i = 0; i < scapParamCount; i++) {
+    const d = params.findIndex((p) => p.name === `${params[i].name}_dir`);
+    if (d >= 0) params[i] = { ...params[i], dirParam: d };
+  }
+  return layoutOf(params);
+}
+
+function decodeRow(id: number, row: readonly [string, string, string, string]): EventInfo {
+  const [name, categoryNames, flagNames, spec] = row;
+  const category = cachedBits(EC, categoryNames, id);
+  const flags = cachedBits(EF, flagNames, id);
+  const { params, paramIndex, intKinds, paramTypes } = decodeLayout(id, spec);
   return {
     id,
     name,
-    scapParamCount,
+    scapParamCount: params.length - (EXTRA_PARAMS[id]?.length ?? 0),
     dir: id % 2 === 0 ? ">" : "<",
     category,
     flags,
