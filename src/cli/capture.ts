@@ -83,7 +83,10 @@ export async function main(args: string[]): Promise<number> {
   const filterText = opts.positionals.join(" ").trim();
   if (filterText) {
     try {
-      filter = await compileWithPluginFields(() => compileFilter(filterText));
+      filter = await compileWithPluginFields(
+        () => compileFilter(filterText),
+        () => import("../rules/fields/mod.ts"),
+      );
     } catch (err) {
       console.error(`saker capture: invalid filter: ${(err as Error).message}`);
       return 2;

@@ -26,8 +26,11 @@ import { flagWithoutCommandMessage } from "./falco_flags.ts";
 /** What a command's module exports. */
 export type CommandModule = { main(args: string[]): Promise<number> };
 
-/** Loads a command's module, named as in {@link COMMAND_MODULES} (`replay.ts`). */
-export type CommandLoader = (module: string) => Promise<CommandModule>;
+/**
+ * Loads a command's module, named as in {@link COMMAND_MODULES} (`replay.ts`); also the parts
+ * that {@link loadCliModule} loads.
+ */
+export type CommandLoader = (module: string) => Promise<unknown>;
 
 /** The source tree's loader: the module next to this one, by a URL made at run time. */
 const loadFromSource: CommandLoader = (module) => import(new URL(module, import.meta.url).href);
@@ -79,8 +82,34 @@ const COMMANDS: Record<string, { summary: string; module: string }> = {
   version: { summary: "print versions", module: "version.ts" },
 };
 
-/** The module of each command, in src/cli/ (what a {@link CommandLoader} is asked for). */
-export const COMMAND_MODULES: readonly string[] = Object.values(COMMANDS).map((c) => c.module);
+/**
+ * Modules of src/cli/ that commands load only when a run needs them, through
+ * {@link loadCliModule}: `saker replay`'s audit and plugin inputs, its rules, and its replay
+ * through the agent.
+ */
+const PART_MODULES = ["replay_inputs.ts", "replay_rules.ts", "replay_agent.ts"];
+
+/**
+ * The module of each command, and the parts commands load later, in src/cli/ (what a
+ * {@link CommandLoader} is asked for).
+ */
+export const COMMAND_MODULES: readonly string[] = [
+  ...Object.values(COMMANDS).map((c) => c.module),
+  ...PART_MODULES,
+];
+
+/** The loader of this run (the source tree's unless {@link main} was given another). */
+let activeLoader: CommandLoader = loadFromSource;
+
+/**
+ * Loads a module of src/cli/ named in {@link COMMAND_MODULES} with the loader of this run, so
+ * that a command can load a heavy part of itself late, in the source tree as in the bundle and
+ * the binary. `T` is the module's type: `loadCliModule<typeof import("./x.ts")>("x.ts")`.
+ */
+export function loadCliModule<T>(module: string): Promise<T> {
+  if (!COMMAND_MODULES.includes(module)) throw new Error(`not a module of src/cli/: ${module}`);
+  return activeLoader(module) as Promise<T>;
+}
 
 const ALIASES: Record<string, string> = {
   "-V": "validate",
@@ -112,7 +141,8 @@ export async function main(argv: string[], load = loadFromSource): Promise<numbe
     console.error(`saker: unknown command '${first}'\n\n${usage()}`);
     return 2;
   }
-  const mod = await load(cmd.module);
+  activeLoader = load;
+  const mod = await load(cmd.module) as CommandModule;
   return await mod.main(rest);
 }
 

@@ -11,8 +11,9 @@
  * @module
  */
 import { parseArgs } from "./args.ts";
+import { loadCliModule } from "./main.ts";
 import { compileFilter, compileWithPluginFields } from "../rules/filter.ts";
-import type { RuleSelector, Ruleset } from "../rules/ruleset.ts";
+import type { Ruleset } from "../rules/ruleset.ts";
 import { type Alert, parsePriority, PRIORITIES } from "../rules/alert.ts";
 import type { AlertFormatter } from "../outputs/format.ts";
 import { replayAuditFile, replayCapture, replayPlugin } from "../pipeline/replay.ts";
@@ -22,14 +23,16 @@ import { readsUserTables } from "../rules/fields/user.ts";
 import { ProgressBar } from "./progress.ts";
 import type { CaptureSettings } from "../pipeline/recorder.ts";
 import type { Event } from "../events/event.ts";
-import type { LoadedRules } from "../rules/loader.ts";
 import { K8S_AUDIT_SOURCE } from "../k8saudit/audit_event.ts";
 import { SHB_BLOCK } from "../capture/format.ts";
 import { readHeadSync } from "../capture/reader.ts";
 
 // Modules only some replays need (rules files, the agent, capture settings, audit and plugin
 // inputs) load when asked for: a filter over a capture file starts in a fraction of the time
-// (no YAML parser).
+// (no YAML parser). Audit and plugin inputs with every plugin's field (replay_inputs.ts), the
+// rules (replay_rules.ts) and the agent (replay_agent.ts) come through loadCliModule, by a name
+// Deno does not follow before the run: a literal import() of them would have Deno read their
+// whole module graphs at every start (~4 ms).
 
 const USAGE = `usage: saker replay FILE.scap [options] [FILTER]
 
@@ -72,28 +75,6 @@ events it matches are evaluated and printed.`;
 
 /** Characters of printed lines written at once. */
 const OUTPUT_BLOCK = 64 << 10;
-
-/** Problems of loaded rules, one line each (file:line:column: message). */
-async function rulesProblems(
-  loaded: LoadedRules,
-): Promise<{ errors: string[]; warnings: string[] }> {
-  const { loadWarnings } = await import("../rules/loader.ts");
-  const errors: string[] = [];
-  const warnings: string[] = [];
-  for (const r of loaded.results) {
-    for (const e of r.errors) errors.push(`${r.name}: ${e.code}: ${e.message}`);
-  }
-  for (const { file, warning: w } of loadWarnings(loaded)) {
-    warnings.push(`${file}: ${w.code}: ${w.message}`);
-  }
-  return { errors, warnings };
-}
-
-/** Names of the rules that `-D` patterns (regexes matched anywhere in a name) disable. */
-export function disabledRuleNames(names: readonly string[], patterns: readonly string[]): string[] {
-  const res = patterns.map((p) => new RegExp(p));
-  return [...new Set(names.filter((n) => res.some((re) => re.test(n))))];
-}
 
 /**
  * Whether the file starts with a capture's section header (then it is neither an audit nor a
@@ -157,9 +138,12 @@ export async function main(args: string[]): Promise<number> {
     console.error(`saker replay: a capture file is needed\n\n${USAGE}`);
     return 2;
   }
+  let inputs: typeof import("./replay_inputs.ts") | undefined;
+  const loadInputs = async () =>
+    inputs ??= await loadCliModule<typeof import("./replay_inputs.ts")>("replay_inputs.ts");
   let plugin: Plugin | undefined;
   if (v.plugin !== undefined) {
-    const { BUILTIN_PLUGINS } = await import("../plugins/builtin.ts");
+    const { BUILTIN_PLUGINS } = await loadInputs();
     plugin = BUILTIN_PLUGINS.find((p) => p.name === v.plugin && p.open);
     if (!plugin) {
       const names = BUILTIN_PLUGINS.filter((p) => p.sniff).map((p) => p.name).join(", ");
@@ -169,26 +153,25 @@ export async function main(args: string[]): Promise<number> {
   }
   // A capture file (a section header first) is neither an audit file nor a plugin's log file.
   const json = plugin === undefined && !isPlainCapture(file) &&
-    await (await import("../sources/k8saudit_file.ts")).isAuditInput(file).catch(() => false);
+    await (await loadInputs()).isAuditInput(file).catch(() => false);
   if (json) {
-    const { looksLikeJson } = await import("../plugins/files.ts");
-    const { BUILTIN_PLUGINS } = await import("../plugins/builtin.ts");
+    const { looksLikeJson, BUILTIN_PLUGINS } = await loadInputs();
     const head = await looksLikeJson(file).catch(() => undefined);
     if (head !== undefined) plugin = BUILTIN_PLUGINS.find((p) => p.sniff?.(head));
   }
   const audit = json && plugin === undefined;
-  // Audit and plugin files read the plugins' fields; a capture file loads them only when its
-  // filter or format names one (compileWithPluginFields).
-  if (plugin !== undefined || audit) {
-    const { wakeSource } = await import("../rules/fields/mod.ts");
-    if (plugin?.source) wakeSource(plugin.source);
-  }
+  // Audit and plugin files read the plugins' fields (replay_inputs.ts registers them); a capture
+  // file loads them only when its filter or format names one (compileWithPluginFields).
+  if (plugin?.source) (await loadInputs()).wakeSource(plugin.source);
   const source = plugin?.source ?? (audit ? K8S_AUDIT_SOURCE : "syscall");
   if ((v.config !== undefined || v.option !== undefined) && plugin !== undefined) {
     console.error("saker replay: -c and -o replay captures and audit files; not plugin files");
     return 2;
   }
   if (v.config !== undefined || v.option !== undefined) {
+    const { replayThroughAgent } = await loadCliModule<typeof import("./replay_agent.ts")>(
+      "replay_agent.ts",
+    );
     return await replayThroughAgent(file, {
       config: v.config,
       overrides: [...(v.option ?? []), ...(v.json ? ["json_output=true"] : [])],
@@ -236,7 +219,7 @@ export async function main(args: string[]): Promise<number> {
   if (v.print !== undefined) {
     try {
       const format = v.print;
-      printer = await compileWithPluginFields(() => new EventPrinter(format, source));
+      printer = await compileWithPluginFields(() => new EventPrinter(format, source), loadInputs);
     } catch (err) {
       console.error(`saker replay: invalid -p format: ${(err as Error).message}`);
       return 2;
@@ -248,7 +231,10 @@ export async function main(args: string[]): Promise<number> {
   const filterText = rest.join(" ").trim();
   if (filterText) {
     try {
-      const f = await compileWithPluginFields(() => compileFilter(filterText, source));
+      const f = await compileWithPluginFields(
+        () => compileFilter(filterText, source),
+        loadInputs,
+      );
       filter = f.matches;
       filterNames = f.eventNames;
       filterFields = f.fields;
@@ -262,28 +248,20 @@ export async function main(args: string[]): Promise<number> {
   const useRules = !v["no-rules"] && !(printer && !v.rules);
   let formatter: AlertFormatter | undefined;
   if (useRules) {
-    const { loadRulesFiles } = await import("../rules/loader.ts");
-    const { compileRuleset } = await import("../rules/ruleset.ts");
-    const { AlertFormatter } = await import("../outputs/format.ts");
-    const { DEFAULT_RULES } = await import("../assets.ts");
-    formatter = new AlertFormatter({ hostname: Deno.hostname() });
-    const loaded = await loadRulesFiles(v.rules ?? [DEFAULT_RULES]);
-    const { errors, warnings } = await rulesProblems(loaded);
-    for (const w of warnings) console.error(`saker replay: warning: ${w}`);
-    if (errors.length > 0) {
-      for (const e of errors) console.error(`saker replay: error: ${e}`);
-      return 2;
-    }
-    const select: RuleSelector[] = [];
-    if (v.tag && v.tag.length > 0) {
-      select.push({ action: "disable" });
-      for (const t of v.tag) select.push({ action: "enable", tag: t });
-    }
-    for (const t of v["disable-tag"] ?? []) select.push({ action: "disable", tag: t });
-    for (const name of disabledRuleNames(loaded.rules.map((r) => r.name), v.disable ?? [])) {
-      select.push({ action: "disable", rule: name });
-    }
-    ruleset = compileRuleset(loaded, { minPriority, ruleMatching: matching, select, source });
+    const { loadReplayRules } = await loadCliModule<typeof import("./replay_rules.ts")>(
+      "replay_rules.ts",
+    );
+    const rules = await loadReplayRules({
+      rules: v.rules,
+      tags: v.tag ?? [],
+      disableTags: v["disable-tag"] ?? [],
+      disable: v.disable ?? [],
+      minPriority,
+      ruleMatching: matching,
+      source,
+    });
+    if (!rules) return 2;
+    ({ ruleset, formatter } = rules);
   }
 
   const enc = new TextEncoder();
@@ -385,115 +363,4 @@ export async function main(args: string[]): Promise<number> {
     }
   }
   return 0;
-}
-
-/**
- * `saker replay -c CONFIG`: the agent, with the capture file as its event source (outputs,
- * formats, drop monitoring and captures as the config says; no API server, no file watching).
- */
-async function replayThroughAgent(
-  file: string,
-  o: {
-    config?: string;
-    overrides: string[];
-    rules?: string[];
-    disable: string[];
-    disableTags: string[];
-    tags: string[];
-    /** The file holds Kubernetes audit events. */
-    audit: boolean;
-  },
-): Promise<number> {
-  const { loadConfig, ConfigError } = await import("../config/load.ts");
-  const { Agent } = await import("../agent/agent.ts");
-  const { buildEngineRules } = await import("../agent/build_rules.ts");
-  const { RulesError } = await import("../agent/rules_builder.ts");
-  const { StateStore } = await import("../state/store.ts");
-  const { openScapSource } = await import("../sources/scap.ts");
-  const { openAuditFileSource } = await import("../sources/k8saudit_file.ts");
-  const { Registry } = await import("../metrics.ts");
-  if (o.tags.length > 0 && (o.disable.length > 0 || o.disableTags.length > 0)) {
-    console.error(
-      "saker replay: -t runs only the tagged rules; it cannot be combined with -D or -T",
-    );
-    return 1;
-  }
-  // The alert store stays off unless asked for (-o alert_store.enabled=true).
-  const overrides = [
-    "alert_store.enabled=false",
-    ...o.overrides,
-    "webserver.enabled=false",
-    "watch_config_files=false",
-    ...o.disableTags.map((t) => `rules[]={disable: {tag: ${JSON.stringify(t)}}}`),
-    ...(o.tags.length > 0 ? [`rules[]={disable: {rule: "*"}}`] : []),
-    ...o.tags.map((t) => `rules[]={enable: {tag: ${JSON.stringify(t)}}}`),
-  ];
-  let loaded;
-  try {
-    loaded = await loadConfig({ file: o.config, overrides });
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      for (const p of err.problems) console.error(`saker replay: config: ${p}`);
-      return 1;
-    }
-    throw err;
-  }
-  for (const w of loaded.warnings) console.error(`saker replay: config: ${w}`);
-  if (o.disable.length > 0) {
-    const { loadRulesFiles } = await import("../rules/loader.ts");
-    // -D is a regex over rule names: expand it to the names of the rules it disables.
-    const rules = await loadRulesFiles(o.rules ?? loaded.config.rules_files);
-    const names = disabledRuleNames(rules.rules.map((r) => r.name), o.disable);
-    loaded.config.rules.push(...names.map((rule) => ({ disable: { rule } })));
-  }
-  const state = new StateStore();
-  let scap: Awaited<ReturnType<typeof openScapSource>> | undefined;
-  let agent;
-  try {
-    agent = await Agent.start(loaded.config, {
-      openSource: async () => {
-        if (o.audit) {
-          const src = await openAuditFileSource(file, {
-            onError: (e) => console.error(`saker replay: ${e.where}: ${e.message}`),
-          });
-          return {
-            source: src.source,
-            readable: src.readable,
-            close: () => src.close(),
-            stats: () => ({ received: src.stats().received }),
-          };
-        }
-        const src = scap = await openScapSource(file, { state });
-        return {
-          source: src.source,
-          readable: src.readable,
-          close: () => src.close(),
-          stats: () => ({ received: src.stats().events }),
-        };
-      },
-      buildRules: buildEngineRules,
-      makeState: () => (o.audit ? undefined : { state }),
-      // Capture files written while replaying carry the replayed file's users.
-      captureUsers: () => ({
-        users: scap?.metadata.users ?? [],
-        groups: scap?.metadata.groups ?? [],
-      }),
-      rulesFiles: o.rules,
-      registry: new Registry(),
-    });
-  } catch (err) {
-    if (err instanceof RulesError) {
-      for (const p of err.problems) console.error(`saker replay: rules: ${p}`);
-      return 1;
-    }
-    console.error(`saker replay: ${(err as Error).message}`);
-    return 1;
-  }
-  const code = await agent.done;
-  const failure = agent.pipeline.health().reason;
-  if (failure?.startsWith("pipeline failed")) {
-    console.error(`saker replay: ${failure.replace(/^pipeline failed: /, "")}`);
-    return 1;
-  }
-  return code;
 }

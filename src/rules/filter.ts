@@ -103,21 +103,29 @@ export function compileFilter(condition: string, source = "syscall"): EventFilte
 
 /**
  * Runs `compile` (a filter or an output format) with the fields registered so far (the system
- * call fields at least); when it throws, registers the plugins' fields (src/rules/fields/mod.ts,
- * which every rules-file load has registered already) and runs it once more. So a condition
- * naming a plugin's field compiles, or fails with the same message as with every field known,
- * while one naming only system call fields never loads the plugins' modules.
+ * call fields at least); when it throws, runs `loadFields` (which imports
+ * src/rules/fields/mod.ts: the plugins' fields join the registry; every rules-file load has
+ * registered them already) and `compile` once more. So a condition naming a plugin's field
+ * compiles, or fails with the same message as with every field known, while one naming only
+ * system call fields never loads the plugins' modules. The caller imports mod.ts: a literal
+ * import here would have Deno read the plugins' modules at the start of every filter's run.
  *
  * @example
  * ```ts
- * const f = await compileWithPluginFields(() => compileFilter("proc.name=cat"));
+ * const f = await compileWithPluginFields(
+ *   () => compileFilter("proc.name=cat"),
+ *   () => import("./fields/mod.ts"),
+ * );
  * ```
  */
-export async function compileWithPluginFields<T>(compile: () => T): Promise<T> {
+export async function compileWithPluginFields<T>(
+  compile: () => T,
+  loadFields: () => Promise<unknown>,
+): Promise<T> {
   try {
     return compile();
   } catch {
-    await import("./fields/mod.ts");
+    await loadFields();
     return compile();
   }
 }

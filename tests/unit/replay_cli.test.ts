@@ -6,7 +6,7 @@
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "../support/assert.ts";
 import { needsReference, REFERENCE_DIR, REPO_ROOT } from "../support/env.ts";
 import { progressLine } from "../../src/cli/progress.ts";
-import { disabledRuleNames } from "../../src/cli/replay.ts";
+import { disabledRuleNames } from "../../src/cli/replay_rules.ts";
 
 const TRACE = `${REFERENCE_DIR}/falco-legacy-tests/trace_files/cat_write.scap`;
 const RULE = `
