@@ -307,13 +307,14 @@ function namedBits(table: Readonly<Record<string, number>>, names: string, row: 
 
 // Decoding runs at every start: rows repeat the same category, flag and parameter texts, so each
 // distinct text is decoded once (and its ParamInfo, read-only, is shared by the rows).
-const decodedBits = new Map<string, number>();
+const decodedBits = new Map<Readonly<Record<string, number>>, Map<string, number>>();
 const decodedParams = new Map<string, ParamInfo>();
 
 function cachedBits(table: Readonly<Record<string, number>>, names: string, row: number): number {
-  const key = `${table === EC ? "c" : "f"}${names}`;
-  let v = decodedBits.get(key);
-  if (v === undefined) decodedBits.set(key, v = namedBits(table, names, row));
+  let byNames = decodedBits.get(table);
+  if (byNames === undefined) decodedBits.set(table, byNames = new Map());
+  let v = byNames.get(names);
+  if (v === undefined) byNames.set(names, v = namedBits(table, names, row));
   return v;
 }
 
