@@ -266,7 +266,7 @@ export class Pipeline {
         await this.source.close().catch(() => {});
         throw err;
       } finally {
-        clearInterval(this.#watchdog);
+        this.#stopWatchdog();
       }
       return;
     }
@@ -294,9 +294,7 @@ export class Pipeline {
       this.#failure = err instanceof Error ? err.message : String(err);
       throw err;
     } finally {
-      // Guarded: the first use of the timer globals loads Deno's Node timers (~3 ms), which a
-      // replay (no watchdog) has no need of.
-      if (this.#watchdog !== undefined) clearInterval(this.#watchdog);
+      this.#stopWatchdog();
     }
   }
 
@@ -318,6 +316,12 @@ export class Pipeline {
       }
     }
     this.#hold?.releaseAll();
+  }
+
+  // Only when one runs: the first use of the timer globals loads Deno's Node timers (~3 ms),
+  // which a replay (no watchdog) has no need of.
+  #stopWatchdog(): void {
+    if (this.#watchdog !== undefined) clearInterval(this.#watchdog);
   }
 
   #startWatchdog(): void {
