@@ -51,6 +51,8 @@
 #define PK_SOCK 2
 #define PK_AT_EXIT 0x40 /* with a PK_*: called from sys_exit, where programs on the result alone
                          * (PP_GENERIC) and PP_DROP_ALL are decided; the handler leaves them */
+#define PK_RAW_READ 0x80 /* with PK_OPEN: the raw path is in slot 2 already (rawlen set), read by
+                         * pred_memo_first; pred_keep goes on from it instead of reading again */
 
 struct pred_lit {
 	__u8 fact;

@@ -26,10 +26,12 @@
  *
  * The memo (struct pred_memo, per CPU): the last open's decision with its raw path's bytes,
  * directory, program, result and read/write flags. When the program's last open on this CPU
- * needed its path, an open reads its raw path first and asks the memo: one with the same bytes,
- * directory, program, result and flags is decided without hashing the path, the path cache
- * lookup and the clauses (an open+close loop of one file; a daemon polling the same file). Every
- * fact an open's clauses read is in what the memo compares.
+ * needed its path, an open reads its raw path first and asks the memo (an absolute path in
+ * sys_exit before the predicate is set up, pred_memo_first; a relative one once its directory is
+ * known, pred_memo_check): one with the same bytes, directory, program, result and flags is
+ * decided without hashing the path, the path cache lookup and the clauses (an open+close loop of
+ * one file; a daemon polling the same file). Every fact an open's clauses read is in what the
+ * memo compares.
  *
  * The maps' layout is in predicate_types.h; included by probe.bpf.c after the maps.
  */
@@ -307,6 +309,82 @@ static __always_inline void pred_memo_disarm(struct pred_facts *f) {
 	*(volatile __u64 *)&m->seq_end = seq;
 }
 
+/* An event its predicate drops: counted (settings.pred_audit: kept and marked instead). Returns
+ * what pred_keep returns for it. */
+static __always_inline int pred_drop(struct pred_facts *f) {
+	if (settings.pred_audit) {
+		f->audit_drop = 1;
+		return 1;
+	}
+	__u32 zero = 0;
+	struct saker_counters *c = bpf_map_lookup_elem(&counters, &zero);
+	if (c) c->filtered++;
+	return 0;
+}
+
+/* What pred_memo_first did. */
+#define PRED_FIRST_NONE 0 /* nothing: pred_keep decides */
+#define PRED_FIRST_READ 1 /* the raw path read into slot 2 (rawlen set), undecided: pred_keep
+                           * decides from it (PK_RAW_READ) */
+#define PRED_FIRST_KEEP 2 /* the memo keeps it (or marks it, in audit mode) */
+#define PRED_FIRST_DROP 3 /* the memo drops it (counted) */
+
+/*
+ * The memo asked before the predicate is set up, for an open decided in sys_exit (syscall `nr`,
+ * result `ret`, scap read/write flags `oflags`, raw path pointer `path`): when the memo holds
+ * the last open of this syscall's program on this CPU, the raw path is read, and an absolute one
+ * is compared with the memo here, on the same facts as pred_memo_check (an absolute path has no
+ * directory part, so its memo's directory fields are 0). A repeated open then costs the program
+ * index lookup, the read and the comparison, without the call into pred_keep, its setup and the
+ * directory step. Anything else is left to pred_keep, with the raw path read when it was.
+ */
+static __always_inline int pred_memo_first(__u32 nr, __s64 ret, __u32 oflags, __u64 path) {
+	__u32 gen = settings.pred_gen & 1;
+	__u32 ik = gen * 512 + (nr & 511);
+	__u32 *slot = bpf_map_lookup_elem(&pred_index, &ik);
+	if (!slot || *slot == 0) return PRED_FIRST_NONE;
+	__u32 pk = gen * PRED_SLOTS + (*slot & (PRED_SLOTS - 1));
+	struct pred_facts *f = pred_facts();
+	if (!f) return PRED_FIRST_NONE;
+	struct pred_memo *m = &f->memo;
+#if SAKER_BENCH_STOP != 3 && SAKER_BENCH_STOP != 5
+	if (m->pk != pk) return PRED_FIRST_NONE;
+#endif
+#if SAKER_BENCH_STOP == 5
+	return PRED_FIRST_DROP; /* benchmark variant: the memo's program found, the path not read */
+#endif
+	__u8 *buf = (void *)f;
+	long n = bpf_probe_read_user_str(&buf[PRED_RAW_OFF], PRED_SCAN, (const char *)path);
+#if SAKER_BENCH_STOP == 3
+	return PRED_FIRST_DROP; /* benchmark variant: the raw path read */
+#endif
+	if (n <= 1 || n >= PRED_SCAN) return PRED_FIRST_NONE; /* pred_keep finds the same */
+	__u32 len = n - 1;
+	f->rawlen = len;
+	if (buf[PRED_RAW_OFF] != '/') return PRED_FIRST_READ;
+	__u64 seq = *(volatile __u64 *)&m->seq;
+	PRED_BARRIER();
+	/* The directory fields are not compared: the memo's raw path starts with '/' like this one
+	 * (its first word is), and an absolute path's memo has them all 0 (pred_path_read). */
+	if (m->pk != pk || m->epoch != settings.pred_epoch || m->rawlen != len || m->res != ret ||
+	    m->oflags != oflags)
+		return PRED_FIRST_READ;
+	/* Whole words, unrolled, not masked past the path's end: the memo's bytes there are 0, and
+	 * the read's are 0 too (the kernel's word-at-a-time copy clears the bytes after the NUL in
+	 * its last word) or, after a copy that ended byte by byte, left over; left-over bytes only
+	 * make the memo miss, and pred_keep decides as without it. */
+#pragma unroll
+	for (long i = 0; i < PRED_MEMO_RAW / 8; i++) {
+		if (i * 8 >= n - 1) break;
+		if (*(__u64 *)&buf[PRED_RAW_OFF + i * 8] != m->raw[i]) return PRED_FIRST_READ;
+	}
+	__u32 keep = m->keep;
+	PRED_BARRIER();
+	if (*(volatile __u64 *)&m->seq_end != seq) return PRED_FIRST_READ;
+	if (keep) return PRED_FIRST_KEEP;
+	return pred_drop(f) ? PRED_FIRST_KEEP : PRED_FIRST_DROP;
+}
+
 /*
  * The first step of an open's path facts, cheap: reads the raw path and finds the directory a
  * relative one is resolved against (the working directory or the directory fd), then asks the
@@ -319,20 +397,15 @@ __attribute__((noinline)) int pred_path_read(__u32 pk) {
 	if (!buf) return 0;
 	struct pred_facts *f = (void *)buf;
 	f->known |= FK_READ_DONE;
-#if SAKER_BENCH_STOP == 5
-	return 0; /* benchmark variant: the predicate called, the raw path not read */
-#endif
-	long n = bpf_probe_read_user_str(&buf[PRED_RAW_OFF], PRED_SCAN, (const char *)f->arg_a);
-	if (n <= 1 || n >= PRED_SCAN) {
-		f->known |= FK_PATH_DONE; /* empty, unreadable or too long */
-		return 0;
+	if (!(f->known & FK_RAW)) { /* else read by pred_memo_first (PK_RAW_READ) */
+		long n = bpf_probe_read_user_str(&buf[PRED_RAW_OFF], PRED_SCAN, (const char *)f->arg_a);
+		if (n <= 1 || n >= PRED_SCAN) {
+			f->known |= FK_PATH_DONE; /* empty, unreadable or too long */
+			return 0;
+		}
+		f->rawlen = n - 1;
+		f->known |= FK_RAW;
 	}
-	__u32 rawlen = n - 1;
-	f->rawlen = rawlen;
-	f->known |= FK_RAW;
-#if SAKER_BENCH_STOP == 3
-	return 0; /* benchmark variant: the raw path read */
-#endif
 	struct pred_path_key *k = &f->ckey;
 	k->dir_dentry = 0;
 	k->dir_mnt = 0;
@@ -366,7 +439,7 @@ __attribute__((noinline)) int pred_path_read(__u32 pk) {
 	}
 	f->known |= FK_DIR;
 #if SAKER_BENCH_STOP == 4
-	pred_raw_hash(rawlen);
+	pred_raw_hash(f->rawlen);
 	return 0; /* benchmark variant: the key hashed, neither memo nor cache asked */
 #endif
 #ifndef SAKER_BENCH_NO_PATH_CACHE
@@ -706,7 +779,7 @@ __attribute__((noinline)) int pred_keep(__u32 nr, __s64 ret, __u32 kind_flags, _
 	if (at_exit ? (!early && kind == PK_GENERIC) : early) return 1;
 	int keep = 0;
 	if (!(p->flags & PP_DROP_ALL)) {
-		f->known = 0;
+		f->known = (kind_flags & PK_RAW_READ) ? FK_RAW : 0;
 		f->kind = kind;
 		f->res = ret;
 		f->arg_a = a;
@@ -718,9 +791,9 @@ __attribute__((noinline)) int pred_keep(__u32 nr, __s64 ret, __u32 kind_flags, _
 		f->cval = 0;
 		f->pdone = 0;
 		f->pval = 0;
-#if SAKER_BENCH_STOP >= 3
+#if SAKER_BENCH_STOP == 4
 		if (kind == PK_OPEN) {
-			pred_path_read(pk); /* stops early in these variants */
+			pred_path_read(pk); /* stops early in this variant */
 			return 0;
 		}
 #endif
@@ -774,14 +847,7 @@ __attribute__((noinline)) int pred_keep(__u32 nr, __s64 ret, __u32 kind_flags, _
 	}
 decided:
 	if (keep) return 1;
-	if (settings.pred_audit) {
-		f->audit_drop = 1;
-		return 1;
-	}
-	__u32 zero = 0;
-	struct saker_counters *c = bpf_map_lookup_elem(&counters, &zero);
-	if (c) c->filtered++;
-	return 0;
+	return pred_drop(f);
 }
 
 /* Drops the event unless its syscall's predicate keeps it (in a handler: `ret` in scope). */

@@ -6,11 +6,13 @@
  *   The syscall filter (settings.syscalls, written by user space) runs first, so a syscall
  *   nobody needs costs one array read. Handlers are tail-called per syscall number; the kernel
  *   predicates of open, openat and creat (arguments in registers) are decided before the tail
- *   call, so an open they drop costs no tail call.
+ *   call, so an open they drop costs no tail call; the memo of the last open's decision is asked
+ *   first, before the predicate is set up (pred_memo_first).
  *   Benchmark variants (scripts/bench/capture.ts): SAKER_BENCH_EMPTY_EXIT returns at once (the
  *   tracepoint's own cost); SAKER_BENCH_STOP=1 returns after the syscall filter, 2 before an
- *   open's predicate, 5 in the predicate before the raw path is read, 3 after it is read, 4
- *   after the path cache key is hashed (the memo not asked).
+ *   open's memo and predicate, 5 when the memo's program is found (the path not read), 3 after
+ *   the raw path is read, 4 after the path cache key is hashed in the predicate (the memo not
+ *   asked).
  * - raw_tracepoint/sys_enter: optional (attached only for latency measurements) — records the
  *   enter time of captured syscalls in task storage.
  * - tp_btf/sched_process_fork: the new child's first event (clone/fork/vfork/clone3 with res 0).
@@ -318,7 +320,13 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret) {
 #if SAKER_BENCH_STOP == 2
 			if (kind & PK_OPEN) return 0;
 #endif
-			if (!pred_keep(nr & 511, ret, kind, a, b)) return 0;
+			int first = PRED_FIRST_NONE;
+#ifndef SAKER_BENCH_NO_PATH_CACHE
+			if (kind & PK_OPEN) first = pred_memo_first(nr, ret, (kind >> 8) & 3, a);
+#endif
+			if (first == PRED_FIRST_DROP) return 0;
+			if (first == PRED_FIRST_READ) kind |= PK_RAW_READ;
+			if (first != PRED_FIRST_KEEP && !pred_keep(nr & 511, ret, kind, a, b)) return 0;
 		}
 	}
 	bpf_tail_call(ctx, &handlers, nr & 511);

@@ -354,18 +354,22 @@ async function costByPart(
     path_walk_of_a_relative_open_ns: part("captured_relative_path", "captured"),
     // An open the stable rules drop, by part (sys_exit ns per run over the storm's opens and
     // closes alike; the closes cost the same in every variant but the empty one, so each part
-    // of an open is twice its row): the syscall filter, reading the open's arguments, calling
-    // the predicate, reading the raw path, and the rest (its directory and the memo of the last
-    // decision). The key's hash (paid when the memo does not decide) is beside them.
+    // of an open is twice its row): the syscall filter, reading the open's arguments, finding
+    // the program the memo of the last decision belongs to, reading the raw path, and comparing
+    // it with the memo (and counting the drop). What a miss adds (the predicate's call and
+    // setup, the directory step and the key's hash) is beside them.
     stable_open_by_part_ns_per_run: stable
       ? {
         tracepoint_program_entry: med("stable_open_tracepoint_only"),
         syscall_filter: part("stable_open_stop_1", "stable_open_tracepoint_only"),
         open_arguments: part("stable_open_stop_2", "stable_open_stop_1"),
-        predicate_call: part("stable_open_stop_5", "stable_open_stop_2"),
+        memo_program_lookup: part("stable_open_stop_5", "stable_open_stop_2"),
         raw_path_read: part("stable_open_stop_3", "stable_open_stop_5"),
-        directory_and_memo: part("open_dropped_by_stable_rules", "stable_open_stop_3"),
-        path_key_hash_when_the_memo_misses: part("stable_open_stop_4", "stable_open_stop_3"),
+        memo_compare_and_count: part("open_dropped_by_stable_rules", "stable_open_stop_3"),
+        predicate_setup_directory_and_key_hash_when_the_memo_misses: part(
+          "stable_open_stop_4",
+          "stable_open_stop_3",
+        ),
       }
       : null,
     // A close no rule reads, alone (close(-1) storm): the empty program and Saker's sys_exit.

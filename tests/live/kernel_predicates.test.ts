@@ -8,7 +8,7 @@
  * real state store and the rules: no marked event may raise an alert, and the probe may drop only
  * what the rules' predicates (evaluated in user space on the same event) drop. The same raw path
  * opened again with other flags and results, and another path of the same length, flags and
- * result, are decided anew each time. Run with Saker's
+ * result, are decided anew each time, also right after each other. Run with Saker's
  * rules and, when the reference material is there, Falco's stable rules.
  *
  * Path cache: the probe keeps the values of an open's path tests by raw path, directory and
@@ -89,6 +89,18 @@ for i in range(20):
     elif os.path.exists(T + "/id_rsa"):
         os.unlink(T + "/id_rsa")
     tryopen(T + "/sub/../id_rsa", os.O_WRONLY)
+    tryopen(T + "/sub/../id_rsa", os.O_WRONLY)
+# The same raw path right after itself, with nothing opened in between: read (dropped), then
+# written (kept); written while id_rsa exists (dropped), then while it does not (failed: kept).
+# The files come and go by mknod and unlink, which open nothing.
+if os.path.exists(T + "/id_rsa"):
+    os.unlink(T + "/id_rsa")
+for i in range(10):
+    tryopen(T + "/auth.log")
+    tryopen(T + "/auth.log", os.O_WRONLY)
+    os.mknod(T + "/id_rsa")
+    tryopen(T + "/sub/../id_rsa", os.O_WRONLY)
+    os.unlink(T + "/id_rsa")
     tryopen(T + "/sub/../id_rsa", os.O_WRONLY)
 s = socket.socket(); s.connect_ex(("127.0.0.1", 1)); s.close()
 l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen()
