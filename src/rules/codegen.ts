@@ -453,10 +453,15 @@ export class FunctionBuilder {
       return `(${this.expr(c)} ? ${1 << b} : 0)`;
     });
     this.#given.delete(g.op.key);
+    // The last text value and its bits are kept beside the map: consecutive events mostly
+    // carry the same value (the same string object), which is then one comparison instead of
+    // a map lookup.
     const shared = [
       `const B${i} = (x) => {\n  let v, w;\n  return ${bits.join(" | ")};\n};`,
       `const S${i} = new Map();`,
+      `let L${i} = U, N${i} = 0;`,
       `const G${i} = (x) => {`,
+      `  if (x === L${i}) return N${i};`,
       `  if (typeof x !== "string") return B${i}(x);`,
       `  let m = S${i}.get(x);`,
       `  if (m === undefined) {`,
@@ -464,6 +469,8 @@ export class FunctionBuilder {
       `    if (S${i}.size >= ${REMEMBERED_VALUES}) S${i}.clear();`,
       `    S${i}.set(x, m);`,
       `  }`,
+      `  L${i} = x;`,
+      `  N${i} = m;`,
       `  return m;`,
       `};`,
     ].join("\n");

@@ -32,13 +32,20 @@ export function normalizePath(path: string): string {
  */
 function remembered(fn: (s: string) => string, max = 4096): (s: string) => string {
   const seen = new Map<string, string>();
+  // The last argument and result beside the map: consecutive events mostly carry the same path
+  // (the same string object), which is then one comparison instead of a map lookup.
+  let last: string | undefined = undefined;
+  let lastResult = "";
   return (s) => {
+    if (s === last) return lastResult;
     let r = seen.get(s);
     if (r === undefined) {
       r = fn(s);
       if (seen.size >= max) seen.clear();
       seen.set(s, r);
     }
+    last = s;
+    lastResult = r;
     return r;
   };
 }

@@ -256,6 +256,10 @@ Deno.test("state parsers: paths, globs, capabilities", () => {
   assertEquals(dirName("/etc/passwd"), "/etc");
   assertEquals(dirName("/passwd"), "/");
   assertEquals(baseName("/etc/passwd"), "passwd");
+  // Remembered per argument: the same, other and again the same path in a row.
+  for (const [p, dir] of [["/a/b", "/a"], ["/a/b", "/a"], ["/c/d/e", "/c/d"], ["/a/b", "/a"]]) {
+    assertEquals(dirName(p), dir);
+  }
   assert(globMatch("/proc*", "/proc/sys"));
   assert(globMatch("/root*", "/root"));
   assert(!globMatch("/etc", "/etc/kubernetes"));
