@@ -587,7 +587,9 @@ export function decodeLiveRecords(
     const ev = new Event(buf, dv, off, type, dv.getUint32(off + 8, true));
     ev.num = num++;
     ev.tsBase = tsBase;
-    out.push(ev);
+    // An indexed store, not push: V8 left push a call of its builtin here (3 % of the agent's
+    // CPU under an open storm), and compiles the store in place.
+    out[out.length] = ev;
     n++;
   }
   return Math.min(frame, end);
