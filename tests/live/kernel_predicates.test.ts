@@ -90,18 +90,17 @@ for i in range(20):
         os.unlink(T + "/id_rsa")
     tryopen(T + "/sub/../id_rsa", os.O_WRONLY)
     tryopen(T + "/sub/../id_rsa", os.O_WRONLY)
-# The same raw path right after itself, with nothing opened in between: read (dropped), then
-# written (kept); written while id_rsa exists (dropped), then while it does not (failed: kept).
-# The files come and go by mknod and unlink, which open nothing.
-if os.path.exists(T + "/id_rsa"):
-    os.unlink(T + "/id_rsa")
+# The same raw path right after itself, with nothing opened in between: auth.log read (dropped),
+# then written (kept); read and written while it does not exist (failed: dropped), then written
+# while it does (kept). The file goes and comes by unlink and mknod, which open nothing.
 for i in range(10):
     tryopen(T + "/auth.log")
     tryopen(T + "/auth.log", os.O_WRONLY)
-    os.mknod(T + "/id_rsa")
-    tryopen(T + "/sub/../id_rsa", os.O_WRONLY)
-    os.unlink(T + "/id_rsa")
-    tryopen(T + "/sub/../id_rsa", os.O_WRONLY)
+    os.unlink(T + "/auth.log")
+    tryopen(T + "/auth.log")
+    tryopen(T + "/auth.log", os.O_WRONLY)
+    os.mknod(T + "/auth.log")
+    tryopen(T + "/auth.log", os.O_WRONLY)
 s = socket.socket(); s.connect_ex(("127.0.0.1", 1)); s.close()
 l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen()
 s = socket.socket(); s.connect(l.getsockname()); s.sendall(b"x"); s.close(); l.close()
