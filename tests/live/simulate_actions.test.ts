@@ -10,7 +10,7 @@ import { ACTIONS, selectActions } from "../../src/simulate/catalog.ts";
 import type { ActionReport } from "../../src/simulate/action.ts";
 import { buildHelper } from "../../src/simulate/helper.ts";
 import { which } from "../../src/simulate/command.ts";
-import { passes, type TraceCheck } from "../support/strace.ts";
+import { passes, relevantLines, type TraceCheck } from "../support/strace.ts";
 
 /** System calls strace records (everything the table below looks for). */
 const TRACED = [
@@ -331,7 +331,11 @@ Deno.test({
           const trace = await Deno.readTextFile(log);
           for (const check of SYSCALLS[action.name]) {
             const what = check instanceof RegExp ? String(check) : check.seq.join(" then ");
-            assert(passes(trace, check), `${action.name}: the trace lacks ${what}`);
+            assert(
+              passes(trace, check),
+              `${action.name}: the trace lacks ${what}; its lines of those calls:\n` +
+                relevantLines(trace, check).join("\n"),
+            );
           }
           for (const key of action.expect) {
             assert(key in r.facts, `${action.name}: fact ${key} missing from the report`);

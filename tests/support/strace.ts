@@ -50,6 +50,26 @@ export function wholeCalls(trace: string): string[] {
   return out.filter((l) => l !== "").map((l) => l.replace(/\)\s+= /g, ") = "));
 }
 
+/**
+ * The lines of an `strace -f` log (calls whole again) that name a system call a failed check
+ * looks for, at most `max` of them: what a failure message shows, so that a check failing once
+ * on a busy machine says whether the call is missing, split or formatted otherwise.
+ *
+ * @example
+ * ```ts
+ * relevantLines("12 connect(3, {...}, 16) = -1 ECONNREFUSED\n12 close(3) = 0", /connect\(3/);
+ * // ["12 connect(3, {...}, 16) = -1 ECONNREFUSED"]
+ * ```
+ */
+export function relevantLines(trace: string, check: TraceCheck, max = 30): string[] {
+  const patterns = check instanceof RegExp ? [check] : check.seq;
+  const names = patterns
+    .map((p) => /^\^?(\w+)/.exec(p.source)?.[1])
+    .filter((n): n is string => n !== undefined);
+  const lines = wholeCalls(trace).filter((l) => names.some((n) => l.includes(` ${n}(`)));
+  return lines.slice(-max);
+}
+
 /** Whether an `strace -f` log passes a check (see {@linkcode wholeCalls}). */
 export function passes(trace: string, check: TraceCheck): boolean {
   const lines = wholeCalls(trace);

@@ -3,7 +3,7 @@
  * process ran before it returned) counts as the one call it is, wherever the pieces are.
  */
 import { assert, assertEquals } from "../support/assert.ts";
-import { passes, wholeCalls } from "../support/strace.ts";
+import { passes, relevantLines, wholeCalls } from "../support/strace.ts";
 
 /** Recorded under `strace -f` (simulate reverse-shell): the lab's listener (28402) accepts while
  * the client (28404) is in dup2, so both calls are split. */
@@ -65,4 +65,16 @@ Deno.test("strace log: a call never resumed stays as written", () => {
   ]);
   assert(passes(trace, /accept4?\(\d+, NULL, NULL/));
   assert(!passes(trace, /accept\(4, NULL, NULL\) = \d+/));
+});
+
+Deno.test("strace log: a failed check shows the lines of the calls it looks for", () => {
+  const noConnect = REVERSE_SHELL.split("\n").filter((l) => !l.includes("connect(")).join("\n");
+  assert(!passes(noConnect, REVERSE_SHELL_CHECK));
+  assertEquals(relevantLines(noConnect, REVERSE_SHELL_CHECK), [
+    `28404 dup2(4, 0) = 0`,
+    `28404 dup2(4, 1) = 1`,
+    `28404 execve("/bin/sh", ["sh", "-c", "exit 0"], 0x7fffef85dc40 /* 35 vars */) = 0`,
+  ]);
+  assertEquals(relevantLines(REVERSE_SHELL, /accept\(4/), [`28402 accept(4, NULL, NULL) = 5`]);
+  assertEquals(relevantLines(REVERSE_SHELL, REVERSE_SHELL_CHECK, 1).length, 1);
 });
