@@ -290,7 +290,15 @@ stdout_output: {enabled: false}
         const all = await collected(collector!.api);
         const have = new Set(all.map(markerOf));
         return expected.every((m) => have.has(m)) && all;
-      }, 30_000);
+      }, 30_000).catch(async (err) => {
+        // Which attacks are missing, by node and by their place in the test, says whether the
+        // alerts of the collector's downtime or some other stretch were lost.
+        const have = new Set((await collected(collector!.api)).map(markerOf));
+        const missing = expected.flatMap((m, i) => have.has(m) ? [] : [`#${i} ${hostOf[m]}`]);
+        throw new Error(
+          `${err.message}: ${missing.length} of ${expected.length} missing: ${missing}`,
+        );
+      });
       await new Promise((r) => setTimeout(r, 1500));
       const settled = await collected(collector.api);
       const mine = settled.filter((al) => expected.includes(markerOf(al)));
