@@ -290,7 +290,9 @@ stdout_output: {enabled: false}
         const all = await collected(collector!.api);
         const have = new Set(all.map(markerOf));
         return expected.every((m) => have.has(m)) && all;
-      }, 30_000).catch(async (err) => {
+        // Messages the killed collector had received but not acknowledged come again only when
+        // the consumer's ack wait (30 s, src/agent/collector.ts) has passed: wait longer than it.
+      }, 45_000).catch(async (err) => {
         // Which attacks are missing, by node and by their place in the test, says whether the
         // alerts of the collector's downtime or some other stretch were lost.
         const have = new Set((await collected(collector!.api)).map(markerOf));
