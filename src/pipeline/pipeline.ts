@@ -260,8 +260,7 @@ export class Pipeline {
         await this.#runDirect(this.source);
         this.#status = "ended";
       } catch (err) {
-        this.#status = "failed";
-        this.#failure = err instanceof Error ? err.message : String(err);
+        this.#fail(err);
         // As a failed stream pipe cancels its source: nothing more is read.
         await this.source.close().catch(() => {});
         throw err;
@@ -281,21 +280,29 @@ export class Pipeline {
       flush: () => this.#hold?.releaseAll(),
     });
     const sink = new WritableStream<Alert[]>({
-      write: (alerts) => {
-        this.#alerts += alerts.length;
-        this.#onAlerts(alerts);
-      },
+      write: (alerts) => this.#deliver(alerts),
     });
     try {
       await this.source.readable.pipeThrough(evaluate).pipeTo(sink);
       this.#status = "ended";
     } catch (err) {
-      this.#status = "failed";
-      this.#failure = err instanceof Error ? err.message : String(err);
+      this.#fail(err);
       throw err;
     } finally {
       this.#stopWatchdog();
     }
+  }
+
+  /** The sink: alerts counted and handed on (both ways of running). */
+  #deliver(alerts: Alert[]): void {
+    this.#alerts += alerts.length;
+    this.#onAlerts(alerts);
+  }
+
+  /** The run failed with `err` (both ways of running). */
+  #fail(err: unknown): void {
+    this.#status = "failed";
+    this.#failure = err instanceof Error ? err.message : String(err);
   }
 
   /**
@@ -310,10 +317,7 @@ export class Pipeline {
       const alerts: Alert[] = [];
       this.evaluateBatch(batch, alerts);
       this.#afterBatch?.(batch);
-      if (alerts.length > 0) {
-        this.#alerts += alerts.length;
-        this.#onAlerts(alerts);
-      }
+      if (alerts.length > 0) this.#deliver(alerts);
     }
     this.#hold?.releaseAll();
   }
