@@ -6,8 +6,12 @@
  * event blocks; the events of the types wanted (ScapReaderOptions.keepTypes) are copied into
  * small arenas, one copy per run of such blocks, and the others are only checked and counted.
  * Memory stays bounded whatever the file size, and an event kept past its batch holds only its
- * arena. Metadata blocks (machine info, process, fd, interface and user lists) are parsed into
- * plain data and yielded between batches, in file order.
+ * arena. A consumer that keeps no event past its batch (a replay that only filters and prints)
+ * may name transient types instead (ScapReaderOptions.transientTypes): their events are views
+ * of the read buffer, with no copy, and their objects are used again once the consumer asks for
+ * the next batch; the batch ends before the read buffer changes. Metadata blocks (machine info,
+ * process, fd, interface and user lists) are parsed into plain data and yielded between batches,
+ * in file order.
  *
  * A truncated or corrupt file yields everything before the bad block, then throws a
  * {@link ScapFormatError} naming the byte offset and the block type.
@@ -114,6 +118,14 @@ export interface ScapReaderOptions {
    * building an event (a replay whose filter, rules and state need only some types).
    */
   keepTypes?: Uint8Array;
+  /**
+   * Event ids (1) whose events live only until the consumer asks for the next item: they are
+   * views of the read buffer, not copies, and their objects are used again for later events.
+   * For a consumer that pulls one item at a time, finishes with a batch before asking for the
+   * next, and keeps none of these events (a filter that prints what it matches). The events
+   * of the other types are copied and new, as without this option.
+   */
+  transientTypes?: Uint8Array;
 }
 
 const MIN_BUFFER = 4 << 20;
@@ -285,6 +297,10 @@ export class ScapReader {
   #scanError: ScapFormatError | undefined;
   /** The buffer of blocks larger than a chunk's headroom (see #nextChunk). */
   #big = NO_BYTES;
+  #transient: Uint8Array | undefined;
+  /** Events of the batch the consumer is done with, used again from #poolPos on. */
+  #pool: Event[] = [];
+  #poolPos = 0;
 
   constructor(src: ByteSource, options: ScapReaderOptions = {}) {
     this.#src = src;
@@ -293,6 +309,7 @@ export class ScapReader {
     this.#num = options.firstNum ?? 1;
     this.#spanNs = options.maxBatchSpanNs ?? 1e9;
     this.#keep = options.keepTypes;
+    this.#transient = options.transientTypes;
   }
 
   /** Stops reading and releases the source. */
@@ -379,8 +396,14 @@ export class ScapReader {
   async *items(): AsyncGenerator<ScapItem> {
     let first = true;
     let batch: Event[] = [];
+    const transient = this.#transient !== undefined;
     try {
       while (true) {
+        if (transient && batch.length > 0 && this.#end - this.#pos < 8) {
+          // Transient events view the read buffer, which filling may change: their batch ends.
+          yield { kind: "events", events: batch };
+          batch = this.#nextBatch(batch);
+        }
         if (!(await this.#fill(8))) {
           if (batch.length > 0) yield { kind: "events", events: batch };
           batch = [];
@@ -400,10 +423,14 @@ export class ScapReader {
           if (batch.length >= this.#batchSize || this.#full) {
             this.#full = false;
             yield { kind: "events", events: batch };
-            batch = [];
+            batch = this.#nextBatch(batch);
           } else if (this.#pos === before) {
             // The next event block is not fully buffered yet.
             const total = this.#dv.getUint32(this.#pos + 4, true);
+            if (transient && batch.length > 0) {
+              yield { kind: "events", events: batch };
+              batch = this.#nextBatch(batch);
+            }
             if (!(await this.#fill(total))) {
               if (batch.length > 0) yield { kind: "events", events: batch };
               batch = [];
@@ -414,7 +441,7 @@ export class ScapReader {
         }
         if (batch.length > 0) {
           yield { kind: "events", events: batch };
-          batch = [];
+          batch = this.#nextBatch(batch);
         }
         const item = await this.#metadataBlock(first);
         first = false;
@@ -423,6 +450,31 @@ export class ScapReader {
     } finally {
       this.close();
     }
+  }
+
+  /**
+   * The array for the next batch, called when the consumer asks for the item after `done`:
+   * with transient types, `done`'s events are used again and the array of the batch before
+   * it holds the next batch.
+   */
+  #nextBatch(done: Event[]): Event[] {
+    if (this.#transient === undefined) return [];
+    const next = this.#pool;
+    next.length = 0;
+    this.#pool = done;
+    this.#poolPos = 0;
+    return next;
+  }
+
+  /** A transient event at `off` of the read buffer: one of the pool's, or a new one. */
+  #transientEvent(off: number, type: number, tid: number): Event {
+    const pool = this.#pool;
+    const transient = this.#transient!;
+    while (this.#poolPos < pool.length) {
+      const ev = pool[this.#poolPos++];
+      if (transient[ev.type] === 1) return ev.reuse(this.#buf, this.#dv, off, type, tid);
+    }
+    return new Event(this.#buf, this.#dv, off, type, tid);
   }
 
   /** Throws the error for bytes left at the end of the stream that do not make a block. */
@@ -671,8 +723,15 @@ export class ScapReader {
     if (q > end) return `parameters overrun event length ${evLen}`;
     // tid is a 64-bit signed value: low word plus high word (0, or -1 for negative ids).
     const tid = dv.getInt32(evOff + 12, true) * 4294967296 + dv.getUint32(evOff + 8, true);
-    const at = this.#place(p, total) + (evOff - p);
-    const ev = new Event(this.#arena, this.#arenaDv, at, type, tid);
+    const transient = this.#transient;
+    let ev: Event;
+    if (transient !== undefined && transient[type] === 1) {
+      // A view of the read buffer: its batch ends before the buffer changes (see items).
+      ev = this.#transientEvent(evOff, type, tid);
+    } else {
+      const at = this.#place(p, total) + (evOff - p);
+      ev = new Event(this.#arena, this.#arenaDv, at, type, tid);
+    }
     // Events skipped in this scan are counted into #num after it (see #decodeEvents).
     ev.num = this.#num++ + (this.stats.skipped - this.#skipBase);
     // Events of one cpu, header version, flags and length size share a layout object (one allocation less per

@@ -335,6 +335,8 @@ export async function main(args: string[]): Promise<number> {
         // Only what the filter evaluates is seen by the rules and the printer.
         userTables: ruleset !== undefined ||
           readsUserTables([...filterFields, ...(printer?.format.fields ?? [])]),
+        // The filter and the printer are done with an event when they return.
+        transientEvents: true,
       });
   } catch (err) {
     progress.done();

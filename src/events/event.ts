@@ -152,6 +152,31 @@ export class Event {
     this._x = undefined;
   }
 
+  /**
+   * Makes this object the event at `off` of `buf`, every field written as the constructor
+   * writes it: a capture reader whose consumer is done with a batch uses its event objects
+   * again (see ScapReaderOptions.transientTypes in src/capture/reader.ts).
+   */
+  reuse(buf: Uint8Array, dv: DataView, off: number, type: number, tid: number): this {
+    this.num = 0;
+    this.info = EVENTS[type] ?? EVENTS[0];
+    this.tid = tid;
+    this.buf = buf;
+    this.dv = dv;
+    this.off = off;
+    this.nparams = off + LIVE_HEADER_SIZE <= dv.byteLength ? dv.getUint16(off + 26, true) : 0;
+    this.tsBase = 0n;
+    this.thread = undefined;
+    this.fdInfo = undefined;
+    this.fdNum = -1;
+    this._pi = 0;
+    this._po = -1;
+    this._vals = undefined;
+    this._e = undefined;
+    this._x = undefined;
+    return this;
+  }
+
   /** Field values already extracted for this event (for evaluators that keep them). */
   get cache(): Map<string, unknown> | undefined {
     return this._e?.cache;

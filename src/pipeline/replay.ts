@@ -38,7 +38,7 @@ import type { IngestError } from "../k8saudit/ingest.ts";
 import { ScapFormatError } from "../capture/errors.ts";
 import { EVENT_STATE_ONLY } from "../capture/reader.ts";
 import { eventIdsByName, EVENTS } from "../events/table.ts";
-import { ACTION, USER_TABLE_EVENT } from "../state/handlers.ts";
+import { ACTION, KEEPS_ENTER, USER_TABLE_EVENT } from "../state/handlers.ts";
 import { Registry } from "../metrics.ts";
 import type { SeedCounts } from "../capture/seed.ts";
 import type { CaptureRecorder, CaptureSettings } from "./recorder.ts";
@@ -169,6 +169,13 @@ export interface CaptureReplayOptions extends ReplayOptions {
    * group events are skipped too (unless eventNames names them). Default true.
    */
   userTables?: boolean;
+  /**
+   * The filter and onEvent keep no event past their call, and the caller passes no evaluator
+   * and no capture settings: the events of most types are then views of the read buffer whose
+   * objects are used again (see ScapReaderOptions.transientTypes), all but those the state
+   * keeps (enter events read back at their exit). Default false.
+   */
+  transientEvents?: boolean;
 }
 
 /**
@@ -185,6 +192,13 @@ export function keptEventTypes(names: ReadonlySet<string>, userTables = true): U
     for (const id of eventIdsByName(name)) keep[id] = 1;
   }
   return keep;
+}
+
+/** Event ids whose events no state keeps past their batch: all but KEEPS_ENTER's. */
+export function transientEventTypes(): Uint8Array {
+  const t = new Uint8Array(EVENTS.length);
+  for (let id = 0; id < t.length; id++) t[id] = KEEPS_ENTER[id] === 1 ? 0 : 1;
+  return t;
 }
 
 /** What a capture replay did. */
@@ -217,6 +231,9 @@ export async function replayCapture(
     state,
     onProgress: opts.onProgress ? (b, s) => opts.onProgress!(b, s, read) : undefined,
     keepTypes: names === "all" ? undefined : keptEventTypes(names, opts.userTables ?? true),
+    transientTypes: opts.transientEvents && !opts.evaluator && !opts.capture?.enabled
+      ? transientEventTypes()
+      : undefined,
   });
   let recorder: CaptureRecorder | undefined;
   if (opts.capture?.enabled) {

@@ -39,6 +39,12 @@ export interface ScapSourceOptions {
   onProgress?: (bytes: number, size: number) => void;
   /** Event ids to decode (see ScapReaderOptions.keepTypes); default every one. */
   keepTypes?: Uint8Array;
+  /**
+   * Event ids whose events live only until the next batch is asked for (see
+   * ScapReaderOptions.transientTypes). Batches are then pulled through `next()` only: a stream
+   * reads ahead of its consumer.
+   */
+  transientTypes?: Uint8Array;
 }
 
 /** A capture file as an event source. */
@@ -68,6 +74,7 @@ export async function openScapSource(
   const file: ScapFile = await openScapFile(path, {
     batchSize: options.batchSize ?? 256,
     keepTypes: options.keepTypes,
+    transientTypes: options.transientTypes,
   });
   const items = file.reader.items();
   let metadata = emptyMetadata();
@@ -166,6 +173,9 @@ export async function openScapSource(
   return {
     source: "syscall",
     get readable() {
+      if (options.transientTypes) {
+        throw new Error("a capture source of transient events is read through next()");
+      }
       return readable ??= stream();
     },
     next,

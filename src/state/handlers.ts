@@ -173,6 +173,14 @@ export const USER_TABLE_EVENT: Uint8Array = new Uint8Array(EVENTS.length);
 /** Index of the parameter naming the fd an event uses or closes, by event id; -1 for none. */
 export const FD_PARAM: Int8Array = new Int8Array(EVENTS.length).fill(-1);
 
+/**
+ * Enter events the state keeps as their thread's `lastEnter` until the exit: those of system
+ * calls whose events change state, as their handlers read a parameter the exit lacks from the
+ * enter event of the same call (see `arg`); 1 by event id. No other enter event is ever read
+ * back, so the store keeps none of them (a capture replay may then reuse their memory).
+ */
+export const KEEPS_ENTER: Uint8Array = new Uint8Array(EVENTS.length);
+
 for (const e of EVENTS) {
   const act = e.dir === "<" ? EXIT_ACTIONS[e.name] : ENTER_ACTIONS[e.name];
   if (act !== undefined) ACTION[e.id] = act;
@@ -183,6 +191,10 @@ for (const e of EVENTS) {
     // the store then uses the fd of the thread's enter event.
     FD_PARAM[e.id] = i !== undefined ? i : e.dir === "<" ? 100 : -1;
   }
+}
+{
+  const acting = new Set(EVENTS.filter((e) => ACTION[e.id] !== 0).map((e) => e.name));
+  for (const e of EVENTS) if (e.dir === ">" && acting.has(e.name)) KEEPS_ENTER[e.id] = 1;
 }
 
 /** Index of the `fd_ino` parameter (inode of the fd used, live records), by event id; -1. */

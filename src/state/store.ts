@@ -34,7 +34,7 @@ import {
   ThreadInfo,
   type UserEntry,
 } from "./model.ts";
-import { ACTION, applyEvent, FD_INO, FD_PARAM } from "./handlers.ts";
+import { ACTION, applyEvent, FD_INO, FD_PARAM, KEEPS_ENTER } from "./handlers.ts";
 import { rawInt } from "./raw.ts";
 import { UserDb } from "./users.ts";
 import { containerFromCgroups } from "./containers/cgroup.ts";
@@ -257,7 +257,11 @@ export class StateStore implements StateView {
         if (info === undefined && fd >= 0) this.stats.fdMisses++;
         if (ev.info.dir === ">") th.lastFd = fd;
       }
-      if (ev.info.dir === ">" && ev.nparams > 0) th.lastEnter = ev;
+      // Only an enter event some handler reads back is kept; another one ends what was kept,
+      // as the thread's next call has begun.
+      if (ev.info.dir === ">" && ev.nparams > 0) {
+        th.lastEnter = KEEPS_ENTER[type] === 1 ? ev : undefined;
+      }
     }
     if (act !== 0) applyEvent(this, act, ev, th);
     // A container's first exec: its user files are read now, while its root is there.

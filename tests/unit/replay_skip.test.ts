@@ -22,7 +22,13 @@ const FILTERS = [
 async function printed(
   file: string,
   filter: string,
-  opts: { skip: boolean; format?: string; userTables?: boolean },
+  opts: {
+    skip: boolean;
+    format?: string;
+    userTables?: boolean;
+    transient?: boolean;
+    batchSize?: number;
+  },
 ) {
   const f = compileFilter(filter);
   const p = new EventPrinter(
@@ -30,16 +36,22 @@ async function printed(
     "syscall",
   );
   const lines: string[] = [];
+  const objects = new Set<object>();
   const r = await replayCapture(file, {
-    filter: f.matches,
+    filter: (ev) => {
+      objects.add(ev);
+      return f.matches(ev);
+    },
     onEvent: (ev) => {
       const l = p.line(ev);
       if (l !== undefined) lines.push(l);
     },
     eventNames: opts.skip ? f.eventNames : "all",
     userTables: opts.userTables,
+    transientEvents: opts.transient,
+    batchSize: opts.batchSize,
   });
-  return { lines, events: r.events, skipped: r.source.stats().skipped };
+  return { lines, events: r.events, skipped: r.source.stats().skipped, objects: objects.size };
 }
 
 Deno.test({
@@ -85,5 +97,40 @@ Deno.test({
     assertEquals(dropped.events, kept.events);
     // sample.scap carries 95 user and group events (each once).
     assertEquals(dropped.skipped - kept.skipped, 95);
+  },
+});
+
+Deno.test({
+  name:
+    "replay: transient events (views of the read buffer, objects used again) print the same events as copied ones",
+  ignore: needsReference(),
+  fn: async () => {
+    const dirs = [
+      `${REFERENCE_DIR}/libs-captures`,
+      `${REFERENCE_DIR}/falco-legacy-tests/trace_files`,
+    ];
+    const format =
+      "*%evt.num %evt.type %proc.name %proc.pname %thread.tid %fd.name %evt.res %evt.args";
+    let reused = 0, compared = 0;
+    for (const dir of dirs) {
+      for (const e of Deno.readDirSync(dir)) {
+        if (!e.name.endsWith(".scap")) continue;
+        for (const filter of [...FILTERS, "evt.num > 0"]) {
+          const file = `${dir}/${e.name}`;
+          const copied = await printed(file, filter, { skip: true, format, batchSize: 16 });
+          const transient = await printed(file, filter, {
+            skip: true,
+            format,
+            transient: true,
+            batchSize: 16,
+          });
+          assertEquals(transient.lines, copied.lines, `${e.name}: ${filter}`);
+          assertEquals(transient.events, copied.events);
+          compared += copied.lines.length;
+          reused += copied.objects - transient.objects;
+        }
+      }
+    }
+    assert(compared > 10_000 && reused > 10_000, `compared ${compared}, reused ${reused}`);
   },
 });

@@ -3,6 +3,7 @@ import { needsReference, REFERENCE_DIR } from "../support/env.ts";
 import {
   type ByteSource,
   openScapFile,
+  PrefetchFileSource,
   type ScapItem,
   ScapReader,
   StreamByteSource,
@@ -318,7 +319,6 @@ Deno.test({
     "scap reader: the read-ahead file source (chunks taken without a copy, blocks across chunks and larger than the headroom put together) reads every reference capture as a memory source does",
   ignore,
   async fn() {
-    const { PrefetchFileSource } = await import("../../src/capture/reader.ts");
     /** Everything an event shows, from its own bytes. */
     const show = (e: Event) => {
       const params = [];
@@ -393,4 +393,94 @@ Deno.test("scap reader: a batch spans at most maxBatchSpanNs of the events it ho
     assertEquals(closes, 100);
     assert(batches.length >= 10, `${batches.length} batches`);
   }
+});
+
+/**
+ * A chunk source as small as the contract of ByteSource.chunk allows: chunks of `size` bytes
+ * in three buffers taken in turn, each rewritten as soon as two more chunks were asked for.
+ */
+function rotatingSource(bytes: Uint8Array, size: number, head = 1 << 16): ByteSource {
+  const bufs = [0, 1, 2].map(() => new Uint8Array(head + size));
+  let off = 0, turn = 0;
+  return {
+    read: () => Promise.reject(new Error("chunks only")),
+    chunk() {
+      if (off >= bytes.length) return Promise.resolve(null);
+      const n = Math.min(size, bytes.length - off);
+      const buf = bufs[turn++ % 3];
+      buf.fill(0xee);
+      buf.set(bytes.subarray(off, off + n), head);
+      off += n;
+      return Promise.resolve(buf.subarray(head, head + n));
+    },
+    close() {},
+  };
+}
+
+/** What a consumer sees of an event while its batch is current. */
+function snapshot(e: Event): string {
+  const params = [];
+  for (let i = 0; i < e.nparams; i++) params.push(String(e.param(i)));
+  return `${e.num} ${e.name}${e.dir} ${e.tid} ${e.cpu} ${e.ts} ${params.join(",")}`;
+}
+
+/** Snapshots of every event, each taken while its batch is current; distinct event objects. */
+async function snapshots(reader: ScapReader): Promise<{ seen: string[]; objects: number }> {
+  const seen: string[] = [];
+  const objects = new Set<Event>();
+  for await (const it of reader.items()) {
+    if (it.kind !== "events") continue;
+    for (const e of it.events) {
+      seen.push(snapshot(e));
+      objects.add(e);
+    }
+  }
+  return { seen, objects: objects.size };
+}
+
+Deno.test({
+  name:
+    "scap reader: transient events read the same as copied ones, through read buffers that move and chunks that rotate",
+  ignore,
+  async fn() {
+    const all = new Uint8Array(512).fill(1);
+    const some = new Uint8Array(512);
+    const { eventIdsByName } = await import("../../src/events/table.ts");
+    for (const n of ["read", "write", "nanosleep", "futex", "switch"]) {
+      for (const id of eventIdsByName(n)) some[id] = 1;
+    }
+    let transientSeen = 0;
+    for (const path of referenceCaptures()) {
+      const bytes = await gunzip(path);
+      const want = await snapshots(new ScapReader(memorySource(bytes, 4096), { batchSize: 7 }));
+      for (const transientTypes of [all, some]) {
+        // Small reads: the read buffer's bytes move to its start at every fill.
+        const moved = await snapshots(
+          new ScapReader(memorySource(bytes, 4096), { batchSize: 7, transientTypes }),
+        );
+        assertEquals(moved.seen, want.seen, path);
+        // Chunks of 512 bytes rewritten as soon as the contract allows.
+        const rewritten = await snapshots(
+          new ScapReader(rotatingSource(bytes, 512), { batchSize: 7, transientTypes }),
+        );
+        assertEquals(rewritten.seen, want.seen, path);
+        // Chunks taken without a copy, three buffers in turn.
+        const tmp = await Deno.makeTempFile();
+        try {
+          await Deno.writeFile(tmp, bytes);
+          const src = new PrefetchFileSource(await Deno.open(tmp), 8192);
+          const rotated = await snapshots(new ScapReader(src, { batchSize: 7, transientTypes }));
+          assertEquals(rotated.seen, want.seen, path);
+          // Event objects are used again from batch to batch.
+          if (transientTypes === all) {
+            assert(rotated.objects < want.objects / 2, `${path}: ${rotated.objects} objects`);
+          }
+          transientSeen += want.objects - rotated.objects;
+        } finally {
+          await Deno.remove(tmp);
+        }
+      }
+    }
+    assert(transientSeen > 10_000, `${transientSeen} events reused`);
+  },
 });

@@ -909,3 +909,26 @@ Deno.test("state: useradded and groupadded, again the same (kept, not rebuilt) a
     assertEquals(s.users.added("group", 50)?.name, name);
   }
 });
+
+Deno.test("state: a thread keeps the enter event of a state-changing call until its exit, no other", () => {
+  const s = new StateStore();
+  s.addThread({ tid: 10, pid: 10, ppid: 1, comm: "sh", exe: "sh", cwd: "/root" });
+  const enterOf = (name: string) =>
+    EVENTS.find((e) => e.name === name && e.dir === ">" && e.params.length > 0)!.id;
+  const open = buildEvent(enterOf("openat"), { tid: 10, pid: 10 }, {
+    dirfd: -100,
+    name: "a",
+    flags: 1,
+    mode: 0,
+  });
+  s.update(open);
+  assert(s.threads.get(10)!.lastEnter === open, "openat's exit handler reads its enter");
+  // A call whose events change no state: its enter is never read back, and it ends the last.
+  const sleep = buildEvent(enterOf("nanosleep"), { tid: 10, pid: 10 }, { interval: 1n });
+  assert(sleep.nparams > 0);
+  s.update(sleep);
+  assertEquals(s.threads.get(10)!.lastEnter, undefined);
+  s.update(open);
+  s.update(buildEvent("openat", { tid: 10, pid: 10 }, { fd: 3, dirfd: -100, name: "a", flags: 1 }));
+  assertEquals(s.threads.get(10)!.lastEnter, undefined, "the exit ends it");
+});
