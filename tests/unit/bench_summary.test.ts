@@ -90,6 +90,23 @@ Deno.test("bench summary: skipped modules, renamed keys and unequal matches are 
   assertEquals([live.status, live.with, live.without], ["met", "2,000,000/s", "—"]);
 });
 
+Deno.test("bench summary: the replay row reads the benchmark's own wall times when present", () => {
+  const results = structuredClone(recorded) as Record<string, Record<string, unknown>>;
+  const table = results.workload.table as Record<string, unknown>;
+  Object.assign(table.replay_sample_x2500 as object, {
+    saker_wall_ms: 120.4,
+    sysdig_wall_ms: 168.6,
+    speed_ratio_ms: 1.4,
+  });
+  const replay = row(summaryRows(results), "saker replay vs sysdig");
+  assertEquals([replay.with, replay.without, replay.ratio, replay.status], [
+    "120.4 ms",
+    "168.6 ms",
+    "1.4×",
+    "not met",
+  ]);
+});
+
 Deno.test("bench summary: printed as one Markdown table, nothing when no figure ran", () => {
   const text = formatSummary(summaryRows(recorded));
   const lines = text.split("\n");
