@@ -25,7 +25,8 @@ import {
   type Explanation,
   formatExplanation,
 } from "../rules/explain.ts";
-import { replayAuditFile, replayCapture } from "../pipeline/replay.ts";
+import { replayCapture } from "../pipeline/replay.ts";
+import { replayAuditFile } from "../pipeline/replay_sources.ts";
 import { K8S_AUDIT_SOURCE } from "../k8saudit/audit_event.ts";
 import { EVENTS } from "../events/table.ts";
 import { lookupField } from "../rules/fields/mod.ts";

@@ -84,10 +84,15 @@ const COMMANDS: Record<string, { summary: string; module: string }> = {
 
 /**
  * Modules of src/cli/ that commands load only when a run needs them, through
- * {@link loadCliModule}: `saker replay`'s audit and plugin inputs, its rules, and its replay
- * through the agent.
+ * {@link loadCliModule}: `saker replay`'s audit and plugin inputs, its rules, its replay
+ * through the agent, and its capture recorder.
  */
-const PART_MODULES = ["replay_inputs.ts", "replay_rules.ts", "replay_agent.ts"];
+const PART_MODULES = [
+  "replay_inputs.ts",
+  "replay_rules.ts",
+  "replay_agent.ts",
+  "replay_capture.ts",
+];
 
 /**
  * The module of each command, and the parts commands load later, in src/cli/ (what a

@@ -16,12 +16,12 @@ import { compileFilter, compileWithPluginFields } from "../rules/filter.ts";
 import type { Ruleset } from "../rules/ruleset.ts";
 import { type Alert, parsePriority, PRIORITIES } from "../rules/alert.ts";
 import type { AlertFormatter } from "../outputs/format.ts";
-import { replayAuditFile, replayCapture, replayPlugin } from "../pipeline/replay.ts";
+import { replayCapture } from "../pipeline/replay.ts";
 import type { Plugin } from "../plugins/api.ts";
 import { EventPrinter } from "./event_printer.ts";
 import { readsUserTables } from "../rules/fields/user.ts";
 import { ProgressBar } from "./progress.ts";
-import type { CaptureSettings } from "../pipeline/recorder.ts";
+import type { CaptureRecorder, CaptureSettings } from "../pipeline/recorder.ts";
 import type { Event } from "../events/event.ts";
 import { K8S_AUDIT_SOURCE } from "../k8saudit/audit_event.ts";
 import { SHB_BLOCK } from "../capture/format.ts";
@@ -29,10 +29,11 @@ import { readHeadSync } from "../capture/reader.ts";
 
 // Modules only some replays need (rules files, the agent, capture settings, audit and plugin
 // inputs) load when asked for: a filter over a capture file starts in a fraction of the time
-// (no YAML parser). Audit and plugin inputs with every plugin's field (replay_inputs.ts), the
-// rules (replay_rules.ts) and the agent (replay_agent.ts) come through loadCliModule, by a name
-// Deno does not follow before the run: a literal import() of them would have Deno read their
-// whole module graphs at every start (~4 ms).
+// (no YAML parser). Audit and plugin inputs with every plugin's field and their replays
+// (replay_inputs.ts), the rules (replay_rules.ts), the agent (replay_agent.ts) and the capture
+// recorder (replay_capture.ts) come through loadCliModule, by a name Deno does not follow before
+// the run: a literal import() of them would have Deno read their whole module graphs at every
+// start (~4 ms).
 
 const USAGE = `usage: saker replay FILE.scap [options] [FILTER]
 
@@ -194,12 +195,16 @@ export async function main(args: string[]): Promise<number> {
   }
 
   let capture: CaptureSettings | undefined;
+  let recorderClass: typeof CaptureRecorder | undefined;
   if (v.capture !== undefined && (audit || plugin)) {
     console.error("saker replay: --capture saves system call events; not for audit files");
     return 2;
   }
   if (v.capture !== undefined) {
-    const { captureSection } = await import("../config/capture_section.ts");
+    const { captureSection, CaptureRecorder } = await loadCliModule<
+      typeof import("./replay_capture.ts")
+    >("replay_capture.ts");
+    recorderClass = CaptureRecorder;
     try {
       const raw: Record<string, unknown> = { enabled: true, path_prefix: v.capture };
       if (v["capture-mode"] !== undefined) raw.mode = v["capture-mode"];
@@ -302,7 +307,7 @@ export async function main(args: string[]): Promise<number> {
   let result;
   try {
     result = plugin
-      ? await replayPlugin(plugin, file, {
+      ? await (await loadInputs()).replayPlugin(plugin, file, {
         evaluator: ruleset,
         filter,
         onEvent,
@@ -310,7 +315,7 @@ export async function main(args: string[]): Promise<number> {
         afterBatch,
       })
       : audit
-      ? await replayAuditFile(file, {
+      ? await (await loadInputs()).replayAuditFile(file, {
         evaluator: ruleset,
         filter,
         onEvent,
@@ -326,6 +331,7 @@ export async function main(args: string[]): Promise<number> {
         afterBatch,
         onProgress: (b, s, n) => progress.update(b, s, n),
         capture,
+        recorderClass,
         // Only the events the filter (else the rules) can see are decoded, with state's.
         eventNames: filter
           ? filterNames

@@ -10,7 +10,7 @@
 import { loadRulesText } from "../../src/rules/loader.ts";
 import { compileRuleset, type RuleSelector } from "../../src/rules/ruleset.ts";
 import type { Alert } from "../../src/rules/alert.ts";
-import { replayAuditFile } from "../../src/pipeline/replay.ts";
+import { replayAuditFile } from "../../src/pipeline/replay_sources.ts";
 import { K8S_AUDIT_SOURCE } from "../../src/k8saudit/audit_event.ts";
 import type { ReplayOutcome, ReplayRequest } from "./falco_legacy.ts";
 

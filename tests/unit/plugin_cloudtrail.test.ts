@@ -11,7 +11,7 @@ import { assert, assertEquals } from "../support/assert.ts";
 import { needsReference, REFERENCE_DIR } from "../support/env.ts";
 import { loadRulesFiles, loadRulesText } from "../../src/rules/loader.ts";
 import { compileRuleset } from "../../src/rules/ruleset.ts";
-import { replayPlugin } from "../../src/pipeline/replay.ts";
+import { replayPlugin } from "../../src/pipeline/replay_sources.ts";
 import { cloudtrailPlugin } from "../../src/plugins/cloudtrail.ts";
 import { lookupField, wakeSource } from "../../src/rules/fields/mod.ts";
 import { PluginEvent } from "../../src/events/plugin_event.ts";

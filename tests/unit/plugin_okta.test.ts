@@ -11,7 +11,7 @@ import { assert, assertEquals } from "../support/assert.ts";
 import { needsReference, REFERENCE_DIR } from "../support/env.ts";
 import { loadRulesFiles } from "../../src/rules/loader.ts";
 import { compileRuleset } from "../../src/rules/ruleset.ts";
-import { replayPlugin } from "../../src/pipeline/replay.ts";
+import { replayPlugin } from "../../src/pipeline/replay_sources.ts";
 import { oktaPlugin } from "../../src/plugins/okta.ts";
 import { lookupField, wakeSource } from "../../src/rules/fields/mod.ts";
 import { saker } from "../support/saker.ts";

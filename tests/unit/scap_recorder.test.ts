@@ -1,4 +1,4 @@
-import { assert, assertEquals, assertThrows } from "../support/assert.ts";
+import { assert, assertEquals, assertRejects, assertThrows } from "../support/assert.ts";
 import { needsReference, REFERENCE_DIR } from "../support/env.ts";
 import { loadRulesText } from "../../src/rules/loader.ts";
 import { compileRuleset } from "../../src/rules/ruleset.ts";
@@ -157,6 +157,16 @@ Deno.test("capture recorder: the size cap stops a capture", async () => {
   }
 });
 
+Deno.test("replay: capture settings without the recorder class are refused before the file opens", async () => {
+  await assertRejects(
+    () =>
+      replayCapture("/nonexistent/never-opened.scap", {
+        capture: { ...DEFAULT_CAPTURE, enabled: true, pathPrefix: "/nonexistent/c" },
+      }),
+    "capture settings need opts.recorderClass",
+  );
+});
+
 Deno.test("capture settings: Falco's keys, Saker's extensions, clear errors", () => {
   const s = captureSection({
     enabled: true,
@@ -206,6 +216,7 @@ Deno.test({
         evaluator: rules,
         onAlerts: (a) => alerts.push(...a.map((x) => x.output)),
         capture: { ...DEFAULT_CAPTURE, enabled: true, pathPrefix: `${dir}/c` },
+        recorderClass: CaptureRecorder,
       });
       assertEquals(alerts.length, 1);
       assertEquals(res.captures.length, 1);
