@@ -9,7 +9,6 @@
  * kernel captures.
  * @module
  */
-import { parseArgs } from "node:util";
 import { openLiveSource } from "../sources/live.ts";
 import { ProbeLoadError } from "../kernel/probe.ts";
 import { eventToJson, formatEventLine } from "../events/print.ts";
@@ -42,6 +41,8 @@ process, fd and user fields come from state seeded from /proc, as in saker run.`
 
 /** Entry point of the subcommand. */
 export async function main(args: string[]): Promise<number> {
+  // Where it is used, not at the top: see NODE_MODULES_AT_USE in scripts/bundle.ts.
+  const { parseArgs } = process.getBuiltinModule("node:util");
   let opts;
   try {
     opts = parseArgs({

@@ -13,7 +13,6 @@
  * ```
  * @module
  */
-import { parseArgs } from "node:util";
 import { parse as parseYaml } from "yaml";
 import { loadRulesFiles } from "../rules/loader.ts";
 import { compileRuleset } from "../rules/ruleset.ts";
@@ -105,6 +104,8 @@ function describe(ev: Event): string {
 
 /** Entry point of the subcommand. */
 export async function main(args: string[]): Promise<number> {
+  // Where it is used, not at the top: see NODE_MODULES_AT_USE in scripts/bundle.ts.
+  const { parseArgs } = process.getBuiltinModule("node:util");
   let parsed;
   try {
     parsed = parseArgs({

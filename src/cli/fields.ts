@@ -3,7 +3,6 @@
  * `--json` and `--markdown` for other tools and docs; `--source` filters by event source.
  * @module
  */
-import { parseArgs } from "node:util";
 import { fieldClasses, type FieldDef } from "../rules/fields/mod.ts";
 import { pluginsForCommand } from "./plugins.ts";
 
@@ -31,6 +30,8 @@ function describe(f: FieldDef): string {
 
 /** Entry point of the subcommand. */
 export async function main(args: string[]): Promise<number> {
+  // Where it is used, not at the top: see NODE_MODULES_AT_USE in scripts/bundle.ts.
+  const { parseArgs } = process.getBuiltinModule("node:util");
   let parsed;
   try {
     parsed = parseArgs({

@@ -11,7 +11,6 @@
  * ```
  * @module
  */
-import { dirname } from "node:path";
 import { ConfigError, loadConfig } from "../config/load.ts";
 import { availablePlugins, loadPlugins, PluginLoadError } from "../agent/plugins.ts";
 import { BUILTIN_PLUGINS } from "../plugins/builtin.ts";
@@ -31,7 +30,9 @@ export async function pluginsForCommand(
   if (configFile === undefined) return [...availablePlugins([]), ...carried];
   try {
     const { config } = await loadConfig({ file: configFile });
-    const loaded = await loadPlugins(config, { configDir: dirname(configFile) });
+    const loaded = await loadPlugins(config, {
+      configDir: process.getBuiltinModule("node:path").dirname(configFile),
+    });
     const out = availablePlugins(loaded);
     for (const c of carried) if (!out.some((o) => o.name === c.name)) out.push(c);
     return out;

@@ -4,7 +4,6 @@
  * threshold rules with their keys, window and the events of each step. `--json` for machines.
  * @module
  */
-import { parseArgs } from "node:util";
 import { loadRulesFiles } from "../rules/loader.ts";
 import { formatResult } from "../rules/result.ts";
 import { setNames, setSize } from "../rules/evttypes.ts";
@@ -19,6 +18,8 @@ Lists the rules the files load (default: rules/), in evaluation order.
 
 /** Entry point of the subcommand. */
 export async function main(args: string[]): Promise<number> {
+  // Where it is used, not at the top: see NODE_MODULES_AT_USE in scripts/bundle.ts.
+  const { parseArgs } = process.getBuiltinModule("node:util");
   let parsed;
   try {
     parsed = parseArgs({

@@ -7,8 +7,6 @@
  * ```
  * @module
  */
-import { parseArgs } from "node:util";
-import { dirname } from "node:path";
 import { ConfigError, loadConfig, type LoadedConfig } from "../config/load.ts";
 import type { Config } from "../config/spec.ts";
 import type { StateStore } from "../state/store.ts";
@@ -240,6 +238,8 @@ export async function liveState(
 
 /** Entry point of the subcommand. */
 export async function main(args: string[]): Promise<number> {
+  // Where it is used, not at the top: see NODE_MODULES_AT_USE in scripts/bundle.ts.
+  const { parseArgs } = process.getBuiltinModule("node:util");
   const options = {
     c: { type: "string" },
     r: { type: "string", multiple: true },
@@ -330,7 +330,9 @@ export async function main(args: string[]): Promise<number> {
   // Plugins load before the rules: their fields are the rules' to use.
   let plugins: LoadedPlugin[];
   try {
-    plugins = await loadPlugins(config, { configDir: file ? dirname(file) : undefined });
+    plugins = await loadPlugins(config, {
+      configDir: file ? process.getBuiltinModule("node:path").dirname(file) : undefined,
+    });
   } catch (err) {
     if (err instanceof PluginLoadError) {
       for (const p of err.problems) console.error(`saker run: config: ${p}`);

@@ -8,7 +8,6 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
 import { selectActions } from "../simulate/catalog.ts";
 import { runActions } from "../simulate/runner.ts";
 import {
@@ -39,6 +38,8 @@ options:
 
 /** Entry point of the subcommand. */
 export async function main(args: string[]): Promise<number> {
+  // Where it is used, not at the top: see NODE_MODULES_AT_USE in scripts/bundle.ts.
+  const { parseArgs } = process.getBuiltinModule("node:util");
   let parsed;
   try {
     parsed = parseArgs({

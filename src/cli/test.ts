@@ -13,7 +13,6 @@
  * ```
  * @module
  */
-import { parseArgs } from "node:util";
 import { ConfigError, loadConfig } from "../config/load.ts";
 import { assetText, BUILTIN_PREFIX, DEFAULT_RULES } from "../assets.ts";
 import type { Alert } from "../rules/alert.ts";
@@ -149,6 +148,8 @@ async function liveRunner(): Promise<LiveRunner> {
 
 /** Entry point of the subcommand. */
 export async function main(args: string[]): Promise<number> {
+  // Where it is used, not at the top: see NODE_MODULES_AT_USE in scripts/bundle.ts.
+  const { parseArgs } = process.getBuiltinModule("node:util");
   let parsed;
   try {
     parsed = parseArgs({

@@ -10,7 +10,6 @@
  * ```
  * @module
  */
-import { parseArgs } from "node:util";
 import { openPrivate } from "../files.ts";
 
 const USAGE = `usage: saker token [--file PATH]
@@ -46,6 +45,8 @@ export function tokenFile(path: string): string {
 
 /** Entry point of the subcommand. */
 export function main(args: string[]): Promise<number> {
+  // Where it is used, not at the top: see NODE_MODULES_AT_USE in scripts/bundle.ts.
+  const { parseArgs } = process.getBuiltinModule("node:util");
   let parsed;
   try {
     parsed = parseArgs({

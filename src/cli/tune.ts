@@ -10,7 +10,6 @@
  * directory. An earlier file there is merged, not replaced.
  * @module
  */
-import { parseArgs } from "node:util";
 import { ConfigError, loadConfig, type LoadedConfig } from "../config/load.ts";
 import { AlertStore } from "../outputs/alert_store.ts";
 import { parseTime } from "../outputs/alert_filter.ts";
@@ -91,6 +90,8 @@ function reportText(r: TuneReport, what: string): string {
 
 /** Entry point of the subcommand. */
 export async function main(args: string[]): Promise<number> {
+  // Where it is used, not at the top: see NODE_MODULES_AT_USE in scripts/bundle.ts.
+  const { parseArgs } = process.getBuiltinModule("node:util");
   let v;
   try {
     v = parseArgs({

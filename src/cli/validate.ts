@@ -5,7 +5,6 @@
  * when any file has an error.
  * @module
  */
-import { parseArgs } from "node:util";
 import { loadRulesFiles } from "../rules/loader.ts";
 import { formatResult, resultJson } from "../rules/result.ts";
 import { pluginsForCommand } from "./plugins.ts";
@@ -25,6 +24,8 @@ those of the config.`;
 
 /** Entry point of the subcommand. */
 export async function main(args: string[]): Promise<number> {
+  // Where it is used, not at the top: see NODE_MODULES_AT_USE in scripts/bundle.ts.
+  const { parseArgs } = process.getBuiltinModule("node:util");
   let parsed;
   try {
     parsed = parseArgs({

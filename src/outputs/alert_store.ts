@@ -27,7 +27,7 @@
  * ```
  * @module
  */
-import { DatabaseSync, type StatementSync } from "node:sqlite";
+import type { DatabaseSync, StatementSync } from "node:sqlite";
 import { type FileAccess, narrowFile, preparePrivate, withPrivateUmask } from "../files.ts";
 import {
   type Alert,
@@ -50,6 +50,12 @@ import {
   sortedObject,
 } from "./format.ts";
 import type { AlertOutput, FormattedAlert } from "./output.ts";
+
+/**
+ * node:sqlite, loaded on the first open rather than at the top: see NODE_MODULES_AT_USE in
+ * scripts/bundle.ts.
+ */
+const sqlite = () => process.getBuiltinModule("node:sqlite");
 
 /** Store settings (config: alert_store.*). */
 export interface StoreOptions {
@@ -216,7 +222,7 @@ export class AlertStore {
     } catch {
       throw new Error(`${path}: no alert store there (alert_store.path)`);
     }
-    const db = new DatabaseSync(path, { readOnly: true });
+    const db = new (sqlite().DatabaseSync)(path, { readOnly: true });
     try {
       db.exec("PRAGMA busy_timeout=5000;");
       const v = Number(
@@ -251,7 +257,7 @@ export class AlertStore {
   }
 
   static #openDb(opts: StoreOptions): AlertStore {
-    const db = new DatabaseSync(opts.path);
+    const db = new (sqlite().DatabaseSync)(opts.path);
     try {
       db.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000;");
       const v = Number(

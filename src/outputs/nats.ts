@@ -37,7 +37,7 @@ import {
   RetentionPolicy,
   StorageType,
 } from "nats";
-import { checkServerIdentity, type PeerCertificate } from "node:tls";
+import type { PeerCertificate } from "node:tls";
 import { log, RateLimitedLog } from "../log.ts";
 import { type Counter, metrics as globalMetrics, type Registry } from "../metrics.ts";
 import type { AlertOutput, FormattedAlert } from "./output.ts";
@@ -87,6 +87,8 @@ export async function natsConnectOptions(o: NatsConnectionOptions): Promise<Conn
     // The client's TLS layer does not pass the server's address on (it checks "localhost"):
     // the certificate must name one of the configured servers.
     const hosts = o.servers.map(serverHost);
+    // Loaded where used, not at the top: see NODE_MODULES_AT_USE in scripts/bundle.ts.
+    const { checkServerIdentity } = process.getBuiltinModule("node:tls");
     const check = (_: string, cert: PeerCertificate) => {
       let first: Error | undefined;
       for (const h of hosts) {

@@ -34,8 +34,6 @@
  * ```
  * @module
  */
-import http from "node:http";
-import https from "node:https";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import type { Hono } from "hono";
@@ -276,7 +274,10 @@ export async function serveApi(app: Hono, opts: ServeOptions): Promise<RunningSe
     connectionsCheckingInterval: Math.min(1000, limits.headersTimeoutMs),
     ...tls,
   };
-  const server = tls ? https.createServer(options, handle) : http.createServer(options, handle);
+  // Node's servers load where used, not at the top: see NODE_MODULES_AT_USE in scripts/bundle.ts.
+  const server = tls
+    ? process.getBuiltinModule("node:https").createServer(options, handle)
+    : process.getBuiltinModule("node:http").createServer(options, handle);
   // Connections without a request in progress, oldest first (a Map keeps insertion order):
   // those that never completed one, and kept-alive ones between requests.
   const fresh = new Map<Socket, true>(), idle = new Map<Socket, true>();
