@@ -10,7 +10,16 @@
 import type { Event } from "../events/event.ts";
 import { EF, EVENTS, paramIndexTable, PT } from "../events/table.ts";
 import type { SockAddr, SockTuple } from "../events/params.ts";
-import { FD_TYPE, FdInfo, L4, ProcessInfo, ROLE, ThreadInfo } from "./model.ts";
+import {
+  FD_TYPE,
+  FdInfo,
+  L4,
+  LAYER_LOWER,
+  LAYER_UPPER,
+  ProcessInfo,
+  ROLE,
+  ThreadInfo,
+} from "./model.ts";
 import { FdTable } from "./fdtable.ts";
 import type { StateStore } from "./store.ts";
 import { resolvePath } from "./resolve.ts";
@@ -380,7 +389,7 @@ export function applyEvent(
       return;
     }
     case A.OPEN:
-      return onOpen(ev, th);
+      return onOpen(store, ev, th);
     case A.SOCKET:
       return onSocket(ev, th);
     case A.BIND:
@@ -780,7 +789,7 @@ function onExecve(store: StateStore, ev: Event, th: ThreadInfo): void {
 // ---------------------------------------------------------------------------------------------
 // Files
 
-function onOpen(ev: Event, th: ThreadInfo): void {
+function onOpen(store: StateStore, ev: Event, th: ThreadInfo): void {
   const res = result(ev);
   ev.fdNum = res < 0 ? -1 : res;
   if (res < 0) return;
@@ -807,15 +816,23 @@ function onOpen(ev: Event, th: ThreadInfo): void {
   const name = isHandle
     ? raw
     : resolvePath(th, dirfd, raw, raw.charCodeAt(0) === 47 ? undefined : str(get(ev, P.name_dir)));
-  const fd = new FdInfo(res, isDir ? FD_TYPE.DIRECTORY : FD_TYPE.FILE, name);
+  const fdType = isDir ? FD_TYPE.DIRECTORY : FD_TYPE.FILE;
+  const creat = ev.info.name === "creat" ? num(get(ev, P.creat_flags)) ?? 0 : 0;
+  const layers = ((flags & FD_UPPER_LAYER) !== 0 || (creat & 1) !== 0 ? LAYER_UPPER : 0) |
+    ((flags & FD_LOWER_LAYER) !== 0 || (creat & 2) !== 0 ? LAYER_LOWER : 0);
+  // The same file opened again as the fd just closed: that fd, equal in every fact, serves.
+  const closed = store.takeClosedFd(th.proc);
+  if (closed !== undefined && closed.sameOpen(res, fdType, name, raw, flags, dev, ino, layers)) {
+    return setFd(ev, th, res, closed);
+  }
+  const fd = new FdInfo(res, fdType, name);
   fd.nameraw = raw;
   fd.openFlags = flags;
   fd.dev = dev;
   fd.ino = ino;
-  const creat = ev.info.name === "creat" ? num(get(ev, P.creat_flags)) ?? 0 : 0;
   // A new FdInfo has neither bit: set only what is true.
-  if ((flags & FD_UPPER_LAYER) !== 0 || (creat & 1) !== 0) fd.upperLayer = true;
-  if ((flags & FD_LOWER_LAYER) !== 0 || (creat & 2) !== 0) fd.lowerLayer = true;
+  if ((layers & LAYER_UPPER) !== 0) fd.upperLayer = true;
+  if ((layers & LAYER_LOWER) !== 0) fd.lowerLayer = true;
   setFd(ev, th, res, fd);
 }
 

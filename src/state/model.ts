@@ -89,7 +89,9 @@ class SocketEnds {
   role: number = ROLE.NONE;
 }
 
-const CONNECTED = 1, NAME_CHANGED = 2, UPPER_LAYER = 4, LOWER_LAYER = 8;
+const CONNECTED = 1, NAME_CHANGED = 2;
+/** The overlay layer bits of {@link FdInfo.sameOpen}'s `layers`. */
+export const LAYER_UPPER = 4, LAYER_LOWER = 8;
 
 /**
  * A file descriptor of a process.
@@ -122,87 +124,79 @@ export class FdInfo {
     this.name = name;
   }
 
-  #ends(): SocketEnds {
-    return this.#net ??= new SocketEnds();
-  }
-
-  #flag(bit: number, on: boolean): void {
-    this.#bits = on ? this.#bits | bit : this.#bits & ~bit;
-  }
-
   /** Socket address family (scap AF numbering); 0 for non-sockets. */
   get family(): number {
     return this.#net === undefined ? 0 : this.#net.family;
   }
   set family(v: number) {
-    this.#ends().family = v;
+    (this.#net ??= new SocketEnds()).family = v;
   }
   /** One of {@link L4}. */
   get l4proto(): number {
     return this.#net === undefined ? L4.NA : this.#net.l4proto;
   }
   set l4proto(v: number) {
-    this.#ends().l4proto = v;
+    (this.#net ??= new SocketEnds()).l4proto = v;
   }
   /** Client end of a connection: IP text ("" when unknown) and port (0). */
   get cip(): string {
     return this.#net === undefined ? "" : this.#net.cip;
   }
   set cip(v: string) {
-    this.#ends().cip = v;
+    (this.#net ??= new SocketEnds()).cip = v;
   }
   get cport(): number {
     return this.#net === undefined ? 0 : this.#net.cport;
   }
   set cport(v: number) {
-    this.#ends().cport = v;
+    (this.#net ??= new SocketEnds()).cport = v;
   }
   /** Server end of a connection: IP text ("" when unknown) and port (0). */
   get sip(): string {
     return this.#net === undefined ? "" : this.#net.sip;
   }
   set sip(v: string) {
-    this.#ends().sip = v;
+    (this.#net ??= new SocketEnds()).sip = v;
   }
   get sport(): number {
     return this.#net === undefined ? 0 : this.#net.sport;
   }
   set sport(v: number) {
-    this.#ends().sport = v;
+    (this.#net ??= new SocketEnds()).sport = v;
   }
   /** One of {@link ROLE}: client after connect, server after accept/bind/listen. */
   get role(): number {
     return this.#net === undefined ? ROLE.NONE : this.#net.role;
   }
   set role(v: number) {
-    this.#ends().role = v;
+    (this.#net ??= new SocketEnds()).role = v;
   }
   /** For sockets: connected (connect succeeded or in progress, or accepted). */
   get connected(): boolean {
     return (this.#bits & CONNECTED) !== 0;
   }
   set connected(v: boolean) {
-    this.#flag(CONNECTED, v);
+    this.#bits = v ? this.#bits | CONNECTED : this.#bits & ~CONNECTED;
   }
   /** True only while the event that changed this fd's name is being evaluated. */
   get nameChanged(): boolean {
     return (this.#bits & NAME_CHANGED) !== 0;
   }
   set nameChanged(v: boolean) {
-    this.#flag(NAME_CHANGED, v);
+    this.#bits = v ? this.#bits | NAME_CHANGED : this.#bits & ~NAME_CHANGED;
   }
   /** The file sits in the upper / lower layer of an overlay file system. */
   get upperLayer(): boolean {
-    return (this.#bits & UPPER_LAYER) !== 0;
+    return (this.#bits & LAYER_UPPER) !== 0;
   }
   set upperLayer(v: boolean) {
-    this.#flag(UPPER_LAYER, v);
+    this.#bits = v ? this.#bits | LAYER_UPPER : this.#bits & ~LAYER_UPPER;
   }
   get lowerLayer(): boolean {
-    return (this.#bits & LOWER_LAYER) !== 0;
+    return (this.#bits & LAYER_LOWER) !== 0;
   }
   set lowerLayer(v: boolean) {
-    this.#flag(LOWER_LAYER, v);
+    this.#bits = v ? this.#bits | LAYER_LOWER : this.#bits & ~LAYER_LOWER;
   }
 
   /** Falco's type character (`fd.typechar`). */
@@ -224,6 +218,26 @@ export class FdInfo {
   get isInet(): boolean {
     const t = this.type;
     return t === 3 || t === 4 || t === 5 || t === 6;
+  }
+
+  /**
+   * True when this fd is a file or directory fd exactly as an open would make it from these
+   * facts (number, type, names, flags, device, inode, overlay layers; no socket side, no
+   * other mark): such an fd, closed, can stand for the new one (see StateStore.takeClosedFd).
+   */
+  sameOpen(
+    num: number,
+    type: number,
+    name: string,
+    nameraw: string,
+    openFlags: number,
+    dev: number,
+    ino: number,
+    layers: number,
+  ): boolean {
+    return this.num === num && this.type === type && this.#bits === layers &&
+      this.#net === undefined && this.openFlags === openFlags && this.ino === ino &&
+      this.dev === dev && this.name === name && this.nameraw === nameraw;
   }
 
   /** A copy (dup, fork); the number may differ. */

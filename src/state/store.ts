@@ -201,6 +201,9 @@ export class StateStore implements StateView {
   #pendingCloseProc: ProcessInfo | undefined = undefined;
   #pendingCloseFd: FdInfo | undefined = undefined;
   #changedFd: FdInfo | undefined = undefined;
+  /** The fd the last close removed, and its process (see takeClosedFd). */
+  #closedFd: FdInfo | undefined = undefined;
+  #closedProc: ProcessInfo | undefined = undefined;
   /** A process per container (the first seen, usually its init): where its files are read. */
   #containerPids = new Map<string, number>();
   /** The most recent exits (tids), so a late parent-side clone event does not revive them. */
@@ -305,7 +308,11 @@ export class StateStore implements StateView {
     const fd = this.#pendingCloseFd;
     if (fd !== undefined) {
       const proc = this.#pendingCloseProc!;
-      if (proc.fds.get(fd.num) === fd) proc.fds.delete(fd.num);
+      if (proc.fds.get(fd.num) === fd) {
+        proc.fds.delete(fd.num);
+        this.#closedFd = fd;
+        this.#closedProc = proc;
+      }
       this.#pendingCloseFd = undefined;
       this.#pendingCloseProc = undefined;
     }
@@ -325,6 +332,22 @@ export class StateStore implements StateView {
     if (this.#pendingCloseFd !== undefined) this.flush();
     this.#pendingCloseProc = proc;
     this.#pendingCloseFd = fd;
+  }
+
+  /**
+   * @internal The fd the last close removed from `proc`'s table, once (undefined when the last
+   * close was in another process). A program that opens and closes the same file again and
+   * again gets an fd equal to the one it closed: the open handler takes this one again when
+   * {@link FdInfo.sameOpen} says so, instead of a new object per open. Everything that still
+   * refers to it (the events of that open and close) sees the same facts, as a new equal fd
+   * would show them.
+   */
+  takeClosedFd(proc: ProcessInfo): FdInfo | undefined {
+    const fd = this.#closedFd;
+    if (fd === undefined || this.#closedProc !== proc) return undefined;
+    this.#closedFd = undefined;
+    this.#closedProc = undefined;
+    return fd;
   }
 
   /** @internal Removes thread `th` after the current event; children go to `reaperTid`. */

@@ -261,6 +261,52 @@ Deno.test("state: close keeps the fd visible for its own event only", () => {
   assertEquals(failed.fdInfo, undefined);
 });
 
+Deno.test("state: the same file opened again after its close takes the closed fd's object", () => {
+  const state = seeded();
+  const open = (name: string, flags: number, ino: number, fd = 7, tid = 100) => {
+    const e = ev("openat", { tid, pid: tid }, { fd, dirfd: AT_FDCWD, name, flags, dev: 5, ino });
+    state.update(e);
+    return e;
+  };
+  const close = (fd = 7, tid = 100) => {
+    const e = ev("close", { tid, pid: tid }, { res: 0, fd });
+    state.update(e);
+    return e;
+  };
+  const first = open("/tmp/x", O_RDONLY, 42);
+  const closed = close();
+  const again = open("/tmp/x", O_RDONLY, 42);
+  // Equal in every fact: one object, and both events still show what they showed.
+  assert(again.fdInfo === first.fdInfo, "the closed fd serves the equal open");
+  assertEquals(field(closed, "fd.name"), "/tmp/x");
+  assertEquals(field(again, "fd.name"), "/tmp/x");
+  assert(state.procs.get(100)!.fds.get(7) === again.fdInfo);
+  // Any fact that differs makes a new fd; the closed one keeps its own facts.
+  close();
+  const other = open("/tmp/y", O_RDONLY, 43);
+  assert(other.fdInfo !== first.fdInfo);
+  assertEquals(first.fdInfo!.name, "/tmp/x");
+  assertEquals(field(other, "fd.name"), "/tmp/y");
+  close();
+  const cloexec = open("/tmp/y", O_RDONLY | O_CLOEXEC, 43);
+  assert(cloexec.fdInfo !== other.fdInfo, "other flags: a new fd");
+  assertEquals(other.fdInfo!.openFlags & O_CLOEXEC, 0);
+  close();
+  const renumbered = open("/tmp/y", O_RDONLY | O_CLOEXEC, 43, 8);
+  assert(renumbered.fdInfo !== cloexec.fdInfo, "another number: a new fd");
+  assertEquals(field(renumbered, "fd.num"), 8);
+  // Another process's close is not taken.
+  close(8);
+  cloneChild(state, 100, 101, "sshd");
+  const child = open("/tmp/y", O_RDONLY | O_CLOEXEC, 43, 8, 101);
+  assert(child.fdInfo !== renumbered.fdInfo, "the close was in another process");
+  // An fd still open (not closed) is never taken.
+  const second = open("/tmp/y", O_RDONLY | O_CLOEXEC, 43, 9, 101);
+  assert(second.fdInfo !== child.fdInfo);
+  assertEquals(state.procs.get(101)!.fds.get(8)?.name, "/tmp/y");
+  assertEquals(state.procs.get(101)!.fds.get(9)?.num, 9);
+});
+
 Deno.test("state: fork, exec and a three-level tree give ancestry fields", () => {
   const state = seeded();
   // sshd (100) -> bash (101) -> sh (102) -> curl (103)
