@@ -336,18 +336,20 @@ export class StateStore implements StateView {
 
   /**
    * @internal The fd the last close removed from `proc`'s table, once (undefined when the last
-   * close was in another process). A program that opens and closes the same file again and
-   * again gets an fd equal to the one it closed: the open handler takes this one again when
+   * close was in another process; it is let go either way, so no exited process is kept). A
+   * program that opens and closes the same file again and again gets an fd equal to the one it
+   * closed: the open handler takes this one again when
    * {@link FdInfo.sameOpen} says so, instead of a new object per open. Everything that still
    * refers to it (the events of that open and close) sees the same facts, as a new equal fd
    * would show them.
    */
   takeClosedFd(proc: ProcessInfo): FdInfo | undefined {
     const fd = this.#closedFd;
-    if (fd === undefined || this.#closedProc !== proc) return undefined;
+    if (fd === undefined) return undefined;
+    const same = this.#closedProc === proc;
     this.#closedFd = undefined;
     this.#closedProc = undefined;
-    return fd;
+    return same ? fd : undefined;
   }
 
   /** @internal Removes thread `th` after the current event; children go to `reaperTid`. */
