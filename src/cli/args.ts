@@ -97,3 +97,18 @@ export function parseArgs<const O extends Record<string, OptionSpec>>(config: {
   }
   return { values: values as OptionValues<O>, positionals };
 }
+
+/**
+ * `node:util`'s parseArgs, loaded at its first call: for the commands that use what
+ * {@link parseArgs} leaves out (a one-letter option name without `short`, `default`, `tokens`,
+ * `strict: false`). Not imported at the top, where a bundle would load Node's compatibility
+ * layer at every start (see NODE_MODULES_AT_USE in scripts/bundle.ts).
+ *
+ * @example
+ * ```ts
+ * const { values } = nodeParseArgs({ args: ["-c", "a.yaml"], options: { c: { type: "string" } } });
+ * values.c; // "a.yaml"
+ * ```
+ */
+export const nodeParseArgs: typeof import("node:util").parseArgs = (config) =>
+  process.getBuiltinModule("node:util").parseArgs(config);

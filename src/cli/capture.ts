@@ -19,6 +19,7 @@ import { openCaptureWriter, type ScapWriter } from "../capture/writer.ts";
 import { liveState } from "./run.ts";
 import type { Event } from "../events/event.ts";
 import { changesState } from "../state/handlers.ts";
+import { nodeParseArgs } from "./args.ts";
 
 const USAGE = `usage: saker capture [options] [FILTER]
 
@@ -41,11 +42,9 @@ process, fd and user fields come from state seeded from /proc, as in saker run.`
 
 /** Entry point of the subcommand. */
 export async function main(args: string[]): Promise<number> {
-  // Where it is used, not at the top: see NODE_MODULES_AT_USE in scripts/bundle.ts.
-  const { parseArgs } = process.getBuiltinModule("node:util");
   let opts;
   try {
-    opts = parseArgs({
+    opts = nodeParseArgs({
       args,
       allowPositionals: true,
       options: {

@@ -12,6 +12,7 @@
  * ```
  * @module
  */
+import { nodeParseArgs } from "./args.ts";
 
 const USAGE = `usage: saker collect [--server URL]... [--stream NAME] [--durable NAME] [run options]
 
@@ -28,11 +29,9 @@ Other options are saker run's: -c FILE, -o KEY=VALUE, -M SECONDS ...`;
 
 /** Runs `saker collect ARGS`; returns the exit status. */
 export async function main(args: string[]): Promise<number> {
-  // Where it is used, not at the top: see NODE_MODULES_AT_USE in scripts/bundle.ts.
-  const { parseArgs } = process.getBuiltinModule("node:util");
   let parsed;
   try {
-    parsed = parseArgs({
+    parsed = nodeParseArgs({
       args,
       options: {
         server: { type: "string", multiple: true },

@@ -34,6 +34,7 @@ import { DEFAULT_RULES } from "../assets.ts";
 import { defaultConfigFile } from "./run.ts";
 import { type FieldEntry, SyntheticWorld, type SynthValue } from "../ruletest/synth.ts";
 import { TestFileError } from "../ruletest/problem.ts";
+import { nodeParseArgs } from "./args.ts";
 
 const USAGE = `usage: saker explain [-r RULES]... (--event FIELDS... | --capture FILE --evt-num N |
                      --audit FILE --evt-num N) [--rule NAME]... [--json]
@@ -104,11 +105,9 @@ function describe(ev: Event): string {
 
 /** Entry point of the subcommand. */
 export async function main(args: string[]): Promise<number> {
-  // Where it is used, not at the top: see NODE_MODULES_AT_USE in scripts/bundle.ts.
-  const { parseArgs } = process.getBuiltinModule("node:util");
   let parsed;
   try {
-    parsed = parseArgs({
+    parsed = nodeParseArgs({
       args,
       options: {
         r: { type: "string", multiple: true },

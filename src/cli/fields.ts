@@ -5,6 +5,7 @@
  */
 import { fieldClasses, type FieldDef } from "../rules/fields/mod.ts";
 import { pluginsForCommand } from "./plugins.ts";
+import { nodeParseArgs } from "./args.ts";
 
 const USAGE = `usage: saker fields [--json | --markdown] [--source NAME] [--all]
 
@@ -30,11 +31,9 @@ function describe(f: FieldDef): string {
 
 /** Entry point of the subcommand. */
 export async function main(args: string[]): Promise<number> {
-  // Where it is used, not at the top: see NODE_MODULES_AT_USE in scripts/bundle.ts.
-  const { parseArgs } = process.getBuiltinModule("node:util");
   let parsed;
   try {
-    parsed = parseArgs({
+    parsed = nodeParseArgs({
       args,
       options: {
         json: { type: "boolean" },

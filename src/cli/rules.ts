@@ -8,6 +8,7 @@ import { loadRulesFiles } from "../rules/loader.ts";
 import { formatResult } from "../rules/result.ts";
 import { setNames, setSize } from "../rules/evttypes.ts";
 import { DEFAULT_RULES } from "../assets.ts";
+import { nodeParseArgs } from "./args.ts";
 
 const USAGE = `usage: saker rules list [-r FILE|DIR]... [--json]
 
@@ -18,11 +19,9 @@ Lists the rules the files load (default: rules/), in evaluation order.
 
 /** Entry point of the subcommand. */
 export async function main(args: string[]): Promise<number> {
-  // Where it is used, not at the top: see NODE_MODULES_AT_USE in scripts/bundle.ts.
-  const { parseArgs } = process.getBuiltinModule("node:util");
   let parsed;
   try {
-    parsed = parseArgs({
+    parsed = nodeParseArgs({
       args,
       allowPositionals: true,
       options: {

@@ -66,6 +66,7 @@ import {
   optionalListValue,
   unknownFlagMessage,
 } from "./falco_flags.ts";
+import { nodeParseArgs } from "./args.ts";
 
 const USAGE = `usage: saker run [options]
 
@@ -238,8 +239,6 @@ export async function liveState(
 
 /** Entry point of the subcommand. */
 export async function main(args: string[]): Promise<number> {
-  // Where it is used, not at the top: see NODE_MODULES_AT_USE in scripts/bundle.ts.
-  const { parseArgs } = process.getBuiltinModule("node:util");
   const options = {
     c: { type: "string" },
     r: { type: "string", multiple: true },
@@ -256,7 +255,7 @@ export async function main(args: string[]): Promise<number> {
   let action: FalcoAction | undefined;
   let falcoOptions: string[];
   try {
-    parsed = parseArgs({ args: optionalListValue(args), options, allowPositionals: false });
+    parsed = nodeParseArgs({ args: optionalListValue(args), options, allowPositionals: false });
     action = falcoAction(parsed.values);
     falcoOptions = falcoOverrides(parsed.values);
   } catch (err) {

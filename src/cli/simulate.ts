@@ -17,6 +17,7 @@ import {
   type ChainVariant,
 } from "../simulate/action.ts";
 import { NOT_SIMULATED } from "../simulate/coverage.ts";
+import { nodeParseArgs } from "./args.ts";
 
 const HELP = `usage: saker simulate [options] [ACTION...]
 
@@ -38,11 +39,9 @@ options:
 
 /** Entry point of the subcommand. */
 export async function main(args: string[]): Promise<number> {
-  // Where it is used, not at the top: see NODE_MODULES_AT_USE in scripts/bundle.ts.
-  const { parseArgs } = process.getBuiltinModule("node:util");
   let parsed;
   try {
-    parsed = parseArgs({
+    parsed = nodeParseArgs({
       args,
       allowPositionals: true,
       options: {

@@ -37,6 +37,7 @@ import {
 } from "../ruletest/report.ts";
 import { TestFileError } from "../ruletest/problem.ts";
 import { updateTests } from "../ruletest/update.ts";
+import { nodeParseArgs } from "./args.ts";
 
 const USAGE = `usage: saker test [options] [PATH...]
 
@@ -148,11 +149,9 @@ async function liveRunner(): Promise<LiveRunner> {
 
 /** Entry point of the subcommand. */
 export async function main(args: string[]): Promise<number> {
-  // Where it is used, not at the top: see NODE_MODULES_AT_USE in scripts/bundle.ts.
-  const { parseArgs } = process.getBuiltinModule("node:util");
   let parsed;
   try {
-    parsed = parseArgs({
+    parsed = nodeParseArgs({
       args,
       allowPositionals: true,
       options: {

@@ -11,6 +11,7 @@
  * @module
  */
 import { openPrivate } from "../files.ts";
+import { nodeParseArgs } from "./args.ts";
 
 const USAGE = `usage: saker token [--file PATH]
 
@@ -45,11 +46,9 @@ export function tokenFile(path: string): string {
 
 /** Entry point of the subcommand. */
 export function main(args: string[]): Promise<number> {
-  // Where it is used, not at the top: see NODE_MODULES_AT_USE in scripts/bundle.ts.
-  const { parseArgs } = process.getBuiltinModule("node:util");
   let parsed;
   try {
-    parsed = parseArgs({
+    parsed = nodeParseArgs({
       args,
       options: { file: { type: "string" }, help: { type: "boolean", short: "h" } },
     });

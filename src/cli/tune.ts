@@ -27,6 +27,7 @@ import { assetText, BUILTIN_PREFIX, isBuiltin } from "../assets.ts";
 import { defaultConfigFile } from "./run.ts";
 import { rfc3339Nano } from "../outputs/format.ts";
 import { tuneReportJson } from "../server/tune.ts";
+import { nodeParseArgs } from "./args.ts";
 
 const USAGE = `usage: saker tune [--since 24h] [--rule NAME]... [-c FILE] [-o key=value]...
                   [-r RULES]... [--store PATH] [-w FILE] [--min-count N] [--max-values N]
@@ -90,11 +91,9 @@ function reportText(r: TuneReport, what: string): string {
 
 /** Entry point of the subcommand. */
 export async function main(args: string[]): Promise<number> {
-  // Where it is used, not at the top: see NODE_MODULES_AT_USE in scripts/bundle.ts.
-  const { parseArgs } = process.getBuiltinModule("node:util");
   let v;
   try {
-    v = parseArgs({
+    v = nodeParseArgs({
       args,
       options: {
         since: { type: "string", default: "24h" },

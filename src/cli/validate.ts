@@ -9,6 +9,7 @@ import { loadRulesFiles } from "../rules/loader.ts";
 import { formatResult, resultJson } from "../rules/result.ts";
 import { pluginsForCommand } from "./plugins.ts";
 import { pluginRequirementProblems } from "../agent/plugins.ts";
+import { nodeParseArgs } from "./args.ts";
 
 const USAGE = `usage: saker validate [--json] [--quiet] FILE|DIR...
 
@@ -24,11 +25,9 @@ those of the config.`;
 
 /** Entry point of the subcommand. */
 export async function main(args: string[]): Promise<number> {
-  // Where it is used, not at the top: see NODE_MODULES_AT_USE in scripts/bundle.ts.
-  const { parseArgs } = process.getBuiltinModule("node:util");
   let parsed;
   try {
-    parsed = parseArgs({
+    parsed = nodeParseArgs({
       args,
       allowPositionals: true,
       options: {

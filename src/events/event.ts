@@ -155,7 +155,9 @@ export class Event {
   /**
    * Makes this object the event at `off` of `buf`, every field written as the constructor
    * writes it: a capture reader whose consumer is done with a batch uses its event objects
-   * again (see ScapReaderOptions.transientTypes in src/capture/reader.ts).
+   * again (see ScapReaderOptions.transientTypes in src/capture/reader.ts). The constructor does
+   * not call this: V8 sizes an object by the fields its constructor writes itself, and fields
+   * past that estimate would live outside the object, on the path that makes one per record.
    */
   reuse(buf: Uint8Array, dv: DataView, off: number, type: number, tid: number): this {
     this.num = 0;
