@@ -6,7 +6,9 @@
  * returns: `12 connect(3, {...}, 16 <unfinished ...>`, later `12 <... connect resumed>) = 0`.
  * On two cores this happens whenever the lab's listener (traced too) accepts while the client
  * connects, or a child runs while its parent waits. The log is read with each call whole again,
- * so a check never depends on how the processes were scheduled.
+ * so a check never depends on how the processes were scheduled. strace pads a pid to five
+ * columns (`4021  dup2(...)`), so a machine with small pids writes two spaces after it; the
+ * lines are read with one.
  *
  * @example
  * ```ts
@@ -21,6 +23,7 @@
 export type TraceCheck = RegExp | { seq: RegExp[] };
 
 const UNFINISHED = " <unfinished ...>";
+const PID_PADDING = /^(\d+) +/;
 const RESUMED = /^(\S+) <\.\.\. [\w]+ resumed>(.*)$/;
 
 /**
@@ -31,7 +34,8 @@ const RESUMED = /^(\S+) <\.\.\. [\w]+ resumed>(.*)$/;
 export function wholeCalls(trace: string): string[] {
   const heads = new Map<string, { at: number; text: string }>();
   const out: string[] = [];
-  for (const line of trace.split("\n")) {
+  for (const raw of trace.split("\n")) {
+    const line = raw.replace(PID_PADDING, "$1 ");
     const resumed = RESUMED.exec(line);
     if (resumed) {
       const head = heads.get(resumed[1]);

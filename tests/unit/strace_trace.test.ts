@@ -57,6 +57,22 @@ Deno.test("strace log: a split blocking connect and recvfrom count as returned",
   assert(passes(trace, /recvfrom\(\d+, .*, 256, 0, NULL, NULL\) = 4/));
 });
 
+Deno.test("strace log: a pid shorter than five digits is padded, and its split calls still join", () => {
+  // As a fresh machine writes it: pids of four digits, two spaces after each.
+  const trace = [
+    `6146  connect(3, {sa_family=AF_INET, sin_port=htons(4444), sin_addr=inet_addr("203.0.113.10")}, 16 <unfinished ...>`,
+    `6145  accept(4, NULL, NULL) = 5`,
+    `6146  <... connect resumed>) = 0`,
+    `6146  dup2(3, 0) = 0`,
+    `6146  execve("/bin/sh", ["sh", "-c", "exit 0"], 0x7ffe34387150 /* 35 vars */) = 0`,
+  ].join("\n");
+  assert(passes(trace, REVERSE_SHELL_CHECK));
+  assertEquals(
+    wholeCalls(trace)[1],
+    `6146 connect(3, {sa_family=AF_INET, sin_port=htons(4444), sin_addr=inet_addr("203.0.113.10")}, 16) = 0`,
+  );
+});
+
 Deno.test("strace log: a call never resumed stays as written", () => {
   const trace = `9 accept(4, NULL, NULL <unfinished ...>\n9 +++ killed by SIGKILL +++`;
   assertEquals(wholeCalls(trace), [
