@@ -16,7 +16,9 @@ Deno.test({
   async fn() {
     const probe = await Probe.load({ ringBytes: 1 << 16 });
     try {
-      probe.setSyscalls(syscallFilterFor(["openat", "close", "rename", "execve", "clone"]));
+      // Only these calls: the state set (dup, fcntl, socket ...) has no kind, and other processes
+      // on a busy machine would fill the ring with it.
+      probe.setSyscalls(syscallFilterFor(["openat", "close", "rename", "execve", "clone"], false));
       const dir = await Deno.makeTempDir({ prefix: "saker-drops-" });
       try {
         const script = [
@@ -43,8 +45,7 @@ Deno.test({
       assert(byKind.execve > 0 && byKind.clone_fork + byKind.proc > 0, JSON.stringify(byKind));
       assertEquals(byKind.connect, 0, "no connect was made");
       const sum = DROP_KINDS.reduce((s, k) => s + byKind[k], 0);
-      assert(sum <= c.drops, `kinds (${sum}) never exceed the drops (${c.drops})`);
-      assert(sum >= c.drops * 0.9, `nearly every lost record here has a kind: ${sum}/${c.drops}`);
+      assertEquals(sum, c.drops, "every record of these calls (and process exits) has a kind");
     } finally {
       probe.close();
     }
