@@ -22,7 +22,8 @@
  *
  * Then the comparison of the issue's table (`sample_x2500`, see _replay_sample.ts): `saker
  * replay` and `sysdig -r` as processes of their own on libs' sample.scap repeated 2500 times,
- * one filter, start-up included, medians of alternating runs, peak RSS of each.
+ * one filter, start-up included, medians of alternating runs, peak RSS of each; Saker as
+ * shipped (the bundle), the source tree beside it.
  * @module
  */
 import { openLiveSource } from "../../src/sources/live.ts";

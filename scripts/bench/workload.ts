@@ -29,7 +29,8 @@
  *   and while an open+close storm runs at 300k events/s;
  * - the agent's CPU over 10 s idle (percent of one core) and its RSS idle and at its peak;
  * - `saker replay` against `sysdig -r` (0.29) on libs' sample.scap repeated 2500 times with one
- *   filter: time, speed ratio, match counts, Saker's peak RSS.
+ *   filter: time, speed ratio, match counts, Saker's peak RSS; Saker as shipped (the bundle),
+ *   the source tree beside it.
  *
  * Rounds alternate the order of the runs without and with the agent; each figure is the median
  * over the rounds (latency percentiles over every sample of every round). The machine is shared
