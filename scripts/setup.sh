@@ -45,6 +45,9 @@ want_test() {
   want rsyslog /usr/sbin/rsyslogd
   want iproute2 /usr/sbin/ip
   want util-linux /usr/bin/unshare
+  want python3 /usr/bin/python3 # live tests make their system calls with python3's stdlib and ctypes
+  want openssl /usr/bin/openssl # the TLS output tests make their certificates
+  want time /usr/bin/time # the replay benchmark times each run (GNU time's %e and %M)
   want gcc /usr/bin/gcc # saker simulate builds its syscall helper
   want strace /usr/bin/strace # simulate tests check the helper's system calls
   want systemd /usr/bin/systemd-analyze # the systemd unit test runs systemd-analyze verify

@@ -113,16 +113,23 @@ t("chmod, chown, truncate (generic event)", async () => {
 });
 
 t("connect to a local listener, socket, accept4, and dup2 of the socket onto stdout", async () => {
-  const port = 20000 + Math.floor(Math.random() * 20000);
+  // Port 0: the kernel picks a free one, which the listener prints (a port picked here could be
+  // in use on the machine).
   const server = new Deno.Command(PYTHON, {
     args: [
       "-c",
-      `import socket\ns=socket.socket()\ns.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\ns.bind(("127.0.0.1", ${port}))\ns.listen(1)\nprint("ready", flush=True)\nc,a=s.accept()\nc.recv(10)`,
+      `import socket\ns=socket.socket()\ns.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\ns.bind(("127.0.0.1", 0))\ns.listen(1)\nprint(s.getsockname()[1], flush=True)\nc,a=s.accept()\nc.recv(10)`,
     ],
     stdout: "piped",
   }).spawn();
   const reader = server.stdout.getReader();
-  await reader.read(); // "ready"
+  let ready = "";
+  while (!ready.includes("\n")) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`the listener ended before printing its port: ${ready}`);
+    ready += new TextDecoder().decode(value);
+  }
+  const port = Number(ready.trim());
   const { pid } = await live.run(python(
     `import socket, os\ns=socket.create_connection(("127.0.0.1", ${port}))\nos.dup2(s.fileno(), 1)\nos.write(2, b"")\ns.send(b"x")`,
   ));
@@ -157,11 +164,13 @@ t("connect to a local listener, socket, accept4, and dup2 of the socket onto std
 });
 
 t("UDP sendto with a destination address and recvfrom", async () => {
-  const port = 20000 + Math.floor(Math.random() * 20000);
-  const { pid } = await live.run(python(
-    `import socket\nr=socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\nr.bind(("127.0.0.1", ${port}))\n` +
-      `s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\ns.sendto(b"hello", ("127.0.0.1", ${port}))\nr.recvfrom(100)`,
+  // Port 0: the kernel picks a free one, which the script prints.
+  const { pid, stdout } = await live.run(python(
+    `import socket\nr=socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\nr.bind(("127.0.0.1", 0))\n` +
+      `port=r.getsockname()[1]\nprint(port)\n` +
+      `s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\ns.sendto(b"hello", ("127.0.0.1", port))\nr.recvfrom(100)`,
   ));
+  const port = Number(stdout.trim());
   const [send] = await live.waitFor(pid, (e) => e.name === "sendto");
   assertEquals(send.res, 5);
   const st = send.arg("tuple") as SockTuple;
@@ -331,9 +340,12 @@ t(
 );
 
 t("procexit names the reaper: a child subreaper adopts orphans, not pid 1", async () => {
+  // The grandchild exits once it is adopted (its parent changed), and the subreaper waits for it:
+  // no sleep decides the order, however busy the machine.
   const { pid, stdout } = await live.run(python(
     `import os, ctypes, time\nlibc=ctypes.CDLL(None)\nlibc.prctl(36, 1, 0, 0, 0)\nm=os.fork()\nif m==0:\n` +
-      `  g=os.fork()\n  if g==0:\n    time.sleep(0.3); os._exit(0)\n  os._exit(0)\nos.waitpid(m,0)\ntime.sleep(0.5)\nprint(m)`,
+      `  g=os.fork()\n  if g==0:\n    while os.getppid() == m: time.sleep(0.01)\n    os._exit(0)\n  os._exit(0)\n` +
+      `os.waitpid(m,0)\nos.wait()\nprint(m)`,
   ));
   const middle = Number(stdout.trim());
   const [exit] = await live.waitFor(pid, (e) => e.name === "procexit" && e.tid === middle);

@@ -26,6 +26,7 @@
 import { assert, assertEquals } from "../support/assert.ts";
 import { needsRoot, REFERENCE_DIR, REPO_ROOT } from "../support/env.ts";
 import { startSaker, waitFor } from "../support/agent_process.ts";
+import { PYTHON } from "../support/live.ts";
 import { openLiveSource } from "../../src/sources/live.ts";
 import { loadRulesFiles } from "../../src/rules/loader.ts";
 import { compileRuleset } from "../../src/rules/ruleset.ts";
@@ -164,7 +165,7 @@ async function audit(rulesPaths: string[]) {
     }
   })();
   try {
-    const child = new Deno.Command("python3", {
+    const child = new Deno.Command(PYTHON, {
       args: ["-c", WORKLOAD, dir],
       stdout: "null",
       stderr: "piped",
@@ -288,7 +289,7 @@ Deno.test({
     })();
     const phase = async (n: number, programs: typeof watched, script: string) => {
       src.setKernelFilter(new Set(["openat"]), programs);
-      const child = new Deno.Command("python3", {
+      const child = new Deno.Command(PYTHON, {
         args: ["-c", `import os\nT = ${JSON.stringify(T)}\n${script}`],
         stderr: "piped",
       }).spawn();
@@ -375,7 +376,7 @@ Deno.test({
       const metrics = async () => await (await fetch(`${run.api}/metrics`)).text();
       const before = await metrics();
       const n = 50_000;
-      const storm = await new Deno.Command("python3", {
+      const storm = await new Deno.Command(PYTHON, {
         args: [
           "-c",
           `import os\nfor i in range(${n}):\n    os.close(os.open(${

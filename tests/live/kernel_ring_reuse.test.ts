@@ -8,6 +8,7 @@
  */
 import { assert, assertEquals } from "../support/assert.ts";
 import { needsRoot } from "../support/env.ts";
+import { PYTHON } from "../support/live.ts";
 import { openLiveSource } from "../../src/sources/live.ts";
 import { MAX_CHUNKS } from "../../src/kernel/ring.ts";
 import type { Event } from "../../src/events/event.ts";
@@ -44,7 +45,7 @@ Deno.test({
         }
       }
     })();
-    const child = new Deno.Command("python3", {
+    const child = new Deno.Command(PYTHON, {
       args: [
         "-c",
         "import os,sys\nsys.stdin.read(1)\n" +

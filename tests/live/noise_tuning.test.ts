@@ -81,6 +81,24 @@ async function storedSince(run: SakerProcess, fromNs: bigint): Promise<Stored[]>
   }
 }
 
+/**
+ * The stored alerts since `fromNs` once the session's count has settled: unchanged for 2.5 s
+ * (longer than the 2 s aggregation window, so no summary is still to come), read again every
+ * 0.5 s for up to 30 s. A fixed wait would read too early on a busy machine.
+ */
+async function settledSince(run: SakerProcess, fromNs: bigint, sid: number): Promise<Stored[]> {
+  const end = Date.now() + 30_000;
+  let last = -1;
+  let since = Date.now();
+  for (;;) {
+    const alerts = await storedSince(run, fromNs);
+    const n = occurrences(alerts, sid);
+    if (n !== last) [last, since] = [n, Date.now()];
+    if (Date.now() - since >= 2500 || Date.now() > end) return alerts;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
 /** Occurrences of the session's alerts (a summary counts for what it stands for). */
 function occurrences(alerts: Stored[], sid: number, pred = (_a: Stored) => true): number {
   return alerts.filter((a) => Number(a.output_fields["proc.sid"]) === sid && pred(a))
@@ -123,8 +141,7 @@ Deno.test({
     try {
       // Without tuning.
       const a = await runNoisy(dir);
-      await new Promise((r) => setTimeout(r, 3000));
-      const before = await storedSince(run, a.fromNs);
+      const before = await settledSince(run, a.fromNs, a.sid);
       const aAll = occurrences(before, a.sid);
       const aLoud = occurrences(before, a.sid, (x) => loud(x.priority));
       const aSent = sent(before, a.sid, (x) => loud(x.priority));
@@ -182,8 +199,7 @@ Deno.test({
 
       // With tuning: the same jobs again.
       const b = await runNoisy(dir);
-      await new Promise((r) => setTimeout(r, 3000));
-      const after = await storedSince(run, b.fromNs);
+      const after = await settledSince(run, b.fromNs, b.sid);
       const bAll = occurrences(after, b.sid);
       const bLoud = occurrences(after, b.sid, (x) => loud(x.priority));
       const bSent = sent(after, b.sid, (x) => loud(x.priority));
@@ -194,11 +210,15 @@ Deno.test({
       const sim = await simulateInSession(
         ACTIONS.filter((x) => x.rule !== undefined).map((x) => x.name),
       );
-      await new Promise((r) => setTimeout(r, 4000));
-      const alerts = run.stdout().split("\n").filter((l) => l.startsWith("{")).map((l) =>
-        JSON.parse(l) as Stored
-      );
-      const results = sim.reports.map((r) => {
+      // Each attack's alert is waited for (up to 30 s: a busy machine delivers late), not given
+      // a fixed time.
+      const outcome = () => {
+        const alerts = run.stdout().split("\n").filter((l) => l.startsWith("{")).map((l) =>
+          JSON.parse(l) as Stored
+        );
+        return sim.reports.map((r) => firedFor(r, alerts));
+      };
+      const firedFor = (r: (typeof sim.reports)[number], alerts: Stored[]) => {
         if (r.status === "skipped") return { action: r.action, rule: r.rule, fired: "skipped" };
         // An action that could not run proves nothing about detection: told apart, still a failure.
         if (r.status === "failed") {
@@ -217,7 +237,13 @@ Deno.test({
           fired: hit ? "fired" : "MISSING",
           status: r.status,
         };
-      });
+      };
+      const due = Date.now() + 30_000;
+      let results = outcome();
+      while (results.some((r) => r.fired === "MISSING") && Date.now() < due) {
+        await new Promise((r) => setTimeout(r, 500));
+        results = outcome();
+      }
 
       const perHour = (n: number, s: number) => (n * 3600 / s).toFixed(0);
       console.log(

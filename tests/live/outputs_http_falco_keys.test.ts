@@ -77,11 +77,18 @@ Deno.test("http_output.keep_alive: one connection for every alert, or one per al
 
 Deno.test("http_output.max_consecutive_timeouts: an alert is given up after that many", async () => {
   let calls = 0;
+  const slow: Promise<unknown>[] = [];
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
     calls++;
     const body = await req.text();
-    // The first alert never gets an answer in time; the others do.
-    if (JSON.parse(body).rule === "r1") await new Promise((r) => setTimeout(r, 400));
+    // The first alert never gets an answer in time: each timeout doubles (250, 500, 1000 ms)
+    // and its answer takes 3 s. The others are answered at once (250 ms leaves a busy machine
+    // room for that).
+    if (JSON.parse(body).rule === "r1") {
+      const wait = new Promise((r) => setTimeout(r, 3000));
+      slow.push(wait);
+      await wait;
+    }
     return new Response("ok");
   });
   const url = `http://127.0.0.1:${server.addr.port}/`;
@@ -90,7 +97,7 @@ Deno.test("http_output.max_consecutive_timeouts: an alert is given up after that
       url,
       json: true,
       userAgent: "t",
-      timeoutMs: 100,
+      timeoutMs: 250,
       maxConsecutiveTimeouts: 2,
     });
     let attempts = 0;
@@ -109,7 +116,7 @@ Deno.test("http_output.max_consecutive_timeouts: an alert is given up after that
     assertEquals(calls, 4, "three tries of r1, then r2 delivered");
     await out.close();
   } finally {
-    await new Promise((r) => setTimeout(r, 450));
+    await Promise.all(slow);
     await server.shutdown();
   }
 });

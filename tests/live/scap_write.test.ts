@@ -5,6 +5,7 @@
  */
 import { assert } from "../support/assert.ts";
 import { needsRoot, REPO_ROOT, skipNote } from "../support/env.ts";
+import { PYTHON } from "../support/live.ts";
 
 function hasSysdig(): boolean {
   try {
@@ -61,7 +62,7 @@ Deno.test({
       const port = (listener.addr as Deno.NetAddr).port;
       const accepted = listener.accept();
       await run([
-        "python3",
+        PYTHON,
         "-c",
         `import socket; s = socket.create_connection(("127.0.0.1", ${port})); s.send(b"hi")`,
       ]);

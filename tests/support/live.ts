@@ -130,7 +130,11 @@ function findPython(): string {
   return new TextDecoder().decode(out.stdout).trim() || "python3";
 }
 
-/** Path of the python3 interpreter the tests drive syscalls with. */
+/**
+ * Path of the python3 interpreter the tests drive syscalls with: every test starts this one,
+ * never `python3` from PATH, which on a developer's machine may be a version manager's shim
+ * (more processes, other opens) and on a fresh machine the system's interpreter.
+ */
 export const PYTHON: string = findPython();
 
 /** Runs a python3 script (its stdlib and ctypes reach every syscall). */
