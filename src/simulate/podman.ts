@@ -13,9 +13,18 @@ import { randomSuffix } from "./workspace.ts";
 /** Image repository of the simulator's image; the tag is the helper's source hash. */
 export const IMAGE_REPOSITORY = "localhost/saker-sim";
 
-/** Flags every podman run needs here (see ENVIRONMENT.md: crun fails, limits are needed). */
-const PODMAN_BASE = ["--runtime", "runc"];
-const RUN_LIMITS = ["--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024"];
+/** podman's global flags for every command: the runc runtime (crun fails on hybrid cgroups). */
+export const PODMAN_BASE: readonly string[] = ["--runtime", "runc"];
+/**
+ * `podman run` flags every container needs: open-file and process limits runc accepts (it
+ * refuses larger ones on hosts whose own hard limits are lower than podman's defaults).
+ */
+export const RUN_LIMITS: readonly string[] = [
+  "--ulimit",
+  "nofile=1024:1024",
+  "--ulimit",
+  "nproc=1024:1024",
+];
 
 /** Paths inside the image. */
 export const IN_IMAGE = {

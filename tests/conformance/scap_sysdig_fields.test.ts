@@ -16,18 +16,10 @@
  * the JSON file with the current counts and fails (a baseline is written, never passed).
  */
 import { assert, assertEquals } from "../support/assert.ts";
-import { needsReference, REFERENCE_DIR, REPO_ROOT, skipNote } from "../support/env.ts";
+import { haveTool, needsReference, REFERENCE_DIR, REPO_ROOT, skipNote } from "../support/env.ts";
 import { compareCapture, COMPARED_FIELDS, type Difference } from "./sysdig_compare.ts";
 
-function hasSysdig(): boolean {
-  try {
-    return new Deno.Command("sysdig", { args: ["--version"], stdout: "null", stderr: "null" })
-      .outputSync().success;
-  } catch {
-    return false;
-  }
-}
-const SYSDIG = hasSysdig();
+const SYSDIG = haveTool("sysdig");
 if (!SYSDIG) skipNote("sysdig is not installed: replay is not compared with sysdig");
 
 const col = (f: string) => COMPARED_FIELDS.indexOf(f);

@@ -4,7 +4,7 @@
  * sysdig 0.29 format print with their processes, fds and arguments.
  */
 import { assertEquals } from "../support/assert.ts";
-import { needsReference, REFERENCE_DIR, skipNote } from "../support/env.ts";
+import { haveTool, needsReference, REFERENCE_DIR, skipNote } from "../support/env.ts";
 import { openScapFile } from "../../src/capture/reader.ts";
 import { ScapWriter } from "../../src/capture/writer.ts";
 import { emptyMetadata } from "../../src/capture/metadata.ts";
@@ -12,15 +12,7 @@ import type { ScapThread } from "../../src/capture/metadata.ts";
 import type { Event } from "../../src/events/event.ts";
 import { buildEvent } from "../../src/events/encode.ts";
 
-function hasSysdig(): boolean {
-  try {
-    return new Deno.Command("sysdig", { args: ["--version"], stdout: "null", stderr: "null" })
-      .outputSync().success;
-  } catch {
-    return false;
-  }
-}
-const SYSDIG = hasSysdig();
+const SYSDIG = haveTool("sysdig");
 if (!SYSDIG) skipNote("sysdig is not installed: capture files are not checked against sysdig");
 
 const FORMAT =

@@ -19,6 +19,7 @@
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "../support/assert.ts";
 import { needsRoot, skipIf } from "../support/env.ts";
 import { api, metricValue, saker, SakerProcess, waitFor } from "../support/saker.ts";
+import { sseEvents } from "../support/sse.ts";
 
 const RSYSLOGD = "/usr/sbin/rsyslogd";
 const haveRsyslog = (() => {
@@ -73,32 +74,6 @@ async function readWith(cat: string, files: string[]): Promise<number> {
   const child = new Deno.Command(cat, { args: files, stdout: "null", stderr: "null" }).spawn();
   await child.status;
   return child.pid;
-}
-
-/** SSE events of a response, as they arrive. */
-async function* sseEvents(res: Response): AsyncGenerator<{ event: string; data: string }> {
-  const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
-  let buf = "";
-  try {
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) return;
-      buf += value;
-      let i;
-      while ((i = buf.indexOf("\n\n")) >= 0) {
-        const block = buf.slice(0, i);
-        buf = buf.slice(i + 2);
-        const ev = { event: "", data: "" };
-        for (const line of block.split("\n")) {
-          if (line.startsWith("event: ")) ev.event = line.slice(7);
-          else if (line.startsWith("data: ")) ev.data += line.slice(6);
-        }
-        yield ev;
-      }
-    }
-  } finally {
-    await reader.cancel().catch(() => {});
-  }
 }
 
 async function lines(path: string): Promise<string[]> {

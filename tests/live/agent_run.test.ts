@@ -4,7 +4,8 @@
  * with a broken rules file keeps the old rules alerting, simulated drops raise the drop alert.
  */
 import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
-import { needsRoot, REPO_ROOT } from "../support/env.ts";
+import { needsRoot } from "../support/env.ts";
+import { type SakerProcess, startSaker, waitFor } from "../support/agent_process.ts";
 
 const RULE = "saker e2e trigger";
 
@@ -19,61 +20,13 @@ function rulesText(dir: string, tag: string): string {
 `;
 }
 
-interface Run {
-  child: Deno.ChildProcess;
-  api: string;
-  stdout: () => string;
-  stderr: () => string;
-  exited: Promise<Deno.CommandStatus>;
-}
-
-function collect(stream: ReadableStream<Uint8Array>): { text: () => string; done: Promise<void> } {
-  let text = "";
-  const done = stream.pipeThrough(new TextDecoderStream()).pipeTo(
-    new WritableStream({ write: (s) => void (text += s) }),
+/** `saker run` with the trigger rule, alerts on stdout, and `extraConfig`. */
+function startRun(dir: string, extraConfig: string, args: string[] = []): Promise<SakerProcess> {
+  return startSaker(
+    dir,
+    `rules_files: [${dir}/rules.yaml]\nstdout_output: {enabled: true}\n${extraConfig}`,
+    args,
   );
-  return { text: () => text, done };
-}
-
-async function waitFor<T>(what: string, f: () => Promise<T | undefined> | T | undefined) {
-  for (let i = 0; i < 1500; i++) {
-    const v = await f();
-    if (v !== undefined && v !== false) return v;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
-async function startSaker(dir: string, extraConfig: string, args: string[] = []): Promise<Run> {
-  await Deno.writeTextFile(
-    `${dir}/config.yaml`,
-    `rules_files: [${dir}/rules.yaml]
-stdout_output: {enabled: true}
-alert_store: {path: ${dir}/alerts.db}
-webserver: {listen_port: 0}
-watch_config_files: false
-${extraConfig}`,
-  );
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--no-check", "src/main.ts", "run", "-c", `${dir}/config.yaml`, ...args],
-    cwd: REPO_ROOT,
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const out = collect(child.stdout);
-  const err = collect(child.stderr);
-  const exited = child.status.then(async (s) => {
-    await out.done;
-    await err.done;
-    return s;
-  });
-  let early: Deno.CommandStatus | undefined;
-  exited.then((s) => early = s);
-  const api = await waitFor("saker to start", () => {
-    if (early) throw new Error(`saker exited early (${early.code}):\n${err.text()}`);
-    return /saker running .*api=(\S+)/.exec(err.text())?.[1];
-  });
-  return { child, api, stdout: out.text, stderr: err.text, exited };
 }
 
 async function metric(api: string, line: RegExp): Promise<number | undefined> {
@@ -102,7 +55,7 @@ Deno.test({
       return new Response("ok");
     });
     const url = `http://127.0.0.1:${receiver.addr.port}/`;
-    const run = await startSaker(
+    const run = await startRun(
       dir,
       `json_output: true\nhttp_output: {enabled: true, url: "${url}"}\n`,
     );
@@ -146,7 +99,7 @@ Deno.test({
     const dir = await Deno.makeTempDir({ prefix: "saker-e2e-" });
     await Deno.writeTextFile(`${dir}/trigger`, "x");
     await Deno.writeTextFile(`${dir}/rules.yaml`, rulesText(dir, "v1"));
-    const run = await startSaker(dir, "");
+    const run = await startRun(dir, "");
     const count = (s: string) => run.stdout().split("\n").filter((l) => l.includes(s)).length;
     try {
       await waitFor("health", async () => (await fetch(`${run.api}/healthz`)).ok);
@@ -193,7 +146,7 @@ Deno.test({
     const dir = await Deno.makeTempDir({ prefix: "saker-e2e-" });
     await Deno.writeTextFile(`${dir}/trigger`, "x");
     await Deno.writeTextFile(`${dir}/rules.yaml`, rulesText(dir, "t"));
-    const run = await startSaker(
+    const run = await startRun(
       dir,
       "syscall_event_drops: {actions: [alert], rate: 10, max_burst: 10, simulate_drops: true}\n",
     );

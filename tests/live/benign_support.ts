@@ -9,6 +9,7 @@
  */
 import { assert, assertEquals } from "../support/assert.ts";
 import { PYTHON } from "../support/live.ts";
+import { PODMAN_BASE, RUN_LIMITS } from "../../src/simulate/podman.ts";
 import { type AgentRun, causedBy, MARKER_RULE, type ReceivedAlert } from "./simulate_agent.ts";
 
 /**
@@ -93,8 +94,8 @@ stat /etc/hostname > /dev/null && cat /etc/os-release > /dev/null
 # up by the CNI plugins: start, exec, stop, restart, remove; a network of their own
 echo "CONTAINERS $(date +%s%3N)"
 IMAGE="$2"
-P="podman --runtime runc"
-L="--ulimit nofile=1024:1024 --ulimit nproc=1024:1024"
+P="podman ${PODMAN_BASE.join(" ")}"
+L="${RUN_LIMITS.join(" ")}"
 $P run --rm $L --cidfile "$W/job.cid" "$IMAGE" sh -c 'ls / > /dev/null; cat /etc/passwd > /dev/null; for i in 1 2 3; do date > /tmp/out; done'
 $P run -d $L --cidfile "$W/svc.cid" --name "benign-$$" "$IMAGE" sh -c 'while true; do sleep 1; done' > /dev/null
 sleep 1

@@ -7,20 +7,11 @@
  * the container benchmark (scripts/bench/containers.ts) and asserts on what it measured.
  */
 import { assertEquals } from "../support/assert.ts";
-import { needsRoot, REFERENCE_DIR, REPO_ROOT, skipNote } from "../support/env.ts";
+import { haveTool, needsRoot, REFERENCE_DIR, REPO_ROOT, skipNote } from "../support/env.ts";
 import { bench } from "../../scripts/bench/containers.ts";
 
-function havePodman(): boolean {
-  try {
-    return new Deno.Command("podman", { args: ["--version"], stdout: "null", stderr: "null" })
-      .outputSync().success;
-  } catch {
-    return false;
-  }
-}
-
 const ignore = needsRoot() ||
-  (!havePodman() && (skipNote("podman is not installed"), true)) ||
+  (!haveTool("podman") && (skipNote("podman is not installed"), true)) ||
   (!REFERENCE_DIR && (skipNote("../shared/reference is absent: container rules test"), true));
 
 Deno.test({

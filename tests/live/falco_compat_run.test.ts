@@ -6,28 +6,13 @@
  * otherwise.
  */
 import { assert, assertEquals } from "../support/assert.ts";
-import { needsRoot, skipNote } from "../support/env.ts";
+import { needsRoot } from "../support/env.ts";
 import { startSaker, waitFor } from "../support/agent_process.ts";
 import { PYTHON } from "../support/live.ts";
+import { freePort } from "../support/saker.ts";
+import { havePrometheus, PROMETHEUS } from "../support/prometheus.ts";
 
-const PROMETHEUS = "/usr/bin/prometheus";
 const RULE = "falcocompat trigger";
-
-function haveProm(): boolean {
-  try {
-    return Deno.statSync(PROMETHEUS).isFile;
-  } catch {
-    skipNote("prometheus is not installed (scripts/setup.sh test installs it)");
-    return false;
-  }
-}
-
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
 
 interface PromResult {
   metric: Record<string, string>;
@@ -43,7 +28,7 @@ async function query(prom: string, q: string): Promise<PromResult[]> {
 
 Deno.test({
   name: "falco compat: prometheus scrapes Saker's and Falco's metric names; snapshots; -p -pc -U",
-  ignore: needsRoot() || !haveProm(),
+  ignore: needsRoot() || !havePrometheus(),
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "saker-falcocompat-" });
     await Deno.writeTextFile(`${dir}/trigger`, "x");

@@ -8,7 +8,7 @@
  * address; here the host reaches the container through a published port).
  */
 import { assertEquals, assertMatch } from "../support/assert.ts";
-import { REPO_ROOT, skipNote } from "../support/env.ts";
+import { haveTool, REPO_ROOT, skipNote } from "../support/env.ts";
 import { ensureImage } from "../../scripts/image.ts";
 import { newToken } from "../../src/cli/token.ts";
 import {
@@ -18,24 +18,16 @@ import {
   readManifests,
   workload,
 } from "../../scripts/daemonset_podman.ts";
+import { PODMAN_BASE, RUN_LIMITS } from "../../src/simulate/podman.ts";
 
 const MANIFEST = `${REPO_ROOT}deploy/kubernetes/audit-receiver.yaml`;
 
-function havePodman(): boolean {
-  try {
-    return new Deno.Command("podman", { args: ["--version"], stdout: "null", stderr: "null" })
-      .outputSync().success;
-  } catch {
-    return false;
-  }
-}
-
-const ignore = Deno.uid() !== 0 || !havePodman();
+const ignore = Deno.uid() !== 0 || !haveTool("podman");
 if (ignore) skipNote("the audit receiver image test needs root and podman");
 
 async function podman(args: string[], check = true) {
   const out = await new Deno.Command("podman", {
-    args: ["--runtime", "runc", ...args],
+    args: [...PODMAN_BASE, ...args],
     stdout: "piped",
     stderr: "piped",
   }).output();
@@ -90,10 +82,7 @@ Deno.test({
       secrets: { "saker-api-token": { token } },
       runFlags: [
         "-d",
-        "--ulimit",
-        "nofile=1024:1024",
-        "--ulimit",
-        "nproc=1024:1024",
+        ...RUN_LIMITS,
         "-p",
         `127.0.0.1:${port}:${containerPort}`,
       ],

@@ -11,7 +11,7 @@
  * `-o webserver.listen_port=` a free port.
  */
 import { assert, assertEquals, assertMatch } from "../support/assert.ts";
-import { needsRoot, REPO_ROOT, skipNote } from "../support/env.ts";
+import { haveTool, needsRoot, REPO_ROOT, skipNote } from "../support/env.ts";
 import { ensureImage, type ImageResult } from "../../scripts/image.ts";
 import { newToken } from "../../src/cli/token.ts";
 import {
@@ -21,22 +21,13 @@ import {
   publishConfigMap,
   writeConfigMap,
 } from "../../scripts/daemonset_podman.ts";
+import { freePort } from "../support/saker.ts";
+import { PODMAN_BASE, RUN_LIMITS } from "../../src/simulate/podman.ts";
 
-const PODMAN_FLAGS = ["--runtime", "runc"];
-const ULIMITS = ["--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024"];
 const BUSYBOX_IMAGE = "localhost/saker-image-test-bb";
 const RUNTIME_SOCKET = "/run/podman/podman.sock";
 
-function havePodman(): boolean {
-  try {
-    return new Deno.Command("podman", { args: ["--version"], stdout: "null", stderr: "null" })
-      .outputSync().success;
-  } catch {
-    return false;
-  }
-}
-
-const ignore = needsRoot() || (!havePodman() && (skipNote("podman is not installed"), true));
+const ignore = needsRoot() || (!haveTool("podman") && (skipNote("podman is not installed"), true));
 
 async function sh(cmd: string[], check = true) {
   const out = await new Deno.Command(cmd[0], {
@@ -53,7 +44,7 @@ async function sh(cmd: string[], check = true) {
   return r;
 }
 
-const podman = (args: string[], check = true) => sh(["podman", ...PODMAN_FLAGS, ...args], check);
+const podman = (args: string[], check = true) => sh(["podman", ...PODMAN_BASE, ...args], check);
 
 let image: ImageResult | undefined;
 async function theImage(): Promise<ImageResult> {
@@ -115,13 +106,6 @@ async function ensureRuntimeApi(): Promise<Deno.ChildProcess | undefined> {
   return service;
 }
 
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
-
 /** The saker-api-token Secret's token, as `saker token` makes them. */
 const API_TOKEN = newToken();
 
@@ -138,7 +122,7 @@ class AgentContainer {
       hostPaths: { "/var/lib/saker": stateDir },
       configMaps: { "saker-config": configDir },
       secrets: { "saker-api-token": { token: API_TOKEN } },
-      runFlags: ["-d", ...ULIMITS],
+      runFlags: ["-d", ...RUN_LIMITS],
       extraArgs: ["-o", `webserver.listen_port=${port}`],
     });
     await podman(args);
@@ -255,7 +239,7 @@ Deno.test({
         const run = await podman([
           "run",
           "--rm",
-          ...ULIMITS,
+          ...RUN_LIMITS,
           "--name",
           victim,
           BUSYBOX_IMAGE,

@@ -9,27 +9,17 @@
  * socket says once that container metadata is off.
  */
 import { assert, assertEquals, assertMatch } from "../support/assert.ts";
-import { needsRoot, REPO_ROOT, skipNote } from "../support/env.ts";
+import { haveTool, needsRoot, REPO_ROOT, skipNote } from "../support/env.ts";
 import { ensureImage } from "../../scripts/image.ts";
 import { daemonSet, podmanArgs, writeConfigMap } from "../../scripts/daemonset_podman.ts";
 import { newToken } from "../../src/cli/token.ts";
+import { PODMAN_BASE, RUN_LIMITS } from "../../src/simulate/podman.ts";
 
-const ULIMITS = ["--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024"];
-
-function havePodman(): boolean {
-  try {
-    return new Deno.Command("podman", { args: ["--version"], stdout: "null", stderr: "null" })
-      .outputSync().success;
-  } catch {
-    return false;
-  }
-}
-
-const ignore = needsRoot() || (!havePodman() && (skipNote("podman is not installed"), true));
+const ignore = needsRoot() || (!haveTool("podman") && (skipNote("podman is not installed"), true));
 
 async function podman(args: string[]) {
   const out = await new Deno.Command("podman", {
-    args: ["--runtime", "runc", ...args],
+    args: [...PODMAN_BASE, ...args],
     stdout: "piped",
     stderr: "piped",
   }).output();
@@ -67,7 +57,11 @@ async function runArgs(opts: {
     hostPaths: { "/var/lib/saker": opts.stateDir },
     configMaps: { "saker-config": opts.configDir },
     secrets: { "saker-api-token": { token: newToken() } },
-    runFlags: ["--rm", ...ULIMITS, ...(opts.entrypoint ? ["--entrypoint", opts.entrypoint] : [])],
+    runFlags: [
+      "--rm",
+      ...RUN_LIMITS,
+      ...(opts.entrypoint ? ["--entrypoint", opts.entrypoint] : []),
+    ],
   });
   if (opts.edit) args = opts.edit(args);
   return args;

@@ -13,6 +13,7 @@
 import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
 import { needsReference, REFERENCE_DIR } from "../support/env.ts";
 import { saker, SakerProcess } from "../support/saker.ts";
+import { secretGet } from "../support/fleet.ts";
 
 const RULE = `- rule: secret read by a tailing test user
   desc: a get of a secret by a user whose name starts with tail-
@@ -22,32 +23,13 @@ const RULE = `- rule: secret read by a tailing test user
   source: k8s_audit
 `;
 
-function secretGet(user: string, name = "db"): Record<string, unknown> {
-  return {
-    kind: "Event",
-    apiVersion: "audit.k8s.io/v1",
-    level: "Metadata",
-    auditID: crypto.randomUUID(),
-    stage: "ResponseComplete",
-    requestURI: `/api/v1/namespaces/prod/secrets/${name}`,
-    verb: "get",
-    user: { username: user, groups: ["system:authenticated"] },
-    sourceIPs: ["10.0.0.7"],
-    userAgent: "kubectl/v1.29.1",
-    objectRef: { resource: "secrets", namespace: "prod", name, apiVersion: "v1" },
-    responseStatus: { metadata: {}, code: 200 },
-    requestReceivedTimestamp: new Date().toISOString(),
-    stageTimestamp: new Date().toISOString(),
-  };
-}
-
 const line = (o: unknown) => JSON.stringify(o) + "\n";
 
 Deno.test("saker run: a file:// audit log is tailed through rotation and truncation", async () => {
   const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "saker-audit-tail-" }));
   const log = `${dir}/audit.log`;
   await Deno.writeTextFile(`${dir}/rules.yaml`, RULE);
-  await Deno.writeTextFile(log, line(secretGet("tail-before")));
+  await Deno.writeTextFile(log, line(secretGet("tail-before", "db")));
   await Deno.writeTextFile(
     `${dir}/config.yaml`,
     `rules_files: [${dir}/rules.yaml]
@@ -79,21 +61,21 @@ plugins:
     // Tailing starts at the end of the file, once the input is open: wait for a first line.
     let n = 0;
     await agent.waitFor("the tail to start", async () => {
-      await append(secretGet(`tail-sync-${++n}`));
+      await append(secretGet(`tail-sync-${++n}`, "db"));
       await new Promise((r) => setTimeout(r, 200));
       return users().some((u) => u?.startsWith("tail-sync-"));
     });
     const before = users().length;
-    await append(secretGet("tail-1"));
-    await append(secretGet("tail-2"));
+    await append(secretGet("tail-1", "db"));
+    await append(secretGet("tail-2", "db"));
     await agent.waitFor("tail-1 and tail-2", () => users().includes("tail-2"));
     // logrotate: renamed, a new file in its place.
     await Deno.rename(log, `${log}.1`);
-    await Deno.writeTextFile(log, line(secretGet("tail-3")));
+    await Deno.writeTextFile(log, line(secretGet("tail-3", "db")));
     await agent.waitFor("tail-3 from the new file", () => users().includes("tail-3"));
     // copytruncate: the same file cut to nothing, then written again.
     await Deno.truncate(log, 0);
-    await Deno.writeTextFile(log, line(secretGet("tail-4")), { append: true });
+    await Deno.writeTextFile(log, line(secretGet("tail-4", "db")), { append: true });
     await agent.waitFor("tail-4 after the truncation", () => users().includes("tail-4"));
     assertEquals(users().slice(before), ["tail-1", "tail-2", "tail-3", "tail-4"]);
     assert(!users().includes("tail-before"), "a line present before the start was read");
@@ -117,14 +99,16 @@ Deno.test("saker replay DIR: plain, gzip and pretty-printed files, oldest first"
     await Deno.mkdir(logs);
     await Deno.writeTextFile(`${dir}/rules.yaml`, RULE);
     // Written oldest first: c (pretty JSON), then a (gzip, two lines, one broken), then b.
-    await Deno.writeTextFile(`${logs}/c.json`, JSON.stringify(secretGet("tail-c"), null, 2));
+    await Deno.writeTextFile(`${logs}/c.json`, JSON.stringify(secretGet("tail-c", "db"), null, 2));
     await Deno.utime(`${logs}/c.json`, 1_700_000_000, 1_700_000_000);
     await Deno.writeFile(
       `${logs}/a.log.gz`,
-      await gzip(line(secretGet("tail-a1")) + "{not json\n" + line(secretGet("tail-a2"))),
+      await gzip(
+        line(secretGet("tail-a1", "db")) + "{not json\n" + line(secretGet("tail-a2", "db")),
+      ),
     );
     await Deno.utime(`${logs}/a.log.gz`, 1_700_000_100, 1_700_000_100);
-    await Deno.writeTextFile(`${logs}/b.jsonl`, line(secretGet("tail-b")));
+    await Deno.writeTextFile(`${logs}/b.jsonl`, line(secretGet("tail-b", "db")));
     await Deno.utime(`${logs}/b.jsonl`, 1_700_000_200, 1_700_000_200);
     const r = await saker(["replay", logs, "-r", `${dir}/rules.yaml`, "--json", "--no-progress"]);
     assertEquals(r.code, 0, r.stderr);

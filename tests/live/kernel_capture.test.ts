@@ -113,12 +113,14 @@ t("chmod, chown, truncate (generic event)", async () => {
 });
 
 t("connect to a local listener, socket, accept4, and dup2 of the socket onto stdout", async () => {
-  // Port 0: the kernel picks a free one, which the listener prints (a port picked here could be
-  // in use on the machine).
+  // A port below the ephemeral range (no outgoing connection takes it meanwhile), tried until
+  // one is free here: a fixed or random one may be in use on the machine. The listener prints it.
   const server = new Deno.Command(PYTHON, {
     args: [
       "-c",
-      `import socket\ns=socket.socket()\ns.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\ns.bind(("127.0.0.1", 0))\ns.listen(1)\nprint(s.getsockname()[1], flush=True)\nc,a=s.accept()\nc.recv(10)`,
+      `import socket, random\ns=socket.socket()\ns.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n` +
+      `while True:\n  port=random.randint(20000, 32000)\n  try:\n    s.bind(("127.0.0.1", port)); break\n` +
+      `  except OSError: pass\ns.listen(1)\nprint(port, flush=True)\nc,a=s.accept()\nc.recv(10)`,
     ],
     stdout: "piped",
   }).spawn();
@@ -158,7 +160,7 @@ t("connect to a local listener, socket, accept4, and dup2 of the socket onto std
     ["127.0.0.1", tuple.sport, port],
     "inbound tuple: client first",
   );
-  const [bind] = await live.waitFor(server.pid, (e) => e.name === "bind");
+  const [bind] = await live.waitFor(server.pid, (e) => e.name === "bind" && e.res === 0);
   assertEquals(bind.arg("addr"), { family: 2, addr: "127.0.0.1", port });
   await live.waitFor(server.pid, (e) => e.name === "listen" && e.arg("backlog") === 1);
 });

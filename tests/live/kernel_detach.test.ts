@@ -6,21 +6,10 @@
  */
 import { assert, assertEquals } from "../support/assert.ts";
 import { needsRoot } from "../support/env.ts";
+import { bpfFds } from "../support/live.ts";
 import { openLiveSource } from "../../src/sources/live.ts";
 
 const ignore = needsRoot();
-
-/** This process's BPF fds with their kernel objects ("12 anon_inode:bpf-prog" ...), sorted. */
-function bpfFds(): string[] {
-  const out: string[] = [];
-  for (const e of Deno.readDirSync("/proc/self/fd")) {
-    try {
-      const target = Deno.readLinkSync(`/proc/self/fd/${e.name}`);
-      if (/bpf/.test(target)) out.push(`${e.name} ${target}`);
-    } catch { /* closed meanwhile */ }
-  }
-  return out.sort();
-}
 
 for (const how of ["close()", "break out of the reading loop, then close()"]) {
   Deno.test({

@@ -10,7 +10,7 @@
 import { assert, assertEquals } from "../support/assert.ts";
 import { skipIf } from "../support/env.ts";
 import { startSaker, waitFor } from "../support/agent_process.ts";
-import { freePort } from "../support/nats.ts";
+import { freePort } from "../support/saker.ts";
 import { AUDIT_RULE, postAudit, secretGet } from "../support/fleet.ts";
 import { makeCa } from "./outputs_tls_support.ts";
 import { RemoteSyslogOutput } from "../../src/outputs/syslog_remote.ts";

@@ -29,6 +29,7 @@ import { assert, assertEquals } from "../support/assert.ts";
 import { needsRoot, REPO_ROOT, skipNote } from "../support/env.ts";
 import { type SakerProcess, startSaker, waitFor } from "../support/agent_process.ts";
 import { ensureStateImage, havePodman, STATE_IMAGE } from "../support/podman_image.ts";
+import { PODMAN_BASE, RUN_LIMITS } from "../../src/simulate/podman.ts";
 
 const ignore = needsRoot();
 /** Kill latency runs (p99 is the 99th of 100). */
@@ -416,16 +417,12 @@ Deno.test({
         fn: async () => {
           const run = (name: string, marker: string) =>
             podman([
-              "--runtime",
-              "runc",
+              ...PODMAN_BASE,
               "run",
+              ...RUN_LIMITS,
               "-d",
               "--name",
               name,
-              "--ulimit",
-              "nofile=1024:1024",
-              "--ulimit",
-              "nproc=1024:1024",
               STATE_IMAGE,
               "sh",
               "-c",
@@ -641,14 +638,10 @@ Deno.test({
             assert(onHost.success, "a host process was denied by a containers-only rule");
             assertEquals(new TextDecoder().decode(onHost.stdout), "host copy\n");
             const out = await podman([
-              "--runtime",
-              "runc",
+              ...PODMAN_BASE,
               "run",
+              ...RUN_LIMITS,
               "--rm",
-              "--ulimit",
-              "nofile=1024:1024",
-              "--ulimit",
-              "nproc=1024:1024",
               STATE_IMAGE,
               "sh",
               "-c",

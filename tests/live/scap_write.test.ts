@@ -4,18 +4,10 @@
  * `saker replay` reads it too.
  */
 import { assert } from "../support/assert.ts";
-import { needsRoot, REPO_ROOT, skipNote } from "../support/env.ts";
+import { haveTool, needsRoot, REPO_ROOT, skipNote } from "../support/env.ts";
 import { PYTHON } from "../support/live.ts";
 
-function hasSysdig(): boolean {
-  try {
-    return new Deno.Command("sysdig", { args: ["--version"], stdout: "null", stderr: "null" })
-      .outputSync().success;
-  } catch {
-    return false;
-  }
-}
-const SYSDIG = hasSysdig();
+const SYSDIG = haveTool("sysdig");
 if (!SYSDIG) skipNote("sysdig is not installed: live capture files are not checked with sysdig");
 
 async function sysdig(path: string, format: string, filter: string): Promise<string[]> {

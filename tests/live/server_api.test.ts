@@ -20,6 +20,7 @@ import type { EventSource } from "../../src/sources/source.ts";
 import { buildEvent } from "../../src/events/encode.ts";
 import type { Event } from "../../src/events/event.ts";
 import { makeCa } from "./outputs_tls_support.ts";
+import { type SseEvent, sseEvents } from "../support/sse.ts";
 
 const TOKEN = "t0ken-for-tests";
 
@@ -315,27 +316,13 @@ Deno.test("api: /alerts filters and pages through the store", async () => {
 });
 
 /** Reads SSE events from a response until `n` `alert` events arrived. */
-async function readSse(res: Response, n: number): Promise<Array<{ event: string; data: string }>> {
-  const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
-  const events: Array<{ event: string; data: string }> = [];
-  let buf = "";
-  while (events.length < n) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    buf += value;
-    let i;
-    while ((i = buf.indexOf("\n\n")) >= 0) {
-      const block = buf.slice(0, i);
-      buf = buf.slice(i + 2);
-      const ev = { event: "", data: "" };
-      for (const line of block.split("\n")) {
-        if (line.startsWith("event: ")) ev.event = line.slice(7);
-        else if (line.startsWith("data: ")) ev.data += line.slice(6);
-      }
-      if (ev.event === "alert") events.push(ev);
-    }
+async function readSse(res: Response, n: number): Promise<SseEvent[]> {
+  const events: SseEvent[] = [];
+  if (n <= 0) return events;
+  for await (const ev of sseEvents(res)) {
+    if (ev.event === "alert") events.push(ev);
+    if (events.length >= n) break;
   }
-  await reader.cancel();
   return events;
 }
 

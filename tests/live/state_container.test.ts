@@ -15,6 +15,7 @@ import { ProcFs, seedFromProc } from "../../src/state/seed.ts";
 import { ContainerStore } from "../../src/state/containers/runtime.ts";
 import type { ProcessInfo } from "../../src/state/model.ts";
 import { lookupField } from "../../src/rules/fields/mod.ts";
+import { PODMAN_BASE, RUN_LIMITS } from "../../src/simulate/podman.ts";
 
 const ignore = needsRoot() || !havePodman();
 
@@ -68,16 +69,12 @@ Deno.test({
     try {
       const id = await run([
         "podman",
-        "--runtime",
-        "runc",
+        ...PODMAN_BASE,
         "run",
+        ...RUN_LIMITS,
         "-d",
         "--name",
         name,
-        "--ulimit",
-        "nofile=1024:1024",
-        "--ulimit",
-        "nproc=1024:1024",
         "-v",
         `${tmp}:/data:ro`,
         "--label",

@@ -8,13 +8,14 @@
 import { assert, assertEquals } from "../support/assert.ts";
 import { needsRoot } from "../support/env.ts";
 import { ensureStateImage, havePodman, STATE_IMAGE as IMAGE } from "../support/podman_image.ts";
-import { PYTHON } from "../support/live.ts";
+import { bpfFds, PYTHON } from "../support/live.ts";
 import { type LiveSource, openLiveSource } from "../../src/sources/live.ts";
 import type { Event } from "../../src/events/event.ts";
 import { StateStore } from "../../src/state/store.ts";
 import { ProcFs, seedFromProc } from "../../src/state/seed.ts";
 import { ContainerStore } from "../../src/state/containers/runtime.ts";
 import { lookupField } from "../../src/rules/fields/mod.ts";
+import { PODMAN_BASE, RUN_LIMITS } from "../../src/simulate/podman.ts";
 
 const ignore = needsRoot();
 
@@ -119,18 +120,6 @@ let containers: ContainerStore;
 /** This process's BPF objects before the harness loaded its probe (other tests' may be open). */
 let bpfBefore: string[] = [];
 const podman = !ignore && havePodman();
-
-/** This process's BPF fds with their kernel objects ("12 anon_inode:bpf-prog" ...), sorted. */
-function bpfFds(): string[] {
-  const out: string[] = [];
-  for (const e of Deno.readDirSync("/proc/self/fd")) {
-    try {
-      const target = Deno.readLinkSync(`/proc/self/fd/${e.name}`);
-      if (/bpf/.test(target)) out.push(`${e.name} ${target}`);
-    } catch { /* closed meanwhile */ }
-  }
-  return out.sort();
-}
 
 const t = (name: string, fn: () => Promise<void>, skip = false) =>
   Deno.test({
@@ -421,16 +410,12 @@ t(
     const name = `saker-state-ev-${Deno.pid}`;
     const id = (await run([
       "podman",
-      "--runtime",
-      "runc",
+      ...PODMAN_BASE,
       "run",
+      ...RUN_LIMITS,
       "-d",
       "--name",
       name,
-      "--ulimit",
-      "nofile=1024:1024",
-      "--ulimit",
-      "nproc=1024:1024",
       IMAGE,
       "sleep",
       "120",

@@ -7,22 +7,14 @@
  * own analyzer, not run.
  */
 import { assert, assertEquals, assertMatch } from "../support/assert.ts";
-import { needsRoot, REPO_ROOT, skipNote } from "../support/env.ts";
+import { haveTool, needsRoot, REPO_ROOT, skipNote } from "../support/env.ts";
 import { UnixDatagramReceiver } from "../../src/outputs/unix_dgram.ts";
 import { AGENT_CAPABILITIES } from "../../src/agent/preflight.ts";
 import { daemonSet } from "../../scripts/daemonset_podman.ts";
 import { bundle } from "../../scripts/bundle.ts";
+import { freePort } from "../support/saker.ts";
 
 const UNIT = `${REPO_ROOT}deploy/systemd/saker.service`;
-
-function have(cmd: string): boolean {
-  try {
-    return new Deno.Command(cmd, { args: ["--version"], stdout: "null", stderr: "null" })
-      .outputSync().success;
-  } catch {
-    return false;
-  }
-}
 
 /** The unit's keys (a key given twice keeps its last value, as systemd's do for these). */
 function unitKeys(): Record<string, string> {
@@ -38,7 +30,7 @@ function unitCaps(key: "CapabilityBoundingSet" | "AmbientCapabilities"): string[
   return unitKeys()[key].split(/\s+/).map((c) => c.replace(/^CAP_/, "")).sort();
 }
 
-const noAnalyze = !have("systemd-analyze") &&
+const noAnalyze = !haveTool("systemd-analyze") &&
   (skipNote("systemd-analyze is not installed (apt-get install systemd)"), true);
 
 Deno.test({
@@ -101,13 +93,6 @@ Deno.test("systemd unit: hardened, with the DaemonSet's capabilities", () => {
   }
 });
 
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
-
 Deno.test({
   name: "systemd: READY=1, WATCHDOG=1 while healthy, STOPPING=1 (Type=notify, WatchdogSec)",
   sanitizeResources: false,
@@ -156,7 +141,7 @@ Deno.test({
 
 Deno.test({
   name: "systemd: saker run with the unit's capabilities as a non-root user detects an attack",
-  ignore: needsRoot() || (!have("setpriv") && (skipNote("setpriv is not installed"), true)),
+  ignore: needsRoot() || (!haveTool("setpriv") && (skipNote("setpriv is not installed"), true)),
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {

@@ -11,6 +11,9 @@
  * @module
  */
 import { REPO_ROOT } from "./env.ts";
+import { collectText, waitFor } from "./saker.ts";
+
+export { waitFor };
 
 /** A running agent. */
 export interface SakerProcess {
@@ -22,29 +25,6 @@ export interface SakerProcess {
   exited: Promise<Deno.CommandStatus>;
   /** SIGTERM, then the exit status. */
   stop(): Promise<Deno.CommandStatus>;
-}
-
-function collect(stream: ReadableStream<Uint8Array>): { text: () => string; done: Promise<void> } {
-  let text = "";
-  const done = stream.pipeThrough(new TextDecoderStream()).pipeTo(
-    new WritableStream({ write: (s) => void (text += s) }),
-  );
-  return { text: () => text, done };
-}
-
-/** Polls `f` until it gives a value (not undefined or false), for up to `ms`. */
-export async function waitFor<T>(
-  what: string,
-  f: () => Promise<T | undefined | false> | T | undefined | false,
-  ms = 30_000,
-): Promise<T> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    const v = await f();
-    if (v !== undefined && v !== false) return v;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 /**
@@ -84,8 +64,8 @@ export async function startSaker(
     stdout: "piped",
     stderr: "piped",
   }).spawn();
-  const out = collect(child.stdout);
-  const err = collect(child.stderr);
+  const out = collectText(child.stdout);
+  const err = collectText(child.stderr);
   const exited = child.status.then(async (s) => {
     await out.done;
     await err.done;

@@ -53,6 +53,16 @@ export function skipNote(reason: string): true {
   return true;
 }
 
+/** True when `cmd --version` runs here: the tool is installed and starts. */
+export function haveTool(cmd: string): boolean {
+  try {
+    return new Deno.Command(cmd, { args: ["--version"], stdout: "null", stderr: "null" })
+      .outputSync().success;
+  } catch {
+    return false;
+  }
+}
+
 /** `ignore` value: true (with the reason printed and recorded) when `missing` is true. */
 export function skipIf(missing: boolean, reason: string): boolean {
   return missing ? skipNote(reason) : false;

@@ -116,6 +116,18 @@ export class LiveCollector {
   }
 }
 
+/** This process's BPF fds with their kernel objects ("12 anon_inode:bpf-prog" ...), sorted. */
+export function bpfFds(): string[] {
+  const out: string[] = [];
+  for (const e of Deno.readDirSync("/proc/self/fd")) {
+    try {
+      const target = Deno.readLinkSync(`/proc/self/fd/${e.name}`);
+      if (/bpf/.test(target)) out.push(`${e.name} ${target}`);
+    } catch { /* closed meanwhile */ }
+  }
+  return out.sort();
+}
+
 function findPython(): string {
   // The real interpreter, not a version-manager shim that would exec a chain of scripts.
   for (const p of ["/usr/bin/python3", "/usr/local/bin/python3"]) {

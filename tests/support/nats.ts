@@ -16,6 +16,7 @@ import { connect } from "nats";
 import { type NatsConnectionOptions, natsConnectOptions } from "../../src/outputs/nats.ts";
 import { skipNote } from "./env.ts";
 import { waitFor } from "./agent_process.ts";
+import { freePort } from "./saker.ts";
 
 /** Debian's nats-server. */
 export const NATS_SERVER = "/usr/sbin/nats-server";
@@ -28,14 +29,6 @@ export function haveNats(): boolean {
     skipNote("nats-server is not installed (scripts/setup.sh test installs it)");
     return false;
   }
-}
-
-/** A free loopback TCP port. */
-export function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
 }
 
 /** Server settings. */

@@ -9,19 +9,14 @@
  * ```
  * @module
  */
-import { skipNote } from "./env.ts";
+import { haveTool, skipNote } from "./env.ts";
 
 /** Name of the image. */
 export const STATE_IMAGE = "localhost/saker-state-bb";
 
 /** True when podman runs here; otherwise says (once) that container tests are skipped. */
 export function havePodman(): boolean {
-  try {
-    if (
-      new Deno.Command("podman", { args: ["--version"], stdout: "null", stderr: "null" })
-        .outputSync().success
-    ) return true;
-  } catch { /* absent */ }
+  if (haveTool("podman")) return true;
   skipNote("podman is not installed: container tests are skipped (scripts/setup.sh installs it)");
   return false;
 }

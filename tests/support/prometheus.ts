@@ -12,7 +12,7 @@
  */
 import { skipNote } from "./env.ts";
 import { waitFor } from "./agent_process.ts";
-import { freePort } from "./nats.ts";
+import { freePort } from "./saker.ts";
 
 /** Debian's prometheus. */
 export const PROMETHEUS = "/usr/bin/prometheus";

@@ -61,7 +61,10 @@ export async function saker(args: string[], opts: SakerOptions = {}): Promise<Sa
   return { code: out.code, stdout: d.decode(out.stdout), stderr: d.decode(out.stderr) };
 }
 
-function collect(stream: ReadableStream<Uint8Array>): { text: () => string; done: Promise<void> } {
+/** Reads a stream to its end as text; `text()` is what came so far, `done` resolves at the end. */
+export function collectText(
+  stream: ReadableStream<Uint8Array>,
+): { text: () => string; done: Promise<void> } {
   let text = "";
   const done = stream.pipeThrough(new TextDecoderStream()).pipeTo(
     new WritableStream({ write: (s) => void (text += s) }),
@@ -69,7 +72,11 @@ function collect(stream: ReadableStream<Uint8Array>): { text: () => string; done
   return { text: () => text, done };
 }
 
-/** Polls `f` every 20 ms until it returns a value other than undefined or false. */
+/**
+ * Polls `f` until it returns a value other than undefined or false: every 20 ms, or after as long
+ * as the last look took when that was longer (a look that fetches or connects never keeps the
+ * machine busy more than half the time).
+ */
 export async function waitFor<T>(
   what: string,
   f: () => Promise<T | undefined | false> | T | undefined | false,
@@ -77,10 +84,11 @@ export async function waitFor<T>(
 ): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
+    const t0 = Date.now();
     const v = await f();
     if (v !== undefined && v !== false) return v as T;
     if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, Math.max(20, Date.now() - t0)));
   }
 }
 
@@ -94,8 +102,8 @@ export class SakerProcess {
 
   private constructor(child: Deno.ChildProcess) {
     this.child = child;
-    this.#out = collect(child.stdout);
-    this.#err = collect(child.stderr);
+    this.#out = collectText(child.stdout);
+    this.#err = collectText(child.stderr);
     this.exited = child.status.then(async (s) => {
       await this.#out.done;
       await this.#err.done;

@@ -6,21 +6,13 @@
  * today's libsinsp behaviour (each with its reason).
  */
 import { assertEquals } from "../support/assert.ts";
-import { needsReference, REFERENCE_DIR, skipNote } from "../support/env.ts";
+import { haveTool, needsReference, REFERENCE_DIR, skipNote } from "../support/env.ts";
 import { openScapSource } from "../../src/sources/scap.ts";
 import { StateStore } from "../../src/state/store.ts";
 import { lookupField } from "../../src/rules/fields/mod.ts";
 
-function haveSysdig(): boolean {
-  try {
-    return new Deno.Command("sysdig", { args: ["--version"], stdout: "null", stderr: "null" })
-      .outputSync().success;
-  } catch {
-    return false;
-  }
-}
-
-const ignore = needsReference() || (!haveSysdig() && (skipNote("sysdig is not installed"), true));
+const ignore = needsReference() ||
+  (!haveTool("sysdig") && (skipNote("sysdig is not installed"), true));
 
 const FIELDS = [
   "thread.tid",
