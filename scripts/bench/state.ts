@@ -174,6 +174,10 @@ function timeIt(fn: () => void): number {
   return performance.now() - t0;
 }
 
+/**
+ * Enrichment cost per event: the state update of a mixed live batch (seeded table, warmed up),
+ * as the median of decoding plus update minus decoding alone, over 64 batches 40 times.
+ */
 export function enrichment(): Record<string, unknown> {
   const ROUNDS = 64;
   const batches = Array.from({ length: ROUNDS }, (_, i) => concatRecords(mixRecords(i)));

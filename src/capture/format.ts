@@ -84,8 +84,9 @@ export const EVENT_BLOCKS: ReadonlyMap<number, EventBlockKind> = new Map([
   [BLOCK.EVENT_FLAGS_V2_LARGE, { flags: true, v2: true }],
 ]);
 
-/** Event header sizes: u64 ts · u64 tid · u32 len · u16 type [· u32 nparams]. */
+/** Event header size in v1 blocks: u64 ts · u64 tid · u32 len · u16 type. */
 export const EVENT_HEADER_V1 = 22;
+/** Event header size in v2 blocks: the v1 header and u32 nparams. */
 export const EVENT_HEADER_V2 = 26;
 
 /** Largest block a non-large event block may have (libscap's read buffer). */

@@ -115,9 +115,11 @@ const EPOLL_CLOEXEC = 0o2000000;
 const EFD_CLOEXEC = 0o2000000;
 const EFD_NONBLOCK = 0o4000;
 
-/** Protection and mapping flags for mmap. */
+/** mmap protection: pages may be read. */
 export const PROT_READ = 1;
+/** mmap protection: pages may be written. */
 export const PROT_WRITE = 2;
+/** mmap flag: the mapping is shared with the file (the ring's pages). */
 export const MAP_SHARED = 1;
 
 const CLOCK_REALTIME = 0;

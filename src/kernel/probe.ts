@@ -135,8 +135,9 @@ const SETTINGS_SIZE = Math.ceil((SETTINGS.pred_seed + 8) / 8) * 8;
 
 /** Longest path a deny set holds, NUL included (DENY_PATH, bpf/record.h). */
 export const DENY_PATH = 256;
-/** Where a deny entry applies (bpf/record.h): processes on the host, in containers. */
+/** Where a deny entry applies (bpf/record.h): processes on the host. */
 export const DENY_HOST = 1;
+/** Where a deny entry applies (bpf/record.h): processes in containers. */
 export const DENY_CONTAINER = 2;
 
 /** Longest process name a deny entry holds, NUL included (the kernel's TASK_COMM_LEN). */

@@ -10,8 +10,9 @@ import { AlertFormatter } from "../../src/outputs/format.ts";
 import { AlertStore } from "../../src/outputs/alert_store.ts";
 import { FormattedAlert } from "../../src/outputs/output.ts";
 
-/** The two rules the store's alerts belong to (Saker's default rules). */
+/** The first of the two rules the store's alerts belong to (Saker's default rules). */
 export const READ = "Sensitive file read by untrusted program";
+/** The second of the two rules the store's alerts belong to. */
 export const WRITE = "File written below /etc";
 
 /** The newest alert's time: now, so that `--since 24h` finds them all. */
