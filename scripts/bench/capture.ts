@@ -24,7 +24,8 @@ const STATS_SYSCTL = "/proc/sys/kernel/bpf_stats_enabled";
 /** Files the `many` storm opens in turn: twice the probe's path cache (PRED_CACHE_ENTRIES). */
 const MANY = 16384;
 
-interface ProgStat {
+/** One BPF program's run count and total run time (bpf_stats). */
+export interface ProgStat {
   name: string;
   run_cnt: number;
   run_time_ns: number;
@@ -35,7 +36,7 @@ interface ProgStat {
  * on), by program name. The newest `sys_exit` program names the probe: its maps are that load's
  * own, so every program using one of them belongs to the same probe.
  */
-async function progStats(): Promise<Map<string, ProgStat>> {
+export async function progStats(): Promise<Map<string, ProgStat>> {
   const out = await new Deno.Command("bpftool", { args: ["prog", "show", "--json"] }).output();
   const progs = JSON.parse(new TextDecoder().decode(out.stdout)) as {
     id: number;
@@ -55,7 +56,7 @@ async function progStats(): Promise<Map<string, ProgStat>> {
 }
 
 /** Per program over an interval: runs, ns per run, and ns per storm syscall. */
-function statsDelta(a: Map<string, ProgStat>, b: Map<string, ProgStat>, syscalls: number) {
+export function statsDelta(a: Map<string, ProgStat>, b: Map<string, ProgStat>, syscalls: number) {
   const out: Record<string, { runs: number; ns_per_run: number; ns_per_syscall: number }> = {};
   for (const [name, s] of b) {
     const runs = s.run_cnt - (a.get(name)?.run_cnt ?? 0);
@@ -71,7 +72,7 @@ function statsDelta(a: Map<string, ProgStat>, b: Map<string, ProgStat>, syscalls
 }
 
 /** Turns kernel.bpf_stats_enabled on for `fn` (and back to what it was). */
-async function withBpfStats<T>(fn: () => Promise<T>): Promise<T> {
+export async function withBpfStats<T>(fn: () => Promise<T>): Promise<T> {
   const before = (await Deno.readTextFile(STATS_SYSCTL)).trim();
   await Deno.writeTextFile(STATS_SYSCTL, "1");
   try {
@@ -127,7 +128,8 @@ int main(int argc, char **argv) {
 }
 `;
 
-async function buildStorm(): Promise<string> {
+/** Compiles the storm program (STORM_C) into a fresh temp directory; returns its path. */
+export async function buildStorm(): Promise<string> {
   const dir = await Deno.makeTempDir({ prefix: "saker-bench-" });
   await Deno.writeTextFile(`${dir}/storm.c`, STORM_C);
   await Deno.mkdir(`${dir}/many`);
@@ -138,7 +140,13 @@ async function buildStorm(): Promise<string> {
   return `${dir}/storm`;
 }
 
-async function storm(bin: string, mode: string, rate = 0, seconds = SECONDS): Promise<number> {
+/** Runs the storm program in `mode` (see STORM_C); returns syscalls per second. */
+export async function storm(
+  bin: string,
+  mode: string,
+  rate = 0,
+  seconds = SECONDS,
+): Promise<number> {
   const out = await new Deno.Command(bin, {
     args: [mode, String(seconds), String(rate)],
     stdout: "piped",
