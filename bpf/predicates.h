@@ -241,29 +241,48 @@ __attribute__((noinline)) int pred_raw_hash(__u32 len) {
 #define PRED_BARRIER() asm volatile("" ::: "memory")
 
 /*
- * Whether the last decision on this CPU (the memo) applies to the current open of program `pk`
- * (its raw path and directory read): same program and epoch, result, flags, directory and raw
- * bytes, read between equal sequence numbers (struct pred_memo). Sets FK_MEMO and memo_keep.
+ * The memo's decision when it applies to the current open of program `pk`, whose raw path
+ * (`len` bytes) is in slot 2 at PRED_RAW_OFF, with result `res` and scap read/write flags
+ * `oflags`: 1 keep, 0 drop; -1 when it does not apply. The memo applies when it holds the same
+ * program and epoch, result, flags, raw length and bytes, and (`dir` not NULL) directory, read
+ * between equal sequence numbers (struct pred_memo). An absolute path is decided without its
+ * directory, so its caller may pass NULL.
+ *
+ * The bytes are compared a whole word at a time, not masked past the path's end: the memo's are
+ * 0 there (pred_memo_put), and the read's are 0 too (the kernel's word-at-a-time copy clears the
+ * bytes after the NUL in its last word) or, after a copy that ended byte by byte, left over;
+ * left-over bytes only make the memo miss, and the predicate decides as without it.
  */
-static __always_inline void pred_memo_check(struct pred_facts *f, __u8 *buf, __u32 pk) {
-	struct pred_memo *m = &f->memo;
-	__u32 len = f->rawlen;
+static __always_inline int pred_memo_match(struct pred_memo *m, __u8 *buf, __u32 pk, __u64 len,
+                                           __s64 res, __u32 oflags,
+                                           struct pred_path_key *dir) {
 	__u64 seq = *(volatile __u64 *)&m->seq;
 	PRED_BARRIER();
-	if (m->pk != pk || m->rawlen != len || m->res != f->res || m->oflags != f->oflags ||
-	    m->epoch != settings.pred_epoch || m->dir_dentry != f->ckey.dir_dentry ||
-	    m->dir_mnt != f->ckey.dir_mnt || m->dir_ino != f->ckey.dir_ino ||
-	    m->dir_gen != f->ckey.dir_gen || m->path_epoch != f->ckey.path_epoch)
-		return;
-	for (__u32 i = 0; i < PRED_MEMO_RAW / 8; i++) {
-		__u32 at = i * 8;
-		if (at >= len) break;
-		__u64 w = pred_raw_word(buf, at, len);
-		if (w != m->raw[i]) return;
+	if (m->pk != pk || m->epoch != settings.pred_epoch || m->rawlen != len || m->res != res ||
+	    m->oflags != oflags)
+		return -1;
+	if (dir && (m->dir_dentry != dir->dir_dentry || m->dir_mnt != dir->dir_mnt ||
+	            m->dir_ino != dir->dir_ino || m->dir_gen != dir->dir_gen ||
+	            m->path_epoch != dir->path_epoch))
+		return -1;
+	/* 64-bit `len` and `i`: the unrolled tests compare the length as it is, without widening it
+	 * again at every word. */
+#pragma unroll
+	for (__u64 i = 0; i < PRED_MEMO_RAW / 8; i++) {
+		if (i * 8 >= len) break;
+		if (*(__u64 *)&buf[PRED_RAW_OFF + i * 8] != m->raw[i]) return -1;
 	}
 	__u32 keep = m->keep;
 	PRED_BARRIER();
-	if (*(volatile __u64 *)&m->seq_end != seq) return;
+	if (*(volatile __u64 *)&m->seq_end != seq) return -1;
+	return keep != 0;
+}
+
+/* pred_memo_match for an open whose raw path and directory are read (pred_path_read): sets
+ * FK_MEMO and memo_keep when the memo applies. */
+static __always_inline void pred_memo_check(struct pred_facts *f, __u8 *buf, __u32 pk) {
+	int keep = pred_memo_match(&f->memo, buf, pk, f->rawlen, f->res, f->oflags, &f->ckey);
+	if (keep < 0) return;
 	f->memo_keep = keep;
 	f->known |= FK_MEMO;
 }
@@ -333,10 +352,11 @@ static __always_inline int pred_drop(struct pred_facts *f) {
  * The memo asked before the predicate is set up, for an open decided in sys_exit (syscall `nr`,
  * result `ret`, scap read/write flags `oflags`, raw path pointer `path`): when the memo holds
  * the last open of this syscall's program on this CPU, the raw path is read, and an absolute one
- * is compared with the memo here, on the same facts as pred_memo_check (an absolute path has no
- * directory part, so its memo's directory fields are 0). A repeated open then costs the program
- * index lookup, the read and the comparison, without the call into pred_keep, its setup and the
- * directory step. Anything else is left to pred_keep, with the raw path read when it was.
+ * is compared with the memo here (pred_memo_match without the directory: an absolute path does
+ * not depend on it, and a memo with the same first byte is an absolute path's). A repeated open
+ * then costs the program index lookup, the read and the comparison, without the call into
+ * pred_keep, its setup and the directory step. Anything else is left to pred_keep, with the raw
+ * path read when it was.
  */
 static __always_inline int pred_memo_first(__u32 nr, __s64 ret, __u32 oflags, __u64 path) {
 	__u32 gen = settings.pred_gen & 1;
@@ -359,28 +379,10 @@ static __always_inline int pred_memo_first(__u32 nr, __s64 ret, __u32 oflags, __
 	return PRED_FIRST_DROP; /* benchmark variant: the raw path read */
 #endif
 	if (n <= 1 || n >= PRED_SCAN) return PRED_FIRST_NONE; /* pred_keep finds the same */
-	__u32 len = n - 1;
-	f->rawlen = len;
+	f->rawlen = n - 1;
 	if (buf[PRED_RAW_OFF] != '/') return PRED_FIRST_READ;
-	__u64 seq = *(volatile __u64 *)&m->seq;
-	PRED_BARRIER();
-	/* The directory fields are not compared: the memo's raw path starts with '/' like this one
-	 * (its first word is), and an absolute path's memo has them all 0 (pred_path_read). */
-	if (m->pk != pk || m->epoch != settings.pred_epoch || m->rawlen != len || m->res != ret ||
-	    m->oflags != oflags)
-		return PRED_FIRST_READ;
-	/* Whole words, unrolled, not masked past the path's end: the memo's bytes there are 0, and
-	 * the read's are 0 too (the kernel's word-at-a-time copy clears the bytes after the NUL in
-	 * its last word) or, after a copy that ended byte by byte, left over; left-over bytes only
-	 * make the memo miss, and pred_keep decides as without it. */
-#pragma unroll
-	for (long i = 0; i < PRED_MEMO_RAW / 8; i++) {
-		if (i * 8 >= n - 1) break;
-		if (*(__u64 *)&buf[PRED_RAW_OFF + i * 8] != m->raw[i]) return PRED_FIRST_READ;
-	}
-	__u32 keep = m->keep;
-	PRED_BARRIER();
-	if (*(volatile __u64 *)&m->seq_end != seq) return PRED_FIRST_READ;
+	int keep = pred_memo_match(m, buf, pk, n - 1, ret, oflags, NULL);
+	if (keep < 0) return PRED_FIRST_READ;
 	if (keep) return PRED_FIRST_KEEP;
 	return pred_drop(f) ? PRED_FIRST_KEEP : PRED_FIRST_DROP;
 }

@@ -276,9 +276,11 @@ static __always_inline void path_epoch_bump(void) {
 	if (e) __sync_fetch_and_add(e, 1);
 }
 
+/* Whether syscall `nr` of the current process is captured: its byte in settings.syscalls first,
+ * since most system calls are not (one load decides them), then settings.enabled and the agent's
+ * own calls. */
 static __always_inline int wanted(__u64 nr) {
-	if (nr >= 512 || !settings.enabled) return 0;
-	if (!settings.syscalls[nr & 511]) return 0;
+	if (nr >= 512 || !settings.syscalls[nr & 511] || !settings.enabled) return 0;
 	return (bpf_get_current_pid_tgid() >> 32) != settings.agent_tgid;
 }
 

@@ -7,15 +7,16 @@
  * space, so nothing but the probe differs between the runs.
  *
  * A round: a storm without a probe, then one per object (the order alternates from round to
- * round), then another without; each object's storm is timed with bpf_stats off (its rate) and
- * then, for one more second, with them on (sys_exit's ns per run), and a storm of close(-1)
- * alone for one second (a syscall the probe does not capture). The slowdown of a run is
+ * round), then another without; each object's storm is timed with bpf_stats off (its rate),
+ * then with them on (sys_exit's ns per run), and a storm of close(-1) alone (a syscall the probe
+ * does not capture) with them on too, for SAKER_AB_STATS_SECONDS each. The slowdown of a run is
  * against the mean of its round's two runs without a probe; medians over the rounds at the end.
  * Build the objects with `scripts/build_bpf.ts` (`buildProbe({ defines, out })`), e.g. one with
  * SAKER_BENCH_EMPTY_EXIT for the tracepoint's own cost.
  *
  * An object given as NAME=PROBE.o:nopred runs without kernel predicates (every open captured).
- * SAKER_AB_STATS_ONLY=1 leaves the timed storms out (bpf_stats only).
+ * SAKER_AB_STATS_ONLY=1 leaves the timed storms out (bpf_stats only); SAKER_AB_STATS_SECONDS (1)
+ * is the length of the storms timed by bpf_stats.
  *
  * Loads the probe: run it as root, under the live lock where several people share the machine.
  *
@@ -30,8 +31,8 @@ import { SYSCALL_NR } from "../src/events/syscalls.ts";
 import { buildTools, FALCO_RULES, storm } from "./bench/_outside.ts";
 import {
   buildStorm,
+  type ProgStat,
   progStats,
-  statsDelta,
   storm as stormMode,
   withBpfStats,
 } from "./bench/capture.ts";
@@ -56,6 +57,8 @@ const objects = await Promise.all(specs.map(async (s) => {
 }));
 /** SAKER_AB_STATS_ONLY=1: bpf_stats only, no timed storm (the slowdown columns stay empty). */
 const statsOnly = Deno.env.get("SAKER_AB_STATS_ONLY") === "1";
+/** Seconds of each storm timed by bpf_stats (SAKER_AB_STATS_SECONDS, default 1). */
+const statsSeconds = Number(Deno.env.get("SAKER_AB_STATS_SECONDS") ?? 1);
 
 // The syscalls and kernel predicates `saker run` loads with these rules and the default config.
 const config = defaultConfig();
@@ -77,6 +80,13 @@ for (const name of filter.syscalls) {
   if (nr !== undefined) nrs.add(nr);
 }
 const programs = filter.programs;
+
+/** sys_exit's ns per run between two readings of bpf_stats, to a tenth of a ns. */
+function exitNs(a: Map<string, ProgStat>, b: Map<string, ProgStat>): number {
+  const x = a.get("sys_exit"), y = b.get("sys_exit");
+  if (!x || !y || y.run_cnt <= x.run_cnt) return NaN;
+  return Math.round((y.run_time_ns - x.run_time_ns) / (y.run_cnt - x.run_cnt) * 10) / 10;
+}
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b), m = s.length >> 1;
@@ -107,15 +117,15 @@ try {
           rates.set(i, statsOnly ? NaN : await storm(tools, seconds));
           await Deno.writeTextFile(STATS, "1");
           const s0 = await progStats();
-          const rate = await storm(tools, 1);
-          const d = statsDelta(s0, await progStats(), rate).sys_exit;
+          await storm(tools, statsSeconds);
+          const d = exitNs(s0, await progStats());
           // A close alone (close(-1), a syscall the probe does not capture).
           const s1 = await progStats();
-          const closes = await stormMode(closeBin, "close", 0, 1);
-          const c = statsDelta(s1, await progStats(), closes).sys_exit;
+          await stormMode(closeBin, "close", 0, statsSeconds);
+          const c = exitNs(s1, await progStats());
           await Deno.writeTextFile(STATS, "0");
-          runNs.set(i, d?.ns_per_run ?? NaN);
-          closeRun.set(i, c?.ns_per_run ?? NaN);
+          runNs.set(i, d);
+          closeRun.set(i, c);
         } finally {
           probe.close();
         }

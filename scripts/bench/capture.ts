@@ -330,6 +330,7 @@ async function costByPart(
     const xs = (runs.get(name) ?? []).sort((a, b) => a - b);
     return xs.length ? xs[xs.length >> 1] : null;
   };
+  const twice = (x: number | null) => x === null ? null : 2 * x;
   const part = (a: string, b: string) => {
     const x = med(a), y = med(b);
     return x === null || y === null ? null : x - y;
@@ -380,9 +381,29 @@ async function costByPart(
         ),
       }
       : null,
-    // A close no rule reads, alone (close(-1) storm): the empty program and Saker's sys_exit.
+    // The same per open: each part twice its row, the syscall filter less what it costs the
+    // storm's close (the close storm below); the entry is every system call's.
+    stable_open_by_part_ns_per_open: stable
+      ? {
+        tracepoint_program_entry: med("stable_open_tracepoint_only"),
+        syscall_filter: ((f, c) => f === null || c === null ? null : 2 * f - c)(
+          part("stable_open_stop_1", "stable_open_tracepoint_only"),
+          part("close_filtered", "close_tracepoint_only"),
+        ),
+        open_arguments: twice(part("stable_open_stop_2", "stable_open_stop_1")),
+        memo_program_lookup: twice(part("stable_open_stop_5", "stable_open_stop_2")),
+        raw_path_read: twice(part("stable_open_stop_3", "stable_open_stop_5")),
+        memo_compare_and_count: twice(part("open_dropped_by_stable_rules", "stable_open_stop_3")),
+        predicate_setup_directory_and_key_hash_when_the_memo_misses: twice(
+          part("stable_open_stop_4", "stable_open_stop_3"),
+        ),
+      }
+      : null,
+    // A close no rule reads, alone (close(-1) storm): the empty program and Saker's sys_exit,
+    // and what the syscall filter adds to a close.
     sys_exit_ns_close_tracepoint_only: med("close_tracepoint_only"),
     sys_exit_ns_close_filtered: med("close_filtered"),
+    close_over_the_empty_program_ns: part("close_filtered", "close_tracepoint_only"),
   };
 }
 
