@@ -21,8 +21,7 @@
  * @module
  */
 import type { Event } from "../events/event.ts";
-import { BLOCK, EVENT_HEADER_V2 } from "./format.ts";
-import { type BlockBuffer, writeTsTid } from "./encode.ts";
+import { beginEventBlock, type BlockBuffer, blockSize, endEventBlock } from "./encode.ts";
 import { EVENTS, PT } from "../events/table.ts";
 import { decodeParam } from "../events/params.ts";
 import { encodeParam } from "../events/encode.ts";
@@ -353,29 +352,9 @@ export function encodeCompat(out: BlockBuffer, ev: Event, o: OutEvent, dumpFlags
   }
   const large = o.large;
   const lenSize = large ? 4 : 2;
-  const evLen = EVENT_HEADER_V2 + n * lenSize + dataLen;
-  const type = dumpFlags !== 0
-    ? (large ? BLOCK.EVENT_FLAGS_V2_LARGE : BLOCK.EVENT_FLAGS_V2)
-    : (large ? BLOCK.EVENT_V2_LARGE : BLOCK.EVENT_V2);
-  const body = (dumpFlags !== 0 ? 6 : 2) + evLen;
-  const total = 8 + ((body + 3) & ~3) + 4;
-  out.reserve(total);
+  out.reserve(blockSize(n, large, dataLen, dumpFlags));
   const dv = out.dv, buf = out.buf, src = ev.buf;
-  const start = out.len;
-  dv.setUint32(start, type, true);
-  dv.setUint32(start + 4, total, true);
-  let p = start + 8;
-  dv.setUint16(p, ev.cpu < 0 ? 0 : ev.cpu, true);
-  p += 2;
-  if (dumpFlags !== 0) {
-    dv.setUint32(p, dumpFlags, true);
-    p += 4;
-  }
-  writeTsTid(dv, p, ev);
-  dv.setUint32(p + 16, evLen, true);
-  dv.setUint16(p + 20, o.id, true);
-  dv.setUint32(p + 22, n, true);
-  p += EVENT_HEADER_V2;
+  let p = beginEventBlock(out, ev, o.id, n, large, dataLen, dumpFlags);
   let d = p + n * lenSize;
   for (let i = 0; i < n; i++) {
     const len = SRC_LEN[i];
@@ -393,10 +372,7 @@ export function encodeCompat(out: BlockBuffer, ev: Event, o: OutEvent, dumpFlags
     }
     d += len;
   }
-  const end = start + total - 4;
-  while (d < end) buf[d++] = 0;
-  dv.setUint32(end, total, true);
-  out.len = start + total;
+  endEventBlock(out, d);
 }
 
 /** The bytes of one output parameter that is not a plain copy. */

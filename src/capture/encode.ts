@@ -392,29 +392,9 @@ export function encodeEvent(out: BlockBuffer, ev: Event, dumpFlags = 0): void {
   const dataStart = lensOff + n * srcLenSize;
   const dataEnd = n > 0 ? paramsEnd(ev, n) : dataStart;
   const dataLen = dataEnd - dataStart;
-  const evLen = EVENT_HEADER_V2 + n * lenSize + dataLen;
-  const type = dumpFlags !== 0
-    ? (large ? BLOCK.EVENT_FLAGS_V2_LARGE : BLOCK.EVENT_FLAGS_V2)
-    : (large ? BLOCK.EVENT_V2_LARGE : BLOCK.EVENT_V2);
-  const body = (dumpFlags !== 0 ? 6 : 2) + evLen;
-  const total = 8 + ((body + 3) & ~3) + 4;
-  out.reserve(total);
+  out.reserve(blockSize(n, large, dataLen, dumpFlags));
   const dv = out.dv, buf = out.buf;
-  const start = out.len;
-  dv.setUint32(start, type, true);
-  dv.setUint32(start + 4, total, true);
-  let p = start + 8;
-  dv.setUint16(p, ev.cpu < 0 ? 0 : ev.cpu, true);
-  p += 2;
-  if (dumpFlags !== 0) {
-    dv.setUint32(p, dumpFlags, true);
-    p += 4;
-  }
-  writeTsTid(dv, p, ev);
-  dv.setUint32(p + 16, evLen, true);
-  dv.setUint16(p + 20, ev.type, true);
-  dv.setUint32(p + 22, n, true);
-  p += EVENT_HEADER_V2;
+  let p = beginEventBlock(out, ev, ev.type, n, large, dataLen, dumpFlags);
   if (lenSize === srcLenSize) {
     // Lengths and data are contiguous in live records and scap events alike: one copy.
     buf.set(ev.buf.subarray(lensOff, dataEnd), p);
@@ -429,6 +409,59 @@ export function encodeEvent(out: BlockBuffer, ev: Event, dumpFlags = 0): void {
     buf.set(ev.buf.subarray(dataStart, dataEnd), p);
     p += dataLen;
   }
+  endEventBlock(out, p);
+}
+
+/** Bytes of a v2 event block (framing included) with `n` parameters of `dataLen` bytes. */
+export function blockSize(n: number, large: boolean, dataLen: number, dumpFlags: number): number {
+  const evLen = EVENT_HEADER_V2 + n * (large ? 4 : 2) + dataLen;
+  const body = (dumpFlags !== 0 ? 6 : 2) + evLen;
+  return 8 + ((body + 3) & ~3) + 4;
+}
+
+/**
+ * Writes the start of a v2 event block at the end of `out` (room reserved by the caller, see
+ * {@link blockSize}): block type and length, CPU, the flags when `dumpFlags` is non-zero, and the
+ * event header of event type `id` with `n` parameters. Returns where the parameter lengths go;
+ * {@link endEventBlock} closes the block once lengths and data are written. One copy of the
+ * framing for events copied as they are and events converted for older readers.
+ */
+export function beginEventBlock(
+  out: BlockBuffer,
+  ev: Event,
+  id: number,
+  n: number,
+  large: boolean,
+  dataLen: number,
+  dumpFlags: number,
+): number {
+  const evLen = EVENT_HEADER_V2 + n * (large ? 4 : 2) + dataLen;
+  const type = dumpFlags !== 0
+    ? (large ? BLOCK.EVENT_FLAGS_V2_LARGE : BLOCK.EVENT_FLAGS_V2)
+    : (large ? BLOCK.EVENT_V2_LARGE : BLOCK.EVENT_V2);
+  const dv = out.dv;
+  const start = out.len;
+  dv.setUint32(start, type, true);
+  dv.setUint32(start + 4, blockSize(n, large, dataLen, dumpFlags), true);
+  let p = start + 8;
+  dv.setUint16(p, ev.cpu < 0 ? 0 : ev.cpu, true);
+  p += 2;
+  if (dumpFlags !== 0) {
+    dv.setUint32(p, dumpFlags, true);
+    p += 4;
+  }
+  writeTsTid(dv, p, ev);
+  dv.setUint32(p + 16, evLen, true);
+  dv.setUint16(p + 20, id, true);
+  dv.setUint32(p + 22, n, true);
+  return p + EVENT_HEADER_V2;
+}
+
+/** Ends the block {@link beginEventBlock} started, its data written up to `p`: padding, length. */
+export function endEventBlock(out: BlockBuffer, p: number): void {
+  const dv = out.dv, buf = out.buf;
+  const start = out.len;
+  const total = dv.getUint32(start + 4, true);
   const end = start + total - 4;
   while (p < end) buf[p++] = 0;
   dv.setUint32(end, total, true);

@@ -16,6 +16,7 @@
  * ```
  * @module
  */
+import { editDistance } from "../edit_distance.ts";
 
 /** parseArgs option specs of the Falco flags `saker run` takes. */
 export const FALCO_RUN_OPTIONS = {
@@ -160,20 +161,6 @@ const FALCO_ONLY: Record<string, string> = {
   "-k": "Kubernetes metadata comes from the container runtime's labels",
   "-K": "Kubernetes metadata comes from the container runtime's labels",
 };
-
-function editDistance(a: string, b: string): number {
-  const dp = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = dp[0];
-    dp[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = dp[j];
-      dp[j] = Math.min(dp[j] + 1, dp[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = tmp;
-    }
-  }
-  return dp[b.length];
-}
 
 /**
  * The command-line spellings of parseArgs option specs: `-x` for one-letter names and shorts,

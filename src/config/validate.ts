@@ -15,6 +15,7 @@
  */
 import { parseDuration } from "../rules/duration.ts";
 import { ALIASES, type Spec } from "./spec.ts";
+import { editDistance } from "../edit_distance.ts";
 
 /** What a key accepts, in words: the one place it is written. */
 export function describe(s: Spec): string {
@@ -246,18 +247,4 @@ function suggest(key: string, known: string[]): string | undefined {
     }
   }
   return best;
-}
-
-function editDistance(a: string, b: string): number {
-  const dp = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = dp[0];
-    dp[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = dp[j];
-      dp[j] = Math.min(dp[j] + 1, dp[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = tmp;
-    }
-  }
-  return dp[b.length];
 }

@@ -35,6 +35,7 @@ const LAYERS: readonly (readonly string[])[] = [
 /** Leaf modules shared by every layer. */
 const SHARED = new Set([
   "assets.ts",
+  "edit_distance.ts",
   "files.ts",
   "http_body.ts",
   "log.ts",
