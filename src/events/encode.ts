@@ -12,7 +12,7 @@
  * ```
  * @module
  */
-import { currentExitId, EVENTS, PT } from "./table.ts";
+import { currentExitId, EVENTS, INT_KIND, intKindOf, PT } from "./table.ts";
 import { decodeLiveBatch, type Event, LIVE_HEADER, LIVE_HEADER_SIZE } from "./event.ts";
 import type { SockAddr, SockTuple } from "./params.ts";
 import { frameRecords } from "./frame.ts";
@@ -44,6 +44,10 @@ function ipBytes(ip: string): Uint8Array {
   return new Uint8Array(ip.split(".").map(Number));
 }
 
+/** Bytes of an integer of each {@link INT_KIND}, and whether it is signed. */
+const INT_SIZE = [0, 8, 8, 4, 4, 2, 2, 1, 1];
+const INT_SIGNED = [false, true, false, false, true, false, true, false, true];
+
 /** Encodes one parameter value of scap type `type` (null/undefined gives an empty parameter). */
 export function encodeParam(type: number, value: unknown): Uint8Array {
   if (value === null || value === undefined) return new Uint8Array(0);
@@ -56,43 +60,11 @@ export function encodeParam(type: number, value: unknown): Uint8Array {
     else dv.setBigInt64(0, BigInt.asIntN(64, BigInt(n as number | bigint)), true);
     return b;
   };
+  const kind = intKindOf(type);
+  if (kind !== INT_KIND.NONE) return num(value as number, INT_SIZE[kind], INT_SIGNED[kind]);
   switch (type) {
-    case PT.INT8:
-      return num(value as number, 1, true);
-    case PT.UINT8:
-    case PT.FLAGS8:
-    case PT.ENUMFLAGS8:
-    case PT.SIGTYPE:
-    case PT.L4PROTO:
-    case PT.SOCKFAMILY:
-      return num(value as number, 1, false);
-    case PT.INT16:
-      return num(value as number, 2, true);
-    case PT.UINT16:
-    case PT.FLAGS16:
-    case PT.ENUMFLAGS16:
-    case PT.PORT:
-    case PT.SYSCALLID:
-      return num(value as number, 2, false);
-    case PT.INT32:
-    case PT.FD32:
-    case PT.PID32:
-      return num(value as number, 4, true);
-    case PT.UINT32:
-    case PT.FLAGS32:
-    case PT.ENUMFLAGS32:
-    case PT.UID:
-    case PT.GID:
-    case PT.MODE:
-    case PT.SIGSET:
-      return num(value as number, 4, false);
     case PT.BOOL:
       return num(value ? 1 : 0, 4, false);
-    case PT.INT64:
-    case PT.ERRNO:
-    case PT.FD:
-    case PT.PID:
-    case PT.UINT64:
     case PT.RELTIME:
     case PT.ABSTIME:
       return num(value as number, 8, true);
