@@ -38,6 +38,30 @@ export const FALCO_RULES: string | undefined = (() => {
 /** The reference directory (libs' captures live below it). */
 export const REFERENCE_DIR = REFERENCE;
 
+/**
+ * C helpers the benchmarks' workload programs share (after <time.h>): `now()`, the monotonic
+ * clock in seconds, and `pace()`, which sleeps while `n` calls since `start` are ahead of
+ * `rate` calls per second (rate 0: as fast as it goes), so a workload keeps a steady rate.
+ */
+export const C_CLOCK =
+  `static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec / 1e9; }
+static inline void pace(double n, double rate, double start, double t) {
+  if (rate <= 0) return;
+  double ahead = n / rate - (t - start);
+  if (ahead > 0) { struct timespec s = { (time_t)ahead, (long)((ahead - (time_t)ahead) * 1e9) }; nanosleep(&s, 0); }
+}`;
+
+/** Compiles C `source` with gcc -O2 into DIR/NAME (the source beside it); returns its path. */
+export async function compileC(dir: string, name: string, source: string): Promise<string> {
+  await Deno.writeTextFile(`${dir}/${name}.c`, source);
+  const r = await new Deno.Command("gcc", {
+    args: ["-O2", "-o", `${dir}/${name}`, `${dir}/${name}.c`],
+    stderr: "piped",
+  }).output();
+  if (!r.success) throw new Error(new TextDecoder().decode(r.stderr));
+  return `${dir}/${name}`;
+}
+
 const TOOLS_C = `
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -47,7 +71,7 @@ const TOOLS_C = `
 #include <time.h>
 #include <unistd.h>
 #include <sys/prctl.h>
-static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec / 1e9; }
+${C_CLOCK}
 static long long mono_ns(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec * 1000000000LL + t.tv_nsec; }
 /* tools storm SECONDS RATE PATH: open+close of PATH (RATE syscalls/s, 0 = as fast as possible);
      prints the syscalls made per second.
@@ -63,10 +87,7 @@ int main(int argc, char **argv) {
       for (int i = 0; i < 64; i++) { int fd = open(path, O_RDONLY); close(fd); n += 2; }
       double t = now();
       if (t >= end) break;
-      if (rate > 0) {
-        double ahead = n / rate - (t - start);
-        if (ahead > 0) { struct timespec s = { 0, (long)(ahead * 1e9) }; nanosleep(&s, 0); }
-      }
+      pace(n, rate, start, t);
     }
     printf("%.0f\\n", n / (now() - start));
     return 0;
@@ -102,14 +123,9 @@ export interface Tools {
 /** Compiles the workload program into a fresh temp directory. */
 export async function buildTools(): Promise<Tools> {
   const dir = await Deno.makeTempDir({ prefix: "saker-bench-outside-" });
-  await Deno.writeTextFile(`${dir}/tools.c`, TOOLS_C);
   // Named as the trigger calls itself: proc.name is the name a program was executed under (as
   // libsinsp keeps it; a later prctl(PR_SET_NAME) does not change it), so alerts name it.
-  const r = await new Deno.Command("gcc", {
-    args: ["-O2", "-o", `${dir}/saker-lat`, `${dir}/tools.c`],
-    stderr: "piped",
-  }).output();
-  if (!r.success) throw new Error(new TextDecoder().decode(r.stderr));
+  await compileC(dir, "saker-lat", TOOLS_C);
   const quietFile = `${dir}/quiet.txt`;
   await Deno.writeTextFile(quietFile, "x\n");
   return {

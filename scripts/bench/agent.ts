@@ -28,6 +28,8 @@ import { setLogLevel } from "../../src/log.ts";
 import {
   alertLatency,
   buildTools,
+  C_CLOCK,
+  compileC,
   latencySummary,
   measureIdle,
   startAgentProcess,
@@ -50,7 +52,7 @@ const WORKLOAD_C = `
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec / 1e9; }
+${C_CLOCK}
 /* work MODE SECONDS RATE DIR: MODE open (open/close of /dev/null) or mixed; RATE syscalls/s
    (0: as fast as possible). Prints the syscalls made per second. */
 int main(int argc, char **argv) {
@@ -94,24 +96,15 @@ int main(int argc, char **argv) {
     }
     double t = now();
     if (t >= end) break;
-    if (rate > 0) {
-      double ahead = n / rate - (t - start);
-      if (ahead > 0) { struct timespec s = { 0, (long)(ahead * 1e9) }; nanosleep(&s, 0); }
-    }
+    pace(n, rate, start, t);
   }
   printf("%.0f\\n", n / (now() - start));
   return 0;
 }
 `;
 
-async function buildWorkload(dir: string): Promise<string> {
-  await Deno.writeTextFile(`${dir}/work.c`, WORKLOAD_C);
-  const r = await new Deno.Command("gcc", {
-    args: ["-O2", "-o", `${dir}/work`, `${dir}/work.c`],
-    stderr: "piped",
-  }).output();
-  if (!r.success) throw new Error(new TextDecoder().decode(r.stderr));
-  return `${dir}/work`;
+function buildWorkload(dir: string): Promise<string> {
+  return compileC(dir, "work", WORKLOAD_C);
 }
 
 /** Starts the agent as `saker run` does, with alerts written to /dev/null. */

@@ -17,7 +17,7 @@ import { openLiveSource } from "../../src/sources/live.ts";
 import { Probe } from "../../src/kernel/probe.ts";
 import { buildProbe } from "../build_bpf.ts";
 import type { KernelPrograms } from "../../src/kernel/predicates.ts";
-import { FALCO_RULES } from "./_outside.ts";
+import { C_CLOCK, compileC, FALCO_RULES } from "./_outside.ts";
 
 const SECONDS = Number(Deno.env.get("SAKER_BENCH_SECONDS") ?? 3);
 const STATS_SYSCTL = "/proc/sys/kernel/bpf_stats_enabled";
@@ -90,7 +90,7 @@ const STORM_C = `
 #include <time.h>
 #include <unistd.h>
 #define MANY ${MANY}
-static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec / 1e9; }
+${C_CLOCK}
 /* storm MODE SECONDS [RATE]: MODE open (openat+close pairs of /dev/null), relopen (the same
    relative to the working directory /dev), many (the same of MANY files in turn, in many/ beside
    this program: each open names another path than the last MANY - 1), close (close(-1) alone)
@@ -118,10 +118,7 @@ int main(int argc, char **argv) {
     }
     double t = now();
     if (t >= end) break;
-    if (rate > 0) {
-      double ahead = n / rate - (t - start);
-      if (ahead > 0) { struct timespec s = { 0, (long)(ahead * 1e9) }; nanosleep(&s, 0); }
-    }
+    pace(n, rate, start, t);
   }
   printf("%.0f\\n", n / (now() - start));
   return 0;
@@ -131,13 +128,9 @@ int main(int argc, char **argv) {
 /** Compiles the storm program (STORM_C) into a fresh temp directory; returns its path. */
 export async function buildStorm(): Promise<string> {
   const dir = await Deno.makeTempDir({ prefix: "saker-bench-" });
-  await Deno.writeTextFile(`${dir}/storm.c`, STORM_C);
   await Deno.mkdir(`${dir}/many`);
   for (let i = 0; i < MANY; i++) await Deno.writeFile(`${dir}/many/${i}`, new Uint8Array());
-  const r = await new Deno.Command("gcc", { args: ["-O2", "-o", `${dir}/storm`, `${dir}/storm.c`] })
-    .output();
-  if (!r.success) throw new Error(new TextDecoder().decode(r.stderr));
-  return `${dir}/storm`;
+  return await compileC(dir, "storm", STORM_C);
 }
 
 /** Runs the storm program in `mode` (see STORM_C); returns syscalls per second. */

@@ -37,6 +37,7 @@ import type { Event } from "../../src/events/event.ts";
 import process from "node:process";
 import { referenceDir } from "../reference.ts";
 import { replayVersusSysdig } from "./_replay_sample.ts";
+import { C_CLOCK, compileC } from "./_outside.ts";
 
 const SECONDS = Number(Deno.env.get("SAKER_BENCH_SECONDS") ?? 3);
 const TARGET_EVENTS = Number(Deno.env.get("SAKER_BENCH_REPLAY_EVENTS") ?? 2_000_000);
@@ -53,7 +54,7 @@ const STORM_C = `
 #include <sys/wait.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
-static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec / 1e9; }
+${C_CLOCK}
 /* storm DIR SECONDS: file, network and process syscalls until SECONDS have passed. */
 int main(int argc, char **argv) {
   const char *dir = argv[1];
@@ -91,14 +92,8 @@ int main(int argc, char **argv) {
 }
 `;
 
-async function buildStorm(dir: string): Promise<string> {
-  await Deno.writeTextFile(`${dir}/storm.c`, STORM_C);
-  const r = await new Deno.Command("gcc", {
-    args: ["-O2", "-o", `${dir}/storm`, `${dir}/storm.c`],
-    stderr: "piped",
-  }).output();
-  if (!r.success) throw new Error(new TextDecoder().decode(r.stderr));
-  return `${dir}/storm`;
+function buildStorm(dir: string): Promise<string> {
+  return compileC(dir, "storm", STORM_C);
 }
 
 /** Records the storm live into `file`; returns the events written. */
