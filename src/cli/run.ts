@@ -11,13 +11,8 @@ import { ConfigError, loadConfig, type LoadedConfig } from "../config/load.ts";
 import type { Config } from "../config/spec.ts";
 import type { StateStore } from "../state/store.ts";
 import { log } from "../log.ts";
-import {
-  Agent,
-  type AgentSource,
-  type AgentState,
-  applyLogging,
-  kernelFilter,
-} from "../agent/agent.ts";
+import { Agent, type AgentSource, type AgentState } from "../agent/agent.ts";
+import { applyLogging, kernelFilter } from "../agent/settings.ts";
 import { metrics } from "../metrics.ts";
 import { buildEngineRules, outputAdditions } from "../agent/build_rules.ts";
 import { RulesError } from "../agent/rules_builder.ts";

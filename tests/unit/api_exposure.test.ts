@@ -6,7 +6,7 @@
 import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
 import { ConfigError, loadConfig } from "../../src/config/load.ts";
 import { isLoopbackAddress } from "../../src/server/loopback.ts";
-import { exposureWarnings } from "../../src/agent/agent.ts";
+import { exposureWarnings } from "../../src/agent/settings.ts";
 import { newToken, tokenFile } from "../../src/cli/token.ts";
 
 async function problems(overrides: string[]): Promise<string[]> {
