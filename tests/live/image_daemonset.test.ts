@@ -23,6 +23,7 @@ import {
 } from "../../scripts/daemonset_podman.ts";
 import { freePort } from "../support/saker.ts";
 import { PODMAN_BASE, RUN_LIMITS } from "../../src/simulate/podman.ts";
+import { ensureBusyboxImage } from "../support/podman_image.ts";
 
 const BUSYBOX_IMAGE = "localhost/saker-image-test-bb";
 const RUNTIME_SOCKET = "/run/podman/podman.sock";
@@ -53,30 +54,15 @@ async function theImage(): Promise<ImageResult> {
 }
 
 /** A busybox image (busybox-static and its applets) for the attacked container. */
-async function ensureBusybox(): Promise<void> {
-  if ((await podman(["image", "exists", BUSYBOX_IMAGE], false)).code === 0) return;
-  const dir = await Deno.makeTempDir({ prefix: "saker-image-bb-" });
-  try {
-    for (const d of ["bin", "etc", "tmp", "proc", "sys", "dev"]) await Deno.mkdir(`${dir}/${d}`);
-    await Deno.copyFile("/bin/busybox", `${dir}/bin/busybox`);
-    await Deno.chmod(`${dir}/bin/busybox`, 0o755);
-    for (const a of ["sh", "cat", "sleep"]) await Deno.symlink("busybox", `${dir}/bin/${a}`);
-    await Deno.writeTextFile(`${dir}/etc/passwd`, "root:x:0:0:root:/root:/bin/sh\n");
-    await Deno.writeTextFile(`${dir}/etc/shadow`, "root:*:19000:0:99999:7:::\n");
-    const tar = new Deno.Command("tar", { args: ["-C", dir, "-c", "."], stdout: "piped" }).spawn();
-    const imp = new Deno.Command("podman", {
-      args: ["import", "-", BUSYBOX_IMAGE],
-      stdin: "piped",
-      stdout: "null",
-      stderr: "piped",
-    }).spawn();
-    await tar.stdout.pipeTo(imp.stdin);
-    const r = await imp.output();
-    await tar.status;
-    if (!r.success) throw new Error(new TextDecoder().decode(r.stderr));
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+function ensureBusybox(): Promise<void> {
+  return ensureBusyboxImage(BUSYBOX_IMAGE, {
+    dirs: ["etc", "tmp", "proc", "sys", "dev"],
+    files: {
+      "etc/passwd": "root:x:0:0:root:/root:/bin/sh\n",
+      "etc/shadow": "root:*:19000:0:99999:7:::\n",
+    },
+    applets: ["sh", "cat", "sleep"],
+  });
 }
 
 async function socketAnswers(path: string): Promise<boolean> {

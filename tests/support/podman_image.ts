@@ -34,30 +34,52 @@ async function run(cmd: string[]): Promise<string> {
   return new TextDecoder().decode(out.stdout).trim();
 }
 
-/** Builds the image when it is missing. */
-export async function ensureStateImage(): Promise<void> {
-  const exists = await new Deno.Command("podman", { args: ["image", "exists", STATE_IMAGE] })
-    .output();
-  if (exists.success) return;
-  const root = await Deno.makeTempDir({ prefix: "saker-state-img-" });
+/** What a busybox image holds: its directories, files (path -> text) and applet links. */
+export interface BusyboxRecipe {
+  dirs: string[];
+  files: Record<string, string>;
+  /** Applets linked in /bin: the names given, or every applet busybox lists. */
+  applets: string[] | "all";
+}
+
+/** The label an image carries with the hash of the recipe it was built from. */
+const RECIPE_LABEL = "saker.test.recipe";
+
+/**
+ * Builds `name` from busybox-static and `recipe` unless an image of that name built from the
+ * same recipe exists: an image left by an earlier run with another recipe is built again, so a
+ * test here never passes on an image a fresh machine would not have.
+ */
+export async function ensureBusyboxImage(name: string, recipe: BusyboxRecipe): Promise<void> {
+  const hash = Array.from(
+    new Uint8Array(
+      await crypto.subtle.digest("SHA-256", new TextEncoder().encode(JSON.stringify(recipe))),
+    ).subarray(0, 8),
+    (b) => b.toString(16).padStart(2, "0"),
+  ).join("");
+  const have = await new Deno.Command("podman", {
+    args: ["image", "inspect", "--format", `{{index .Labels "${RECIPE_LABEL}"}}`, name],
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  if (have.success && new TextDecoder().decode(have.stdout).trim() === hash) return;
+  const root = await Deno.makeTempDir({ prefix: "saker-bb-img-" });
   try {
-    for (const d of ["bin", "etc", "home/app", "tmp", "proc", "sys", "dev", "data"]) {
-      await Deno.mkdir(`${root}/${d}`, { recursive: true });
-    }
+    for (const d of ["bin", ...recipe.dirs]) await Deno.mkdir(`${root}/${d}`, { recursive: true });
     await Deno.copyFile("/bin/busybox", `${root}/bin/busybox`);
     await Deno.chmod(`${root}/bin/busybox`, 0o755);
-    const applets = (await run(["/bin/busybox", "--list"])).split("\n");
+    const applets = recipe.applets === "all"
+      ? (await run(["/bin/busybox", "--list"])).split("\n")
+      : recipe.applets;
     for (const a of applets) {
       if (a && a !== "busybox") await Deno.symlink("busybox", `${root}/bin/${a}`);
     }
-    await Deno.writeTextFile(
-      `${root}/etc/passwd`,
-      "root:x:0:0:root:/root:/bin/sh\nappuser:x:4321:4321:app:/home/app:/bin/sh\n",
-    );
-    await Deno.writeTextFile(`${root}/etc/group`, "root:x:0:\nappgroup:x:4321:\n");
+    for (const [path, text] of Object.entries(recipe.files)) {
+      await Deno.writeTextFile(`${root}/${path}`, text);
+    }
     const tar = new Deno.Command("tar", { args: ["-C", root, "-c", "."], stdout: "piped" }).spawn();
     const imp = new Deno.Command("podman", {
-      args: ["import", "-", STATE_IMAGE],
+      args: ["import", "--change", `LABEL ${RECIPE_LABEL}=${hash}`, "-", name],
       stdin: "piped",
       stdout: "null",
       stderr: "piped",
@@ -69,4 +91,16 @@ export async function ensureStateImage(): Promise<void> {
   } finally {
     await Deno.remove(root, { recursive: true });
   }
+}
+
+/** Builds the state tests' image when it is missing or was built from another recipe. */
+export async function ensureStateImage(): Promise<void> {
+  await ensureBusyboxImage(STATE_IMAGE, {
+    dirs: ["etc", "home/app", "tmp", "proc", "sys", "dev", "data"],
+    files: {
+      "etc/passwd": "root:x:0:0:root:/root:/bin/sh\nappuser:x:4321:4321:app:/home/app:/bin/sh\n",
+      "etc/group": "root:x:0:\nappgroup:x:4321:\n",
+    },
+    applets: "all",
+  });
 }
