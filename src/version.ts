@@ -1,4 +1,13 @@
-/** Saker's version and the versions of what it is built on. @module */
+/**
+ * Saker's version and the versions of what it is built on (Deno, V8, TypeScript, the rules
+ * engine version it answers `required_engine_version` with), for `saker version` and /versions.
+ *
+ * @example
+ * ```ts
+ * versions().saker_version; // "0.1.0"
+ * ```
+ * @module
+ */
 
 /** Saker's own version. */
 export const SAKER_VERSION = "0.1.0";

@@ -1,6 +1,12 @@
 /**
  * The error a capture reader raises for a truncated or corrupt file: it names the byte offset
  * (in the uncompressed block stream) and the block type where reading stopped.
+ *
+ * @example
+ * ```ts
+ * throw new ScapFormatError("truncated file: block of 64 bytes has only 10", 4096, 0x216);
+ * // message: "truncated file: ... in event block (type 0x216) at byte offset 4096"
+ * ```
  * @module
  */
 import { blockTypeName, hexType } from "./format.ts";

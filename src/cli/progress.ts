@@ -1,6 +1,11 @@
 /**
  * A one-line progress bar for long replays, drawn on a terminal's stderr and redrawn at most a
  * few times per second; nothing is drawn when stderr is not a terminal.
+ *
+ * @example
+ * ```ts
+ * progressLine(50e6, 100e6, 120_000, 2); // "[###############---------------]  50% 120k events 60k/s"
+ * ```
  * @module
  */
 

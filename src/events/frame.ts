@@ -2,6 +2,12 @@
  * Ring framing of live records: each record preceded by the BPF ring buffer's 8-byte header
  * (u32 length with BUSY/DISCARD bits, u32 page offset) and padded to 8 bytes. A ring drain is a
  * byte copy of this framing; synthetic batches use the same form.
+ *
+ * @example
+ * ```ts
+ * const ring = frameRecords([recordA, recordB]); // as a ring drain copies them
+ * forEachFramedRecord(ring, (offset, length) => decode(ring, offset, length));
+ * ```
  * @module
  */
 

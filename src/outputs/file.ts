@@ -4,6 +4,12 @@
  * rotated file is picked up at once. A file it creates is private (src/files.ts): 0600, or 0640
  * with a group allowed to read it. On a full disk the lines that fit are delivered and the rest
  * is retried once there is room again.
+ *
+ * @example
+ * ```ts
+ * const out = new FileOutput({ filename: "/var/log/saker/alerts.json", json: true, keepAlive: true });
+ * await out.write(batch); // appended; SIGUSR1 makes it reopen the file
+ * ```
  * @module
  */
 import { encodeLines, LineBuffer, writeAll } from "./lines.ts";

@@ -2,6 +2,12 @@
  * Line writing shared by the stdout, file and program outputs: one write call per batch, or with
  * `buffered_outputs` lines held back until 64 KiB are pending or a second has passed (fewer
  * system calls when a consumer does not need each alert at once).
+ *
+ * @example
+ * ```ts
+ * await writeAll(Deno.stdout, encodeLines(["a", "b"])); // "a\nb\n", however short each write
+ * const held = new LineBuffer((bytes) => writeAll(file, bytes)); // buffered_outputs
+ * ```
  * @module
  */
 

@@ -1,5 +1,11 @@
 /**
  * `stdout_output`: alert lines on standard output (logs go to stderr, never here).
+ *
+ * @example
+ * ```ts
+ * const out = new StdoutOutput({ json: true, buffered: false });
+ * await out.write([formatted]); // one JSON line per alert on stdout
+ * ```
  * @module
  */
 import { type ByteWriter, encodeLines, LineBuffer, writeAll } from "./lines.ts";

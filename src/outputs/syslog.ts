@@ -3,6 +3,12 @@
  * format the C library's syslog() sends: `<PRI>Mmm dd hh:mm:ss saker[PID]: line`, where PRI
  * combines the facility with the severity matching the alert priority (Emergency = 0 ...
  * Debug = 7, the same numbering as syslog's levels).
+ *
+ * @example
+ * ```ts
+ * syslogHeader(FACILITIES.local0, 4, "saker", 1234, new Date()); // "<132>Dec  4 03:00:00 saker[1234]: "
+ * const out = new SyslogOutput({ json: false, facility: "local0" });
+ * ```
  * @module
  */
 import { priorityRank } from "../rules/alert.ts";

@@ -1,6 +1,12 @@
 /**
  * The rules engine version Saker answers `required_engine_version` with: the Falco engine version
  * whose rules language Saker implements. Old files give a bare number N, meaning 0.N.0.
+ *
+ * @example
+ * ```ts
+ * parseEngineVersion("17"); // [0, 17, 0]
+ * versionCompatible(ENGINE_VERSION, [0, 26, 0]); // true: same major, not older
+ * ```
  * @module
  */
 import { ENGINE_VERSION } from "../version.ts";

@@ -1,5 +1,10 @@
 /**
  * Every simulator action, in the order `saker simulate` runs them, and selection by name.
+ *
+ * @example
+ * ```ts
+ * selectActions(["write-below-etc", "reverse-*"]).map((a) => a.name);
+ * ```
  * @module
  */
 

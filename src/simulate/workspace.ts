@@ -1,6 +1,13 @@
 /**
  * A temporary directory plus a stack of cleanup steps, so that every action removes what it
  * made (files, processes, namespaces, containers) even when it fails halfway.
+ *
+ * @example
+ * ```ts
+ * const ws = await Workspace.open("saker-sim-");
+ * ws.defer(() => removeIfPresent("/etc/saker-sim-x")); // runs even when the action fails
+ * await ws.close(); // cleanups in reverse order, then the directory
+ * ```
  * @module
  */
 

@@ -1,6 +1,12 @@
 /**
  * The contract every event source fulfils (live ring, capture file, webhook): a readable stream
  * of batches. A batch is (a slice of) one ring drain or one block of a file, never a single event.
+ *
+ * @example
+ * ```ts
+ * for await (const batch of source.readable) for (const ev of batch) handle(ev);
+ * await source.close();
+ * ```
  * @module
  */
 import type { Event } from "../events/event.ts";

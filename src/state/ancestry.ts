@@ -2,6 +2,12 @@
  * Walks up the process tree through the live table: the n-th ancestor, every ancestor, and the
  * session / process-group leaders that Falco's `proc.sname`, `proc.vpgid.name` ... name.
  * Walks are bounded so a corrupted (cyclic) table cannot hang the pipeline.
+ *
+ * @example
+ * ```ts
+ * ancestor(proc, 2)?.comm; // the grandparent's name, as proc.aname[2]
+ * ancestors(proc).map((p) => p.pid); // parent first, bounded by MAX_DEPTH
+ * ```
  * @module
  */
 import type { ProcessInfo } from "./model.ts";

@@ -8,6 +8,12 @@
  * and stands in for an unknown working directory. A known working directory wins over it: Falco
  * names files through the path as written, symbolic links included. Capture files from other
  * tools lack it.
+ *
+ * @example
+ * ```ts
+ * resolvePath(thread, -100, "notes.txt"); // "/home/ann/notes.txt" with cwd /home/ann
+ * dirOf(thread, 5); // the name of directory fd 5, if the table has it
+ * ```
  * @module
  */
 import type { Event } from "../events/event.ts";

@@ -2,6 +2,12 @@
  * Kubernetes facts carried by container labels: kubelet's runtimes label each container with
  * `io.kubernetes.pod.name`, `io.kubernetes.pod.namespace`, `io.kubernetes.pod.uid` and
  * `io.kubernetes.sandbox.id`; the pod's own labels sit beside them without a prefix.
+ *
+ * @example
+ * ```ts
+ * isKubernetes(labels); // true when io.kubernetes.pod.name is set
+ * podLabels(labels); // the pod's own labels, without kubelet's io.kubernetes.* ones
+ * ```
  * @module
  */
 
