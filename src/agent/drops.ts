@@ -7,6 +7,12 @@
  * threshold to 0, to exercise the actions.
  *
  * Time is event time (as Falco), so a capture replayed fast behaves as it did live.
+ *
+ * @example
+ * ```ts
+ * const bucket = new TokenBucket(0.03333, 1); // syscall_event_drops: rate, max_burst
+ * bucket.claim(now); // true at most once per 30 s: one drop alert, the others counted
+ * ```
  * @module
  */
 import type { Alert } from "../rules/alert.ts";

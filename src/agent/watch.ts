@@ -8,6 +8,12 @@
  * `..data`, itself a symlink the kubelet replaces to publish a new version of every file at
  * once: a change of `..data` in a watched directory counts as a change of the files watched
  * there. `builtin:` paths (files carried inside Saker) never change and are not watched.
+ *
+ * @example
+ * ```ts
+ * const w = new FileWatcher(["rules/", "config.yaml"], (changed) => reload(changed));
+ * w.close();
+ * ```
  * @module
  */
 import { log } from "../log.ts";

@@ -3,6 +3,12 @@
  * unites, negation is pushed down to the leaves (De Morgan), `evt.type` checks give their event
  * ids, and every other check is neutral (all types, and stays all types under negation). The same
  * algorithm as libsinsp's, so warnings and the kernel filter agree with Falco.
+ *
+ * @example
+ * ```ts
+ * setNames(inferEventTypes(parseCondition("evt.type in (open, openat) and fd.name = /x")));
+ * // ["open", "openat"]: the only events the rule is evaluated for
+ * ```
  * @module
  */
 import type { BinaryCheck, Expr, FieldLike } from "./ast.ts";

@@ -2,6 +2,11 @@
  * The two textual rewrites Falco applies to a condition before parsing it: list names replaced by
  * their items at delimiter boundaries, and exceptions appended as `and not (...)`. Both work on
  * text (as Falco's do), keeping each character's origin for error positions.
+ *
+ * @example
+ * ```ts
+ * quoteItem("/tmp/a b"); // "\"/tmp/a b\"": an item with a blank is quoted when a list is substituted
+ * ```
  * @module
  */
 import type { ExceptionInfo } from "./collector.ts";

@@ -1,6 +1,12 @@
 /**
  * Running the programs an action uses: wait for them with a deadline, collect their output,
  * and parse the helper's `call NAME ARGS = RESULT` report lines.
+ *
+ * @example
+ * ```ts
+ * const r = await runCommand("ip", ["netns", "exec", ns, helper, "connect", ip, "80", "tcp"]);
+ * requireCall(r, "connect", true).result; // 0, or throws naming the call
+ * ```
  * @module
  */
 

@@ -3,6 +3,12 @@
  * container's own (/proc/PID/root/etc) for container processes. Files are read on first use and
  * re-read when their modification time changes (checked at most every few seconds), so lookups
  * on the event path are map reads.
+ *
+ * @example
+ * ```ts
+ * parsePasswd("ann:x:1000:1000::/home/ann:/bin/sh\n").get(1000)?.name; // "ann"
+ * const users = new UserDb(); // the host's (or a container root's) files, re-read when they change
+ * ```
  * @module
  */
 import type { UserEntry } from "./model.ts";
