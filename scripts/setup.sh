@@ -63,6 +63,7 @@ want_test() {
   want openssh-client /usr/bin/ssh-keygen
   want bsdutils /usr/bin/script
   want libpython3.11-testsuite /usr/lib/python3.11/test/test_json
+  want procps /usr/bin/ps # its admin commands (ps aux)
 }
 
 apt_install() {
