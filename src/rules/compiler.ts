@@ -13,7 +13,12 @@ import { type Checked, Checker, CheckError } from "./check.ts";
 import { Collector, type ExceptionInfo, type RuleInfo } from "./collector.ts";
 import { type CompiledSequence, compileSequence } from "./sequence_compiler.ts";
 import { type EventSet, inferEventTypes, setSize } from "./evttypes.ts";
-import { compileOutput, OutputError, type OutputFormat } from "./output_format.ts";
+import {
+  compileOutput,
+  type NamedValues,
+  OutputError,
+  type OutputFormat,
+} from "./output_format.ts";
 import { parseCondition, ParseError } from "./parser.ts";
 import { type Context, LoadError, type LoadResult } from "./result.ts";
 import type { MappedText } from "./source_text.ts";
@@ -461,12 +466,29 @@ export function outputWithoutContainerInfo(output: string, res: LoadResult, ctx:
   return output.replaceAll("%container.info", "").trim();
 }
 
-function compileRule(r: RuleInfo, env: ConditionEnv): CompiledRule | undefined {
-  const res = env.res;
+/** What {@link compileRuleOutput} reads of a rule or a sequence. */
+export interface RuleOutputInfo {
+  output: string;
+  source: string;
+  ctx: Context;
+  outputCtx: Context;
+  skipIfUnknownFilter: boolean;
+}
+
+/**
+ * Compiles the output of a rule or a sequence (`%container.info` taken out), with the text it was
+ * compiled from: undefined, with a warning, when it names an unknown field and the rule has
+ * `skip-if-unknown-filter`, as Falco skips such a rule; a load error naming the output
+ * otherwise. `named` are the values only a sequence has (its steps, a threshold's counts).
+ */
+export function compileRuleOutput(
+  r: RuleOutputInfo,
+  res: LoadResult,
+  named?: NamedValues,
+): { output: OutputFormat; outputText: string } | undefined {
   const outputText = outputWithoutContainerInfo(r.output, res, r.ctx);
-  let output: OutputFormat;
   try {
-    output = compileOutput(outputText, r.source);
+    return { output: compileOutput(outputText, r.source, named), outputText };
   } catch (e) {
     if (!(e instanceof OutputError)) throw e;
     if (r.skipIfUnknownFilter && /invalid formatting token|nonexistent field/.test(e.message)) {
@@ -475,6 +497,13 @@ function compileRule(r: RuleInfo, env: ConditionEnv): CompiledRule | undefined {
     }
     throw new LoadError("LOAD_ERR_COMPILE_OUTPUT", e.message, r.outputCtx);
   }
+}
+
+function compileRule(r: RuleInfo, env: ConditionEnv): CompiledRule | undefined {
+  const res = env.res;
+  const compiled = compileRuleOutput(r, res);
+  if (compiled === undefined) return undefined;
+  const { output, outputText } = compiled;
 
   if (r.aggregate?.spec.key) {
     const bad = unknownKeyField(r.aggregate.spec.key, r.source);

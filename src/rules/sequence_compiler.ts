@@ -31,14 +31,14 @@ import type { Expr } from "./ast.ts";
 import { type CaptureOperand, type Checked, Checker, CheckError, type Operand } from "./check.ts";
 import type { FieldInfo, SequenceInfo } from "./collector.ts";
 import { type EventSet, setSize } from "./evttypes.ts";
-import { compileOutput, OutputError, type OutputFormat } from "./output_format.ts";
+import type { OutputFormat } from "./output_format.ts";
 import { parseFieldOrTransformer } from "./parser.ts";
 import { type Context, LoadError } from "./result.ts";
 import {
   compileCondition,
   type CompiledRule,
+  compileRuleOutput,
   type ConditionEnv,
-  outputWithoutContainerInfo,
 } from "./compiler.ts";
 import type { Priority } from "./alert.ts";
 
@@ -202,22 +202,13 @@ export function compileSequence(q: SequenceInfo, env: ConditionEnv): CompiledSeq
     }
   }
 
-  const outputText = outputWithoutContainerInfo(q.output, res, q.ctx);
-  let output: OutputFormat;
-  try {
-    output = compileOutput(
-      outputText,
-      q.source,
-      q.kind === "sequence" ? { steps: q.steps.length } : { computed: THRESHOLD_VALUES },
-    );
-  } catch (e) {
-    if (!(e instanceof OutputError)) throw e;
-    if (q.skipIfUnknownFilter && /invalid formatting token|nonexistent field/.test(e.message)) {
-      res.warning("LOAD_UNKNOWN_FILTER", e.message, q.outputCtx);
-      return undefined;
-    }
-    throw new LoadError("LOAD_ERR_COMPILE_OUTPUT", e.message, q.outputCtx);
-  }
+  const compiled = compileRuleOutput(
+    q,
+    res,
+    q.kind === "sequence" ? { steps: q.steps.length } : { computed: THRESHOLD_VALUES },
+  );
+  if (compiled === undefined) return undefined;
+  const { output, outputText } = compiled;
 
   const captured = new Map<string, CaptureOperand>();
   const steps: CompiledStep[] = [];
