@@ -10,7 +10,7 @@
 import { assert, assertEquals } from "../support/assert.ts";
 import { skipIf } from "../support/env.ts";
 import { startSaker, waitFor } from "../support/agent_process.ts";
-import { freePort } from "../support/saker.ts";
+import { freePort, tcpAnswers } from "../support/saker.ts";
 import { AUDIT_RULE, postAudit, secretGet } from "../support/fleet.ts";
 import { makeCa } from "./outputs_tls_support.ts";
 import { RemoteSyslogOutput } from "../../src/outputs/syslog_remote.ts";
@@ -73,14 +73,7 @@ async function rsyslog(dir: string, name: string, tls?: { ca: string }): Promise
       stdout: "null",
       stderr: "null",
     }).spawn();
-    await waitFor(`rsyslogd ${name} to listen`, async () => {
-      try {
-        (await Deno.connect({ hostname: "127.0.0.1", port })).close();
-        return true;
-      } catch {
-        return false;
-      }
-    }, 20_000);
+    await waitFor(`rsyslogd ${name} to listen`, () => tcpAnswers(port), 20_000);
   };
   await start();
   return {

@@ -16,7 +16,7 @@ import { connect } from "nats";
 import { type NatsConnectionOptions, natsConnectOptions } from "../../src/outputs/nats.ts";
 import { skipNote } from "./env.ts";
 import { waitFor } from "./agent_process.ts";
-import { freePort } from "./saker.ts";
+import { freePort, tcpAnswers } from "./saker.ts";
 
 /** Debian's nats-server. */
 export const NATS_SERVER = "/usr/sbin/nats-server";
@@ -69,15 +69,7 @@ export async function startNats(dir: string, opts: NatsServerOptions = {}): Prom
       stdout: "null",
       stderr: "null",
     }).spawn();
-    await waitFor("nats-server to listen", async () => {
-      try {
-        const c = await Deno.connect({ hostname: "127.0.0.1", port });
-        c.close();
-        return true;
-      } catch {
-        return false;
-      }
-    }, 20_000);
+    await waitFor("nats-server to listen", () => tcpAnswers(port), 20_000);
   };
   await start();
   return {

@@ -216,6 +216,16 @@ export async function sakerRun(
   });
 }
 
+/** True when a TCP connection to `port` on loopback is accepted (something listens there). */
+export async function tcpAnswers(port: number): Promise<boolean> {
+  try {
+    (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** A free TCP port on loopback (bound, then released). */
 export function freePort(): number {
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
