@@ -3,6 +3,13 @@
  * techniques and reverse-shell building blocks. Every action starts its own container from the
  * local busybox image (podman, runc) and removes it afterwards; containers have no network
  * unless the action gives them a private lab namespace.
+ *
+ * @example
+ * ```ts
+ * const c = await sleeper(ctx, "shell"); // a container of the simulator's image, removed afterwards
+ * await c.exec(["sh", "-c", "id"]);
+ * metadataFacts(c.id, c.name); // the container.* facts its alerts must carry
+ * ```
  * @module
  */
 

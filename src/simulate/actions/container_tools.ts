@@ -5,6 +5,12 @@
  * /proc/self/fd, raw block devices and host directories mounted in. Each action starts its
  * own container from the simulator's image (busybox applets, and copies of the helper named
  * like the tools rules know) without network, and removes it.
+ *
+ * @example
+ * ```ts
+ * const report = await runAction(CONTAINER_TOOL_ACTIONS[0]); // through runner.ts, as saker simulate runs it
+ * report.status; // "ok", "skipped" (a need missing here) or "failed"
+ * ```
  * @module
  */
 

@@ -1,6 +1,12 @@
 /**
  * Credential access: reading password databases, keys and cloud credentials, and searching the
  * disk for them.
+ *
+ * @example
+ * ```ts
+ * const report = await runAction(CREDENTIAL_ACTIONS[0]); // through runner.ts, as saker simulate runs it
+ * report.status; // "ok", "skipped" (a need missing here) or "failed"
+ * ```
  * @module
  */
 

@@ -2,6 +2,12 @@
  * File system tampering: writes in system directories, links over sensitive files, clearing
  * logs and history, destroying data, persistence through keys and the dynamic linker.
  * Every file made outside the workspace has a unique name and is removed afterwards.
+ *
+ * @example
+ * ```ts
+ * const report = await runAction(FILESYSTEM_ACTIONS[0]); // through runner.ts, as saker simulate runs it
+ * report.status; // "ok", "skipped" (a need missing here) or "failed"
+ * ```
  * @module
  */
 

@@ -2,6 +2,12 @@
  * Network behaviours on the host: outbound connections by programs that never talk to the
  * network, ssh to odd ports, netcat running a program for its peer. Each one runs inside a
  * private pair of network namespaces (see netlab.ts): no packet leaves the machine.
+ *
+ * @example
+ * ```ts
+ * const report = await runAction(NETWORK_ACTIONS[0]); // through runner.ts, as saker simulate runs it
+ * report.status; // "ok", "skipped" (a need missing here) or "failed"
+ * ```
  * @module
  */
 

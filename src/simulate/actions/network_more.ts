@@ -3,6 +3,12 @@
  * to an unusual port, a connection accepted from an address outside the allowed ones,
  * interpreters listening and connecting, a container reaching a Kubernetes NodePort. No packet
  * leaves the machine.
+ *
+ * @example
+ * ```ts
+ * const report = await runAction(NETWORK_MORE_ACTIONS[0]); // through runner.ts, as saker simulate runs it
+ * report.status; // "ok", "skipped" (a need missing here) or "failed"
+ * ```
  * @module
  */
 

@@ -4,6 +4,12 @@
  * BPF program loads, a backdoored library in sshd, interactive reconnaissance, known miners,
  * web servers starting shells and tools. Programs rules know by name are copies of the
  * helper that only run its harmless modes; nothing is exploited.
+ *
+ * @example
+ * ```ts
+ * const report = await runAction(PRIVILEGE_ACTIONS[0]); // through runner.ts, as saker simulate runs it
+ * report.status; // "ok", "skipped" (a need missing here) or "failed"
+ * ```
  * @module
  */
 

@@ -1,6 +1,12 @@
 /**
  * Execution and defence evasion: shells and children of servers, fileless and /dev/shm
  * execution, debugging tricks, miners, logins by service accounts.
+ *
+ * @example
+ * ```ts
+ * const report = await runAction(PROCESS_ACTIONS[0]); // through runner.ts, as saker simulate runs it
+ * report.status; // "ok", "skipped" (a need missing here) or "failed"
+ * ```
  * @module
  */
 

@@ -8,6 +8,12 @@
  * anything less: `partial` stops before the last step, `split` performs each step where the
  * sequence's key differs (a session of its own, another container, a process outside the tree),
  * `slow` pauses `ctx.pauseMs` before the last step.
+ *
+ * @example
+ * ```ts
+ * const report = await runAction(SEQUENCE_ACTIONS[0]); // through runner.ts, as saker simulate runs it
+ * report.status; // "ok", "skipped" (a need missing here) or "failed"
+ * ```
  * @module
  */
 

@@ -4,6 +4,12 @@
  * database, hidden files. Each file or directory made outside the workspace has a unique
  * name and is removed by the action itself (so the removal is part of what it is judged on)
  * and again, if still there, by its cleanup.
+ *
+ * @example
+ * ```ts
+ * const report = await runAction(SYSTEM_FILE_ACTIONS[0]); // through runner.ts, as saker simulate runs it
+ * report.status; // "ok", "skipped" (a need missing here) or "failed"
+ * ```
  * @module
  */
 

@@ -1,5 +1,11 @@
 /**
  * Small building blocks the actions share.
+ *
+ * @example
+ * ```ts
+ * const nginx = await helperAs(ctx, "nginx"); // a copy of the helper named as rules know it
+ * await createFile(`${ctx.ws.dir}/payload`, "x", 0o755);
+ * ```
  * @module
  */
 
