@@ -4,6 +4,12 @@
  * from the runtime's API, fetched in the background, and are undefined (`<NA>`) until the
  * answer arrives. Mount selectors (`container.mount.dest[/var/run/docker.sock]`) give `<NA>`
  * when no mount matches.
+ *
+ * @example
+ * ```ts
+ * const f = lookupField("container.image.repository")!; // through the registry (mod.ts)
+ * f.def.extract(ev, f.arg); // "localhost/app" (host events: undefined)
+ * ```
  * @module
  */
 import type { Event } from "../../events/event.ts";

@@ -2,6 +2,12 @@
  * Event fields: `evt.*` (type, time, arguments, result, I/O and open classification ...) and
  * `syscall.type`. They read the event itself; only argument rendering looks at the thread's fd
  * table and the user database, the way Falco renders `evt.arg.*`.
+ *
+ * @example
+ * ```ts
+ * const f = lookupField("evt.arg.flags")!; // through the registry (mod.ts)
+ * f.def.extract(ev, f.arg); // "O_RDONLY" for a read-only open, as Falco renders it
+ * ```
  * @module
  */
 import { bufferText } from "../buffer_format.ts";

@@ -5,6 +5,12 @@
  *
  * Client/server: for a connected socket the client is the end that connected and the server the
  * end that accepted; local/remote are this process's end and the other one.
+ *
+ * @example
+ * ```ts
+ * const f = lookupField("fd.name")!; // through the registry (mod.ts)
+ * f.def.extract(ev, f.arg); // "/etc/shadow" for an open of it
+ * ```
  * @module
  */
 import type { Event } from "../../events/event.ts";

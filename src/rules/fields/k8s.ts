@@ -2,6 +2,12 @@
  * `k8s.*` fields: the Kubernetes pod of a container, read from the `io.kubernetes.*` labels
  * that kubelet's runtimes put on containers. Undefined outside Kubernetes and until the
  * container's metadata is known.
+ *
+ * @example
+ * ```ts
+ * const f = lookupField("k8s.pod.name")!; // through the registry (mod.ts)
+ * f.def.extract(ev, f.arg); // from the container's kubelet labels
+ * ```
  * @module
  */
 import type { Event } from "../../events/event.ts";

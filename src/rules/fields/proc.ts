@@ -7,6 +7,12 @@
  * `proc.aargs`) take an optional level: with `[n]` they return the n-th ancestor's value
  * (0 = the process itself); without it they return the values of every ancestor (parent first)
  * as a list, so a comparison matches when any ancestor matches.
+ *
+ * @example
+ * ```ts
+ * const f = lookupField("proc.aname[2]")!; // through the registry (mod.ts)
+ * f.def.extract(ev, f.arg); // the grandparent's name
+ * ```
  * @module
  */
 import type { Event } from "../../events/event.ts";

@@ -2,6 +2,12 @@
  * `thread.*` fields: the thread that made the event — ids, capabilities, cgroups and memory.
  * Capability sets render as Falco prints them: names of the set capabilities separated by
  * spaces (`CAP_CHOWN CAP_DAC_OVERRIDE ...`).
+ *
+ * @example
+ * ```ts
+ * const f = lookupField("thread.cap_effective")!; // through the registry (mod.ts)
+ * f.def.extract(ev, f.arg); // "CAP_CHOWN CAP_KILL ..."
+ * ```
  * @module
  */
 import type { Event } from "../../events/event.ts";

@@ -2,6 +2,12 @@
  * `user.*` and `group.*` fields: the user and group the thread acts as (effective ids), with
  * names, home and shell from the passwd and group files the process sees (a container's own
  * files for container processes), and the audit login user.
+ *
+ * @example
+ * ```ts
+ * const f = lookupField("user.name")!; // through the registry (mod.ts)
+ * f.def.extract(ev, f.arg); // "root", from the passwd file of the process's root
+ * ```
  * @module
  */
 import type { Event } from "../../events/event.ts";
