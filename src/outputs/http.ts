@@ -23,6 +23,12 @@
  * alert (otherwise each alert opens its own); `max_consecutive_timeouts` is how many timeouts in
  * a row one alert may meet before it is given up (counted as failed), so that a receiver that
  * accepts connections but never answers costs each alert a bounded time.
+ *
+ * @example
+ * ```ts
+ * const out = await HttpOutput.create({ url: "https://siem.example/alerts", json: true, userAgent: "saker" });
+ * await out.write(batch, signal); // one POST per alert (Falco's form); a timeout doubles the next
+ * ```
  * @module
  */
 import { log, RateLimitedLog } from "../log.ts";

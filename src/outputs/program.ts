@@ -11,6 +11,12 @@
  * written one by one, so that a program dying partway through a batch counts the lines it read
  * as delivered and leaves the rest to the retry. A line the program read and then dropped (its
  * own buffering) cannot be seen from outside; a line partly read is sent again whole.
+ *
+ * @example
+ * ```ts
+ * const out = new ProgramOutput({ program: "jq -c . >> /var/log/alerts", keepAlive: true, json: true });
+ * await out.write(batch); // lines the program had not read when it died go to the next one
+ * ```
  * @module
  */
 import { log, RateLimitedLog } from "../log.ts";

@@ -1,6 +1,12 @@
 /**
  * The alert: what a matching rule produces, formatted once at evaluation time (the event's state
  * moves on afterwards) and shared by every output.
+ *
+ * @example
+ * ```ts
+ * parsePriority("warning"); // "Warning"
+ * priorityRank("Critical") < priorityRank("Notice"); // true: more severe ranks first
+ * ```
  * @module
  */
 

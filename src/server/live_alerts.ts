@@ -2,6 +2,12 @@
  * Live alert subscriptions for GET /alerts/stream: every subscriber has a filter and its own
  * bounded queue, so a slow client only loses its own alerts (counted in
  * `saker_sse_dropped_total`), never holds up the pipeline or other clients.
+ *
+ * @example
+ * ```ts
+ * const live = new LiveAlerts(registry, 1000); // a sink of the fan-out
+ * // GET /alerts/stream subscribes; a slow client loses its own alerts, counted
+ * ```
  * @module
  */
 import { type Counter, metrics as globalMetrics, type Registry } from "../metrics.ts";

@@ -4,6 +4,12 @@
  *
  * Pure parsers (`parseStat`, `parseStatus`, `parseNetTcp` ...) are separate from the reads so
  * they can be tested on fixed text.
+ *
+ * @example
+ * ```ts
+ * parseStat("42 (my prog) S 1 42 42 0 -1 ...")?.comm; // "my prog"
+ * linkKind("pipe:[12345]"); // FD_TYPE.FIFO (a socket is told apart through the socket tables)
+ * ```
  * @module
  */
 import { parseCapHex } from "./caps.ts";

@@ -3,6 +3,12 @@
  * every process's file descriptors (files, directories, pipes, sockets resolved through the
  * network namespace's socket tables, anonymous fds). The same reader answers the store's
  * on-demand lookups of threads that events mention before any event created them.
+ *
+ * @example
+ * ```ts
+ * const state = new StateStore({ proc: new ProcFs() });
+ * seedFromProc(state); // every process, thread and fd /proc shows now
+ * ```
  * @module
  */
 import { FD_TYPE, L4, type ROLE } from "./model.ts";
