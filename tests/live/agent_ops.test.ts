@@ -183,7 +183,7 @@ Deno.test("agent: a change to a watched rules file reloads by itself", async () 
     // Editors write a new file and rename it over the old one.
     await Deno.writeTextFile(`${h.dir}/rules.yaml.tmp`, RULES_V2);
     await Deno.rename(`${h.dir}/rules.yaml.tmp`, `${h.dir}/rules.yaml`);
-    for (let i = 0; i < 300 && h.agent.reloads === 0; i++) {
+    for (let i = 0; i < 1000 && h.agent.reloads === 0; i++) {
       await new Promise((r) => setTimeout(r, 10));
     }
     assertEquals(h.agent.reloads, 1);
@@ -192,7 +192,7 @@ Deno.test("agent: a change to a watched rules file reloads by itself", async () 
     assertStringIncludes(l[0], "v2 open /etc/passwd");
     // A broken save is rejected by the watcher's reload too.
     await Deno.writeTextFile(`${h.dir}/rules.yaml`, RULES_BROKEN);
-    for (let i = 0; i < 300 && h.agent.rejectedReloads === 0; i++) {
+    for (let i = 0; i < 1000 && h.agent.rejectedReloads === 0; i++) {
       await new Promise((r) => setTimeout(r, 10));
     }
     assertEquals(h.agent.rejectedReloads, 1);

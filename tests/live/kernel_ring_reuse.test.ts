@@ -59,7 +59,7 @@ Deno.test({
     await w.close();
     assert((await child.status).success, "storm ran");
     // Let the last drains arrive.
-    for (let i = 0; i < 100 && stormEvents < 400_000; i++) {
+    for (let i = 0; i < 500 && stormEvents < 400_000; i++) {
       await new Promise((r) => setTimeout(r, 20));
     }
     const stats = src.probe.ring.bufferStats();
