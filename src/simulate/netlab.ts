@@ -35,6 +35,18 @@ export interface NetLab {
 
 let counter = 0;
 
+/**
+ * Arguments of `ip` that run `argv` in network namespace `ns` (a lab's client or server side).
+ *
+ * @example
+ * ```ts
+ * await runCommand("ip", inNamespace(lab.clientNs, helper, "connect", lab.serverIp, "80", "tcp"));
+ * ```
+ */
+export function inNamespace(ns: string, ...argv: string[]): string[] {
+  return ["netns", "exec", ns, ...argv];
+}
+
 /** Creates the namespaces, the veth pair and the listeners; registers their teardown. */
 export async function createNetLab(
   ws: Workspace,
@@ -102,16 +114,7 @@ async function waitReachable(
   const deadline = Date.now() + 5_000;
   let last = "";
   while (Date.now() < deadline) {
-    const r = await runCommand("ip", [
-      "netns",
-      "exec",
-      ns,
-      helper,
-      "connect",
-      ip,
-      String(port),
-      "tcp",
-    ]);
+    const r = await runCommand("ip", inNamespace(ns, helper, "connect", ip, String(port), "tcp"));
     if (/= 0$/m.test(r.stdout.split("\n")[0] ?? "")) return;
     last = (r.stdout + r.stderr).trim();
     if (listener.ended !== undefined) break;
@@ -133,17 +136,7 @@ async function startListener(
   payload?: string,
 ): Promise<Listener> {
   const child = new Deno.Command("ip", {
-    args: [
-      "netns",
-      "exec",
-      ns,
-      helper,
-      "listen",
-      ip,
-      String(port),
-      "60",
-      ...(payload ? [payload] : []),
-    ],
+    args: inNamespace(ns, helper, "listen", ip, String(port), "60", ...(payload ? [payload] : [])),
     stdin: "null",
     stdout: "piped",
     stderr: "piped",

