@@ -5,7 +5,7 @@
  * checked calls must hold libsinsp's values, also where the kernel's own view differs.
  */
 import { assert } from "../support/assert.ts";
-import { needsRoot } from "../support/env.ts";
+import { needsRoot, skipNote } from "../support/env.ts";
 import { PYTHON } from "../support/live.ts";
 import { type LiveSource, openLiveSource } from "../../src/sources/live.ts";
 import type { Event } from "../../src/events/event.ts";
@@ -23,6 +23,14 @@ import {
 
 const ignore = needsRoot();
 const CGROUP_ROOT = "/sys/fs/cgroup/pids";
+/** Whether the cgroup cases can run: they move a process between cgroup v1 pids groups. */
+const HAVE_PIDS_V1 = (() => {
+  try {
+    return Deno.statSync(CGROUP_ROOT).isDirectory;
+  } catch {
+    return false;
+  }
+})();
 const NS_FLAGS = { CLONE_NEWNS: 0x20000, CLONE_NEWUSER: 0x10000000, CLONE_NEWPID: 0x20000000 };
 
 /** One event of a scenario's processes, with the fields read right after its update. */
@@ -400,22 +408,23 @@ for (const c of SEMANTICS_CASES) {
   const usesCgroup = JSON.stringify(c.steps).includes('"cgroup"');
   Deno.test({
     name: `state semantics (live): ${c.name}`,
-    ignore,
+    // Skipped visibly, with its reason recorded, where the machine has no cgroup v1 pids
+    // hierarchy (it counted as passed before).
+    ignore: ignore ||
+      (usesCgroup && !HAVE_PIDS_V1 &&
+        skipNote(`no cgroup v1 pids hierarchy at ${CGROUP_ROOT}: the cgroup cases are skipped`)),
     sanitizeOps: false,
     sanitizeResources: false,
     async fn() {
       assert(rec, "recorder started");
-      if (usesCgroup && !(await exists(CGROUP_ROOT))) {
-        console.warn(`SKIP: ${c.name}: no cgroup v1 pids hierarchy at ${CGROUP_ROOT}`);
-        return;
-      }
       const f = await facts(c);
       await Deno.mkdir(f.DIR, { recursive: true });
       for (const d of c.dirs ?? []) await Deno.mkdir(`${f.DIR}/${d}`);
       for (const [link, target] of Object.entries(c.links ?? {})) {
         await Deno.symlink(`${f.DIR}/${target}`, `${f.DIR}/${link}`);
       }
-      if (usesCgroup) await Deno.mkdir(`${CGROUP_ROOT}${f.NEWCG}`);
+      // An earlier run killed before its cleanup may have left the group (same pid): reused.
+      if (usesCgroup) await Deno.mkdir(`${CGROUP_ROOT}${f.NEWCG}`, { recursive: true });
       try {
         const code = [...PRELUDE, "sys.stdin.readline()", ...py(c.steps, f)].join("\n");
         const caps = (c.dropCaps ?? []).map((n) => `-${n.slice(4).toLowerCase()}`).join(",");
@@ -482,12 +491,3 @@ Deno.test({
     if (dir) await Deno.remove(dir, { recursive: true });
   },
 });
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
