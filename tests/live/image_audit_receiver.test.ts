@@ -82,6 +82,7 @@ Deno.test({
       secrets: { "saker-api-token": { token } },
       runFlags: [
         "-d",
+        "--replace", // a container of this name is one a killed run left (the name has our pid)
         ...RUN_LIMITS,
         "-p",
         `127.0.0.1:${port}:${containerPort}`,

@@ -421,6 +421,7 @@ Deno.test({
               "run",
               ...RUN_LIMITS,
               "-d",
+              "--replace", // one of this name is one a killed run left (the name has our pid)
               "--name",
               name,
               STATE_IMAGE,

@@ -414,6 +414,7 @@ t(
       "run",
       ...RUN_LIMITS,
       "-d",
+      "--replace", // a container of this name is one a killed run left (the name has our pid)
       "--name",
       name,
       IMAGE,
