@@ -73,9 +73,9 @@ export function collectText(
 }
 
 /**
- * Polls `f` until it returns a value other than undefined or false: every 20 ms, or after as long
- * as the last look took when that was longer (a look that fetches or connects never keeps the
- * machine busy more than half the time).
+ * Polls `f` every 20 ms until it returns a value other than undefined or false. The pause is the
+ * same after a slow look: a state that lasts only a moment after one (an agent answering again
+ * after its event loop was blocked, unhealthy until the watchdog's next tick) is still seen.
  */
 export async function waitFor<T>(
   what: string,
@@ -84,11 +84,10 @@ export async function waitFor<T>(
 ): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
-    const t0 = Date.now();
     const v = await f();
     if (v !== undefined && v !== false) return v as T;
     if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, Math.max(20, Date.now() - t0)));
+    await new Promise((r) => setTimeout(r, 20));
   }
 }
 
