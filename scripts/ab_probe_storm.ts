@@ -37,7 +37,7 @@ import {
   withBpfStats,
 } from "./bench/capture.ts";
 import { buildEngineRules } from "../src/agent/build_rules.ts";
-import { kernelFilter } from "../src/agent/agent.ts";
+import { kernelFilter } from "../src/agent/settings.ts";
 import { defaultConfig } from "../src/config/spec.ts";
 
 const [roundsArg, secondsArg, ...specs] = Deno.args;
