@@ -37,7 +37,7 @@ import {
   withBpfStats,
 } from "./bench/capture.ts";
 import { buildEngineRules } from "../src/agent/build_rules.ts";
-import { kernelFilter } from "../src/agent/settings.ts";
+import { kernelFilter, rulesOptions } from "../src/agent/settings.ts";
 import { defaultConfig } from "../src/config/spec.ts";
 
 const [roundsArg, secondsArg, ...specs] = Deno.args;
@@ -62,16 +62,7 @@ const statsSeconds = Number(Deno.env.get("SAKER_AB_STATS_SECONDS") ?? 1);
 
 // The syscalls and kernel predicates `saker run` loads with these rules and the default config.
 const config = defaultConfig();
-const rules = await buildEngineRules([FALCO_RULES], {
-  response: config.response,
-  priority: config.priority,
-  ruleMatching: config.rule_matching,
-  selection: config.rules,
-  appendOutput: config.append_output,
-  staticFields: config.static_fields,
-  bufferFormatBase64: config.buffer_format_base64,
-  aggregation: config.aggregation,
-});
+const rules = await buildEngineRules([FALCO_RULES], rulesOptions(config));
 const filter = kernelFilter(rules, config);
 if (filter.syscalls === "all" || !filter.programs) throw new Error("no kernel predicates");
 const nrs = new Set<number>();

@@ -12,7 +12,7 @@ import type { Config } from "../config/spec.ts";
 import type { StateStore } from "../state/store.ts";
 import { log } from "../log.ts";
 import { Agent, type AgentSource, type AgentState } from "../agent/agent.ts";
-import { applyLogging, kernelFilter } from "../agent/settings.ts";
+import { applyLogging, kernelFilter, rulesOptions } from "../agent/settings.ts";
 import { metrics } from "../metrics.ts";
 import { buildEngineRules, outputAdditions } from "../agent/build_rules.ts";
 import { RulesError } from "../agent/rules_builder.ts";
@@ -481,14 +481,7 @@ async function dryRun(
   }
   try {
     const rules = await buildEngineRules(files, {
-      response: config.response,
-      priority: config.priority,
-      ruleMatching: config.rule_matching,
-      selection: config.rules,
-      appendOutput: config.append_output,
-      staticFields: config.static_fields,
-      bufferFormatBase64: config.buffer_format_base64,
-      aggregation: config.aggregation,
+      ...rulesOptions(config),
       plugins: availablePlugins(plugins),
     });
     for (const w of rules.warnings) console.error(w);
