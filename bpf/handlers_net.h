@@ -122,15 +122,23 @@ HANDLER(sendmsg) {
 	__s32 fd = ARG(regs, 0);
 	PRED_GATE(PK_SOCK, fd, 0, 0);
 	BEGIN(EV_SENDMSG, 6);
-	struct user_msghdr mh = {};
-	bpf_probe_read_user(&mh, sizeof(mh), (void *)ARG(regs, 1));
-	struct iovec iov = {};
-	if (mh.msg_iovlen > 0) bpf_probe_read_user(&iov, sizeof(iov), mh.msg_iov);
+	/* The message header and its first iovec are read into the record buffer's spare end
+	 * (REC_SPARE_OFF), not onto the stack: see there. A failed read leaves zeros. */
+	struct user_msghdr *mh = (void *)&r->buf[REC_SPARE_OFF];
+	bpf_probe_read_user(mh, sizeof(*mh), (void *)ARG(regs, 1));
+	void *name = mh->msg_name;
+	__u32 namelen = mh->msg_namelen;
+	void *base = NULL;
+	if (mh->msg_iovlen > 0) {
+		struct iovec *iov = (void *)mh;
+		bpf_probe_read_user(iov, sizeof(*iov), mh->msg_iov);
+		base = iov->iov_base;
+	}
 	p_s64(r, ret);
-	p_snap(r, iov.iov_base, ret);
+	p_snap(r, base, ret);
 	p_s64(r, fd);
 	p_u32(r, ret > 0 ? ret : 0);
-	p_socktuple(r, file_sock(fd_file(task, fd)), 0, mh.msg_name, mh.msg_namelen);
+	p_socktuple(r, file_sock(fd_file(task, fd)), 0, name, namelen);
 	p_u64(r, fd_ino(task, fd));
 	return rec_submit(r);
 }

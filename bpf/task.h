@@ -90,12 +90,20 @@ static __always_inline __u32 cgroup_entry(__u8 *buf, __u32 pos, struct task_stru
 	return n + plen;
 }
 
+/* One cgroup_entry as a global function: the verifier checks it (its kernfs walk) once, not once
+ * per controller and path through cgroups_at's loop, which exceeded its instruction limit.
+ * Returns the bytes written, bit 31 set when cut. */
+__attribute__((noinline)) int cgroup_entry_at(__u32 slot, __u32 pos, __u64 task_addr, int id) {
+	__u8 *buf = bpf_map_lookup_elem(&scratch, &slot);
+	if (!buf) return 0;
+	__u16 cut = 0;
+	__u32 n = cgroup_entry(buf, pos, (struct task_struct *)task_addr, id, &cut);
+	return (n & 0x7fffffff) | (cut ? 0x80000000 : 0);
+}
+
 /* The cgroups parameter (entries of cgroup_entry) at data offset `pos`; a global function.
  * Returns its length, bit 31 set when cut. */
 __attribute__((noinline)) int cgroups_at(__u32 slot, __u32 pos, __u64 task_addr) {
-	__u8 *buf = bpf_map_lookup_elem(&scratch, &slot);
-	if (!buf) return 0;
-	struct task_struct *t = (struct task_struct *)task_addr;
 	__u16 cut = 0;
 	__u32 used = 0;
 	int ids[6] = {-1, -1, -1, -1, -1, -1};
@@ -117,7 +125,9 @@ __attribute__((noinline)) int cgroups_at(__u32 slot, __u32 pos, __u64 task_addr)
 			cut = 1;
 			break;
 		}
-		used += cgroup_entry(buf, pos + (used & 0x7ff), t, ids[i], &cut);
+		int n = cgroup_entry_at(slot, pos + (used & 0x7ff), task_addr, ids[i]);
+		if (n < 0) cut = 1;
+		used += n & 0x7fffffff;
 	}
 	return (used & 0x1fff) | (cut ? 0x80000000 : 0);
 }
