@@ -14,60 +14,10 @@
  * ```
  * @module
  */
-import { EVENT_ROWS } from "./table_data.ts";
+import { EVENT_LAYOUTS, EVENT_PARAMS, EVENT_ROWS } from "./table_data.ts";
+import { EC, EF, PF, PT } from "./scap_codes.ts";
 
-/** Parameter types (numbering of the scap format). */
-export const PT = {
-  NONE: 0,
-  INT8: 1,
-  INT16: 2,
-  INT32: 3,
-  INT64: 4,
-  UINT8: 5,
-  UINT16: 6,
-  UINT32: 7,
-  UINT64: 8,
-  CHARBUF: 9,
-  BYTEBUF: 10,
-  ERRNO: 11,
-  SOCKADDR: 12,
-  SOCKTUPLE: 13,
-  FD: 14,
-  PID: 15,
-  FDLIST: 16,
-  FSPATH: 17,
-  SYSCALLID: 18,
-  SIGTYPE: 19,
-  RELTIME: 20,
-  ABSTIME: 21,
-  PORT: 22,
-  L4PROTO: 23,
-  SOCKFAMILY: 24,
-  BOOL: 25,
-  IPV4ADDR: 26,
-  DYN: 27,
-  FLAGS8: 28,
-  FLAGS16: 29,
-  FLAGS32: 30,
-  UID: 31,
-  GID: 32,
-  DOUBLE: 33,
-  SIGSET: 34,
-  CHARBUFARRAY: 35,
-  CHARBUF_PAIR_ARRAY: 36,
-  IPV4NET: 37,
-  IPV6ADDR: 38,
-  IPV6NET: 39,
-  IPADDR: 40,
-  IPNET: 41,
-  MODE: 42,
-  FSRELPATH: 43,
-  ENUMFLAGS8: 44,
-  ENUMFLAGS16: 45,
-  ENUMFLAGS32: 46,
-  FD32: 47,
-  PID32: 48,
-} as const;
+export { EC, EF, PF, PT };
 
 /**
  * How an integer parameter is read (see readIntParam in params.ts): signed or unsigned, and its
@@ -117,54 +67,6 @@ export function intKindOf(type: number): number {
   }
   return INT_KIND.NONE;
 }
-
-/** How a numeric parameter is printed. */
-export const PF = { NA: 0, DEC: 1, HEX: 2, PADDED_DEC: 3, ID: 4, DIR: 5, OCT: 6 } as const;
-
-/** Event categories (low bits) and sources (high bits). */
-export const EC = {
-  UNKNOWN: 0,
-  OTHER: 1,
-  FILE: 2,
-  NET: 3,
-  IPC: 4,
-  MEMORY: 5,
-  PROCESS: 6,
-  SLEEP: 7,
-  SYSTEM: 8,
-  SIGNAL: 9,
-  USER: 10,
-  TIME: 11,
-  PROCESSING: 12,
-  IO_READ: 32,
-  IO_WRITE: 33,
-  IO_OTHER: 34,
-  WAIT: 1 << 6,
-  SCHEDULER: 1 << 7,
-  INTERNAL: 1 << 8,
-  SYSCALL: 1 << 9,
-  TRACEPOINT: 1 << 10,
-  PLUGIN: 1 << 11,
-  METAEVENT: 1 << 12,
-  ITER: 1 << 13,
-} as const;
-
-/** Event flags. */
-export const EF = {
-  NONE: 0,
-  CREATES_FD: 1 << 0,
-  DESTROYS_FD: 1 << 1,
-  USES_FD: 1 << 2,
-  READS_FROM_FD: 1 << 3,
-  WRITES_TO_FD: 1 << 4,
-  MODIFIES_STATE: 1 << 5,
-  UNUSED: 1 << 6,
-  WAITS: 1 << 7,
-  SKIPPARSERESET: 1 << 8,
-  OLD_VERSION: 1 << 9,
-  LARGE_PAYLOAD: 1 << 11,
-  CONVERTER_MANAGED: 1 << 12,
-} as const;
 
 /** One parameter of an event. */
 export interface ParamInfo {
@@ -280,7 +182,7 @@ const EXTRA_PARAMS: Record<number, ParamInfo[]> = {};
   const newestExit = new Map<string, number>();
   for (let i = 1; i < EVENT_ROWS.length; i += 2) {
     const row = EVENT_ROWS[i];
-    if (Object.hasOwn(EXTRA_BY_NAME, row[0]) && !row[2].split("|").includes("OLD_VERSION")) {
+    if (Object.hasOwn(EXTRA_BY_NAME, row[0]) && (row[2] & EF.OLD_VERSION) === 0) {
       newestExit.set(row[0], i);
     }
   }
@@ -291,49 +193,7 @@ const EXTRA_PARAMS: Record<number, ParamInfo[]> = {};
   }
 }
 
-/** The value of `name` in `table`; a name the table lacks is a programming error. */
-function valueOf(table: Readonly<Record<string, number>>, name: string, row: number): number {
-  const v = table[name];
-  if (v === undefined) throw new Error(`event table row ${row}: unknown name ${name}`);
-  return v;
-}
-
-/** `FILE|SYSCALL` → EC.FILE | EC.SYSCALL (names as table_data.ts writes them). */
-function namedBits(table: Readonly<Record<string, number>>, names: string, row: number): number {
-  let v = 0;
-  for (const n of names.split("|")) if (n !== "") v |= valueOf(table, n, row);
-  return v;
-}
-
-// Decoding runs at every start: rows repeat the same category, flag and parameter texts, so each
-// distinct text is decoded once (and its ParamInfo, read-only, is shared by the rows).
-const decodedBits = new Map<Readonly<Record<string, number>>, Map<string, number>>();
-const decodedParams = new Map<string, ParamInfo>();
-
-function cachedBits(table: Readonly<Record<string, number>>, names: string, row: number): number {
-  let byNames = decodedBits.get(table);
-  if (byNames === undefined) decodedBits.set(table, byNames = new Map());
-  let v = byNames.get(names);
-  if (v === undefined) byNames.set(names, v = namedBits(table, names, row));
-  return v;
-}
-
-function decodeParam(text: string, row: number): ParamInfo {
-  let info = decodedParams.get(text);
-  if (info !== undefined) return info;
-  const [pname, type, fmt, extra] = text.split(":");
-  const p: { -readonly [K in keyof ParamInfo]: ParamInfo[K] } = {
-    name: pname,
-    type: valueOf(PT, type, row),
-    fmt: valueOf(PF, fmt, row),
-  };
-  if (extra?.startsWith("@")) p.dirfdParam = Number(extra.slice(1));
-  else if (extra) p.table = extra;
-  decodedParams.set(text, info = p);
-  return info;
-}
-
-/** What a row's parameter text decodes to: the parameters and the arrays derived from them. */
+/** What a row's parameter list decodes to: the parameters and the arrays derived from them. */
 interface ParamLayout {
   params: ParamInfo[];
   paramIndex: Map<string, number>;
@@ -341,8 +201,11 @@ interface ParamLayout {
   paramTypes: Uint8Array;
 }
 
-/** Layouts of the rows without extra parameters, by parameter text (read-only, shared). */
-const decodedLayouts = new Map<string, ParamLayout>();
+// Decoding runs at every start. The generated table holds numbers and each parameter and
+// parameter list once (names are read by scripts/gen_event_tables.ts), and half of the rows share
+// their list with another (enter events without parameters, versions of one call): the layouts
+// of rows without extra parameters are made once per list and shared, read-only.
+const decodedLayouts: (ParamLayout | undefined)[] = [];
 
 function layoutOf(params: ParamInfo[]): ParamLayout {
   const intKinds = new Uint8Array(params.length);
@@ -356,19 +219,18 @@ function layoutOf(params: ParamInfo[]): ParamLayout {
   return { params, paramIndex, intKinds, paramTypes };
 }
 
-function decodeLayout(id: number, spec: string): ParamLayout {
+/** The parameters of parameter list `layout` (a new array; the parameters are shared). */
+function paramsOf(layout: number): ParamInfo[] {
+  const ids = EVENT_LAYOUTS[layout];
+  const params: ParamInfo[] = [];
+  for (let i = 0; i < ids.length; i++) params.push(EVENT_PARAMS[ids[i]]);
+  return params;
+}
+
+function decodeLayout(id: number, layout: number): ParamLayout {
   const extra = EXTRA_PARAMS[id];
-  if (extra === undefined) {
-    // Half of the rows share their parameter text with another (enter events without
-    // parameters, versions of one call): decoded once, start-up time.
-    let layout = decodedLayouts.get(spec);
-    if (layout === undefined) {
-      const params = spec === "" ? [] : spec.split(" ").map((p) => decodeParam(p, id));
-      decodedLayouts.set(spec, layout = layoutOf(params));
-    }
-    return layout;
-  }
-  const params: ParamInfo[] = spec === "" ? [] : spec.split(" ").map((p) => decodeParam(p, id));
+  if (extra === undefined) return decodedLayouts[layout] ??= layoutOf(paramsOf(layout));
+  const params = paramsOf(layout);
   const scapParamCount = params.length;
   params.push(...extra);
   // A path parameter names the extra parameter holding its resolution directory.
@@ -379,11 +241,9 @@ function decodeLayout(id: number, spec: string): ParamLayout {
   return layoutOf(params);
 }
 
-function decodeRow(id: number, row: readonly [string, string, string, string]): EventInfo {
-  const [name, categoryNames, flagNames, spec] = row;
-  const category = cachedBits(EC, categoryNames, id);
-  const flags = cachedBits(EF, flagNames, id);
-  const { params, paramIndex, intKinds, paramTypes } = decodeLayout(id, spec);
+function decodeRow(id: number, row: readonly [string, number, number, number]): EventInfo {
+  const [name, category, flags, layout] = row;
+  const { params, paramIndex, intKinds, paramTypes } = decodeLayout(id, layout);
   return {
     id,
     name,
