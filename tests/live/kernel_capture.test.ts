@@ -345,8 +345,11 @@ t("procexit names the reaper: a child subreaper adopts orphans, not pid 1", asyn
   // The grandchild exits once it is adopted (its parent changed), and the subreaper waits for it:
   // no sleep decides the order, however busy the machine.
   const { pid, stdout } = await live.run(python(
+    // The grandchild compares its parent with the middle's pid, read in the middle: there the
+    // result of the first fork is 0.
     `import os, ctypes, time\nlibc=ctypes.CDLL(None)\nlibc.prctl(36, 1, 0, 0, 0)\nm=os.fork()\nif m==0:\n` +
-      `  g=os.fork()\n  if g==0:\n    while os.getppid() == m: time.sleep(0.01)\n    os._exit(0)\n  os._exit(0)\n` +
+      `  me=os.getpid()\n  g=os.fork()\n  if g==0:\n    while os.getppid() == me: time.sleep(0.01)\n` +
+      `    os._exit(0)\n  os._exit(0)\n` +
       `os.waitpid(m,0)\nos.wait()\nprint(m)`,
   ));
   const middle = Number(stdout.trim());
