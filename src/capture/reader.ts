@@ -298,9 +298,14 @@ export class ScapReader {
   /** The buffer of blocks larger than a chunk's headroom (see #nextChunk). */
   #big = NO_BYTES;
   #transient: Uint8Array | undefined;
-  /** Events of the batch the consumer is done with, used again from #poolPos on. */
+  /**
+   * Every transient event object made so far; those from #poolPos on are free (see
+   * #transientEvent). All of them are free again once the consumer is done with its batch.
+   */
   #pool: Event[] = [];
   #poolPos = 0;
+  /** The array of the batch before the current one, emptied to hold the next batch. */
+  #spareBatch: Event[] = [];
 
   constructor(src: ByteSource, options: ScapReaderOptions = {}) {
     this.#src = src;
@@ -454,27 +459,32 @@ export class ScapReader {
 
   /**
    * The array for the next batch, called when the consumer asks for the item after `done`:
-   * with transient types, `done`'s events are used again and the array of the batch before
-   * it holds the next batch.
+   * with transient types, every transient event object is free again, and the array of the
+   * batch before `done` holds the next batch.
    */
   #nextBatch(done: Event[]): Event[] {
     if (this.#transient === undefined) return [];
-    const next = this.#pool;
-    next.length = 0;
-    this.#pool = done;
+    const next = this.#spareBatch;
+    // Emptied element by element: `length = 0` would drop the array's backing store, and the
+    // next batch's pushes would allocate it again (~7 KB per batch of 256).
+    while (next.length > 0) next.pop();
+    this.#spareBatch = done;
     this.#poolPos = 0;
     return next;
   }
 
-  /** A transient event at `off` of the read buffer: one of the pool's, or a new one. */
+  /**
+   * A transient event at `off` of the read buffer: a free one of the pool, or a new one. The
+   * pool holds as many objects as the largest batch had transient events, whatever the size of
+   * the batch before this one (a short batch at the end of a read-ahead chunk).
+   */
   #transientEvent(off: number, type: number, tid: number): Event {
     const pool = this.#pool;
-    const transient = this.#transient!;
-    while (this.#poolPos < pool.length) {
-      const ev = pool[this.#poolPos++];
-      if (transient[ev.type] === 1) return ev.reuse(this.#buf, this.#dv, off, type, tid);
-    }
-    return new Event(this.#buf, this.#dv, off, type, tid);
+    const i = this.#poolPos++;
+    if (i < pool.length) return pool[i].reuse(this.#buf, this.#dv, off, type, tid);
+    const ev = new Event(this.#buf, this.#dv, off, type, tid);
+    pool.push(ev);
+    return ev;
   }
 
   /** Throws the error for bytes left at the end of the stream that do not make a block. */

@@ -91,7 +91,7 @@ export function compileFilter(condition: string, source = "syscall"): EventFilte
     requiredEngineVersion: undefined,
     requiredPlugins: [],
   };
-  const rs = compileRuleset(loaded, { ruleMatching: "first", source });
+  const rs = compileRuleset(loaded, { ruleMatching: "first", source, countOnly: true });
   const [rule] = rs.rules;
   const none = () => {};
   return {

@@ -153,6 +153,12 @@ export interface RulesetOptions {
   sequenceStore?: SequenceStore;
   /** Bound of each sequence's (or threshold's) table when no store is given. */
   maxPartialMatches?: number;
+  /**
+   * Rule matches are only counted ({@link Ruleset.matches}, the result of evaluate): no alert is
+   * built and nothing is emitted. For an event filter, which asks only whether its rule matched:
+   * an alert renders the rule's output and reads the event's time for every matching event.
+   */
+  countOnly?: boolean;
 }
 
 /** A loaded rule as listings show it (the API's GET /rules), running or not. */
@@ -276,7 +282,13 @@ export class Ruleset {
       new SequenceStore({ maxEntries: opts.maxPartialMatches });
     const stepEntries = this.#runSequences(additions);
     const first = (opts.ruleMatching ?? "first") === "first";
-    const hit = (id: number, ev: Event, emit: Emit) => this.#hit(id, ev, emit);
+    const rulesCount = this.rules.length;
+    const hit = opts.countOnly
+      ? (id: number, ev: Event, emit: Emit) => {
+        if (id < rulesCount) this.matches[id]++;
+        else this.#hit(id, ev, emit);
+      }
+      : (id: number, ev: Event, emit: Emit) => this.#hit(id, ev, emit);
     const cache = new Map<string, Evaluator>();
     const evaluators: Evaluator[] = new Array(EVENT_COUNT + 1).fill(NOOP);
     const types: number[] = [];
