@@ -93,9 +93,8 @@ export function compileFilter(condition: string, source = "syscall"): EventFilte
   };
   const rs = compileRuleset(loaded, { ruleMatching: "first", source, countOnly: true });
   const [rule] = rs.rules;
-  const none = () => {};
   return {
-    matches: (ev) => rs.evaluate(ev, none) > 0,
+    matches: rs.matcher(),
     eventNames: !rule || setSize(rule.eventTypes) >= EVERY_EVENT ? "all" : new Set(rs.eventNames()),
     fields: rule ? conditionFields(rule.ast) : [],
   };

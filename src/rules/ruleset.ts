@@ -489,6 +489,20 @@ export class Ruleset {
     return f === undefined ? 0 : f(ev, emit);
   }
 
+  /**
+   * A test of whether a rule matches an event (state already applied), for an event filter:
+   * what `evaluate(ev, emit) > 0` says, without the method's own call per event. Alerts go
+   * nowhere (see {@link RulesetOptions.countOnly}).
+   */
+  matcher(): (ev: Event) => boolean {
+    const evaluators = this.#evaluators;
+    const none: Emit = () => {};
+    return (ev) => {
+      const f = evaluators[ev.info.id];
+      return f !== undefined && f(ev, none) > 0;
+    };
+  }
+
   /** Names of the events the rules need (every name when a rule matches every type). */
   eventNames(): string[] {
     const s = new Uint8Array(EVENT_COUNT);

@@ -4,6 +4,8 @@ import { compileFilter, compileWithPluginFields, FilterError } from "../../src/r
 import { buildSyscallFieldRegistry } from "../../src/rules/fields/core.ts";
 import { FIELDS } from "../../src/rules/fields/mod.ts";
 import { buildEvent } from "../../src/events/encode.ts";
+import { loadRulesText } from "../../src/rules/loader.ts";
+import { compileRuleset } from "../../src/rules/ruleset.ts";
 
 const open = (name: string) =>
   buildEvent("openat", { tid: 7, pid: 7, comm: "cat" }, {
@@ -78,4 +80,27 @@ Deno.test("filter: the plugins' fields load when a filter names one", async () =
     "function",
     "LOAD_ERR_COMPILE_CONDITION: filter_check called with nonexistent field ka.verb",
   ]);
+});
+
+Deno.test("filter: a count-only ruleset counts its matches and emits nothing; its matcher agrees", () => {
+  const text = ["a", "b"].map((r) =>
+    `- rule: ${r}\n  desc: d\n  condition: evt.type = openat and evt.arg.name startswith /etc\n` +
+    `  output: "%evt.num %fd.name"\n  priority: WARNING\n`
+  ).join("");
+  const loaded = loadRulesText([{ name: "f.yaml", text }]);
+  for (const ruleMatching of ["first", "all"] as const) {
+    const full = compileRuleset(loaded, { ruleMatching });
+    const counting = compileRuleset(loaded, { ruleMatching, countOnly: true });
+    const matcher = counting.matcher();
+    for (const ev of [open("/etc/passwd"), open("/tmp/x")]) {
+      const alerts: unknown[] = [];
+      const n = full.evaluate(ev, (a) => alerts.push(a));
+      assertEquals(alerts.length, n);
+      assertEquals(counting.evaluate(ev, () => assert(false, "count-only emitted")), n);
+      assertEquals(matcher(ev), n > 0);
+    }
+    assertEquals([...full.matches], ruleMatching === "first" ? [1, 0] : [1, 1]);
+    // Counted by evaluate and by the matcher alike.
+    assertEquals([...counting.matches], [...full.matches].map((n) => 2 * n));
+  }
 });
