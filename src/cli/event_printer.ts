@@ -13,7 +13,7 @@
  * @module
  */
 import type { Event } from "../events/event.ts";
-import { compileOutput, type OutputFormat, renderOutput } from "../rules/output_format.ts";
+import { compileOutput, type OutputFormat, renderText } from "../rules/output_format.ts";
 
 /** Formats events as lines. */
 export class EventPrinter {
@@ -29,10 +29,6 @@ export class EventPrinter {
 
   /** The line for `ev`, or undefined when a field has no value and the format needs all. */
   line(ev: Event): string | undefined {
-    const { output, fields } = renderOutput(this.format, ev);
-    if (!this.all) {
-      for (const k in fields) if (fields[k] === null) return undefined;
-    }
-    return output;
+    return renderText(this.format, ev, !this.all);
   }
 }

@@ -16,7 +16,7 @@ import { Checker, type Operand } from "./check.ts";
 import { parseFieldOrTransformer } from "./parser.ts";
 import { evalOperand, scalarText } from "./operand.ts";
 import { bufferText } from "./buffer_format.ts";
-import type { FieldResult } from "./fields/registry.ts";
+import type { FieldResult, FieldScalar } from "./fields/registry.ts";
 
 /**
  * A piece of an output string: literal text, or a value. A value comes from the event by its
@@ -164,6 +164,43 @@ export function valueTyped(v: FieldResult): OutputFieldValue {
   return valueText(v);
 }
 
+type ValueToken = Extract<OutputToken, { key: string }>;
+
+/** The value of a value token for an event (`kept`: the values not read from the event). */
+function tokenValue(
+  t: ValueToken,
+  ev: Event,
+  kept: ReadonlyMap<string, FieldResult> | undefined,
+): FieldResult {
+  if (t.step !== undefined || t.operand === undefined) return kept?.get(t.key);
+  try {
+    return evalOperand(t.operand, ev);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Several values as one: a list field (fd.types) prints "(a,b)" as Falco does; a multi-valued
+ * field without a level (proc.aname, fd.ip) prints its first value, as Falco's output does.
+ */
+function oneValue(t: ValueToken, v: FieldScalar[]): FieldResult {
+  const list = t.operand?.kind === "field" && t.operand.list;
+  return list ? `(${v.map(scalarText).join(",")})` : v[0];
+}
+
+/** Falco's list fields (plugin lists such as ka.req.pod.containers.image) are JSON arrays. */
+function isTypedList(t: ValueToken): boolean {
+  return t.operand?.kind === "field" && t.operand.def.subsetIn === true;
+}
+
+/** The text of a value in an output, padded or cut to the token's width. */
+function tokenText(t: ValueToken, v: FieldResult): string {
+  const text = valueText(v);
+  if (t.width > 0) return text.length > t.width ? text.slice(0, t.width) : text.padEnd(t.width);
+  return text;
+}
+
 /**
  * Resolves an output for an event: the text and the typed field values. `kept` gives the values
  * of the tokens that do not come from the event (`%step[N].field`, `%threshold.count`), by key.
@@ -180,28 +217,38 @@ export function renderOutput(
       out += t.text;
       continue;
     }
-    let v: FieldResult;
-    if (t.step !== undefined || t.operand === undefined) v = kept?.get(t.key);
-    else {
-      try {
-        v = evalOperand(t.operand, ev);
-      } catch {
-        v = undefined;
-      }
-    }
-    // Several values: a list field (fd.types) prints "(a,b)" as Falco does; a multi-valued
-    // field without a level (proc.aname, fd.ip) prints its first value, as Falco's output does.
-    // Falco's list fields (plugin lists such as ka.req.pod.containers.image) are JSON arrays.
+    let v = tokenValue(t, ev, kept);
     let typedList: string[] | undefined;
     if (Array.isArray(v)) {
-      const list = t.operand?.kind === "field" && t.operand.list;
-      if (t.operand?.kind === "field" && t.operand.def.subsetIn) typedList = v.map(scalarText);
-      v = list ? `(${v.map(scalarText).join(",")})` : v[0];
+      if (isTypedList(t)) typedList = v.map(scalarText);
+      v = oneValue(t, v);
     }
-    let text = valueText(v);
-    if (t.width > 0) text = text.length > t.width ? text.slice(0, t.width) : text.padEnd(t.width);
-    out += text;
+    out += tokenText(t, v);
     fields[t.key] = typedList ?? valueTyped(v);
   }
   return { output: out, fields };
+}
+
+/**
+ * The text of an output for an event, as {@link renderOutput} gives it, without the typed
+ * values (a printer of many events: no object per event); with `complete`, undefined as soon as
+ * a value is missing (one renderOutput would give as null).
+ */
+export function renderText(fmt: OutputFormat, ev: Event, complete: boolean): string | undefined {
+  let out = "";
+  for (const t of fmt.tokens) {
+    if ("text" in t) {
+      out += t.text;
+      continue;
+    }
+    let v = tokenValue(t, ev, undefined);
+    let typedList = false;
+    if (Array.isArray(v)) {
+      typedList = isTypedList(t);
+      v = oneValue(t, v);
+    }
+    if (complete && v === undefined && !typedList) return undefined;
+    out += tokenText(t, v);
+  }
+  return out;
 }

@@ -134,3 +134,38 @@ Deno.test({
     assert(compared > 10_000 && reused > 10_000, `compared ${compared}, reused ${reused}`);
   },
 });
+
+Deno.test({
+  name: "replay: a printer's line is renderOutput's text, missing values and all",
+  ignore: needsReference(),
+  fn: async () => {
+    const { compileOutput, renderOutput, renderText } = await import(
+      "../../src/rules/output_format.ts"
+    );
+    const formats = [
+      "%evt.num %proc.name %thread.tid %fd.name %evt.args",
+      "%fd.types %proc.aname %12fd.name %3evt.type %fd.typechar",
+      "%fd.ip %fd.cport %fd.l4proto %user.name %proc.env[HOME]",
+      "%evt.arg.fd %evt.rawres %proc.cmdline %container.id",
+    ].map((f) => compileOutput(f, "syscall"));
+    const dir = `${REFERENCE_DIR}/libs-captures`;
+    let lines = 0, missing = 0;
+    for (const e of Deno.readDirSync(dir)) {
+      if (!e.name.endsWith(".scap")) continue;
+      await replayCapture(`${dir}/${e.name}`, {
+        filter: () => true,
+        onEvent: (ev) => {
+          for (const fmt of formats) {
+            const { output, fields } = renderOutput(fmt, ev);
+            const complete = Object.values(fields).includes(null) ? undefined : output;
+            assertEquals(renderText(fmt, ev, false), output);
+            assertEquals(renderText(fmt, ev, true), complete);
+            lines++;
+            if (complete === undefined) missing++;
+          }
+        },
+      });
+    }
+    assert(lines > 10_000 && missing > 1000 && lines - missing > 1000, `${lines}, ${missing}`);
+  },
+});
