@@ -30,10 +30,11 @@
 #define SCRATCH_SIZE 32768
 #define DATA_LIMIT 16384       /* no parameter starts at or beyond this offset */
 #define DATA_MASK (DATA_LIMIT - 1)
-/* The last 64 bytes of the record buffer: room a handler may use between rec_begin and its first
- * parameter for a user structure it reads (no record reaches them by then). Kept off the stack,
- * such a structure does not count against the 512-byte stack limit the verifier applies to a
- * handler's frame plus its deepest call chain (the predicate calls through pred_keep). */
+/* The last 64 bytes of the record buffer, past the temporary area below: room a handler may use
+ * between rec_begin and its first parameter for a user structure it reads (no record reaches them
+ * by then). Kept off the stack, such a structure does not count against the 512-byte stack limit
+ * the verifier applies to a handler's frame plus its deepest call chain (the predicate calls
+ * through pred_keep, ~368 bytes on 6.18.44). */
 #define REC_SPARE_OFF (SCRATCH_SIZE - 64)
 #define TMP_BASE 24064         /* temporary area: [TMP_BASE, TMP_BASE + TMP_SIZE + 256) */
 #define TMP_SIZE 8192
