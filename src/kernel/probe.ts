@@ -272,9 +272,13 @@ function explain(action: string, code: number): ProbeLoadError {
     const verdict = logTail.filter((l) =>
       !/^\d+: \(|^;|^processed |^-- |^libbpf: |^from \d+ to |^\s*$/.test(l)
     ).slice(-2).join(" | ");
-    fix = ` — the kernel rejected the probe (log_level: debug shows the verifier log)${
-      verdict ? `: ${verdict}` : ""
-    }`;
+    // The program refused: the verdict alone names the subprogram last checked, which may be
+    // shared by many programs (a kernel update can refuse one handler and not the others).
+    const prog = logTail.map((l) => /^libbpf: prog '([^']+)': failed to load/.exec(l)?.[1])
+      .findLast((name) => name !== undefined);
+    fix = ` — the kernel rejected the probe (${
+      prog ? `program ${prog}; ` : ""
+    }log_level: debug shows the verifier log)${verdict ? `: ${verdict}` : ""}`;
   } else if (code === 2) {
     fix = " — a kernel feature the probe needs is missing (BTF, tracepoints or ring buffer)";
   }
