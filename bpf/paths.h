@@ -32,10 +32,11 @@ static __always_inline void file_dev_ino(struct file *f, __u32 *dev, __u64 *ino)
  * Writes the absolute path of (dentry, vfsmount) backwards into the temporary area and returns
  * its start offset; the path ends with a NUL at TMP_BASE + TMP_SIZE - 1. Returns 0 when nothing
  * could be read. Crosses mount points up to the root of the mount tree. One path component per
- * bpf_loop step, so the verifier checks the step once.
+ * bpf_loop step, so the verifier checks the step once. The walk's state is in the buffer
+ * (walk_state): values loaded from map memory are unknown to the verifier, so steps that differ
+ * only in the position converge without hiding it (opaque_u32).
  */
 struct path_walk {
-	__u8 *buf;
 	struct dentry *d;
 	struct vfsmount *vfsmnt;
 	struct mount *mnt;
@@ -44,9 +45,17 @@ struct path_walk {
 	__u16 truncated;
 	__u16 only_name;
 };
+_Static_assert(sizeof(struct path_walk) <= WALK_SIZE, "path_walk outgrows its area");
+
+/* A walk's state, in the buffer it works on (WALK_OFF): the callback's context is only the
+ * buffer's address, so the state costs the stack nothing. */
+static __always_inline void *walk_state(__u8 *buf) {
+	return &buf[WALK_OFF];
+}
 
 static long path_step(__u32 index, void *ctx) {
-	struct path_walk *w = ctx;
+	__u8 *buf = *(__u8 **)ctx;
+	struct path_walk *w = walk_state(buf);
 	struct dentry *d = w->d;
 	struct vfsmount *vfsmnt = w->vfsmnt;
 	struct mount *mnt = w->mnt;
@@ -60,7 +69,7 @@ static long path_step(__u32 index, void *ctx) {
 		w->vfsmnt = &up->mnt;
 		return 0;
 	}
-	__u32 cur = opaque_u32(&w->pos);
+	__u32 cur = w->pos;
 	if (d == parent && cur != w->end) return 1; /* disconnected above us: stop */
 	__u32 len = BPF_CORE_READ(d, d_name.len);
 	const unsigned char *name = BPF_CORE_READ(d, d_name.name);
@@ -74,22 +83,22 @@ static long path_step(__u32 index, void *ctx) {
 		__u32 nlink = BPF_CORE_READ(d, d_inode, __i_nlink);
 		if (nlink == 0) {
 			cur -= 10;
-			__builtin_memcpy(&w->buf[TMP_BASE + ((cur - TMP_BASE) & TMP_MASK)], " (deleted)", 10);
+			__builtin_memcpy(&buf[TMP_BASE + ((cur - TMP_BASE) & TMP_MASK)], " (deleted)", 10);
 		}
 		__u32 at = cur - len;
 		BOUND(len, 0xff);
-		bpf_probe_read_kernel(&w->buf[TMP_BASE + ((at - TMP_BASE) & TMP_MASK)], len, name);
+		bpf_probe_read_kernel(&buf[TMP_BASE + ((at - TMP_BASE) & TMP_MASK)], len, name);
 		at -= 1;
-		w->buf[TMP_BASE + ((at - TMP_BASE) & TMP_MASK)] = '/';
+		buf[TMP_BASE + ((at - TMP_BASE) & TMP_MASK)] = '/';
 		w->pos = at;
 		w->only_name = 1;
 		return 1;
 	}
 	__u32 pos = cur - len;
 	BOUND(len, 0xff);
-	bpf_probe_read_kernel(&w->buf[TMP_BASE + ((pos - TMP_BASE) & TMP_MASK)], len, name);
+	bpf_probe_read_kernel(&buf[TMP_BASE + ((pos - TMP_BASE) & TMP_MASK)], len, name);
 	pos -= 1;
-	w->buf[TMP_BASE + ((pos - TMP_BASE) & TMP_MASK)] = '/';
+	buf[TMP_BASE + ((pos - TMP_BASE) & TMP_MASK)] = '/';
 	w->pos = pos;
 	w->d = parent;
 	return 0;
@@ -105,16 +114,16 @@ __attribute__((noinline)) int path_at(__u32 slot, __u32 pos, __u64 dentry, __u64
 	if (!buf || pos >= DATA_LIMIT || !dentry || !vfsmnt) return 0;
 	__u32 end = TMP_BASE + TMP_SIZE - 1;
 	buf[end & (SCRATCH_SIZE - 1)] = 0;
-	struct path_walk w = {
-		.buf = buf,
-		.d = (struct dentry *)dentry,
-		.vfsmnt = (struct vfsmount *)vfsmnt,
-		.mnt = container_of((struct vfsmount *)vfsmnt, struct mount, mnt),
-		.pos = end,
-		.end = end,
-	};
-	bpf_loop(MAX_PATH_DEPTH, path_step, &w, 0);
-	__u32 start = w.pos;
+	struct path_walk *w = walk_state(buf);
+	w->d = (struct dentry *)dentry;
+	w->vfsmnt = (struct vfsmount *)vfsmnt;
+	w->mnt = container_of((struct vfsmount *)vfsmnt, struct mount, mnt);
+	w->pos = end;
+	w->end = end;
+	w->truncated = 0;
+	w->only_name = 0;
+	bpf_loop(MAX_PATH_DEPTH, path_step, &buf, 0);
+	__u32 start = w->pos;
 	if (start == end) {
 		start -= 1;
 		buf[TMP_BASE + ((start - TMP_BASE) & TMP_MASK)] = '/';
@@ -124,7 +133,7 @@ __attribute__((noinline)) int path_at(__u32 slot, __u32 pos, __u64 dentry, __u64
 	BOUND(len, 0x1fff);
 	BOUND(pos, 0x3fff);
 	bpf_probe_read_kernel(&buf[pos], len, &buf[TMP_BASE + ((start - TMP_BASE) & TMP_MASK)]);
-	return len | (w.truncated ? 0x80000000 : 0);
+	return len | (w->truncated ? 0x80000000 : 0);
 }
 
 /* Records the result of path_at or cgroups_at as the next parameter. */

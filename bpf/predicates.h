@@ -54,22 +54,24 @@ static __always_inline struct pred_facts *pred_facts(void) {
 	return bpf_map_lookup_elem(&scratch, &two);
 }
 
-/* Per-byte loops run through bpf_loop, eight bytes per step: the verifier checks a step once. */
+/* Per-byte loops run through bpf_loop, eight bytes per step: the verifier checks a step once.
+ * Their state is in slot 2 at WALK_OFF (walk_state), off the stack. */
 struct hash_walk {
-	__u8 *buf;
 	__u64 h, hb;
 	__u32 off, len, dir, bad;
 	__u32 prev;
 };
+_Static_assert(sizeof(struct hash_walk) <= WALK_SIZE, "hash_walk outgrows its area");
 
 static long hash_step(__u32 idx, void *ctx) {
-	struct hash_walk *w = ctx;
-	struct pred_facts *f = (void *)w->buf;
+	__u8 *buf = *(__u8 **)ctx;
+	struct hash_walk *w = walk_state(buf);
+	struct pred_facts *f = (void *)buf;
 	__u32 len = w->len;
 	for (int k = 0; k < 8; k++) {
 		__u32 i = idx * 8 + k;
 		if (i >= len) return 1;
-		__u8 ch = byte_at(w->buf, w->off + i);
+		__u8 ch = byte_at(buf, w->off + i);
 		if (ch == '/') {
 			if (w->prev == '/') {
 				w->bad = 1;
@@ -79,8 +81,8 @@ static long hash_step(__u32 idx, void *ctx) {
 			w->hb = FNV_OFFSET;
 		} else {
 			if (w->prev == '/' && ch == '.') {
-				__u8 n1 = i + 1 < len ? byte_at(w->buf, w->off + i + 1) : '/';
-				__u8 n2 = i + 2 < len ? byte_at(w->buf, w->off + i + 2) : '/';
+				__u8 n1 = i + 1 < len ? byte_at(buf, w->off + i + 1) : '/';
+				__u8 n2 = i + 2 < len ? byte_at(buf, w->off + i + 2) : '/';
 				if (n1 == '/' || (n1 == '.' && n2 == '/')) {
 					w->bad = 1;
 					return 1;
@@ -109,27 +111,35 @@ __attribute__((noinline)) int pred_hash_path(__u32 off, __u32 len) {
 	if (byte_at(buf, off) != '/') return 0;
 	struct pred_facts *f = (void *)buf;
 	f->hpre[0] = FNV_OFFSET;
-	struct hash_walk w = {.buf = buf, .h = FNV_OFFSET, .hb = FNV_OFFSET, .off = off, .len = len};
-	bpf_loop((len + 7) / 8, hash_step, &w, 0);
-	if (w.bad || (w.prev == '/' && len > 1)) return 0;
-	f->hbase = w.hb;
+	struct hash_walk *w = walk_state(buf);
+	w->h = FNV_OFFSET;
+	w->hb = FNV_OFFSET;
+	w->off = off;
+	w->len = len;
+	w->dir = 0;
+	w->bad = 0;
+	w->prev = 0;
+	bpf_loop((len + 7) / 8, hash_step, &buf, 0);
+	if (w->bad || (w->prev == '/' && len > 1)) return 0;
+	f->hbase = w->hb;
 	f->len = len;
-	f->dir = w.dir;
+	f->dir = w->dir;
 	return 1;
 }
 
 struct suffix_walk {
-	__u8 *buf;
 	__u64 h;
 	__u32 start, n;
 };
+_Static_assert(sizeof(struct suffix_walk) <= WALK_SIZE, "suffix_walk outgrows its area");
 
 static long suffix_step(__u32 idx, void *ctx) {
-	struct suffix_walk *w = ctx;
+	__u8 *buf = *(__u8 **)ctx;
+	struct suffix_walk *w = walk_state(buf);
 	for (int k = 0; k < 8; k++) {
 		__u32 i = idx * 8 + k;
 		if (i >= w->n) return 1;
-		w->h = (w->h ^ byte_at(w->buf, w->start + i)) * FNV_PRIME;
+		w->h = (w->h ^ byte_at(buf, w->start + i)) * FNV_PRIME;
 	}
 	return 0;
 }
@@ -139,34 +149,38 @@ __attribute__((noinline)) __u64 pred_suffix_hash(__u32 off, __u32 len, __u32 n) 
 	__u32 two = 2;
 	__u8 *buf = bpf_map_lookup_elem(&scratch, &two);
 	if (!buf || n > len || len >= PRED_SCAN || off > PRED_RAW_OFF) return 0;
-	struct suffix_walk w = {.buf = buf, .h = FNV_OFFSET, .start = off + len - n, .n = n};
-	bpf_loop((n + 7) / 8, suffix_step, &w, 0);
-	return w.h;
+	struct suffix_walk *w = walk_state(buf);
+	w->h = FNV_OFFSET;
+	w->start = off + len - n;
+	w->n = n;
+	bpf_loop((n + 7) / 8, suffix_step, &buf, 0);
+	return w->h;
 }
 
 struct contains_walk {
-	__u8 *buf;
 	__u64 lo, hi, m0, m1;
 	__u32 off, len, nlen, raw, found, bad;
 };
+_Static_assert(sizeof(struct contains_walk) <= WALK_SIZE, "contains_walk outgrows its area");
 
 static long contains_step(__u32 idx, void *ctx) {
-	struct contains_walk *w = ctx;
+	__u8 *buf = *(__u8 **)ctx;
+	struct contains_walk *w = walk_state(buf);
 	__u32 len = w->len;
 	for (int k = 0; k < 8; k++) {
 		__u32 i = idx * 8 + k;
 		if (i >= len) return 1;
 		__u32 at = w->off + i;
 		BOUND(at, 0x3fff);
-		if (w->raw && w->buf[at] == '/' && i + 1 < len && byte_at(w->buf, at + 1) == '/') {
+		if (w->raw && buf[at] == '/' && i + 1 < len && byte_at(buf, at + 1) == '/') {
 			w->bad = 1;
 			return 1;
 		}
 		if (w->found || i + w->nlen > len) continue;
-		if ((*(__u64 *)&w->buf[at] & w->m0) != w->lo) continue;
+		if ((*(__u64 *)&buf[at] & w->m0) != w->lo) continue;
 		__u32 at8 = at + 8;
 		BOUND(at8, 0x3fff);
-		if (w->m1 && (*(__u64 *)&w->buf[at8] & w->m1) != w->hi) continue;
+		if (w->m1 && (*(__u64 *)&buf[at8] & w->m1) != w->hi) continue;
 		w->found = 1;
 		if (!w->raw) return 1;
 	}
@@ -184,19 +198,19 @@ __attribute__((noinline)) int pred_contains(__u32 off, __u32 len, __u32 pk, __u3
 	struct pred_needle *nd = &p->needles[n & (PRED_NEEDLES - 1)];
 	__u32 nlen = nd->len;
 	if (nlen == 0 || nlen > 16) return 2;
-	struct contains_walk w = {
-		.buf = buf,
-		.lo = nd->lo,
-		.hi = nd->hi,
-		.m0 = nlen >= 8 ? ~0ULL : ((1ULL << (nlen * 8)) - 1),
-		.m1 = nlen <= 8 ? 0 : nlen >= 16 ? ~0ULL : ((1ULL << ((nlen - 8) * 8)) - 1),
-		.off = off,
-		.len = len,
-		.nlen = nlen,
-		.raw = raw,
-	};
-	bpf_loop((len + 7) / 8, contains_step, &w, 0);
-	return w.bad ? 2 : w.found;
+	struct contains_walk *w = walk_state(buf);
+	w->lo = nd->lo;
+	w->hi = nd->hi;
+	w->m0 = nlen >= 8 ? ~0ULL : ((1ULL << (nlen * 8)) - 1);
+	w->m1 = nlen <= 8 ? 0 : nlen >= 16 ? ~0ULL : ((1ULL << ((nlen - 8) * 8)) - 1);
+	w->off = off;
+	w->len = len;
+	w->nlen = nlen;
+	w->raw = raw;
+	w->found = 0;
+	w->bad = 0;
+	bpf_loop((len + 7) / 8, contains_step, &buf, 0);
+	return w->bad ? 2 : w->found;
 }
 
 #define HASH_P1 0x9e3779b97f4a7c15ULL
@@ -526,16 +540,21 @@ static __always_inline void pred_open_path(struct pred_facts *f, __u8 *buf) {
 	if (pred_hash_path(PRED_PATH_OFF, pos + rawlen)) f->known |= FK_PATH;
 }
 
-/* Socket facts of the fd in arg_a: kind, transport, family and (connect) the remote address. */
-static __always_inline void pred_sock(struct pred_facts *f, struct task_struct *task, __u32 nr) {
+/* Socket facts of the fd in arg_a: kind, transport, family and (connect) the remote address. A
+ * global function: its locals stay out of pred_lit's frame, which is on the path literals' chain
+ * (pred_keep, pred_lit, pred_path_lit, path_at: the deepest, against the 512-byte stack limit). */
+__attribute__((noinline)) int pred_sock(__u32 nr) {
+	struct pred_facts *f = pred_facts();
+	if (!f) return 0;
+	struct task_struct *task = bpf_get_current_task_btf();
 	f->known |= FK_SOCK_DONE;
 	f->typechar = f->l4 = f->sockfamily = 0;
 	struct file *fl = fd_file(task, (__s32)f->arg_a);
-	if (!fl) return;
+	if (!fl) return 0;
 	__u16 mode = BPF_CORE_READ(fl, f_inode, i_mode);
-	if ((mode & 0170000) != 0140000) return; /* not a socket */
+	if ((mode & 0170000) != 0140000) return 0; /* not a socket */
 	struct sock *sk = file_sock(fl);
-	if (!sk) return;
+	if (!sk) return 0;
 	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
 	__u16 type = BPF_CORE_READ(sk, sk_type);
 	__u16 proto = BPF_CORE_READ(sk, sk_protocol);
@@ -576,6 +595,7 @@ static __always_inline void pred_sock(struct pred_facts *f, struct task_struct *
 		f->l4 = 1;
 	}
 	f->known |= FK_SOCK;
+	return 0;
 }
 
 static __always_inline int pred_member(__u64 hash, __u32 set, __u32 len) {
@@ -669,7 +689,6 @@ __attribute__((noinline)) int pred_lit(__u32 pk, __u32 i, __u32 nr) {
 	struct pred_lit *l = pred_lit_at(pk, i, &f);
 	if (!l) return 1;
 	__u32 li = i & 0x3f;
-	struct task_struct *task = bpf_get_current_task_btf();
 	int v = 1;
 	__u8 op = l->op;
 	switch (l->fact) {
@@ -704,7 +723,7 @@ __attribute__((noinline)) int pred_lit(__u32 pk, __u32 i, __u32 nr) {
 	case PF_L4:
 	case PF_SOCKFAMILY: {
 		if (f->kind != PK_SOCK) return 1;
-		if (!(f->known & FK_SOCK_DONE)) pred_sock(f, task, nr);
+		if (!(f->known & FK_SOCK_DONE)) pred_sock(nr);
 		__u32 x = l->fact == PF_TYPECHAR ? f->typechar : l->fact == PF_L4 ? f->l4 : f->sockfamily;
 		if (!(f->known & FK_SOCK) || x == 0) return 1;
 		v = pred_num(x, l);
@@ -712,7 +731,7 @@ __attribute__((noinline)) int pred_lit(__u32 pk, __u32 i, __u32 nr) {
 	}
 	case PF_RADDR: {
 		if (f->kind != PK_SOCK) return 1;
-		if (!(f->known & FK_SOCK_DONE)) pred_sock(f, task, nr);
+		if (!(f->known & FK_SOCK_DONE)) pred_sock(nr);
 		if (!(f->known & FK_RADDR) || (op != PO_IN && op != PO_NOT_IN)) return 1;
 		struct pred_net_key k = {.prefixlen = 32 + (f->v6 ? 128 : 32),
 		                         .set = l->set | (f->v6 ? 0x40000000 : 0)};

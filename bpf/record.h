@@ -34,11 +34,18 @@
  * between rec_begin and its first parameter for a user structure it reads (no record reaches them
  * by then). Kept off the stack, such a structure does not count against the 512-byte stack limit
  * the verifier applies to a handler's frame plus its deepest call chain (the predicate calls
- * through pred_keep, ~368 bytes on 6.18.44). */
+ * through pred_keep, ~304 bytes on 6.18.44 below the handler's frame). */
 #define REC_SPARE_OFF (SCRATCH_SIZE - 64)
 #define TMP_BASE 24064         /* temporary area: [TMP_BASE, TMP_BASE + TMP_SIZE + 256) */
 #define TMP_SIZE 8192
 #define TMP_MASK (TMP_SIZE - 1)
+/* Between the temporary area and REC_SPARE_OFF: the state of the bpf_loop walk running on this
+ * buffer (path_at's over the temporary area; the predicates' hash and search walks in slot 2).
+ * Kept off the stack for the same reason as REC_SPARE_OFF: the walks sit at the bottom of the
+ * deepest call chain. One walk runs at a time per buffer (none calls another), and a walk's
+ * state is live only during its own bpf_loop. */
+#define WALK_OFF (TMP_BASE + TMP_SIZE + 256)
+#define WALK_SIZE (REC_SPARE_OFF - WALK_OFF)
 
 /* Bounds of variable-size parameters (documented in the README). */
 #define MAX_PATH 4096          /* paths, after resolution too */
