@@ -60,6 +60,8 @@ import { buildProbe } from "../build_bpf.ts";
 
 const ROUNDS = Number(Deno.env.get("SAKER_BENCH_ROUNDS") ?? 3);
 const SECONDS = Number(Deno.env.get("SAKER_BENCH_SECONDS") ?? 3);
+/** Seconds of storm before the CPU per received event is measured (see receivedEventCost). */
+const WARM_UP_SECONDS = 4;
 const LAT_SAMPLES = Number(Deno.env.get("SAKER_BENCH_LATENCY_SAMPLES") ?? 60);
 const REDIS_ROUNDS = Number(Deno.env.get("SAKER_BENCH_REDIS_ROUNDS") ?? 7);
 const REDIS_REQUESTS = Number(Deno.env.get("SAKER_BENCH_REDIS_REQUESTS") ?? 50_000);
@@ -215,6 +217,9 @@ interface Round {
   storm_floor: number;
   agent_ns_per_storm_syscall: number;
   agent_ns_per_received_event: number;
+  agent_ns_per_received_event_marginal: number;
+  agent_fixed_cpu_ms_per_s: number;
+  received_events_per_s: number;
   storm_with_predicates_off: number;
   idle_cpu_percent: number;
   idle_events_per_s: number;
@@ -267,17 +272,40 @@ async function withAgentRun(agent: AgentProcess, tools: Tools) {
 /**
  * The agent with the kernel predicates off, so that the storm's every open reaches user space:
  * its CPU per received event, and the storm's rate beside it.
+ *
+ * The agent's CPU per second of storm is a fixed part plus a part per event (V8's own work, timers
+ * and the ring's wake-ups do not shrink with fewer events), so CPU per event depends on how fast
+ * the storm delivers events: on a kernel where system calls cost more, fewer events share the
+ * fixed part. A second storm paced at a third of the first one's rate separates the two parts:
+ * the slope between the two runs is the cost per event, the rest is the fixed part.
  */
 async function receivedEventCost(rules: string, tools: Tools) {
   const agent = await startAgentProcess({ rules: [rules], overrides: ["kernel.predicates=false"] });
   try {
-    await storm(tools, 1); // warm-up, as above
-    const e0 = await agent.metric("saker_events_received_total");
-    const c0 = agent.cpuNs();
-    const rate = await storm(tools, SECONDS);
-    await sleep(200);
-    const received = (await agent.metric("saker_events_received_total")) - e0;
-    return { rate, perEvent: (agent.cpuNs() - c0) / Math.max(1, received) };
+    // Warm-up by volume: V8's tiers settle after ~2M events, which 1 s gave on a kernel with
+    // cheap system calls and takes several seconds where they cost more.
+    await storm(tools, WARM_UP_SECONDS);
+    const run = async (rate = 0) => {
+      const e0 = await agent.metric("saker_events_received_total");
+      const c0 = agent.cpuNs();
+      const t0 = performance.now();
+      const syscalls = await storm(tools, SECONDS, rate);
+      await sleep(200);
+      const received = (await agent.metric("saker_events_received_total")) - e0;
+      const seconds = (performance.now() - t0) / 1000;
+      return { syscalls, received, cpuNs: agent.cpuNs() - c0, seconds };
+    };
+    const full = await run();
+    const paced = await run(Math.round(full.syscalls / 3));
+    const slope = (full.cpuNs / full.seconds - paced.cpuNs / paced.seconds) /
+      Math.max(1, full.received / full.seconds - paced.received / paced.seconds);
+    return {
+      rate: full.syscalls,
+      perEvent: full.cpuNs / Math.max(1, full.received),
+      eventsPerS: full.received / full.seconds,
+      perEventMarginal: slope,
+      fixedMsPerS: (full.cpuNs / full.seconds - slope * full.received / full.seconds) / 1e6,
+    };
   } finally {
     await agent.stop();
   }
@@ -336,6 +364,9 @@ export async function bench(): Promise<Record<string, unknown>> {
         storm_floor: wf.storm,
         agent_ns_per_storm_syscall: w1.perSyscall,
         agent_ns_per_received_event: w1.received.perEvent,
+        agent_ns_per_received_event_marginal: w1.received.perEventMarginal,
+        agent_fixed_cpu_ms_per_s: w1.received.fixedMsPerS,
+        received_events_per_s: w1.received.eventsPerS,
         storm_with_predicates_off: w1.received.rate,
         idle_cpu_percent: w1.idleCpu,
         idle_events_per_s: w1.idleEvents,
@@ -391,6 +422,13 @@ export async function bench(): Promise<Record<string, unknown>> {
       ),
       agent_cpu_ns_per_storm_syscall: med((r) => r.agent_ns_per_storm_syscall, 1),
       agent_cpu_ns_per_received_event: med((r) => r.agent_ns_per_received_event, 0),
+      // Its two parts: the slope between a full-speed and a paced storm, and what is left.
+      agent_cpu_ns_per_received_event_marginal: med(
+        (r) => r.agent_ns_per_received_event_marginal,
+        0,
+      ),
+      agent_cpu_fixed_ms_per_s_of_storm: med((r) => r.agent_fixed_cpu_ms_per_s, 1),
+      received_events_per_s: med((r) => r.received_events_per_s, 0),
       latency_idle: latencySummary(rounds.flatMap((r) => r.latency_idle_ns), 0),
       latency_at_300k_events_per_s: latencySummary(rounds.flatMap((r) => r.latency_busy_ns), 0),
       alerts_missed: rounds.reduce((a, r) => a + r.missed, 0),
@@ -418,6 +456,9 @@ export async function bench(): Promise<Record<string, unknown>> {
       storm_with_predicates_off: r.storm_with_predicates_off,
       agent_ns_per_storm_syscall: Math.round(r.agent_ns_per_storm_syscall * 10) / 10,
       agent_ns_per_received_event: Math.round(r.agent_ns_per_received_event),
+      agent_ns_per_received_event_marginal: Math.round(r.agent_ns_per_received_event_marginal),
+      agent_fixed_cpu_ms_per_s: Math.round(r.agent_fixed_cpu_ms_per_s * 10) / 10,
+      received_events_per_s: Math.round(r.received_events_per_s),
       idle_cpu_percent: Math.round(r.idle_cpu_percent * 100) / 100,
       rss_idle_mb: Math.round(r.rss_idle_mb),
       rss_peak_mb: Math.round(r.rss_peak_mb),
