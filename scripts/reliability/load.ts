@@ -5,7 +5,7 @@
  * asks `/healthz` every 50 ms and a trigger process opens /etc/shadow, each open's alert timed
  * from the system call to its line on the agent's stdout.
  *
- * Figures, before and during the attack: API latency (p50, p99, max) and failed requests,
+ * Figures, before and during the attack: API latency (p50, p90, p99, max) and failed requests,
  * detection delay (p50, p99, missed alerts), the agent's RSS, its growth and how much of it came
  * in the attack's last third (a leak keeps growing; heap sizing levels off), and the connections
  * the agent closed to make room (evicted) or refused.
@@ -110,6 +110,7 @@ function apiSummary(r: { ms: number[]; failed: number }) {
     requests: s.length + r.failed,
     failed: r.failed,
     p50_ms: q(50),
+    p90_ms: q(90),
     p99_ms: q(99),
     max_ms: q(100),
   };
