@@ -269,13 +269,13 @@ Deno.test("saker run --dry-run: -c, $SAKER_CONFIG, ./config.yaml, none; -r and -
     for (const n of ["a", "b", "c", "d"]) {
       await Deno.writeTextFile(`${dir}/${n}.yaml`, GOOD.replace("good one", `rule ${n}`));
     }
-    await Deno.mkdir(`${dir}/work`);
+    await Deno.mkdir(`${dir}/cwd`);
     const cfg = (rules: string) =>
       `rules_files: [${dir}/${rules}.yaml]\nalert_store: {enabled: false}\nlog_level: info\n`;
-    await Deno.writeTextFile(`${dir}/work/config.yaml`, cfg("a"));
+    await Deno.writeTextFile(`${dir}/cwd/config.yaml`, cfg("a"));
     await Deno.writeTextFile(`${dir}/env.yaml`, cfg("b"));
     await Deno.writeTextFile(`${dir}/given.yaml`, cfg("c"));
-    const work = `${dir}/work`;
+    const work = `${dir}/cwd`;
     // ./config.yaml of the working directory ...
     const local = await dryRunRules([], work);
     assertEquals(local.rules, `${dir}/a.yaml`);
