@@ -345,17 +345,9 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret) {
 			if (first != PRED_FIRST_KEEP && !pred_keep(nr & 511, ret, kind, a, b)) return 0;
 		}
 	}
-	if (pred_open && is_agent()) goto unmarked;
+	if (pred_open && is_agent()) return 0;
 	bpf_tail_call(ctx, &handlers, nr & 511);
-	/* no handler for this syscall */
-unmarked:
-	/* No record follows: an audit mark the predicate left must not reach the next record this
-	 * CPU writes (a scheduler program's, which does not clear it first). */
-	if (settings.pred_audit) {
-		struct pred_facts *f = pred_facts();
-		if (f) f->audit_drop = 0;
-	}
-	return 0;
+	return 0; /* no handler for this syscall */
 }
 
 SEC("raw_tracepoint/sys_enter")

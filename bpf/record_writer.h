@@ -32,6 +32,7 @@ static __always_inline __u32 opaque_u32(const __u32 *p) {
 struct rec {
 	__u8 *buf;
 	__u32 idx;   /* next parameter */
+	__u32 slot;  /* scratch slot: 0 for a system call's record, 1 for a scheduler program's */
 };
 
 static __always_inline __u32 rpos(struct rec *r) {
@@ -61,6 +62,7 @@ static __always_inline int rec_begin(struct rec *r, __u32 slot, __u16 type, __u1
 	if (!buf) return -1;
 	r->buf = buf;
 	r->idx = 0;
+	r->slot = slot;
 	*(__u16 *)&buf[30] = 0;
 	*(__u32 *)&buf[20] = HEADER_SIZE + 2 * nparams;
 	*(__u64 *)&buf[0] = bpf_ktime_get_boot_ns();
@@ -155,7 +157,9 @@ static __always_inline int rec_submit(struct rec *r) {
 	__u32 zero = 0;
 	struct saker_counters *c = bpf_map_lookup_elem(&counters, &zero);
 	__u32 len = rpos(r);
-	if (settings.pred_audit) {
+	/* Only a system call's record: a scheduler program's runs no predicate, and a mark left by
+	 * a system call that wrote no record (the agent's own open) is not its. */
+	if (settings.pred_audit && r->slot == 0) {
 		__u32 two = 2;
 		struct pred_facts *f = bpf_map_lookup_elem(&scratch, &two);
 		/* set by pred_keep (predicates.h) for the event being recorded */
