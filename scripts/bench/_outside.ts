@@ -152,6 +152,7 @@ export function startStorm(tools: Tools, seconds: number, rate = 0) {
     stdout: "null",
   }).spawn();
   return {
+    pid: child.pid,
     stop: async () => {
       try {
         child.kill("SIGTERM");

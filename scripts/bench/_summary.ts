@@ -223,7 +223,19 @@ export const FIGURES: readonly Figure[] = [
         ? undefined
         : `${fmt(marginal, " ns", 0)} per event + ${fmt(fixed, " ms", 1)} CPU per second ` +
           `(at ${fmt(rate / 1000, "k", 0)} events/s)`;
-      return { value, with: fmt(value, " ns", 0), ratio: parts };
+      // Where it goes: the main thread's share, and the same records' decoding, state and
+      // rules alone, without the kernel (the rest of the main thread is the live path).
+      const main = num(w, "table.agent_cpu_ns_per_received_event_main_thread");
+      const work = num(w, "table.received_event_work_ns.decode_state_rules_ns");
+      const decode = num(w, "table.received_event_work_ns.decode_ns");
+      const state = num(w, "table.received_event_work_ns.decode_state_ns");
+      const split = main === undefined || work === undefined || decode === undefined ||
+          state === undefined
+        ? ""
+        : `; main thread ${fmt(main, " ns", 0)}, of which the work alone ` +
+          `${fmt(work, " ns", 0)} (decode ${fmt(decode, "", 0)}, state ` +
+          `${fmt(state - decode, "", 0)}, rules ${fmt(work - state, "", 0)})`;
+      return { value, with: fmt(value, " ns", 0), ratio: parts && parts + split };
     },
   },
   {

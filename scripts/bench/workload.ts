@@ -23,7 +23,11 @@
  *   can remove; the rest is the probe's own work;
  * - the agent's CPU per event it received ((utime + stime) / saker_events_received_total) over
  *   the same storm with `kernel.predicates=false`, so that every open reaches user space: what
- *   an event the rules do see costs;
+ *   an event the rules do see costs. Where it goes: the main thread's share (the rest is V8's
+ *   collector and compiler threads), the slope per event against the part fixed per second, and
+ *   the per-event work alone, the same storm's records run through decoding, state and rules in
+ *   this process without the kernel (_live_stages.ts): the main thread's time beyond that work
+ *   is the live path around it (reading the ring, wake-ups and timers, the streams);
  * - system call → alert line on stdout (a trigger opens /etc/shadow after random pauses; the
  *   alert of "Read sensitive file untrusted" is stamped when its line arrives): p50/p99/max idle
  *   and while an open+close storm runs at 300k events/s;
@@ -56,6 +60,7 @@ import {
   type Tools,
 } from "./_outside.ts";
 import { replayVersusSysdig } from "./_replay_sample.ts";
+import { liveStageCosts, type StageCosts } from "./_live_stages.ts";
 import { buildProbe } from "../build_bpf.ts";
 
 const ROUNDS = Number(Deno.env.get("SAKER_BENCH_ROUNDS") ?? 3);
@@ -218,6 +223,7 @@ interface Round {
   agent_ns_per_storm_syscall: number;
   agent_ns_per_received_event: number;
   agent_ns_per_received_event_marginal: number;
+  agent_ns_per_received_event_main_thread: number;
   agent_fixed_cpu_ms_per_s: number;
   received_events_per_s: number;
   storm_with_predicates_off: number;
@@ -285,15 +291,19 @@ async function receivedEventCost(rules: string, tools: Tools) {
     // Warm-up by volume: V8's tiers settle after ~2M events, which 1 s gave on a kernel with
     // cheap system calls and takes several seconds where they cost more.
     await storm(tools, WARM_UP_SECONDS);
+    // The main thread (JavaScript: decoding, state, rules, the streams and timers) apart from
+    // the process's other threads (V8's collector and compiler workers, the ring's waiter).
+    const mainNs = () => agent.threadNs().get(String(agent.pid))?.ns ?? 0;
     const run = async (rate = 0) => {
       const e0 = await agent.metric("saker_events_received_total");
       const c0 = agent.cpuNs();
+      const m0 = mainNs();
       const t0 = performance.now();
       const syscalls = await storm(tools, SECONDS, rate);
       await sleep(200);
       const received = (await agent.metric("saker_events_received_total")) - e0;
       const seconds = (performance.now() - t0) / 1000;
-      return { syscalls, received, cpuNs: agent.cpuNs() - c0, seconds };
+      return { syscalls, received, cpuNs: agent.cpuNs() - c0, mainNs: mainNs() - m0, seconds };
     };
     const full = await run();
     const paced = await run(Math.round(full.syscalls / 3));
@@ -302,6 +312,7 @@ async function receivedEventCost(rules: string, tools: Tools) {
     return {
       rate: full.syscalls,
       perEvent: full.cpuNs / Math.max(1, full.received),
+      perEventMainThread: full.mainNs / Math.max(1, full.received),
       eventsPerS: full.received / full.seconds,
       perEventMarginal: slope,
       fixedMsPerS: (full.cpuNs / full.seconds - slope * full.received / full.seconds) / 1e6,
@@ -325,6 +336,7 @@ export async function bench(): Promise<Record<string, unknown>> {
   const rounds: Round[] = [];
   let redisRuns: RedisRound[] = [];
   let replay: Record<string, unknown> = {};
+  let stages: StageCosts | { error: string } | undefined;
   try {
     for (let i = 0; i < ROUNDS; i++) {
       const without = async () => ({ storm: await storm(tools, SECONDS) });
@@ -365,6 +377,7 @@ export async function bench(): Promise<Record<string, unknown>> {
         agent_ns_per_storm_syscall: w1.perSyscall,
         agent_ns_per_received_event: w1.received.perEvent,
         agent_ns_per_received_event_marginal: w1.received.perEventMarginal,
+        agent_ns_per_received_event_main_thread: w1.received.perEventMainThread,
         agent_fixed_cpu_ms_per_s: w1.received.fixedMsPerS,
         received_events_per_s: w1.received.eventsPerS,
         storm_with_predicates_off: w1.received.rate,
@@ -379,6 +392,7 @@ export async function bench(): Promise<Record<string, unknown>> {
       });
       console.error(`bench workload: round ${i + 1}/${ROUNDS} done`);
     }
+    stages = await liveStageCosts(rules, tools).catch((e) => ({ error: String(e) }));
     redisRuns = await redisRounds(rules, redis.port, emptyProbe);
     console.error(`bench workload: redis, ${REDIS_ROUNDS} rounds done`);
     replay = await replayVersusSysdig(tools.dir).catch((e) => ({ error: String(e) }));
@@ -428,6 +442,13 @@ export async function bench(): Promise<Record<string, unknown>> {
         0,
       ),
       agent_cpu_fixed_ms_per_s_of_storm: med((r) => r.agent_fixed_cpu_ms_per_s, 1),
+      // The main thread's share, and the per-event work alone: the same storm's records run
+      // through decoding, state and rules in one process without the kernel (_live_stages.ts).
+      agent_cpu_ns_per_received_event_main_thread: med(
+        (r) => r.agent_ns_per_received_event_main_thread,
+        0,
+      ),
+      received_event_work_ns: stages,
       received_events_per_s: med((r) => r.received_events_per_s, 0),
       latency_idle: latencySummary(rounds.flatMap((r) => r.latency_idle_ns), 0),
       latency_at_300k_events_per_s: latencySummary(rounds.flatMap((r) => r.latency_busy_ns), 0),
@@ -457,6 +478,9 @@ export async function bench(): Promise<Record<string, unknown>> {
       agent_ns_per_storm_syscall: Math.round(r.agent_ns_per_storm_syscall * 10) / 10,
       agent_ns_per_received_event: Math.round(r.agent_ns_per_received_event),
       agent_ns_per_received_event_marginal: Math.round(r.agent_ns_per_received_event_marginal),
+      agent_ns_per_received_event_main_thread: Math.round(
+        r.agent_ns_per_received_event_main_thread,
+      ),
       agent_fixed_cpu_ms_per_s: Math.round(r.agent_fixed_cpu_ms_per_s * 10) / 10,
       received_events_per_s: Math.round(r.received_events_per_s),
       idle_cpu_percent: Math.round(r.idle_cpu_percent * 100) / 100,

@@ -148,3 +148,32 @@ Deno.test("bench summary: redis's slowdown with the middle half of its rounds an
   for (const r of rounds) r.without_after.set += 1000;
   assertEquals(row(summaryRows(results), "redis-benchmark SET").without, "140,556/s");
 });
+
+Deno.test("bench summary: CPU per received event splits into its parts when measured", () => {
+  const results = structuredClone(recorded) as Record<string, Record<string, unknown>>;
+  Object.assign(results.workload.table as object, {
+    agent_cpu_ns_per_received_event: 443,
+    agent_cpu_ns_per_received_event_marginal: 377,
+    agent_cpu_fixed_ms_per_s_of_storm: 43.3,
+    received_events_per_s: 512_000,
+    agent_cpu_ns_per_received_event_main_thread: 390,
+    received_event_work_ns: {
+      decode_ns: 30.3,
+      decode_state_ns: 103.2,
+      decode_state_rules_ns: 133.7,
+    },
+  });
+  const cpu = row(summaryRows(results), "agent CPU per received event");
+  assertEquals([cpu.with, cpu.ratio, cpu.status], [
+    "443 ns",
+    "377 ns per event + 43.3 ms CPU per second (at 512k events/s); main thread 390 ns, of " +
+    "which the work alone 134 ns (decode 30, state 73, rules 30)",
+    "not met",
+  ]);
+  // Without the stage measurement (it failed, or an older run): the parts alone.
+  (results.workload.table as Record<string, unknown>).received_event_work_ns = { error: "x" };
+  assertEquals(
+    row(summaryRows(results), "agent CPU per received event").ratio,
+    "377 ns per event + 43.3 ms CPU per second (at 512k events/s)",
+  );
+});
