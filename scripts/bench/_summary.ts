@@ -229,12 +229,22 @@ export const FIGURES: readonly Figure[] = [
       const work = num(w, "table.received_event_work_ns.decode_state_rules_ns");
       const decode = num(w, "table.received_event_work_ns.decode_ns");
       const state = num(w, "table.received_event_work_ns.decode_state_ns");
-      const split = main === undefined || work === undefined || decode === undefined ||
-          state === undefined
+      const staged = (k: string) => num(w, `table.agent_cpu_ns_per_received_event_by_stage.${k}`);
+      const [ringRead, liveDecode, evaluate] = ["ring_read", "decode", "evaluate"].map(staged);
+      const inAgent = main === undefined || ringRead === undefined || liveDecode === undefined ||
+          evaluate === undefined
         ? ""
-        : `; main thread ${fmt(main, " ns", 0)}, of which the work alone ` +
-          `${fmt(work, " ns", 0)} (decode ${fmt(decode, "", 0)}, state ` +
-          `${fmt(state - decode, "", 0)}, rules ${fmt(work - state, "", 0)})`;
+        : ` (ring read ${fmt(ringRead, "", 0)}, decode ${fmt(liveDecode, "", 0)}, state and ` +
+          `rules ${fmt(evaluate, "", 0)}, between them ` +
+          `${fmt(main - ringRead - liveDecode - evaluate, "", 0)})`;
+      const alone = work === undefined || decode === undefined || state === undefined
+        ? ""
+        : `; the same records without the kernel ${fmt(work, " ns", 0)} (decode ` +
+          `${fmt(decode, "", 0)}, state ${fmt(state - decode, "", 0)}, rules ` +
+          `${fmt(work - state, "", 0)})`;
+      const split = main === undefined
+        ? ""
+        : `; main thread ${fmt(main, " ns", 0)}${inAgent}${alone}`;
       return { value, with: fmt(value, " ns", 0), ratio: parts && parts + split };
     },
   },

@@ -65,6 +65,9 @@ import { buildProbe } from "../build_bpf.ts";
 
 const ROUNDS = Number(Deno.env.get("SAKER_BENCH_ROUNDS") ?? 3);
 const SECONDS = Number(Deno.env.get("SAKER_BENCH_SECONDS") ?? 3);
+/** The stages of the live path the agent times (saker_stage_seconds_total). */
+const LIVE_STAGES = ["ring_read", "decode", "evaluate"] as const;
+
 /** Seconds of storm before the CPU per received event is measured (see receivedEventCost). */
 const WARM_UP_SECONDS = 4;
 const LAT_SAMPLES = Number(Deno.env.get("SAKER_BENCH_LATENCY_SAMPLES") ?? 60);
@@ -224,6 +227,7 @@ interface Round {
   agent_ns_per_received_event: number;
   agent_ns_per_received_event_marginal: number;
   agent_ns_per_received_event_main_thread: number;
+  agent_ns_per_received_event_by_stage: Record<string, number>;
   agent_fixed_cpu_ms_per_s: number;
   received_events_per_s: number;
   storm_with_predicates_off: number;
@@ -294,16 +298,37 @@ async function receivedEventCost(rules: string, tools: Tools) {
     // The main thread (JavaScript: decoding, state, rules, the streams and timers) apart from
     // the process's other threads (V8's collector and compiler workers, the ring's waiter).
     const mainNs = () => agent.threadNs().get(String(agent.pid))?.ns ?? 0;
+    // The main thread's time in each stage of the live path, as the agent counts it.
+    const stageNs = async () => {
+      const out: Record<string, number> = {};
+      for (const stage of LIVE_STAGES) {
+        out[stage] = 1e9 *
+          await agent.metric(`saker_stage_seconds_total{source="syscall",stage="${stage}"}`);
+      }
+      return out;
+    };
     const run = async (rate = 0) => {
       const e0 = await agent.metric("saker_events_received_total");
       const c0 = agent.cpuNs();
       const m0 = mainNs();
+      const s0 = await stageNs();
       const t0 = performance.now();
       const syscalls = await storm(tools, SECONDS, rate);
       await sleep(200);
       const received = (await agent.metric("saker_events_received_total")) - e0;
       const seconds = (performance.now() - t0) / 1000;
-      return { syscalls, received, cpuNs: agent.cpuNs() - c0, mainNs: mainNs() - m0, seconds };
+      const s1 = await stageNs();
+      const stages = Object.fromEntries(
+        LIVE_STAGES.map((k) => [k, (s1[k] - s0[k]) / Math.max(1, received)]),
+      );
+      return {
+        syscalls,
+        received,
+        cpuNs: agent.cpuNs() - c0,
+        mainNs: mainNs() - m0,
+        stages,
+        seconds,
+      };
     };
     const full = await run();
     const paced = await run(Math.round(full.syscalls / 3));
@@ -313,6 +338,7 @@ async function receivedEventCost(rules: string, tools: Tools) {
       rate: full.syscalls,
       perEvent: full.cpuNs / Math.max(1, full.received),
       perEventMainThread: full.mainNs / Math.max(1, full.received),
+      perEventStages: full.stages,
       eventsPerS: full.received / full.seconds,
       perEventMarginal: slope,
       fixedMsPerS: (full.cpuNs / full.seconds - slope * full.received / full.seconds) / 1e6,
@@ -378,6 +404,7 @@ export async function bench(): Promise<Record<string, unknown>> {
         agent_ns_per_received_event: w1.received.perEvent,
         agent_ns_per_received_event_marginal: w1.received.perEventMarginal,
         agent_ns_per_received_event_main_thread: w1.received.perEventMainThread,
+        agent_ns_per_received_event_by_stage: w1.received.perEventStages,
         agent_fixed_cpu_ms_per_s: w1.received.fixedMsPerS,
         received_events_per_s: w1.received.eventsPerS,
         storm_with_predicates_off: w1.received.rate,
@@ -448,6 +475,13 @@ export async function bench(): Promise<Record<string, unknown>> {
         (r) => r.agent_ns_per_received_event_main_thread,
         0,
       ),
+      // The agent's own count of its main thread's time per stage (the rest: the streams,
+      // timers and wake-ups between them).
+      agent_cpu_ns_per_received_event_by_stage: Object.fromEntries(
+        LIVE_STAGES.map((
+          k,
+        ) => [k, med((r) => r.agent_ns_per_received_event_by_stage[k] ?? NaN, 0)]),
+      ),
       received_event_work_ns: stages,
       received_events_per_s: med((r) => r.received_events_per_s, 0),
       latency_idle: latencySummary(rounds.flatMap((r) => r.latency_idle_ns), 0),
@@ -480,6 +514,9 @@ export async function bench(): Promise<Record<string, unknown>> {
       agent_ns_per_received_event_marginal: Math.round(r.agent_ns_per_received_event_marginal),
       agent_ns_per_received_event_main_thread: Math.round(
         r.agent_ns_per_received_event_main_thread,
+      ),
+      agent_ns_per_received_event_by_stage: Object.fromEntries(
+        Object.entries(r.agent_ns_per_received_event_by_stage).map(([k, v]) => [k, Math.round(v)]),
       ),
       agent_fixed_cpu_ms_per_s: Math.round(r.agent_fixed_cpu_ms_per_s * 10) / 10,
       received_events_per_s: Math.round(r.received_events_per_s),

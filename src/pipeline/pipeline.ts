@@ -42,7 +42,7 @@ import type { Alert } from "../rules/alert.ts";
 import type { Event } from "../events/event.ts";
 import type { EventBatch, EventSource } from "../sources/source.ts";
 import { RateLimitedLog } from "../log.ts";
-import { type Counter, metrics as globalMetrics, type Registry } from "../metrics.ts";
+import { type Counter, metrics as globalMetrics, type Registry, stageSeconds } from "../metrics.ts";
 import { EventHold, type HoldPolicy, markMissing, type MissingReason } from "./hold.ts";
 
 /** Anything that turns events into alerts (the compiled ruleset). */
@@ -124,6 +124,7 @@ export class Pipeline {
   readonly #eventsCounter: Counter;
   readonly #batchCounter: Counter;
   readonly #errorCounter: Counter;
+  readonly #evaluateSeconds: Counter;
 
   constructor(opts: PipelineOptions) {
     this.source = opts.source;
@@ -159,6 +160,7 @@ export class Pipeline {
       "Events whose enrichment or evaluation threw (the event is skipped, the pipeline goes on).",
       ["source"],
     ).labels(opts.source.source);
+    this.#evaluateSeconds = stageSeconds(reg, opts.source.source, "evaluate");
   }
 
   /** The ruleset the next batch will use. */
@@ -184,6 +186,7 @@ export class Pipeline {
 
   /** Evaluates one batch (the body of the evaluation stage; public for benchmarks). */
   evaluateBatch(batch: EventBatch, out: Alert[]): void {
+    const t0 = performance.now();
     this.#evaluateEvents(
       batch,
       this.#ruleset,
@@ -191,6 +194,7 @@ export class Pipeline {
       this.#hold,
       (a: Alert) => out.push(a),
     );
+    this.#evaluateSeconds.inc((performance.now() - t0) / 1000);
     this.#processed += batch.length;
     this.#batches++;
     this.#eventsCounter.inc(batch.length);

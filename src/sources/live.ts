@@ -44,7 +44,7 @@ import {
 import type { KernelPrograms } from "../kernel/predicates.ts";
 import { bootEpochNs } from "../kernel/libc.ts";
 import { syscallFilterFor } from "../events/syscalls.ts";
-import { metrics } from "../metrics.ts";
+import { metrics, stageSeconds } from "../metrics.ts";
 import type { EventSource } from "./source.ts";
 
 /** Options of the live source. */
@@ -152,7 +152,9 @@ export async function openLiveSource(opts: LiveSourceOptions): Promise<LiveSourc
   const nextSlice = (): Event[] => {
     const r = rest!;
     const events: Event[] = [];
+    const t0 = performance.now();
     r.at = decodeLiveRecords(r.bytes, r.view, r.at, sliceEvents, r.tsBase, num, events);
+    decodeSeconds.inc((performance.now() - t0) / 1000);
     if (r.at >= r.bytes.length) rest = undefined;
     num += events.length;
     received += events.length;
@@ -169,6 +171,8 @@ export async function openLiveSource(opts: LiveSourceOptions): Promise<LiveSourc
     lastTurnAt = performance.now();
   };
 
+  const ringReadSeconds = stageSeconds(metrics, "syscall", "ring_read");
+  const decodeSeconds = stageSeconds(metrics, "syscall", "decode");
   const receivedMetric = metrics.counter(
     "saker_events_received_total",
     "Events read from the kernel ring buffer.",
@@ -243,8 +247,10 @@ export async function openLiveSource(opts: LiveSourceOptions): Promise<LiveSourc
         if (since < pause && !lastWasFull) await nap(pause - since);
         else if (performance.now() - lastTurnAt >= TURN_MS) await nap(0);
         if (closed) break;
+        const t0 = performance.now();
         const d = probe.ring.drain(maxBytes);
         const now = performance.now();
+        ringReadSeconds.inc((now - t0) / 1000);
         const span = Math.max(1, now - lastDrainAt);
         lastDrainAt = now;
         lastWasFull = d !== null && d.bytes.length >= maxBytes / 2;

@@ -111,6 +111,26 @@ Deno.test("pipeline: batches through state and rules to alerts", async () => {
   assertEquals(p.health(), { ok: false, reason: "event source ended" });
 });
 
+Deno.test("pipeline: the main thread's time in evaluation is counted per source", async () => {
+  const src = new PushSource();
+  const reg = new Registry();
+  // An evaluator that takes 4 ms per event: two batches of two events take at least 16 ms.
+  const slow = {
+    evaluate() {
+      const until = performance.now() + 4;
+      while (performance.now() < until) { /* busy */ }
+    },
+  };
+  const p = new Pipeline({ source: src, ruleset: slow, onAlerts: () => {}, registry: reg });
+  const done = p.run();
+  src.push([open(10, "/a", 1), open(10, "/b", 2)]);
+  src.push([open(10, "/c", 3), open(10, "/d", 4)]);
+  await src.close();
+  await done;
+  const seconds = reg.family("saker_stage_seconds_total")?.get("syscall", "evaluate") ?? 0;
+  assert(seconds >= 0.016 && seconds < 1, `evaluate stage counted ${seconds} s`);
+});
+
 Deno.test("pipeline: state update and evaluation interleave per event", async () => {
   const src = new PushSource();
   const order: string[] = [];
