@@ -10,7 +10,11 @@
  * - `state`: decode plus the state store's update (the storm's thread seeded as /proc showed it
  *   while it ran);
  * - `rules`: decode, state and the rules' evaluator, built from the same config and rules files
- *   as `saker run` builds them.
+ *   as `saker run` builds them;
+ * - the same again with the thread asleep for 2 ms after each slice, as the live source sleeps
+ *   between drains (only the work is timed): a thread that wakes finds its caches cold, or wakes
+ *   on the other CPU. On the 2-core nested VM that cost 10-15 % more than back to back, and a busy
+ *   wait of the same length in its place did not (alternating passes in one process).
  *
  * The passes alternate their order and are repeated; each figure is the median ns per event.
  * Beside the live agent's CPU per received event (its slope over the storm's rate) the stages say
@@ -44,6 +48,8 @@ const ROOT = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
 const MAX_RECORDS = 200_000;
 /** Events per slice, as the live source hands a drain on (its `sliceEvents` default). */
 const SLICE = 1024;
+/** The sleep after each slice in the sleeping passes: the live source's shortest pause. */
+const SLEEP_MS = 2;
 
 /** The stages' costs, ns per event (medians over the passes), cumulative. */
 export interface StageCosts {
@@ -57,6 +63,12 @@ export interface StageCosts {
   decode_state_ns: number;
   /** Decoding, state and the rules' evaluator: the whole per-event work. */
   decode_state_rules_ns: number;
+  /**
+   * The same work with the thread asleep for {@link SLEEP_MS} after each slice, as the live
+   * source sleeps between drains (only the work is timed): what waking costs the work after it.
+   */
+  decode_state_rules_sleeping_ns: number;
+  sleep_ms_between_slices: number;
   /** Alerts the rules raised per pass (the storm's file is one no rule cares about: 0). */
   alerts_per_pass: number;
 }
@@ -127,31 +139,41 @@ export async function liveStageCosts(
   const emit = (_a: Alert) => {
     alerts++;
   };
-  const pass = (withState: boolean, withRules: boolean): number => {
+  // Work is timed slice by slice (the sleeps between slices are not counted).
+  const pass = async (withState: boolean, withRules: boolean, sleepMs = 0): Promise<number> => {
     const state = new StateStore();
     state.addThread(seed);
     let num = 1;
-    const t0 = performance.now();
+    let ms = 0;
     for (const bytes of slices) {
+      const t0 = performance.now();
       const events: Event[] = [];
       decodeLiveRecords(bytes, new DataView(bytes.buffer), 0, SLICE, tsBase, num, events);
       num += events.length;
-      if (!withState) continue;
-      for (const ev of events) {
-        state.update(ev);
-        if (withRules) rules.evaluator.evaluate(ev, emit);
+      if (withState) {
+        for (const ev of events) {
+          state.update(ev);
+          if (withRules) rules.evaluator.evaluate(ev, emit);
+        }
       }
+      ms += performance.now() - t0;
+      if (sleepMs > 0) await new Promise((r) => setTimeout(r, sleepMs));
     }
-    return (performance.now() - t0) * 1e6 / records.length;
+    return ms * 1e6 / records.length;
   };
-  const kinds: [boolean, boolean][] = [[false, false], [true, false], [true, true]];
-  const ns: number[][] = [[], [], []];
+  const kinds: [boolean, boolean, number][] = [
+    [false, false, 0],
+    [true, false, 0],
+    [true, true, 0],
+    [true, true, SLEEP_MS],
+  ];
+  const ns: number[][] = kinds.map(() => []);
   // Warm-up: V8's tiers settle after a few million events.
-  for (let i = 0; i < 4; i++) for (const [s, r] of kinds) pass(s, r);
+  for (let i = 0; i < 4; i++) for (const [s, r] of kinds) await pass(s, r);
   alerts = 0;
   for (let p = 0; p < passes; p++) {
-    const order = p % 2 === 0 ? [0, 1, 2] : [2, 1, 0];
-    for (const k of order) ns[k].push(pass(...kinds[k]));
+    const order = p % 2 === 0 ? [0, 1, 2, 3] : [3, 2, 1, 0];
+    for (const k of order) ns[k].push(await pass(...kinds[k]));
   }
   const med = (xs: number[]) => {
     const s = [...xs].sort((a, b) => a - b);
@@ -163,6 +185,8 @@ export async function liveStageCosts(
     decode_ns: med(ns[0]),
     decode_state_ns: med(ns[1]),
     decode_state_rules_ns: med(ns[2]),
+    decode_state_rules_sleeping_ns: med(ns[3]),
+    sleep_ms_between_slices: SLEEP_MS,
     alerts_per_pass: alerts / passes,
   };
 }

@@ -237,11 +237,15 @@ export const FIGURES: readonly Figure[] = [
         : ` (ring read ${fmt(ringRead, "", 0)}, decode ${fmt(liveDecode, "", 0)}, state and ` +
           `rules ${fmt(evaluate, "", 0)}, between them ` +
           `${fmt(main - ringRead - liveDecode - evaluate, "", 0)})`;
+      const sleeping = num(w, "table.received_event_work_ns.decode_state_rules_sleeping_ns");
       const alone = work === undefined || decode === undefined || state === undefined
         ? ""
         : `; the same records without the kernel ${fmt(work, " ns", 0)} (decode ` +
           `${fmt(decode, "", 0)}, state ${fmt(state - decode, "", 0)}, rules ` +
-          `${fmt(work - state, "", 0)})`;
+          `${fmt(work - state, "", 0)})${
+            sleeping === undefined ? "" : `, ${fmt(sleeping, " ns", 0)} ` +
+              "with a sleep after each slice"
+          }`;
       const split = main === undefined
         ? ""
         : `; main thread ${fmt(main, " ns", 0)}${inAgent}${alone}`;
