@@ -14,10 +14,15 @@ import {
   SCAP_HEADER_SIZE,
 } from "../../src/events/event.ts";
 import { currentExitId, eventIdsByName, EVENTS } from "../../src/events/table.ts";
-import { StateStore } from "../../src/state/store.ts";
+import {
+  PURGE_SLICE_MS,
+  PURGE_SLICE_THREADS,
+  PURGE_SWEEP_MS,
+  StateStore,
+} from "../../src/state/store.ts";
 import { FD_TYPE } from "../../src/state/model.ts";
 import { ContainerStore } from "../../src/state/containers/runtime.ts";
-import { ProcFs } from "../../src/state/seed.ts";
+import { ProcFs, type ProcReader } from "../../src/state/seed.ts";
 import "../../src/rules/fields/proc.ts";
 import "../../src/rules/fields/thread.ts";
 import "../../src/rules/fields/fd.ts";
@@ -906,6 +911,56 @@ Deno.test("state: threads whose exit was lost are purged against /proc, a slice 
   assert(!state.threads.has(gone.pid), "the lost thread is purged");
   assert(state.threads.has(Deno.pid), "a live thread stays");
   assertEquals(state.stats.threadsPurged, 1);
+});
+
+Deno.test("state: the purge checks each idle thread at most once a sweep, slices paced by time", () => {
+  // A /proc of our own: which threads exist, and every check counted.
+  const gone = new Set<number>();
+  let checks = 0;
+  const proc: ProcReader = {
+    root: "/proc",
+    thread: () => undefined,
+    fds: () => [],
+    threadExists: (_pid, tid) => {
+      checks++;
+      return !gone.has(tid);
+    },
+    environ: () => undefined,
+  };
+  let now = 1_000_000;
+  const state = new StateStore({ proc, userFiles: false, now: () => now });
+  const idle = PURGE_SLICE_THREADS + 36;
+  for (let tid = 1000; tid < 1000 + idle; tid++) {
+    state.addThread({ tid, pid: tid, ppid: 1, comm: "idle" });
+  }
+  state.addThread({ tid: Deno.pid, pid: Deno.pid, ppid: 1, comm: "me" });
+  const batch = concatRecords([
+    encodeLiveRecord(currentExitId("getcwd")!, { tid: Deno.pid, pid: Deno.pid }, { res: 0 }),
+  ]);
+  /** Events up to the next slice's turn (one every 65536 events). */
+  const slice = () => {
+    do state.update(decodeLiveBatch(batch, 0n, 1)[0]); while ((state.seq & 0xffff) !== 0);
+  };
+  slice();
+  assertEquals(checks, PURGE_SLICE_THREADS, "a slice checks its share of the idle threads");
+  slice();
+  assertEquals(checks, PURGE_SLICE_THREADS, "no slice sooner than the pace allows");
+  now += PURGE_SLICE_MS;
+  slice();
+  assertEquals(checks, idle, "the next slice ends the sweep: the busy thread is not checked");
+  gone.add(1000);
+  while (now < 1_000_000 + PURGE_SWEEP_MS - PURGE_SLICE_MS) {
+    now += PURGE_SLICE_MS;
+    slice();
+  }
+  assertEquals(checks, idle, "no thread is checked twice within a sweep's interval");
+  assert(state.threads.has(1000), "so a lost exit waits for the next sweep");
+  now += PURGE_SLICE_MS;
+  slice();
+  assertEquals(checks, idle + PURGE_SLICE_THREADS, "the next sweep starts after the interval");
+  assert(!state.threads.has(1000), "and purges the thread whose exit was lost");
+  assertEquals(state.stats.threadsPurged, 1);
+  assert(state.threads.has(1001), "a thread that still exists stays");
 });
 
 Deno.test("state: useradded and groupadded, again the same (kept, not rebuilt) and changed (replaced); paramIs compares bytes to text", () => {
