@@ -432,6 +432,7 @@ export async function bench(): Promise<Record<string, unknown>> {
     return Math.round(v * 10 ** digits) / 10 ** digits;
   };
   const slow = (a: number, b: number) => (1 - b / a) * 100;
+  const stageOf = (r: Round, k: string) => r.agent_ns_per_received_event_by_stage[k] ?? NaN;
   return {
     rules: "Falco's falco_rules.yaml (stable), unchanged",
     rounds: ROUNDS,
@@ -478,9 +479,7 @@ export async function bench(): Promise<Record<string, unknown>> {
       // The agent's own count of its main thread's time per stage (the rest: the streams,
       // timers and wake-ups between them).
       agent_cpu_ns_per_received_event_by_stage: Object.fromEntries(
-        LIVE_STAGES.map((
-          k,
-        ) => [k, med((r) => r.agent_ns_per_received_event_by_stage[k] ?? NaN, 0)]),
+        LIVE_STAGES.map((k) => [k, med((r) => stageOf(r, k), 0)]),
       ),
       received_event_work_ns: stages,
       received_events_per_s: med((r) => r.received_events_per_s, 0),
