@@ -1,9 +1,11 @@
 /**
  * Load on the API while the agent detects (a real `saker run` with the probe; root): 1,000
  * clients sending their request headers a byte at a time and 1,000 clients connecting and
- * sending nothing, each reconnecting when the agent closes it, for a while; meanwhile a client
- * asks `/healthz` every 50 ms and a trigger process opens /etc/shadow, each open's alert timed
- * from the system call to its line on the agent's stdout.
+ * sending nothing, each reconnecting when the agent closes it, for a while; meanwhile a client in
+ * a process of its own (api_probe.ts: the attackers' process stalls under them) asks `/healthz`
+ * every 50 ms and a trigger process opens /etc/shadow, each open's alert timed from the system
+ * call to its line on the agent's stdout (read by the attackers' process: a stall there delays
+ * the stamp, so detection delay is an upper bound).
  *
  * Figures, before and during the attack: API latency (p50, p90, p99, max) and failed requests,
  * detection delay (p50, p99, missed alerts), the agent's RSS, its growth and how much of it came
@@ -27,6 +29,7 @@ import {
   type Tools,
 } from "../bench/_outside.ts";
 import { metricSum } from "./metrics_text.ts";
+import { probeApiApart } from "./api_probe.ts";
 
 /** Options of {@link runLoad}. */
 export interface LoadOptions {
@@ -81,28 +84,6 @@ function holdConnections(port: number, n: number, drip: boolean) {
   };
 }
 
-/** GET /healthz every 50 ms for `ms`: latencies (ms) and failures. */
-async function probeApi(port: number, ms: number): Promise<{ ms: number[]; failed: number }> {
-  const out: number[] = [];
-  let failed = 0;
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    const t0 = performance.now();
-    try {
-      const r = await fetch(`http://127.0.0.1:${port}/healthz`, {
-        signal: AbortSignal.timeout(5000),
-      });
-      await r.body?.cancel();
-      if (r.ok) out.push(performance.now() - t0);
-      else failed++;
-    } catch {
-      failed++;
-    }
-    await sleep(50);
-  }
-  return { ms: out, failed };
-}
-
 function apiSummary(r: { ms: number[]; failed: number }) {
   const s = [...r.ms].sort((a, b) => a - b);
   const q = (p: number) => Math.round(percentile(s, p) * 10) / 10;
@@ -141,7 +122,7 @@ export async function runLoad(opts: LoadOptions): Promise<Record<string, unknown
   });
   try {
     await sleep(1000);
-    const apiBefore = probeApi(agent.port, 3000);
+    const apiBefore = probeApiApart(agent.port, 3000);
     const detectBefore = await detect(agent, tools, samples);
     const before = { api: apiSummary(await apiBefore), detection: detectBefore };
     const rssBefore = agent.rss().now;
@@ -162,13 +143,16 @@ export async function runLoad(opts: LoadOptions): Promise<Record<string, unknown
     const slow = holdConnections(agent.port, opts.slow, true);
     const idle = holdConnections(agent.port, opts.idle, false);
     await sleep(1000);
-    const apiDuring = probeApi(agent.port, opts.seconds * 1000 - 1000);
+    const apiDuring = probeApiApart(agent.port, opts.seconds * 1000 - 1000);
     const detectDuring = await detect(agent, tools, samples);
     const during = { api: apiSummary(await apiDuring), detection: detectDuring };
-    const connections = await metricSum(agent.port, "saker_api_connections");
+    // Read while the attack goes on: a request on a new connection can be closed to make room
+    // (the cap's policy), so each read tries again.
+    const read = (name: string, label = "") => metricSum(agent.port, name, label, 20);
+    const connections = await read("saker_api_connections");
     const closed = "saker_api_connections_closed_total";
-    const evicted = await metricSum(agent.port, closed, 'reason="evicted"');
-    const refused = await metricSum(agent.port, closed, 'reason="refused"');
+    const evicted = await read(closed, 'reason="evicted"');
+    const refused = await read(closed, 'reason="refused"');
     await slow.stop();
     await idle.stop();
     clearInterval(sampler);

@@ -10,9 +10,27 @@
  * @module
  */
 
-/** The sum of the samples of `name` (with `label` in their labels when given). */
-export async function metricSum(port: number, name: string, label = ""): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+/**
+ * The sum of the samples of `name` (with `label` in their labels when given). Up to `attempts`
+ * requests, 100 ms apart: under a connection flood the agent closes the oldest connections that
+ * have not sent a request yet to make room, and a new one can be among them.
+ */
+export async function metricSum(
+  port: number,
+  name: string,
+  label = "",
+  attempts = 1,
+): Promise<number> {
+  let text = "";
+  for (let i = 1;; i++) {
+    try {
+      text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      break;
+    } catch (err) {
+      if (i >= attempts) throw err;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
   let sum = 0;
   for (const line of text.split("\n")) {
     if (!line.startsWith(name + "{") && !line.startsWith(name + " ")) continue;

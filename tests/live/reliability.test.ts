@@ -43,17 +43,16 @@ Deno.test({
     });
     console.log(JSON.stringify(l, null, 1));
     const during = l.during as {
-      api: { failed: number; p90_ms: number; p99_ms: number; max_ms: number };
+      api: { failed: number; p99_ms: number; max_ms: number };
       detection: { missed: number; p99_ms: number };
     };
     assertEquals(during.api.failed, 0, "API requests failed during the attack");
-    // ~100 requests, so the p99 is about their slowest but one: one stall of the accept storm
-    // (thousands of connections a second accepted and closed on two cores) moves it. Fresh-clone
-    // runs on a 6.18.44 kernel, where system calls cost ~3.7x what they cost before, measured a
-    // p99 of 110, 183, 917, 1049 and 2957 ms with a p50 of ~30 ms: one or two requests of a
-    // hundred wait out a stall. The bounds: nine requests in ten within 1 s, every one within 10 s.
-    assert(during.api.p90_ms < 1000, `API p90 ${during.api.p90_ms} ms`);
-    assert(during.api.max_ms < 10_000, `API max ${during.api.max_ms} ms`);
+    // The prober runs in a process of its own: in the attackers' process it measured their
+    // host's stalls (p99 up to 3 s) while one apart, at the same moments, never waited more than
+    // ~70 ms. Apart, three runs measured p50 2.2-2.7 ms, p99 29-40 ms, max 36-42 ms on the
+    // 2-core VM: the bounds leave over ten times that.
+    assert(during.api.p99_ms < 500, `API p99 ${during.api.p99_ms} ms`);
+    assert(during.api.max_ms < 2000, `API max ${during.api.max_ms} ms`);
     assertEquals(during.detection.missed, 0, "alerts missed during the attack");
     // Attackers that reconnect at once make the capped server accept and close ~5,000
     // connections a second: V8's heap and the allocator size themselves to that garbage rate
