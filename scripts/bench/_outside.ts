@@ -348,17 +348,35 @@ export async function startAgentProcess(opts: AgentOptions = {}): Promise<AgentP
   };
 }
 
-/** Where cgroup v1's CPU accounting controller is mounted, when it is. */
-const CPUACCT = "/sys/fs/cgroup/cpuacct";
+/**
+ * Where cgroup v1's CPU accounting controller is mounted on its own, or undefined. Mounted
+ * together with the `cpu` controller (`cpu,cpuacct`, as many distributions do), a group of its
+ * own would also be a scheduling group of its own and change how the agent shares the CPUs with
+ * the workload it is measured against: not used then.
+ */
+const CPUACCT = (() => {
+  try {
+    for (const line of Deno.readTextFileSync("/proc/mounts").split("\n")) {
+      const [, dir, type, options] = line.split(" ");
+      if (type !== "cgroup") continue;
+      const controllers = options.split(",");
+      if (controllers.includes("cpuacct")) {
+        return controllers.includes("cpu") ? undefined : dir;
+      }
+    }
+  } catch { /* no /proc/mounts */ }
+  return undefined;
+})();
 
 /**
- * A CPU accounting group of its own for process `pid` (cgroup v1's cpuacct), whose
+ * A CPU accounting group of its own for process `pid` (cgroup v1's cpuacct, see {@link CPUACCT}), whose
  * `cpuacct.usage` is the CPU time in ns of every thread the process runs in it, those that have
  * ended included, so that a figure over a window is exact. Undefined where the controller is not
  * mounted or the group cannot be made (then `cpuNs` adds the ended threads' time from the
  * process's ticks, which can be off by a tick either way).
  */
 function cpuAccount(pid: number): { ns(): number | undefined; remove(): void } | undefined {
+  if (CPUACCT === undefined) return undefined;
   const dir = `${CPUACCT}/saker-bench-${pid}`;
   try {
     Deno.mkdirSync(dir);
