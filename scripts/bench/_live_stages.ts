@@ -31,7 +31,7 @@
  * ```
  * @module
  */
-import { startStorm, type Tools } from "./_outside.ts";
+import { median, startStorm, type Tools } from "./_outside.ts";
 import { openLiveSource } from "../../src/sources/live.ts";
 import { decodeLiveRecords, type Event, LIVE_HEADER } from "../../src/events/event.ts";
 import { frameRecords } from "../../src/events/frame.ts";
@@ -40,6 +40,8 @@ import { type SeedThread, StateStore } from "../../src/state/store.ts";
 import { ProcFs } from "../../src/state/seed.ts";
 import { loadConfig } from "../../src/config/load.ts";
 import { kernelFilter, rulesOptions } from "../../src/agent/settings.ts";
+import type { Config } from "../../src/config/spec.ts";
+import type { BuiltRules } from "../../src/agent/rules_builder.ts";
 import { buildEngineRules } from "../../src/agent/build_rules.ts";
 import type { Alert } from "../../src/rules/alert.ts";
 
@@ -75,14 +77,10 @@ export interface StageCosts {
 
 /** Records the storm's own records from the live ring; see the module doc. */
 async function recordStorm(
-  rulesFile: string,
+  config: Config,
+  rules: BuiltRules,
   tools: Tools,
 ): Promise<{ records: Uint8Array[]; seed: SeedThread | undefined }> {
-  const { config } = await loadConfig({
-    file: `${ROOT}/config.yaml`,
-    overrides: ["kernel.predicates=false"],
-  });
-  const rules = await buildEngineRules([rulesFile], rulesOptions(config));
   const src = await openLiveSource({
     ringBytes: config.kernel.ring_buffer_size,
     syscalls: kernelFilter(rules, config).syscalls,
@@ -121,7 +119,13 @@ export async function liveStageCosts(
   tools: Tools,
   passes = 7,
 ): Promise<StageCosts> {
-  const { records, seed } = await recordStorm(rulesFile, tools);
+  // The config and rules the agent runs with the predicates off, for the recording and the passes.
+  const { config } = await loadConfig({
+    file: `${ROOT}/config.yaml`,
+    overrides: ["kernel.predicates=false"],
+  });
+  const rules = await buildEngineRules([rulesFile], rulesOptions(config));
+  const { records, seed } = await recordStorm(config, rules, tools);
   if (records.length < 10_000 || seed === undefined) {
     throw new Error(`the storm gave ${records.length} records of its own`);
   }
@@ -129,11 +133,6 @@ export async function liveStageCosts(
   for (let i = 0; i < records.length; i += SLICE) {
     slices.push(frameRecords(records.slice(i, i + SLICE)));
   }
-  const { config } = await loadConfig({
-    file: `${ROOT}/config.yaml`,
-    overrides: ["kernel.predicates=false"],
-  });
-  const rules = await buildEngineRules([rulesFile], rulesOptions(config));
   const tsBase = bootEpochNs();
   let alerts = 0;
   const emit = (_a: Alert) => {
@@ -175,10 +174,7 @@ export async function liveStageCosts(
     const order = p % 2 === 0 ? [0, 1, 2, 3] : [3, 2, 1, 0];
     for (const k of order) ns[k].push(await pass(...kinds[k]));
   }
-  const med = (xs: number[]) => {
-    const s = [...xs].sort((a, b) => a - b);
-    return Math.round(s[s.length >> 1] * 10) / 10;
-  };
+  const med = (xs: number[]) => Math.round(median(xs) * 10) / 10;
   return {
     records: records.length,
     passes,
